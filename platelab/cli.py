@@ -1,0 +1,171 @@
+"""The `platelab` command: a thin layer over the Python API, one subcommand per job."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates.")
+synth_app = typer.Typer(no_args_is_help=True, help="Render synthetic plates: crops, scenes, style sheets.")
+train_app = typer.Typer(no_args_is_help=True, help="Train models on synthetic data (needs the [train] extra).")
+app.add_typer(synth_app, name="synth")
+app.add_typer(train_app, name="train")
+
+StylesOption = Annotated[list[str] | None, typer.Option("--styles", help="style name or region globs (repeatable)")]
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"platelab: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+@synth_app.command("crops")
+def synth_crops(
+    out: Annotated[Path, typer.Option(help="output folder")],
+    count: Annotated[int, typer.Option(min=1)] = 64,
+    styles: StylesOption = None,
+    seed: int = 0,
+    config: Annotated[Path | None, typer.Option(help="synthesis config YAML (see `platelab synth config`)")] = None,
+    preview: Annotated[bool, typer.Option(help="also write preview.png, a montage")] = False,
+) -> None:
+    """Recognition crops: PNG files and labels.tsv (file, state, plate)."""
+    _synth("crops", out, count, styles, seed, config, preview)
+
+
+@synth_app.command("scenes")
+def synth_scenes(
+    out: Annotated[Path, typer.Option(help="output folder")],
+    count: Annotated[int, typer.Option(min=1)] = 16,
+    styles: StylesOption = None,
+    seed: int = 0,
+    config: Annotated[Path | None, typer.Option(help="synthesis config YAML")] = None,
+    preview: Annotated[bool, typer.Option(help="also write preview.png, a montage")] = False,
+) -> None:
+    """Detection scenes: JPEG files and labels.tsv (file, x, y, w, h, plate, corners)."""
+    _synth("scenes", out, count, styles, seed, config, preview)
+
+
+def _synth(kind: str, out: Path, count: int, styles: list[str] | None, seed: int, config: Path | None,
+           preview: bool) -> None:
+    from platelab.synth.config import load_synth_config
+    from platelab.synth.style import select_styles
+    from platelab.synth.writer import PREVIEW_NAME, WRITERS
+    from platelab.utils.config_file import ConfigError
+
+    try:
+        chosen = select_styles(styles)
+        cfg = load_synth_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    labels = WRITERS[kind](out, count, chosen, seed, cfg, preview)
+    typer.echo(f"wrote {count} {kind} and {labels}" + (f" and {out / PREVIEW_NAME}" if preview else ""))
+
+
+@synth_app.command("styles")
+def synth_styles(
+    sheet: Annotated[Path | None, typer.Option(help="write a PNG sheet with samples of every style")] = None,
+    samples: int = 3,
+) -> None:
+    """List the plate styles; optionally draw a sheet of every one."""
+    from platelab.synth.style import builtin_styles
+
+    for style in builtin_styles().values():
+        typer.echo(f"{style.name:24s} {style.region:8s} {style.description}")
+    if sheet:
+        from platelab.synth.sheet import write_style_sheet
+
+        write_style_sheet(sheet, samples)
+        typer.echo(f"wrote {sheet}")
+
+
+@synth_app.command("config")
+def synth_config() -> None:
+    """Print every synthesis parameter with its default, range and meaning (YAML)."""
+    from platelab.synth.config import describe
+
+    typer.echo(describe())
+
+
+@train_app.command("recognizer")
+def train_recognizer(
+    config: Annotated[Path, typer.Option(help="training recipe YAML")],
+    resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
+    val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv to report on")] = None,
+    export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
+) -> None:
+    """Train the plate recognizer on streamed synthetic crops."""
+    from platelab.train.config import load_train_config
+    from platelab.train.recipe import run_recognizer_recipe
+
+    try:
+        cfg = load_train_config(config)
+    except ValueError as exc:
+        _fail(str(exc))
+    run_recognizer_recipe(cfg, config, resume=resume, val_real=val_real or [], export=export)
+
+
+@app.command("export")
+def export(
+    run: Annotated[Path, typer.Argument(help="training run folder (holds last.ckpt and config.json)")],
+    out: Annotated[Path, typer.Option(help="ONNX file to write")],
+) -> None:
+    """Export a trained recognizer run to ONNX (with its format prior and a model card beside it)."""
+    from platelab.train.recipe import export_run
+
+    typer.echo(f"wrote {export_run(run, out)}")
+
+
+@app.command("read")
+def read(
+    paths: Annotated[list[str] | None, typer.Argument(help="image files, folders or globs")] = None,
+    crops: Annotated[bool, typer.Option("--crops", help="inputs are cropped plates: skip detection")] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
+    prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
+    model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
+    min_confidence: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+) -> None:
+    """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed."""
+    from platelab.api import read_paths
+
+    if not paths:
+        _fail("give image files, folders or globs to read")
+    failed = 0
+    for result in read_paths(paths, crops=crops, prior=prior, model=model):
+        if result.error:
+            failed += 1
+        plates = [p for p in result.plates if p.confidence >= min_confidence]
+        if json_lines:
+            from dataclasses import replace
+
+            from platelab.io.results import to_json_line
+
+            typer.echo(to_json_line(replace(result, plates=tuple(plates))))
+        elif result.error:
+            typer.secho(f"{result.error}", err=True, fg=typer.colors.RED)
+        else:
+            for p in plates:
+                typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}")
+    if failed:
+        typer.secho(f"{failed} file(s) could not be read", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def evaluate(
+    folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv")],
+    prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
+    model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
+    failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
+) -> None:
+    """Accuracy, character error rate, by length and region, confusions; optionally a failure montage."""
+    from platelab.api import evaluate_crops
+
+    report = evaluate_crops(folder, prior=prior, model=model, failures=failures)
+    typer.echo(report)
+
+
+def main() -> None:
+    app(sys.argv[1:])

@@ -1,0 +1,191 @@
+"""Labelled folders: a `labels.tsv` (tab-separated, one header line) beside the images it describes.
+
+Two kinds, told apart by the header:
+
+- crops:  ``file  state  plate`` (``region`` is accepted in place of ``state``)
+- photos: ``file  x  y  w  h  plate`` and, for synthetic scenes, the plate corners ``x1 y1 ... x4 y4`` after
+  ``plate`` (clockwise from top-left). A photo may hold several plates: one row each, same ``file``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from platelab.io.atomic import atomic_write_text
+
+LABELS_FILE = "labels.tsv"
+CROP_HEADERS = (("file", "state", "plate"), ("file", "region", "plate"))
+PHOTO_HEADER = ("file", "x", "y", "w", "h", "plate")
+CORNER_HEADER = ("x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4")
+_NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
+
+LabelsKind = Literal["crops", "photos"]
+Quad = tuple[tuple[float, float], ...]
+
+
+class LabelError(ValueError):
+    """A labels file that cannot be read; the message starts with ``path:line:``."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path = path
+        self.line = line
+
+
+@dataclass(frozen=True)
+class CropLabel:
+    file: str
+    plate: str
+    region: str
+
+
+@dataclass(frozen=True)
+class PhotoLabel:
+    file: str
+    plate: str
+    box: tuple[int, int, int, int]  # x, y, w, h in pixels
+    quad: Quad | None = None  # four (x, y) corners, clockwise from top-left
+
+
+def normalize_plate(text: str) -> str:
+    """Plate text as compared everywhere: upper-case A-Z0-9 only (spaces, dashes and dots dropped)."""
+    return _NOT_PLATE_CHARS.sub("", text.upper())
+
+
+def labels_path(location: Path) -> Path:
+    """The labels file of a folder; a path to the file itself is returned unchanged."""
+    location = Path(location)
+    return location / LABELS_FILE if location.is_dir() else location
+
+
+def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of every non-blank line, header included."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no labels file at {path}")
+    text = path.read_text(encoding="utf-8")
+    return [(number, line.split("\t")) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _kind_of_header(path: Path, line: int, header: list[str]) -> LabelsKind:
+    names = tuple(cell.strip().lower() for cell in header)
+    if names in CROP_HEADERS:
+        return "crops"
+    if names in (PHOTO_HEADER, PHOTO_HEADER + CORNER_HEADER):
+        return "photos"
+    raise LabelError(path, line, f"unknown header {list(names)}; expected {list(CROP_HEADERS[0])} or "
+                                 f"{list(PHOTO_HEADER)} (optionally followed by {list(CORNER_HEADER)})")
+
+
+def _header(path: Path, rows: list[tuple[int, list[str]]]) -> tuple[int, list[str]]:
+    if not rows:
+        raise LabelError(path, 1, "empty labels file (no header)")
+    return rows[0]
+
+
+def labels_kind(folder: Path) -> LabelsKind:
+    """Whether the folder holds plate crops or whole photos, from its labels header."""
+    path = labels_path(folder)
+    line, header = _header(path, _read_rows(path))
+    return _kind_of_header(path, line, header)
+
+
+def _required(path: Path, line: int, name: str, value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise LabelError(path, line, f"empty {name}")
+    return value
+
+
+def _parse_crop(path: Path, line: int, cells: list[str]) -> CropLabel:
+    file, region, plate = cells
+    return CropLabel(file=_required(path, line, "file", file), plate=_required(path, line, "plate", plate),
+                     region=region.strip())
+
+
+def _parse_box(path: Path, line: int, cells: list[str]) -> tuple[int, int, int, int]:
+    try:
+        x, y, w, h = (int(cell) for cell in cells)
+    except ValueError:
+        raise LabelError(path, line, f"box x, y, w, h must be integers, got {cells}") from None
+    if w <= 0 or h <= 0:
+        raise LabelError(path, line, f"box width and height must be positive, got w={w} h={h}")
+    return x, y, w, h
+
+
+def _parse_quad(path: Path, line: int, cells: list[str]) -> Quad | None:
+    stripped = [cell.strip() for cell in cells]
+    if not any(stripped):  # rows without corners are allowed in a file that has the corner columns
+        return None
+    try:
+        values = [float(cell) for cell in stripped]
+    except ValueError:
+        raise LabelError(path, line, f"corners x1..y4 must be eight numbers, got {cells}") from None
+    return tuple(zip(values[0::2], values[1::2], strict=True))
+
+
+def _parse_photo(path: Path, line: int, cells: list[str]) -> PhotoLabel:
+    return PhotoLabel(file=_required(path, line, "file", cells[0]),
+                      plate=_required(path, line, "plate", cells[5]),
+                      box=_parse_box(path, line, cells[1:5]),
+                      quad=_parse_quad(path, line, cells[6:]) if len(cells) > 6 else None)
+
+
+def read_labels(folder: Path) -> list[CropLabel] | list[PhotoLabel]:
+    """All labels of a folder (or of a labels.tsv given directly), in file order."""
+    path = labels_path(folder)
+    rows = _read_rows(path)
+    header_line, header = _header(path, rows)
+    kind = _kind_of_header(path, header_line, header)
+    parse = _parse_crop if kind == "crops" else _parse_photo
+    labels = []
+    for line, cells in rows[1:]:
+        if len(cells) != len(header):
+            raise LabelError(path, line, f"expected {len(header)} tab-separated columns, got {len(cells)}")
+        labels.append(parse(path, line, cells))
+    return labels
+
+
+def _cell(value: str, name: str, required: bool = True) -> str:
+    # a tab or newline inside a cell would silently shift or split the row on reading
+    if (required and not value) or any(c in value for c in "\t\r\n"):
+        raise ValueError(f"{name} {value!r} cannot be written to a labels file")
+    return value
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    # atomically, so a reader (e.g. a training run polling the folder) never sees half a file
+    atomic_write_text(path, "".join(f"{line}\n" for line in lines))
+
+
+def write_crop_labels(path: Path, rows: Iterable[CropLabel]) -> None:
+    """Writes crop labels in the format of the real crop sets (header ``file state plate``)."""
+    lines = ["\t".join(CROP_HEADERS[0])]
+    for row in rows:
+        lines.append("\t".join([_cell(row.file, "file"), _cell(row.region, "region", required=False),
+                                _cell(row.plate, "plate")]))
+    _write_lines(path, lines)
+
+
+def _format_quad(quad: Quad | None) -> list[str]:
+    if quad is None:
+        return [""] * len(CORNER_HEADER)
+    if len(quad) != 4:
+        raise ValueError(f"a plate quad needs 4 corners, got {len(quad)}")
+    return [repr(float(v)) for corner in quad for v in corner]  # repr: reading back gives the same floats
+
+
+def write_photo_labels(path: Path, rows: Iterable[PhotoLabel]) -> None:
+    """Writes photo labels; the corner columns are added only when some row has a quad."""
+    rows = list(rows)
+    with_corners = any(row.quad is not None for row in rows)
+    lines = ["\t".join(PHOTO_HEADER + CORNER_HEADER if with_corners else PHOTO_HEADER)]
+    for row in rows:
+        cells = [_cell(row.file, "file"), *(str(int(v)) for v in row.box), _cell(row.plate, "plate")]
+        if with_corners:
+            cells += _format_quad(row.quad)
+        lines.append("\t".join(cells))
+    _write_lines(path, lines)

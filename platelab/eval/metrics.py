@@ -1,0 +1,225 @@
+"""Scores for plate reading: per-crop text accuracy and per-photo detection + reading.
+
+Texts are compared after `normalize_plate` (spaces, dashes, case do not count) everywhere except in
+`char_error_rate` and `edit_operations`, which work on the strings they are given.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from platelab.eval.labels import PhotoLabel, normalize_plate
+
+GAP = "∅"  # stands for the missing side of an insertion or deletion in confusions
+Box = tuple[float, float, float, float]  # x, y, w, h
+Key = TypeVar("Key", int, str)
+
+
+def _edit_table(truth: str, pred: str) -> list[list[int]]:
+    """table[i][j] = Levenshtein distance between truth[:i] and pred[:j]."""
+    table = [list(range(len(pred) + 1))]
+    for i, t in enumerate(truth, 1):
+        above = table[-1]
+        row = [i]
+        for j, p in enumerate(pred, 1):
+            row.append(min(above[j] + 1, row[j - 1] + 1, above[j - 1] + (t != p)))
+        table.append(row)
+    return table
+
+
+def edit_distance(truth: str, pred: str) -> int:
+    return _edit_table(truth, pred)[-1][-1]
+
+
+def char_error_rate(truth: str, pred: str) -> float:
+    """Levenshtein distance / len(truth); an empty truth counts each predicted character as one error."""
+    return edit_distance(truth, pred) / max(len(truth), 1)
+
+
+def edit_operations(truth: str, pred: str) -> list[tuple[str, str]]:
+    """The (truth char, predicted char) pairs of one cheapest alignment that differ, in reading order.
+
+    A deletion is (c, GAP) and an insertion (GAP, c). Ties prefer substitution, then deletion, so the result
+    is deterministic.
+    """
+    table = _edit_table(truth, pred)
+    i, j = len(truth), len(pred)
+    operations = []
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and table[i][j] == table[i - 1][j - 1] + (truth[i - 1] != pred[j - 1]):
+            if truth[i - 1] != pred[j - 1]:
+                operations.append((truth[i - 1], pred[j - 1]))
+            i, j = i - 1, j - 1
+        elif i > 0 and table[i][j] == table[i - 1][j] + 1:
+            operations.append((truth[i - 1], GAP))
+            i -= 1
+        else:
+            operations.append((GAP, pred[j - 1]))
+            j -= 1
+    return operations[::-1]
+
+
+@dataclass
+class CropScores:
+    """Text accuracy over plate crops.
+
+    `exact` is the share of crops read exactly; `cer` is total edits / total truth characters. `by_length`
+    (truth length) and `by_region` map to (number of crops, exact share).
+    """
+
+    n: int
+    exact: float
+    cer: float
+    by_length: dict[int, tuple[int, float]]
+    by_region: dict[str, tuple[int, float]]
+    confusions: list[tuple[str, str, int]]  # (true char, predicted char, count), most frequent first
+
+
+def _exact_by_group(keys: Sequence[Key], hits: Sequence[bool]) -> dict[Key, tuple[int, float]]:
+    counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for key, hit in zip(keys, hits, strict=True):
+        counts[key][0] += 1
+        counts[key][1] += hit
+    return {key: (n, right / n) for key, (n, right) in sorted(counts.items())}
+
+
+def _ranked(counter: Counter) -> list[tuple[str, str, int]]:
+    return [(t, p, n) for (t, p), n in sorted(counter.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def score_crops(truths: Sequence[str], preds: Sequence[str],
+                regions: Sequence[str] | None = None) -> CropScores:
+    """Scores predicted crop texts against their labels; `regions` (e.g. US state) groups the results."""
+    regions = [""] * len(truths) if regions is None else regions
+    if not len(truths) == len(preds) == len(regions):
+        raise ValueError(f"got {len(truths)} truths, {len(preds)} predictions and {len(regions)} regions")
+    truths = [normalize_plate(t) for t in truths]
+    preds = [normalize_plate(p) for p in preds]
+    hits = [t == p for t, p in zip(truths, preds, strict=True)]
+    confusions: Counter = Counter()
+    edits = 0
+    for t, p in zip(truths, preds, strict=True):
+        operations = edit_operations(t, p)
+        edits += len(operations)  # one operation per unit of edit distance
+        confusions.update(operations)
+    return CropScores(
+        n=len(truths),
+        exact=sum(hits) / max(len(truths), 1),
+        cer=edits / max(sum(map(len, truths)), 1),
+        by_length=_exact_by_group([len(t) for t in truths], hits),
+        by_region=_exact_by_group(list(regions), hits),
+        confusions=_ranked(confusions),
+    )
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes; 0 when either is empty."""
+    overlap_w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    overlap_h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if overlap_w <= 0 or overlap_h <= 0:
+        return 0.0
+    overlap = overlap_w * overlap_h
+    return overlap / (a[2] * a[3] + b[2] * b[3] - overlap)
+
+
+def _centre_inside(box: Box, region: Box) -> bool:
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return region[0] <= cx <= region[0] + region[2] and region[1] <= cy <= region[1] + region[3]
+
+
+def overlaps(predicted: Box, labelled: Box, iou_min: float) -> bool:
+    """Whether a predicted box finds a labelled plate.
+
+    The hand-drawn boxes of the real photo sets are sometimes loose (a margin of bumper) or tight (the
+    characters only), which can push the IoU of a good detection below any sensible threshold; a predicted
+    box whose centre lies inside the labelled box is therefore counted as well.
+    """
+    return box_iou(predicted, labelled) >= iou_min or _centre_inside(predicted, labelled)
+
+
+@dataclass
+class PhotoScores:
+    """Detection and reading over whole photos.
+
+    `detected`: share of labelled plates that some predicted box overlaps. `read`: share of labelled plates
+    whose matched prediction also has the exact text. `false_per_photo`: predicted plates that overlap no
+    labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed).
+    """
+
+    n_plates: int
+    n_photos: int
+    detected: float
+    read: float
+    false_per_photo: float
+    n_detected: int = 0
+    n_read: int = 0
+    n_false: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _PhotoTally:
+    detected: int = 0
+    read: int = 0
+    false: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _match(labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]],
+           iou_min: float) -> tuple[dict[int, int], set[int]]:
+    """One-to-one label -> prediction matches, best IoU first; and the predictions overlapping any label.
+
+    Extra predictions on an already matched plate are neither matches nor false plates.
+    """
+    pairs = [(box_iou(box, label.box), li, pi)
+             for li, label in enumerate(labels) for pi, (box, _) in enumerate(predictions)
+             if overlaps(box, label.box, iou_min)]
+    matches: dict[int, int] = {}
+    used: set[int] = set()
+    for _, li, pi in sorted(pairs, key=lambda pair: (-pair[0], pair[1], pair[2])):
+        if li not in matches and pi not in used:
+            matches[li] = pi
+            used.add(pi)
+    return matches, {pi for _, _, pi in pairs}
+
+
+def _tally_photo(labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float,
+                 tally: _PhotoTally) -> None:
+    matches, overlapping = _match(labels, predictions, iou_min)
+    tally.false += len(predictions) - len(overlapping)
+    for li, label in enumerate(labels):
+        text = normalize_plate(predictions[matches[li]][1]) if li in matches else ""
+        tally.detected += li in matches
+        if li in matches and text == normalize_plate(label.plate):
+            tally.read += 1
+        else:
+            tally.failures.append((label.file, label.plate, text))
+
+
+def score_photos(labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]],
+                 iou_min: float = 0.3) -> PhotoScores:
+    """Scores (box, text) predictions per photo file against labelled plates.
+
+    Photos without predictions count as all plates missed; predictions for unlabelled files are ignored.
+    """
+    by_file: dict[str, list[PhotoLabel]] = defaultdict(list)
+    for label in labels:
+        by_file[label.file].append(label)
+    tally = _PhotoTally()
+    for file, photo_labels in by_file.items():
+        _tally_photo(photo_labels, predictions.get(file, ()), iou_min, tally)
+    n_plates = len(labels)
+    return PhotoScores(
+        n_plates=n_plates,
+        n_photos=len(by_file),
+        detected=tally.detected / max(n_plates, 1),
+        read=tally.read / max(n_plates, 1),
+        false_per_photo=tally.false / max(len(by_file), 1),
+        n_detected=tally.detected,
+        n_read=tally.read,
+        n_false=tally.false,
+        failures=tally.failures,
+    )

@@ -1,0 +1,63 @@
+"""Writing files so that readers see either the old content or the complete new one, never a partial file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; if the block succeeds, flush it to disk and move it onto `path`.
+
+    The temporary name keeps the target's suffix, so writers that pick the format from it (cv2.imwrite) work.
+    If the block raises, the temporary file is removed and `path` is left as it was.
+    """
+    target = Path(path)
+    temp = _create_temp_beside(target)
+    try:
+        yield temp
+        _fsync(temp, os.O_RDWR)  # Windows refuses to fsync a read-only descriptor
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as temp, open(temp, "wb") as file:
+        file.write(data)
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def _create_temp_beside(target: Path) -> Path:
+    # Created with mode 0o666 so the umask applies as for a plain open(); mkstemp would force 0o600.
+    while True:
+        temp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temp
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable; folders cannot be opened for this on Windows, so skip it there."""
+    if os.name == "nt":
+        return
+    _fsync(folder, os.O_RDONLY)

@@ -1,0 +1,231 @@
+"""Turning untrusted image files into BGR uint8 arrays, or into one-line ImageDecodeError messages.
+
+Pillow does all the decoding: `Image.open` parses only the header, so the pixel limit is enforced before any
+pixel memory is allocated, and a single decoder means a single set of failures to translate.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS: int = 50_000_000
+MIN_SIDE = 2
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+# Only these plugins may look at untrusted bytes: others (EPS runs Ghostscript) are too risky or too exotic.
+_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+# A file that starts like one of the formats above but will not open is damaged rather than "not an image".
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF87a", b"GIF89a")
+_EXIF_ORIENTATION = 0x0112
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+_ORIENTATION_FIXES = {
+    2: lambda a: cv2.flip(a, 1),
+    3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
+    4: lambda a: cv2.flip(a, 0),
+    5: cv2.transpose,
+    6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
+    7: lambda a: cv2.rotate(cv2.transpose(a), cv2.ROTATE_180),
+    8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),
+}
+# warnings.catch_warnings swaps process-wide state; unsynchronised threads could restore each other's filters.
+_WARNINGS_LOCK = threading.Lock()
+
+
+class ImageDecodeError(ValueError):
+    """An input that is not a usable image. str() is a single line: "<name>: <reason>"."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(" ".join(f"{name}: {reason}".splitlines()))
+
+    def __reduce__(self) -> tuple[type[ImageDecodeError], tuple[str, str]]:
+        return type(self), (self.name, self.reason)
+
+
+class _Refused(Exception):
+    """Internal: carries the reason up to read_image, which adds the file name."""
+
+
+def read_image(
+    source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
+    """Decode a file path or encoded bytes into a contiguous BGR uint8 HxWx3 image, upright per EXIF."""
+    label = name if name is not None else ("<bytes>" if isinstance(source, bytes) else str(source))
+    try:
+        return _decode(source, max_pixels)
+    except _Refused as refused:
+        raise ImageDecodeError(label, str(refused)) from refused.__cause__
+
+
+def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
+    with _open_stream(source) as stream:
+        image = _open_header(stream)
+        _check_size(image.size, max_pixels)
+        orientation = _orientation(image)
+        try:
+            image.load()
+            pixels = _to_bgr(image)
+        except _Refused:
+            raise
+        except Exception as exc:  # Pillow's decoders raise many types on bad data; all mean the same here
+            raise _Refused(f"corrupt or truncated ({_first_line(exc)})") from exc
+    fix = _ORIENTATION_FIXES.get(orientation)
+    return np.ascontiguousarray(fix(pixels)) if fix else pixels
+
+
+@contextmanager
+def _open_stream(source: str | Path | bytes) -> Iterator[BinaryIO]:
+    try:
+        stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise _Refused(f"cannot read file ({exc.strerror or exc})") from exc
+    with stream:
+        yield stream
+
+
+@contextmanager
+def _quiet_pillow() -> Iterator[None]:
+    """Silence Pillow's warnings: they report skipped metadata or its own pixel limit, which ours replaces."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _open_header(stream: BinaryIO) -> Image.Image:
+    head = stream.read(16)
+    if not head:
+        raise _Refused("empty file")
+    stream.seek(0)
+    try:
+        with _quiet_pillow():
+            return Image.open(stream, formats=_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise _Refused("too large (over Pillow's decompression-bomb limit)") from exc
+    except UnidentifiedImageError as exc:
+        raise _Refused("corrupt or truncated" if _looks_like_image(head) else "not an image") from exc
+    except Exception as exc:  # a header that parses half-way fails with whatever type the plugin hit
+        raise _Refused(f"corrupt or truncated ({_first_line(exc)})") from exc
+
+
+def _looks_like_image(head: bytes) -> bool:
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise _Refused(f"too small ({width}x{height})")
+    if width * height > max_pixels:
+        raise _Refused(f"too large ({width}x{height} = {width * height} pixels, limit {max_pixels})")
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        with _quiet_pillow():
+            return int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # unreadable metadata should not cost us the pixels
+        return 1
+
+
+def _to_bgr(image: Image.Image) -> np.ndarray:
+    if image.mode in _SIXTEEN_BIT_MODES:
+        return cv2.cvtColor(_scale_to_8bit(np.asarray(image)), cv2.COLOR_GRAY2BGR)
+    if image.mode == "L":
+        return cv2.cvtColor(np.asarray(image), cv2.COLOR_GRAY2BGR)
+    target = "RGBA" if image.has_transparency_data else "RGB"
+    if image.mode != target:
+        try:
+            image = image.convert(target)
+        except ValueError as exc:
+            raise _Refused(f"unsupported pixel format {image.mode}") from exc
+    pixels = np.asarray(image)
+    rgb = _composite_on_white(pixels) if target == "RGBA" else pixels
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def _scale_to_8bit(values: np.ndarray) -> np.ndarray:
+    """Map 0..65535 onto 0..255 as round(v / 257), so a level written as 257 * k reads back as exactly k."""
+    wide = np.clip(values, 0, 65535).astype(np.uint32)
+    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[..., 3:]
+    if alpha.min() == 255:
+        return rgba[..., :3]
+    alpha16 = alpha.astype(np.uint16)
+    blended = rgba[..., :3].astype(np.uint16) * alpha16 + 255 * (255 - alpha16) + 127
+    return (blended // 255).astype(np.uint8)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def list_images(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """Expand files, folders (recursively) and glob patterns into (path, display name) pairs, without repeats.
+
+    A named file is kept whatever its suffix; folders and globs contribute only files with an image suffix.
+    Hidden files and folders inside a folder are skipped.
+    """
+    seen: set[Path] = set()
+    listed: list[tuple[Path, str]] = []
+    for given in paths:
+        for path, name in _expand(given):
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                listed.append((path, name))
+    return listed
+
+
+def _expand(given: str | Path) -> list[tuple[Path, str]]:
+    path = Path(given)
+    if path.is_dir():
+        return _folder_images(path)
+    if path.is_file():
+        return [(path, str(given))]
+    expanded = _glob_images(str(given)) if any(c in str(given) for c in "*?[") else []
+    if not expanded:
+        raise FileNotFoundError(f"no such file, folder or matching images: {given}")
+    return expanded
+
+
+def _glob_images(pattern: str) -> list[tuple[Path, str]]:
+    expanded: list[tuple[Path, str]] = []
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        path = Path(match)
+        if path.is_dir():
+            expanded.extend(_folder_images(path, prefix=f"{path.as_posix()}/"))
+        elif _is_image_name(path):
+            expanded.append((path, match))
+    return expanded
+
+
+def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
+    """Image files under folder, named prefix + their path relative to folder, sorted by name."""
+    images = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for file in files:
+            path = Path(root, file)
+            if not file.startswith(".") and _is_image_name(path):
+                images.append((path, prefix + path.relative_to(folder).as_posix()))
+    return sorted(images, key=lambda item: item[1])
+
+
+def _is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES

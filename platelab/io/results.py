@@ -1,0 +1,80 @@
+"""What the reader found in an image, as immutable records that serialise to one JSON line each."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+JSON_DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class CharResult:
+    char: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"char": self.char, "confidence": float(self.confidence)}
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    """One plate: box is (x, y, w, h) in pixels; quad is its 4 corners, clockwise from top-left."""
+
+    text: str
+    confidence: float
+    chars: tuple[CharResult, ...]
+    box: tuple[int, int, int, int]
+    quad: tuple[tuple[float, float], ...]
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.box) != 4 or len(self.quad) != 4:
+            raise ValueError(f"a plate needs a 4-value box and 4 corners: {self.box!r}, {self.quad!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        # float()/int() turn numpy scalars from the models into types json can write
+        plate: dict[str, Any] = {
+            "text": self.text,
+            "confidence": float(self.confidence),
+            "chars": [c.to_dict() for c in self.chars],
+            "box": [int(v) for v in self.box],
+            "quad": [[float(x), float(y)] for x, y in self.quad],
+        }
+        if self.region is not None:
+            plate["region"] = self.region
+        return plate
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """The plates read from one file, or why it could not be read."""
+
+    file: str
+    plates: tuple[PlateResult, ...] = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"file": self.file, "error": self.error}
+        return {"file": self.file, "plates": [p.to_dict() for p in self.plates]}
+
+
+def to_json_line(result: ImageResult) -> str:
+    """Compact single-line JSON (no trailing newline) with floats rounded to JSON_DECIMALS places.
+
+    Non-ASCII stays escaped so that odd file names (lone surrogates, U+2028) can neither break the line
+    nor fail to encode on a non-UTF-8 stdout.
+    """
+    return json.dumps(_round_floats(result.to_dict()), separators=(",", ":"))
+
+
+def _round_floats(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, JSON_DECIMALS)
+    if isinstance(value, dict):
+        return {key: _round_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_round_floats(item) for item in value]
+    return value

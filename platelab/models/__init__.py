@@ -1,0 +1,1 @@
+"""Torch modules (training side only: nothing on the reading path imports this package)."""

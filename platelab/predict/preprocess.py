@@ -1,0 +1,33 @@
+"""Crop -> recognizer input: the one transform shared by training and reading, so they never drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+INPUT_SIZE = (128, 64)  # width, height
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def preprocess_crops(images: Sequence[np.ndarray], size: tuple[int, int] = INPUT_SIZE) -> np.ndarray:
+    """BGR or grey uint8 crops of any size -> float32 batch (N, 1, H, W), each crop standardised.
+
+    Standardising each crop (zero mean, unit spread) removes exposure and contrast, the largest gap between
+    synthetic and real crops, before the network sees them.
+    """
+    width, height = size
+    batch = np.empty((len(images), 1, height, width), np.float32)
+    for i, image in enumerate(images):
+        gray = to_gray(image)
+        interpolation = cv2.INTER_AREA if gray.shape[0] > height else cv2.INTER_LINEAR
+        resized = cv2.resize(gray, (width, height), interpolation=interpolation).astype(np.float32)
+        mean, std = cv2.meanStdDev(resized)
+        batch[i, 0] = (resized - mean[0, 0]) / max(std[0, 0], 8.0)
+    return batch

@@ -1,0 +1,67 @@
+"""Reading cropped plates with onnxruntime: pre-processor, ONNX model, decoder (no torch anywhere)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from platelab.io.results import CharResult, PlateResult
+from platelab.predict.charset import Charset
+from platelab.predict.decode import Decoded, FormatPrior, decode_greedy, decode_with_prior
+from platelab.predict.preprocess import preprocess_crops
+from platelab.predict.session import load_session
+from platelab.weights import default_model
+
+
+class RecognitionPredictor:
+    """Crops (BGR or grey arrays of any size) -> one PlateResult each.
+
+    prior names a country whose plate formats (shipped in the model's metadata) constrain decoding, e.g. "us";
+    None reads without a prior.
+    """
+
+    def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0,
+                 batch_size: int = 64) -> None:
+        self.path = Path(model) if model else default_model("recognizer")
+        self.session, metadata = load_session(self.path, threads)
+        self.charset = Charset(metadata["charset"], int(metadata["slots"]))
+        self.input_size = tuple(json.loads(metadata["input_size"]))
+        self.batch_size = batch_size
+        self.prior = self._prior(json.loads(metadata.get("formats", "{}")), prior)
+
+    @staticmethod
+    def _prior(formats: dict[str, list[dict]], name: str | None) -> FormatPrior | None:
+        if name is None:
+            return None
+        if name not in formats:
+            raise ValueError(f"no format prior {name!r} in this model; it has: {', '.join(sorted(formats)) or 'none'}")
+        return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]])
+
+    def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, slots, classes) class probabilities for each crop."""
+        outputs = []
+        for start in range(0, len(crops), self.batch_size):
+            batch = preprocess_crops(crops[start : start + self.batch_size], self.input_size)
+            outputs.append(self.session.run(None, {"image": batch})[0])
+        return np.concatenate(outputs) if outputs else np.zeros((0, self.charset.slots, self.charset.classes))
+
+    def decode(self, probs: np.ndarray) -> list[Decoded]:
+        if self.prior is None:
+            return decode_greedy(probs, self.charset)
+        return decode_with_prior(probs, self.charset, self.prior)
+
+    def read(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
+        results = []
+        for crop, decoded in zip(crops, self.decode(self.probabilities(crops))):
+            h, w = crop.shape[:2]
+            results.append(PlateResult(
+                text=decoded.text,
+                confidence=decoded.confidence,
+                chars=tuple(CharResult(c, p) for c, p in zip(decoded.text, decoded.char_confidences)),
+                box=(0, 0, w, h),
+                quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
+            ))
+        return results

@@ -1,0 +1,50 @@
+"""Every synthesis parameter in one validated config, with documented defaults and ranges.
+
+`platelab synth config` prints the defaults; a YAML file with any subset of the fields overrides them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from platelab.synth.camera import CameraConfig, LightConfig
+from platelab.synth.geometry import GeometryConfig
+from platelab.synth.scene import SceneConfig
+from platelab.synth.surroundings import SurroundConfig
+from platelab.utils.config_file import load_model_file
+
+
+class SynthConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    crop_size: tuple[int, int] = Field((128, 64), description="recognition crop width and height, px")
+    plate_height: tuple[int, int] = Field((56, 96), description="flat plate render height range, px")
+    geometry: GeometryConfig = GeometryConfig()
+    surround: SurroundConfig = SurroundConfig()
+    light: LightConfig = LightConfig()
+    camera: CameraConfig = CameraConfig()
+    scene: SceneConfig = SceneConfig()
+
+
+def load_synth_config(path: str | Path | None) -> SynthConfig:
+    return SynthConfig() if path is None else load_model_file(path, SynthConfig)
+
+
+def describe(model: type[BaseModel] = SynthConfig, indent: str = "") -> str:
+    """The config's defaults as commented YAML, so the documentation is the code."""
+    lines = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines.append(f"{indent}{name}:")
+            lines.append(describe(annotation, indent + "  "))
+            continue
+        default = yaml.safe_dump(field.default, default_flow_style=True).strip().removesuffix("...").strip()
+        bounds = [f"{k} {v}" for m in field.metadata for k, v in (("min", getattr(m, "ge", None)),
+                                                                   ("max", getattr(m, "le", None))) if v is not None]
+        note = "; ".join(filter(None, [field.description or "", ", ".join(bounds)]))
+        lines.append(f"{indent}{name}: {default}" + (f"  # {note}" if note else ""))
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""Recognition crops: a plate, its surroundings, a camera pose, light and camera effects, cut as a detector would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from platelab.synth.camera import apply_camera, apply_light
+from platelab.synth.config import SynthConfig
+from platelab.synth.geometry import box_to_size, perspective_homography, transform_boxes, transform_points
+from platelab.synth.render import choose, render_plate
+from platelab.synth.style import PlateStyle
+from platelab.synth.surroundings import surround
+
+
+@dataclass(frozen=True)
+class PlateCrop:
+    """A crop with its text, region and where the plate (quad) and each character (boxes) landed."""
+
+    image: np.ndarray
+    text: str
+    region: str
+    style: str
+    char_boxes: np.ndarray
+    quad: np.ndarray
+
+
+def sample_rng(seed: int, index: int) -> np.random.Generator:
+    """One generator per sample, so any sample can be drawn alone and workers never share a stream."""
+    return np.random.default_rng([seed, index])
+
+
+def render_crop(styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: SynthConfig,
+                text: str | None = None) -> PlateCrop:
+    style = choose(rng, list(styles), [s.weight for s in styles])
+    out_w, out_h = cfg.crop_size
+    height = int(rng.integers(cfg.plate_height[0], cfg.plate_height[1] + 1))
+    plate = render_plate(style, rng, height=height, text=text)
+    around = surround(plate, rng, cfg.surround)
+    image = apply_light(around.image, rng, cfg.light, around.plate_mask)
+
+    g = cfg.geometry
+    quad = around.quad
+    centre = tuple(quad.mean(0))
+    plate_w = float(np.linalg.norm(quad[1] - quad[0]))
+    pose = perspective_homography(centre, plate_w, rng.uniform(*g.yaw), rng.uniform(*g.pitch),
+                                  rng.uniform(*g.roll), rng.uniform(*g.focal))
+    seen = transform_points(pose, quad)
+    x0, y0 = seen.min(0)
+    x1, y1 = seen.max(0)
+    w, h = x1 - x0, y1 - y0
+    pads = rng.uniform(*g.pad, size=4)
+    stretch = 1 + rng.uniform(-g.aspect_jitter, g.aspect_jitter)
+    box = (x0 - pads[0] * w, y0 - pads[1] * h * stretch, x1 + pads[2] * w, y1 + pads[3] * h * stretch)
+    matrix = box_to_size(*box, out_w, out_h) @ pose
+    crop = cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+    crop = apply_camera(crop, rng, cfg.camera)
+    return PlateCrop(crop, plate.text, style.region, style.name, transform_boxes(matrix, around.char_boxes),
+                     transform_points(matrix, quad))
+
+
+class CropGenerator:
+    """Seeded, indexable stream of crops: sample(i) is the same image for the same (seed, i) everywhere."""
+
+    def __init__(self, styles: Sequence[PlateStyle], cfg: SynthConfig | None = None, seed: int = 0) -> None:
+        if not styles:
+            raise ValueError("CropGenerator needs at least one style")
+        self.styles = list(styles)
+        self.cfg = cfg or SynthConfig()
+        self.seed = seed
+
+    def sample(self, index: int) -> PlateCrop:
+        return render_crop(self.styles, sample_rng(self.seed, index), self.cfg)
+
+    def __iter__(self) -> Iterator[PlateCrop]:
+        index = 0
+        while True:
+            yield self.sample(index)
+            index += 1

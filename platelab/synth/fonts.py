@@ -1,0 +1,129 @@
+"""Finding registry-installed fonts and turning their glyphs into cached alpha masks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image, ImageDraw, ImageFont
+
+from platelab.synth.style import FontChoice, PlateStyle, StyleError
+
+FONT_SETS_FILE = Path(__file__).parent / "fonts.yaml"
+GLYPH_PX = 64  # glyphs are rasterised once at this cap height and scaled when drawn
+FONT_DIRS_ENV = "PLATELAB_FONT_DIRS"
+
+
+class FontNotFoundError(StyleError):
+    pass
+
+
+def font_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get(FONT_DIRS_ENV, "").split(os.pathsep) if p]
+    system = [Path("/usr/share/fonts"), Path("/usr/share/texmf/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
+    packaged = [Path(p) for p in sys.path if p.endswith("site-packages")]
+    return [d for d in (*extra, *system) if d.is_dir()] + [d for d in packaged if d.is_dir()]
+
+
+@lru_cache(maxsize=1)
+def _font_index() -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for folder in font_dirs():
+        pattern = "fontpkg*/**/*" if "site-packages" in folder.parts else "**/*"
+        for path in folder.glob(pattern):
+            if path.suffix.lower() in {".ttf", ".otf"}:
+                index.setdefault(path.name, path)
+    return index
+
+
+def find_font(name: str) -> Path:
+    path = _font_index().get(name)
+    if path is None:
+        raise FontNotFoundError(
+            f"font {name!r} is not installed; install the Debian font packages listed in the README "
+            f"or add a folder to {FONT_DIRS_ENV}"
+        )
+    return path
+
+
+@lru_cache(maxsize=1)
+def font_sets() -> dict[str, list[FontChoice]]:
+    raw = yaml.safe_load(FONT_SETS_FILE.read_text(encoding="utf-8"))
+    return {name: [FontChoice.model_validate(f) for f in fonts] for name, fonts in raw.items()}
+
+
+def style_fonts(style: PlateStyle) -> list[FontChoice]:
+    if isinstance(style.fonts, list):
+        return style.fonts
+    try:
+        return font_sets()[style.fonts]
+    except KeyError:
+        raise StyleError(f"style {style.name}: field fonts: no font set named {style.fonts!r}") from None
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """A character's ink as an alpha mask at GLYPH_PX cap height.
+
+    top is the mask's first row relative to the cap line (negative for ink above it).
+    """
+
+    mask: np.ndarray
+    top: int
+
+
+@lru_cache(maxsize=64)
+def _pil_font(name: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(find_font(name)), size)
+
+
+@lru_cache(maxsize=64)
+def _cap_metrics(name: str) -> tuple[int, int]:
+    """Font size that gives GLYPH_PX cap height, and where the cap line sits in a rendered canvas."""
+    probe = _pil_font(name, 100)
+    left, top, right, bottom = probe.getbbox("H")
+    size = max(8, round(100 * GLYPH_PX / max(bottom - top, 1)))
+    top = _pil_font(name, size).getbbox("H")[1]
+    return size, top
+
+
+@lru_cache(maxsize=8192)
+def glyph(font: str, char: str, stroke: int = 0) -> Glyph:
+    size, cap_top = _cap_metrics(font)
+    pil_font = _pil_font(font, size)
+    canvas_h = int(GLYPH_PX * 2)
+    canvas_w = int(size * 1.6) + 4 * stroke
+    image = Image.new("L", (canvas_w, canvas_h), 0)
+    ImageDraw.Draw(image).text((2 * stroke, 0), char, font=pil_font, fill=255, stroke_width=stroke, stroke_fill=255)
+    ink = np.asarray(image)
+    ys, xs = np.nonzero(ink > 8)
+    if len(xs) == 0:
+        raise FontNotFoundError(f"font {font!r} has no glyph for {char!r}")
+    mask = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return Glyph(mask=np.ascontiguousarray(mask), top=int(ys.min()) - cap_top)
+
+
+def text_mask(font: str, text: str, spacing: float = 0.08) -> np.ndarray:
+    """A whole word as one mask at GLYPH_PX cap height (printed text such as state names)."""
+    glyphs = [glyph(font, ch) if ch != " " else None for ch in text]
+    gap = max(1, int(spacing * GLYPH_PX))
+    space = int(0.35 * GLYPH_PX)
+    top = min((g.top for g in glyphs if g), default=0)
+    bottom = max((g.top + g.mask.shape[0] for g in glyphs if g), default=GLYPH_PX)
+    width = sum((g.mask.shape[1] if g else space) + gap for g in glyphs)
+    out = np.zeros((bottom - top, max(width, 1)), np.uint8)
+    x = 0
+    for g in glyphs:
+        if g is None:
+            x += space + gap
+            continue
+        y = g.top - top
+        h, w = g.mask.shape
+        np.maximum(out[y : y + h, x : x + w], g.mask, out=out[y : y + h, x : x + w])
+        x += w + gap
+    return out[:, : max(x - gap, 1)]

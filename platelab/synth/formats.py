@@ -1,0 +1,24 @@
+"""Styles' text formats as per-position alphabets: the plate-format prior a recognizer may decode with."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from platelab.synth.style import PlateStyle
+
+
+def format_alphabets(pattern_rows: Sequence[str], alphabets: dict[str, str]) -> list[str]:
+    return [alphabets[ch] for row in pattern_rows for ch in row if ch in alphabets]
+
+
+def formats_by_country(styles: Sequence[PlateStyle]) -> dict[str, list[dict]]:
+    """{country: [{"alphabets": [...], "weight": w}]}; weights sum the style's and format's shares."""
+    merged: dict[str, dict[tuple[str, ...], float]] = defaultdict(lambda: defaultdict(float))
+    for style in styles:
+        total = sum(f.weight for f in style.formats)
+        for fmt in style.formats:
+            key = tuple(format_alphabets(fmt.patterns, style.all_alphabets))
+            merged[style.country or style.region][key] += style.weight * fmt.weight / total
+    return {country: [{"alphabets": list(k), "weight": round(w, 6)} for k, w in sorted(formats.items())]
+            for country, formats in sorted(merged.items())}

@@ -1,0 +1,348 @@
+"""Text -> a clean, flat plate image with the box of every character.
+
+The static part of a style (background, graphics, border, fixed printed text) is drawn once per size and cached;
+per plate only the characters, stickers and optional printed text are drawn, which keeps rendering cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from platelab.synth.fonts import GLYPH_PX, glyph, style_fonts, text_mask
+from platelab.synth.graphics import hex_to_bgr, paint
+from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, PrintedText, TextRow
+
+LABEL_FONT = "DejaVuSansCondensed-Bold.ttf"
+BACKGROUND_VARIANTS = 4  # random graphics (ridges, trees) are drawn in a few variants per style and size
+SEPARATOR_WIDTH = {"dash": 0.4, "gap": 0.45, "dot": 0.3, "emblem": 0.85}
+
+
+@dataclass(frozen=True)
+class RenderedPlate:
+    """A plate as printed: BGR image, its text (A-Z0-9 only) and one box (x0, y0, x1, y1) per character."""
+
+    image: np.ndarray
+    text: str
+    char_boxes: np.ndarray
+    style: PlateStyle
+    font: str = ""
+    separators: list[tuple[str, tuple[float, float, float, float]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "char", "stack" or a separator kind
+    chars: str = ""
+
+
+def plate_size(style: PlateStyle, height: int) -> tuple[int, int]:
+    return round(height * style.aspect), height
+
+
+def tokenize(pattern: str) -> list[Token]:
+    """Pattern -> tokens: alphabet positions, separators, and stacked groups in parentheses."""
+    tokens, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "(":
+            end = pattern.index(")", i)
+            tokens.append(Token("stack", pattern[i + 1 : end]))
+            i = end + 1
+            continue
+        tokens.append(Token(SEPARATORS[ch]) if ch in SEPARATORS else Token("char", ch))
+        i += 1
+    return tokens
+
+
+def _fill(tokens: list[Token], alphabets: dict[str, str], rng: np.random.Generator) -> list[Token]:
+    def pick(name: str) -> str:
+        letters = alphabets[name]
+        return letters[rng.integers(len(letters))]
+
+    return [Token(t.kind, "".join(pick(c) for c in t.chars)) if t.kind in ("char", "stack") else t for t in tokens]
+
+
+def pattern_length(pattern: str, alphabets: dict[str, str]) -> int:
+    return sum(ch in alphabets for ch in pattern)
+
+
+def _matches(pattern: str, alphabets: dict[str, str], text: str) -> bool:
+    positions = [ch for ch in pattern if ch in alphabets]
+    return len(positions) == len(text) and all(c in alphabets[p] for p, c in zip(positions, text))
+
+
+def _format_for_text(style: PlateStyle, text: str) -> tuple[PlateFormat, list[list[Token]]]:
+    """The style's first format that can hold text, filled with it; a plain one-row format otherwise."""
+    alphabets = style.all_alphabets
+    for fmt in style.formats:
+        if _matches("".join(fmt.patterns), alphabets, text):
+            rows, rest = [], iter(text)
+            for pattern in fmt.patterns:
+                rows.append([Token(t.kind, "".join(next(rest) for _ in t.chars)) if t.kind in ("char", "stack")
+                             else t for t in tokenize(pattern)])
+            return fmt, rows
+    return PlateFormat(patterns=["A" * len(text)], rows=[style.rows[0]]), [[Token("char", c) for c in text]]
+
+
+def choose(rng: np.random.Generator, items: list, weights: list[float]):
+    p = np.asarray(weights, float)
+    return items[rng.choice(len(items), p=p / p.sum())]
+
+
+# -- static layer -------------------------------------------------------------------------------------------
+
+
+def _draw_mask(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, colour: tuple[int, int, int],
+               opacity: float = 1.0) -> None:
+    """Alpha-blend a mask's ink in colour with its top-left corner at (x, y), clipped to the canvas."""
+    h, w = mask.shape
+    cx0, cy0 = max(x, 0), max(y, 0)
+    cx1, cy1 = min(x + w, canvas.shape[1]), min(y + h, canvas.shape[0])
+    if cx1 <= cx0 or cy1 <= cy0:
+        return
+    alpha = mask[cy0 - y : cy1 - y, cx0 - x : cx1 - x].astype(np.float32) * (opacity / 255.0)
+    region = canvas[cy0:cy1, cx0:cx1]
+    region[:] = cv2.blendLinear(region, np.full_like(region, colour), 1 - alpha, alpha)
+
+
+def _stamp(ink: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
+    """Add a mask's ink into a canvas-sized ink layer, clipped to it."""
+    h, w = mask.shape
+    cx0, cy0 = max(x, 0), max(y, 0)
+    cx1, cy1 = min(x + w, ink.shape[1]), min(y + h, ink.shape[0])
+    if cx1 > cx0 and cy1 > cy0:
+        region = ink[cy0:cy1, cx0:cx1]
+        np.maximum(region, mask[cy0 - y : cy1 - y, cx0 - x : cx1 - x], out=region)
+
+
+def _italic(mask: np.ndarray, slant: float = 0.2) -> np.ndarray:
+    h, w = mask.shape
+    shift = int(slant * h)
+    matrix = np.float32([[1, -slant, shift], [0, 1, 0]])
+    return cv2.warpAffine(mask, matrix, (w + shift, h))
+
+
+def draw_printed(canvas: np.ndarray, printed: PrintedText, text: str) -> None:
+    h, w = canvas.shape[:2]
+    mask = text_mask(printed.font or LABEL_FONT, text)
+    if printed.italic:
+        mask = _italic(mask)
+    if printed.vertical:
+        mask = np.rot90(mask, -1)
+        scale = printed.height * h / max(mask.shape[1], 1)
+        size = (max(1, round(mask.shape[1] * scale)), max(1, min(round(mask.shape[0] * scale), round(printed.max_width * h))))
+    else:
+        scale = printed.height * h / GLYPH_PX
+        size = (max(1, min(round(mask.shape[1] * scale), round(printed.max_width * w))), max(1, round(mask.shape[0] * scale)))
+    mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    anchor = printed.x * w
+    x = anchor - size[0] / 2 if printed.align == "center" else anchor if printed.align == "left" else anchor - size[0]
+    _draw_mask(canvas, mask, round(x), round(printed.y * h - size[1] / 2), hex_to_bgr(printed.colour))
+
+
+def _background(style: PlateStyle, width: int, height: int) -> np.ndarray:
+    canvas = np.empty((height, width, 3), np.uint8)
+    if style.background.gradient:
+        ys = np.linspace(0, 1, height)
+        stops = style.background.gradient
+        for channel in range(3):
+            values = [hex_to_bgr(c)[channel] for _, c in stops]
+            canvas[:, :, channel] = np.interp(ys, [y for y, _ in stops], values).astype(np.uint8)[:, None]
+    else:
+        canvas[:] = hex_to_bgr(style.background.colour)
+    return canvas
+
+
+def _is_static(item: Graphic | PrintedText) -> bool:
+    if isinstance(item, PrintedText):
+        return item.probability == 1.0 and len(item.text) == 1
+    return item.probability == 1.0 and item.text is None
+
+
+_static_cache: dict[tuple[str, int, int], np.ndarray] = {}
+STATIC_HEIGHTS = (64, 128, 256, 512)  # the static layer is drawn at the next of these and scaled down
+
+
+def static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarray:
+    """Background, static graphics, border, bolt holes and fixed printed text at height px (a fresh copy)."""
+    bucket = next((h for h in STATIC_HEIGHTS if h >= height), STATIC_HEIGHTS[-1])
+    key = (style.name, bucket, variant)
+    layer = _static_cache.get(key)
+    if layer is None:
+        layer = _draw_static_layer(style, bucket, variant)
+        _static_cache[key] = layer
+    if bucket == height:
+        return layer.copy()
+    return cv2.resize(layer, plate_size(style, height), interpolation=cv2.INTER_AREA)
+
+
+def _draw_static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarray:
+    width, height = plate_size(style, height)
+    canvas = _background(style, width, height)
+    rng = np.random.default_rng(variant)
+    for g in style.background.graphics:
+        if _is_static(g):
+            paint(canvas, g, rng)
+    for printed in style.printed:
+        if _is_static(printed):
+            draw_printed(canvas, printed, printed.text[0])
+    if style.border:
+        b = style.border
+        inset, line = b.inset * height + b.width * height / 2, max(1, round(b.width * height))
+        radius = round(b.radius * height)
+        x0, y0, x1, y1 = round(inset), round(inset), round(width - 1 - inset), round(height - 1 - inset)
+        colour = hex_to_bgr(b.colour)
+        for p0, p1 in (((x0 + radius, y0), (x1 - radius, y0)), ((x0 + radius, y1), (x1 - radius, y1)),
+                       ((x0, y0 + radius), (x0, y1 - radius)), ((x1, y0 + radius), (x1, y1 - radius))):
+            cv2.line(canvas, p0, p1, colour, line, cv2.LINE_AA)
+        for centre, angle in (((x0 + radius, y0 + radius), 180), ((x1 - radius, y0 + radius), 270),
+                              ((x1 - radius, y1 - radius), 0), ((x0 + radius, y1 - radius), 90)):
+            cv2.ellipse(canvas, centre, (radius, radius), angle, 0, 90, colour, line, cv2.LINE_AA)
+    for bx, by in style.bolt_holes:
+        axes = (max(1, round(0.035 * height)), max(1, round(0.022 * height)))
+        cv2.ellipse(canvas, (round(bx * width), round(by * height)), axes, 0, 0, 360, (60, 60, 60), -1, cv2.LINE_AA)
+    return canvas
+
+
+# -- characters ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Placed:
+    token: Token
+    width: float  # in units of character height
+
+
+def _layout_row(tokens: list[Token], font: str, stroke: int, condense: float, spacing: float) -> list[_Placed]:
+    placed = []
+    for token in tokens:
+        if token.kind == "char":
+            g = glyph(font, token.chars, stroke)
+            placed.append(_Placed(token, g.mask.shape[1] / GLYPH_PX * condense))
+        elif token.kind == "stack":
+            widest = max(glyph(font, c, stroke).mask.shape[1] for c in token.chars)
+            placed.append(_Placed(token, 0.45 * widest / GLYPH_PX * condense))
+        else:
+            placed.append(_Placed(token, SEPARATOR_WIDTH[token.kind] - spacing))
+    return placed
+
+
+def _draw_glyph(ink: np.ndarray, font: str, char: str, stroke: int,
+                box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """Stamp char into the ink layer, scaled so its cap height fills box; returns the ink box it covers."""
+    g = glyph(font, char, stroke)
+    x0, y0, x1, y1 = box
+    scale_y = (y1 - y0) / GLYPH_PX
+    w = max(1, round(x1 - x0))
+    h = max(1, round(g.mask.shape[0] * scale_y))
+    mask = cv2.resize(g.mask, (w, h), interpolation=cv2.INTER_AREA if scale_y < 1 else cv2.INTER_LINEAR)
+    top = round(y0 + g.top * scale_y)
+    _stamp(ink, mask, round(x0), top)
+    return x0, top, x0 + w, top + h
+
+
+def _draw_separator(ink: np.ndarray, kind: str, box: tuple[float, float, float, float]) -> None:
+    x0, y0, x1, y1 = box
+    cx, cy, ch = (x0 + x1) / 2, (y0 + y1) / 2, y1 - y0
+    if kind == "dash":
+        cv2.rectangle(ink, (round(x0 + 0.05 * ch), round(cy - 0.05 * ch)), (round(x1 - 0.05 * ch),
+                      round(cy + 0.05 * ch)), 255, -1, cv2.LINE_AA)
+    elif kind == "dot":
+        cv2.circle(ink, (round(cx), round(cy)), max(1, round(0.07 * ch)), 255, -1, cv2.LINE_AA)
+
+
+def _draw_row(ink: np.ndarray, tokens: list[Token], row: TextRow, font: str, stroke: int, condense: float,
+              spacing: float) -> tuple[list, list]:
+    h, w = ink.shape[:2]
+    char_h = row.height * h
+    placed = _layout_row(tokens, font, stroke, condense, spacing)
+    units = sum(p.width for p in placed) + spacing * (len(placed) - 1)
+    room = (row.x1 - row.x0) * w
+    squeeze = min(1.0, room / max(units * char_h, 1))  # over-long text is condensed, never shrunk in height
+    total = units * char_h * squeeze
+    left = row.x0 * w
+    if row.align == "center":
+        left += (room - total) / 2
+    elif row.align == "right":
+        left += room - total
+    y0 = row.y * h - char_h / 2
+    boxes, separators, x = [], [], left
+    for p in placed:
+        width = p.width * char_h * squeeze
+        if p.token.kind == "char":
+            boxes.append(_draw_glyph(ink, font, p.token.chars, stroke, (x, y0, x + width, y0 + char_h)))
+        elif p.token.kind == "stack":
+            small = char_h * 0.45
+            for i, c in enumerate(p.token.chars[:2]):
+                top = y0 + i * (char_h - small) if len(p.token.chars) > 1 else y0 + (char_h - small) / 2
+                boxes.append(_draw_glyph(ink, font, c, stroke, (x, top, x + width, top + small)))
+        else:
+            _draw_separator(ink, p.token.kind, (x, y0, x + width, y0 + char_h))
+            separators.append((p.token.kind, (x, y0, x + width, y0 + char_h)))
+        x += width + spacing * char_h * squeeze
+    return boxes, separators
+
+
+def _draw_graphic_text(canvas: np.ndarray, g: Graphic, text: str) -> None:
+    h, w = canvas.shape[:2]
+    printed = PrintedText(text=[text], x=g.x + g.w / 2, y=g.y + g.h / 2, height=g.h * 0.6,
+                          colour=g.colour2 or "#000000", max_width=g.w * 0.9)
+    draw_printed(canvas, printed, text)
+
+
+def render_plate(style: PlateStyle, rng: np.random.Generator, height: int = 96, text: str | None = None) -> RenderedPlate:
+    """Render one flat plate of style at height pixels; a random text from the style's formats unless given."""
+    alphabets = style.all_alphabets
+    canvas = static_layer(style, height, int(rng.integers(BACKGROUND_VARIANTS)))
+    dynamic_rng = rng
+    for g in style.background.graphics:
+        if not _is_static(g) and dynamic_rng.random() < g.probability:
+            paint(canvas, g, dynamic_rng)
+    for printed in style.printed:
+        if not _is_static(printed) and rng.random() < printed.probability:
+            draw_printed(canvas, printed, printed.text[rng.integers(len(printed.text))])
+
+    if text is None:
+        fmt = choose(rng, style.formats, [f.weight for f in style.formats])
+        rows_tokens = [_fill(tokenize(p), alphabets, rng) for p in fmt.patterns]
+    else:
+        fmt, rows_tokens = _format_for_text(style, text)
+    fonts = style_fonts(style)
+    font_choice = choose(rng, fonts, [f.weight for f in fonts])
+    stroke = int(rng.integers(font_choice.stroke[0], font_choice.stroke[1] + 1))
+    condense = float(rng.uniform(*font_choice.condense))
+    colours = [style.text_colour, *style.text_colours]
+    colour = hex_to_bgr(colours[rng.integers(len(colours))])
+
+    boxes, separators = [], []
+    ink = np.zeros(canvas.shape[:2], np.uint8)
+    for tokens, row in zip(rows_tokens, fmt.rows or style.rows):
+        spacing = float(rng.uniform(*row.spacing))
+        row_boxes, row_separators = _draw_row(ink, tokens, row, font_choice.file, stroke, condense, spacing)
+        boxes += row_boxes
+        separators += row_separators
+    if style.emboss > 0:  # pressed metal: a dark edge below-right and a light one above-left of each stroke
+        offset = max(1, round(height * 0.015))
+        _draw_mask(canvas, ink, offset, offset, (40, 40, 40), 0.5 * style.emboss)
+        _draw_mask(canvas, ink, -offset, -offset, (235, 235, 235), 0.35 * style.emboss)
+    _draw_mask(canvas, ink, 0, 0, colour)
+    for kind, (x0, y0, x1, y1) in separators:
+        if kind == "emblem":
+            gap = canvas[max(0, round(y0)) : round(y1), max(0, round(x0)) : round(x1)]
+            for g in style.gap_graphics:
+                if gap.size and rng.random() < g.probability:
+                    paint(gap, g, rng)
+
+    for g in style.overlays:
+        if rng.random() < g.probability:
+            paint(canvas, g, rng)
+            if g.text:
+                filler = _fill([Token("char", g.text)], {**alphabets, **{c: c for c in g.text if c not in alphabets}}, rng)
+                _draw_graphic_text(canvas, g, filler[0].chars)
+
+    plate_text = "".join(t.chars for tokens in rows_tokens for t in tokens if t.kind in ("char", "stack"))
+    return RenderedPlate(canvas, plate_text, np.array(boxes, np.float32).reshape(-1, 4), style,
+                         font_choice.file, separators)

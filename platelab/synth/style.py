@@ -1,0 +1,212 @@
+"""Plate styles as data: the pydantic schema of one style file and its loader.
+
+Positions and sizes are fractions of the plate (x of its width, y and heights of its height) so one style
+renders at any resolution. Colours are "#rrggbb" strings.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from platelab.utils.config_file import ConfigError, load_model_file
+
+STYLES_DIR = Path(__file__).parent / "styles"
+
+DEFAULT_ALPHABETS: dict[str, str] = {
+    "L": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "N": "0123456789",
+    "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+}
+# Printed in a pattern but never part of the plate's text: a dash, a gap, a middle dot, an emblem gap.
+SEPARATORS = {"-": "dash", " ": "gap", "·": "dot", "_": "emblem"}
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class StyleError(ConfigError):
+    """A style file that cannot be used; the message names the file and the field."""
+
+
+Colour = str
+
+
+def _check_colour(value: str) -> str:
+    if not HEX_COLOUR.match(value):
+        raise ValueError(f"colour must look like '#1a2b3c', got {value!r}")
+    return value.lower()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FontChoice(Strict):
+    file: str = Field(description="font file name, found under the system and package font folders")
+    weight: float = Field(1.0, gt=0, description="how often this font is drawn relative to the others")
+    condense: tuple[float, float] = Field((1.0, 1.0), description="horizontal scale range of each glyph")
+    stroke: tuple[int, int] = Field((0, 0), description="extra stroke width range, px at 64 px glyph height")
+
+
+class TextRow(Strict):
+    y: float = Field(ge=0, le=1, description="vertical centre of the characters")
+    height: float = Field(gt=0, le=1, description="character height")
+    x0: float = Field(0.06, ge=0, le=1, description="left limit of the text")
+    x1: float = Field(0.94, ge=0, le=1, description="right limit of the text")
+    spacing: tuple[float, float] = Field((0.06, 0.16), description="gap between characters / char height")
+    align: Literal["center", "left", "right"] = "center"
+
+
+class PlateFormat(Strict):
+    """One way of writing the plate's text: one pattern per text row.
+
+    A pattern letter is an alphabet name (L, N, A or one the style defines); '-', ' ', '·' and '_' are printed
+    separators that are not part of the text ('_' leaves a gap for an emblem). Characters inside parentheses
+    are stacked small, one above the other, as on many US plates.
+    """
+
+    patterns: list[str] = Field(min_length=1, max_length=2)
+    weight: float = Field(1.0, gt=0)
+    rows: list[TextRow] | None = Field(None, description="row layout for this format; style's rows otherwise")
+
+
+class Graphic(Strict):
+    kind: str = Field(description="a drawing function registered in platelab.synth.graphics")
+    x: float = 0.0
+    y: float = 0.0
+    w: float = 1.0
+    h: float = 1.0
+    colour: Colour = "#000000"
+    colour2: Colour | None = None
+    opacity: float = Field(1.0, ge=0, le=1)
+    count: int = Field(1, ge=0)
+    text: str | None = Field(None, description="printed text, or a pattern filled per plate for stickers")
+    probability: float = Field(1.0, ge=0, le=1, description="chance that this graphic is drawn on a plate")
+
+    _colours = field_validator("colour", "colour2")(lambda v: v if v is None else _check_colour(v))
+
+
+class PrintedText(Strict):
+    """Text on the plate that is not part of the plate number: state name, slogan, website, country code."""
+
+    text: list[str] = Field(min_length=1, description="one is chosen per plate")
+    x: float = Field(0.5, ge=0, le=1, description="anchor x (centre, left edge or right edge by align)")
+    y: float = Field(ge=0, le=1, description="vertical centre")
+    height: float = Field(gt=0, le=1, description="cap height")
+    colour: Colour = "#000000"
+    align: Literal["center", "left", "right"] = "center"
+    max_width: float = Field(0.9, gt=0, le=1, description="text is condensed to fit this width")
+    font: str | None = Field(None, description="font file; the plate font otherwise")
+    italic: bool = False
+    vertical: bool = False
+    probability: float = Field(1.0, ge=0, le=1)
+
+    _colours = field_validator("colour")(_check_colour)
+
+
+class Border(Strict):
+    colour: Colour = "#000000"
+    width: float = Field(0.02, ge=0, le=0.2, description="line width / plate height")
+    inset: float = Field(0.02, ge=0, le=0.2, description="distance from the edge / plate height")
+    radius: float = Field(0.08, ge=0, le=0.5, description="corner radius / plate height")
+
+    _colours = field_validator("colour")(_check_colour)
+
+
+class Background(Strict):
+    colour: Colour = "#ffffff"
+    gradient: list[tuple[float, Colour]] | None = Field(None, description="vertical gradient stops (y, colour)")
+    graphics: list[Graphic] = Field(default_factory=list)
+
+    _colours = field_validator("colour")(_check_colour)
+
+    @field_validator("gradient")
+    @classmethod
+    def _gradient(cls, stops: list[tuple[float, str]] | None) -> list[tuple[float, str]] | None:
+        if stops is None:
+            return None
+        if len(stops) < 2:
+            raise ValueError("a gradient needs at least two stops")
+        return [(float(y), _check_colour(c)) for y, c in stops]
+
+
+class PlateStyle(Strict):
+    name: str
+    region: str = Field(description="written in the 'state' column of labels.tsv (e.g. 'ca', 'eu-de', 'br')")
+    country: str = Field("", description="groups regions for the format prior (e.g. 'us'); the region if empty")
+    description: str = ""
+    weight: float = Field(1.0, gt=0, description="how often the style is drawn when mixing styles")
+    size_mm: tuple[float, float] = Field(description="plate width and height in millimetres")
+    background: Background = Background()
+    border: Border | None = None
+    bolt_holes: list[tuple[float, float]] = Field(default_factory=list)
+    text_colour: Colour = "#000000"
+    text_colours: list[Colour] = Field(default_factory=list, description="alternatives to text_colour")
+    emboss: float = Field(0.0, ge=0, le=1, description="strength of the pressed-metal shading of characters")
+    rows: list[TextRow] = Field(min_length=1, max_length=2)
+    formats: list[PlateFormat] = Field(min_length=1)
+    alphabets: dict[str, str] = Field(default_factory=dict, description="extra or overriding pattern alphabets")
+    fonts: str | list[FontChoice] = Field(description="a font set named in fonts.yaml, or a list of fonts")
+    printed: list[PrintedText] = Field(default_factory=list)
+    overlays: list[Graphic] = Field(default_factory=list, description="drawn over the text: stickers, frames")
+    gap_graphics: list[Graphic] = Field(
+        default_factory=list, description="drawn in every '_' gap of a format, in fractions of the gap's box"
+    )
+
+    _colours = field_validator("text_colour")(_check_colour)
+
+    @field_validator("text_colours")
+    @classmethod
+    def _text_colours(cls, colours: list[str]) -> list[str]:
+        return [_check_colour(c) for c in colours]
+
+    @property
+    def aspect(self) -> float:
+        return self.size_mm[0] / self.size_mm[1]
+
+    @property
+    def all_alphabets(self) -> dict[str, str]:
+        return {**DEFAULT_ALPHABETS, **self.alphabets}
+
+    @model_validator(mode="after")
+    def _formats_fit(self) -> PlateStyle:
+        names = self.all_alphabets
+        for i, fmt in enumerate(self.formats):
+            rows = fmt.rows or self.rows
+            if len(fmt.patterns) != len(rows):
+                raise ValueError(f"formats[{i}]: {len(fmt.patterns)} pattern rows but {len(rows)} text rows")
+            for pattern in fmt.patterns:
+                for ch in pattern:
+                    if ch not in names and ch not in SEPARATORS and ch not in "()":
+                        raise ValueError(f"formats[{i}]: pattern {pattern!r} uses unknown alphabet {ch!r}")
+            if not 1 <= sum(ch in names for p in fmt.patterns for ch in p) <= 10:
+                raise ValueError(f"formats[{i}]: a plate holds 1 to 10 characters")
+        return self
+
+
+def load_style(path: str | Path) -> PlateStyle:
+    """Load and validate one style file; errors name the file and the field."""
+    return load_model_file(path, PlateStyle, StyleError, defaults={"name": Path(path).stem})
+
+
+@lru_cache(maxsize=1)
+def builtin_styles() -> dict[str, PlateStyle]:
+    """Every style shipped in platelab/synth/styles, by name."""
+    styles = [load_style(p) for p in sorted(STYLES_DIR.glob("*.yaml"))]
+    return {s.name: s for s in styles}
+
+
+def select_styles(patterns: list[str] | None = None) -> list[PlateStyle]:
+    """Styles whose name or region matches any glob pattern (all styles when none is given)."""
+    from fnmatch import fnmatch
+
+    styles = list(builtin_styles().values())
+    if not patterns:
+        return styles
+    chosen = [s for s in styles if any(fnmatch(s.name, p) or fnmatch(s.region, p) for p in patterns)]
+    if not chosen:
+        raise StyleError(f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}")
+    return chosen

@@ -1,0 +1,85 @@
+"""Writing synthetic crops and scenes to a folder with labels.tsv (the formats of the real benchmark sets)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from platelab.io.atomic import atomic_write_bytes
+from platelab.io.draw import montage
+from platelab.io.labels import CropLabel, PhotoLabel, write_crop_labels, write_photo_labels
+from platelab.synth.config import SynthConfig
+from platelab.synth.crops import CropGenerator, sample_rng
+from platelab.synth.scene import render_scene
+from platelab.synth.style import PlateStyle
+
+PREVIEW_NAME = "preview.png"
+
+
+def _write_image(path: Path, image: np.ndarray) -> None:
+    ok, data = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise OSError(f"{path}: could not encode image")
+    atomic_write_bytes(path, data.tobytes())
+
+
+def _write_preview(out: Path, images: list[np.ndarray], captions: list[str], cell: tuple[int, int]) -> Path:
+    path = out / PREVIEW_NAME
+    _write_image(path, montage(images, captions, cols=8, cell=cell))
+    return path
+
+
+def write_crops(out: Path, count: int, styles: Sequence[PlateStyle], seed: int = 0, cfg: SynthConfig | None = None,
+                preview: bool = False, progress: bool = True) -> Path:
+    """count crops as PNG files plus labels.tsv (file, state, plate); a preview montage if asked."""
+    out.mkdir(parents=True, exist_ok=True)
+    generator = CropGenerator(styles, cfg, seed)
+    labels, shown, captions = [], [], []
+    for i in tqdm(range(count), desc="crops", disable=not progress):
+        crop = generator.sample(i)
+        name = f"crop_{i:06d}.png"
+        _write_image(out / name, crop.image)
+        labels.append(CropLabel(name, crop.text, crop.region))
+        if preview and len(shown) < 64:
+            shown.append(crop.image)
+            captions.append(f"{crop.text} {crop.region}")
+    write_crop_labels(out / "labels.tsv", labels)
+    if preview:
+        _write_preview(out, shown, captions, (256, 128))
+    return out / "labels.tsv"
+
+
+def write_scenes(out: Path, count: int, styles: Sequence[PlateStyle], seed: int = 0, cfg: SynthConfig | None = None,
+                 preview: bool = False, progress: bool = True) -> Path:
+    """count scenes as JPEG files plus labels.tsv (file, x, y, w, h, plate, then the 4 corners), one row a plate."""
+    cfg = cfg or SynthConfig()
+    out.mkdir(parents=True, exist_ok=True)
+    labels, shown, captions = [], [], []
+    for i in tqdm(range(count), desc="scenes", disable=not progress):
+        scene = render_scene(styles, sample_rng(seed, i), cfg.scene, cfg.light, cfg.camera)
+        name = f"scene_{i:06d}.jpg"
+        _write_image(out / name, scene.image)
+        for plate in scene.plates:
+            quad = tuple((float(x), float(y)) for x, y in plate.quad)
+            labels.append(PhotoLabel(name, plate.text, plate.box, quad))
+        if preview and len(shown) < 16:
+            shown.append(_outlined(scene.image, [p.quad for p in scene.plates]))
+            captions.append(" ".join(p.text for p in scene.plates) or "(no plate)")
+    write_photo_labels(out / "labels.tsv", labels)
+    if preview:
+        _write_preview(out, shown, captions, (480, 270))
+    return out / "labels.tsv"
+
+
+def _outlined(image: np.ndarray, quads: list[np.ndarray]) -> np.ndarray:
+    shown = image.copy()
+    for quad in quads:
+        cv2.polylines(shown, [np.round(quad).astype(np.int32)], True, (0, 255, 0), 3, cv2.LINE_AA)
+    return shown
+
+
+WRITERS: dict[str, Callable[..., Path]] = {"crops": write_crops, "scenes": write_scenes}

@@ -1,0 +1,1 @@
+"""Training side: loops, checkpoints, fine-tuning and ONNX export (needs the `train` extra)."""

@@ -1,0 +1,36 @@
+"""Training recipes as data: a YAML file validated here, so a run is reproducible from its file alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from platelab.predict.charset import DEFAULT_CHARS
+from platelab.synth.config import SynthConfig
+from platelab.utils.config_file import load_model_file
+
+
+class RecognizerTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    out_dir: Path = Field(Path("runs/recognizer"), description="checkpoints, metrics log and exported model")
+    seed: int = 0
+    steps: int = Field(20000, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(500, ge=0)
+    label_smoothing: float = Field(0.05, ge=0, lt=1)
+    workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
+    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
+    styles: list[str] = Field(default_factory=list, description="style name/region globs; all styles if empty")
+    charset: str = DEFAULT_CHARS
+    val_size: int = Field(1024, ge=0, description="fixed synthetic validation crops (seed + 1)")
+    val_every: int = Field(500, ge=1)
+    checkpoint_every: int = Field(250, ge=1)
+    synth: SynthConfig = SynthConfig()
+
+
+def load_train_config(path: str | Path) -> RecognizerTrainConfig:
+    return load_model_file(path, RecognizerTrainConfig)

@@ -1,0 +1,66 @@
+"""Trained torch recognizer -> a self-describing ONNX file (charset, input size and formats in its metadata)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from platelab.io.atomic import atomic_path
+from platelab.models.recognizer import PlateRecognizer
+
+OPSET = 17
+
+
+class WithSoftmax(nn.Module):
+    """The exported graph returns probabilities so the reader needs no torch-side maths."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(image), dim=-1)
+
+
+def export_recognizer(model: PlateRecognizer, path: Path, formats: dict[str, list[dict]] | None = None,
+                      extra: dict[str, str] | None = None) -> Path:
+    """Write model as ONNX at path (atomically) and check onnxruntime agrees with torch on random input."""
+    model = model.cpu().eval()
+    width, height = model.input_size
+    dummy = torch.randn(2, 1, height, width)
+    wrapped = WithSoftmax(model).eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.onnx.export(wrapped, dummy, str(tmp), input_names=["image"], output_names=["probs"],
+                          dynamic_axes={"image": {0: "batch"}, "probs": {0: "batch"}}, opset_version=OPSET,
+                          dynamo=False)
+        graph = onnx.load(str(tmp))
+        metadata = {
+            "platelab_task": "recognizer",
+            "charset": model.charset.chars,
+            "slots": str(model.charset.slots),
+            "input_size": json.dumps([width, height]),
+            "formats": json.dumps(formats or {}),
+            **(extra or {}),
+        }
+        for key, value in metadata.items():
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(graph, str(tmp))
+    return path
+
+
+def check_export(model: PlateRecognizer, path: Path, images: np.ndarray) -> float:
+    """Largest absolute difference between torch and onnxruntime probabilities on images (N, 1, H, W)."""
+    import onnxruntime as ort  # noqa: PLC0415
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = torch.softmax(model.cpu().eval()(torch.from_numpy(images)), -1).numpy()
+    got = session.run(None, {"image": images})[0]
+    return float(np.abs(expected - got).max())

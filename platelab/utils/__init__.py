@@ -1,0 +1,1 @@
+"""Small helpers shared by every layer (standard library, pydantic and PyYAML only)."""

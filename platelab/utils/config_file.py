@@ -1,0 +1,34 @@
+"""Reading a YAML file into a pydantic model with an error that names the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A config or data file that cannot be used; the message names the file and the field."""
+
+
+def load_model_file(path: str | Path, model: type[Model], error: type[ConfigError] = ConfigError,
+                    defaults: dict | None = None) -> Model:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise error(f"{path}: cannot read: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(f"{path}: must hold a mapping of fields")
+    try:
+        return model.model_validate({**(defaults or {}), **data})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise error(f"{path}: field {where}: {first['msg']}") from exc

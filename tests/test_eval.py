@@ -1,0 +1,196 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from platelab.eval import (
+    CropLabel,
+    LabelError,
+    PhotoLabel,
+    box_iou,
+    char_error_rate,
+    edit_operations,
+    failure_montage,
+    format_crop_report,
+    format_photo_report,
+    labels_kind,
+    normalize_plate,
+    read_labels,
+    score_crops,
+    score_photos,
+    write_crop_labels,
+    write_photo_labels,
+)
+
+REAL = Path("/work/shared/data/real")
+
+
+@pytest.mark.parametrize(("truth", "pred", "expected"), [
+    ("ABC123", "ABC123", 0.0),
+    ("KITTEN", "SITTING", 3 / 6),
+    ("ABC", "", 1.0),
+    ("ABC", "ACB", 2 / 3),  # no transpositions in Levenshtein
+    ("8ABC123", "BABC123", 1 / 7),
+    ("ABC", "ABCDE", 2 / 3),
+    ("", "", 0.0),
+    ("", "AB", 2.0),  # empty truth: each predicted character is an error
+])
+def test_char_error_rate(truth: str, pred: str, expected: float) -> None:
+    assert char_error_rate(truth, pred) == pytest.approx(expected)
+
+
+def test_edit_operations_mark_substitutions_deletions_insertions() -> None:
+    assert edit_operations("ABC", "A8C") == [("B", "8")]
+    assert edit_operations("ABCD", "ABD") == [("C", "∅")]
+    assert edit_operations("XY", "XYZ") == [("∅", "Z")]
+    assert edit_operations("SAME", "SAME") == []
+
+
+def test_normalize_plate() -> None:
+    assert normalize_plate(" ab-12.3 c ") == "AB123C"
+    assert normalize_plate("ÄB 1") == "B1"
+
+
+def test_confusions_counted_and_ranked() -> None:
+    scores = score_crops(["ABC", "O01", "OO", "ABCD", "XY"], ["A8C", "001", "00", "ABD", "XYZ"], ["x"] * 5)
+    assert scores.confusions == [("O", "0", 3), ("B", "8", 1), ("C", "∅", 1), ("∅", "Z", 1)]
+    assert scores.exact == 0.0
+    assert scores.cer == pytest.approx(6 / 14)  # edits / truth characters
+
+
+def test_scores_grouped_by_length_and_region() -> None:
+    truths = ["ABC123", "abc-124", "XY12", "XY13", "LONGER7"]
+    preds = ["ABC123", "ABC124", "XY12", "XY18", "LONGER1"]
+    scores = score_crops(truths, preds, ["ca", "ca", "ny", "ny", "ca"])
+    assert scores.n == 5
+    assert scores.exact == pytest.approx(3 / 5)
+    assert scores.by_length == {4: (2, 0.5), 6: (2, 1.0), 7: (1, 0.0)}
+    assert scores.by_region == {"ca": (3, pytest.approx(2 / 3)), "ny": (2, 0.5)}
+    with pytest.raises(ValueError, match="2 predictions"):
+        score_crops(["A", "B", "C"], ["A", "B"], ["", "", ""])
+
+
+def test_box_iou() -> None:
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (10, 0, 10, 10)) == 0.0
+
+
+def test_score_photos_hit_wrong_text_miss_and_false_plate() -> None:
+    labels = [
+        PhotoLabel("hit.jpg", "ABC123", (100, 100, 100, 50), None),
+        PhotoLabel("wrong.jpg", "XYZ789", (10, 10, 80, 40), None),
+        PhotoLabel("miss.jpg", "MISS1", (300, 300, 60, 30), None),
+        PhotoLabel("loose.jpg", "LOOSE1", (0, 0, 400, 200), None),  # IoU 0.05, but the centre lies inside
+        PhotoLabel("unpredicted.jpg", "NONE1", (0, 0, 50, 20), None),
+    ]
+    predictions = {
+        "hit.jpg": [((105, 102, 95, 48), "abc-123"), ((110, 105, 80, 40), "ABC12")],  # a duplicate: not false
+        "wrong.jpg": [((12, 10, 78, 40), "XYZ788")],
+        "miss.jpg": [((0, 0, 60, 30), "MISS1")],  # the right text somewhere else: a false plate
+        "loose.jpg": [((150, 80, 100, 40), "LOOSE1")],
+        "unlabelled.jpg": [((0, 0, 10, 10), "IGNORED")],
+    }
+    scores = score_photos(labels, predictions)
+    assert (scores.n_plates, scores.n_photos) == (5, 5)
+    assert (scores.n_detected, scores.n_read, scores.n_false) == (3, 2, 1)
+    assert scores.detected == pytest.approx(3 / 5)
+    assert scores.read == pytest.approx(2 / 5)
+    assert scores.false_per_photo == pytest.approx(1 / 5)
+    assert scores.failures == [("wrong.jpg", "XYZ789", "XYZ788"), ("miss.jpg", "MISS1", ""),
+                               ("unpredicted.jpg", "NONE1", "")]
+
+
+def test_score_photos_matches_each_plate_once() -> None:
+    labels = [PhotoLabel("two.jpg", "LEFT1", (0, 0, 100, 50), None),
+              PhotoLabel("two.jpg", "RIGHT2", (200, 0, 100, 50), None)]
+    predictions = {"two.jpg": [((205, 0, 100, 50), "RIGHT2"), ((0, 2, 100, 50), "LEFT1")]}
+    scores = score_photos(labels, predictions)
+    assert (scores.n_photos, scores.n_read, scores.n_false) == (1, 2, 0)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "labels.tsv").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    ("", 1, "empty labels file"),
+    ("name\tplate\n", 1, "unknown header"),
+    ("file\tstate\tplate\na.png\tca\tABC1\nb.png\tABC2\n", 3, "expected 3 tab-separated columns, got 2"),
+    ("file\tstate\tplate\na.png\tca\t\n", 2, "empty plate"),
+    ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t3\t4\tAB1\n\nb.jpg\t1\ttwo\t3\t4\tAB2\n", 4, "must be integers"),
+    ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t0\t4\tAB1\n", 2, "must be positive"),
+    ("file\tx\ty\tw\th\tplate\tx1\ty1\tx2\ty2\tx3\ty3\tx4\ty4\na.jpg\t1\t2\t3\t4\tAB1\t1\t2\t3\tq\t5\t6\t7\t8\n",
+     2, "eight numbers"),
+])
+def test_malformed_labels_name_file_and_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
+    folder = _write(tmp_path, text)
+    with pytest.raises(LabelError, match=reason) as error:
+        read_labels(folder)
+    assert str(error.value).startswith(f"{folder / 'labels.tsv'}:{line}: ")
+    assert error.value.line == line
+
+
+def test_missing_labels_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"labels\.tsv"):
+        read_labels(tmp_path)
+
+
+def test_crop_labels_round_trip(tmp_path: Path) -> None:
+    rows = [CropLabel("a.png", "ABC123", "ca"), CropLabel("b.png", "B12XY", "")]
+    write_crop_labels(tmp_path / "labels.tsv", rows)
+    assert labels_kind(tmp_path) == "crops"
+    assert read_labels(tmp_path) == rows
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.tsv"]  # no temporary file left behind
+
+
+def test_photo_labels_round_trip_with_and_without_corners(tmp_path: Path) -> None:
+    quad = ((10.25, 20.0), (110.5, 21.0), (109.0, 70.125), (9.0, 69.0))
+    rows = [PhotoLabel("s1.jpg", "AB123", (9, 20, 102, 51), quad),
+            PhotoLabel("s1.jpg", "CD45", (1, 2, 3, 4), None)]
+    write_photo_labels(tmp_path / "labels.tsv", rows)
+    assert labels_kind(tmp_path) == "photos"
+    assert read_labels(tmp_path) == rows
+    plain = [PhotoLabel("p.jpg", "XY9", (5, 6, 7, 8), None)]
+    write_photo_labels(tmp_path / "labels.tsv", plain)
+    assert (tmp_path / "labels.tsv").read_text().splitlines()[0] == "file\tx\ty\tw\th\tplate"
+    assert read_labels(tmp_path / "labels.tsv") == plain
+
+
+def test_writing_rejects_tabs(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="plate"):
+        write_crop_labels(tmp_path / "labels.tsv", [CropLabel("a.png", "AB\t1", "ca")])
+
+
+@pytest.mark.parametrize(("folder", "kind", "rows"),
+                         [("crops-us", "crops", 370), ("endtoend-us", "photos", 118)])
+def test_real_labels(folder: str, kind: str, rows: int) -> None:
+    if not (REAL / folder).is_dir():
+        pytest.skip(f"{REAL / folder} not present")
+    labels = read_labels(REAL / folder)
+    assert labels_kind(REAL / folder) == kind
+    assert len(labels) == rows
+    assert all((REAL / folder / label.file).is_file() for label in labels)
+
+
+def test_reports_are_markdown_tables() -> None:
+    crops = format_crop_report(score_crops(["ABC1", "XY2"], ["A8C1", "XY2"], ["ca", "ny"]), "Crops")
+    assert crops.startswith("## Crops")
+    assert "| 2 | 50.0% | 14.3% |" in crops
+    assert "| B | 8 | 1 |" in crops
+    photos = format_photo_report(score_photos([PhotoLabel("a.jpg", "AB1", (0, 0, 9, 9), None)], {}), "Photos")
+    assert "| a.jpg | AB1 | (missed) |" in photos
+
+
+def test_failure_montage_tiles_only_failures() -> None:
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (40 + i, 90, 3), np.uint8) for i in range(9)]
+    images[0] = images[0][:, :, 0]  # grey crops are accepted too
+    truths = [f"AB{i}" for i in range(9)]
+    preds = [t if i % 4 == 0 else "X" for i, t in enumerate(truths)]  # 6 failures
+    grid = failure_montage(images, truths, preds, cols=4)
+    one = failure_montage(images[:1], truths[:1], truths[:1])
+    assert grid.dtype == np.uint8 and grid.ndim == 3 and grid.shape[2] == 3
+    assert 2 * one.shape[0] <= grid.shape[0] < 3 * one.shape[0]  # 2 rows and 4 columns of tiles, plus gaps
+    assert 4 * one.shape[1] <= grid.shape[1] < 5 * one.shape[1]

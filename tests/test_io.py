@@ -1,0 +1,344 @@
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import stat
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import DECODED_SIZE, SHOULD_DECODE, SHOULD_FAIL, bomb_png_bytes
+from PIL import Image, ImageOps
+
+from platelab.io import (
+    CharResult,
+    ImageDecodeError,
+    ImageResult,
+    PlateResult,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+    draw_plates,
+    list_images,
+    montage,
+    read_image,
+    to_json_line,
+)
+
+WIDTH, HEIGHT = DECODED_SIZE
+RED, BLUE, WHITE = (0, 0, 255), (255, 0, 0), (255, 255, 255)
+
+
+def _close(pixel: np.ndarray, expected: tuple[int, ...], tolerance: int) -> bool:
+    return bool(np.abs(pixel.astype(int) - np.array(expected)).max() <= tolerance)
+
+
+# --- decoding -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SHOULD_DECODE))
+def test_decodable_inputs_become_bgr_uint8(bad_images: dict[str, Path], name: str) -> None:
+    image = read_image(bad_images[name])
+    assert image.shape == (HEIGHT, WIDTH, 3)
+    assert image.dtype == np.uint8
+    assert image.flags.c_contiguous
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("name", sorted(SHOULD_FAIL))
+def test_bad_inputs_raise_one_line_error_naming_the_file(bad_images: dict[str, Path], name: str) -> None:
+    path = bad_images[name]
+    with pytest.raises(ImageDecodeError) as caught:
+        read_image(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert SHOULD_FAIL[name] in message
+    assert "\n" not in message
+    assert caught.value.reason in message
+
+
+def test_normal_jpeg_colours(bad_images: dict[str, Path]) -> None:
+    image = read_image(bad_images["normal_jpeg"])
+    assert _close(image[HEIGHT // 2, 5], RED, 8)
+    assert _close(image[HEIGHT // 2, WIDTH - 5], BLUE, 8)
+
+
+def test_16_bit_grey_scales_to_8_bit_by_257(bad_images: dict[str, Path]) -> None:
+    image = read_image(bad_images["grey16_png"])
+    expected = 4 * np.arange(WIDTH)
+    assert np.array_equal(image[0, :, 0], expected)
+    assert np.array_equal(image[..., 0], image[..., 2])
+
+
+def test_16_bit_colour_png(tmp_path: Path) -> None:
+    path = tmp_path / "colour16.png"
+    cv2.imwrite(str(path), np.full((8, 8, 3), (65535, 32896, 0), np.uint16))  # BGR
+    assert _close(read_image(path)[4, 4], (255, 128, 0), 1)
+
+
+def test_rgba_composites_on_white(bad_images: dict[str, Path]) -> None:
+    image = read_image(bad_images["rgba_png"])
+    assert tuple(image[0, 5]) == RED
+    assert tuple(image[0, 30]) == WHITE
+    assert _close(image[0, 50], (255, 127, 127), 1)
+
+
+def test_cmyk_colour_roughly_right(bad_images: dict[str, Path]) -> None:
+    assert _close(read_image(bad_images["cmyk_jpeg"])[HEIGHT // 2, WIDTH // 2], RED, 30)
+
+
+def test_grey_png_values(bad_images: dict[str, Path]) -> None:
+    image = read_image(bad_images["grey_png"])
+    assert np.array_equal(image[HEIGHT - 1, :, 1], 4 * np.arange(WIDTH))
+
+
+def test_palette_transparency_becomes_white(bad_images: dict[str, Path]) -> None:
+    image = read_image(bad_images["palette_png"])
+    quarter = WIDTH // 4
+    assert [tuple(image[0, quarter * i + 2]) for i in range(4)] == [RED, (0, 255, 0), BLUE, WHITE]
+
+
+@pytest.mark.parametrize(("suffix", "options"), [(".webp", {"lossless": True}), (".bmp", {}), (".tif", {})])
+def test_other_formats(tmp_path: Path, suffix: str, options: dict) -> None:
+    rgb = np.random.default_rng(1).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    path = tmp_path / f"image{suffix}"
+    Image.fromarray(rgb).save(path, **options)
+    assert np.array_equal(read_image(path), rgb[..., ::-1])
+
+
+def test_bytes_and_path_agree_and_name_is_used(bad_images: dict[str, Path]) -> None:
+    path = bad_images["normal_jpeg"]
+    assert np.array_equal(read_image(path.read_bytes()), read_image(path))
+    with pytest.raises(ImageDecodeError, match=r"^upload\.jpg: empty file$"):
+        read_image(b"", name="upload.jpg")
+    with pytest.raises(ImageDecodeError, match=r"^<bytes>: not an image$"):
+        read_image(b"hello")
+
+
+def test_missing_file_is_a_decode_error(tmp_path: Path) -> None:
+    with pytest.raises(ImageDecodeError, match="cannot read file"):
+        read_image(tmp_path / "absent.jpg")
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("side", [20000, 10000])  # above Pillow's own error limit, and between its limits
+def test_huge_header_refused_fast(side: int) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ImageDecodeError, match="too large"):
+        read_image(bomb_png_bytes(side, side), name="bomb.png")
+    assert time.perf_counter() - started < 0.1
+
+
+def test_max_pixels_argument_and_pillow_limit_untouched(bad_images: dict[str, Path]) -> None:
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageDecodeError, match="too large"):
+        read_image(bad_images["normal_jpeg"], max_pixels=WIDTH * HEIGHT - 1)
+    assert read_image(bad_images["normal_jpeg"], max_pixels=WIDTH * HEIGHT).shape == (HEIGHT, WIDTH, 3)
+    assert pillow_limit == Image.MAX_IMAGE_PIXELS
+
+
+def test_error_pickles_with_its_fields() -> None:
+    error = pickle.loads(pickle.dumps(ImageDecodeError("a.jpg", "too small (1x1)")))
+    assert (error.name, error.reason, str(error)) == ("a.jpg", "too small (1x1)", "a.jpg: too small (1x1)")
+
+
+def test_error_message_stays_on_one_line() -> None:
+    assert str(ImageDecodeError("odd\nname.jpg", "not an image")) == "odd name.jpg: not an image"
+
+
+def _marked_image() -> np.ndarray:
+    """A 40x24 RGB image whose top-left corner is red, so any rotation or flip shows."""
+    rgb = np.full((24, 40, 3), (0, 0, 255), np.uint8)
+    rgb[:8, :8] = (255, 0, 0)
+    return rgb
+
+
+def _save_with_orientation(path: Path, rgb: np.ndarray, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb).save(path, exif=exif, **({"quality": 95} if path.suffix == ".jpg" else {}))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+@pytest.mark.parametrize(("orientation", "turns_anticlockwise"), [(3, 2), (6, -1)])
+def test_exif_rotation(tmp_path: Path, suffix: str, orientation: int, turns_anticlockwise: int) -> None:
+    rgb = _marked_image()
+    path = tmp_path / f"rotated{suffix}"
+    _save_with_orientation(path, rgb, orientation)
+    expected = np.rot90(rgb[..., ::-1], turns_anticlockwise)
+    image = read_image(path)
+    assert image.shape == expected.shape
+    assert np.abs(image.astype(int) - expected).mean() < 3
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_all_exif_orientations_match_pillow(tmp_path: Path, orientation: int) -> None:
+    path = tmp_path / "oriented.png"
+    _save_with_orientation(path, _marked_image(), orientation)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    assert np.array_equal(read_image(path), upright[..., ::-1])
+
+
+def test_bad_exif_is_ignored(bad_images: dict[str, Path]) -> None:
+    jpeg = bad_images["normal_jpeg"].read_bytes()
+    broken_exif = b"\xff\xe1\x00\x10Exif\x00\x00II*\x00\xff\xff\xff\x7f"  # IFD offset far past the end
+    assert read_image(jpeg[:2] + broken_exif + jpeg[2:]).shape == (HEIGHT, WIDTH, 3)
+
+
+# --- listing --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photo_tree(tmp_path: Path) -> Path:
+    names = ["b.jpg", "a.PNG", "notes.txt", "sub/c.webp", "sub/deeper/d.tiff", ".hidden.jpg", ".cache/e.jpg"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    return tmp_path
+
+
+def test_list_folder_recursively_sorted_with_relative_names(photo_tree: Path) -> None:
+    listed = list_images([photo_tree])
+    assert [name for _, name in listed] == ["a.PNG", "b.jpg", "sub/c.webp", "sub/deeper/d.tiff"]
+    assert all(path.is_file() for path, _ in listed)
+
+
+def test_list_file_keeps_name_as_given_and_any_suffix(photo_tree: Path) -> None:
+    given = str(photo_tree / "notes.txt")
+    assert list_images([given]) == [(Path(given), given)]
+
+
+def test_list_glob_and_no_repeats(photo_tree: Path) -> None:
+    pattern = str(photo_tree / "*")
+    listed = list_images([pattern, photo_tree / "b.jpg"])
+    names = [name for _, name in listed]
+    assert names[:2] == [str(photo_tree / "a.PNG"), str(photo_tree / "b.jpg")]
+    sub = (photo_tree / "sub").as_posix()
+    assert names[2:] == [f"{sub}/c.webp", f"{sub}/deeper/d.tiff"]
+
+
+@pytest.mark.parametrize("missing", ["nowhere/absent.jpg", "nowhere/*.jpg"])
+def test_list_missing_path_names_it(tmp_path: Path, missing: str) -> None:
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / missing).replace("*", r"\*")):
+        list_images([tmp_path / missing])
+
+
+# --- results --------------------------------------------------------------------------------------------
+
+
+def _plate(text: str = "AB123", confidence: float = 0.987654321) -> PlateResult:
+    return PlateResult(
+        text=text,
+        confidence=confidence,
+        chars=tuple(CharResult(c, 0.5) for c in text),
+        box=(10, 20, 100, 30),
+        quad=((10.0, 20.0), (110.0, 21.0), (109.5, 50.0), (10.0, 49.0)),
+    )
+
+
+def test_json_line_round_trips_and_rounds() -> None:
+    result = ImageResult("cars/x.jpg", (_plate(confidence=np.float32(0.987654321)),))
+    line = to_json_line(result)
+    assert "\n" not in line and " " not in line
+    decoded = json.loads(line)
+    assert decoded["file"] == "cars/x.jpg"
+    plate = decoded["plates"][0]
+    assert plate["confidence"] == 0.9877
+    assert plate["text"] == "AB123" and [c["char"] for c in plate["chars"]] == list("AB123")
+    assert plate["box"] == [10, 20, 100, 30] and plate["quad"][2] == [109.5, 50.0]
+    assert "region" not in plate
+
+
+def test_json_line_error_form_and_region() -> None:
+    assert json.loads(to_json_line(ImageResult("bad.jpg", error="bad.jpg: not an image"))) == {
+        "file": "bad.jpg",
+        "error": "bad.jpg: not an image",
+    }
+    plate = PlateResult("Ö1", 1.0, (), (0, 0, 1, 1), ((0, 0), (1, 0), (1, 1), (0, 1)), region="eu-de")
+    line = to_json_line(ImageResult("\u2028odd.jpg", (plate,)))
+    assert line.isascii()
+    assert json.loads(line)["plates"][0]["region"] == "eu-de"
+
+
+def test_plate_needs_four_corners() -> None:
+    with pytest.raises(ValueError, match="4 corners"):
+        PlateResult("A", 1.0, (), (0, 0, 1, 1), ((0, 0), (1, 0), (1, 1)))
+
+
+# --- atomic writes --------------------------------------------------------------------------------------
+
+
+def test_atomic_writes_leave_only_the_target(tmp_path: Path) -> None:
+    atomic_write_bytes(tmp_path / "a.bin", b"\x00\x01")
+    atomic_write_text(tmp_path / "b.txt", "héllo\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.txt"]
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "b.txt").read_text(encoding="utf-8") == "héllo\n"
+
+
+def test_atomic_path_keeps_old_file_when_block_raises(tmp_path: Path) -> None:
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(target) as temp:
+        temp.write_bytes(b"half-written")
+        raise RuntimeError("writer failed")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_atomic_path_keeps_suffix_for_cv2(tmp_path: Path) -> None:
+    target = tmp_path / "out.png"
+    with atomic_path(target) as temp:
+        assert temp.suffix == ".png" and temp.parent == tmp_path
+        assert cv2.imwrite(str(temp), np.zeros((4, 4, 3), np.uint8))
+    assert read_image(target).shape == (4, 4, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_atomic_file_mode_follows_umask(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+
+
+# --- drawing --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(60, 40), (640, 480), (4000, 3000)])
+def test_draw_plates_marks_a_copy(size: tuple[int, int]) -> None:
+    width, height = size
+    image = np.full((height, width, 3), 128, np.uint8)
+    quad = tuple((width * fx, height * fy) for fx, fy in [(0.3, 0.4), (0.7, 0.4), (0.7, 0.6), (0.3, 0.6)])
+    plate = PlateResult("AB123", 0.9, (), (0, 0, 1, 1), quad)
+    drawn = draw_plates(image, [plate])
+    assert drawn.shape == image.shape and np.all(image == 128)
+    assert np.any(drawn != 128)
+    assert np.any(drawn[round(height * 0.4)] != 128)
+
+
+def test_draw_plates_accepts_grey_and_no_plates() -> None:
+    grey = np.zeros((20, 30), np.uint8)
+    assert draw_plates(grey, []).shape == (20, 30, 3)
+
+
+def test_montage_layout() -> None:
+    images = [np.full((30, 90, 3), i * 40, np.uint8) for i in range(5)] + [np.zeros((10, 10), np.uint8)]
+    sheet = montage(images, [f"plate {i}" for i in range(6)], cols=4, cell=(40, 20))
+    strip = 12
+    assert sheet.shape == (2 * (20 + strip + 2) - 2, 4 * (40 + 2) - 2, 3)
+    assert tuple(sheet[10, 20]) == (0, 0, 0)  # first image, letterboxed to 40x13 in the middle of its cell
+    assert montage(images[:2], None, cols=4, cell=(40, 20)).shape == (20, 82, 3)
+
+
+def test_montage_checks_arguments() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        montage([], None, 3, (10, 10))
+    with pytest.raises(ValueError, match="captions"):
+        montage([np.zeros((4, 4, 3), np.uint8)], ["a", "b"], 3, (10, 10))

@@ -1,0 +1,72 @@
+"""Plate styles load, validate with clear errors, and render what their labels say."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from platelab.synth.render import render_plate
+from platelab.synth.style import StyleError, builtin_styles, load_style
+
+STYLES = sorted(builtin_styles())
+
+
+def test_enough_styles_of_each_family() -> None:
+    styles = builtin_styles().values()
+    countries = [s.country or s.region for s in styles]
+    assert len(STYLES) >= 30
+    assert countries.count("us") >= 15
+    assert len({s.region for s in styles if s.region.startswith("eu-")}) >= 8
+    assert sum(len(f.patterns) == 2 for s in styles for f in s.formats) >= 1
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_every_style_renders_its_text(name: str) -> None:
+    style = builtin_styles()[name]
+    for seed in range(3):
+        plate = render_plate(style, np.random.default_rng(seed), height=80)
+        assert re.fullmatch(r"[A-Z0-9]{1,10}", plate.text)
+        assert len(plate.char_boxes) == len(plate.text)
+        h, w = plate.image.shape[:2]
+        boxes = plate.char_boxes
+        assert (boxes[:, 0] >= -1).all() and (boxes[:, 2] <= w + 1).all() and (boxes[:, 3] <= h + 1).all()
+        assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+
+
+def test_same_seed_same_bytes() -> None:
+    style = builtin_styles()[STYLES[0]]
+    a = render_plate(style, np.random.default_rng(7), height=90)
+    b = render_plate(style, np.random.default_rng(7), height=90)
+    c = render_plate(style, np.random.default_rng(8), height=90)
+    assert a.text == b.text and a.image.tobytes() == b.image.tobytes()
+    assert a.image.tobytes() != c.image.tobytes()
+
+
+def test_given_text_is_drawn() -> None:
+    style = builtin_styles()[STYLES[0]]
+    assert render_plate(style, np.random.default_rng(0), text="AB12").text == "AB12"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n", "formats"),
+        ("region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
+         "formats: [{patterns: [LLQ]}]\n", "formats"),
+        ("region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
+         "formats: [{patterns: [LLL]}]\ntext_colour: red\n", "text_colour"),
+        ("region: x\nsize_mm: [300, 150]\nrows: [{y: 1.5, height: 0.5}]\nfonts: us-gothic\n"
+         "formats: [{patterns: [LLL]}]\n", "rows.0.y"),
+        ("region: [unclosed\n", "cannot read"),
+    ],
+)
+def test_invalid_style_names_file_and_field(tmp_path: Path, body: str, field: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(body)
+    with pytest.raises(StyleError) as error:
+        load_style(path)
+    message = str(error.value)
+    assert str(path) in message and field in message and "\n" not in message
