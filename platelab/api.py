@@ -28,8 +28,9 @@ class Recognizer:
         return self.predictor.read(arrays)
 
 
-def read_paths(paths: Sequence[str | Path], crops: bool = True, prior: str | None = None,
-               model: str | Path | None = None) -> Iterator[ImageResult]:
+def read_paths(
+    paths: Sequence[str | Path], crops: bool = True, prior: str | None = None, model: str | Path | None = None
+) -> Iterator[ImageResult]:
     """One ImageResult per image file found in paths, in order; unreadable files give a result with an error."""
     if not crops:
         raise NotImplementedError("plate detection in whole photos is not available yet: use --crops")
@@ -52,14 +53,13 @@ def read_paths(paths: Sequence[str | Path], crops: bool = True, prior: str | Non
                 yield ImageResult(name, plates=(next(plates),))
 
 
-def evaluate_crops(folder: Path, prior: str | None = None, model: str | Path | None = None,
-                   failures: Path | None = None) -> str:
+def evaluate_crops(
+    folder: Path, prior: str | None = None, model: str | Path | None = None, failures: Path | None = None
+) -> str:
     """Score the recognizer on a folder of crops with labels.tsv; returns a markdown report."""
-    import cv2
-
     from platelab.eval.metrics import score_crops
     from platelab.eval.report import failure_montage, format_crop_report
-    from platelab.io.atomic import atomic_write_bytes
+    from platelab.io.atomic import atomic_write_image
     from platelab.io.labels import normalize_plate, read_labels
 
     labels = read_labels(folder)
@@ -74,7 +74,8 @@ def evaluate_crops(folder: Path, prior: str | None = None, model: str | Path | N
     scores = score_crops(truths, preds, regions)
     if failures is not None:
         wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
-        sheet = failure_montage([images[i] for i in wrong], [truths[i] for i in wrong], [preds[i] for i in wrong])
-        ok, data = cv2.imencode(".png", sheet)
-        atomic_write_bytes(failures, data.tobytes())
+        sheet = failure_montage(
+            [images[i] for i in wrong], [truths[i] for i in wrong], [preds[i] for i in wrong]
+        )
+        atomic_write_image(failures, sheet)
     return format_crop_report(scores, f"{folder} (prior: {prior or 'none'})")

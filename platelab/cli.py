@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates."
+)
 synth_app = typer.Typer(no_args_is_help=True, help="Render synthetic plates: crops, scenes, style sheets.")
-train_app = typer.Typer(no_args_is_help=True, help="Train models on synthetic data (needs the [train] extra).")
+train_app = typer.Typer(
+    no_args_is_help=True, help="Train models on synthetic data (needs the [train] extra)."
+)
 app.add_typer(synth_app, name="synth")
 app.add_typer(train_app, name="train")
 
-StylesOption = Annotated[list[str] | None, typer.Option("--styles", help="style name or region globs (repeatable)")]
+StylesOption = Annotated[
+    list[str] | None, typer.Option("--styles", help="style name or region globs (repeatable)")
+]
 
 
 def _fail(message: str) -> None:
@@ -28,7 +33,9 @@ def synth_crops(
     count: Annotated[int, typer.Option(min=1)] = 64,
     styles: StylesOption = None,
     seed: int = 0,
-    config: Annotated[Path | None, typer.Option(help="synthesis config YAML (see `platelab synth config`)")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="synthesis config YAML (see `platelab synth config`)")
+    ] = None,
     preview: Annotated[bool, typer.Option(help="also write preview.png, a montage")] = False,
 ) -> None:
     """Recognition crops: PNG files and labels.tsv (file, state, plate)."""
@@ -48,8 +55,9 @@ def synth_scenes(
     _synth("scenes", out, count, styles, seed, config, preview)
 
 
-def _synth(kind: str, out: Path, count: int, styles: list[str] | None, seed: int, config: Path | None,
-           preview: bool) -> None:
+def _synth(
+    kind: str, out: Path, count: int, styles: list[str] | None, seed: int, config: Path | None, preview: bool
+) -> None:
     from platelab.synth.config import load_synth_config
     from platelab.synth.style import select_styles
     from platelab.synth.writer import PREVIEW_NAME, WRITERS
@@ -93,7 +101,9 @@ def synth_config() -> None:
 def train_recognizer(
     config: Annotated[Path, typer.Option(help="training recipe YAML")],
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
-    val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv to report on")] = None,
+    val_real: Annotated[
+        list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv to report on")
+    ] = None,
     export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
 ) -> None:
     """Train the plate recognizer on streamed synthetic crops."""
@@ -127,11 +137,20 @@ def read(
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     min_confidence: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
 ) -> None:
-    """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed."""
+    """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
+
+    With no paths it renders a sample of synthetic plates into ./platelab-demo and reads those.
+    """
     from platelab.api import read_paths
 
     if not paths:
-        _fail("give image files, folders or globs to read")
+        from platelab.synth.demo import write_demo
+
+        demo = write_demo()
+        typer.echo(
+            f"no input given: reading the sample plates rendered into {demo}/ (truth in labels.tsv)", err=True
+        )
+        paths, crops = [str(demo)], True
     failed = 0
     for result in read_paths(paths, crops=crops, prior=prior, model=model):
         if result.error:
@@ -165,7 +184,3 @@ def evaluate(
 
     report = evaluate_crops(folder, prior=prior, model=model, failures=failures)
     typer.echo(report)
-
-
-def main() -> None:
-    app(sys.argv[1:])

@@ -17,6 +17,8 @@ import pytest
 from PIL import Image
 
 DECODED_SIZE = (64, 48)
+# The real benchmark photos live beside the checkout, never in it; tests that need them skip without them.
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 SHOULD_DECODE: dict[str, str] = {
     "normal_jpeg": "left half red, right half blue",

@@ -32,8 +32,9 @@ def only(model: type[Config], *names: str, **extra: object) -> Config:
     return model(**probabilities, **extra)
 
 
-def both(image: np.ndarray, seed: int, light: LightConfig, camera: CameraConfig,
-         mask: np.ndarray | None = None) -> np.ndarray:
+def both(
+    image: np.ndarray, seed: int, light: LightConfig, camera: CameraConfig, mask: np.ndarray | None = None
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return apply_camera(apply_light(image, rng, light, mask), rng, camera)
 
@@ -171,7 +172,7 @@ def test_noise_is_zero_mean_and_scales_with_sigma():
     image = np.full((64, 128, 3), 128, np.uint8)
 
     def noisy(sigma: float) -> np.ndarray:
-        camera = only(CameraConfig, "noise_p", noise_sigma=(sigma, sigma), noise_gain=(0.0, 0.0))
+        camera = only(CameraConfig, "noise_p", noise_sigma=(sigma, sigma))
         return apply_camera(image, np.random.default_rng(0), camera).astype(float)
 
     weak, strong = noisy(2.0), noisy(8.0)
@@ -180,7 +181,7 @@ def test_noise_is_zero_mean_and_scales_with_sigma():
 
 
 def test_shot_noise_grows_with_brightness():
-    camera = only(CameraConfig, "noise_p", noise_sigma=(1.0, 1.0), noise_gain=(0.5, 0.5))
+    camera = only(CameraConfig, "noise_p", "noise_shot_p", noise_sigma=(1.0, 1.0), noise_shot=(0.05, 0.05))
     dark = apply_camera(np.full((64, 128, 3), 20, np.uint8), np.random.default_rng(0), camera).std()
     bright = apply_camera(np.full((64, 128, 3), 200, np.uint8), np.random.default_rng(0), camera).std()
     assert bright > 2 * dark
@@ -200,17 +201,20 @@ def test_video_compression_smears_colour():
     assert np.abs(np.diff(chroma, axis=1)).mean() < 10
 
 
-@pytest.mark.parametrize(("model", "field", "value"), [
-    (LightConfig, "shadow_p", 1.5),
-    (LightConfig, "shadow_p", -0.1),
-    (LightConfig, "gradient_strength", (0.2, 1.5)),
-    (LightConfig, "brightness", (40.0, -40.0)),
-    (LightConfig, "dirt_spots", (3, 1000)),
-    (CameraConfig, "jpeg_quality", (0, 90)),
-    (CameraConfig, "lowres_scale", (0.9, 0.2)),
-    (CameraConfig, "noise_sigma", (-1.0, 2.0)),
-    (CameraConfig, "blur", 0.5),
-])
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (LightConfig, "shadow_p", 1.5),
+        (LightConfig, "shadow_p", -0.1),
+        (LightConfig, "gradient_strength", (0.2, 1.5)),
+        (LightConfig, "brightness", (40.0, -40.0)),
+        (LightConfig, "dirt_spots", (3, 1000)),
+        (CameraConfig, "jpeg_quality", (0, 90)),
+        (CameraConfig, "lowres_scale", (0.9, 0.2)),
+        (CameraConfig, "noise_sigma", (-1.0, 2.0)),
+        (CameraConfig, "blur", 0.5),
+    ],
+)
 def test_config_rejects_bad_values_naming_the_field(model, field, value):
     with pytest.raises(ValidationError) as error:
         model(**{field: value})

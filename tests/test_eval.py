@@ -4,37 +4,41 @@ import numpy as np
 import pytest
 
 from platelab.eval import (
-    CropLabel,
-    LabelError,
-    PhotoLabel,
     box_iou,
     char_error_rate,
     edit_operations,
     failure_montage,
     format_crop_report,
     format_photo_report,
+    score_crops,
+    score_photos,
+)
+from platelab.io.labels import (
+    CropLabel,
+    LabelError,
+    PhotoLabel,
     labels_kind,
     normalize_plate,
     read_labels,
-    score_crops,
-    score_photos,
     write_crop_labels,
     write_photo_labels,
 )
+from tests.conftest import REAL_DATA as REAL
 
-REAL = Path("/work/shared/data/real")
 
-
-@pytest.mark.parametrize(("truth", "pred", "expected"), [
-    ("ABC123", "ABC123", 0.0),
-    ("KITTEN", "SITTING", 3 / 6),
-    ("ABC", "", 1.0),
-    ("ABC", "ACB", 2 / 3),  # no transpositions in Levenshtein
-    ("8ABC123", "BABC123", 1 / 7),
-    ("ABC", "ABCDE", 2 / 3),
-    ("", "", 0.0),
-    ("", "AB", 2.0),  # empty truth: each predicted character is an error
-])
+@pytest.mark.parametrize(
+    ("truth", "pred", "expected"),
+    [
+        ("ABC123", "ABC123", 0.0),
+        ("KITTEN", "SITTING", 3 / 6),
+        ("ABC", "", 1.0),
+        ("ABC", "ACB", 2 / 3),  # no transpositions in Levenshtein
+        ("8ABC123", "BABC123", 1 / 7),
+        ("ABC", "ABCDE", 2 / 3),
+        ("", "", 0.0),
+        ("", "AB", 2.0),  # empty truth: each predicted character is an error
+    ],
+)
 def test_char_error_rate(truth: str, pred: str, expected: float) -> None:
     assert char_error_rate(truth, pred) == pytest.approx(expected)
 
@@ -97,13 +101,18 @@ def test_score_photos_hit_wrong_text_miss_and_false_plate() -> None:
     assert scores.detected == pytest.approx(3 / 5)
     assert scores.read == pytest.approx(2 / 5)
     assert scores.false_per_photo == pytest.approx(1 / 5)
-    assert scores.failures == [("wrong.jpg", "XYZ789", "XYZ788"), ("miss.jpg", "MISS1", ""),
-                               ("unpredicted.jpg", "NONE1", "")]
+    assert scores.failures == [
+        ("wrong.jpg", "XYZ789", "XYZ788"),
+        ("miss.jpg", "MISS1", ""),
+        ("unpredicted.jpg", "NONE1", ""),
+    ]
 
 
 def test_score_photos_matches_each_plate_once() -> None:
-    labels = [PhotoLabel("two.jpg", "LEFT1", (0, 0, 100, 50), None),
-              PhotoLabel("two.jpg", "RIGHT2", (200, 0, 100, 50), None)]
+    labels = [
+        PhotoLabel("two.jpg", "LEFT1", (0, 0, 100, 50), None),
+        PhotoLabel("two.jpg", "RIGHT2", (200, 0, 100, 50), None),
+    ]
     predictions = {"two.jpg": [((205, 0, 100, 50), "RIGHT2"), ((0, 2, 100, 50), "LEFT1")]}
     scores = score_photos(labels, predictions)
     assert (scores.n_photos, scores.n_read, scores.n_false) == (1, 2, 0)
@@ -114,16 +123,26 @@ def _write(tmp_path: Path, text: str) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("text", "line", "reason"), [
-    ("", 1, "empty labels file"),
-    ("name\tplate\n", 1, "unknown header"),
-    ("file\tstate\tplate\na.png\tca\tABC1\nb.png\tABC2\n", 3, "expected 3 tab-separated columns, got 2"),
-    ("file\tstate\tplate\na.png\tca\t\n", 2, "empty plate"),
-    ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t3\t4\tAB1\n\nb.jpg\t1\ttwo\t3\t4\tAB2\n", 4, "must be integers"),
-    ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t0\t4\tAB1\n", 2, "must be positive"),
-    ("file\tx\ty\tw\th\tplate\tx1\ty1\tx2\ty2\tx3\ty3\tx4\ty4\na.jpg\t1\t2\t3\t4\tAB1\t1\t2\t3\tq\t5\t6\t7\t8\n",
-     2, "eight numbers"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("", 1, "empty labels file"),
+        ("name\tplate\n", 1, "unknown header"),
+        ("file\tstate\tplate\na.png\tca\tABC1\nb.png\tABC2\n", 3, "expected 3 tab-separated columns, got 2"),
+        ("file\tstate\tplate\na.png\tca\t\n", 2, "empty plate"),
+        (
+            "file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t3\t4\tAB1\n\nb.jpg\t1\ttwo\t3\t4\tAB2\n",
+            4,
+            "must be integers",
+        ),
+        ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t0\t4\tAB1\n", 2, "must be positive"),
+        (
+            "file\tx\ty\tw\th\tplate\tx1\ty1\tx2\ty2\tx3\ty3\tx4\ty4\na.jpg\t1\t2\t3\t4\tAB1\t1\t2\t3\tq\t5\t6\t7\t8\n",
+            2,
+            "eight numbers",
+        ),
+    ],
+)
 def test_malformed_labels_name_file_and_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
     folder = _write(tmp_path, text)
     with pytest.raises(LabelError, match=reason) as error:
@@ -147,8 +166,10 @@ def test_crop_labels_round_trip(tmp_path: Path) -> None:
 
 def test_photo_labels_round_trip_with_and_without_corners(tmp_path: Path) -> None:
     quad = ((10.25, 20.0), (110.5, 21.0), (109.0, 70.125), (9.0, 69.0))
-    rows = [PhotoLabel("s1.jpg", "AB123", (9, 20, 102, 51), quad),
-            PhotoLabel("s1.jpg", "CD45", (1, 2, 3, 4), None)]
+    rows = [
+        PhotoLabel("s1.jpg", "AB123", (9, 20, 102, 51), quad),
+        PhotoLabel("s1.jpg", "CD45", (1, 2, 3, 4), None),
+    ]
     write_photo_labels(tmp_path / "labels.tsv", rows)
     assert labels_kind(tmp_path) == "photos"
     assert read_labels(tmp_path) == rows
@@ -163,8 +184,9 @@ def test_writing_rejects_tabs(tmp_path: Path) -> None:
         write_crop_labels(tmp_path / "labels.tsv", [CropLabel("a.png", "AB\t1", "ca")])
 
 
-@pytest.mark.parametrize(("folder", "kind", "rows"),
-                         [("crops-us", "crops", 370), ("endtoend-us", "photos", 118)])
+@pytest.mark.parametrize(
+    ("folder", "kind", "rows"), [("crops-us", "crops", 370), ("endtoend-us", "photos", 118)]
+)
 def test_real_labels(folder: str, kind: str, rows: int) -> None:
     if not (REAL / folder).is_dir():
         pytest.skip(f"{REAL / folder} not present")

@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import DECODED_SIZE, SHOULD_DECODE, SHOULD_FAIL, bomb_png_bytes
 from PIL import Image, ImageOps
 
 from platelab.io import (
@@ -27,6 +26,7 @@ from platelab.io import (
     read_image,
     to_json_line,
 )
+from tests.conftest import DECODED_SIZE, SHOULD_DECODE, SHOULD_FAIL, bomb_png_bytes
 
 WIDTH, HEIGHT = DECODED_SIZE
 RED, BLUE, WHITE = (0, 0, 255), (255, 0, 0), (255, 255, 255)

@@ -1,4 +1,4 @@
-"""The shipped recognizer reads unseen synthetic plates and real crops; training resumes exactly; ONNX = torch."""
+"""The shipped recognizer reads unseen synthetic plates and real crops, and bad files fail one by one."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from platelab.cli import app
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import builtin_styles
 from platelab.weights import default_model
-from tests.conftest import SHOULD_DECODE, SHOULD_FAIL
+from tests.conftest import REAL_DATA, SHOULD_DECODE, SHOULD_FAIL
 
-REAL_CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "crops-us"
+REAL_CROPS = REAL_DATA / "crops-us"
 # Fresh seed: the shipped model trained on seed 0 and validated on seed 1, so these plates are new to it.
 UNSEEN_SEED = 20261126
 

@@ -26,13 +26,29 @@ NO_LIGHT, NO_CAMERA = _without_effects(LightConfig), _without_effects(CameraConf
 def magenta_style() -> PlateStyle:
     """A plate that is magenta all the way to its edges, so its corners can be found by colour."""
     base = builtin_styles()["eu-de"]
-    return base.model_copy(update={"background": Background(colour="#ff00ff"), "border": None, "printed": [],
-                                   "overlays": [], "bolt_holes": [], "gap_graphics": [], "emboss": 0.0})
+    return base.model_copy(
+        update={
+            "background": Background(colour="#ff00ff"),
+            "border": None,
+            "printed": [],
+            "overlays": [],
+            "bolt_holes": [],
+            "gap_graphics": [],
+            "emboss": 0.0,
+        }
+    )
 
 
 def _scene_config(**changes) -> SceneConfig:
-    base = {"size": (480, 320), "plate_width": (60.0, 300.0), "photo_p": 0.0, "distractor_p": 0.0,
-            "night_p": 0.0, "empty_p": 0.0, "surround": PLAIN_SURROUND}
+    base = {
+        "size": (480, 320),
+        "plate_width": (60.0, 300.0),
+        "photo_p": 0.0,
+        "distractor_p": 0.0,
+        "night_p": 0.0,
+        "empty_p": 0.0,
+        "surround": PLAIN_SURROUND,
+    }
     return SceneConfig(**{**base, **changes})
 
 
@@ -75,8 +91,9 @@ def test_quad_corners_land_on_the_plate(magenta_style: PlateStyle, seed: int) ->
 def test_box_contains_quad() -> None:
     styles = list(builtin_styles().values())
     for seed in range(5):
-        scene = render_scene(styles, np.random.default_rng(seed), _scene_config(), LightConfig(),
-                             CameraConfig())
+        scene = render_scene(
+            styles, np.random.default_rng(seed), _scene_config(), LightConfig(), CameraConfig()
+        )
         for plate in scene.plates:
             x, y, w, h = plate.box
             assert (plate.quad >= (x, y)).all() and (plate.quad <= (x + w, y + h)).all()

@@ -54,12 +54,21 @@ def test_given_text_is_drawn() -> None:
     ("body", "field"),
     [
         ("region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n", "formats"),
-        ("region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
-         "formats: [{patterns: [LLQ]}]\n", "formats"),
-        ("region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
-         "formats: [{patterns: [LLL]}]\ntext_colour: red\n", "text_colour"),
-        ("region: x\nsize_mm: [300, 150]\nrows: [{y: 1.5, height: 0.5}]\nfonts: us-gothic\n"
-         "formats: [{patterns: [LLL]}]\n", "rows.0.y"),
+        (
+            "region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
+            "formats: [{patterns: [LLQ]}]\n",
+            "formats",
+        ),
+        (
+            "region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
+            "formats: [{patterns: [LLL]}]\ntext_colour: red\n",
+            "text_colour",
+        ),
+        (
+            "region: x\nsize_mm: [300, 150]\nrows: [{y: 1.5, height: 0.5}]\nfonts: us-gothic\n"
+            "formats: [{patterns: [LLL]}]\n",
+            "rows.0.y",
+        ),
         ("region: [unclosed\n", "cannot read"),
     ],
 )

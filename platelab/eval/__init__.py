@@ -1,15 +1,5 @@
 """Labelled sets, scores and reports for plate reading (numpy/OpenCV only, no torch)."""
 
-from platelab.eval.labels import (
-    CropLabel,
-    LabelError,
-    PhotoLabel,
-    labels_kind,
-    normalize_plate,
-    read_labels,
-    write_crop_labels,
-    write_photo_labels,
-)
 from platelab.eval.metrics import (
     CropScores,
     PhotoScores,
@@ -23,10 +13,7 @@ from platelab.eval.metrics import (
 from platelab.eval.report import failure_montage, format_crop_report, format_photo_report
 
 __all__ = [
-    "CropLabel",
     "CropScores",
-    "LabelError",
-    "PhotoLabel",
     "PhotoScores",
     "box_iou",
     "char_error_rate",
@@ -35,11 +22,6 @@ __all__ = [
     "failure_montage",
     "format_crop_report",
     "format_photo_report",
-    "labels_kind",
-    "normalize_plate",
-    "read_labels",
     "score_crops",
     "score_photos",
-    "write_crop_labels",
-    "write_photo_labels",
 ]

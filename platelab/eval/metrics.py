@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from platelab.eval.labels import PhotoLabel, normalize_plate
+from platelab.io.labels import PhotoLabel, normalize_plate
 
 GAP = "∅"  # stands for the missing side of an insertion or deletion in confusions
 Box = tuple[float, float, float, float]  # x, y, w, h
@@ -90,8 +90,9 @@ def _ranked(counter: Counter) -> list[tuple[str, str, int]]:
     return [(t, p, n) for (t, p), n in sorted(counter.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def score_crops(truths: Sequence[str], preds: Sequence[str],
-                regions: Sequence[str] | None = None) -> CropScores:
+def score_crops(
+    truths: Sequence[str], preds: Sequence[str], regions: Sequence[str] | None = None
+) -> CropScores:
     """Scores predicted crop texts against their labels; `regions` (e.g. US state) groups the results."""
     regions = [""] * len(truths) if regions is None else regions
     if not len(truths) == len(preds) == len(regions):
@@ -168,15 +169,19 @@ class _PhotoTally:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def _match(labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]],
-           iou_min: float) -> tuple[dict[int, int], set[int]]:
+def _match(
+    labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float
+) -> tuple[dict[int, int], set[int]]:
     """One-to-one label -> prediction matches, best IoU first; and the predictions overlapping any label.
 
     Extra predictions on an already matched plate are neither matches nor false plates.
     """
-    pairs = [(box_iou(box, label.box), li, pi)
-             for li, label in enumerate(labels) for pi, (box, _) in enumerate(predictions)
-             if overlaps(box, label.box, iou_min)]
+    pairs = [
+        (box_iou(box, label.box), li, pi)
+        for li, label in enumerate(labels)
+        for pi, (box, _) in enumerate(predictions)
+        if overlaps(box, label.box, iou_min)
+    ]
     matches: dict[int, int] = {}
     used: set[int] = set()
     for _, li, pi in sorted(pairs, key=lambda pair: (-pair[0], pair[1], pair[2])):
@@ -186,8 +191,9 @@ def _match(labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]],
     return matches, {pi for _, _, pi in pairs}
 
 
-def _tally_photo(labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float,
-                 tally: _PhotoTally) -> None:
+def _tally_photo(
+    labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float, tally: _PhotoTally
+) -> None:
     matches, overlapping = _match(labels, predictions, iou_min)
     tally.false += len(predictions) - len(overlapping)
     for li, label in enumerate(labels):
@@ -199,8 +205,9 @@ def _tally_photo(labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, 
             tally.failures.append((label.file, label.plate, text))
 
 
-def score_photos(labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]],
-                 iou_min: float = 0.3) -> PhotoScores:
+def score_photos(
+    labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]], iou_min: float = 0.3
+) -> PhotoScores:
     """Scores (box, text) predictions per photo file against labelled plates.
 
     Photos without predictions count as all plates missed; predictions for unlabelled files are ignored.

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from platelab.eval.labels import normalize_plate
 from platelab.eval.metrics import CropScores, PhotoScores
 from platelab.io.draw import montage
+from platelab.io.labels import normalize_plate
 
 TOP_CONFUSIONS = 15
 NO_FAILURES_SIZE = (96, 192)  # height, width of the blank tile shown when nothing failed
@@ -30,11 +30,15 @@ def format_crop_report(scores: CropScores, title: str) -> str:
         f"## {title}",
         _table(["crops", "exact", "CER"], [[scores.n, _percent(scores.exact), _percent(scores.cer)]]),
         "### By length",
-        _table(["length", "crops", "exact"],
-               [[length, n, _percent(exact)] for length, (n, exact) in scores.by_length.items()]),
+        _table(
+            ["length", "crops", "exact"],
+            [[length, n, _percent(exact)] for length, (n, exact) in scores.by_length.items()],
+        ),
         "### By region",
-        _table(["region", "crops", "exact"],
-               [[region or "-", n, _percent(exact)] for region, (n, exact) in scores.by_region.items()]),
+        _table(
+            ["region", "crops", "exact"],
+            [[region or "-", n, _percent(exact)] for region, (n, exact) in scores.by_region.items()],
+        ),
         f"### Top {TOP_CONFUSIONS} confusions",
         _table(["truth", "read as", "count"], scores.confusions[:TOP_CONFUSIONS]),
     ]
@@ -45,25 +49,36 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
     """Markdown: detection and end-to-end reading rates, false plates per photo, the first failures."""
     overall = _table(
         ["photos", "plates", "detected", "read", "false plates / photo"],
-        [[scores.n_photos, scores.n_plates, _percent(scores.detected), _percent(scores.read),
-          f"{scores.false_per_photo:.2f}"]],
+        [
+            [
+                scores.n_photos,
+                scores.n_plates,
+                _percent(scores.detected),
+                _percent(scores.read),
+                f"{scores.false_per_photo:.2f}",
+            ]
+        ],
     )
     shown = scores.failures[:max_failures]
-    failures = _table(["file", "truth", "read as"],
-                      [[file, truth, pred or "(missed)"] for file, truth, pred in shown])
+    failures = _table(
+        ["file", "truth", "read as"], [[file, truth, pred or "(missed)"] for file, truth, pred in shown]
+    )
     heading = f"### Failures (first {max_failures} of {len(scores.failures)})"
     return "\n\n".join([f"## {title}", overall, heading, failures]) + "\n"
 
 
-def failure_montage(images: Sequence[np.ndarray], truths: Sequence[str], preds: Sequence[str],
-                    cols: int = 6) -> np.ndarray:
+def failure_montage(
+    images: Sequence[np.ndarray], truths: Sequence[str], preds: Sequence[str], cols: int = 6
+) -> np.ndarray:
     """BGR grid of the misread crops captioned "truth -> pred".
 
     When every crop was read exactly, one empty tile captioned "no failures", so callers can always save it.
     """
-    failed = [(image, f"{truth} -> {pred}")
-              for image, truth, pred in zip(images, truths, preds, strict=True)
-              if normalize_plate(truth) != normalize_plate(pred)]
+    failed = [
+        (image, f"{truth} -> {pred}")
+        for image, truth, pred in zip(images, truths, preds, strict=True)
+        if normalize_plate(truth) != normalize_plate(pred)
+    ]
     if not failed:
         failed = [(np.zeros((*NO_FAILURES_SIZE, 3), np.uint8), "no failures")]
     failed_images, captions = zip(*failed, strict=True)

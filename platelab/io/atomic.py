@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -35,6 +38,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_image(path: str | Path, image: np.ndarray) -> None:
+    """Encode image in the format its suffix names (.png, .jpg, ...) and write it atomically."""
+    ok, data = cv2.imencode(Path(path).suffix or ".png", image)
+    if not ok:
+        raise OSError(f"{path}: could not encode the image")
+    atomic_write_bytes(path, data.tobytes())
 
 
 def _create_temp_beside(target: Path) -> Path:

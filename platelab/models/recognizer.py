@@ -14,7 +14,9 @@ from platelab.predict.charset import Charset
 from platelab.predict.preprocess import INPUT_SIZE
 
 
-def conv_bn(cin: int, cout: int, kernel: int = 3, stride: int | tuple[int, int] = 1, groups: int = 1) -> nn.Sequential:
+def conv_bn(
+    cin: int, cout: int, kernel: int = 3, stride: int | tuple[int, int] = 1, groups: int = 1
+) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
         nn.BatchNorm2d(cout),
@@ -53,8 +55,9 @@ class PlateBackbone(nn.Module):
 class SlotHead(nn.Module):
     """Features -> per-slot class logits (N, slots, classes)."""
 
-    def __init__(self, channels: int, grid: tuple[int, int], charset: Charset, reduced: int = 64,
-                 dropout: float = 0.25) -> None:
+    def __init__(
+        self, channels: int, grid: tuple[int, int], charset: Charset, reduced: int = 64, dropout: float = 0.25
+    ) -> None:
         super().__init__()
         self.charset = charset
         self.reduce = conv_bn(channels, reduced, 1)
@@ -69,8 +72,12 @@ class SlotHead(nn.Module):
 class PlateRecognizer(nn.Module):
     """Backbone + slot head; forward returns per-slot probabilities at export, logits in training."""
 
-    def __init__(self, charset: Charset | None = None, backbone: nn.Module | None = None,
-                 grid: tuple[int, int] = (4, 16)) -> None:
+    def __init__(
+        self,
+        charset: Charset | None = None,
+        backbone: nn.Module | None = None,
+        grid: tuple[int, int] = (4, 16),
+    ) -> None:
         super().__init__()
         self.charset = charset or Charset()
         self.backbone = backbone or PlateBackbone()

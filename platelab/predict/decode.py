@@ -17,7 +17,9 @@ class Decoded:
 
 
 def _decoded(probs: np.ndarray, classes: np.ndarray, charset: Charset) -> Decoded:
-    length = int(np.argmax(classes == charset.pad_index)) if (classes == charset.pad_index).any() else len(classes)
+    length = (
+        int(np.argmax(classes == charset.pad_index)) if (classes == charset.pad_index).any() else len(classes)
+    )
     chosen = probs[np.arange(len(classes)), classes]
     text = "".join(charset.char(c) for c in classes[:length])
     # The whole reading's probability: its characters and the empty slots that end it.
@@ -55,7 +57,7 @@ class FormatPrior:
             if len(alphabets) > charset.slots:
                 continue
             classes = np.full(charset.slots, charset.pad_index)
-            score = log_weight + logp[len(alphabets):, charset.pad_index].sum()
+            score = log_weight + logp[len(alphabets) :, charset.pad_index].sum()
             for i, allowed in enumerate(alphabets):
                 ids = [charset.chars.index(c) for c in allowed if c in charset.chars]
                 j = ids[int(np.argmax(logp[i, ids]))]

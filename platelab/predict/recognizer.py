@@ -23,8 +23,13 @@ class RecognitionPredictor:
     None reads without a prior.
     """
 
-    def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0,
-                 batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        prior: str | None = None,
+        threads: int = 0,
+        batch_size: int = 64,
+    ) -> None:
         self.path = Path(model) if model else default_model("recognizer")
         self.session, metadata = load_session(self.path, threads)
         self.charset = Charset(metadata["charset"], int(metadata["slots"]))
@@ -37,7 +42,9 @@ class RecognitionPredictor:
         if name is None:
             return None
         if name not in formats:
-            raise ValueError(f"no format prior {name!r} in this model; it has: {', '.join(sorted(formats)) or 'none'}")
+            raise ValueError(
+                f"no format prior {name!r} in this model; it has: {', '.join(sorted(formats)) or 'none'}"
+            )
         return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]])
 
     def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -57,11 +64,13 @@ class RecognitionPredictor:
         results = []
         for crop, decoded in zip(crops, self.decode(self.probabilities(crops))):
             h, w = crop.shape[:2]
-            results.append(PlateResult(
-                text=decoded.text,
-                confidence=decoded.confidence,
-                chars=tuple(CharResult(c, p) for c, p in zip(decoded.text, decoded.char_confidences)),
-                box=(0, 0, w, h),
-                quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
-            ))
+            results.append(
+                PlateResult(
+                    text=decoded.text,
+                    confidence=decoded.confidence,
+                    chars=tuple(CharResult(c, p) for c, p in zip(decoded.text, decoded.char_confidences)),
+                    box=(0, 0, w, h),
+                    quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
+                )
+            )
         return results

@@ -17,7 +17,7 @@ import numpy as np
 
 from platelab.synth.geometry import perspective_homography, transform_points
 from platelab.synth.graphics import BGR
-from platelab.synth.render import _draw_mask
+from platelab.synth.render import draw_mask
 from platelab.synth.surroundings import scaled_text
 
 Size = tuple[int, int]  # width, height
@@ -26,8 +26,26 @@ PROCEDURAL_VARIANTS = 4  # per procedural kind
 WALLPAPER_DIRS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel")
 SIGN_FONTS = ("DejaVuSans-Bold.ttf", "DejaVuSansCondensed-Bold.ttf", "DejaVuSerif-Bold.ttf")
-SHOP_WORDS = ("PHARMACY", "CAFE", "BAKERY", "OPEN", "HOTEL", "PIZZA", "BANK", "SALE 50%", "PARKING", "TAXI",
-              "EXIT", "MARKET", "BAR", "DENTIST", "NO PARKING", "KEEP CLEAR", "BUS ONLY", "TOWING")
+SHOP_WORDS = (
+    "PHARMACY",
+    "CAFE",
+    "BAKERY",
+    "OPEN",
+    "HOTEL",
+    "PIZZA",
+    "BANK",
+    "SALE 50%",
+    "PARKING",
+    "TAXI",
+    "EXIT",
+    "MARKET",
+    "BAR",
+    "DENTIST",
+    "NO PARKING",
+    "KEEP CLEAR",
+    "BUS ONLY",
+    "TOWING",
+)
 STICKER_WORDS = ("PERMIT 2024", "RESIDENT", "VISITOR", "STAFF", "EV", "CARWASH", "I LOVE NY", "BABY ON BOARD")
 
 
@@ -63,8 +81,13 @@ def _sklearn_photos() -> list[np.ndarray]:
 
 
 def _wallpapers() -> list[np.ndarray]:
-    files = sorted(p for d in WALLPAPER_DIRS if d.is_dir() for p in d.rglob("*")
-                   if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    files = sorted(
+        p
+        for d in WALLPAPER_DIRS
+        if d.is_dir()
+        for p in d.rglob("*")
+        if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+    )
     images = (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in files)
     return [image for image in images if image is not None]
 
@@ -136,8 +159,14 @@ def _parking(rng: np.random.Generator, size: Size) -> np.ndarray:
     slant, spacing = rng.uniform(-0.5, 0.5) * h, rng.uniform(0.12, 0.3) * w
     for row_y in (rng.uniform(0, 0.4) * h, rng.uniform(0.6, 1.0) * h):
         for x in np.arange(-spacing, w + spacing, spacing):
-            cv2.line(image, (int(x), int(row_y - 0.3 * h)), (int(x + slant), int(row_y + 0.3 * h)),
-                     (215, 215, 215), int(rng.integers(3, 9)), cv2.LINE_AA)
+            cv2.line(
+                image,
+                (int(x), int(row_y - 0.3 * h)),
+                (int(x + slant), int(row_y + 0.3 * h)),
+                (215, 215, 215),
+                int(rng.integers(3, 9)),
+                cv2.LINE_AA,
+            )
     return image
 
 
@@ -225,8 +254,9 @@ def _composite(roi: np.ndarray, layer: np.ndarray, coverage: np.ndarray) -> None
     roi[rows, cols] = (below + (layer[rows, cols] - below) * alpha + 0.5).astype(np.uint8)
 
 
-def paste_warped(image: np.ndarray, patch: np.ndarray, matrix: np.ndarray,
-                 mask: np.ndarray | None = None) -> tuple[tuple[int, int, int, int], np.ndarray | None]:
+def paste_warped(
+    image: np.ndarray, patch: np.ndarray, matrix: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[tuple[int, int, int, int], np.ndarray | None]:
     """Warp patch (BGR, or BGRA with its own transparency) by matrix onto image in place, with anti-aliased
     edges, touching only its box.
 
@@ -240,8 +270,9 @@ def paste_warped(image: np.ndarray, patch: np.ndarray, matrix: np.ndarray,
     if x1 <= x0 or y1 <= y0:
         return (0, 0, 0, 0), None
     size, cv_matrix = (x1 - x0, y1 - y0), _cv_matrix(matrix, x0, y0)
-    warped = cv2.warpPerspective(patch, cv_matrix, size, flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpPerspective(
+        patch, cv_matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     coverage = np.zeros((y1 - y0, x1 - x0), np.uint8)
     shift = 4  # sub-pixel polygon corners
     outline = np.round((corners - (x0, y0)) * 2**shift).astype(np.int32)
@@ -253,8 +284,9 @@ def paste_warped(image: np.ndarray, patch: np.ndarray, matrix: np.ndarray,
     box = (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
     if mask is None:
         return box, None
-    warped_mask = cv2.warpPerspective(mask, cv_matrix, size, flags=cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REPLICATE)
+    warped_mask = cv2.warpPerspective(
+        mask, cv_matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return box, np.minimum(warped_mask, coverage)
 
 
@@ -270,7 +302,7 @@ def _text_patch(text: str, font: str, cap: int, ink: BGR, paper: BGR, pad: float
     inset = max(1, margin // 3)
     far_corner = (patch.shape[1] - 1 - inset, patch.shape[0] - 1 - inset)
     cv2.rectangle(patch, (inset, inset), far_corner, ink, max(1, cap // 10))
-    _draw_mask(patch, mask, margin, margin, ink)
+    draw_mask(patch, mask, margin, margin, ink)
     return patch
 
 
@@ -300,7 +332,7 @@ def _speed_sign_face(limit: int) -> np.ndarray:
     cv2.circle(face, centre, int(side * 0.38), (250, 250, 250, 255), -1, cv2.LINE_AA)
     digits = scaled_text(SIGN_FONTS[0], str(limit), int(side * 0.36), int(side * 0.5))
     colour = face[:, :, :3].copy()
-    _draw_mask(colour, digits, side // 4, int(side * 0.32), (10, 10, 10))
+    draw_mask(colour, digits, side // 4, int(side * 0.32), (10, 10, 10))
     face[:, :, :3] = colour
     return face
 
@@ -325,7 +357,13 @@ def draw_distractor(image: np.ndarray, rng: np.random.Generator, width: float) -
     ph, pw = patch.shape[:2]
     scale = width / pw
     cx, cy = rng.uniform(0, image.shape[1]), rng.uniform(0, image.shape[0])
-    pose = perspective_homography((pw / 2, ph / 2), pw, rng.uniform(-40, 40), rng.uniform(-25, 25),
-                                  rng.uniform(-15, 15), rng.uniform(1.5, 6))
+    pose = perspective_homography(
+        (pw / 2, ph / 2),
+        pw,
+        rng.uniform(-40, 40),
+        rng.uniform(-25, 25),
+        rng.uniform(-15, 15),
+        rng.uniform(1.5, 6),
+    )
     place = np.array([[scale, 0, cx - scale * pw / 2], [0, scale, cy - scale * ph / 2], [0, 0, 1]])
     paste_warped(image, patch, place @ pose)

@@ -12,6 +12,7 @@ Speed matters (this runs inside training loops): work is done with cv2 on uint8 
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Annotated
 
@@ -21,13 +22,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
-MAP_SIDE = 256  # illumination maps are computed at most this size and resized: light varies smoothly
+GRADIENT_GRID = 24  # cells along the long side of the map a light falloff is computed on
 UNIT = 128  # a uint8 gain map holds gain * UNIT, so it can brighten up to 2x
-NOISE_BANK = (1024, 1536)  # rows, columns of the precomputed gaussian noise images
-NOISE_SCALE = 64  # bank values are N(0, 1) * NOISE_SCALE in int16
-NOISE_LUT_SCALE = 4  # per-intensity noise sigma is stored * NOISE_LUT_SCALE in int16
+NOISE_BANK_PIXELS = 1536 * 1024  # precomputed noise covers this many BGR pixels without repeating
+NOISE_MID, NOISE_UNIT = 128, 32  # bank value = NOISE_MID + NOISE_UNIT * N(0, 1), clipped to uint8 (4 sigma)
+NOISE_SEED = 20240531
 MOTION_ANGLE_STEP = 15  # degrees: motion kernels are cached per (length, angle bucket)
 LUMA_BGR = np.array([0.114, 0.587, 0.299], np.float32)
+IDENTITY, ONES = np.eye(3, dtype=np.float32), np.ones(3, np.float32)
 
 
 def _ordered(span: tuple) -> tuple:
@@ -101,21 +103,22 @@ class CameraConfig(BaseModel):
     defocus_sigma: PixelSpan = Field((0.4, 1.4), description="gaussian defocus sigma, px")
     defocus_disk_p: Probability = Field(0.3, description="chance defocus is a lens disk, not a gaussian")
     defocus_radius: CountSpan = Field((1, 2), description="lens disk radius, px")
-    motion_p: Probability = Field(0.15, description="chance of motion blur in a random direction")
-    motion_length: CountSpan = Field((2, 7), description="motion blur length, px")
+    motion_p: Probability = Field(0.12, description="chance of motion blur in a random direction")
+    motion_length: CountSpan = Field((2, 6), description="motion blur length, px")
     vignette_p: Probability = Field(0.15, description="chance of vignetting (darker towards the corners)")
     vignette_strength: UnitSpan = Field((0.15, 0.5), description="fraction of light lost in the corners")
     lowres_p: Probability = Field(0.4, description="chance the sensor saw fewer pixels (downscale, upscale)")
     lowres_scale: UnitSpan = Field((0.25, 0.85), description="fraction of the size the sensor saw")
     noise_p: Probability = Field(0.55, description="chance of sensor noise")
-    noise_sigma: PixelSpan = Field((1.5, 7.0), description="signal-independent noise sigma, grey levels")
-    noise_gain: GainSpan = Field((0.0, 0.8), description="shot-noise variance added per grey level")
+    noise_sigma: PixelSpan = Field((1.5, 6.0), description="read noise sigma, grey levels")
+    noise_shot_p: Probability = Field(0.5, description="chance of shot noise too, growing with brightness")
+    noise_shot: UnitSpan = Field((0.01, 0.05), description="shot noise sigma, fraction of the pixel's value")
     noise_colour_p: Probability = Field(0.4, description="chance noise is independent per channel (colour)")
     interlace_p: Probability = Field(0.03, description="chance of interlacing: odd rows shifted sideways")
     interlace_shift: CountSpan = Field((1, 3), description="horizontal shift of the odd rows, px")
     jpeg_p: Probability = Field(0.55, description="chance of JPEG compression")
     jpeg_quality: QualitySpan = Field((25, 92), description="JPEG quality")
-    video_p: Probability = Field(0.07, description="chance of video-like compression (replaces JPEG)")
+    video_p: Probability = Field(0.05, description="chance of video-like compression (replaces JPEG)")
     video_quality: QualitySpan = Field((8, 30), description="JPEG quality of a video frame")
     video_chroma_scale: UnitSpan = Field((0.25, 0.5), description="fraction of the size chroma is kept at")
 
@@ -133,8 +136,8 @@ def _draw_int(rng: np.random.Generator, span: tuple[int, int]) -> int:
 
 def _fire(rng: np.random.Generator, cfg: BaseModel, effects: tuple[str, ...]) -> dict[str, bool]:
     """Which effects happen this time: each by its own `<name>_p`, all from one draw."""
-    draws = rng.random(len(effects))
-    return {name: bool(draw < getattr(cfg, f"{name}_p")) for name, draw in zip(effects, draws, strict=True)}
+    draws = rng.random(len(effects)).tolist()
+    return {name: draw < getattr(cfg, name + "_p") for name, draw in zip(effects, draws, strict=True)}
 
 
 def _plate_box(shape: tuple[int, ...], plate_mask: np.ndarray | None) -> Box:
@@ -147,18 +150,17 @@ def _plate_box(shape: tuple[int, ...], plate_mask: np.ndarray | None) -> Box:
 
 
 def _to_u8(values: np.ndarray, scale: float) -> np.ndarray:
-    return np.clip(values * scale, 0, 255).astype(np.uint8)
+    """Non-negative float map * scale -> uint8, rounded and saturated (cv2: far cheaper than np.clip)."""
+    return cv2.convertScaleAbs(values, alpha=scale)
 
 
 def _three(channel: np.ndarray) -> np.ndarray:
     return cv2.merge([channel, channel, channel])
 
 
-def _multiply_by_map(image: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """image * gain, where gain is a small float map (1 = unchanged, at most 2) resized to the image."""
-    height, width = image.shape[:2]
-    full = cv2.resize(_to_u8(gain, UNIT), (width, height), interpolation=cv2.INTER_LINEAR)
-    return cv2.multiply(image, _three(full), scale=1 / UNIT)
+def _apply_gain(image: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """image * gain / UNIT, gain being a one-channel uint8 map of the image's size."""
+    return cv2.multiply(image, _three(gain), scale=1 / UNIT)
 
 
 def _plate_alpha(small: np.ndarray, box: Box, plate_mask: np.ndarray | None) -> np.ndarray:
@@ -190,8 +192,9 @@ def _mottle(rng: np.random.Generator, rows: int, cols: int, size: tuple[int, int
 # ---------------------------------------------------------------------------------------- plate surface
 
 
-def _fade(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box,
-          plate_mask: np.ndarray | None) -> None:
+def _fade(
+    image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box, plate_mask: np.ndarray | None
+) -> None:
     """Sun-bleached paint: the plate drifts, unevenly, towards a pale grey."""
     small = _draw(rng, cfg.fade_amount) * (0.6 + 0.4 * _mottle(rng, 3, 6, (24, 12)))
     pale = rng.uniform(195, 235) + rng.uniform(-8, 8, 3)
@@ -199,8 +202,9 @@ def _fade(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Bo
     _blend_towards(image[y : y + h, x : x + w], _plate_alpha(small, box, plate_mask), tuple(pale))
 
 
-def _dirt(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box,
-          plate_mask: np.ndarray | None) -> None:
+def _dirt(
+    image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box, plate_mask: np.ndarray | None
+) -> None:
     """Mud spots plus road spray that thickens towards the bottom edge."""
     x, y, w, h = box
     mh, mw = 24, max(8, round(24 * w / h))
@@ -208,9 +212,13 @@ def _dirt(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Bo
     count = _draw_int(rng, cfg.dirt_spots)
     centres = rng.random((count, 2)) * (mw, mh)
     axes = np.maximum(1, rng.uniform(0.03, 0.2, (count, 2)) * mh)
-    for (cx, cy), (ax, ay), angle, ink in zip(centres.astype(int).tolist(), axes.astype(int).tolist(),
-                                              rng.uniform(0, 180, count).tolist(),
-                                              rng.integers(128, 256, count).tolist(), strict=True):
+    for (cx, cy), (ax, ay), angle, ink in zip(
+        centres.astype(int).tolist(),
+        axes.astype(int).tolist(),
+        rng.uniform(0, 180, count).tolist(),
+        rng.integers(128, 256, count).tolist(),
+        strict=True,
+    ):
         cv2.ellipse(spots, (cx, cy), (ax, ay), angle, 0, 360, ink, -1, cv2.LINE_AA)
     spray = np.linspace(0, 1, mh, dtype=np.float32)[:, None] ** rng.uniform(1.5, 4)
     film = spray * _mottle(rng, 4, 8, (mw, mh)) * rng.uniform(0.3, 1)
@@ -219,8 +227,9 @@ def _dirt(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Bo
     _blend_towards(image[y : y + h, x : x + w], _plate_alpha(small, box, plate_mask), mud)
 
 
-def _rust(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box,
-          plate_mask: np.ndarray | None) -> None:
+def _rust(
+    image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box, plate_mask: np.ndarray | None
+) -> None:
     """Rust around the bolt holes, streaks running down from them, and specks along the edges."""
     x, y, w, h = box
     mh, mw = 32, max(16, round(32 * w / h))
@@ -233,24 +242,29 @@ def _rust(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Bo
             cv2.line(rust, (cx, cy), streak_end, int(rng.integers(100, 230)), 1, cv2.LINE_AA)
     count = int(rng.integers(2, 12))
     specks_y = np.where(rng.random(count) < 0.5, rng.choice((1, mh - 2), count), rng.integers(0, mh, count))
-    for cx, cy, radius, ink in zip(rng.integers(0, mw, count).tolist(), specks_y.tolist(),
-                                   (rng.uniform(0.01, 0.05, count) * mh + 1).astype(int).tolist(),
-                                   rng.integers(100, 256, count).tolist(), strict=True):
+    for cx, cy, radius, ink in zip(
+        rng.integers(0, mw, count).tolist(),
+        specks_y.tolist(),
+        (rng.uniform(0.01, 0.05, count) * mh + 1).astype(int).tolist(),
+        rng.integers(100, 256, count).tolist(),
+        strict=True,
+    ):
         cv2.circle(rust, (cx, cy), radius, ink, -1, cv2.LINE_AA)
     small = cv2.GaussianBlur(rust, (3, 3), 0) * (_draw(rng, cfg.rust_opacity) / 255)
     colour = tuple(rng.uniform((15, 45, 90), (45, 80, 150)))
     _blend_towards(image[y : y + h, x : x + w], _plate_alpha(small, box, plate_mask), colour)
 
 
-def _sheen(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box,
-           plate_mask: np.ndarray | None) -> None:
+def _sheen(
+    image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box, plate_mask: np.ndarray | None
+) -> None:
     """Retroreflective sheeting catching the light: a broad soft bright band across the plate."""
     x, y, w, h = box
     mh, mw = 8, max(8, round(8 * w / h))
-    xs = np.linspace(0, w / h, mw, dtype=np.float32)[None, :]
-    ys = np.linspace(0, 1, mh, dtype=np.float32)[:, None]
-    angle = rng.uniform(0, np.pi)
-    along = xs * np.cos(angle) + ys * np.sin(angle)
+    xs = np.arange(mw, dtype=np.float32)[None, :] * (w / h / (mw - 1))
+    ys = np.arange(mh, dtype=np.float32)[:, None] * (1 / (mh - 1))
+    angle = math.pi * rng.random()
+    along = xs * math.cos(angle) + ys * math.sin(angle)
     centre, width = rng.uniform(along.min(), along.max()), rng.uniform(0.3, 1.2)
     band = np.exp(-(((along - centre) / width) ** 2)) * 0.8 + 0.2
     lift = _plate_alpha(band, box, plate_mask)
@@ -279,52 +293,48 @@ def _shadow_polygon(rng: np.random.Generator, box: Box, reach: float) -> np.ndar
     return np.concatenate([near, far[::-1]])
 
 
-def _shade(rng: np.random.Generator, cfg: LightConfig, box: Box, shape: tuple[int, int],
-           scale: float) -> np.ndarray:
-    """Float map of the map's shape: 1 in the shadow, 0 in the light, with a hard or a soft edge."""
+def _shade(rng: np.random.Generator, cfg: LightConfig, box: Box, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 map of the image's shape: 255 in the shadow, 0 in the light, with a hard or a soft edge."""
     height, width = shape
-    polygon = _shadow_polygon(rng, box, reach=2.0 * (height + width) / scale)
-    if rng.random() < cfg.shadow_soft_p:
-        # a penumbra of 5-25% of the plate height, drawn where it is ~2 px wide and scaled up
-        penumbra = box[3] * scale * rng.uniform(0.05, 0.25)
-        shrink = min(1.0, 2.0 / max(penumbra, 1e-3))
-        small = (max(1, round(height * shrink)), max(1, round(width * shrink)))
-        shade = np.zeros(small, np.uint8)  # uint8: cv2 anti-aliases only 8-bit drawings
-        cv2.fillPoly(shade, [np.round(polygon * scale * shrink).astype(np.int32)], 255, cv2.LINE_AA)
-        shade = cv2.GaussianBlur(shade, (5, 5), 0)
-        shade = cv2.resize(shade, (width, height), interpolation=cv2.INTER_LINEAR)
-    else:
-        shade = np.zeros(shape, np.uint8)
-        cv2.fillPoly(shade, [np.round(polygon * scale).astype(np.int32)], 255, cv2.LINE_AA)
-    return shade.astype(np.float32) * (1 / 255)
+    polygon = _shadow_polygon(rng, box, reach=2.0 * (height + width))
+    shrink = 1.0
+    if rng.random() < cfg.shadow_soft_p:  # a penumbra of 5-25% of the plate height
+        shrink = min(1.0, 2.0 / (box[3] * rng.uniform(0.05, 0.25)))  # drawn where it is ~2 px, scaled up
+    small = (max(1, round(height * shrink)), max(1, round(width * shrink)))
+    shade = np.zeros(small, np.uint8)  # uint8: cv2 anti-aliases only 8-bit drawings
+    cv2.fillPoly(shade, [np.round(polygon * shrink).astype(np.int32)], 255, cv2.LINE_AA)
+    if shrink == 1.0:
+        return shade
+    return cv2.resize(cv2.GaussianBlur(shade, (5, 5), 0), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _illumination(shape: tuple[int, ...], rng: np.random.Generator, cfg: LightConfig, box: Box,
+def _gradient(rng: np.random.Generator, cfg: LightConfig, box: Box, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 gain map (UNIT = 1) of the image's shape: light falling off linearly across the plate box.
+    Computed on a coarse grid: resizing bilinearly reproduces a linear ramp exactly."""
+    height, width = shape
+    scale = GRADIENT_GRID / max(height, width)
+    rows, cols = max(2, round(height * scale)), max(2, round(width * scale))
+    x, y, w, h = box  # cell centres in plate heights from the box's top-left corner:
+    ys = ((np.arange(rows, dtype=np.float32) + 0.5) * (height / rows) - y) / h
+    xs = ((np.arange(cols, dtype=np.float32) + 0.5) * (width / cols) - x) / h
+    angle = 2 * math.pi * rng.random()
+    cos, sin = math.cos(angle), math.sin(angle)
+    along = xs[None, :] * cos + ys[:, None] * sin
+    corners = (0.0, cos * w / h, sin, cos * w / h + sin)
+    ramp = np.clip((along - min(corners)) / max(max(corners) - min(corners), 1e-3), 0, 1)
+    gain = _to_u8(1 - _draw(rng, cfg.gradient_strength) * ramp, UNIT)
+    return cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _illumination(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box,
                   gradient: bool, shadow: bool) -> np.ndarray:
-    """Small float32 gain map (1 = unchanged) with a falloff and/or a shadow, to be resized to the image."""
-    h, w = shape[:2]
-    scale = min(1.0, MAP_SIDE / max(h, w))
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    gain = np.ones(size, np.float32)
-    if gradient:
-        xs, ys = _map_grid(box, scale, size)
-        angle = rng.uniform(0, 2 * np.pi)
-        cos, sin = np.cos(angle), np.sin(angle)
-        along = xs * cos + ys * sin  # in plate heights from the box's top-left corner
-        corners = np.array([0, cos * box[2] / box[3], sin, cos * box[2] / box[3] + sin])
-        ramp = np.clip((along - corners.min()) / max(np.ptp(corners), 1e-3), 0, 1)
-        gain *= 1 - _draw(rng, cfg.gradient_strength) * ramp
+    """The image under a linear falloff and/or a shadow, applied as one uint8 gain map."""
+    shape = image.shape[:2]
+    gain = _gradient(rng, cfg, box, shape) if gradient else np.full(shape, UNIT, np.uint8)
     if shadow:
-        gain *= 1 - _draw(rng, cfg.shadow_darkness) * _shade(rng, cfg, box, size, scale)
-    return gain
-
-
-def _map_grid(box: Box, scale: float, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates of a small map's cells in plate-height units, with the plate box's top-left at 0."""
-    x, y, _, h = box
-    ys = ((np.arange(shape[0], dtype=np.float32) + 0.5) / scale - y) / h
-    xs = ((np.arange(shape[1], dtype=np.float32) + 0.5) / scale - x) / h
-    return xs[None, :], ys[:, None]
+        lit = 255 - cv2.convertScaleAbs(_shade(rng, cfg, box, shape), alpha=_draw(rng, cfg.shadow_darkness))
+        gain = cv2.multiply(gain, lit, scale=1 / 255)
+    return _apply_gain(image, gain)
 
 
 @cache
@@ -352,8 +362,9 @@ def _glare(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: B
 # ------------------------------------------------------------------------------------ night and infrared
 
 
-def _lamp_lit_plate(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box,
-                    plate_mask: np.ndarray) -> None:
+def _lamp_lit_plate(
+    image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box, plate_mask: np.ndarray
+) -> None:
     """At night the plate lamp keeps the plate brighter than the dark car around it."""
     x, y, w, h = box
     region = image[y : y + h, x : x + w]
@@ -404,8 +415,8 @@ def _tone_matrix(rng: np.random.Generator, cfg: LightConfig, fired: dict[str, bo
         saturation = rng.uniform(0.3, 0.8)
     if fired["night"]:
         exposure = _draw(rng, cfg.night_exposure)
-    gains = _cast_gains(rng, cfg) if fired["cast"] else np.ones(3, np.float32)
-    desaturate = saturation * np.eye(3, dtype=np.float32) + (1 - saturation) * LUMA_BGR[None, :]
+    gains = _cast_gains(rng, cfg) if fired["cast"] else ONES
+    desaturate = saturation * IDENTITY + (1 - saturation) * LUMA_BGR[None, :]
     matrix = np.empty((3, 4), np.float32)
     matrix[:, :3] = (gains * exposure * contrast)[:, None] * desaturate
     matrix[:, 3] = gains * exposure * (128 * (1 - contrast) + offset)
@@ -417,13 +428,28 @@ def _gamma(image: np.ndarray, gamma: float) -> np.ndarray:
     return cv2.LUT(image, curve.astype(np.uint8))
 
 
-LIGHT_EFFECTS = ("fade", "dirt", "rust", "gradient", "shadow", "sheen", "glare", "night", "infrared",
-                 "brightness", "contrast", "gamma", "washout", "cast")
+LIGHT_EFFECTS = (
+    "fade",
+    "dirt",
+    "rust",
+    "gradient",
+    "shadow",
+    "sheen",
+    "glare",
+    "night",
+    "infrared",
+    "brightness",
+    "contrast",
+    "gamma",
+    "washout",
+    "cast",
+)
 IN_PLACE_LIGHT = ("fade", "dirt", "rust", "sheen", "glare", "night")  # these paint into a copy of the input
 
 
-def apply_light(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig,
-                plate_mask: np.ndarray | None = None) -> np.ndarray:
+def apply_light(
+    image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, plate_mask: np.ndarray | None = None
+) -> np.ndarray:
     """Light the scene and age the plate. plate_mask (uint8, 255 on the plate) keeps sheen, dirt, rust and
     fading on the plate and sizes shadows and glare by it; without it they cover the whole image."""
     fired = _fire(rng, cfg, LIGHT_EFFECTS)
@@ -434,8 +460,7 @@ def apply_light(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig,
         if fired[name]:
             effect(out, rng, cfg, box, plate_mask)
     if fired["gradient"] or fired["shadow"]:
-        light = _illumination(out.shape, rng, cfg, box, fired["gradient"], fired["shadow"])
-        out = _multiply_by_map(out, light)
+        out = _illumination(out, rng, cfg, box, fired["gradient"], fired["shadow"])
     if fired["glare"]:
         _glare(out, rng, cfg, box)
     if fired["infrared"]:
@@ -449,7 +474,7 @@ def apply_light(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig,
     if fired["gamma"]:
         out = _gamma(out, _draw(rng, cfg.gamma))
     if fired["night"]:
-        out = _add_noise(out, rng, _draw(rng, cfg.night_noise), gain=0.5, colour=True)
+        out = _add_noise(out, rng, _draw(rng, cfg.night_noise), shot=0.03, colour=True)
     return image.copy() if out is image else out
 
 
@@ -505,7 +530,9 @@ def _radius_squared() -> np.ndarray:
 
 def _vignette(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
     centre_gain = 1 + rng.uniform(0, 0.1)  # cameras expose for the middle
-    return _multiply_by_map(image, centre_gain - _draw(rng, cfg.vignette_strength) * _radius_squared())
+    gain = _to_u8(centre_gain - _draw(rng, cfg.vignette_strength) * _radius_squared(), UNIT)
+    height, width = image.shape[:2]
+    return _apply_gain(image, cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
 # -------------------------------------------------------------------------------------------- the sensor
@@ -513,35 +540,40 @@ def _vignette(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) ->
 
 @cache
 def _noise_bank(colour: bool) -> np.ndarray:
-    """Gaussian noise fixed once (seeded) and cropped at random offsets: drawing fresh noise per call is slow.
+    """Gaussian noise drawn once (seeded) as flat uint8 NOISE_MID + NOISE_UNIT * N(0, 1): drawing fresh
+    noise per call costs more than everything else here together. Images take contiguous slices of it.
 
-    colour=False gives mostly luminance noise (one shared field, a little per channel), as most sensors'
+    colour=False gives mostly luminance noise (one shared field, a little per channel), as most cameras'
     processing leaves it; colour=True gives independent channels."""
-    bank_rng = np.random.default_rng(20240531)
-    noise = bank_rng.standard_normal((*NOISE_BANK, 3), dtype=np.float32)
+    noise = np.random.default_rng(NOISE_SEED).standard_normal((NOISE_BANK_PIXELS, 3), dtype=np.float32)
     if not colour:
-        noise = 0.9 * noise[..., :1] + 0.436 * noise[..., [1, 2, 0]]  # unit variance, correlated channels
-    return np.clip(noise * NOISE_SCALE, -32767, 32767).astype(np.int16)
+        noise = 0.9 * noise[:, :1] + 0.436 * noise[:, [1, 2, 0]]  # unit variance, correlated channels
+    return np.clip(noise * NOISE_UNIT + NOISE_MID, 0, 255).astype(np.uint8).ravel()
 
 
-def _noise_patch(bank: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    rows, cols = bank.shape[:2]
-    if height > rows or width > cols:  # larger than the bank: repeat it
-        bank = np.tile(bank, (-(-height // rows) + 1, -(-width // cols) + 1, 1))
-        rows, cols = bank.shape[:2]
-    y, x = int(rng.integers(rows - height + 1)), int(rng.integers(cols - width + 1))
-    return bank[y : y + height, x : x + width]
+def _noise_patch(bank: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A zero-copy, contiguous random slice of the bank in the image's shape (repeated for huge images)."""
+    size = int(np.prod(shape))
+    if size > bank.size:
+        bank = np.resize(bank, size)
+    start = int(rng.integers(bank.size - size + 1))
+    return bank[start : start + size].reshape(shape)
 
 
-def _add_noise(image: np.ndarray, rng: np.random.Generator, sigma: float, gain: float,
-               colour: bool) -> np.ndarray:
-    """Read noise of sigma plus shot noise whose variance grows by gain per grey level (Poisson-like)."""
-    height, width = image.shape[:2]
-    patch = _noise_patch(_noise_bank(colour), height, width, rng)
-    per_level = np.sqrt(sigma**2 + gain * np.arange(256, dtype=np.float32)) * NOISE_LUT_SCALE
-    sigmas = cv2.LUT(image, per_level.astype(np.int16))
-    noise = cv2.multiply(patch, sigmas, scale=1 / (NOISE_SCALE * NOISE_LUT_SCALE))
-    return cv2.add(image, noise, dtype=cv2.CV_8U)
+def _add_noise(
+    image: np.ndarray, rng: np.random.Generator, sigma: float, shot: float, colour: bool
+) -> np.ndarray:
+    """Read noise of sigma grey levels, plus shot noise of shot * the pixel's value (brighter is noisier).
+
+    Both are uint8 passes with the bank's offset folded into cv2.addWeighted's constant."""
+    bank = _noise_bank(colour)
+    if shot > 0:
+        # image * bank / 256 = image * (1/2 + n/8) never saturates; mixing 8 * shot of it in, and taking
+        # the half back off the image's own weight, leaves image * (1 + shot * n)
+        grainy = cv2.multiply(image, _noise_patch(bank, image.shape, rng), scale=1 / (2 * NOISE_MID))
+        image = cv2.addWeighted(image, 1 - 4 * shot, grainy, 8 * shot, 0)
+    weight = sigma / NOISE_UNIT
+    return cv2.addWeighted(image, 1, _noise_patch(bank, image.shape, rng), weight, -NOISE_MID * weight)
 
 
 def _interlace(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
@@ -570,9 +602,7 @@ def _video_frame(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig)
     height, width = image.shape[:2]
     ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
     scale = _draw(rng, cfg.video_chroma_scale)
-    small = cv2.resize(ycc, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
-    ycc[..., 1:] = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)[..., 1:]
+    ycc[..., 1:] = cv2.resize(_shrink(ycc, scale), (width, height), interpolation=cv2.INTER_LINEAR)[..., 1:]
     return _jpeg(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR), _draw_int(rng, cfg.video_quality))
 
 
@@ -605,8 +635,10 @@ def apply_camera(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig)
     if fired["lowres"]:
         out = _shrink(out, _draw(rng, cfg.lowres_scale))
     if fired["noise"]:
-        colour = rng.random() < cfg.noise_colour_p
-        out = _add_noise(out, rng, _draw(rng, cfg.noise_sigma), _draw(rng, cfg.noise_gain), colour)
+        colour, shot = rng.random(2) < (cfg.noise_colour_p, cfg.noise_shot_p)
+        out = _add_noise(
+            out, rng, _draw(rng, cfg.noise_sigma), _draw(rng, cfg.noise_shot) if shot else 0.0, bool(colour)
+        )
     if fired["interlace"]:
         out = _interlace(out, rng, cfg)
     if fired["video"]:

@@ -43,8 +43,12 @@ def describe(model: type[BaseModel] = SynthConfig, indent: str = "") -> str:
             lines.append(describe(annotation, indent + "  "))
             continue
         default = yaml.safe_dump(field.default, default_flow_style=True).strip().removesuffix("...").strip()
-        bounds = [f"{k} {v}" for m in field.metadata for k, v in (("min", getattr(m, "ge", None)),
-                                                                   ("max", getattr(m, "le", None))) if v is not None]
+        bounds = [
+            f"{k} {v}"
+            for m in field.metadata
+            for k, v in (("min", getattr(m, "ge", None)), ("max", getattr(m, "le", None)))
+            if v is not None
+        ]
         note = "; ".join(filter(None, [field.description or "", ", ".join(bounds)]))
         lines.append(f"{indent}{name}: {default}" + (f"  # {note}" if note else ""))
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Recognition crops: a plate, its surroundings, a camera pose, light and camera effects, cut as a detector would."""
+"""Recognition crops: plate, surroundings, camera pose, light and camera effects, cut as a detector would."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-def render_crop(styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: SynthConfig,
-                text: str | None = None) -> PlateCrop:
+def render_crop(
+    styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: SynthConfig, text: str | None = None
+) -> PlateCrop:
     style = choose(rng, list(styles), [s.weight for s in styles])
     out_w, out_h = cfg.crop_size
     height = int(rng.integers(cfg.plate_height[0], cfg.plate_height[1] + 1))
@@ -46,8 +47,14 @@ def render_crop(styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: Syn
     quad = around.quad
     centre = tuple(quad.mean(0))
     plate_w = float(np.linalg.norm(quad[1] - quad[0]))
-    pose = perspective_homography(centre, plate_w, rng.uniform(*g.yaw), rng.uniform(*g.pitch),
-                                  rng.uniform(*g.roll), rng.uniform(*g.focal))
+    pose = perspective_homography(
+        centre,
+        plate_w,
+        rng.uniform(*g.yaw),
+        rng.uniform(*g.pitch),
+        rng.uniform(*g.roll),
+        rng.uniform(*g.focal),
+    )
     seen = transform_points(pose, quad)
     x0, y0 = seen.min(0)
     x1, y1 = seen.max(0)
@@ -56,11 +63,18 @@ def render_crop(styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: Syn
     stretch = 1 + rng.uniform(-g.aspect_jitter, g.aspect_jitter)
     box = (x0 - pads[0] * w, y0 - pads[1] * h * stretch, x1 + pads[2] * w, y1 + pads[3] * h * stretch)
     matrix = box_to_size(*box, out_w, out_h) @ pose
-    crop = cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpPerspective(
+        image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     crop = apply_camera(crop, rng, cfg.camera)
-    return PlateCrop(crop, plate.text, style.region, style.name, transform_boxes(matrix, around.char_boxes),
-                     transform_points(matrix, quad))
+    return PlateCrop(
+        crop,
+        plate.text,
+        style.region,
+        style.name,
+        transform_boxes(matrix, around.char_boxes),
+        transform_points(matrix, quad),
+    )
 
 
 class CropGenerator:

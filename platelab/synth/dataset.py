@@ -26,8 +26,16 @@ def encode_batch(texts: Sequence[str], charset: Charset) -> np.ndarray:
 class SyntheticCropBatches(IterableDataset):
     """Yields (images (B, 1, H, W) float32, targets (B, slots) int64) for batches start_batch, start_batch+1, ..."""
 
-    def __init__(self, styles: Sequence[PlateStyle], charset: Charset, batch_size: int, seed: int,
-                 cfg: SynthConfig | None = None, start_batch: int = 0, end_batch: int | None = None) -> None:
+    def __init__(
+        self,
+        styles: Sequence[PlateStyle],
+        charset: Charset,
+        batch_size: int,
+        seed: int,
+        cfg: SynthConfig | None = None,
+        start_batch: int = 0,
+        end_batch: int | None = None,
+    ) -> None:
         super().__init__()
         self.generator = CropGenerator(styles, cfg, seed)
         self.charset = charset

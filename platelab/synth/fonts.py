@@ -25,7 +25,12 @@ class FontNotFoundError(StyleError):
 
 def font_dirs() -> list[Path]:
     extra = [Path(p) for p in os.environ.get(FONT_DIRS_ENV, "").split(os.pathsep) if p]
-    system = [Path("/usr/share/fonts"), Path("/usr/share/texmf/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
+    system = [
+        Path("/usr/share/fonts"),
+        Path("/usr/share/texmf/fonts"),
+        Path("/usr/local/share/fonts"),
+        Path.home() / ".fonts",
+    ]
     packaged = [Path(p) for p in sys.path if p.endswith("site-packages")]
     return [d for d in (*extra, *system) if d.is_dir()] + [d for d in packaged if d.is_dir()]
 
@@ -86,7 +91,7 @@ def _pil_font(name: str, size: int) -> ImageFont.FreeTypeFont:
 def _cap_metrics(name: str) -> tuple[int, int]:
     """Font size that gives GLYPH_PX cap height, and where the cap line sits in a rendered canvas."""
     probe = _pil_font(name, 100)
-    left, top, right, bottom = probe.getbbox("H")
+    _, top, _, bottom = probe.getbbox("H")
     size = max(8, round(100 * GLYPH_PX / max(bottom - top, 1)))
     top = _pil_font(name, size).getbbox("H")[1]
     return size, top
@@ -99,7 +104,9 @@ def glyph(font: str, char: str, stroke: int = 0) -> Glyph:
     canvas_h = int(GLYPH_PX * 2)
     canvas_w = int(size * 1.6) + 4 * stroke
     image = Image.new("L", (canvas_w, canvas_h), 0)
-    ImageDraw.Draw(image).text((2 * stroke, 0), char, font=pil_font, fill=255, stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(image).text(
+        (2 * stroke, 0), char, font=pil_font, fill=255, stroke_width=stroke, stroke_fill=255
+    )
     ink = np.asarray(image)
     ys, xs = np.nonzero(ink > 8)
     if len(xs) == 0:

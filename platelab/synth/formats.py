@@ -20,5 +20,7 @@ def formats_by_country(styles: Sequence[PlateStyle]) -> dict[str, list[dict]]:
         for fmt in style.formats:
             key = tuple(format_alphabets(fmt.patterns, style.all_alphabets))
             merged[style.country or style.region][key] += style.weight * fmt.weight / total
-    return {country: [{"alphabets": list(k), "weight": round(w, 6)} for k, w in sorted(formats.items())]
-            for country, formats in sorted(merged.items())}
+    return {
+        country: [{"alphabets": list(k), "weight": round(w, 6)} for k, w in sorted(formats.items())]
+        for country, formats in sorted(merged.items())
+    }

@@ -10,13 +10,20 @@ class GeometryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     yaw: tuple[float, float] = Field((-35.0, 35.0), description="rotation about the vertical axis, degrees")
-    pitch: tuple[float, float] = Field((-25.0, 25.0), description="rotation about the horizontal axis, degrees")
-    roll: tuple[float, float] = Field((-8.0, 8.0), description="in-plane rotation, degrees")
-    focal: tuple[float, float] = Field((1.2, 6.0), description="focal length / plate width; small = strong perspective")
-    pad: tuple[float, float] = Field(
-        (-0.03, 0.22), description="crop margin beyond the plate's box on each side / plate size: tight to loose"
+    pitch: tuple[float, float] = Field(
+        (-25.0, 25.0), description="rotation about the horizontal axis, degrees"
     )
-    aspect_jitter: float = Field(0.15, ge=0, le=0.5, description="crop box aspect change (detector boxes vary)")
+    roll: tuple[float, float] = Field((-8.0, 8.0), description="in-plane rotation, degrees")
+    focal: tuple[float, float] = Field(
+        (1.2, 6.0), description="focal length / plate width; small = strong perspective"
+    )
+    pad: tuple[float, float] = Field(
+        (-0.03, 0.22),
+        description="crop margin beyond the plate's box on each side / plate size: tight to loose",
+    )
+    aspect_jitter: float = Field(
+        0.15, ge=0, le=0.5, description="crop box aspect change (detector boxes vary)"
+    )
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -27,8 +34,9 @@ def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return rz @ rx @ ry
 
 
-def perspective_homography(centre: tuple[float, float], plate_width: float, yaw: float, pitch: float,
-                           roll: float, focal: float) -> np.ndarray:
+def perspective_homography(
+    centre: tuple[float, float], plate_width: float, yaw: float, pitch: float, roll: float, focal: float
+) -> np.ndarray:
     """Homography that turns the plane about centre by (yaw, pitch, roll) as a pinhole camera sees it.
 
     focal is in plate widths: the camera sits that far from the plate, so a short focal exaggerates the

@@ -39,7 +39,9 @@ def _blend(canvas: np.ndarray, layer: np.ndarray, mask: np.ndarray, opacity: flo
     region[:] = cv2.blendLinear(region, np.ascontiguousarray(layer[y : y + h, x : x + w]), 1 - alpha, alpha)
 
 
-def _paint_polygons(canvas: np.ndarray, g: Graphic, polygons: list[np.ndarray], colour: str | None = None) -> None:
+def _paint_polygons(
+    canvas: np.ndarray, g: Graphic, polygons: list[np.ndarray], colour: str | None = None
+) -> None:
     mask = np.zeros(canvas.shape[:2], np.uint8)
     for polygon in polygons:  # one call per polygon: a single call leaves overlaps unfilled (even-odd rule)
         cv2.fillPoly(mask, [polygon.astype(np.int32)], 255, lineType=cv2.LINE_AA)
@@ -60,7 +62,9 @@ def gradient_rect(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> N
     t = np.linspace(0, 1, y1 - y0, dtype=np.float32)[:, None, None]
     layer = np.broadcast_to(top * (1 - t) + bottom * t, (y1 - y0, x1 - x0, 3))
     region = canvas[y0:y1, x0:x1]
-    region[:] = (region * (1 - g.opacity) + layer[: region.shape[0], : region.shape[1]] * g.opacity).astype(np.uint8)
+    region[:] = (region * (1 - g.opacity) + layer[: region.shape[0], : region.shape[1]] * g.opacity).astype(
+        np.uint8
+    )
 
 
 def ellipse(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
@@ -72,9 +76,13 @@ def ellipse(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     _blend(canvas, layer, mask, g.opacity)
 
 
-def _ridge(rng: np.random.Generator, x0: int, x1: int, base: int, height: int, peaks: int, jagged: float) -> np.ndarray:
+def _ridge(
+    rng: np.random.Generator, x0: int, x1: int, base: int, height: int, peaks: int, jagged: float
+) -> np.ndarray:
     xs = np.linspace(x0, x1, peaks * 2 + 1)
-    ys = base - height * np.where(np.arange(len(xs)) % 2 == 1, rng.uniform(0.55, 1.0, len(xs)), rng.uniform(0.1, 0.45, len(xs)))
+    ys = base - height * np.where(
+        np.arange(len(xs)) % 2 == 1, rng.uniform(0.55, 1.0, len(xs)), rng.uniform(0.1, 0.45, len(xs))
+    )
     if jagged > 0:
         fine = np.linspace(x0, x1, peaks * 8 + 1)
         ys = np.interp(fine, xs, ys) + rng.normal(0, jagged * height, len(fine))
@@ -130,11 +138,21 @@ def sun(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     for a in np.linspace(0, 2 * np.pi, g.count, endpoint=False):
         tip = (centre[0] + 1.9 * radius * np.cos(a), centre[1] + 1.9 * radius * np.sin(a))
         side = 0.12
-        polygons.append(np.array([
-            [centre[0] + 1.15 * radius * np.cos(a - side), centre[1] + 1.15 * radius * np.sin(a - side)],
-            tip,
-            [centre[0] + 1.15 * radius * np.cos(a + side), centre[1] + 1.15 * radius * np.sin(a + side)],
-        ]))
+        polygons.append(
+            np.array(
+                [
+                    [
+                        centre[0] + 1.15 * radius * np.cos(a - side),
+                        centre[1] + 1.15 * radius * np.sin(a - side),
+                    ],
+                    tip,
+                    [
+                        centre[0] + 1.15 * radius * np.cos(a + side),
+                        centre[1] + 1.15 * radius * np.sin(a + side),
+                    ],
+                ]
+            )
+        )
     _paint_polygons(canvas, g, polygons)
 
 
@@ -192,10 +210,15 @@ def emblem(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     h, w = canvas.shape[:2]
     cx, cy, r = g.x * w, g.y * h, g.h * h
     inner = g.colour2 or g.colour
-    _paint_polygons(canvas, g, [np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1)
-                                for t in [np.linspace(0, 2 * np.pi, 48)]])
+    _paint_polygons(
+        canvas,
+        g,
+        [np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1) for t in [np.linspace(0, 2 * np.pi, 48)]],
+    )
     ring = np.linspace(0, 2 * np.pi, 48)
-    _paint_polygons(canvas, g, [np.stack([cx + 0.8 * r * np.cos(ring), cy + 0.8 * r * np.sin(ring)], 1)], inner)
+    _paint_polygons(
+        canvas, g, [np.stack([cx + 0.8 * r * np.cos(ring), cy + 0.8 * r * np.sin(ring)], 1)], inner
+    )
     _paint_polygons(canvas, g, [_star(cx, cy, 0.6 * r)])
 
 
@@ -204,8 +227,17 @@ def stripes(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     x0, y0, x1, y1 = _rect(canvas, g)
     step = (x1 - x0) / max(g.count, 1)
     slant = (y1 - y0) * 0.6
-    polygons = [np.array([[x0 + i * step, y1], [x0 + i * step + slant, y0], [x0 + (i + 0.5) * step + slant, y0],
-                          [x0 + (i + 0.5) * step, y1]]) for i in range(g.count)]
+    polygons = [
+        np.array(
+            [
+                [x0 + i * step, y1],
+                [x0 + i * step + slant, y0],
+                [x0 + (i + 0.5) * step + slant, y0],
+                [x0 + (i + 0.5) * step, y1],
+            ]
+        )
+        for i in range(g.count)
+    ]
     mask = np.zeros(canvas.shape[:2], np.uint8)
     cv2.fillPoly(mask, [p.astype(np.int32) for p in polygons], 255, cv2.LINE_AA)
     clip = np.zeros_like(mask)
@@ -301,13 +333,23 @@ def bird(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     h, w = canvas.shape[:2]
     cx, cy, size = g.x * w, g.y * h, g.h * h
     head = (cx + 0.7 * size, cy - 0.45 * size, 0.35 * size)
-    tail = np.array([[cx - 0.6 * size, cy - 0.1 * size], [cx - 1.3 * size, cy + 0.35 * size],
-                     [cx - 1.2 * size, cy + 0.55 * size], [cx - 0.5 * size, cy + 0.3 * size]])
+    tail = np.array(
+        [
+            [cx - 0.6 * size, cy - 0.1 * size],
+            [cx - 1.3 * size, cy + 0.35 * size],
+            [cx - 1.2 * size, cy + 0.55 * size],
+            [cx - 0.5 * size, cy + 0.3 * size],
+        ]
+    )
     body = _oval(cx, cy, 0.8 * size, 0.45 * size, -0.25)
     _paint_polygons(canvas, g, [body, _oval(head[0], head[1], head[2], head[2]), tail])
-    beak = np.array([[head[0] + 0.3 * size, head[1] - 0.08 * size],
-                     [head[0] + 0.65 * size, head[1] + 0.05 * size],
-                     [head[0] + 0.3 * size, head[1] + 0.1 * size]])
+    beak = np.array(
+        [
+            [head[0] + 0.3 * size, head[1] - 0.08 * size],
+            [head[0] + 0.65 * size, head[1] + 0.05 * size],
+            [head[0] + 0.3 * size, head[1] + 0.1 * size],
+        ]
+    )
     cap = _oval(head[0], head[1] - 0.45 * head[2], 0.95 * head[2], 0.55 * head[2])
     _paint_polygons(canvas, g, [beak, cap], g.colour2)
 
@@ -343,8 +385,11 @@ def biplane(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     span, tall = x1 - x0, y1 - y0
     wing = tall * 0.07
     left = x0 + span * 0.25
-    polygons = [_box(left, y0, x1, y0 + wing), _box(left, y1 - wing, x1, y1),
-                _box(x0, y0 + tall * 0.45, x0 + span * 0.12, y0 + tall * 0.45 + wing)]
+    polygons = [
+        _box(left, y0, x1, y0 + wing),
+        _box(left, y1 - wing, x1, y1),
+        _box(x0, y0 + tall * 0.45, x0 + span * 0.12, y0 + tall * 0.45 + wing),
+    ]
     struts = np.linspace(left, x1, max(g.count, 2))
     polygons += [_box(x - span * 0.006, y0, x + span * 0.006, y1) for x in struts]
     boom = (np.array([x0 + span * 0.1, y0 + tall * 0.5]), np.array([left, y0 + tall * 0.55]))

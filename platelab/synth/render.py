@@ -62,7 +62,9 @@ def _fill(tokens: list[Token], alphabets: dict[str, str], rng: np.random.Generat
         letters = alphabets[name]
         return letters[rng.integers(len(letters))]
 
-    return [Token(t.kind, "".join(pick(c) for c in t.chars)) if t.kind in ("char", "stack") else t for t in tokens]
+    return [
+        Token(t.kind, "".join(pick(c) for c in t.chars)) if t.kind in ("char", "stack") else t for t in tokens
+    ]
 
 
 def pattern_length(pattern: str, alphabets: dict[str, str]) -> int:
@@ -81,8 +83,14 @@ def _format_for_text(style: PlateStyle, text: str) -> tuple[PlateFormat, list[li
         if _matches("".join(fmt.patterns), alphabets, text):
             rows, rest = [], iter(text)
             for pattern in fmt.patterns:
-                rows.append([Token(t.kind, "".join(next(rest) for _ in t.chars)) if t.kind in ("char", "stack")
-                             else t for t in tokenize(pattern)])
+                rows.append(
+                    [
+                        Token(t.kind, "".join(next(rest) for _ in t.chars))
+                        if t.kind in ("char", "stack")
+                        else t
+                        for t in tokenize(pattern)
+                    ]
+                )
             return fmt, rows
     return PlateFormat(patterns=["A" * len(text)], rows=[style.rows[0]]), [[Token("char", c) for c in text]]
 
@@ -95,8 +103,9 @@ def choose(rng: np.random.Generator, items: list, weights: list[float]):
 # -- static layer -------------------------------------------------------------------------------------------
 
 
-def _draw_mask(canvas: np.ndarray, mask: np.ndarray, x: int, y: int, colour: tuple[int, int, int],
-               opacity: float = 1.0) -> None:
+def draw_mask(
+    canvas: np.ndarray, mask: np.ndarray, x: int, y: int, colour: tuple[int, int, int], opacity: float = 1.0
+) -> None:
     """Alpha-blend a mask's ink in colour with its top-left corner at (x, y), clipped to the canvas."""
     h, w = mask.shape
     cx0, cy0 = max(x, 0), max(y, 0)
@@ -133,14 +142,26 @@ def draw_printed(canvas: np.ndarray, printed: PrintedText, text: str) -> None:
     if printed.vertical:
         mask = np.rot90(mask, -1)
         scale = printed.height * h / max(mask.shape[1], 1)
-        size = (max(1, round(mask.shape[1] * scale)), max(1, min(round(mask.shape[0] * scale), round(printed.max_width * h))))
+        size = (
+            max(1, round(mask.shape[1] * scale)),
+            max(1, min(round(mask.shape[0] * scale), round(printed.max_width * h))),
+        )
     else:
         scale = printed.height * h / GLYPH_PX
-        size = (max(1, min(round(mask.shape[1] * scale), round(printed.max_width * w))), max(1, round(mask.shape[0] * scale)))
+        size = (
+            max(1, min(round(mask.shape[1] * scale), round(printed.max_width * w))),
+            max(1, round(mask.shape[0] * scale)),
+        )
     mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
     anchor = printed.x * w
-    x = anchor - size[0] / 2 if printed.align == "center" else anchor if printed.align == "left" else anchor - size[0]
-    _draw_mask(canvas, mask, round(x), round(printed.y * h - size[1] / 2), hex_to_bgr(printed.colour))
+    x = (
+        anchor - size[0] / 2
+        if printed.align == "center"
+        else anchor
+        if printed.align == "left"
+        else anchor - size[0]
+    )
+    draw_mask(canvas, mask, round(x), round(printed.y * h - size[1] / 2), hex_to_bgr(printed.colour))
 
 
 def _background(style: PlateStyle, width: int, height: int) -> np.ndarray:
@@ -195,15 +216,25 @@ def _draw_static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarr
         radius = round(b.radius * height)
         x0, y0, x1, y1 = round(inset), round(inset), round(width - 1 - inset), round(height - 1 - inset)
         colour = hex_to_bgr(b.colour)
-        for p0, p1 in (((x0 + radius, y0), (x1 - radius, y0)), ((x0 + radius, y1), (x1 - radius, y1)),
-                       ((x0, y0 + radius), (x0, y1 - radius)), ((x1, y0 + radius), (x1, y1 - radius))):
+        for p0, p1 in (
+            ((x0 + radius, y0), (x1 - radius, y0)),
+            ((x0 + radius, y1), (x1 - radius, y1)),
+            ((x0, y0 + radius), (x0, y1 - radius)),
+            ((x1, y0 + radius), (x1, y1 - radius)),
+        ):
             cv2.line(canvas, p0, p1, colour, line, cv2.LINE_AA)
-        for centre, angle in (((x0 + radius, y0 + radius), 180), ((x1 - radius, y0 + radius), 270),
-                              ((x1 - radius, y1 - radius), 0), ((x0 + radius, y1 - radius), 90)):
+        for centre, angle in (
+            ((x0 + radius, y0 + radius), 180),
+            ((x1 - radius, y0 + radius), 270),
+            ((x1 - radius, y1 - radius), 0),
+            ((x0 + radius, y1 - radius), 90),
+        ):
             cv2.ellipse(canvas, centre, (radius, radius), angle, 0, 90, colour, line, cv2.LINE_AA)
     for bx, by in style.bolt_holes:
         axes = (max(1, round(0.035 * height)), max(1, round(0.022 * height)))
-        cv2.ellipse(canvas, (round(bx * width), round(by * height)), axes, 0, 0, 360, (60, 60, 60), -1, cv2.LINE_AA)
+        cv2.ellipse(
+            canvas, (round(bx * width), round(by * height)), axes, 0, 0, 360, (60, 60, 60), -1, cv2.LINE_AA
+        )
     return canvas
 
 
@@ -216,7 +247,9 @@ class _Placed:
     width: float  # in units of character height
 
 
-def _layout_row(tokens: list[Token], font: str, stroke: int, condense: float, spacing: float) -> list[_Placed]:
+def _layout_row(
+    tokens: list[Token], font: str, stroke: int, condense: float, spacing: float
+) -> list[_Placed]:
     placed = []
     for token in tokens:
         if token.kind == "char":
@@ -230,8 +263,9 @@ def _layout_row(tokens: list[Token], font: str, stroke: int, condense: float, sp
     return placed
 
 
-def _draw_glyph(ink: np.ndarray, font: str, char: str, stroke: int,
-                box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+def _draw_glyph(
+    ink: np.ndarray, font: str, char: str, stroke: int, box: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
     """Stamp char into the ink layer, scaled so its cap height fills box; returns the ink box it covers."""
     g = glyph(font, char, stroke)
     x0, y0, x1, y1 = box
@@ -248,14 +282,27 @@ def _draw_separator(ink: np.ndarray, kind: str, box: tuple[float, float, float, 
     x0, y0, x1, y1 = box
     cx, cy, ch = (x0 + x1) / 2, (y0 + y1) / 2, y1 - y0
     if kind == "dash":
-        cv2.rectangle(ink, (round(x0 + 0.05 * ch), round(cy - 0.05 * ch)), (round(x1 - 0.05 * ch),
-                      round(cy + 0.05 * ch)), 255, -1, cv2.LINE_AA)
+        cv2.rectangle(
+            ink,
+            (round(x0 + 0.05 * ch), round(cy - 0.05 * ch)),
+            (round(x1 - 0.05 * ch), round(cy + 0.05 * ch)),
+            255,
+            -1,
+            cv2.LINE_AA,
+        )
     elif kind == "dot":
         cv2.circle(ink, (round(cx), round(cy)), max(1, round(0.07 * ch)), 255, -1, cv2.LINE_AA)
 
 
-def _draw_row(ink: np.ndarray, tokens: list[Token], row: TextRow, font: str, stroke: int, condense: float,
-              spacing: float) -> tuple[list, list]:
+def _draw_row(
+    ink: np.ndarray,
+    tokens: list[Token],
+    row: TextRow,
+    font: str,
+    stroke: int,
+    condense: float,
+    spacing: float,
+) -> tuple[list, list]:
     h, w = ink.shape[:2]
     char_h = row.height * h
     placed = _layout_row(tokens, font, stroke, condense, spacing)
@@ -287,20 +334,26 @@ def _draw_row(ink: np.ndarray, tokens: list[Token], row: TextRow, font: str, str
 
 
 def _draw_graphic_text(canvas: np.ndarray, g: Graphic, text: str) -> None:
-    h, w = canvas.shape[:2]
-    printed = PrintedText(text=[text], x=g.x + g.w / 2, y=g.y + g.h / 2, height=g.h * 0.6,
-                          colour=g.colour2 or "#000000", max_width=g.w * 0.9)
+    printed = PrintedText(
+        text=[text],
+        x=g.x + g.w / 2,
+        y=g.y + g.h / 2,
+        height=g.h * 0.6,
+        colour=g.colour2 or "#000000",
+        max_width=g.w * 0.9,
+    )
     draw_printed(canvas, printed, text)
 
 
-def render_plate(style: PlateStyle, rng: np.random.Generator, height: int = 96, text: str | None = None) -> RenderedPlate:
+def render_plate(
+    style: PlateStyle, rng: np.random.Generator, height: int = 96, text: str | None = None
+) -> RenderedPlate:
     """Render one flat plate of style at height pixels; a random text from the style's formats unless given."""
     alphabets = style.all_alphabets
     canvas = static_layer(style, height, int(rng.integers(BACKGROUND_VARIANTS)))
-    dynamic_rng = rng
     for g in style.background.graphics:
-        if not _is_static(g) and dynamic_rng.random() < g.probability:
-            paint(canvas, g, dynamic_rng)
+        if not _is_static(g) and rng.random() < g.probability:
+            paint(canvas, g, rng)
     for printed in style.printed:
         if not _is_static(printed) and rng.random() < printed.probability:
             draw_printed(canvas, printed, printed.text[rng.integers(len(printed.text))])
@@ -326,9 +379,9 @@ def render_plate(style: PlateStyle, rng: np.random.Generator, height: int = 96, 
         separators += row_separators
     if style.emboss > 0:  # pressed metal: a dark edge below-right and a light one above-left of each stroke
         offset = max(1, round(height * 0.015))
-        _draw_mask(canvas, ink, offset, offset, (40, 40, 40), 0.5 * style.emboss)
-        _draw_mask(canvas, ink, -offset, -offset, (235, 235, 235), 0.35 * style.emboss)
-    _draw_mask(canvas, ink, 0, 0, colour)
+        draw_mask(canvas, ink, offset, offset, (40, 40, 40), 0.5 * style.emboss)
+        draw_mask(canvas, ink, -offset, -offset, (235, 235, 235), 0.35 * style.emboss)
+    draw_mask(canvas, ink, 0, 0, colour)
     for kind, (x0, y0, x1, y1) in separators:
         if kind == "emblem":
             gap = canvas[max(0, round(y0)) : round(y1), max(0, round(x0)) : round(x1)]
@@ -340,9 +393,14 @@ def render_plate(style: PlateStyle, rng: np.random.Generator, height: int = 96, 
         if rng.random() < g.probability:
             paint(canvas, g, rng)
             if g.text:
-                filler = _fill([Token("char", g.text)], {**alphabets, **{c: c for c in g.text if c not in alphabets}}, rng)
+                filler = _fill(
+                    [Token("char", g.text)],
+                    {**alphabets, **{c: c for c in g.text if c not in alphabets}},
+                    rng,
+                )
                 _draw_graphic_text(canvas, g, filler[0].chars)
 
     plate_text = "".join(t.chars for tokens in rows_tokens for t in tokens if t.kind in ("char", "stack"))
-    return RenderedPlate(canvas, plate_text, np.array(boxes, np.float32).reshape(-1, 4), style,
-                         font_choice.file, separators)
+    return RenderedPlate(
+        canvas, plate_text, np.array(boxes, np.float32).reshape(-1, 4), style, font_choice.file, separators
+    )

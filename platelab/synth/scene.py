@@ -97,15 +97,21 @@ class _Shape:
 def _rounded_rect(x0: float, y0: float, x1: float, y1: float, radius: float) -> np.ndarray:
     r = min(radius, (x1 - x0) / 2, (y1 - y0) / 2)
     arc = np.linspace(0, np.pi / 2, 5)
-    corners = [(x1 - r, y0 + r, -np.pi / 2), (x1 - r, y1 - r, 0.0), (x0 + r, y1 - r, np.pi / 2),
-               (x0 + r, y0 + r, np.pi)]
-    return np.concatenate([np.stack([cx + r * np.cos(a + arc), cy + r * np.sin(a + arc)], 1)
-                           for cx, cy, a in corners])
+    corners = [
+        (x1 - r, y0 + r, -np.pi / 2),
+        (x1 - r, y1 - r, 0.0),
+        (x0 + r, y1 - r, np.pi / 2),
+        (x0 + r, y0 + r, np.pi),
+    ]
+    return np.concatenate(
+        [np.stack([cx + r * np.cos(a + arc), cy + r * np.sin(a + arc)], 1) for cx, cy, a in corners]
+    )
 
 
 def _trapezoid(cx: float, top: float, bottom: float, top_half: float, bottom_half: float) -> np.ndarray:
-    return np.array([[cx - top_half, top], [cx + top_half, top], [cx + bottom_half, bottom],
-                     [cx - bottom_half, bottom]])
+    return np.array(
+        [[cx - top_half, top], [cx + top_half, top], [cx + bottom_half, bottom], [cx - bottom_half, bottom]]
+    )
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,9 @@ class _Car:
     width: float
 
 
-def _car(plate_w: int, plate_h: int, plate_mm: float, paint: BGR, front: bool,
-         rng: np.random.Generator) -> _Car:
+def _car(
+    plate_w: int, plate_h: int, plate_mm: float, paint: BGR, front: bool, rng: np.random.Generator
+) -> _Car:
     """A car face (rear or front) around a plate_w x plate_h px plate that is plate_mm wide."""
     mm = plate_w / plate_mm  # px per mm
     plate_height_mm = rng.uniform(350, 800)  # the plate centre's height above the road
@@ -147,19 +154,28 @@ def _car(plate_w: int, plate_h: int, plate_mm: float, paint: BGR, front: bool,
 
 def _lamps(cx: float, half: float, y, mm: float, front: bool, rng: np.random.Generator) -> list[_Shape]:
     """Tail lights, or headlights with a grille between them."""
-    low, high = (rng.uniform(650, 800), rng.uniform(830, 950)) if front else (rng.uniform(780, 900),
-                                                                              rng.uniform(930, 1080))
+    low, high = (
+        (rng.uniform(650, 800), rng.uniform(830, 950))
+        if front
+        else (rng.uniform(780, 900), rng.uniform(930, 1080))
+    )
     width = rng.uniform(0.3, 0.45) * half
     colour = (215, 215, 205) if front else (35, 35, 185)
     shapes = []
     for side in (-1, 1):
         outer = cx + side * (half - 30 * mm)
         inner = outer - side * width
-        shapes.append(_Shape(_rounded_rect(min(outer, inner), y(high), max(outer, inner), y(low), 40 * mm),
-                             colour, lit=True))
+        shapes.append(
+            _Shape(
+                _rounded_rect(min(outer, inner), y(high), max(outer, inner), y(low), 40 * mm),
+                colour,
+                lit=True,
+            )
+        )
     if front:
-        grille = _rounded_rect(cx - half + width + 80 * mm, y(high - 20), cx + half - width - 80 * mm,
-                               y(low + 20), 30 * mm)
+        grille = _rounded_rect(
+            cx - half + width + 80 * mm, y(high - 20), cx + half - width - 80 * mm, y(low + 20), 30 * mm
+        )
         shapes.append(_Shape(grille, (28, 28, 30)))
         for bar in np.linspace(low + 50, high - 50, 3):
             left, right = cx - half + width + 100 * mm, cx + half - width - 100 * mm
@@ -197,15 +213,14 @@ class _Placement:
     matrix: np.ndarray  # surround canvas -> scene
     quad: np.ndarray
     box: Box  # the plate's box
-    reach: Box  # the box of everything this plate brings (car, surroundings)
 
 
 def _bounds(points: np.ndarray, size: tuple[int, int]) -> Box:
     """Integer box (x, y, w, h) around points, clipped to the scene."""
-    x0, y0 = np.maximum(np.floor(points.min(0)), 0).astype(int)
+    x0, y0 = (max(int(np.floor(v)), 0) for v in points.min(0))
     x1 = min(int(np.ceil(points[:, 0].max())), size[0])
     y1 = min(int(np.ceil(points[:, 1].max())), size[1])
-    return int(x0), int(y0), max(0, x1 - x0), max(0, y1 - y0)
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
 def _overlap(a: Box, b: Box) -> bool:
@@ -217,8 +232,15 @@ def _grow(box: Box, fraction: float) -> Box:
     return box[0] - dx, box[1] - dy, box[2] + 2 * dx, box[3] + 2 * dy
 
 
-def _place(around: Surrounded, shapes: list[_Shape], width: float, car_width: float, rng: np.random.Generator,
-           cfg: SceneConfig, taken: list[Box]) -> _Placement | None:
+def _place(
+    around: Surrounded,
+    shapes: list[_Shape],
+    width: float,
+    car_width: float,
+    rng: np.random.Generator,
+    cfg: SceneConfig,
+    taken: list[Box],
+) -> _Placement | None:
     """A random pose that keeps the plate inside the scene and the car off every plate already placed."""
     size = cfg.size
     quad = around.quad
@@ -233,15 +255,16 @@ def _place(around: Surrounded, shapes: list[_Shape], width: float, car_width: fl
         distance = rng.uniform(*cfg.camera_distance)
         pose = perspective_homography(tuple(centre), car_width, yaw, pitch, roll, distance)
         target = rng.uniform((0, 0), size)
-        move = np.array([[scale, 0, target[0] - scale * centre[0]], [0, scale, target[1] - scale * centre[1]],
-                         [0, 0, 1]])
+        move = np.array(
+            [[scale, 0, target[0] - scale * centre[0]], [0, scale, target[1] - scale * centre[1]], [0, 0, 1]]
+        )
         matrix = move @ pose
         seen = transform_points(matrix, quad)
         inside = seen.min() >= 1 and (seen[:, 0].max() <= size[0] - 1) and (seen[:, 1].max() <= size[1] - 1)
         if inside and _in_front_of_camera(matrix, extent):
             reach = _bounds(transform_points(matrix, extent), size)
             if not any(_overlap(reach, other) for other in taken):
-                return _Placement(matrix, seen, _bounds(seen, size), reach)
+                return _Placement(matrix, seen, _bounds(seen, size))
         width = max(width * SHRINK_PER_TRY, cfg.plate_width[0])
     return None
 
@@ -277,9 +300,16 @@ def _night_lit(around: Surrounded, night: float, rng: np.random.Generator) -> np
     return dark
 
 
-def _add_plate(image: np.ndarray, plate_mask: np.ndarray, style: PlateStyle, width: float,
-               rng: np.random.Generator, cfg: SceneConfig, night: float | None, taken: list[Box]
-               ) -> ScenePlate | None:
+def _add_plate(
+    image: np.ndarray,
+    plate_mask: np.ndarray,
+    style: PlateStyle,
+    width: float,
+    rng: np.random.Generator,
+    cfg: SceneConfig,
+    night: float | None,
+    taken: list[Box],
+) -> ScenePlate | None:
     height = _render_height(width / style.aspect, cfg)
     plate = render_plate(style, rng, height=height)
     paint = random_paint(rng, cfg.surround)
@@ -302,8 +332,13 @@ def _add_plate(image: np.ndarray, plate_mask: np.ndarray, style: PlateStyle, wid
     return ScenePlate(plate.text, style.region, placed.quad, placed.box)
 
 
-def render_scene(styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: SceneConfig, light: LightConfig,
-                 camera: CameraConfig) -> Scene:
+def render_scene(
+    styles: Sequence[PlateStyle],
+    rng: np.random.Generator,
+    cfg: SceneConfig,
+    light: LightConfig,
+    camera: CameraConfig,
+) -> Scene:
     """One scene with 0 to cfg.plates[1] plates, lit and seen through a camera."""
     image = random_background(rng, cfg.size, cfg.photo_p)
     if rng.random() < cfg.distractor_p:

@@ -118,7 +118,9 @@ class Border(Strict):
 
 class Background(Strict):
     colour: Colour = "#ffffff"
-    gradient: list[tuple[float, Colour]] | None = Field(None, description="vertical gradient stops (y, colour)")
+    gradient: list[tuple[float, Colour]] | None = Field(
+        None, description="vertical gradient stops (y, colour)"
+    )
     graphics: list[Graphic] = Field(default_factory=list)
 
     _colours = field_validator("colour")(_check_colour)
@@ -136,7 +138,9 @@ class Background(Strict):
 class PlateStyle(Strict):
     name: str
     region: str = Field(description="written in the 'state' column of labels.tsv (e.g. 'ca', 'eu-de', 'br')")
-    country: str = Field("", description="groups regions for the format prior (e.g. 'us'); the region if empty")
+    country: str = Field(
+        "", description="groups regions for the format prior (e.g. 'us'); the region if empty"
+    )
     description: str = ""
     weight: float = Field(1.0, gt=0, description="how often the style is drawn when mixing styles")
     size_mm: tuple[float, float] = Field(description="plate width and height in millimetres")
@@ -148,7 +152,9 @@ class PlateStyle(Strict):
     emboss: float = Field(0.0, ge=0, le=1, description="strength of the pressed-metal shading of characters")
     rows: list[TextRow] = Field(min_length=1, max_length=2)
     formats: list[PlateFormat] = Field(min_length=1)
-    alphabets: dict[str, str] = Field(default_factory=dict, description="extra or overriding pattern alphabets")
+    alphabets: dict[str, str] = Field(
+        default_factory=dict, description="extra or overriding pattern alphabets"
+    )
     fonts: str | list[FontChoice] = Field(description="a font set named in fonts.yaml, or a list of fonts")
     printed: list[PrintedText] = Field(default_factory=list)
     overlays: list[Graphic] = Field(default_factory=list, description="drawn over the text: stickers, frames")
@@ -208,5 +214,7 @@ def select_styles(patterns: list[str] | None = None) -> list[PlateStyle]:
         return styles
     chosen = [s for s in styles if any(fnmatch(s.name, p) or fnmatch(s.region, p) for p in patterns)]
     if not chosen:
-        raise StyleError(f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}")
+        raise StyleError(
+            f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}"
+        )
     return chosen

@@ -16,12 +16,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from platelab.synth.fonts import GLYPH_PX, text_mask
 from platelab.synth.graphics import BGR, hex_to_bgr
-from platelab.synth.render import RenderedPlate, _draw_mask
+from platelab.synth.render import RenderedPlate, draw_mask
 
 CAR_PAINTS = [  # neutral paints repeated: they are most of the cars on the road
-    "#f4f4f2", "#e9e7e0", "#f4f4f2", "#141416", "#202226", "#141416", "#b9bcc0", "#a4a8ad", "#b9bcc0",
-    "#6c7075", "#45494f", "#6c7075", "#a5161b", "#6e1116", "#1f3f8b", "#1b2747", "#3a6fb0", "#2f4b35",
-    "#c9b99b", "#5b4232", "#d8b429", "#c65a1f",
+    "#f4f4f2",
+    "#e9e7e0",
+    "#f4f4f2",
+    "#141416",
+    "#202226",
+    "#141416",
+    "#b9bcc0",
+    "#a4a8ad",
+    "#b9bcc0",
+    "#6c7075",
+    "#45494f",
+    "#6c7075",
+    "#a5161b",
+    "#6e1116",
+    "#1f3f8b",
+    "#1b2747",
+    "#3a6fb0",
+    "#2f4b35",
+    "#c9b99b",
+    "#5b4232",
+    "#d8b429",
+    "#c65a1f",
 ]
 DEALER_FONT = "DejaVuSansCondensed-Bold.ttf"
 DEALER_NAMES = ["CITY", "VALLEY", "METRO", "BAYSIDE", "HILLTOP", "NORTH", "RIVER", "SUNSET", "PREMIER"]
@@ -45,7 +64,9 @@ class SurroundConfig(BaseModel):
         (0.03, 0.16), description="frame side width range, fraction of plate height; top/bottom may be wider"
     )
     frame_cover: float = Field(
-        0.14, ge=0, le=0.4,
+        0.14,
+        ge=0,
+        le=0.4,
         description="max reach of the frame over the plate edge, fraction of plate height; never over text",
     )
     dealer_p: float = Field(0.35, ge=0, le=1, description="chance that a frame carries small dealer text")
@@ -166,7 +187,7 @@ def _band_text(canvas: np.ndarray, text: str, band: Rect, colour: BGR) -> None:
     if cap < 4:
         return
     mask = scaled_text(DEALER_FONT, text, cap, round((x1 - x0) * 0.8))
-    _draw_mask(canvas, mask, (x0 + x1 - mask.shape[1]) // 2, (y0 + y1 - mask.shape[0]) // 2, colour)
+    draw_mask(canvas, mask, (x0 + x1 - mask.shape[1]) // 2, (y0 + y1 - mask.shape[0]) // 2, colour)
 
 
 def _cover_limits(plate: Rect, boxes: np.ndarray) -> Rect:
@@ -179,8 +200,15 @@ def _cover_limits(plate: Rect, boxes: np.ndarray) -> Rect:
     return max(0, bx0 - x0 - 1), max(0, by0 - y0 - 1), max(0, x1 - bx1 - 1), max(0, y1 - by1 - 1)
 
 
-def _frame(canvas: np.ndarray, mask: np.ndarray, plate: Rect, boxes: np.ndarray, body: BGR,
-           rng: np.random.Generator, cfg: SurroundConfig) -> Rect:
+def _frame(
+    canvas: np.ndarray,
+    mask: np.ndarray,
+    plate: Rect,
+    boxes: np.ndarray,
+    body: BGR,
+    rng: np.random.Generator,
+    cfg: SurroundConfig,
+) -> Rect:
     """Draw a frame around (and a little over) the plate; returns the frame's outer rectangle."""
     x0, y0, x1, y1 = plate
     ph = y1 - y0
@@ -205,8 +233,9 @@ def _frame(canvas: np.ndarray, mask: np.ndarray, plate: Rect, boxes: np.ndarray,
     return fx0, fy0, fx1, fy1
 
 
-def _screws(canvas: np.ndarray, plate: Rect, holes: list[tuple[float, float]],
-            rng: np.random.Generator) -> None:
+def _screws(
+    canvas: np.ndarray, plate: Rect, holes: list[tuple[float, float]], rng: np.random.Generator
+) -> None:
     x0, y0, x1, y1 = plate
     pw, ph = x1 - x0, y1 - y0
     spots = holes or [(0.12, 0.1), (0.88, 0.1)]
@@ -220,8 +249,14 @@ def _screws(canvas: np.ndarray, plate: Rect, holes: list[tuple[float, float]],
             cv2.line(canvas, (centre[0] - slot, centre[1]), (centre[0] + slot, centre[1]), (60, 60, 60), 1)
 
 
-def _upright_bar(canvas: np.ndarray, mask: np.ndarray, plate: Rect, boxes: np.ndarray,
-                 rng: np.random.Generator, cfg: SurroundConfig) -> None:
+def _upright_bar(
+    canvas: np.ndarray,
+    mask: np.ndarray,
+    plate: Rect,
+    boxes: np.ndarray,
+    rng: np.random.Generator,
+    cfg: SurroundConfig,
+) -> None:
     """A tow hook or rack strap rising from below: narrower than a character so no character vanishes."""
     x0, y0, x1, y1 = plate
     char_w = float((boxes[:, 2] - boxes[:, 0]).min()) if len(boxes) else (x1 - x0) / 8
@@ -253,8 +288,15 @@ def _shadow_band(canvas: np.ndarray, plate: Rect, rng: np.random.Generator) -> N
     h, w = canvas.shape[:2]
     centre, half = rng.uniform(x0, x1), (x1 - x0) * rng.uniform(0.04, 0.15)
     slant = rng.uniform(-0.6, 0.6) * h
-    polygon = np.array([[centre - half - slant, 0], [centre + half - slant, 0], [centre + half + slant, h],
-                        [centre - half + slant, h]], np.int32)
+    polygon = np.array(
+        [
+            [centre - half - slant, 0],
+            [centre + half - slant, 0],
+            [centre + half + slant, h],
+            [centre - half + slant, h],
+        ],
+        np.int32,
+    )
     left = max(0, int(polygon[:, 0].min()))
     right = min(w, int(polygon[:, 0].max()) + 1)
     if right <= left:
@@ -265,8 +307,14 @@ def _shadow_band(canvas: np.ndarray, plate: Rect, rng: np.random.Generator) -> N
     np.copyto(roi, cv2.convertScaleAbs(roi, alpha=rng.uniform(0.35, 0.7)), where=inside[:, :, None] > 0)
 
 
-def _occlude(canvas: np.ndarray, mask: np.ndarray, plate: Rect, boxes: np.ndarray,
-             rng: np.random.Generator, cfg: SurroundConfig) -> None:
+def _occlude(
+    canvas: np.ndarray,
+    mask: np.ndarray,
+    plate: Rect,
+    boxes: np.ndarray,
+    rng: np.random.Generator,
+    cfg: SurroundConfig,
+) -> None:
     kind = rng.integers(3)
     if kind == 0:
         _upright_bar(canvas, mask, plate, boxes, rng, cfg)
@@ -276,8 +324,9 @@ def _occlude(canvas: np.ndarray, mask: np.ndarray, plate: Rect, boxes: np.ndarra
         _shadow_band(canvas, plate, rng)
 
 
-def surround(plate: RenderedPlate, rng: np.random.Generator, cfg: SurroundConfig,
-             body: BGR | None = None) -> Surrounded:
+def surround(
+    plate: RenderedPlate, rng: np.random.Generator, cfg: SurroundConfig, body: BGR | None = None
+) -> Surrounded:
     """Put the flat plate on a canvas of car around it; body fixes the paint (a scene's car), else random."""
     ph, pw = plate.image.shape[:2]
     left, top, right, bottom = (rng.uniform(*cfg.margin, 4) * ph).round().astype(int)

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from platelab.io.atomic import atomic_write_bytes
+from platelab.io.atomic import atomic_write_image
 from platelab.io.draw import montage
 from platelab.io.labels import CropLabel, PhotoLabel, write_crop_labels, write_photo_labels
 from platelab.synth.config import SynthConfig
@@ -20,21 +20,21 @@ from platelab.synth.style import PlateStyle
 PREVIEW_NAME = "preview.png"
 
 
-def _write_image(path: Path, image: np.ndarray) -> None:
-    ok, data = cv2.imencode(path.suffix, image)
-    if not ok:
-        raise OSError(f"{path}: could not encode image")
-    atomic_write_bytes(path, data.tobytes())
-
-
 def _write_preview(out: Path, images: list[np.ndarray], captions: list[str], cell: tuple[int, int]) -> Path:
     path = out / PREVIEW_NAME
-    _write_image(path, montage(images, captions, cols=8, cell=cell))
+    atomic_write_image(path, montage(images, captions, cols=8, cell=cell))
     return path
 
 
-def write_crops(out: Path, count: int, styles: Sequence[PlateStyle], seed: int = 0, cfg: SynthConfig | None = None,
-                preview: bool = False, progress: bool = True) -> Path:
+def write_crops(
+    out: Path,
+    count: int,
+    styles: Sequence[PlateStyle],
+    seed: int = 0,
+    cfg: SynthConfig | None = None,
+    preview: bool = False,
+    progress: bool = True,
+) -> Path:
     """count crops as PNG files plus labels.tsv (file, state, plate); a preview montage if asked."""
     out.mkdir(parents=True, exist_ok=True)
     generator = CropGenerator(styles, cfg, seed)
@@ -42,7 +42,7 @@ def write_crops(out: Path, count: int, styles: Sequence[PlateStyle], seed: int =
     for i in tqdm(range(count), desc="crops", disable=not progress):
         crop = generator.sample(i)
         name = f"crop_{i:06d}.png"
-        _write_image(out / name, crop.image)
+        atomic_write_image(out / name, crop.image)
         labels.append(CropLabel(name, crop.text, crop.region))
         if preview and len(shown) < 64:
             shown.append(crop.image)
@@ -53,8 +53,15 @@ def write_crops(out: Path, count: int, styles: Sequence[PlateStyle], seed: int =
     return out / "labels.tsv"
 
 
-def write_scenes(out: Path, count: int, styles: Sequence[PlateStyle], seed: int = 0, cfg: SynthConfig | None = None,
-                 preview: bool = False, progress: bool = True) -> Path:
+def write_scenes(
+    out: Path,
+    count: int,
+    styles: Sequence[PlateStyle],
+    seed: int = 0,
+    cfg: SynthConfig | None = None,
+    preview: bool = False,
+    progress: bool = True,
+) -> Path:
     """count scenes as JPEG files plus labels.tsv (file, x, y, w, h, plate, then the 4 corners), one row a plate."""
     cfg = cfg or SynthConfig()
     out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +69,7 @@ def write_scenes(out: Path, count: int, styles: Sequence[PlateStyle], seed: int 
     for i in tqdm(range(count), desc="scenes", disable=not progress):
         scene = render_scene(styles, sample_rng(seed, i), cfg.scene, cfg.light, cfg.camera)
         name = f"scene_{i:06d}.jpg"
-        _write_image(out / name, scene.image)
+        atomic_write_image(out / name, scene.image)
         for plate in scene.plates:
             quad = tuple((float(x), float(y)) for x, y in plate.quad)
             labels.append(PhotoLabel(name, plate.text, plate.box, quad))

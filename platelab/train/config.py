@@ -24,7 +24,9 @@ class RecognizerTrainConfig(BaseModel):
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
     threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
-    styles: list[str] = Field(default_factory=list, description="style name/region globs; all styles if empty")
+    styles: list[str] = Field(
+        default_factory=list, description="style name/region globs; all styles if empty"
+    )
     charset: str = DEFAULT_CHARS
     val_size: int = Field(1024, ge=0, description="fixed synthetic validation crops (seed + 1)")
     val_every: int = Field(500, ge=1)

@@ -1,4 +1,4 @@
-"""Trained torch recognizer -> a self-describing ONNX file (charset, input size and formats in its metadata)."""
+"""Trained torch recognizer -> a self-describing ONNX file (charset, input size, formats in its metadata)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,12 @@ class WithSoftmax(nn.Module):
         return torch.softmax(self.model(image), dim=-1)
 
 
-def export_recognizer(model: PlateRecognizer, path: Path, formats: dict[str, list[dict]] | None = None,
-                      extra: dict[str, str] | None = None) -> Path:
+def export_recognizer(
+    model: PlateRecognizer,
+    path: Path,
+    formats: dict[str, list[dict]] | None = None,
+    extra: dict[str, str] | None = None,
+) -> Path:
     """Write model as ONNX at path (atomically) and check onnxruntime agrees with torch on random input."""
     model = model.cpu().eval()
     width, height = model.input_size
@@ -36,9 +40,16 @@ def export_recognizer(model: PlateRecognizer, path: Path, formats: dict[str, lis
     wrapped = WithSoftmax(model).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        torch.onnx.export(wrapped, dummy, str(tmp), input_names=["image"], output_names=["probs"],
-                          dynamic_axes={"image": {0: "batch"}, "probs": {0: "batch"}}, opset_version=OPSET,
-                          dynamo=False)
+        torch.onnx.export(
+            wrapped,
+            dummy,
+            str(tmp),
+            input_names=["image"],
+            output_names=["probs"],
+            dynamic_axes={"image": {0: "batch"}, "probs": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
         graph = onnx.load(str(tmp))
         metadata = {
             "platelab_task": "recognizer",
@@ -57,7 +68,7 @@ def export_recognizer(model: PlateRecognizer, path: Path, formats: dict[str, lis
 
 def check_export(model: PlateRecognizer, path: Path, images: np.ndarray) -> float:
     """Largest absolute difference between torch and onnxruntime probabilities on images (N, 1, H, W)."""
-    import onnxruntime as ort  # noqa: PLC0415
+    import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     with torch.no_grad():

@@ -30,7 +30,11 @@ def hardware() -> str:
 
 
 def last_metrics(run: Path) -> dict:
-    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if (run / "metrics.jsonl").exists() else []
+    lines = (
+        (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        if (run / "metrics.jsonl").exists()
+        else []
+    )
     return json.loads(lines[-1]) if lines else {}
 
 
@@ -40,7 +44,8 @@ def write_model_card(onnx_path: Path, cfg: RecognizerTrainConfig, run: Path, max
         "model": onnx_path.name,
         "task": "plate recognition (cropped plate -> text)",
         "training_command": (run / "command.txt").read_text(encoding="utf-8").strip()
-        if (run / "command.txt").exists() else "",
+        if (run / "command.txt").exists()
+        else "",
         "data": "synthetic plates only (platelab.synth), styles: " + (", ".join(cfg.styles) or "all"),
         "steps": metrics.get("step"),
         "batch_size": cfg.batch_size,
@@ -70,8 +75,9 @@ def export_run(run: Path, out: Path) -> Path:
     return out
 
 
-def run_recognizer_recipe(cfg: RecognizerTrainConfig, config_path: Path, resume: bool,
-                          val_real: Sequence[Path], export: Path | None) -> None:
+def run_recognizer_recipe(
+    cfg: RecognizerTrainConfig, config_path: Path, resume: bool, val_real: Sequence[Path], export: Path | None
+) -> None:
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     command = "platelab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if not resume or not (cfg.out_dir / "command.txt").exists():

@@ -56,8 +56,8 @@ def synthetic_eval_set(cfg: RecognizerTrainConfig, charset: Charset) -> EvalSet:
 
 def real_eval_set(folder: Path, name: str | None = None) -> EvalSet:
     """A folder of real crops with labels.tsv; unreadable files are skipped with a warning."""
-    from platelab.eval.labels import normalize_plate, read_labels
     from platelab.io.decode import ImageDecodeError, read_image
+    from platelab.io.labels import normalize_plate, read_labels
 
     images, texts = [], []
     for label in read_labels(folder):
@@ -107,8 +107,12 @@ class MetricsLog:
             handle.write(json.dumps(values) + "\n")
 
 
-def train_recognizer(cfg: RecognizerTrainConfig, resume: bool = False, val_real: Sequence[Path] = (),
-                     model: PlateRecognizer | None = None) -> PlateRecognizer:
+def train_recognizer(
+    cfg: RecognizerTrainConfig,
+    resume: bool = False,
+    val_real: Sequence[Path] = (),
+    model: PlateRecognizer | None = None,
+) -> PlateRecognizer:
     """Train (or continue training) and return the model; checkpoints and metrics go to cfg.out_dir."""
     seed_everything(cfg.seed)
     if cfg.threads:
@@ -133,10 +137,24 @@ def train_recognizer(cfg: RecognizerTrainConfig, resume: bool = False, val_real:
         start, elapsed = int(state["step"]), float(state["elapsed"])
 
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
-    stream = SyntheticCropBatches(select_styles(cfg.styles or None), charset, cfg.batch_size, cfg.seed, cfg.synth,
-                                  start_batch=start, end_batch=cfg.steps)
-    loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
-                        prefetch_factor=4 if cfg.workers else None, persistent_workers=False)
+    stream = SyntheticCropBatches(
+        select_styles(cfg.styles or None),
+        charset,
+        cfg.batch_size,
+        cfg.seed,
+        cfg.synth,
+        start_batch=start,
+        end_batch=cfg.steps,
+    )
+    # The loader draws its workers' base seed from its own generator: from the global one it would shift the
+    # dropout masks of a resumed run away from those of an unbroken run.
+    loader = DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=cfg.workers,
+        prefetch_factor=4 if cfg.workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     log = MetricsLog(out / "metrics.jsonl")
     shown: dict[str, float] = {}
@@ -161,15 +179,28 @@ def train_recognizer(cfg: RecognizerTrainConfig, resume: bool = False, val_real:
         bar.update(1)
         if step % cfg.val_every == 0 or step == cfg.steps:
             shown = {f"val_{e.name}": accuracy(model, e, charset) for e in eval_sets}
-            log.write(step=step, loss=round(running_loss, 4), train_acc=round(running_acc, 4),
-                      lr=scheduler.get_last_lr()[0], seconds=round(time.perf_counter() - began, 1),
-                      **{k: round(v, 4) for k, v in shown.items()})
-        bar.set_postfix(loss=f"{running_loss:.3f}", acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()})
+            log.write(
+                step=step,
+                loss=round(running_loss, 4),
+                train_acc=round(running_acc, 4),
+                lr=scheduler.get_last_lr()[0],
+                seconds=round(time.perf_counter() - began, 1),
+                **{k: round(v, 4) for k, v in shown.items()},
+            )
+        bar.set_postfix(
+            loss=f"{running_loss:.3f}", acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}
+        )
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(checkpoint, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "step": step,
-                "elapsed": time.perf_counter() - began,
-            })
+            save_checkpoint(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                    "elapsed": time.perf_counter() - began,
+                },
+            )
     bar.close()
     return model.cpu().eval()

@@ -15,13 +15,14 @@ class ConfigError(ValueError):
     """A config or data file that cannot be used; the message names the file and the field."""
 
 
-def load_model_file(path: str | Path, model: type[Model], error: type[ConfigError] = ConfigError,
-                    defaults: dict | None = None) -> Model:
+def load_model_file(
+    path: str | Path, model: type[Model], error: type[ConfigError] = ConfigError, defaults: dict | None = None
+) -> Model:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise error(f"{path}: cannot read: {exc}") from exc
+        raise error(f"{path}: cannot read: {' '.join(str(exc).split())}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -76,8 +76,12 @@ def _kind_of_header(path: Path, line: int, header: list[str]) -> LabelsKind:
         return "crops"
     if names in (PHOTO_HEADER, PHOTO_HEADER + CORNER_HEADER):
         return "photos"
-    raise LabelError(path, line, f"unknown header {list(names)}; expected {list(CROP_HEADERS[0])} or "
-                                 f"{list(PHOTO_HEADER)} (optionally followed by {list(CORNER_HEADER)})")
+    raise LabelError(
+        path,
+        line,
+        f"unknown header {list(names)}; expected {list(CROP_HEADERS[0])} or "
+        f"{list(PHOTO_HEADER)} (optionally followed by {list(CORNER_HEADER)})",
+    )
 
 
 def _header(path: Path, rows: list[tuple[int, list[str]]]) -> tuple[int, list[str]]:
@@ -102,8 +106,11 @@ def _required(path: Path, line: int, name: str, value: str) -> str:
 
 def _parse_crop(path: Path, line: int, cells: list[str]) -> CropLabel:
     file, region, plate = cells
-    return CropLabel(file=_required(path, line, "file", file), plate=_required(path, line, "plate", plate),
-                     region=region.strip())
+    return CropLabel(
+        file=_required(path, line, "file", file),
+        plate=_required(path, line, "plate", plate),
+        region=region.strip(),
+    )
 
 
 def _parse_box(path: Path, line: int, cells: list[str]) -> tuple[int, int, int, int]:
@@ -128,10 +135,12 @@ def _parse_quad(path: Path, line: int, cells: list[str]) -> Quad | None:
 
 
 def _parse_photo(path: Path, line: int, cells: list[str]) -> PhotoLabel:
-    return PhotoLabel(file=_required(path, line, "file", cells[0]),
-                      plate=_required(path, line, "plate", cells[5]),
-                      box=_parse_box(path, line, cells[1:5]),
-                      quad=_parse_quad(path, line, cells[6:]) if len(cells) > 6 else None)
+    return PhotoLabel(
+        file=_required(path, line, "file", cells[0]),
+        plate=_required(path, line, "plate", cells[5]),
+        box=_parse_box(path, line, cells[1:5]),
+        quad=_parse_quad(path, line, cells[6:]) if len(cells) > 6 else None,
+    )
 
 
 def read_labels(folder: Path) -> list[CropLabel] | list[PhotoLabel]:
@@ -165,8 +174,15 @@ def write_crop_labels(path: Path, rows: Iterable[CropLabel]) -> None:
     """Writes crop labels in the format of the real crop sets (header ``file state plate``)."""
     lines = ["\t".join(CROP_HEADERS[0])]
     for row in rows:
-        lines.append("\t".join([_cell(row.file, "file"), _cell(row.region, "region", required=False),
-                                _cell(row.plate, "plate")]))
+        lines.append(
+            "\t".join(
+                [
+                    _cell(row.file, "file"),
+                    _cell(row.region, "region", required=False),
+                    _cell(row.plate, "plate"),
+                ]
+            )
+        )
     _write_lines(path, lines)
 
 

@@ -1,0 +1,82 @@
+"""Recognizer speed and accuracy beside Tesseract 5, on the same crops in one run.
+
+    python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us]
+
+Without a crops folder it uses synthetic crops (seeded). Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from platelab.api import Recognizer
+from platelab.eval.metrics import char_error_rate
+from platelab.io.decode import read_image
+from platelab.io.labels import normalize_plate, read_labels
+from platelab.synth.crops import CropGenerator
+from platelab.synth.style import select_styles
+
+DEFAULT_CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "crops-us"
+
+
+def load_crops(folder: Path | None, count: int) -> tuple[list[np.ndarray], list[str], str]:
+    if folder and (folder / "labels.tsv").exists():
+        labels = read_labels(folder)
+        return [read_image(folder / x.file) for x in labels], [normalize_plate(x.plate) for x in labels], str(folder)
+    generator = CropGenerator(select_styles(["us-*"]), seed=777)
+    crops = [generator.sample(i) for i in range(count)]
+    return [c.image for c in crops], [c.text for c in crops], f"{count} synthetic US crops"
+
+
+def timed(fn, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--crops", type=Path, default=DEFAULT_CROPS)
+    parser.add_argument("--prior", default="us")
+    parser.add_argument("--count", type=int, default=370, help="synthetic crops when no folder is found")
+    parser.add_argument("--no-tesseract", action="store_true")
+    args = parser.parse_args()
+
+    images, truths, source = load_crops(args.crops, args.count)
+    rows = []
+    for prior in (None, args.prior):
+        recognizer = Recognizer(prior=prior)
+        recognizer.read(images[:8])  # warm-up: onnxruntime allocates on the first run
+        batched = min(timed(lambda r=recognizer: r.read(images), 3))
+        single = statistics.median(timed(lambda r=recognizer: r.read(images[:1]), 200))
+        texts = [r.text for r in recognizer.read(images)]
+        rows.append((f"platelab (prior: {prior or 'none'})", texts, len(images) / batched, single * 1000))
+
+    if not args.no_tesseract:
+        from platelab.eval.peers import TesseractReader
+
+        tesseract = TesseractReader()
+        start = time.perf_counter()
+        texts = [tesseract.read(image) for image in images]
+        elapsed = time.perf_counter() - start
+        rows.append(("Tesseract 5 (psm 7, A-Z0-9)", texts, len(images) / elapsed, elapsed / len(images) * 1000))
+
+    print(f"\n{len(images)} crops from {source}\n")
+    print("| reader | exact | CER | crops/s (batched) | ms per single crop |")
+    print("|---|---|---|---|---|")
+    for name, texts, rate, single_ms in rows:
+        exact = np.mean([t == p for t, p in zip(truths, texts)])
+        cer = np.mean([char_error_rate(t, p) for t, p in zip(truths, texts)])
+        print(f"| {name} | {exact:.1%} | {cer:.3f} | {rate:.0f} | {single_ms:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Synthetic crops: seeded, labelled with what was drawn, geometry that lands on the plate, CLI outputs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from platelab.cli import app
+from platelab.eval.metrics import char_error_rate
+from platelab.io.labels import read_labels
+from platelab.synth.camera import CameraConfig, LightConfig
+from platelab.synth.config import SynthConfig, describe
+from platelab.synth.crops import CropGenerator
+from platelab.synth.geometry import GeometryConfig
+from platelab.synth.render import render_plate
+from platelab.synth.style import builtin_styles
+from platelab.synth.surroundings import SurroundConfig
+
+
+def _switched_off(model: type) -> dict[str, float]:
+    """Every probability field of a config at zero: the effect never happens."""
+    return {name: 0.0 for name in model.model_fields if name.endswith("_p")}
+
+
+CLEAN = SynthConfig(
+    light=LightConfig(**_switched_off(LightConfig)),
+    camera=CameraConfig(**_switched_off(CameraConfig)),
+    surround=SurroundConfig(**_switched_off(SurroundConfig)),
+    geometry=GeometryConfig(yaw=(0, 0), pitch=(0, 0), roll=(0, 0), pad=(0, 0), aspect_jitter=0),
+)
+
+
+def test_crops_are_seeded() -> None:
+    styles = list(builtin_styles().values())
+    a, b = CropGenerator(styles, seed=5), CropGenerator(styles, seed=5)
+    for i in range(20):
+        x, y = a.sample(i), b.sample(i)
+        assert x.text == y.text and x.image.tobytes() == y.image.tobytes()
+    assert a.sample(0).image.tobytes() != CropGenerator(styles, seed=6).sample(0).image.tobytes()
+
+
+def test_untilted_tight_crop_is_the_plate_and_boxes_sit_inside() -> None:
+    width, height = CLEAN.crop_size
+    for style in list(builtin_styles().values())[::5]:
+        crop = CropGenerator([style], CLEAN, seed=1).sample(0)
+        expected = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+        assert np.abs(crop.quad - expected).max() < 1.0
+        boxes = crop.char_boxes
+        assert len(boxes) == len(crop.text)
+        assert (boxes[:, :2] >= -1).all() and (boxes[:, 2] <= width + 1).all() and (boxes[:, 3] <= height + 1).all()
+
+
+def test_tilted_crops_keep_characters_inside_the_quad() -> None:
+    styles = list(builtin_styles().values())
+    generator = CropGenerator(styles, SynthConfig(), seed=2)
+    for i in range(30):
+        crop = generator.sample(i)
+        quad = crop.quad
+        # clockwise from top-left in image coordinates: positive signed area with y pointing down
+        area = 0.5 * sum(quad[k, 0] * quad[(k + 1) % 4, 1] - quad[(k + 1) % 4, 0] * quad[k, 1] for k in range(4))
+        assert area > 0
+        centres = np.stack([(crop.char_boxes[:, 0] + crop.char_boxes[:, 2]) / 2,
+                            (crop.char_boxes[:, 1] + crop.char_boxes[:, 3]) / 2], 1)
+        lo, hi = quad.min(0) - 1, quad.max(0) + 1
+        assert ((centres >= lo) & (centres <= hi)).all()
+
+
+def test_an_independent_reader_reads_the_labelled_text() -> None:
+    """Tesseract, knowing nothing of platelab, reads the character row of clean one-row renders."""
+    pytest.importorskip("tesserocr")
+    from platelab.eval.peers import TesseractReader
+
+    tesseract = TesseractReader()
+    one_row = [s for s in builtin_styles().values() if len(s.rows) == 1][::3]
+    errors = []
+    for i, style in enumerate(one_row):
+        for j in range(2):
+            plate = render_plate(style, np.random.default_rng([i, j]), height=120)
+            boxes = plate.char_boxes
+            x0, y0 = np.floor(boxes[:, :2].min(0)).astype(int) - 6
+            x1, y1 = np.ceil(boxes[:, 2:].max(0)).astype(int) + 6
+            row = plate.image[max(y0, 0) : y1, max(x0, 0) : x1]
+            errors.append(char_error_rate(plate.text, tesseract.read(row)))
+    # Tesseract itself confuses J/I, 0/O and reads emblems as characters; a wrong label would cost far more.
+    assert np.mean(errors) < 0.15 and np.mean(np.array(errors) == 0) >= 0.5, errors
+
+
+def test_cli_writes_crops_scenes_labels_and_previews(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for kind in ("crops", "scenes"):
+        outs = [tmp_path / f"{kind}{n}" for n in (1, 2)]
+        for out in outs:
+            result = runner.invoke(app, ["synth", kind, "--count", "4", "--out", str(out), "--seed", "3", "--preview"])
+            assert result.exit_code == 0, result.output
+        files = sorted(p.name for p in outs[0].iterdir())
+        assert "labels.tsv" in files and "preview.png" in files
+        for name in files:
+            assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+        labels = read_labels(outs[0])
+        assert all((outs[0] / label.file).exists() and label.plate for label in labels)
+    assert all(label.quad is not None for label in read_labels(tmp_path / "scenes1"))
+
+
+def test_cli_reports_unknown_styles_and_bad_configs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["synth", "crops", "--out", str(tmp_path), "--styles", "atlantis-*"])
+    assert result.exit_code == 2 and "no style matches atlantis-*" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("camera: {jpeg_p: 3}\n")
+    result = runner.invoke(app, ["synth", "crops", "--out", str(tmp_path), "--config", str(bad)])
+    assert result.exit_code == 2 and "camera.jpeg_p" in result.output
+
+
+def test_config_description_lists_every_parameter() -> None:
+    text = describe()
+    for name in ("crop_size", "yaw", "jpeg_p", "shadow_p", "frame_p", "plate_width"):
+        assert re.search(rf"^\s*{name}: ", text, re.M), name

@@ -1,0 +1,64 @@
+"""Tiny training runs: a kill and --resume give the same weights as an unbroken run; ONNX equals torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from platelab.predict.recognizer import RecognitionPredictor  # noqa: E402
+from platelab.train import recognizer as training  # noqa: E402
+from platelab.train.config import RecognizerTrainConfig  # noqa: E402
+from platelab.train.recipe import export_run  # noqa: E402
+
+
+def _config(out: Path) -> RecognizerTrainConfig:
+    return RecognizerTrainConfig(out_dir=out, steps=4, batch_size=4, workers=0, val_size=4, val_every=100,
+                                 checkpoint_every=2, warmup_steps=1, threads=1)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_a_kill_matches_an_unbroken_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    unbroken = training.train_recognizer(_config(tmp_path / "a")).state_dict()
+
+    real_save = training.save_checkpoint
+
+    def save_then_die(path: Path, state: dict) -> None:
+        real_save(path, state)
+        if state["step"] == 2:
+            raise Killed
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        training.train_recognizer(_config(tmp_path / "b"))
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    resumed = training.train_recognizer(_config(tmp_path / "b"), resume=True).state_dict()
+
+    for name, value in unbroken.items():
+        assert torch.equal(value, resumed[name]), name
+    log = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert log and '"step": 4' in log[-1]
+
+
+def test_onnx_export_reads_like_torch(tmp_path: Path) -> None:
+    cfg = _config(tmp_path / "run")
+    model = training.train_recognizer(cfg)
+    onnx_path = export_run(cfg.out_dir, tmp_path / "model.onnx")
+    assert onnx_path.with_suffix(".card.json").exists()
+
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (h, 2 * h, 3), dtype=np.uint8) for h in (40, 64, 90)]
+    predictor = RecognitionPredictor(onnx_path)
+    onnx_probs = predictor.probabilities(crops)
+    from platelab.predict.preprocess import preprocess_crops
+
+    with torch.no_grad():
+        torch_probs = torch.softmax(model(torch.from_numpy(preprocess_crops(crops))), -1).numpy()
+    assert np.abs(onnx_probs - torch_probs).max() < 1e-4
+    assert [r.text for r in predictor.read(crops)] == [d.text for d in predictor.decode(torch_probs)]
