@@ -58,14 +58,14 @@ class LightConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     brightness_p: Probability = Field(0.5, description="chance of an exposure offset")
-    brightness: LevelSpan = Field((-45.0, 35.0), description="grey levels added to every channel")
+    brightness: LevelSpan = Field((-35.0, 30.0), description="grey levels added to every channel")
     contrast_p: Probability = Field(0.4, description="chance of a contrast change")
     contrast: GainSpan = Field((0.65, 1.3), description="contrast gain around mid-grey")
     gamma_p: Probability = Field(0.3, description="chance of a gamma (tone curve) change")
     gamma: GainSpan = Field((0.6, 1.7), description="exponent of the tone curve; above 1 darkens mid-tones")
-    washout_p: Probability = Field(0.12, description="chance of a washed-out, low-contrast look")
-    washout_contrast: UnitSpan = Field((0.3, 0.65), description="contrast kept when washed out")
-    washout_lift: LevelSpan = Field((30.0, 90.0), description="grey levels the washed-out blacks rise by")
+    washout_p: Probability = Field(0.06, description="chance of a washed-out, low-contrast look")
+    washout_contrast: UnitSpan = Field((0.4, 0.7), description="contrast kept when washed out")
+    washout_lift: LevelSpan = Field((20.0, 70.0), description="grey levels the washed-out blacks rise by")
     cast_p: Probability = Field(0.35, description="chance of a sodium, LED or white-balance cast")
     cast_strength: UnitSpan = Field((0.3, 1.0), description="how far a sodium or LED cast goes")
     white_balance: GainSpan = Field((0.85, 1.15), description="per-channel gains of a white-balance error")
@@ -80,17 +80,17 @@ class LightConfig(BaseModel):
     glare_size: GainSpan = Field((0.15, 0.8), description="glare blob radius, fraction of plate height")
     sheen_p: Probability = Field(0.2, description="chance of a retroreflective sheen band on the plate")
     sheen_strength: LevelSpan = Field((15.0, 60.0), description="grey levels the sheen adds at its brightest")
-    night_p: Probability = Field(0.08, description="chance of a night shot: dark, noisy, plate lamp-lit")
-    night_exposure: UnitSpan = Field((0.15, 0.45), description="fraction of the light left at night")
-    night_plate_gain: GainSpan = Field((1.5, 3.0), description="how much brighter the lamp-lit plate stays")
+    night_p: Probability = Field(0.04, description="chance of a night shot: dark, noisy, plate lamp-lit")
+    night_exposure: UnitSpan = Field((0.2, 0.5), description="fraction of the light left at night")
+    night_plate_gain: GainSpan = Field((1.8, 3.5), description="how much brighter the lamp-lit plate stays")
     night_noise: PixelSpan = Field((3.0, 10.0), description="sensor noise sigma at night, grey levels")
     infrared_p: Probability = Field(0.04, description="chance of an infrared look: grey, flat bright plate")
-    dirt_p: Probability = Field(0.15, description="chance of dirt spots and road spray on the plate")
-    dirt_opacity: UnitSpan = Field((0.2, 0.7), description="opacity of the dirt at its thickest")
+    dirt_p: Probability = Field(0.1, description="chance of dirt spots and road spray on the plate")
+    dirt_opacity: UnitSpan = Field((0.15, 0.6), description="opacity of the dirt at its thickest")
     dirt_spots: CountSpan = Field((3, 15), description="number of dirt spots")
     rust_p: Probability = Field(0.06, description="chance of rust spots and streaks from the bolt holes")
     rust_opacity: UnitSpan = Field((0.4, 0.9), description="opacity of rust at its thickest")
-    fade_p: Probability = Field(0.12, description="chance of sun-faded, worn paint")
+    fade_p: Probability = Field(0.08, description="chance of sun-faded, worn paint")
     fade_amount: UnitSpan = Field((0.15, 0.5), description="how far the plate fades towards pale grey")
 
 
@@ -99,28 +99,27 @@ class CameraConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    defocus_p: Probability = Field(0.35, description="chance of defocus blur")
-    defocus_sigma: PixelSpan = Field((0.4, 1.4), description="gaussian defocus sigma, px")
+    defocus_p: Probability = Field(0.25, description="chance of defocus blur")
+    defocus_sigma: PixelSpan = Field((0.3, 1.1), description="gaussian defocus sigma, px")
     defocus_disk_p: Probability = Field(0.3, description="chance defocus is a lens disk, not a gaussian")
     defocus_radius: CountSpan = Field((1, 2), description="lens disk radius, px")
-    motion_p: Probability = Field(0.12, description="chance of motion blur in a random direction")
+    motion_p: Probability = Field(0.08, description="chance of motion blur in a random direction")
     motion_length: CountSpan = Field((2, 6), description="motion blur length, px")
     vignette_p: Probability = Field(0.15, description="chance of vignetting (darker towards the corners)")
     vignette_strength: UnitSpan = Field((0.15, 0.5), description="fraction of light lost in the corners")
-    lowres_p: Probability = Field(0.4, description="chance the sensor saw fewer pixels (downscale, upscale)")
-    lowres_scale: UnitSpan = Field((0.25, 0.85), description="fraction of the size the sensor saw")
-    noise_p: Probability = Field(0.55, description="chance of sensor noise")
-    noise_sigma: PixelSpan = Field((1.5, 6.0), description="read noise sigma, grey levels")
+    lowres_p: Probability = Field(0.25, description="chance the sensor saw fewer pixels (downscale, upscale)")
+    lowres_scale: UnitSpan = Field((0.35, 0.9), description="fraction of the size the sensor saw")
+    noise_p: Probability = Field(0.4, description="chance of sensor noise")
+    noise_sigma: PixelSpan = Field((1.0, 5.0), description="read noise sigma, grey levels")
     noise_shot_p: Probability = Field(0.5, description="chance of shot noise too, growing with brightness")
     noise_shot: UnitSpan = Field((0.01, 0.05), description="shot noise sigma, fraction of the pixel's value")
     noise_colour_p: Probability = Field(0.4, description="chance noise is independent per channel (colour)")
     interlace_p: Probability = Field(0.03, description="chance of interlacing: odd rows shifted sideways")
     interlace_shift: CountSpan = Field((1, 3), description="horizontal shift of the odd rows, px")
-    jpeg_p: Probability = Field(0.55, description="chance of JPEG compression")
-    jpeg_quality: QualitySpan = Field((25, 92), description="JPEG quality")
-    video_p: Probability = Field(0.05, description="chance of video-like compression (replaces JPEG)")
-    video_quality: QualitySpan = Field((8, 30), description="JPEG quality of a video frame")
-    video_chroma_scale: UnitSpan = Field((0.25, 0.5), description="fraction of the size chroma is kept at")
+    jpeg_p: Probability = Field(0.4, description="chance of JPEG compression")
+    jpeg_quality: QualitySpan = Field((35, 95), description="JPEG quality")
+    video_p: Probability = Field(0.04, description="chance of video-like compression (replaces JPEG)")
+    video_quality: QualitySpan = Field((8, 30), description="quality of a video frame: blocky, colour smeared")
 
 
 # ---------------------------------------------------------------------------------------------- small helpers
@@ -158,9 +157,9 @@ def _three(channel: np.ndarray) -> np.ndarray:
     return cv2.merge([channel, channel, channel])
 
 
-def _apply_gain(image: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """image * gain / UNIT, gain being a one-channel uint8 map of the image's size."""
-    return cv2.multiply(image, _three(gain), scale=1 / UNIT)
+def _apply_gain(image: np.ndarray, gain: np.ndarray) -> None:
+    """image *= gain / UNIT in place, gain being a one-channel uint8 map of the image's size."""
+    cv2.multiply(image, _three(gain), dst=image, scale=1 / UNIT)
 
 
 def _plate_alpha(small: np.ndarray, box: Box, plate_mask: np.ndarray | None) -> np.ndarray:
@@ -211,12 +210,12 @@ def _dirt(
     spots = np.zeros((mh, mw), np.uint8)
     count = _draw_int(rng, cfg.dirt_spots)
     centres = rng.random((count, 2)) * (mw, mh)
-    axes = np.maximum(1, rng.uniform(0.03, 0.2, (count, 2)) * mh)
+    axes = np.maximum(1, rng.uniform(0.02, 0.1, (count, 2)) * mh)
     for (cx, cy), (ax, ay), angle, ink in zip(
         centres.astype(int).tolist(),
         axes.astype(int).tolist(),
         rng.uniform(0, 180, count).tolist(),
-        rng.integers(128, 256, count).tolist(),
+        rng.integers(80, 200, count).tolist(),
         strict=True,
     ):
         cv2.ellipse(spots, (cx, cy), (ax, ay), angle, 0, 360, ink, -1, cv2.LINE_AA)
@@ -327,14 +326,14 @@ def _gradient(rng: np.random.Generator, cfg: LightConfig, box: Box, shape: tuple
 
 
 def _illumination(image: np.ndarray, rng: np.random.Generator, cfg: LightConfig, box: Box,
-                  gradient: bool, shadow: bool) -> np.ndarray:
-    """The image under a linear falloff and/or a shadow, applied as one uint8 gain map."""
+                  gradient: bool, shadow: bool) -> None:
+    """A linear falloff and/or a shadow, applied in place as one uint8 gain map."""
     shape = image.shape[:2]
     gain = _gradient(rng, cfg, box, shape) if gradient else np.full(shape, UNIT, np.uint8)
     if shadow:
         lit = 255 - cv2.convertScaleAbs(_shade(rng, cfg, box, shape), alpha=_draw(rng, cfg.shadow_darkness))
         gain = cv2.multiply(gain, lit, scale=1 / 255)
-    return _apply_gain(image, gain)
+    _apply_gain(image, gain)
 
 
 @cache
@@ -376,7 +375,7 @@ def _infrared(image: np.ndarray, rng: np.random.Generator, plate_mask: np.ndarra
     """IR camera look: grey; the retroreflective plate bright and flat with dark characters, the rest dim."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     levels = np.arange(256, dtype=np.float32)
-    threshold, softness = rng.uniform(70, 140), rng.uniform(8, 25)
+    threshold, softness = rng.uniform(90, 150), rng.uniform(6, 15)
     plate_curve = rng.uniform(15, 45) + rng.uniform(190, 225) / (1 + np.exp(-(levels - threshold) / softness))
     ir = cv2.LUT(grey, np.clip(plate_curve, 0, 255).astype(np.uint8))
     if plate_mask is not None:
@@ -423,11 +422,6 @@ def _tone_matrix(rng: np.random.Generator, cfg: LightConfig, fired: dict[str, bo
     return matrix
 
 
-def _gamma(image: np.ndarray, gamma: float) -> np.ndarray:
-    curve = 255 * (np.arange(256, dtype=np.float32) / 255) ** gamma
-    return cv2.LUT(image, curve.astype(np.uint8))
-
-
 LIGHT_EFFECTS = (
     "fade",
     "dirt",
@@ -444,7 +438,6 @@ LIGHT_EFFECTS = (
     "washout",
     "cast",
 )
-IN_PLACE_LIGHT = ("fade", "dirt", "rust", "sheen", "glare", "night")  # these paint into a copy of the input
 
 
 def apply_light(
@@ -455,12 +448,12 @@ def apply_light(
     fired = _fire(rng, cfg, LIGHT_EFFECTS)
     fired["night"] &= not fired["infrared"]
     box = _plate_box(image.shape, plate_mask)
-    out = image.copy() if any(fired[name] for name in IN_PLACE_LIGHT) else image
+    out = image.copy()  # every step below works in place on it: fresh full-size buffers cost more
     for name, effect in (("fade", _fade), ("dirt", _dirt), ("rust", _rust), ("sheen", _sheen)):
         if fired[name]:
             effect(out, rng, cfg, box, plate_mask)
     if fired["gradient"] or fired["shadow"]:
-        out = _illumination(out, rng, cfg, box, fired["gradient"], fired["shadow"])
+        _illumination(out, rng, cfg, box, fired["gradient"], fired["shadow"])
     if fired["glare"]:
         _glare(out, rng, cfg, box)
     if fired["infrared"]:
@@ -470,12 +463,13 @@ def apply_light(
         _lamp_lit_plate(out, rng, cfg, box, plate_mask)
     matrix = _tone_matrix(rng, cfg, fired)
     if matrix is not None:
-        out = cv2.transform(out, matrix)
+        cv2.transform(out, matrix, dst=out)
     if fired["gamma"]:
-        out = _gamma(out, _draw(rng, cfg.gamma))
+        curve = 255 * (np.arange(256, dtype=np.float32) / 255) ** _draw(rng, cfg.gamma)
+        cv2.LUT(out, _to_u8(curve, 1), dst=out)
     if fired["night"]:
-        out = _add_noise(out, rng, _draw(rng, cfg.night_noise), shot=0.03, colour=True)
-    return image.copy() if out is image else out
+        _add_noise(out, rng, _draw(rng, cfg.night_noise), shot=0.03, colour=True)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- the lens
@@ -509,17 +503,18 @@ def _motion_kernel(length: int, angle_bucket: int) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _defocus(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
+def _defocus(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> None:
     if rng.random() < cfg.defocus_disk_p:
-        return cv2.filter2D(image, -1, _disk_kernel(_draw_int(rng, cfg.defocus_radius)))
+        cv2.filter2D(image, -1, _disk_kernel(_draw_int(rng, cfg.defocus_radius)), dst=image)
+        return
     sigma = _draw(rng, cfg.defocus_sigma)
-    size = 2 * int(np.ceil(2 * sigma)) + 1  # +-2 sigma: cv2's default +-3 sigma costs more, looks the same
-    return cv2.GaussianBlur(image, (size, size), sigma)
+    size = 2 * math.ceil(2 * sigma) + 1  # +-2 sigma: cv2's default +-3 sigma costs more and looks the same
+    cv2.GaussianBlur(image, (size, size), sigma, dst=image)
 
 
-def _motion_blur(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
+def _motion_blur(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> None:
     bucket = int(rng.integers(180 // MOTION_ANGLE_STEP))
-    return cv2.filter2D(image, -1, _motion_kernel(max(2, _draw_int(rng, cfg.motion_length)), bucket))
+    cv2.filter2D(image, -1, _motion_kernel(max(2, _draw_int(rng, cfg.motion_length)), bucket), dst=image)
 
 
 @cache
@@ -528,11 +523,11 @@ def _radius_squared() -> np.ndarray:
     return (r[None, :] ** 2 + r[:, None] ** 2) / 2
 
 
-def _vignette(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
-    centre_gain = 1 + rng.uniform(0, 0.1)  # cameras expose for the middle
+def _vignette(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> None:
+    centre_gain = 1 + 0.1 * rng.random()  # cameras expose for the middle
     gain = _to_u8(centre_gain - _draw(rng, cfg.vignette_strength) * _radius_squared(), UNIT)
     height, width = image.shape[:2]
-    return _apply_gain(image, cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR))
+    _apply_gain(image, cv2.resize(gain, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
 # -------------------------------------------------------------------------------------------- the sensor
@@ -553,57 +548,34 @@ def _noise_bank(colour: bool) -> np.ndarray:
 
 def _noise_patch(bank: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """A zero-copy, contiguous random slice of the bank in the image's shape (repeated for huge images)."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     if size > bank.size:
         bank = np.resize(bank, size)
     start = int(rng.integers(bank.size - size + 1))
     return bank[start : start + size].reshape(shape)
 
 
-def _add_noise(
-    image: np.ndarray, rng: np.random.Generator, sigma: float, shot: float, colour: bool
-) -> np.ndarray:
-    """Read noise of sigma grey levels, plus shot noise of shot * the pixel's value (brighter is noisier).
-
-    Both are uint8 passes with the bank's offset folded into cv2.addWeighted's constant."""
+def _add_noise(image: np.ndarray, rng: np.random.Generator, sigma: float, shot: float, colour: bool) -> None:
+    """Read noise of sigma grey levels plus shot noise of shot * the pixel's value (brighter is noisier), in
+    place. Both are uint8 passes with the bank's offset folded into cv2.addWeighted's constant."""
     bank = _noise_bank(colour)
     if shot > 0:
         # image * bank / 256 = image * (1/2 + n/8) never saturates; mixing 8 * shot of it in, and taking
         # the half back off the image's own weight, leaves image * (1 + shot * n)
         grainy = cv2.multiply(image, _noise_patch(bank, image.shape, rng), scale=1 / (2 * NOISE_MID))
-        image = cv2.addWeighted(image, 1 - 4 * shot, grainy, 8 * shot, 0)
+        cv2.addWeighted(image, 1 - 4 * shot, grainy, 8 * shot, 0, dst=image)
     weight = sigma / NOISE_UNIT
-    return cv2.addWeighted(image, 1, _noise_patch(bank, image.shape, rng), weight, -NOISE_MID * weight)
+    cv2.addWeighted(image, 1, _noise_patch(bank, image.shape, rng), weight, -NOISE_MID * weight, dst=image)
 
 
-def _interlace(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
-    """The odd field was exposed a moment later, while the car moved sideways."""
-    shift = min(_draw_int(rng, cfg.interlace_shift), image.shape[1] - 1) * (1 if rng.random() < 0.5 else -1)
-    out = image.copy()
-    if shift > 0:
-        out[1::2, shift:] = image[1::2, :-shift]
-    elif shift < 0:
-        out[1::2, :shift] = image[1::2, -shift:]
-    return out
-
-
-# --------------------------------------------------------------------------------------------- the codec
-
-
-def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("cv2 could not JPEG-encode the image")
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
-
-
-def _video_frame(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
-    """A frame from a video stream: chroma kept at a fraction of the size, then coarse blocky compression."""
-    height, width = image.shape[:2]
-    ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
-    scale = _draw(rng, cfg.video_chroma_scale)
-    ycc[..., 1:] = cv2.resize(_shrink(ycc, scale), (width, height), interpolation=cv2.INTER_LINEAR)[..., 1:]
-    return _jpeg(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR), _draw_int(rng, cfg.video_quality))
+def _interlace(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> None:
+    """The odd field was exposed a moment later, while the car moved sideways (in place)."""
+    shift = min(_draw_int(rng, cfg.interlace_shift), image.shape[1] - 1)
+    odd = image[1::2]
+    if rng.random() < 0.5:
+        odd[:, shift:] = odd[:, : odd.shape[1] - shift].copy()
+    else:
+        odd[:, : odd.shape[1] - shift] = odd[:, shift:].copy()
 
 
 def _shrink(image: np.ndarray, scale: float) -> np.ndarray:
@@ -616,36 +588,44 @@ def _shrink(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, target, interpolation=cv2.INTER_LINEAR)
 
 
-UPSCALE_INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_NEAREST)
+# --------------------------------------------------------------------------------------------- the codec
+
+
+def _jpeg(image: np.ndarray, quality: int, sampling: int) -> np.ndarray:
+    """Encode and decode: sampling is the chroma subsampling, 4:2:0 for photos, 4:1:1 for (DV-like) video."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, sampling]
+    ok, data = cv2.imencode(".jpg", image, params)
+    if not ok:
+        raise RuntimeError("cv2 could not JPEG-encode the image")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+UPSCALE_INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_LINEAR, cv2.INTER_LINEAR, cv2.INTER_NEAREST)
 CAMERA_EFFECTS = ("defocus", "motion", "vignette", "lowres", "noise", "interlace", "video", "jpeg")
 
 
 def apply_camera(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> np.ndarray:
     """Lens, then sensor, then codec. With lowres the noise, interlacing and compression happen at the
-    sensor's own (small) size before the image is scaled back, as in a crop upscaled from a distant plate."""
+    sensor's own (small) size before the image is scaled back, as in a crop upscaled from a distant plate.
+    Effects work in place on one copy: fresh full-size buffers per step cost more than the steps."""
     fired = _fire(rng, cfg, CAMERA_EFFECTS)
     height, width = image.shape[:2]
-    out = image
-    if fired["defocus"]:
-        out = _defocus(out, rng, cfg)
-    if fired["motion"]:
-        out = _motion_blur(out, rng, cfg)
-    if fired["vignette"]:
-        out = _vignette(out, rng, cfg)
+    out = image.copy()
+    for name, lens_effect in (("defocus", _defocus), ("motion", _motion_blur), ("vignette", _vignette)):
+        if fired[name]:
+            lens_effect(out, rng, cfg)
     if fired["lowres"]:
         out = _shrink(out, _draw(rng, cfg.lowres_scale))
     if fired["noise"]:
-        colour, shot = rng.random(2) < (cfg.noise_colour_p, cfg.noise_shot_p)
-        out = _add_noise(
-            out, rng, _draw(rng, cfg.noise_sigma), _draw(rng, cfg.noise_shot) if shot else 0.0, bool(colour)
-        )
+        colour, shot = (rng.random(2) < (cfg.noise_colour_p, cfg.noise_shot_p)).tolist()
+        _add_noise(out, rng, _draw(rng, cfg.noise_sigma), _draw(rng, cfg.noise_shot) if shot else 0.0, colour)
     if fired["interlace"]:
-        out = _interlace(out, rng, cfg)
+        _interlace(out, rng, cfg)
     if fired["video"]:
-        out = _video_frame(out, rng, cfg)
+        out = _jpeg(out, _draw_int(rng, cfg.video_quality), cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411)
     elif fired["jpeg"]:
-        out = _jpeg(out, _draw_int(rng, cfg.jpeg_quality))
+        out = _jpeg(out, _draw_int(rng, cfg.jpeg_quality), cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420)
     if fired["lowres"]:
         interpolation = UPSCALE_INTERPOLATIONS[int(rng.integers(len(UPSCALE_INTERPOLATIONS)))]
         out = cv2.resize(out, (width, height), interpolation=interpolation)
-    return out.copy() if out is image else out
+    return out

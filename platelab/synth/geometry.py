@@ -9,21 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 class GeometryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    yaw: tuple[float, float] = Field((-35.0, 35.0), description="rotation about the vertical axis, degrees")
-    pitch: tuple[float, float] = Field(
-        (-25.0, 25.0), description="rotation about the horizontal axis, degrees"
-    )
-    roll: tuple[float, float] = Field((-8.0, 8.0), description="in-plane rotation, degrees")
-    focal: tuple[float, float] = Field(
-        (1.2, 6.0), description="focal length / plate width; small = strong perspective"
-    )
+    yaw: tuple[float, float] = Field((-25.0, 25.0), description="rotation about the vertical axis, degrees")
+    pitch: tuple[float, float] = Field((-15.0, 15.0), description="rotation about the horizontal axis, degrees")
+    roll: tuple[float, float] = Field((-6.0, 6.0), description="in-plane rotation, degrees")
+    focal: tuple[float, float] = Field((2.0, 8.0), description="focal length / plate width; small = strong perspective")
     pad: tuple[float, float] = Field(
-        (-0.03, 0.22),
-        description="crop margin beyond the plate's box on each side / plate size: tight to loose",
+        (-0.02, 0.1), description="crop margin beyond the plate's box on each side / plate size: tight to loose"
     )
-    aspect_jitter: float = Field(
-        0.15, ge=0, le=0.5, description="crop box aspect change (detector boxes vary)"
-    )
+    aspect_jitter: float = Field(0.1, ge=0, le=0.5, description="crop box aspect change (detector boxes vary)")
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
