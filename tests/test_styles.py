@@ -79,3 +79,15 @@ def test_invalid_style_names_file_and_field(tmp_path: Path, body: str, field: st
         load_style(path)
     message = str(error.value)
     assert str(path) in message and field in message and "\n" not in message
+
+
+def test_stacked_small_characters_are_printed_but_not_in_the_text() -> None:
+    from platelab.synth.style import text_positions
+
+    stacked = [(s, f) for s in builtin_styles().values() for f in s.formats if "(" in "".join(f.patterns)]
+    assert stacked
+    style, fmt = stacked[0]
+    only = style.model_copy(update={"formats": [fmt]})
+    plate = render_plate(only, np.random.default_rng(3), height=96)
+    expected = sum(len(text_positions(p, style.all_alphabets)) for p in fmt.patterns)
+    assert len(plate.text) == expected == len(plate.char_boxes)

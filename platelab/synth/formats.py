@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from platelab.synth.style import PlateStyle
+from platelab.synth.style import PlateStyle, text_positions
 
 
 def format_alphabets(pattern_rows: Sequence[str], alphabets: dict[str, str]) -> list[str]:
-    return [alphabets[ch] for row in pattern_rows for ch in row if ch in alphabets]
+    return [alphabets[name] for row in pattern_rows for name in text_positions(row, alphabets)]
 
 
 def formats_by_country(styles: Sequence[PlateStyle]) -> dict[str, list[dict]]:

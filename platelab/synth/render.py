@@ -15,7 +15,7 @@ import numpy as np
 
 from platelab.synth.fonts import GLYPH_PX, glyph, style_fonts, text_mask
 from platelab.synth.graphics import blend_colour, hex_to_bgr, paint
-from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, PrintedText, TextRow
+from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, PrintedText, TextRow, text_positions
 
 T = TypeVar("T")
 LABEL_FONT = "DejaVuSansCondensed-Bold.ttf"
@@ -70,31 +70,21 @@ def _fill(tokens: list[Token], alphabets: dict[str, str], rng: np.random.Generat
     ]
 
 
-def pattern_length(pattern: str, alphabets: dict[str, str]) -> int:
-    return sum(ch in alphabets for ch in pattern)
-
-
 def _matches(pattern: str, alphabets: dict[str, str], text: str) -> bool:
-    positions = [ch for ch in pattern if ch in alphabets]
+    positions = text_positions(pattern, alphabets)
     return len(positions) == len(text) and all(c in alphabets[p] for p, c in zip(positions, text))
 
 
-def _format_for_text(style: PlateStyle, text: str) -> tuple[PlateFormat, list[list[Token]]]:
+def _format_for_text(
+    style: PlateStyle, text: str, rng: np.random.Generator
+) -> tuple[PlateFormat, list[list[Token]]]:
     """The style's first format that can hold text, filled with it; a plain one-row format otherwise."""
     alphabets = style.all_alphabets
     for fmt in style.formats:
         if _matches("".join(fmt.patterns), alphabets, text):
-            rows, rest = [], iter(text)
-            for pattern in fmt.patterns:
-                rows.append(
-                    [
-                        Token(t.kind, "".join(next(rest) for _ in t.chars))
-                        if t.kind in ("char", "stack")
-                        else t
-                        for t in tokenize(pattern)
-                    ]
-                )
-            return fmt, rows
+            rest = iter(text)
+            rows = [_fill(tokenize(pattern), alphabets, rng) for pattern in fmt.patterns]
+            return fmt, [[Token("char", next(rest)) if t.kind == "char" else t for t in row] for row in rows]
     return PlateFormat(patterns=["A" * len(text)], rows=[style.rows[0]]), [[Token("char", c) for c in text]]
 
 
@@ -328,7 +318,7 @@ def _draw_row(
             small = char_h * 0.45
             for i, c in enumerate(p.token.chars[:2]):
                 top = y0 + i * (char_h - small) if len(p.token.chars) > 1 else y0 + (char_h - small) / 2
-                boxes.append(_draw_glyph(ink, font, c, stroke, (x, top, x + width, top + small)))
+                _draw_glyph(ink, font, c, stroke, (x, top, x + width, top + small))
         else:
             _draw_separator(ink, p.token.kind, (x, y0, x + width, y0 + char_h))
             separators.append((p.token.kind, (x, y0, x + width, y0 + char_h)))
@@ -365,7 +355,7 @@ def render_plate(
         fmt = choose(rng, style.formats, [f.weight for f in style.formats])
         rows_tokens = [_fill(tokenize(p), alphabets, rng) for p in fmt.patterns]
     else:
-        fmt, rows_tokens = _format_for_text(style, text)
+        fmt, rows_tokens = _format_for_text(style, text, rng)
     fonts = style_fonts(style)
     font_choice = choose(rng, fonts, [f.weight for f in fonts])
     stroke = int(rng.integers(font_choice.stroke[0], font_choice.stroke[1] + 1))
@@ -403,7 +393,7 @@ def render_plate(
                 )
                 _draw_graphic_text(canvas, g, filler[0].chars)
 
-    plate_text = "".join(t.chars for tokens in rows_tokens for t in tokens if t.kind in ("char", "stack"))
+    plate_text = "".join(t.chars for tokens in rows_tokens for t in tokens if t.kind == "char")
     return RenderedPlate(
         canvas, plate_text, np.array(boxes, np.float32).reshape(-1, 4), style, font_choice.file, separators
     )

@@ -27,6 +27,16 @@ SEPARATORS = {"-": "dash", " ": "gap", "·": "dot", "_": "emblem"}
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
+def text_positions(pattern: str, alphabets: dict[str, str]) -> list[str]:
+    """Alphabet names of the pattern's positions that belong to the plate number (stacked groups do not)."""
+    positions, depth = [], 0
+    for ch in pattern:
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and ch in alphabets:
+            positions.append(ch)
+    return positions
+
+
 class StyleError(ConfigError):
     """A style file that cannot be used; the message names the file and the field."""
 
@@ -65,7 +75,8 @@ class PlateFormat(Strict):
 
     A pattern letter is an alphabet name (L, N, A or one the style defines); '-', ' ', '·' and '_' are printed
     separators that are not part of the text ('_' leaves a gap for an emblem). Characters inside parentheses
-    are stacked small, one above the other, as on many US plates.
+    are stacked small, one above the other, as county and type codes on many US plates; like the separators they
+    are printed but not part of the plate number (the convention of the OpenALPR benchmark labels).
     """
 
     patterns: list[str] = Field(min_length=1, max_length=2)
@@ -188,7 +199,7 @@ class PlateStyle(Strict):
                 for ch in pattern:
                     if ch not in names and ch not in SEPARATORS and ch not in "()":
                         raise ValueError(f"formats[{i}]: pattern {pattern!r} uses unknown alphabet {ch!r}")
-            if not 1 <= sum(ch in names for p in fmt.patterns for ch in p) <= 10:
+            if not 1 <= sum(len(text_positions(p, names)) for p in fmt.patterns) <= 10:
                 raise ValueError(f"formats[{i}]: a plate holds 1 to 10 characters")
         return self
 
