@@ -28,29 +28,66 @@ class Recognizer:
         return self.predictor.read(arrays)
 
 
-def read_paths(
-    paths: Sequence[str | Path], crops: bool = True, prior: str | None = None, model: str | Path | None = None
-) -> Iterator[ImageResult]:
-    """One ImageResult per image file found in paths, in order; unreadable files give a result with an error."""
-    if not crops:
-        raise NotImplementedError("plate detection in whole photos is not available yet: use --crops")
-    recognizer = Recognizer(model, prior)
+class Reader:
+    """Finds and reads plates in photos: `Reader().read(image)` with a BGR/grey array or a file path."""
+
+    def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
+                 prior: str | None = None, min_confidence: float = 0.0, threads: int = 0) -> None:
+        from platelab.predict.reader import PlateReader
+
+        self.reader = PlateReader(detector, recognizer, prior=prior, min_confidence=min_confidence, threads=threads)
+
+    def read(self, image: ImageInput) -> list[PlateResult]:
+        return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
+
+
+def _decode_all(files: Sequence[tuple[Path, str]]) -> list[tuple[str, np.ndarray | str]]:
+    """(name, image) or (name, one-line error) per file: a bad file never stops the others."""
+    decoded: list[tuple[str, np.ndarray | str]] = []
+    for path, name in files:
+        try:
+            decoded.append((name, read_image(path, name=name)))
+        except ImageDecodeError as exc:
+            decoded.append((name, str(exc)))
+    return decoded
+
+
+def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
+               model: str | Path | None = None, detector: str | Path | None = None, min_confidence: float = 0.0,
+               draw: Path | None = None) -> Iterator[ImageResult]:
+    """One ImageResult per image file found in paths, in order; unreadable files give a result with an error.
+
+    crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
+    draw: a folder that receives each photo with its plates outlined.
+    """
     files = list_images(paths)
-    for start in range(0, len(files), CHUNK):
-        chunk = files[start : start + CHUNK]
-        decoded: list[tuple[str, np.ndarray | str]] = []
-        for path, name in chunk:
-            try:
-                decoded.append((name, read_image(path, name=name)))
-            except ImageDecodeError as exc:
-                decoded.append((name, str(exc)))
-        good = [image for _, image in decoded if isinstance(image, np.ndarray)]
-        plates = iter(recognizer.read(good))
-        for name, image in decoded:
-            if isinstance(image, str):
-                yield ImageResult(name, error=image)
-            else:
-                yield ImageResult(name, plates=(next(plates),))
+    if crops:
+        recognizer = Recognizer(model, prior)
+        for start in range(0, len(files), CHUNK):
+            decoded = _decode_all(files[start : start + CHUNK])
+            readings = iter(recognizer.read([image for _, image in decoded if isinstance(image, np.ndarray)]))
+            for name, image in decoded:
+                if isinstance(image, str):
+                    yield ImageResult(name, error=image)
+                    continue
+                plate = next(readings)
+                yield ImageResult(name, plates=(plate,) if plate.confidence >= min_confidence else ())
+        return
+    reader = Reader(detector, model, prior, min_confidence)
+    for path, name in files:
+        [(name, image)] = _decode_all([(path, name)])
+        if isinstance(image, str):
+            yield ImageResult(name, error=image)
+            continue
+        plates = tuple(reader.read(image))
+        if draw is not None:
+            from platelab.io.atomic import atomic_write_image
+            from platelab.io.draw import draw_plates
+
+            target = draw / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_image(target.with_suffix(".jpg"), draw_plates(image, plates))
+        yield ImageResult(name, plates=plates)
 
 
 def evaluate_crops(
@@ -79,3 +116,52 @@ def evaluate_crops(
         )
         atomic_write_image(failures, sheet)
     return format_crop_report(scores, f"{folder} (prior: {prior or 'none'})")
+
+
+def evaluate_photos(
+    folder: Path,
+    prior: str | None = None,
+    model: str | Path | None = None,
+    detector: str | Path | None = None,
+    failures: Path | None = None,
+) -> str:
+    """Score the full reader on a folder of photos with labels.tsv (file, x, y, w, h, plate); markdown report."""
+    import time
+
+    from platelab.eval.metrics import score_photos
+    from platelab.eval.report import format_photo_report
+    from platelab.io.atomic import atomic_write_image
+    from platelab.io.draw import draw_plates, montage
+    from platelab.io.labels import read_labels
+
+    labels = read_labels(folder)
+    reader = Reader(detector, model, prior)
+    predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
+    drawn: dict[str, np.ndarray] = {}
+    seconds = 0.0
+    for file in dict.fromkeys(label.file for label in labels):
+        image = read_image(folder / file, name=file)
+        start = time.perf_counter()
+        plates = reader.read(image)
+        seconds += time.perf_counter() - start
+        predictions[file] = [(p.box, p.text) for p in plates]
+        if failures is not None:
+            drawn[file] = draw_plates(image, plates)
+    scores = score_photos(labels, predictions)
+    if failures is not None and scores.failures:
+        shown = scores.failures[:48]
+        sheet = montage([drawn[f] for f, _, _ in shown], [f"{t} -> {p or 'missed'}" for _, t, p in shown],
+                        cols=6, cell=(320, 240))
+        atomic_write_image(failures, sheet)
+    report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'})")
+    return report + f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(len(predictions), 1):.1f} ms\n"
+
+
+def evaluate(folder: Path, prior: str | None = None, model: str | Path | None = None,
+             detector: str | Path | None = None, failures: Path | None = None) -> str:
+    """Crops or photos, by the folder's labels.tsv header."""
+    from platelab.io.labels import labels_kind
+
+    if labels_kind(folder) == "crops":
+        return evaluate_crops(folder, prior, model, failures)
+    return evaluate_photos(folder, prior, model, detector, failures)

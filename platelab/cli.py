@@ -101,9 +101,7 @@ def synth_config() -> None:
 def train_recognizer(
     config: Annotated[Path, typer.Option(help="training recipe YAML")],
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
-    val_real: Annotated[
-        list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv to report on")
-    ] = None,
+    val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv")] = None,
     export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
 ) -> None:
     """Train the plate recognizer on streamed synthetic crops."""
@@ -114,7 +112,23 @@ def train_recognizer(
         cfg = load_train_config(config)
     except ValueError as exc:
         _fail(str(exc))
-    run_recognizer_recipe(cfg, config, resume=resume, val_real=val_real or [], export=export)
+    run_recognizer_recipe(cfg, resume=resume, val_real=val_real or [], export=export)
+
+
+@train_app.command("detector")
+def train_detector(
+    config: Annotated[Path, typer.Option(help="training recipe YAML")],
+    resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
+    export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
+) -> None:
+    """Train the plate detector on streamed synthetic scenes."""
+    from platelab.train.detector import load_detector_config, run_detector_recipe
+
+    try:
+        cfg = load_detector_config(config)
+    except ValueError as exc:
+        _fail(str(exc))
+    run_detector_recipe(cfg, resume=resume, export=export)
 
 
 @app.command("export")
@@ -122,9 +136,16 @@ def export(
     run: Annotated[Path, typer.Argument(help="training run folder (holds last.ckpt and config.json)")],
     out: Annotated[Path, typer.Option(help="ONNX file to write")],
 ) -> None:
-    """Export a trained recognizer run to ONNX (with its format prior and a model card beside it)."""
-    from platelab.train.recipe import export_run
+    """Export a trained run (recognizer or detector) to ONNX, with its model card beside it."""
+    import json
 
+    config = run / "config.json"
+    if not config.exists():
+        _fail(f"{run}: not a training run (no config.json)")
+    if json.loads(config.read_text(encoding="utf-8")).get("task") == "detector":
+        from platelab.train.detector import export_detector_run as export_run
+    else:
+        from platelab.train.recipe import export_run
     typer.echo(f"wrote {export_run(run, out)}")
 
 
@@ -133,13 +154,15 @@ def read(
     paths: Annotated[list[str] | None, typer.Argument(help="image files, folders or globs")] = None,
     crops: Annotated[bool, typer.Option("--crops", help="inputs are cropped plates: skip detection")] = False,
     json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
+    draw: Annotated[Path | None, typer.Option(help="folder for copies of the images with plates outlined")] = None,
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
+    detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     min_confidence: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
-    With no paths it renders a sample of synthetic plates into ./platelab-demo and reads those.
+    With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
     from platelab.api import read_paths
 
@@ -147,25 +170,21 @@ def read(
         from platelab.synth.demo import write_demo
 
         demo = write_demo()
-        typer.echo(
-            f"no input given: reading the sample plates rendered into {demo}/ (truth in labels.tsv)", err=True
-        )
-        paths, crops = [str(demo)], True
+        typer.echo(f"no input given: reading the sample rendered into {demo}/ (truth in labels.tsv)", err=True)
+        paths = [str(demo)]
     failed = 0
-    for result in read_paths(paths, crops=crops, prior=prior, model=model):
-        if result.error:
-            failed += 1
-        plates = [p for p in result.plates if p.confidence >= min_confidence]
+    results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
+                         min_confidence=min_confidence, draw=draw)
+    for result in results:
+        failed += result.error is not None
         if json_lines:
-            from dataclasses import replace
-
             from platelab.io.results import to_json_line
 
-            typer.echo(to_json_line(replace(result, plates=tuple(plates))))
+            typer.echo(to_json_line(result))
         elif result.error:
-            typer.secho(f"{result.error}", err=True, fg=typer.colors.RED)
+            typer.secho(result.error, err=True, fg=typer.colors.RED)
         else:
-            for p in plates:
+            for p in result.plates:
                 typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}")
     if failed:
         typer.secho(f"{failed} file(s) could not be read", err=True)
@@ -174,13 +193,13 @@ def read(
 
 @app.command("eval")
 def evaluate(
-    folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv")],
+    folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv (crops or photos)")],
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
+    detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
 ) -> None:
-    """Accuracy, character error rate, by length and region, confusions; optionally a failure montage."""
-    from platelab.api import evaluate_crops
+    """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos)."""
+    from platelab.api import evaluate
 
-    report = evaluate_crops(folder, prior=prior, model=model, failures=failures)
-    typer.echo(report)
+    typer.echo(evaluate(folder, prior=prior, model=model, detector=detector, failures=failures))

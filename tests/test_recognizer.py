@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,18 @@ def test_bad_files_get_one_line_errors_and_the_batch_goes_on(bad_images: dict[st
             assert SHOULD_FAIL[key] in entry["error"] and path.name in entry["error"]
         else:
             assert key in SHOULD_DECODE and len(entry["plates"]) == 1
+
+
+def test_eval_reports_scores_and_writes_a_failure_montage(tmp_path: Path) -> None:
+    from platelab.synth.style import select_styles
+    from platelab.synth.writer import write_crops
+
+    folder = tmp_path / "set"
+    write_crops(folder, 12, select_styles(["us-*"]), seed=UNSEEN_SEED, progress=False)
+    montage_path = tmp_path / "failures.png"
+    result = CliRunner().invoke(app, ["eval", str(folder), "--prior", "us", "--failures", str(montage_path)])
+    assert result.exit_code == 0, result.output
+    exact = float(re.search(r"\| 12 \| ([0-9.]+)% \|", result.stdout).group(1))
+    assert exact >= 75.0
+    assert "### By length" in result.stdout and "### By region" in result.stdout
+    assert montage_path.stat().st_size > 0

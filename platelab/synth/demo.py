@@ -1,17 +1,23 @@
-"""What the reader runs on when given nothing: plates platelab renders itself, never seen in training."""
+"""What the reader runs on when given nothing: a photo platelab renders itself, never seen in training."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from platelab.synth.config import SynthConfig
+from platelab.synth.scene import SceneConfig
 from platelab.synth.style import select_styles
-from platelab.synth.writer import write_crops
+from platelab.synth.writer import write_scenes
 
 DEMO_DIR = Path("platelab-demo")
 DEMO_SEED = 424242  # training uses small seeds; this one is far from them
+# Two clearly visible US plates on cars, in daylight: a sample should show the reader working, not its limits.
+DEMO_SCENE = SceneConfig(plates=(2, 2), empty_p=0.0, plate_width=(200.0, 320.0), yaw=20.0, pitch=10.0, roll=8.0,
+                         night_p=0.0)
 
 
-def write_demo(out: Path = DEMO_DIR, count: int = 12) -> Path:
-    """Crops of US plates (the bundled model's main region) with labels.tsv and a preview montage."""
-    write_crops(out, count, select_styles(["us-*"]), seed=DEMO_SEED, preview=True, progress=False)
+def write_demo(out: Path = DEMO_DIR) -> Path:
+    """One 1280x720 photo with its labels.tsv (the truth) and a preview with the plates outlined."""
+    write_scenes(out, 1, select_styles(["us-*"]), seed=DEMO_SEED, cfg=SynthConfig(scene=DEMO_SCENE), preview=True,
+                 progress=False)
     return out

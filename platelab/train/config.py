@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +15,7 @@ from platelab.utils.config_file import load_model_file
 class RecognizerTrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    task: Literal["recognizer"] = "recognizer"
     out_dir: Path = Field(Path("runs/recognizer"), description="checkpoints, metrics log and exported model")
     seed: int = 0
     steps: int = Field(20000, ge=1)

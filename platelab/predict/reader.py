@@ -1,0 +1,93 @@
+"""Reading plates in whole photos: detect their corners, straighten each plate, read them all in one batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from platelab.io.results import PlateResult
+from platelab.predict.detector import Detection, DetectionPredictor
+from platelab.predict.recognizer import RecognitionPredictor
+
+# The recognizer learnt from crops with -2% to 10% of the plate's size around it on each side.
+MARGIN = 0.04
+MIN_CROP_HEIGHT = 64  # small plates are sampled straight from the photo at the recognizer's height
+MAX_CROP_SIDE = 1024  # huge plates are warped no bigger; the recognizer shrinks crops anyway
+
+
+def _side_lengths(quad: np.ndarray) -> tuple[float, float]:
+    """Mean width and height of a quad ordered clockwise from top-left."""
+    top, right, bottom, left = (float(np.linalg.norm(quad[(i + 1) % 4] - quad[i])) for i in range(4))
+    return (top + bottom) / 2, (left + right) / 2
+
+
+def rectify(image: np.ndarray, quad: np.ndarray, margin: float = MARGIN) -> np.ndarray:
+    """The plate inside quad (clockwise from top-left, image pixels) as an upright crop with a margin.
+
+    Sampling the full-resolution photo keeps the detail the detector's shrunken input lost. Works for any
+    aspect, so two-row (square-ish) plates come out as square-ish crops, as the recognizer saw them.
+    """
+    width, height = _side_lengths(quad)
+    out_w, out_h = max(width, 1.0) * (1 + 2 * margin), max(height, 1.0) * (1 + 2 * margin)
+    scale = min(max(1.0, MIN_CROP_HEIGHT / out_h), MAX_CROP_SIDE / max(out_w, out_h))
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]])
+    plate = (corners * scale + (margin * width * scale, margin * height * scale)).astype(np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), plate)
+    size = (max(1, round(out_w * scale)), max(1, round(out_h * scale)))
+    return cv2.warpPerspective(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def quad_box(quad: np.ndarray, image_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Integer box (x, y, w, h) around quad, clipped to the image."""
+    height, width = image_shape[:2]
+    x0, y0 = np.clip(np.floor(quad.min(0)), 0, (width, height)).astype(int)
+    x1, y1 = np.clip(np.ceil(quad.max(0)), 0, (width, height)).astype(int)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+class PlateReader:
+    """Photos (BGR or grey arrays) -> PlateResult per plate, best first.
+
+    detector and recognizer are predictors or ONNX paths (None: the bundled models); prior names a country
+    whose plate formats constrain the reading (see RecognitionPredictor). A plate's confidence is the
+    detection score times the reading confidence; plates below min_confidence are dropped.
+    """
+
+    def __init__(
+        self,
+        detector: DetectionPredictor | str | Path | None = None,
+        recognizer: RecognitionPredictor | str | Path | None = None,
+        prior: str | None = None,
+        min_score: float = 0.3,
+        min_confidence: float = 0.0,
+        threads: int = 0,
+    ) -> None:
+        self.detector = (
+            detector if isinstance(detector, DetectionPredictor) else DetectionPredictor(detector, threads)
+        )
+        self.recognizer = (
+            recognizer
+            if isinstance(recognizer, RecognitionPredictor)
+            else RecognitionPredictor(recognizer, prior=prior, threads=threads)
+        )
+        self.min_score = min_score
+        self.min_confidence = min_confidence
+
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        detections = self.detector.detect(image, self.min_score)
+        readings = self.recognizer.read([rectify(image, d.quad) for d in detections])
+        plates = [self._result(image, d, r) for d, r in zip(detections, readings)]
+        kept = [p for p in plates if p.confidence >= self.min_confidence]
+        return sorted(kept, key=lambda p: -p.confidence)
+
+    @staticmethod
+    def _result(image: np.ndarray, detection: Detection, reading: PlateResult) -> PlateResult:
+        return PlateResult(
+            text=reading.text,
+            confidence=detection.score * reading.confidence,
+            chars=reading.chars,
+            box=quad_box(detection.quad, image.shape),
+            quad=tuple((float(x), float(y)) for x, y in detection.quad),
+        )

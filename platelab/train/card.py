@@ -1,0 +1,65 @@
+"""What a training run leaves beside its model: the exact command and a model card (JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel
+
+from platelab.io.atomic import atomic_write_text
+
+COMMAND_FILE = "command.txt"
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+
+
+def last_metrics(run: Path) -> dict:
+    path = run / "metrics.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return json.loads(lines[-1]) if lines else {}
+
+
+def record_command(run: Path, resume: bool) -> None:
+    """Keep the command that started the run; a resumed run keeps the original one."""
+    run.mkdir(parents=True, exist_ok=True)
+    if not resume or not (run / COMMAND_FILE).exists():
+        command = "platelab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        atomic_write_text(run / COMMAND_FILE, command + "\n")
+
+
+def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data: str, max_diff: float,
+                     **extra: Any) -> Path:
+    """<model>.card.json: command, data, steps, time, hardware, validation figures, size and the full config."""
+    metrics = last_metrics(run)
+    command = run / COMMAND_FILE
+    batch_size = getattr(cfg, "batch_size", 0)
+    card = {
+        "model": onnx_path.name,
+        "task": task,
+        "training_command": command.read_text(encoding="utf-8").strip() if command.exists() else "",
+        "data": data,
+        "steps": metrics.get("step"),
+        "batch_size": batch_size,
+        "samples_seen": (metrics.get("step") or 0) * batch_size,
+        "wall_time_s": metrics.get("seconds"),
+        "hardware": hardware(),
+        "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
+        **extra,
+        "onnx_vs_torch_max_abs_diff": max_diff,
+        "size_bytes": onnx_path.stat().st_size,
+        "config": json.loads(cfg.model_dump_json()),
+    }
+    path = onnx_path.with_suffix(".card.json")
+    atomic_write_text(path, json.dumps(card, indent=2) + "\n")
+    return path

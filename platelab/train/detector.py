@@ -1,0 +1,458 @@
+"""Training the plate detector on streamed synthetic scenes, resumable after a kill; ONNX export, model card.
+
+Scenes are rendered straight at the detector's input size (rendering is the cost of a step on a CPU), a part
+of them narrower or shorter so the network also sees the padding a 4:3 or 16:9 photo gets. Batches are
+numbered and each sample is seeded by (seed, index), as in the recognizer's stream, so a resumed run sees
+exactly the batches an unbroken run would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from platelab.io.atomic import atomic_path, atomic_write_text
+from platelab.models.detector import PlateDetector
+from platelab.predict.detector import (
+    INPUT_SIZE,
+    STRIDE,
+    Detection,
+    cell_centres,
+    decode_detections,
+    encode_offsets,
+    letterbox,
+    quad_iou,
+)
+from platelab.synth.config import SynthConfig
+from platelab.synth.crops import sample_rng
+from platelab.synth.scene import SceneConfig, render_scene
+from platelab.synth.style import PlateStyle, select_styles
+from platelab.train.card import record_command, write_model_card
+from platelab.train.checkpoint import load_checkpoint, save_checkpoint
+from platelab.train.export import OPSET
+from platelab.train.recognizer import MetricsLog, device, schedule, seed_everything
+from platelab.utils.config_file import load_model_file
+
+CHECKPOINT = "last.ckpt"
+SIGMA_PER_SIZE = 0.15  # heatmap spread, as a fraction of the plate's box in cells
+MIN_SIGMA = 0.6  # cells: the smallest plates still get a few near-positive cells around their centre
+REGRESS_FROM = 0.5  # cells whose heatmap target reaches this also learn the plate's corners
+MATCH_IOU = 0.5  # a detection finds a plate when their quads overlap this much
+VAL_MIN_SCORE = 0.3
+EVAL_BATCH = 16
+
+
+def _detector_synth() -> SynthConfig:
+    scene = SceneConfig(size=INPUT_SIZE, plate_width=(16.0, 400.0), distractor_width=(15.0, 200.0))
+    return SynthConfig(scene=scene)
+
+
+class DetectorTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["detector"] = "detector"
+    out_dir: Path = Field(Path("runs/detector"), description="checkpoints, metrics log and exported model")
+    seed: int = 0
+    steps: int = Field(3000, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(200, ge=0)
+    corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
+    workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
+    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
+    styles: list[str] = Field(default_factory=list, description="style name/region globs; all if empty")
+    letterbox_p: float = Field(0.4, ge=0, le=1, description="chance a scene has a photo's shape and padding")
+    window: tuple[int, int] | None = Field(
+        (320, 192), description="train on windows of this size cut from each input (4x cheaper steps); None: whole"
+    )
+    window_on_plate_p: float = Field(0.8, ge=0, le=1, description="chance a window is placed around a plate")
+    aspects: list[float] = Field(
+        [4 / 3, 3 / 2, 16 / 9, 3 / 4], description="photo shapes (width / height) for letterboxed scenes"
+    )
+    val_size: int = Field(128, ge=0, description="fixed synthetic validation scenes (seed + 1)")
+    val_every: int = Field(250, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+    synth: SynthConfig = Field(default_factory=_detector_synth, description="scene.size is the input size")
+
+
+def load_detector_config(path: str | Path) -> DetectorTrainConfig:
+    return load_model_file(path, DetectorTrainConfig)
+
+
+# -- data ----------------------------------------------------------------------------------------------------
+
+
+def render_targets(quads: Sequence[np.ndarray], grid: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Plate quads (input pixels) -> heatmap (1, H, W), encoded corners (8, H, W), corner weights (1, H, W).
+
+    Each plate is a gaussian sized by its box, exactly 1 at the cell holding its centre; a cell near two
+    plates belongs to the one whose gaussian is higher there. Corners are offsets from each cell's centre.
+    """
+    height, width = grid
+    heat = np.zeros((height, width), np.float32)
+    corners = np.zeros((8, height, width), np.float32)
+    centres = cell_centres(height, width)
+    for quad in quads:
+        cells = quad / STRIDE
+        col, row = np.clip(np.floor(cells.mean(0)).astype(int), 0, (width - 1, height - 1))
+        sigma = np.maximum(SIGMA_PER_SIZE * (cells.max(0) - cells.min(0)), MIN_SIGMA)
+        rx, ry = np.ceil(3 * sigma).astype(int)
+        x0, x1 = max(col - rx, 0), min(col + rx + 1, width)
+        y0, y1 = max(row - ry, 0), min(row + ry + 1, height)
+        dx = (np.arange(x0, x1) - col)[None, :] / sigma[0]
+        dy = (np.arange(y0, y1) - row)[:, None] / sigma[1]
+        gauss = np.exp(-0.5 * (dx**2 + dy**2)).astype(np.float32)
+        owner = gauss > heat[y0:y1, x0:x1]
+        heat[y0:y1, x0:x1][owner] = gauss[owner]
+        offsets = cells.reshape(8, 1, 1) - np.tile(centres[:, y0:y1, x0:x1], (4, 1, 1))
+        corners[:, y0:y1, x0:x1][:, owner] = encode_offsets(offsets)[:, owner]
+    weight = np.where(heat >= REGRESS_FROM, heat, 0).astype(np.float32)
+    return heat[None], corners, weight[None]
+
+
+@dataclass(frozen=True)
+class SceneSample:
+    image: np.ndarray  # (H, W) float32, the detector's input
+    quads: list[np.ndarray]  # plate corners in input pixels
+
+
+def _scene_size(rng: np.random.Generator, cfg: DetectorTrainConfig) -> tuple[int, int]:
+    """The full input, or the shape a photo of a random aspect has once letterboxed into it."""
+    width, height = cfg.synth.scene.size
+    if rng.random() >= cfg.letterbox_p:
+        return width, height
+    aspect = float(cfg.aspects[int(rng.integers(len(cfg.aspects)))])
+    return (width, round(width / aspect)) if aspect >= width / height else (round(height * aspect), height)
+
+
+class SyntheticSceneBatches(IterableDataset):
+    """Yields (images (B, 1, H, W), heatmaps (B, 1, h, w), corners (B, 8, h, w), weights (B, 1, h, w))."""
+
+    def __init__(
+        self,
+        styles: Sequence[PlateStyle],
+        cfg: DetectorTrainConfig,
+        seed: int,
+        start_batch: int = 0,
+        end_batch: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.styles = list(styles)
+        self.cfg = cfg
+        self.seed = seed
+        self.start_batch = start_batch
+        self.end_batch = end_batch
+
+    def sample(self, index: int) -> SceneSample:
+        rng = sample_rng(self.seed, index)
+        synth = self.cfg.synth
+        scene_cfg = synth.scene.model_copy(update={"size": _scene_size(rng, self.cfg)})
+        scene = render_scene(self.styles, rng, scene_cfg, synth.light, synth.camera)
+        boxed = letterbox(scene.image, synth.scene.size)
+        return SceneSample(boxed.image, [p.quad * np.float32(boxed.scale) for p in scene.plates])
+
+    def window(self, sample: SceneSample, index: int) -> SceneSample:
+        """A window of the input, usually around a plate: the network is fully convolutional, so training on
+        windows teaches the same thing at a quarter of the cost. Plates keep their place if their centre is in."""
+        width, height = self.cfg.window
+        rng = np.random.default_rng([self.seed, index, 1])
+        full_h, full_w = sample.image.shape
+        if sample.quads and rng.random() < self.cfg.window_on_plate_p:
+            centre = sample.quads[int(rng.integers(len(sample.quads)))].mean(0)
+            x0 = centre[0] - rng.uniform(0.1, 0.9) * width
+            y0 = centre[1] - rng.uniform(0.1, 0.9) * height
+        else:
+            x0, y0 = rng.uniform(0, full_w - width), rng.uniform(0, full_h - height)
+        x0 = int(np.clip(round(x0 / STRIDE) * STRIDE, 0, full_w - width))
+        y0 = int(np.clip(round(y0 / STRIDE) * STRIDE, 0, full_h - height))
+        shift = np.float32([x0, y0])
+        quads = [q - shift for q in sample.quads]
+        inside = [q for q in quads if 0 <= q.mean(0)[0] < width and 0 <= q.mean(0)[1] < height]
+        return SceneSample(np.ascontiguousarray(sample.image[y0 : y0 + height, x0 : x0 + width]), inside)
+
+    def render_batch(self, batch: int) -> tuple[torch.Tensor, ...]:
+        width, height = self.cfg.window or self.cfg.synth.scene.size
+        first = batch * self.cfg.batch_size
+        samples = [self.sample(first + i) for i in range(self.cfg.batch_size)]
+        if self.cfg.window:
+            samples = [self.window(s, first + i) for i, s in enumerate(samples)]
+        targets = [render_targets(s.quads, (height // STRIDE, width // STRIDE)) for s in samples]
+        images = np.stack([s.image[None] for s in samples])
+        return (torch.from_numpy(images), *(torch.from_numpy(np.stack(t)) for t in zip(*targets)))
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        batch = self.start_batch + worker
+        while self.end_batch is None or batch < self.end_batch:
+            yield self.render_batch(batch)
+            batch += workers
+
+
+def _single_threaded_worker(_: int) -> None:
+    # The renderer's OpenCV threads would fight the training step for the few cores of a CPU run.
+    cv2.setNumThreads(1)
+
+
+# -- loss and validation -------------------------------------------------------------------------------------
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss, per plate: cells near a centre are punished less."""
+    positive = target >= 1.0
+    log_p, log_not_p = F.logsigmoid(logits), F.logsigmoid(-logits)
+    p = torch.sigmoid(logits)
+    pos = -(log_p * (1 - p) ** 2)[positive].sum()
+    neg = -(log_not_p * p**2 * (1 - target) ** 4)[~positive].sum()
+    return (pos + neg) / positive.sum().clamp(min=1)
+
+
+def corner_loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted L1 per corner coordinate over the cells near plate centres."""
+    return ((predicted - target).abs() * weight).sum() / (8 * weight.sum()).clamp(min=1e-6)
+
+
+@dataclass
+class ValidationSet:
+    images: torch.Tensor
+    quads: list[list[np.ndarray]]
+
+
+def synthetic_validation_set(cfg: DetectorTrainConfig) -> ValidationSet:
+    data = SyntheticSceneBatches(select_styles(cfg.styles or None), cfg, cfg.seed + 1)
+    samples = [data.sample(i) for i in range(cfg.val_size)]
+    images = np.stack([s.image[None] for s in samples]) if samples else np.zeros((0, 1, 1, 1), np.float32)
+    return ValidationSet(torch.from_numpy(images), [s.quads for s in samples])
+
+
+@torch.no_grad()
+def detect_batch(model: nn.Module, images: torch.Tensor, min_score: float) -> list[list[Detection]]:
+    """Detections (input pixels) for each image, decoded as the ONNX reader decodes them."""
+    model.eval()
+    run_on = next(model.parameters()).device
+    found: list[list[Detection]] = []
+    for start in range(0, len(images), EVAL_BATCH):
+        heat, corners = model(images[start : start + EVAL_BATCH].to(run_on))
+        heat, corners = torch.sigmoid(heat).cpu().numpy(), corners.cpu().numpy()
+        found += [decode_detections(h[0], c, min_score) for h, c in zip(heat, corners)]
+    return found
+
+
+def match_counts(detections: list[Detection], plates: list[np.ndarray]) -> tuple[int, int, float]:
+    """(plates found, false detections, summed mean corner error of those found); detections best first."""
+    free = list(range(len(plates)))
+    found, error = 0, 0.0
+    for detection in detections:
+        ious = [quad_iou(detection.quad, plates[i]) for i in free]
+        if ious and max(ious) >= MATCH_IOU:
+            plate = free.pop(int(np.argmax(ious)))
+            found += 1
+            error += float(np.linalg.norm(detection.quad - plates[plate], axis=1).mean())
+    return found, len(detections) - found, error
+
+
+def evaluate(model: nn.Module, data: ValidationSet, min_score: float = VAL_MIN_SCORE) -> dict[str, float]:
+    """Recall, false positives per image and mean corner error (input px) of found plates."""
+    counts = np.array(
+        [match_counts(d, q) for d, q in zip(detect_batch(model, data.images, min_score), data.quads)]
+    ).reshape(-1, 3)
+    plates = sum(len(q) for q in data.quads)
+    found, false, error = counts.sum(0)
+    return {
+        "recall": float(found / plates) if plates else 0.0,
+        "fp_per_image": float(false / max(len(data.quads), 1)),
+        "corner_px": float(error / found) if found else 0.0,
+    }
+
+
+# -- training ------------------------------------------------------------------------------------------------
+
+
+def _resume_state(
+    checkpoint: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler
+) -> tuple[int, float]:
+    state = load_checkpoint(checkpoint)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"]), float(state["elapsed"])
+
+
+def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetector:
+    """Train (or continue training) and return the model; checkpoints and metrics go to cfg.out_dir."""
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.json", cfg.model_dump_json(indent=2))
+    model = PlateDetector()
+    run_on = device()
+    model.to(run_on)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(cfg))
+    start, elapsed = 0, 0.0
+    checkpoint = out / CHECKPOINT
+    if resume and checkpoint.exists():
+        start, elapsed = _resume_state(checkpoint, model, optimizer, scheduler)
+
+    validation = synthetic_validation_set(cfg)
+    stream = SyntheticSceneBatches(
+        select_styles(cfg.styles or None), cfg, cfg.seed, start_batch=start, end_batch=cfg.steps
+    )
+    # Its own generator: the loader's draw from the global one would make a resumed run differ.
+    loader = DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=cfg.workers,
+        prefetch_factor=4 if cfg.workers else None,
+        worker_init_fn=_single_threaded_worker,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    log = MetricsLog(out / "metrics.jsonl")
+    shown: dict[str, float] = {}
+    running = 0.0
+    began = time.perf_counter() - elapsed
+    bar = tqdm(total=cfg.steps, initial=start, desc="train detector", dynamic_ncols=True)
+    step = start
+    for batch in loader:
+        model.train()
+        images, heat, corners, weight = (t.to(run_on, non_blocking=True) for t in batch)
+        heat_logits, corner_pred = model(images)
+        loss = focal_loss(heat_logits, heat) + cfg.corner_weight * corner_loss(corner_pred, corners, weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        running = 0.98 * running + 0.02 * loss.item() if step > start + 1 else loss.item()
+        bar.update(1)
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            shown = {f"val_{k}": v for k, v in evaluate(model, validation).items()} if cfg.val_size else {}
+            log.write(
+                step=step,
+                loss=round(running, 4),
+                lr=scheduler.get_last_lr()[0],
+                seconds=round(time.perf_counter() - began, 1),
+                **{k: round(v, 4) for k, v in shown.items()},
+            )
+        bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()})
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_checkpoint(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                    "elapsed": time.perf_counter() - began,
+                },
+            )
+    bar.close()
+    return model.cpu().eval()
+
+
+# -- export --------------------------------------------------------------------------------------------------
+
+
+class WithSigmoid(nn.Module):
+    """The exported graph returns heatmap scores in [0, 1], so the reader needs no torch-side maths."""
+
+    def __init__(self, model: PlateDetector) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heat, corners = self.model(image)
+        return torch.sigmoid(heat), corners
+
+
+def export_detector(model: PlateDetector, path: Path, extra: dict[str, str] | None = None) -> Path:
+    """Write model as ONNX at path (atomically), with its input size and stride in the metadata."""
+    model = model.cpu().eval()
+    width, height = model.input_size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.onnx.export(
+            WithSigmoid(model).eval(),
+            torch.randn(1, 1, height, width),
+            str(tmp),
+            input_names=["image"],
+            output_names=["heatmap", "corners"],
+            dynamic_axes={"image": {0: "batch"}, "heatmap": {0: "batch"}, "corners": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        graph = onnx.load(str(tmp))
+        metadata = {
+            "platelab_task": "detector",
+            "input_size": json.dumps([width, height]),
+            "stride": str(model.stride),
+            **(extra or {}),
+        }
+        for key, value in metadata.items():
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(graph, str(tmp))
+    return path
+
+
+def check_detector_export(model: PlateDetector, path: Path, images: np.ndarray) -> float:
+    """Largest absolute difference between torch and onnxruntime outputs on images (N, 1, H, W)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = [t.numpy() for t in WithSigmoid(model.cpu().eval())(torch.from_numpy(images))]
+    got = session.run(None, {"image": images})
+    return float(max(np.abs(e - g).max() for e, g in zip(expected, got)))
+
+
+def model_gflops(model: PlateDetector) -> float:
+    """Floating-point operations (multiply and add counted apart) for one input image, in billions."""
+    width, height = model.input_size
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.cpu().eval()(torch.zeros(1, 1, height, width))
+    return counter.get_total_flops() / 1e9
+
+
+def export_detector_run(run: Path, out: Path) -> Path:
+    """The run's last checkpoint -> ONNX at out, checked against torch, with the model card beside it."""
+    cfg = DetectorTrainConfig.model_validate_json((run / "config.json").read_text(encoding="utf-8"))
+    model = PlateDetector()
+    model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
+    model.eval()
+    export_detector(model, out)
+    sample = synthetic_validation_set(cfg.model_copy(update={"val_size": 4})).images.numpy()
+    write_model_card(out, run, cfg, "plate detection (photo -> plate corners)",
+                     "synthetic scenes only (platelab.synth.scene), styles: " + (", ".join(cfg.styles) or "all"),
+                     check_detector_export(model, out, sample), input_size=list(model.input_size),
+                     gflops_per_image=round(model_gflops(model), 3),
+                     parameters=sum(p.numel() for p in model.parameters()))
+    return out
+
+
+def run_detector_recipe(cfg: DetectorTrainConfig, resume: bool, export: Path | None) -> None:
+    record_command(cfg.out_dir, resume)
+    train_detector(cfg, resume=resume)
+    if export is not None:
+        export_detector_run(cfg.out_dir, export)
