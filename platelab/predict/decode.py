@@ -33,7 +33,7 @@ def decode_greedy(probs: np.ndarray, charset: Charset) -> list[Decoded]:
 
 
 def decode_with_prior(probs: np.ndarray, charset: Charset, prior: FormatPrior) -> list[Decoded]:
-    return [_decoded(p, prior.best_classes(p, charset), charset) for p in probs]
+    return [_decoded(p, prior.best_classes(p), charset) for p in probs]
 
 
 class FormatPrior:
@@ -41,28 +41,33 @@ class FormatPrior:
 
     score(format) = log weight + sum over its positions of log max P(allowed char) + log P(empty) after it.
     With vanity formats (any character) at small weights this mostly settles O/0, I/1, B/8 where a region's
-    format fixes a letter or digit.
+    format fixes a letter or digit. Formats of one length are scored together as one masked array operation.
     """
 
-    def __init__(self, formats: list[tuple[list[str], float]]) -> None:
-        if not formats:
-            raise ValueError("a format prior needs at least one format")
-        total = sum(w for _, w in formats)
-        self.formats = [(alphabets, np.log(w / total)) for alphabets, w in formats]
+    def __init__(self, formats: list[tuple[list[str], float]], charset: Charset) -> None:
+        usable = [(alphabets, w) for alphabets, w in formats if 0 < len(alphabets) <= charset.slots]
+        if not usable:
+            raise ValueError("a format prior needs at least one format that fits the model's slots")
+        total = sum(w for _, w in usable)
+        self.charset = charset
+        by_length: dict[int, list[tuple[np.ndarray, float]]] = {}
+        for alphabets, weight in usable:
+            allowed = np.zeros((len(alphabets), charset.classes), bool)
+            for i, letters in enumerate(alphabets):
+                allowed[i, [charset.chars.index(c) for c in letters if c in charset.chars]] = True
+            by_length.setdefault(len(alphabets), []).append((allowed, np.log(weight / total)))
+        self.groups = [(length, np.stack([a for a, _ in group]), np.array([w for _, w in group]))
+                       for length, group in sorted(by_length.items())]
 
-    def best_classes(self, probs: np.ndarray, charset: Charset) -> np.ndarray:
+    def best_classes(self, probs: np.ndarray) -> np.ndarray:
         logp = np.log(np.clip(probs, 1e-9, 1.0))
+        pad = self.charset.pad_index
         best_score, best = -np.inf, np.argmax(probs, axis=1)
-        for alphabets, log_weight in self.formats:
-            if len(alphabets) > charset.slots:
-                continue
-            classes = np.full(charset.slots, charset.pad_index)
-            score = log_weight + logp[len(alphabets) :, charset.pad_index].sum()
-            for i, allowed in enumerate(alphabets):
-                ids = [charset.chars.index(c) for c in allowed if c in charset.chars]
-                j = ids[int(np.argmax(logp[i, ids]))]
-                classes[i] = j
-                score += logp[i, j]
-            if score > best_score:
-                best_score, best = score, classes
+        for length, allowed, log_weights in self.groups:
+            masked = np.where(allowed, logp[None, :length], -np.inf)  # (formats, length, classes)
+            scores = log_weights + masked.max(2).sum(1) + logp[length:, pad].sum()
+            k = int(np.argmax(scores))
+            if scores[k] > best_score:
+                best_score = scores[k]
+                best = np.concatenate([masked[k].argmax(1), np.full(self.charset.slots - length, pad)])
         return best

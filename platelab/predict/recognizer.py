@@ -37,15 +37,14 @@ class RecognitionPredictor:
         self.batch_size = batch_size
         self.prior = self._prior(json.loads(metadata.get("formats", "{}")), prior)
 
-    @staticmethod
-    def _prior(formats: dict[str, list[dict]], name: str | None) -> FormatPrior | None:
+    def _prior(self, formats: dict[str, list[dict]], name: str | None) -> FormatPrior | None:
         if name is None:
             return None
         if name not in formats:
             raise ValueError(
                 f"no format prior {name!r} in this model; it has: {', '.join(sorted(formats)) or 'none'}"
             )
-        return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]])
+        return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]], self.charset)
 
     def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, slots, classes) class probabilities for each crop."""

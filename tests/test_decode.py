@@ -1,0 +1,44 @@
+"""Slot decoding: greedy reading, confidences, and the plate-format prior."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from platelab.predict.charset import Charset
+from platelab.predict.decode import FormatPrior, decode_greedy, decode_with_prior
+
+CHARSET = Charset()
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "0123456789"
+
+
+def _probs(text: str, sure: float = 0.9) -> np.ndarray:
+    """Slot probabilities that spell text with confidence `sure`, the rest spread evenly."""
+    probs = np.full((CHARSET.slots, CHARSET.classes), (1 - sure) / (CHARSET.classes - 1), np.float32)
+    for i, code in enumerate(CHARSET.encode(text)):
+        probs[i, code] = sure
+    return probs
+
+
+def test_greedy_reads_until_the_first_empty_slot() -> None:
+    probs = _probs("AB12")
+    probs[6] = _probs("Z")[0]  # a character after the end is ignored
+    [decoded] = decode_greedy(probs[None], CHARSET)
+    assert decoded.text == "AB12"
+    assert len(decoded.char_confidences) == 4 and all(abs(c - 0.9) < 1e-6 for c in decoded.char_confidences)
+    assert 0 < decoded.confidence < 0.9**4
+
+
+def test_prior_settles_letter_digit_confusions() -> None:
+    probs = _probs("0BC1234")
+    o, zero = CHARSET.chars.index("O"), CHARSET.chars.index("0")
+    probs[0, zero], probs[0, o] = 0.5, 0.4  # the network slightly prefers a zero where the format wants a letter
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 4, 10.0), ([LETTERS + DIGITS] * 7, 0.1)], CHARSET)
+    assert decode_greedy(probs[None], CHARSET)[0].text == "0BC1234"
+    assert decode_with_prior(probs[None], CHARSET, prior)[0].text == "OBC1234"
+
+
+def test_prior_keeps_a_confident_vanity_reading() -> None:
+    probs = _probs("GOFAST", sure=0.99)
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 4, 10.0), ([LETTERS + DIGITS] * 6, 0.1)], CHARSET)
+    assert decode_with_prior(probs[None], CHARSET, prior)[0].text == "GOFAST"
