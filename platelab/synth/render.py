@@ -6,6 +6,7 @@ per plate only the characters, stickers and optional printed text are drawn, whi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -176,13 +177,24 @@ def _is_static(item: Graphic | PrintedText) -> bool:
 
 
 _static_cache: dict[tuple[str, int, int], np.ndarray] = {}
+# id -> (style, content hash): the style is held so its id cannot be reused by another object meanwhile
+_fingerprints: dict[int, tuple[PlateStyle, str]] = {}
 STATIC_HEIGHTS = (64, 128, 256, 512)  # the static layer is drawn at the next of these and scaled down
+
+
+def _fingerprint(style: PlateStyle) -> str:
+    """The style's content hash: edited copies of a style share its name but must not share its drawings."""
+    entry = _fingerprints.get(id(style))
+    if entry is None or entry[0] is not style:
+        entry = (style, hashlib.sha1(style.model_dump_json().encode()).hexdigest())
+        _fingerprints[id(style)] = entry
+    return entry[1]
 
 
 def static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarray:
     """Background, static graphics, border, bolt holes and fixed printed text at height px (a fresh copy)."""
     bucket = next((h for h in STATIC_HEIGHTS if h >= height), STATIC_HEIGHTS[-1])
-    key = (style.name, bucket, variant)
+    key = (_fingerprint(style), bucket, variant)
     layer = _static_cache.get(key)
     if layer is None:
         layer = _draw_static_layer(style, bucket, variant)
