@@ -191,6 +191,21 @@ def read(
         raise typer.Exit(1)
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind; keep loopback behind a reverse proxy")] = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
+    api_key: Annotated[str | None, typer.Option(envvar="PLATELAB_API_KEY", help="required X-API-Key")] = None,
+    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="largest accepted request body")] = 20.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds a request may take")] = 10.0,
+) -> None:
+    """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
+    from platelab.serve.app import run_server
+
+    run_server(host, port, workers, api_key, max_upload_mb, timeout)
+
+
 @app.command("eval")
 def evaluate(
     folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv (crops or photos)")],

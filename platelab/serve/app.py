@@ -1,0 +1,195 @@
+"""The HTTP API and the web page: `create_app` builds the FastAPI app, `run_server` serves it with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+
+from platelab.api import Reader
+from platelab.io.decode import ImageDecodeError
+from platelab.io.results import ImageResult, to_json_line
+from platelab.serve.auth import require_api_key
+from platelab.serve.pool import PlateReading, ReadPool
+from platelab.serve.schemas import BATCH_BODY, IMAGE_BODY, BatchOut, ImageOut, ModelsOut, Problem
+from platelab.serve.settings import ServeSettings
+from platelab.serve.upload import Upload, read_uploads
+
+log = logging.getLogger("platelab.serve")
+T = TypeVar("T")
+ReaderFactory = Callable[[], PlateReading]
+
+STATIC_DIR = Path(__file__).parent / "static"
+PAGE_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+# The page loads nothing from elsewhere; photos are shown from blob: URLs made in the browser.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "missing or wrong API key (only when the server has one)"},
+    413: {"model": Problem, "description": "upload over the size limit, or too many images"},
+    504: {"model": Problem, "description": "reading took longer than the server's timeout"},
+}
+
+
+def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFactory | None = None) -> FastAPI:
+    """The app; reader_factory (default: the bundled models) is called once, at startup."""
+    settings = settings or ServeSettings()
+    make_reader = reader_factory or partial(Reader, threads=settings.reader_threads)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = ReadPool(make_reader(), settings.concurrent_reads, settings.max_pixels)
+        try:
+            yield
+        finally:
+            app.state.pool.close()
+
+    app = FastAPI(title="platelab", version="1", lifespan=lifespan,
+                  description="Reads licence plates in photos. The web page is at /.")
+    app.include_router(_api_router(settings))
+    app.include_router(_page_router())
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For uvicorn's worker processes: settings come from the environment (see settings.ENV_NAMES)."""
+    return create_app(ServeSettings.from_env())
+
+
+def _api_router(settings: ServeSettings) -> APIRouter:
+    guard = [Depends(require_api_key(settings.api_key))] if settings.api_key else []
+    router = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS)
+    cards = json.dumps({"models": _model_cards(settings.cards_dir)})
+
+    @router.post("/read", response_model=ImageOut, openapi_extra=IMAGE_BODY, responses={
+        415: {"model": ImageOut, "description": "not an image"},
+        422: {"model": ImageOut, "description": "empty, corrupt, truncated, too small or too large image"}})
+    async def read(request: Request) -> Response:
+        """One photo, as the multipart field `image` or a raw body with Content-Type image/*."""
+        upload = _single_image(await read_uploads(request, settings.max_upload_bytes))
+        try:
+            result = await _within(settings.timeout_s, request.app.state.pool.read(upload))
+        except ImageDecodeError as exc:
+            return _json(to_json_line(ImageResult(upload.filename, error=str(exc))), _decode_status(exc))
+        return _json(to_json_line(result))
+
+    @router.post("/read/batch", response_model=BatchOut, openapi_extra=BATCH_BODY)
+    async def read_batch(request: Request) -> Response:
+        """Several photos as multipart fields `images`; a bad one gets an error entry, the rest are read."""
+        uploads = await read_uploads(request, settings.max_upload_bytes)
+        images = _batch_images(uploads, settings.max_batch_images)
+        results = await _within(settings.timeout_s, request.app.state.pool.read_each(images))
+        return _json('{"results":[' + ",".join(to_json_line(result) for result in results) + "]}")
+
+    @router.get("/models", response_model=ModelsOut)
+    async def models() -> Response:
+        """The model cards of the bundled models: training data, steps, validation figures, config."""
+        return _json(cards)
+
+    return router
+
+
+def _page_router() -> APIRouter:
+    """The web page: a few fixed files read once, so no request names a path on the server."""
+    router = APIRouter(include_in_schema=False)
+    for route, (file, media_type) in PAGE_FILES.items():
+        content = (STATIC_DIR / file).read_bytes()
+        router.add_api_route(route, _page_file(content, media_type))
+    return router
+
+
+async def healthz() -> dict[str, str]:
+    """Open even when the server has an API key: for load balancers and container health checks."""
+    return {"status": "ok"}
+
+
+def _page_file(content: bytes, media_type: str) -> Callable[[], Awaitable[Response]]:
+    async def serve() -> Response:
+        return Response(content, media_type=media_type, headers=PAGE_HEADERS)
+
+    return serve
+
+
+def _model_cards(folder: Path) -> list[dict[str, Any]]:
+    cards = []
+    for path in sorted(folder.glob("*.card.json")):
+        try:
+            cards.append({"name": path.name.removesuffix(".card.json"), "card": json.loads(path.read_text())})
+        except (OSError, ValueError) as exc:
+            log.warning("skipping model card %s: %s", path, exc)
+    return cards
+
+
+def _single_image(uploads: Sequence[Upload]) -> Upload:
+    images = [upload for upload in uploads if upload.field == "image"]
+    if not images:
+        raise HTTPException(422, "no image: send the multipart field 'image' or a raw image/* body")
+    if len(images) > 1:
+        raise HTTPException(422, "one image per request here; send several to /v1/read/batch as 'images'")
+    return images[0]
+
+
+def _batch_images(uploads: Sequence[Upload], limit: int) -> list[Upload]:
+    images = [upload for upload in uploads if upload.field == "images"]
+    if not images:
+        raise HTTPException(422, "no images: send one or more multipart fields 'images'")
+    if len(images) > limit:
+        raise HTTPException(413, f"too many images ({len(images)}, limit {limit})")
+    return images
+
+
+async def _within(seconds: float, work: Awaitable[T]) -> T:
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except asyncio.TimeoutError:
+        raise HTTPException(504, f"reading took longer than the limit of {seconds:g} s") from None
+
+
+def _decode_status(error: ImageDecodeError) -> int:
+    return 415 if error.reason.startswith("not an image") else 422
+
+
+def _json(body: str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(host: str, port: int, workers: int, api_key: str | None, max_upload_mb: float,
+               timeout_s: float) -> None:
+    """Serve until interrupted. api_key None falls back to $PLATELAB_API_KEY; uvicorn trusts X-Forwarded-*
+    only from the addresses in $FORWARDED_ALLOW_IPS (default: loopback)."""
+    import uvicorn
+
+    base = ServeSettings.from_env(workers=workers)
+    settings = dataclasses.replace(base, api_key=api_key or base.api_key, max_upload_mb=max_upload_mb,
+                                   timeout_s=timeout_s)
+    if settings.api_key is None and not _is_loopback(host):
+        log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
+    os.environ.update(settings.to_env())  # worker processes rebuild the settings from here
+    uvicorn.run(f"{__name__}:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, server_header=False)

@@ -1,0 +1,71 @@
+"""The response shapes, for the OpenAPI docs only: handlers write the output contract JSON themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class CharOut(BaseModel):
+    char: str
+    confidence: float
+
+
+class PlateOut(BaseModel):
+    text: str
+    confidence: float = Field(description="detection score times reading confidence, 0 to 1")
+    chars: list[CharOut]
+    box: list[int] = Field(description="x, y, width, height in pixels of the upright image")
+    quad: list[list[float]] = Field(description="the plate's 4 corners, clockwise from top-left")
+    region: str | None = None
+
+
+class ImageOut(BaseModel):
+    file: str = Field(description="the upload's file name, or 'upload'")
+    plates: list[PlateOut] | None = None
+    error: str | None = Field(None, description="set instead of plates when the image could not be read")
+
+
+class BatchOut(BaseModel):
+    results: list[ImageOut]
+
+
+class ModelOut(BaseModel):
+    name: str
+    card: dict[str, Any]
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelOut]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+_BINARY = {"type": "string", "format": "binary"}
+IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"image": _BINARY}},
+            },
+            "image/*": {"schema": _BINARY},
+        },
+    }
+}
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"images": {"type": "array", "items": _BINARY}},
+                },
+            },
+        },
+    }
+}

@@ -1,0 +1,75 @@
+"""What a server is allowed to do, from arguments or from environment variables (uvicorn's worker processes
+are started fresh, so the environment is how settings reach them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platelab.io.decode import MAX_PIXELS
+from platelab.weights import WEIGHTS_DIR
+
+MEGABYTE = 1024 * 1024
+# Field name -> environment variable; these are also the documented way to configure a server without the CLI.
+ENV_NAMES = {
+    "api_key": "PLATELAB_API_KEY",
+    "max_upload_mb": "PLATELAB_MAX_UPLOAD_MB",
+    "timeout_s": "PLATELAB_TIMEOUT",
+    "concurrent_reads": "PLATELAB_CONCURRENT_READS",
+    "reader_threads": "PLATELAB_READER_THREADS",
+}
+
+
+def split_cores(workers: int, cores: int | None = None) -> tuple[int, int]:
+    """(concurrent reads, onnxruntime threads per read) for each worker process.
+
+    Small models use extra intra-op threads poorly, so cores go to parallel requests first (up to 4 per
+    process); whatever is left speeds up each request. The product stays within the machine's cores.
+    """
+    cores = cores or os.cpu_count() or 1
+    per_worker = max(1, cores // max(1, workers))
+    concurrent = min(4, per_worker)
+    return concurrent, max(1, per_worker // concurrent)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    api_key: str | None = None
+    max_upload_mb: float = 20.0
+    timeout_s: float = 10.0
+    concurrent_reads: int = field(default_factory=lambda: split_cores(1)[0])
+    reader_threads: int = field(default_factory=lambda: split_cores(1)[1])
+    max_pixels: int = MAX_PIXELS
+    max_batch_images: int = 32
+    cards_dir: Path = WEIGHTS_DIR
+
+    def __post_init__(self) -> None:
+        if self.max_upload_mb <= 0 or self.timeout_s <= 0:
+            raise ValueError("max_upload_mb and timeout_s must be positive")
+        if self.concurrent_reads < 1 or self.reader_threads < 1:
+            raise ValueError("concurrent_reads and reader_threads must be at least 1")
+        if self.api_key == "":
+            object.__setattr__(self, "api_key", None)  # an empty key would lock nobody out
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MEGABYTE)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, workers: int = 1) -> ServeSettings:
+        """Settings from ENV_NAMES variables; unset ones keep their defaults, cores split among workers."""
+        concurrent, threads = split_cores(workers)
+        given: dict[str, object] = {"concurrent_reads": concurrent, "reader_threads": threads}
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        converters = {"float": float, "int": int}
+        for name, variable in ENV_NAMES.items():
+            if environ.get(variable):
+                given[name] = converters.get(str(types[name]), str)(environ[variable])
+        return cls(**given)
+
+    def to_env(self) -> dict[str, str]:
+        values = {name: getattr(self, name) for name in ENV_NAMES}
+        return {ENV_NAMES[name]: str(value) for name, value in values.items() if value is not None}

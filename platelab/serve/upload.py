@@ -1,0 +1,110 @@
+"""Getting image bytes out of a request: a raw image body or multipart fields, all in memory.
+
+Starlette's own form parser spools big files to temporary files; this one never touches the disk, and the
+body is counted while it streams in, so an oversized upload is refused before it is all received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+DEFAULT_NAME = "upload"
+RAW_TYPES = ("image/", "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Upload:
+    field: str
+    filename: str
+    data: bytes
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Join chunks, stopping with 413 as soon as more than limit bytes have arrived."""
+    received = bytearray()
+    async for chunk in chunks:
+        received += chunk
+        if len(received) > limit:
+            raise _too_large(limit)
+    return bytes(received)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"upload larger than the limit of {limit / 1024 / 1024:g} MB")
+
+
+async def read_uploads(request: Request, limit: int) -> list[Upload]:
+    """Every part of a multipart body, or the raw body as one upload named "upload"."""
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind != "multipart/form-data" and not kind.startswith(RAW_TYPES):
+        raise HTTPException(415, "send multipart/form-data or a raw body with Content-Type image/*")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = await read_limited(request.stream(), limit)
+    if kind == "multipart/form-data":
+        return parse_multipart(body, content_type)
+    return [Upload("image", DEFAULT_NAME, body)]
+
+
+@dataclass
+class _Part:
+    headers: dict[str, str] = field(default_factory=dict)
+    data: bytearray = field(default_factory=bytearray)
+
+
+class _PartCollector:
+    """python-multipart callbacks that gather each part's headers and bytes."""
+
+    def __init__(self) -> None:
+        self.parts: list[_Part] = []
+        self.complete = False
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": lambda: self.parts.append(_Part()),
+            "on_header_field": lambda data, start, end: self._header_name.extend(data[start:end]),
+            "on_header_value": lambda data, start, end: self._header_value.extend(data[start:end]),
+            "on_header_end": self._header_end,
+            "on_part_data": lambda data, start, end: self.parts[-1].data.extend(data[start:end]),
+            "on_end": self._end,
+        }
+
+    def _header_end(self) -> None:
+        name = self._header_name.decode("latin-1").strip().lower()
+        self.parts[-1].headers[name] = self._header_value.decode("utf-8", "replace").strip()
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def _end(self) -> None:
+        self.complete = True
+
+
+def parse_multipart(body: bytes, content_type: str) -> list[Upload]:
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise HTTPException(400, "multipart body without a boundary")
+    collector = _PartCollector()
+    try:
+        MultipartParser(boundary, collector.callbacks()).write(body)
+    except MultipartParseError as exc:
+        raise HTTPException(400, f"malformed multipart body ({exc})") from exc
+    if not collector.complete:
+        raise HTTPException(400, "truncated multipart body (no closing boundary)")
+    return [_upload(part) for part in collector.parts]
+
+
+def _upload(part: _Part) -> Upload:
+    _, options = parse_options_header(part.headers.get("content-disposition", ""))
+    name = options.get(b"name", b"").decode("utf-8", "replace")
+    filename = options.get(b"filename", b"").decode("utf-8", "replace")
+    return Upload(name, filename or DEFAULT_NAME, bytes(part.data))

@@ -1,0 +1,458 @@
+"""Fine-tuning a trained recognizer on a few real crops, with synthetic plates mixed in so it does not forget.
+
+The source is a training run folder (last.ckpt + config.json). Every batch is a function of (seed, step)
+alone, so a run killed at any point and resumed from its last per-epoch checkpoint ends with the same
+weights as an unbroken one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from platelab.io.atomic import atomic_write_text
+from platelab.models.efficientnet_lite import imagenet_backbone, is_lite_state
+from platelab.models.recognizer import PlateBackbone, PlateRecognizer
+from platelab.predict.charset import Charset
+from platelab.predict.preprocess import preprocess_crops, to_gray
+from platelab.synth.config import SynthConfig
+from platelab.synth.crops import render_crop
+from platelab.synth.dataset import encode_batch
+from platelab.synth.formats import formats_by_country
+from platelab.synth.style import PlateStyle, select_styles
+from platelab.train.card import record_command, write_model_card
+from platelab.train.checkpoint import load_checkpoint, save_checkpoint
+from platelab.train.config import RecognizerTrainConfig
+from platelab.train.export import check_export, export_recognizer
+from platelab.train.recognizer import (
+    CHECKPOINT,
+    EvalSet,
+    MetricsLog,
+    accuracy,
+    device,
+    schedule,
+    seed_everything,
+)
+
+CONFIG_FILE = "config.json"
+FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
+# Real crops are kept grey at twice the network input: augmenting them there is cheap, and the final resize
+# to the input size still averages away the interpolation of the warp.
+WORK_SIZE = (256, 128)
+SYNTH_TRIES = 50  # a synthetic plate whose text the charset cannot write is drawn again, up to this often
+_SEPARATORS = re.compile(r"[\s\-.·]")
+
+
+class FinetuneSourceError(ValueError):
+    """A --from that is not a training run folder."""
+
+
+class TuneConfig(BaseModel):
+    """How a recognizer is trained on a mix of real crops and synthetic plates (also from scratch)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["finetune"] = "finetune"
+    out_dir: Path = Field(Path("runs/finetune"), description="checkpoints, metrics log and config")
+    seed: int = 0
+    charset: str | None = Field(None, description="output characters; None keeps the source model's")
+    freeze: str = Field(
+        "none", pattern=FREEZE_MODES, description="backbone, none, or first-K backbone layers"
+    )
+    epochs: int = Field(10, ge=1)
+    steps_per_epoch: int = Field(0, ge=0, description="0 = one pass over the real training crops")
+    batch_size: int = Field(32, ge=1)
+    synth_share: float = Field(0.5, ge=0, le=1, description="share of each batch that is synthetic plates")
+    augment: bool = Field(True, description="small affine, gamma and blur changes to the real crops")
+    lr: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(20, ge=0)
+    label_smoothing: float = Field(0.05, ge=0, lt=1)
+    workers: int = Field(1, ge=0, description="processes rendering batches")
+    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
+    styles: list[str] = Field(default_factory=list, description="synthetic style globs; all styles if empty")
+    synth: SynthConfig = SynthConfig()
+
+
+class FinetuneConfig(TuneConfig):
+    """`platelab finetune`: a source run, a labelled crop folder and where the result goes."""
+
+    from_run: Path = Field(description="training run folder holding last.ckpt and config.json")
+    data: Path = Field(description="real crops folder with labels.tsv")
+    val_fraction: float = Field(0.2, ge=0, lt=1, description="share of the crops held out (seeded)")
+    export: Path | None = Field(None, description="write the fine-tuned model as ONNX here")
+
+
+# -- the source model ----------------------------------------------------------------------------------------
+
+
+def load_run_model(run: Path) -> PlateRecognizer:
+    """The recognizer a training or fine-tuning run saved; its backbone kind is read from the weights."""
+    run = Path(run)
+    if run.suffix.lower() == ".onnx" or run.is_file():
+        raise FinetuneSourceError(
+            f"{run}: exported ONNX models cannot be fine-tuned (they keep no trainable weights platelab can "
+            "load back); pass the training run folder that produced it, which holds last.ckpt and config.json"
+        )
+    checkpoint, config = run / CHECKPOINT, run / CONFIG_FILE
+    if not (checkpoint.is_file() and config.is_file()):
+        raise FinetuneSourceError(f"{run}: not a training run folder (needs {CHECKPOINT} and {CONFIG_FILE})")
+    chars = json.loads(config.read_text(encoding="utf-8")).get("charset")
+    if not chars:
+        raise FinetuneSourceError(f"{config}: no charset; is this a recognizer run?")
+    state = load_checkpoint(checkpoint)["model"]
+    backbone = imagenet_backbone(pretrained=False) if is_lite_state(state) else PlateBackbone()
+    model = PlateRecognizer(Charset(chars), backbone)
+    model.load_state_dict(state)
+    return model
+
+
+def adapt_head(model: PlateRecognizer, charset: Charset) -> None:
+    """A new output layer for charset; the feature reduction and the rows of shared characters carry over."""
+    if charset == model.charset:
+        return
+    if charset.slots != model.charset.slots:
+        raise ValueError(f"the new charset has {charset.slots} slots, the model {model.charset.slots}")
+    old_head, old = model.head, model.charset
+    model.replace_head(charset)
+    new_head = model.head
+    new_head.reduce.load_state_dict(old_head.reduce.state_dict())
+    shared = [(i, charset.chars.index(c)) for i, c in enumerate(old.chars) if c in charset.chars]
+    shared.append((old.pad_index, charset.pad_index))
+    old_rows = torch.tensor([s * old.classes + i for s in range(old.slots) for i, _ in shared])
+    new_rows = torch.tensor([s * charset.classes + j for s in range(charset.slots) for _, j in shared])
+    with torch.no_grad():
+        new_head.classify.weight[new_rows] = old_head.classify.weight[old_rows]
+        new_head.classify.bias[new_rows] = old_head.classify.bias[old_rows]
+
+
+# -- freezing ------------------------------------------------------------------------------------------------
+
+
+def backbone_layers(backbone: nn.Module) -> list[nn.Module]:
+    """The backbone's layers with weights, in input order: the units that `first-K` counts."""
+    layers = getattr(backbone, "layers", None)
+    if not isinstance(layers, nn.Sequential):
+        raise TypeError(f"{type(backbone).__name__} has no `layers` sequence to freeze layer by layer")
+    return [layer for layer in layers if next(layer.parameters(), None) is not None]
+
+
+def freeze(model: PlateRecognizer, mode: str) -> list[nn.Module]:
+    """Stop gradients to the frozen part and return it; the caller keeps it in eval mode (batch-norm too)."""
+    if mode == "none":
+        return []
+    if mode == "backbone":
+        frozen = [model.backbone]
+    else:
+        layers = backbone_layers(model.backbone)
+        count = int(mode.removeprefix("first-"))
+        if count > len(layers):
+            raise ValueError(f"freeze {mode}: the backbone has only {len(layers)} layers")
+        frozen = layers[:count]
+    for module in frozen:
+        module.requires_grad_(False)
+    return frozen
+
+
+# -- real crops ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelledCrops:
+    """Grey crops at WORK_SIZE with their plate texts."""
+
+    files: tuple[str, ...]
+    images: tuple[np.ndarray, ...]
+    texts: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def subset(self, indices: Sequence[int]) -> LabelledCrops:
+        return LabelledCrops(
+            *(tuple(column[i] for i in indices) for column in (self.files, self.images, self.texts))
+        )
+
+    def eval_set(self, name: str) -> EvalSet:
+        return EvalSet(name, torch.from_numpy(preprocess_crops(list(self.images))), list(self.texts))
+
+
+def plate_text(plate: str, charset: Charset) -> str:
+    """A label as the model writes it.
+
+    normalize_plate keeps A-Z0-9 only, which would erase the letters a fine-tuning charset adds (Cyrillic),
+    so here only separators go and any other character outside the charset is an error.
+    """
+    text = _SEPARATORS.sub("", plate.upper())
+    unknown = sorted(set(text) - set(charset.chars))
+    if unknown:
+        raise ValueError(f"plate {plate!r} has characters outside the charset: {''.join(unknown)!r}")
+    return text
+
+
+def work_image(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(to_gray(image), WORK_SIZE, interpolation=cv2.INTER_AREA)
+
+
+def load_labelled_crops(folder: Path, charset: Charset) -> LabelledCrops:
+    """All crops of a folder with labels.tsv; every image must decode and every label fit the charset."""
+    from platelab.io.decode import read_image
+    from platelab.io.labels import labels_kind, read_labels
+
+    if labels_kind(folder) != "crops":
+        raise ValueError(f"{folder}: labels.tsv describes photos; fine-tuning needs plate crops")
+    labels = read_labels(folder)
+    files, images, texts = [], [], []
+    for label in labels:
+        try:
+            texts.append(plate_text(label.plate, charset))
+        except ValueError as exc:
+            raise ValueError(f"{folder / label.file}: {exc}") from None
+        images.append(work_image(read_image(folder / label.file, name=label.file)))
+        files.append(label.file)
+    return LabelledCrops(tuple(files), tuple(images), tuple(texts))
+
+
+def split_holdout(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(training indices, held-out indices): disjoint, sorted, the same for the same seed."""
+    held = min(round(count * fraction), max(count - 1, 0))
+    order = np.random.default_rng(seed).permutation(count)
+    return sorted(order[held:].tolist()), sorted(order[:held].tolist())
+
+
+def augment_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A light change for few-shot training: small rotation, scale, shift and shear; gamma; sometimes blur."""
+    h, w = image.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-3, 3), rng.uniform(0.93, 1.07))
+    matrix[0, 1] += rng.uniform(-0.08, 0.08)
+    matrix[:, 2] += rng.uniform(-0.04, 0.04, 2) * (w, h)
+    out = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # Each crop is standardised later, so a linear brightness change would vanish; gamma survives it.
+    lut = (255 * (np.arange(256) / 255) ** rng.uniform(0.7, 1.4)).astype(np.uint8)
+    out = cv2.LUT(out, lut)
+    sigma = rng.uniform(0.4, 1.2)
+    return cv2.GaussianBlur(out, (0, 0), sigma) if rng.random() < 0.4 else out
+
+
+# -- batches -------------------------------------------------------------------------------------------------
+
+
+class TuneBatches(IterableDataset):
+    """(images, targets) for steps start..end-1: real crops drawn and augmented per step, then synthetic ones.
+
+    Workers take every W-th step, the same scheme as SyntheticCropBatches, so the stream does not depend on
+    the number of workers.
+    """
+
+    def __init__(self, real: LabelledCrops, charset: Charset, cfg: TuneConfig, start: int, end: int) -> None:
+        super().__init__()
+        self.real, self.charset, self.cfg = real, charset, cfg
+        self.start, self.end = start, end
+        if not len(real) and not cfg.synth_share:
+            raise ValueError("no real crops to train on and no synthetic share")
+        # Without real crops (training on synthetic plates alone) the whole batch is synthetic.
+        self.n_synth = round(cfg.batch_size * cfg.synth_share) if len(real) else cfg.batch_size
+        self.n_real = cfg.batch_size - self.n_synth
+        self.styles: list[PlateStyle] = select_styles(cfg.styles or None) if self.n_synth else []
+
+    def synthetic(self, index: int) -> tuple[np.ndarray, str]:
+        """Synthetic crop number index, drawn again until the charset can write its text."""
+        allowed = set(self.charset.chars)
+        for attempt in range(SYNTH_TRIES):
+            crop = render_crop(
+                self.styles, np.random.default_rng([self.cfg.seed, index, attempt]), self.cfg.synth
+            )
+            if set(crop.text) <= allowed:
+                return crop.image, crop.text
+        raise ValueError(
+            "synthetic plates rarely fit this charset; set synth_share to 0 to train without them"
+        )
+
+    def render_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.cfg.seed, step])
+        picks = (
+            rng.choice(len(self.real), self.n_real, replace=self.n_real > len(self.real))
+            if self.n_real
+            else []
+        )
+        images = [
+            augment_crop(self.real.images[i], rng) if self.cfg.augment else self.real.images[i] for i in picks
+        ]
+        texts = [self.real.texts[i] for i in picks]
+        for index in range(step * self.n_synth, (step + 1) * self.n_synth):
+            image, text = self.synthetic(index)
+            images.append(image)
+            texts.append(text)
+        return torch.from_numpy(preprocess_crops(images)), torch.from_numpy(encode_batch(texts, self.charset))
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        for step in range(self.start + worker, self.end, workers):
+            yield self.render_batch(step)
+
+
+# -- training ------------------------------------------------------------------------------------------------
+
+
+def steps_per_epoch(cfg: TuneConfig, real_count: int) -> int:
+    real_per_batch = cfg.batch_size - round(cfg.batch_size * cfg.synth_share)
+    if cfg.steps_per_epoch or not real_count or not real_per_batch:
+        return cfg.steps_per_epoch or 1
+    return math.ceil(real_count / real_per_batch)
+
+
+def train_mode(model: nn.Module, frozen: Sequence[nn.Module]) -> None:
+    model.train()
+    for module in frozen:
+        module.eval()
+
+
+def tune_model(
+    model: PlateRecognizer,
+    train: LabelledCrops,
+    val_sets: Sequence[EvalSet],
+    cfg: TuneConfig,
+    resume: bool = False,
+) -> PlateRecognizer:
+    """Train model on real crops mixed with synthetic plates; checkpoint each epoch to cfg.out_dir."""
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        out / CONFIG_FILE, cfg.model_copy(update={"charset": model.charset.chars}).model_dump_json(indent=2)
+    )
+    charset = model.charset
+    run_on = device()
+    model.to(run_on)
+    frozen = freeze(model, cfg.freeze)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
+    per_epoch = steps_per_epoch(cfg, len(train))
+    total = cfg.epochs * per_epoch
+    # The recognizer's warm-up + cosine schedule, sized to this run.
+    sized = RecognizerTrainConfig(steps=total, warmup_steps=min(cfg.warmup_steps, total // 4))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(sized))
+    start, elapsed = 0, 0.0
+    checkpoint = out / CHECKPOINT
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start, elapsed = int(state["step"]), float(state["elapsed"])
+
+    loader = DataLoader(
+        TuneBatches(train, charset, cfg, start, total),
+        batch_size=None,
+        num_workers=cfg.workers,
+        prefetch_factor=4 if cfg.workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    log = MetricsLog(out / "metrics.jsonl")
+    began = time.perf_counter() - elapsed
+    losses: list[float] = []
+    hits: list[float] = []
+    step = start
+    for images, targets in loader:
+        train_mode(model, frozen)
+        images, targets = images.to(run_on), targets.to(run_on)
+        logits = model(images)
+        loss = loss_fn(logits.reshape(-1, charset.classes), targets.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        losses.append(loss.item())
+        hits.append((logits.argmax(-1) == targets).all(1).float().mean().item())
+        if step % per_epoch == 0:
+            scores = {f"val_{v.name}": round(accuracy(model, v, charset), 4) for v in val_sets}
+            log.write(
+                epoch=step // per_epoch,
+                step=step,
+                loss=round(float(np.mean(losses)), 4),
+                train_acc=round(float(np.mean(hits)), 4),
+                lr=scheduler.get_last_lr()[0],
+                seconds=round(time.perf_counter() - began, 1),
+                **scores,
+            )
+            losses, hits = [], []
+            save_checkpoint(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                    "elapsed": time.perf_counter() - began,
+                },
+            )
+    return model.cpu().eval()
+
+
+# -- the command ---------------------------------------------------------------------------------------------
+
+
+def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path, sample: np.ndarray) -> Path:
+    """ONNX with the format prior of all styles, and its model card; sample: (N, 1, H, W) for the check."""
+    export_recognizer(model, path, formats_by_country(select_styles(None)))
+    data = getattr(cfg, "data", None)
+    source = getattr(cfg, "from_run", None)
+    write_model_card(
+        path,
+        run,
+        cfg,
+        "plate recognition (cropped plate -> text), fine-tuned",
+        f"real crops from {data}, {cfg.synth_share:.0%} of each batch synthetic plates",
+        check_export(model, path, sample),
+        finetuned_from=str(source),
+        freeze=cfg.freeze,
+    )
+    return path
+
+
+def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
+    """`platelab finetune`: load --from, fit the head to the charset, train on --data, optionally export."""
+    record_command(cfg.out_dir, resume)
+    seed_everything(cfg.seed)  # the replaced head's initial weights
+    model = load_run_model(cfg.from_run)
+    adapt_head(model, Charset(cfg.charset) if cfg.charset else model.charset)
+    crops = load_labelled_crops(cfg.data, model.charset)
+    train_indices, held_indices = split_holdout(len(crops), cfg.val_fraction, cfg.seed)
+    held = crops.subset(held_indices)
+    val_sets = [held.eval_set(f"{cfg.data.name}-holdout")] if len(held) else []
+    model = tune_model(model, crops.subset(train_indices), val_sets, cfg, resume)
+    if cfg.export is not None:
+        sample = val_sets[0].images[:32].numpy() if val_sets else crops.eval_set("sample").images[:32].numpy()
+        export_tuned(model, cfg.out_dir, cfg, cfg.export, sample)
+    return model
+
+
+def export_finetune_run(run: Path, out: Path) -> Path:
+    """`platelab export RUN` for a fine-tuning run (config task "finetune")."""
+    raw = json.loads((run / CONFIG_FILE).read_text(encoding="utf-8"))
+    cfg = FinetuneConfig.model_validate(raw) if "from_run" in raw else TuneConfig.model_validate(raw)
+    model = load_run_model(run).eval()
+    sample = np.random.default_rng(0).standard_normal((8, 1, 64, 128)).astype(np.float32)
+    return export_tuned(model, run, cfg, out, sample)

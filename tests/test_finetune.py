@@ -1,0 +1,157 @@
+"""Fine-tuning: head replacement, freezing, held-out split, exact resume and the command end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from platelab.io.labels import CropLabel, write_crop_labels  # noqa: E402
+from platelab.models.recognizer import PlateRecognizer  # noqa: E402
+from platelab.predict.charset import DEFAULT_CHARS, Charset  # noqa: E402
+from platelab.synth.crops import CropGenerator  # noqa: E402
+from platelab.synth.style import select_styles  # noqa: E402
+from platelab.train import finetune as tuning  # noqa: E402
+from platelab.train.config import RecognizerTrainConfig  # noqa: E402
+from platelab.train.recognizer import train_recognizer  # noqa: E402
+
+STYLES = ["us-*"]
+
+
+def _crops(count: int, seed: int = 7) -> tuning.LabelledCrops:
+    """Stand-ins for real crops: synthetic ones from another seed than the mixed-in stream."""
+    generator = CropGenerator(select_styles(STYLES), seed=seed)
+    samples = [generator.sample(i) for i in range(count)]
+    return tuning.LabelledCrops(
+        tuple(f"{i}.png" for i in range(count)),
+        tuple(tuning.work_image(s.image) for s in samples),
+        tuple(s.text for s in samples),
+    )
+
+
+def _config(out: Path, **changes: object) -> tuning.TuneConfig:
+    values = dict(out_dir=out, epochs=1, steps_per_epoch=1, batch_size=4, workers=0, threads=1, styles=STYLES)
+    return tuning.TuneConfig(**{**values, **changes})
+
+
+def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def _same(before: dict[str, torch.Tensor], module: torch.nn.Module) -> bool:
+    return all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_new_charset_replaces_the_head_and_keeps_the_backbone() -> None:
+    model = PlateRecognizer()
+    backbone, head = _snapshot(model.backbone), _snapshot(model.head)
+    wider = Charset(DEFAULT_CHARS + "Ж")
+    tuning.adapt_head(model, wider)
+
+    assert _same(backbone, model.backbone)
+    assert model.charset == wider
+    assert model.head.classify.out_features == wider.slots * wider.classes
+    assert model(torch.zeros(1, 1, 64, 128)).shape == (1, wider.slots, wider.classes)
+    # Characters both charsets share keep their trained output rows: 'A' in slot 3, and the empty slot.
+    old_classes = len(DEFAULT_CHARS) + 1
+    weight = model.head.classify.weight
+    assert torch.equal(weight[3 * wider.classes + 10], head["classify.weight"][3 * old_classes + 10])
+    assert torch.equal(weight[wider.classes - 1], head["classify.weight"][old_classes - 1])
+
+
+def test_freeze_backbone_trains_only_the_head(tmp_path: Path) -> None:
+    model = PlateRecognizer()
+    backbone, head = _snapshot(model.backbone), _snapshot(model.head)
+    tuning.tune_model(model, _crops(4), [], _config(tmp_path, freeze="backbone"))
+    assert _same(backbone, model.backbone)  # weights and batch-norm statistics alike
+    assert not _same(head, model.head)
+
+
+def test_freeze_first_k_freezes_exactly_those_layers(tmp_path: Path) -> None:
+    model = PlateRecognizer()
+    layers = tuning.backbone_layers(model.backbone)
+    before = [_snapshot(layer) for layer in layers]
+    tuning.tune_model(model, _crops(4), [], _config(tmp_path, freeze="first-2"))
+    assert [_same(b, layer) for b, layer in zip(before, layers)] == [True, True] + [False] * (len(layers) - 2)
+
+
+def test_held_out_split_is_disjoint_and_seeded() -> None:
+    train, held = tuning.split_holdout(50, 0.2, seed=3)
+    assert len(held) == 10 and not set(train) & set(held) and sorted(train + held) == list(range(50))
+    assert tuning.split_holdout(50, 0.2, seed=3) == (train, held)
+    assert tuning.split_holdout(50, 0.2, seed=4)[1] != held
+    assert tuning.split_holdout(10, 0.0, seed=0) == (list(range(10)), [])
+
+
+def test_synthetic_mix_only_writes_what_the_charset_holds() -> None:
+    charset = Charset(DEFAULT_CHARS.replace("O", "").replace("I", "").replace("Q", ""))
+    batches = tuning.TuneBatches(_crops(0), charset, _config(Path("unused"), batch_size=8), 0, 1)
+    _, targets = batches.render_batch(0)  # encoding would fail on an O, I or Q
+    assert targets.shape == (8, charset.slots)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_a_kill_matches_an_unbroken_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    crops = _crops(6)
+
+    def run(out: Path, resume: bool = False) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        cfg = _config(out, epochs=2, steps_per_epoch=2)
+        return tuning.tune_model(PlateRecognizer(), crops, [], cfg, resume=resume).state_dict()
+
+    unbroken = run(tmp_path / "a")
+    real_save = tuning.save_checkpoint
+
+    def save_then_die(path: Path, state: dict) -> None:
+        real_save(path, state)
+        raise Killed
+
+    monkeypatch.setattr(tuning, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        run(tmp_path / "b")
+    monkeypatch.setattr(tuning, "save_checkpoint", real_save)
+    resumed = run(tmp_path / "b", resume=True)
+    for name, value in unbroken.items():
+        assert torch.equal(value, resumed[name]), name
+
+
+def test_onnx_files_cannot_be_fine_tuned(tmp_path: Path) -> None:
+    onnx = tmp_path / "recognizer.onnx"
+    onnx.write_bytes(b"onnx")
+    with pytest.raises(tuning.FinetuneSourceError, match="ONNX"):
+        tuning.load_run_model(onnx)
+
+
+def _crop_folder(folder: Path, crops: tuning.LabelledCrops, extra_letter: str) -> None:
+    folder.mkdir()
+    labels = []
+    for i, (file, image, text) in enumerate(zip(crops.files, crops.images, crops.texts)):
+        cv2.imwrite(str(folder / file), image)
+        labels.append(CropLabel(file, text + (extra_letter if i == 0 else ""), "xx"))
+    write_crop_labels(folder / "labels.tsv", labels)
+
+
+def test_finetune_command_adds_a_letter_and_exports(tmp_path: Path) -> None:
+    source = RecognizerTrainConfig(out_dir=tmp_path / "source", steps=2, batch_size=4, workers=0, val_size=4,
+                                   warmup_steps=1, threads=1, styles=STYLES)
+    train_recognizer(source)
+    _crop_folder(tmp_path / "crops", _crops(5), "Ж")
+    cfg = tuning.FinetuneConfig(out_dir=tmp_path / "tuned", from_run=source.out_dir, data=tmp_path / "crops",
+                                charset=DEFAULT_CHARS + "Ж", epochs=1, batch_size=4, workers=0, threads=1,
+                                styles=STYLES, export=tmp_path / "tuned.onnx")
+    model = tuning.finetune(cfg)
+
+    assert model.charset.chars.endswith("Ж")
+    log = json.loads((tmp_path / "tuned" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "val_crops-holdout" in log
+    card = json.loads((tmp_path / "tuned.card.json").read_text())
+    assert card["onnx_vs_torch_max_abs_diff"] < 1e-4 and card["freeze"] == "none"
+    reloaded = tuning.load_run_model(tmp_path / "tuned")  # a fine-tuned run can be fine-tuned again
+    assert reloaded.charset == model.charset

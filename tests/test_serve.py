@@ -1,0 +1,285 @@
+"""The HTTP API with a stand-in reader: every endpoint, every refusal, the limits and the API key."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from platelab.io.results import PlateResult
+from platelab.serve import ServeSettings, create_app
+from platelab.serve.settings import split_cores
+from platelab.serve.testing import FIXED_TEXT, FixedReader
+from platelab.weights import default_model
+from tests.conftest import SHOULD_FAIL, bomb_png_bytes
+
+KEY = "s3cret-key"
+MULTIPART = "multipart/form-data"
+
+
+def _jpeg(size: tuple[int, int] = (160, 120)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (40, 90, 160)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _client(reader: object = None, **settings: object) -> TestClient:
+    """A started app (lifespan run) with the stand-in reader unless another is given."""
+    app = create_app(ServeSettings(**settings), lambda: reader or FixedReader())
+    return TestClient(app)
+
+
+def _async_requests(
+    app: FastAPI, send: Callable[[httpx.AsyncClient], Awaitable[list[httpx.Response]]]
+) -> list[httpx.Response]:
+    """Run send against the started app in-process; unlike TestClient, this streams request bodies."""
+
+    async def run() -> list[httpx.Response]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await send(client)
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def client() -> TestClient:
+    with _client() as started:
+        yield started
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def test_read_multipart_returns_the_output_contract(client: TestClient) -> None:
+    response = client.post("/v1/read", files={"image": ("car.jpg", _jpeg(), "image/jpeg")})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["file"] == "car.jpg"
+    [plate] = body["plates"]
+    assert plate["text"] == FIXED_TEXT
+    assert set(plate) == {"text", "confidence", "chars", "box", "quad"}
+    assert plate["box"] == [40, 40, 80, 20] and len(plate["quad"]) == 4
+    assert [c["char"] for c in plate["chars"]] == list(FIXED_TEXT)
+
+
+def test_read_raw_body_is_named_upload(client: TestClient) -> None:
+    response = client.post("/v1/read", content=_jpeg(), headers={"Content-Type": "image/jpeg"})
+    assert response.status_code == 200
+    assert response.json()["file"] == "upload"
+
+
+def test_batch_reads_every_image_in_order_and_reports_bad_ones(client: TestClient) -> None:
+    names = {"a.jpg": _jpeg(), "b.txt": b"not a photo", "c.jpg": _jpeg()}
+    files = [("images", (name, data)) for name, data in names.items()]
+    response = client.post("/v1/read/batch", files=files)
+    assert response.status_code == 200
+    a, b, c = response.json()["results"]
+    assert (a["file"], b["file"], c["file"]) == ("a.jpg", "b.txt", "c.jpg")
+    assert a["plates"][0]["text"] == c["plates"][0]["text"] == FIXED_TEXT
+    assert b == {"file": "b.txt", "error": "b.txt: not an image"}
+
+
+def test_batch_refuses_too_many_images() -> None:
+    with _client(max_batch_images=2) as client:
+        files = [("images", (f"{i}.jpg", _jpeg())) for i in range(3)]
+        assert client.post("/v1/read/batch", files=files).status_code == 413
+
+
+@pytest.mark.parametrize("name", sorted(SHOULD_FAIL))
+def test_bad_image_gives_its_reason(client: TestClient, bad_images: dict[str, Path], name: str) -> None:
+    path = bad_images[name]
+    response = client.post("/v1/read", files={"image": (path.name, path.read_bytes(), "image/jpeg")})
+    assert response.status_code == (415 if SHOULD_FAIL[name] == "not an image" else 422)
+    error = response.json()["error"]
+    assert SHOULD_FAIL[name] in error and "\n" not in error and error.startswith(path.name)
+
+
+def test_pixel_limit_is_configurable() -> None:
+    with _client(max_pixels=100 * 100) as client:
+        response = client.post("/v1/read", files={"image": ("big.jpg", _jpeg((200, 200)))})
+        assert response.status_code == 422 and "too large" in response.json()["error"]
+        assert client.post("/v1/read", files={"image": ("bomb.png", bomb_png_bytes())}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"content": b"x=1", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415),
+        ({"files": {"other": ("a.jpg", b"...")}}, 422),
+        ({"files": [("image", ("a.jpg", b"1")), ("image", ("b.jpg", b"2"))]}, 422),
+        ({"content": b"--xyz\r\nbroken", "headers": {"Content-Type": f"{MULTIPART}; boundary=xyz"}}, 400),
+        ({"content": b"--xyz--\r\n", "headers": {"Content-Type": MULTIPART}}, 400),
+    ],
+    ids=["form-urlencoded", "no-image-field", "two-images", "truncated-multipart", "no-boundary"],
+)
+def test_malformed_requests_are_refused(client: TestClient, kwargs: dict, status: int) -> None:
+    response = client.post("/v1/read", **kwargs)
+    assert response.status_code == status
+    assert response.json()["detail"]
+
+
+# --- limits ----------------------------------------------------------------------------------------------
+
+
+def test_declared_oversize_upload_gives_413() -> None:
+    with _client(max_upload_mb=0.01) as client:
+        response = client.post("/v1/read", files={"image": ("big.jpg", b"\xff" * 20_000)})
+        assert response.status_code == 413 and "limit" in response.json()["detail"]
+
+
+def test_streamed_upload_is_cut_off_at_the_limit() -> None:
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the server can only count what arrives
+        for index in range(100):
+            sent.append(index)
+            yield b"\0" * 4096
+
+    async def upload(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await client.post("/v1/read", content=chunks(), headers={"Content-Type": "image/png"})]
+
+    [response] = _async_requests(create_app(ServeSettings(max_upload_mb=0.05), FixedReader), upload)
+    assert response.status_code == 413
+    assert len(sent) < 20  # 50 kB is 13 chunks: the rest were never asked for
+
+
+def test_slow_reading_times_out_with_504() -> None:
+    with _client(FixedReader(delay_s=1.0), timeout_s=0.2) as client:
+        start = time.perf_counter()
+        response = client.post("/v1/read", files={"image": ("a.jpg", _jpeg())})
+        assert response.status_code == 504 and "0.2 s" in response.json()["detail"]
+        assert time.perf_counter() - start < 0.9
+
+
+class _CountingReader:
+    """Remembers how many reads ran at the same time."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)
+        with self.lock:
+            self.running -= 1
+        return FixedReader().read(image)
+
+
+def test_concurrent_reads_are_bounded_by_the_pool() -> None:
+    reader = _CountingReader()
+
+    async def burst(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return list(await asyncio.gather(
+            *(client.post("/v1/read", files={"image": ("a.jpg", _jpeg())}) for _ in range(8))
+        ))
+
+    responses = _async_requests(create_app(ServeSettings(concurrent_reads=2), lambda: reader), burst)
+    assert [response.status_code for response in responses] == [200] * 8
+    assert reader.most == 2
+
+
+# --- API key ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"X-API-Key": "wrong"}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"X-API-Key": KEY}, 200),
+        ({"Authorization": f"Bearer {KEY}"}, 200),
+    ],
+    ids=["missing", "wrong-header", "wrong-bearer", "header", "bearer"],
+)
+def test_api_key_guards_the_api(headers: dict[str, str], status: int) -> None:
+    with _client(api_key=KEY) as client:
+        response = client.post("/v1/read", files={"image": ("a.jpg", _jpeg())}, headers=headers)
+        assert response.status_code == status
+        assert client.get("/v1/models", headers=headers).status_code == status
+
+
+def test_health_page_and_docs_stay_open_with_a_key() -> None:
+    with _client(api_key=KEY) as client:
+        for path in ("/healthz", "/", "/app.js", "/style.css", "/openapi.json"):
+            assert client.get(path).status_code == 200, path
+
+
+# --- the rest --------------------------------------------------------------------------------------------
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_page_is_self_contained(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert 'capture="environment"' in page.text and 'accept="image/*"' in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    assert client.get("/app.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_models_lists_the_cards(tmp_path: Path) -> None:
+    (tmp_path / "recognizer.card.json").write_text(json.dumps({"task": "plate recognition", "steps": 3}))
+    (tmp_path / "broken.card.json").write_text("{")
+    with _client(cards_dir=tmp_path) as client:
+        assert client.get("/v1/models").json() == {
+            "models": [{"name": "recognizer", "card": {"task": "plate recognition", "steps": 3}}]
+        }
+
+
+def test_openapi_documents_the_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/read", "/v1/read/batch", "/v1/models", "/healthz"} <= set(paths)
+    assert "multipart/form-data" in paths["/v1/read"]["post"]["requestBody"]["content"]
+
+
+def test_settings_travel_through_the_environment() -> None:
+    settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
+                             reader_threads=2)
+    assert ServeSettings.from_env(settings.to_env()) == settings
+    assert ServeSettings(api_key="").api_key is None
+
+
+@pytest.mark.parametrize(("workers", "cores", "expected"),
+                         [(1, 2, (2, 1)), (1, 16, (4, 4)), (4, 16, (4, 1)), (8, 4, (1, 1))])
+def test_cores_are_split(workers: int, cores: int, expected: tuple[int, int]) -> None:
+    assert split_cores(workers, cores) == expected
+
+
+@pytest.mark.skipif(not (default_model("detector").is_file() and default_model("recognizer").is_file()),
+                    reason="the bundled models are not there yet")
+def test_real_models_read_the_demo_photo(tmp_path: Path) -> None:
+    from platelab.api import Reader
+    from platelab.io.decode import read_image
+    from platelab.synth.demo import write_demo
+
+    photo = write_demo(tmp_path) / "scene_000000.jpg"
+    with TestClient(create_app(ServeSettings(concurrent_reads=1))) as client:
+        response = client.post("/v1/read", files={"image": (photo.name, photo.read_bytes(), "image/jpeg")})
+    assert response.status_code == 200
+    served = [plate["text"] for plate in response.json()["plates"]]
+    assert served, "the bundled models found no plate in the demo photo"
+    assert served == [plate.text for plate in Reader().read(read_image(photo))]

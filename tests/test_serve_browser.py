@@ -1,0 +1,119 @@
+"""The web page in a real browser: Debian's chromium driven by Playwright against uvicorn on loopback.
+
+Uses the bundled models when they exist, else the stand-in reader. PLATELAB_SCREENSHOT=1 saves docs/serve.png.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("playwright")
+import uvicorn
+from playwright import sync_api
+
+from platelab.serve import ServeSettings, create_app
+from platelab.serve.pool import PlateReading
+from platelab.serve.testing import FIXED_TEXT, FixedReader
+from platelab.synth.demo import write_demo
+from platelab.weights import default_model
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "serve.png"
+KEY = "browser-key"
+TIMEOUT_MS = 60_000  # the real models on a busy CPU, plus chromium's start
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM}")
+
+
+def _models_present() -> bool:
+    return default_model("detector").is_file() and default_model("recognizer").is_file()
+
+
+@contextmanager
+def _serving(settings: ServeSettings, reader: PlateReading) -> Iterator[str]:
+    """uvicorn in a thread on a free loopback port (port 0: the OS picks, so no race); yields the base URL."""
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, lambda: reader), host="127.0.0.1", port=0,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo(tmp_path_factory.mktemp("demo")) / "scene_000000.jpg"
+
+
+@pytest.fixture(scope="module")
+def reader_and_texts(photo: Path) -> tuple[PlateReading, list[str]]:
+    """The reader to serve and the plate texts the page must then list."""
+    if not _models_present():
+        return FixedReader(), [FIXED_TEXT]
+    from platelab.api import Reader
+    from platelab.io.decode import read_image
+
+    reader = Reader()
+    return reader, [plate.text for plate in reader.read(read_image(photo))]
+
+
+def _table_texts(page: sync_api.Page) -> list[str]:
+    return page.locator("#plates tbody td.plate").all_inner_texts()
+
+
+def test_uploaded_photo_is_read_drawn_and_listed(browser: sync_api.Browser, photo: Path,
+                                                 reader_and_texts: tuple[PlateReading, list[str]]) -> None:
+    reader, texts = reader_and_texts
+    with _serving(ServeSettings(), reader) as url:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url)
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        assert _table_texts(page) == texts
+        assert page.is_hidden("#key-form")
+        assert f'"file": "{photo.name}"' in page.inner_text("#json")
+        assert page.eval_on_selector("#preview", "canvas => canvas.width") == 1280
+        if os.environ.get("PLATELAB_SCREENSHOT"):
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.close()
+
+
+def test_page_asks_for_the_key_once_and_keeps_it(browser: sync_api.Browser, photo: Path) -> None:
+    with _serving(ServeSettings(api_key=KEY), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#key-form:not([hidden])", timeout=TIMEOUT_MS)
+        page.fill("#key-input", KEY)
+        page.click("#key-form button")
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        assert _table_texts(page) == [FIXED_TEXT]
+        assert page.evaluate("sessionStorage.getItem('platelab-api-key')") == KEY
+        page.close()
