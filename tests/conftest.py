@@ -111,3 +111,27 @@ def write_bad_images(folder: Path) -> dict[str, Path]:
 @pytest.fixture
 def bad_images(tmp_path: Path) -> dict[str, Path]:
     return write_bad_images(tmp_path / "bad_images")
+
+
+class Killed(Exception):
+    """Stands in for a kill -9 right after a checkpoint was written."""
+
+
+def assert_resume_is_exact(train, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module) -> Path:
+    """Train 4 steps unbroken, and 2 steps + kill + resume; the weights must be equal. Returns the resumed run."""
+    unbroken = train(make_config(tmp_path / "a")).state_dict()
+    real_save = module.save_training_state
+
+    def save_then_die(path: Path, model, optimizer, scheduler, step: int, elapsed: float) -> None:
+        real_save(path, model, optimizer, scheduler, step, elapsed)
+        if step == 2:
+            raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "save_training_state", save_then_die)
+        with pytest.raises(Killed):
+            train(make_config(tmp_path / "b"))
+    resumed = train(make_config(tmp_path / "b"), resume=True).state_dict()
+    for name, value in unbroken.items():
+        assert (value == resumed[name]).all(), name
+    return tmp_path / "b"

@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 
 from platelab.synth.style import select_styles  # noqa: E402
 from platelab.train import detector as training  # noqa: E402
+from tests.conftest import assert_resume_is_exact  # noqa: E402
 
 
 def _config(out: Path, **changes) -> training.DetectorTrainConfig:
@@ -64,29 +65,9 @@ def test_letterbox_keeps_the_aspect_and_maps_back() -> None:
     assert boxed.image[180, 330] > 1 > boxed.image[100, 100]
 
 
-class Killed(Exception):
-    pass
-
-
 def test_resume_after_a_kill_matches_an_unbroken_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    unbroken = training.train_detector(_config(tmp_path / "a")).state_dict()
-
-    real_save = training.save_checkpoint
-
-    def save_then_die(path: Path, state: dict) -> None:
-        real_save(path, state)
-        if state["step"] == 2:
-            raise Killed
-
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
-    with pytest.raises(Killed):
-        training.train_detector(_config(tmp_path / "b"))
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
-    resumed = training.train_detector(_config(tmp_path / "b"), resume=True).state_dict()
-
-    for name, value in unbroken.items():
-        assert torch.equal(value, resumed[name]), name
-    log = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    run = assert_resume_is_exact(training.train_detector, _config, tmp_path, monkeypatch, training)
+    log = (run / "metrics.jsonl").read_text().splitlines()
     assert log and '"step": 4' in log[-1] and "val_recall" in log[-1]
 
 

@@ -13,6 +13,7 @@ from platelab.predict.recognizer import RecognitionPredictor  # noqa: E402
 from platelab.train import recognizer as training  # noqa: E402
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
 from platelab.train.recipe import export_run  # noqa: E402
+from tests.conftest import assert_resume_is_exact  # noqa: E402
 
 
 def _config(out: Path) -> RecognizerTrainConfig:
@@ -20,29 +21,9 @@ def _config(out: Path) -> RecognizerTrainConfig:
                                  checkpoint_every=2, warmup_steps=1, threads=1)
 
 
-class Killed(Exception):
-    pass
-
-
 def test_resume_after_a_kill_matches_an_unbroken_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    unbroken = training.train_recognizer(_config(tmp_path / "a")).state_dict()
-
-    real_save = training.save_checkpoint
-
-    def save_then_die(path: Path, state: dict) -> None:
-        real_save(path, state)
-        if state["step"] == 2:
-            raise Killed
-
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
-    with pytest.raises(Killed):
-        training.train_recognizer(_config(tmp_path / "b"))
-    monkeypatch.setattr(training, "save_checkpoint", real_save)
-    resumed = training.train_recognizer(_config(tmp_path / "b"), resume=True).state_dict()
-
-    for name, value in unbroken.items():
-        assert torch.equal(value, resumed[name]), name
-    log = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    run = assert_resume_is_exact(training.train_recognizer, _config, tmp_path, monkeypatch, training)
+    log = (run / "metrics.jsonl").read_text().splitlines()
     assert log and '"step": 4' in log[-1]
 
 

@@ -43,7 +43,7 @@ from platelab.synth.crops import sample_rng
 from platelab.synth.scene import SceneConfig, render_scene
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
-from platelab.train.checkpoint import load_checkpoint, save_checkpoint
+from platelab.train.checkpoint import load_checkpoint, restore_training_state, save_training_state
 from platelab.train.export import OPSET
 from platelab.train.recognizer import MetricsLog, device, schedule, seed_everything
 from platelab.utils.config_file import load_model_file
@@ -284,17 +284,6 @@ def evaluate(model: nn.Module, data: ValidationSet, min_score: float = VAL_MIN_S
 # -- training ------------------------------------------------------------------------------------------------
 
 
-def _resume_state(
-    checkpoint: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler
-) -> tuple[int, float]:
-    state = load_checkpoint(checkpoint)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"]), float(state["elapsed"])
-
-
 def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetector:
     """Train (or continue training) and return the model; checkpoints and metrics go to cfg.out_dir."""
     seed_everything(cfg.seed)
@@ -311,7 +300,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
     start, elapsed = 0, 0.0
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
-        start, elapsed = _resume_state(checkpoint, model, optimizer, scheduler)
+        start, elapsed = restore_training_state(checkpoint, model, optimizer, scheduler)
 
     validation = synthetic_validation_set(cfg)
     stream = SyntheticSceneBatches(
@@ -356,17 +345,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
             )
         bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()})
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                    "elapsed": time.perf_counter() - began,
-                },
-            )
+            save_training_state(checkpoint, model, optimizer, scheduler, step, time.perf_counter() - began)
     bar.close()
     return model.cpu().eval()
 

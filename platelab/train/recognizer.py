@@ -23,7 +23,7 @@ from platelab.predict.decode import decode_greedy
 from platelab.predict.preprocess import preprocess_crops
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
-from platelab.train.checkpoint import load_checkpoint, save_checkpoint
+from platelab.train.checkpoint import restore_training_state, save_training_state
 from platelab.train.config import RecognizerTrainConfig
 
 CHECKPOINT = "last.ckpt"
@@ -129,12 +129,7 @@ def train_recognizer(
     start, elapsed = 0, 0.0
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start, elapsed = int(state["step"]), float(state["elapsed"])
+        start, elapsed = restore_training_state(checkpoint, model, optimizer, scheduler)
 
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
     stream = SyntheticCropBatches(
@@ -191,16 +186,6 @@ def train_recognizer(
             loss=f"{running_loss:.3f}", acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}
         )
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                    "elapsed": time.perf_counter() - began,
-                },
-            )
+            save_training_state(checkpoint, model, optimizer, scheduler, step, time.perf_counter() - began)
     bar.close()
     return model.cpu().eval()

@@ -24,7 +24,9 @@ class FontResult:
 def plate_fonts() -> list[str]:
     """Every installed font file that a font set for plate characters names."""
     sets = font_sets()
-    names = sorted({f.file for name, fonts in sets.items() if name not in NOT_PLATE_CHARACTERS for f in fonts})
+    names = sorted(
+        {f.file for name, fonts in sets.items() if name not in NOT_PLATE_CHARACTERS for f in fonts}
+    )
     installed = []
     for name in names:
         try:

@@ -133,7 +133,9 @@ def tune_jobs(size: StudySize) -> list[TuneJob]:
     return jobs
 
 
-def run_tune_job(job: TuneJob, crops: LabelledCrops, bases: dict[str, Path], work: Path, size: StudySize) -> TuneResult:
+def run_tune_job(
+    job: TuneJob, crops: LabelledCrops, bases: dict[str, Path], work: Path, size: StudySize
+) -> TuneResult:
     train_indices, test_indices = few_shot_split(len(crops), job.k, job.seed)
     train, test = crops.subset(train_indices), crops.subset(test_indices)
     leaked = set(train.files) & set(test.files)

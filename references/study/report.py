@@ -57,7 +57,7 @@ def _mean_sd(values: list[float]) -> str:
 
 def routes_table(rows: list[RouteRow]) -> list[str]:
     lines = [
-        "| route | model | learns from | real crops used | test crops | plate accuracy | characters | train time |",
+        "| route | model | learns from | real crops used | test crops | plate accuracy | characters | time |",
         "| --- | --- | --- | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in rows:
@@ -139,8 +139,8 @@ def write_report(out: Path, results: StudyResults) -> Path:
         f"Command: `{results.command}`  ",
         f"Hardware: {results.hardware}, torch on 1 thread; total time {results.seconds / 60:.1f} min.",
         "",
-        "Every figure is measured on the real US crops (`shared/data/real/crops-us`); exact plate accuracy is",
-        "the share of crops whose whole text is read right (greedy decoding, no format prior).",
+        "Every figure is measured on the real US crops (`shared/data/real/crops-us`); exact plate accuracy",
+        "is the share of crops whose whole text is read right (greedy decoding, no format prior).",
         "",
         "## Routes",
         "",
@@ -154,9 +154,9 @@ def write_report(out: Path, results: StudyResults) -> Path:
         "",
         "## Fine-tuning on k real crops",
         "",
-        f"Exact plate accuracy on the crops not used for training (mean ± sd over seeds {list(size.seeds)}); in",
-        "brackets the same model before fine-tuning, on the same test crops. The k crops of a run never appear",
-        "in its test split (asserted).",
+        f"Exact plate accuracy on the crops not used for training (mean ± sd over seeds {list(size.seeds)});",
+        "in brackets the same model before fine-tuning, on the same test crops. The k crops of a run never",
+        "appear in its test split (asserted).",
         "",
         *finetune_table(results.tunes, size.ks),
         "",
@@ -166,9 +166,7 @@ def write_report(out: Path, results: StudyResults) -> Path:
         "",
         "## Sizes",
         "",
-        "```json",
-        json.dumps(asdict(size), indent=2),
-        "```",
+        *(f"- {name}: {value}" for name, value in asdict(size).items()),
         "",
     ]
     path = out / "REPORT.md"
