@@ -131,6 +131,31 @@ def train_detector(
     run_detector_recipe(cfg, resume=resume, export=export)
 
 
+@app.command("finetune")
+def finetune(
+    from_run: Annotated[Path, typer.Option("--from", help="training run folder (last.ckpt + config.json)")],
+    data: Annotated[Path, typer.Option(help="real crops folder with labels.tsv")],
+    freeze: Annotated[str, typer.Option(help="backbone | none | first-K")] = "none",
+    charset: Annotated[str | None, typer.Option(help="new character set (replaces the output head)")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    out: Annotated[Path, typer.Option(help="run folder for checkpoints and metrics")] = Path("runs/finetune"),
+    resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
+    export: Annotated[Path | None, typer.Option(help="write the fine-tuned model as ONNX here")] = None,
+) -> None:
+    """Adapt a trained recognizer to a region from a few real crops (synthetic samples mixed in)."""
+    from pydantic import ValidationError
+
+    from platelab.train.finetune import FinetuneConfig
+    from platelab.train.finetune import finetune as run_finetune
+
+    try:
+        cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
+                             out_dir=out, export=export)
+        run_finetune(cfg, resume=resume)
+    except (ValidationError, ValueError) as exc:
+        _fail(" ".join(str(exc).split()))
+
+
 @app.command("export")
 def export(
     run: Annotated[Path, typer.Argument(help="training run folder (holds last.ckpt and config.json)")],
@@ -142,8 +167,11 @@ def export(
     config = run / "config.json"
     if not config.exists():
         _fail(f"{run}: not a training run (no config.json)")
-    if json.loads(config.read_text(encoding="utf-8")).get("task") == "detector":
+    task = json.loads(config.read_text(encoding="utf-8")).get("task")
+    if task == "detector":
         from platelab.train.detector import export_detector_run as export_run
+    elif task == "finetune":
+        from platelab.train.finetune import export_finetune_run as export_run
     else:
         from platelab.train.recipe import export_run
     typer.echo(f"wrote {export_run(run, out)}")

@@ -30,7 +30,7 @@ CLEAN = SynthConfig(
     light=LightConfig(**_switched_off(LightConfig)),
     camera=CameraConfig(**_switched_off(CameraConfig)),
     surround=SurroundConfig(**_switched_off(SurroundConfig)),
-    geometry=GeometryConfig(yaw=(0, 0), pitch=(0, 0), roll=(0, 0), pad=(0, 0), aspect_jitter=0),
+    geometry=GeometryConfig(yaw=(0, 0), pitch=(0, 0), roll=(0, 0), pad_x=(0, 0), pad_y=(0, 0), aspect_jitter=0),
 )
 
 

@@ -39,7 +39,7 @@ def render_crop(
     style = choose(rng, list(styles), [s.weight for s in styles])
     out_w, out_h = cfg.crop_size
     height = int(rng.integers(cfg.plate_height[0], cfg.plate_height[1] + 1))
-    plate = render_plate(style, rng, height=height, text=text)
+    plate = render_plate(style, rng, height=height, text=text, text_scale=cfg.text_scale)
     around = surround(plate, rng, cfg.surround)
     image = apply_light(around.image, rng, cfg.light, around.plate_mask)
 
@@ -59,9 +59,9 @@ def render_crop(
     x0, y0 = seen.min(0)
     x1, y1 = seen.max(0)
     w, h = x1 - x0, y1 - y0
-    pads = rng.uniform(*g.pad, size=4)
+    pad_x, pad_y = rng.uniform(*g.pad_x, size=2), rng.uniform(*g.pad_y, size=2)
     stretch = 1 + rng.uniform(-g.aspect_jitter, g.aspect_jitter)
-    box = (x0 - pads[0] * w, y0 - pads[1] * h * stretch, x1 + pads[2] * w, y1 + pads[3] * h * stretch)
+    box = (x0 - pad_x[0] * w, y0 - pad_y[0] * h * stretch, x1 + pad_x[1] * w, y1 + pad_y[1] * h * stretch)
     matrix = box_to_size(*box, out_w, out_h) @ pose
     crop = cv2.warpPerspective(
         image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

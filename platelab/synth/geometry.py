@@ -13,8 +13,11 @@ class GeometryConfig(BaseModel):
     pitch: tuple[float, float] = Field((-15.0, 15.0), description="rotation about the horizontal axis, degrees")
     roll: tuple[float, float] = Field((-6.0, 6.0), description="in-plane rotation, degrees")
     focal: tuple[float, float] = Field((2.0, 8.0), description="focal length / plate width; small = strong perspective")
-    pad: tuple[float, float] = Field(
-        (-0.02, 0.1), description="crop margin beyond the plate's box on each side / plate size: tight to loose"
+    pad_x: tuple[float, float] = Field(
+        (-0.03, 0.08), description="crop margin left and right / plate width; negative cuts into the plate"
+    )
+    pad_y: tuple[float, float] = Field(
+        (-0.1, 0.08), description="crop margin above and below / plate height; real crops often cut the edges"
     )
     aspect_jitter: float = Field(0.1, ge=0, le=0.5, description="crop box aspect change (detector boxes vary)")
 

@@ -307,15 +307,18 @@ def _draw_row(
     stroke: int,
     condense: float,
     spacing: float,
+    scale: float = 1.0,
 ) -> tuple[list, list]:
     h, w = ink.shape[:2]
-    char_h = row.height * h
+    char_h = min(row.height * scale, 0.95) * h
     placed = _layout_row(tokens, font, stroke, condense, spacing)
     units = sum(p.width for p in placed) + spacing * (len(placed) - 1)
-    room = (row.x1 - row.x0) * w
+    # larger text may use a little more of the width, as embossers and designers do
+    grow = max(0.0, scale - 1.0) * 0.5 * min(row.x0, 1 - row.x1)
+    room = (row.x1 - row.x0 + 2 * grow) * w
     squeeze = min(1.0, room / max(units * char_h, 1))  # over-long text is condensed, never shrunk in height
     total = units * char_h * squeeze
-    left = row.x0 * w
+    left = (row.x0 - grow) * w
     if row.align == "center":
         left += (room - total) / 2
     elif row.align == "right":
@@ -351,9 +354,17 @@ def _draw_graphic_text(canvas: np.ndarray, g: Graphic, text: str) -> None:
 
 
 def render_plate(
-    style: PlateStyle, rng: np.random.Generator, height: int = 96, text: str | None = None
+    style: PlateStyle,
+    rng: np.random.Generator,
+    height: int = 96,
+    text: str | None = None,
+    text_scale: tuple[float, float] = (1.0, 1.0),
 ) -> RenderedPlate:
-    """Render one flat plate of style at height pixels; a random text from the style's formats unless given."""
+    """Render one flat plate of style at height pixels; a random text from the style's formats unless given.
+
+    text_scale scales the characters' height around the style's value (plates of one design vary by issue year
+    and maker).
+    """
     alphabets = style.all_alphabets
     canvas = static_layer(style, height, int(rng.integers(BACKGROUND_VARIANTS)))
     for g in style.background.graphics:
@@ -375,11 +386,12 @@ def render_plate(
     colours = [style.text_colour, *style.text_colours]
     colour = hex_to_bgr(colours[rng.integers(len(colours))])
 
+    scale = float(rng.uniform(*text_scale))
     boxes, separators = [], []
     ink = np.zeros(canvas.shape[:2], np.uint8)
     for tokens, row in zip(rows_tokens, fmt.rows or style.rows):
         spacing = float(rng.uniform(*row.spacing))
-        row_boxes, row_separators = _draw_row(ink, tokens, row, font_choice.file, stroke, condense, spacing)
+        row_boxes, row_separators = _draw_row(ink, tokens, row, font_choice.file, stroke, condense, spacing, scale)
         boxes += row_boxes
         separators += row_separators
     if style.emboss > 0:  # pressed metal: a dark edge below-right and a light one above-left of each stroke

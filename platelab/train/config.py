@@ -18,7 +18,9 @@ class RecognizerTrainConfig(BaseModel):
     task: Literal["recognizer"] = "recognizer"
     out_dir: Path = Field(Path("runs/recognizer"), description="checkpoints, metrics log and exported model")
     seed: int = 0
-    steps: int = Field(20000, ge=1)
+    init_from: Path | None = Field(None, description="start from this run checkpoint's weights (a second stage)")
+    steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
+    stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)

@@ -22,6 +22,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from tqdm import tqdm
 
 from platelab.io.atomic import atomic_write_text
 from platelab.models.efficientnet_lite import imagenet_backbone, is_lite_state
@@ -34,7 +35,7 @@ from platelab.synth.dataset import encode_batch
 from platelab.synth.formats import formats_by_country
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
-from platelab.train.checkpoint import load_checkpoint, save_checkpoint
+from platelab.train.checkpoint import load_checkpoint, restore_training_state, save_training_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer
 from platelab.train.recognizer import (
@@ -102,10 +103,14 @@ class FinetuneConfig(TuneConfig):
 def load_run_model(run: Path) -> PlateRecognizer:
     """The recognizer a training or fine-tuning run saved; its backbone kind is read from the weights."""
     run = Path(run)
-    if run.suffix.lower() == ".onnx" or run.is_file():
+    if run.suffix.lower() == ".onnx":
         raise FinetuneSourceError(
-            f"{run}: exported ONNX models cannot be fine-tuned (they keep no trainable weights platelab can "
-            "load back); pass the training run folder that produced it, which holds last.ckpt and config.json"
+            f"{run}: exported ONNX models cannot be fine-tuned (platelab cannot load their weights back for "
+            "training); pass the training run folder that produced it, which holds last.ckpt and config.json"
+        )
+    if run.is_file():
+        raise FinetuneSourceError(
+            f"{run}: a file; pass a training run folder (with last.ckpt and config.json)"
         )
     checkpoint, config = run / CHECKPOINT, run / CONFIG_FILE
     if not (checkpoint.is_file() and config.is_file()):
@@ -352,12 +357,7 @@ def tune_model(
     start, elapsed = 0, 0.0
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start, elapsed = int(state["step"]), float(state["elapsed"])
+        start, elapsed = restore_training_state(checkpoint, model, optimizer, scheduler)
 
     loader = DataLoader(
         TuneBatches(train, charset, cfg, start, total),
@@ -371,6 +371,7 @@ def tune_model(
     began = time.perf_counter() - elapsed
     losses: list[float] = []
     hits: list[float] = []
+    bar = tqdm(total=total, initial=start, desc="finetune", dynamic_ncols=True)
     step = start
     for images, targets in loader:
         train_mode(model, frozen)
@@ -385,6 +386,7 @@ def tune_model(
         step += 1
         losses.append(loss.item())
         hits.append((logits.argmax(-1) == targets).all(1).float().mean().item())
+        bar.update(1)
         if step % per_epoch == 0:
             scores = {f"val_{v.name}": round(accuracy(model, v, charset), 4) for v in val_sets}
             log.write(
@@ -396,18 +398,10 @@ def tune_model(
                 seconds=round(time.perf_counter() - began, 1),
                 **scores,
             )
+            bar.set_postfix(loss=f"{np.mean(losses):.3f}", **{k: f"{v:.3f}" for k, v in scores.items()})
             losses, hits = [], []
-            save_checkpoint(
-                checkpoint,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                    "elapsed": time.perf_counter() - began,
-                },
-            )
+            save_training_state(checkpoint, model, optimizer, scheduler, step, time.perf_counter() - began)
+    bar.close()
     return model.cpu().eval()
 
 

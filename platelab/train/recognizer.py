@@ -23,7 +23,7 @@ from platelab.predict.decode import decode_greedy
 from platelab.predict.preprocess import preprocess_crops
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
-from platelab.train.checkpoint import restore_training_state, save_training_state
+from platelab.train.checkpoint import load_checkpoint, restore_training_state, save_training_state
 from platelab.train.config import RecognizerTrainConfig
 
 CHECKPOINT = "last.ckpt"
@@ -130,7 +130,10 @@ def train_recognizer(
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
         start, elapsed = restore_training_state(checkpoint, model, optimizer, scheduler)
+    elif cfg.init_from is not None:
+        model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
 
+    last_step = min(cfg.steps, cfg.stop_after or cfg.steps)
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
     stream = SyntheticCropBatches(
         select_styles(cfg.styles or None),
@@ -139,7 +142,7 @@ def train_recognizer(
         cfg.seed,
         cfg.synth,
         start_batch=start,
-        end_batch=cfg.steps,
+        end_batch=last_step,
     )
     # The loader draws its workers' base seed from its own generator: from the global one it would shift the
     # dropout masks of a resumed run away from those of an unbroken run.
@@ -155,7 +158,7 @@ def train_recognizer(
     shown: dict[str, float] = {}
     running_loss, running_acc = 0.0, 0.0
     began = time.perf_counter() - elapsed
-    bar = tqdm(total=cfg.steps, initial=start, desc="train recognizer", dynamic_ncols=True)
+    bar = tqdm(total=last_step, initial=start, desc="train recognizer", dynamic_ncols=True)
     step = start
     for images, targets in loader:
         model.train()
@@ -172,7 +175,7 @@ def train_recognizer(
         running_loss = 0.98 * running_loss + 0.02 * loss.item() if step > start + 1 else loss.item()
         running_acc = 0.98 * running_acc + 0.02 * exact if step > start + 1 else exact
         bar.update(1)
-        if step % cfg.val_every == 0 or step == cfg.steps:
+        if step % cfg.val_every == 0 or step == last_step:
             shown = {f"val_{e.name}": accuracy(model, e, charset) for e in eval_sets}
             log.write(
                 step=step,
@@ -185,7 +188,7 @@ def train_recognizer(
         bar.set_postfix(
             loss=f"{running_loss:.3f}", acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}
         )
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        if step % cfg.checkpoint_every == 0 or step == last_step:
             save_training_state(checkpoint, model, optimizer, scheduler, step, time.perf_counter() - began)
     bar.close()
     return model.cpu().eval()

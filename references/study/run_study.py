@@ -6,7 +6,7 @@
 4. EfficientNet-Lite0 with ImageNet weights + the plate head, on synthetic plates: head only, whole network.
 5. Routes 3 and 4 fine-tuned on k real crops (head only, whole network), and a network trained on them alone.
 
-Full study (CPU, about 2 hours; training runs go to --work and resume if stopped):
+Full study (CPU, 1.5-2 hours estimated from measured step times; runs go to --work and resume if stopped):
     python references/study/run_study.py --out docs/study
 Quick check of every step with tiny sizes (under a minute, output in a temporary folder):
     python references/study/run_study.py --quick
@@ -57,12 +57,12 @@ FULL = StudySize(
     seeds=(0, 1, 2),
     mnist_samples=50000,
     font_per_char=400,
-    char_steps=1500,
+    char_steps=1000,
     char_batch=128,
     synth_steps=3000,
     synth_batch=64,
     val_size=256,
-    lite_steps=1000,
+    lite_steps=800,
     lite_batch=32,
     tune_epochs=2,
     tune_steps_per_epoch=50,
