@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from platelab.io.atomic import atomic_path, atomic_write_text
+from platelab.io.atomic import atomic_path
 from platelab.models.detector import PlateDetector
 from platelab.predict.detector import (
     INPUT_SIZE,
@@ -43,12 +43,11 @@ from platelab.synth.crops import sample_rng
 from platelab.synth.scene import SceneConfig, render_scene
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
-from platelab.train.checkpoint import load_checkpoint, restore_training_state, save_training_state
+from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import OPSET
-from platelab.train.recognizer import MetricsLog, device, schedule, seed_everything
+from platelab.train.loop import CHECKPOINT, MetricsLog, open_run, optimizer_step, seed_everything
 from platelab.utils.config_file import load_model_file
 
-CHECKPOINT = "last.ckpt"
 SIGMA_PER_SIZE = 0.15  # heatmap spread, as a fraction of the plate's box in cells
 MIN_SIGMA = 0.6  # cells: the smallest plates still get a few near-positive cells around their centre
 REGRESS_FROM = 0.5  # cells whose heatmap target reaches this also learn the plate's corners
@@ -287,24 +286,13 @@ def evaluate(model: nn.Module, data: ValidationSet, min_score: float = VAL_MIN_S
 def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetector:
     """Train (or continue training) and return the model; checkpoints and metrics go to cfg.out_dir."""
     seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = cfg.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.json", cfg.model_dump_json(indent=2))
     model = PlateDetector()
-    run_on = device()
-    model.to(run_on)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(cfg))
-    start, elapsed = 0, 0.0
-    checkpoint = out / CHECKPOINT
-    if resume and checkpoint.exists():
-        start, elapsed = restore_training_state(checkpoint, model, optimizer, scheduler)
+    run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
+                   cfg.weight_decay, cfg.threads, resume)
 
     validation = synthetic_validation_set(cfg)
     stream = SyntheticSceneBatches(
-        select_styles(cfg.styles or None), cfg, cfg.seed, start_batch=start, end_batch=cfg.steps
+        select_styles(cfg.styles or None), cfg, cfg.seed, start_batch=run.start, end_batch=cfg.steps
     )
     # Its own generator: the loader's draw from the global one would make a resumed run differ.
     loader = DataLoader(
@@ -315,22 +303,18 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         worker_init_fn=_single_threaded_worker,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
-    log = MetricsLog(out / "metrics.jsonl")
+    log = MetricsLog(run.out / "metrics.jsonl")
     shown: dict[str, float] = {}
     running = 0.0
-    began = time.perf_counter() - elapsed
-    bar = tqdm(total=cfg.steps, initial=start, desc="train detector", dynamic_ncols=True)
-    step = start
+    began = time.perf_counter() - run.elapsed
+    bar = tqdm(total=cfg.steps, initial=run.start, desc="train detector", dynamic_ncols=True)
+    step = start = run.start
     for batch in loader:
         model.train()
-        images, heat, corners, weight = (t.to(run_on, non_blocking=True) for t in batch)
+        images, heat, corners, weight = (t.to(run.device, non_blocking=True) for t in batch)
         heat_logits, corner_pred = model(images)
         loss = focal_loss(heat_logits, heat) + cfg.corner_weight * corner_loss(corner_pred, corners, weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        scheduler.step()
+        optimizer_step(loss, model, run)
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > start + 1 else loss.item()
         bar.update(1)
@@ -339,13 +323,13 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
             log.write(
                 step=step,
                 loss=round(running, 4),
-                lr=scheduler.get_last_lr()[0],
+                lr=run.scheduler.get_last_lr()[0],
                 seconds=round(time.perf_counter() - began, 1),
                 **{k: round(v, 4) for k, v in shown.items()},
             )
         bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()})
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_training_state(checkpoint, model, optimizer, scheduler, step, time.perf_counter() - began)
+            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began)
     bar.close()
     return model.cpu().eval()
 

@@ -24,7 +24,6 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from platelab.io.atomic import atomic_write_text
 from platelab.models.efficientnet_lite import imagenet_backbone, is_lite_state
 from platelab.models.recognizer import PlateBackbone, PlateRecognizer
 from platelab.predict.charset import Charset
@@ -35,18 +34,10 @@ from platelab.synth.dataset import encode_batch
 from platelab.synth.formats import formats_by_country
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
-from platelab.train.checkpoint import load_checkpoint, restore_training_state, save_training_state
-from platelab.train.config import RecognizerTrainConfig
+from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import check_export, export_recognizer
-from platelab.train.recognizer import (
-    CHECKPOINT,
-    EvalSet,
-    MetricsLog,
-    accuracy,
-    device,
-    schedule,
-    seed_everything,
-)
+from platelab.train.loop import CHECKPOINT, MetricsLog, open_run, optimizer_step, seed_everything
+from platelab.train.recognizer import EvalSet, accuracy
 
 CONFIG_FILE = "config.json"
 FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
@@ -335,29 +326,14 @@ def tune_model(
 ) -> PlateRecognizer:
     """Train model on real crops mixed with synthetic plates; checkpoint each epoch to cfg.out_dir."""
     seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = cfg.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(
-        out / CONFIG_FILE, cfg.model_copy(update={"charset": model.charset.chars}).model_dump_json(indent=2)
-    )
     charset = model.charset
-    run_on = device()
-    model.to(run_on)
     frozen = freeze(model, cfg.freeze)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
-    )
     per_epoch = steps_per_epoch(cfg, len(train))
     total = cfg.epochs * per_epoch
-    # The recognizer's warm-up + cosine schedule, sized to this run.
-    sized = RecognizerTrainConfig(steps=total, warmup_steps=min(cfg.warmup_steps, total // 4))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(sized))
-    start, elapsed = 0, 0.0
-    checkpoint = out / CHECKPOINT
-    if resume and checkpoint.exists():
-        start, elapsed = restore_training_state(checkpoint, model, optimizer, scheduler)
+    run = open_run(cfg.out_dir, cfg.model_copy(update={"charset": charset.chars}).model_dump_json(indent=2), model,
+                   total, min(cfg.warmup_steps, total // 4), cfg.lr, cfg.weight_decay, cfg.threads, resume,
+                   parameters=[p for p in model.parameters() if p.requires_grad])
+    start = run.start
 
     loader = DataLoader(
         TuneBatches(train, charset, cfg, start, total),
@@ -367,22 +343,18 @@ def tune_model(
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    log = MetricsLog(out / "metrics.jsonl")
-    began = time.perf_counter() - elapsed
+    log = MetricsLog(run.out / "metrics.jsonl")
+    began = time.perf_counter() - run.elapsed
     losses: list[float] = []
     hits: list[float] = []
     bar = tqdm(total=total, initial=start, desc="finetune", dynamic_ncols=True)
     step = start
     for images, targets in loader:
         train_mode(model, frozen)
-        images, targets = images.to(run_on), targets.to(run_on)
+        images, targets = images.to(run.device), targets.to(run.device)
         logits = model(images)
         loss = loss_fn(logits.reshape(-1, charset.classes), targets.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        scheduler.step()
+        optimizer_step(loss, model, run)
         step += 1
         losses.append(loss.item())
         hits.append((logits.argmax(-1) == targets).all(1).float().mean().item())
@@ -394,13 +366,13 @@ def tune_model(
                 step=step,
                 loss=round(float(np.mean(losses)), 4),
                 train_acc=round(float(np.mean(hits)), 4),
-                lr=scheduler.get_last_lr()[0],
+                lr=run.scheduler.get_last_lr()[0],
                 seconds=round(time.perf_counter() - began, 1),
                 **scores,
             )
             bar.set_postfix(loss=f"{np.mean(losses):.3f}", **{k: f"{v:.3f}" for k, v in scores.items()})
             losses, hits = [], []
-            save_training_state(checkpoint, model, optimizer, scheduler, step, time.perf_counter() - began)
+            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began)
     bar.close()
     return model.cpu().eval()
 

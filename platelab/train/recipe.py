@@ -13,7 +13,8 @@ from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer
-from platelab.train.recognizer import CHECKPOINT, synthetic_eval_set, train_recognizer
+from platelab.train.loop import CHECKPOINT
+from platelab.train.recognizer import synthetic_eval_set, train_recognizer
 
 
 def export_run(run: Path, out: Path) -> Path:

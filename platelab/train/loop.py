@@ -1,0 +1,96 @@
+"""What every training run shares: seeding, device, schedule, metrics log, optimiser set-up, resume, one step."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from platelab.io.atomic import atomic_write_text
+from platelab.train.checkpoint import restore_training_state
+
+CHECKPOINT = "last.ckpt"
+CLIP_NORM = 5.0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def schedule(steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Linear warm-up, then cosine decay to 2% of the peak learning rate at `steps`."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, steps - warmup_steps)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+class MetricsLog:
+    """Appends one JSON object per line; each line is complete, so a killed run's log stays readable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, **values: float | int | str) -> None:
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(values) + "\n")
+
+
+@dataclass
+class Run:
+    """A run's folder, device, optimiser and schedule, and where it (re)starts."""
+
+    out: Path
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    start: int
+    elapsed: float
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out / CHECKPOINT
+
+
+def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_steps: int, lr: float,
+             weight_decay: float, threads: int = 0, resume: bool = False,
+             parameters: Iterable[nn.Parameter] | None = None) -> Run:
+    """Write the run's config, move model to the device, build AdamW + schedule, restore a checkpoint if asked."""
+    if threads:
+        torch.set_num_threads(threads)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.json", config_json)
+    run_on = device()
+    model.to(run_on)
+    optimizer = torch.optim.AdamW(parameters if parameters is not None else model.parameters(), lr=lr,
+                                  weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(steps, warmup_steps))
+    run = Run(out, run_on, optimizer, scheduler, 0, 0.0)
+    if resume and run.checkpoint.exists():
+        run.start, run.elapsed = restore_training_state(run.checkpoint, model, optimizer, scheduler)
+    return run
+
+
+def optimizer_step(loss: torch.Tensor, model: nn.Module, run: Run) -> None:
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
+    run.optimizer.step()
+    run.scheduler.step()

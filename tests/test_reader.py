@@ -1,0 +1,82 @@
+"""The shipped detector + recognizer read whole photos: known plates, none, several, EXIF-rotated, bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from platelab.api import Reader
+from platelab.cli import app
+from platelab.io.decode import read_image
+from platelab.io.labels import read_labels
+from platelab.synth.backgrounds import photos
+from platelab.synth.demo import write_demo
+from tests.conftest import SHOULD_FAIL
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def _truth(demo: Path) -> dict[str, tuple[int, int, int, int]]:
+    return {label.plate: label.box for label in read_labels(demo)}
+
+
+def _centre_inside(box: tuple[int, int, int, int], region: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    rx, ry, rw, rh = region
+    return rx <= x + w / 2 <= rx + rw and ry <= y + h / 2 <= ry + rh
+
+
+def test_a_rendered_photo_with_two_plates_is_read(demo: Path, reader: Reader) -> None:
+    truth = _truth(demo)
+    assert len(truth) == 2
+    plates = reader.read(demo / "scene_000000.jpg")
+    found = {p.text: p for p in plates}
+    for text, box in truth.items():
+        assert text in found, f"{text} not in {sorted(found)}"
+        assert _centre_inside(found[text].box, box)
+
+
+def test_a_photo_without_plates_gives_none(reader: Reader) -> None:
+    for photo in photos()[:4]:
+        assert [p.text for p in reader.read(photo) if p.confidence > 0.5] == []
+
+
+def test_exif_orientation_is_respected(demo: Path, reader: Reader, tmp_path: Path) -> None:
+    upright = read_image(demo / "scene_000000.jpg")
+    # Store the pixels turned a quarter and tag them so a viewer turns them back (orientation 6 = rotate 90 CW).
+    stored = Image.fromarray(np.ascontiguousarray(np.rot90(upright[:, :, ::-1], 1)))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "tagged.jpg"
+    stored.save(path, exif=exif, quality=95)
+    assert read_image(path).shape == upright.shape
+    assert {p.text for p in reader.read(path)} >= set(_truth(demo))
+
+
+def test_cli_reads_photos_draws_them_and_survives_bad_files(
+    demo: Path, bad_images: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = next(iter(bad_images.values())).parent
+    (folder / "photo.jpg").write_bytes((demo / "scene_000000.jpg").read_bytes())
+    drawn = tmp_path / "drawn"
+    result = CliRunner().invoke(app, ["read", "--json", "--draw", str(drawn), str(folder)])
+    assert result.exit_code == 1
+    by_file = {entry["file"]: entry for entry in map(json.loads, result.stdout.splitlines())}
+    assert {p["text"] for p in by_file["photo.jpg"]["plates"]} >= set(_truth(demo))
+    for key, path in bad_images.items():
+        if key in SHOULD_FAIL:
+            assert SHOULD_FAIL[key] in by_file[path.name]["error"]
+    assert (drawn / "photo.jpg").exists()
