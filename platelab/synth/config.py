@@ -21,7 +21,7 @@ class SynthConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     crop_size: tuple[int, int] = Field((128, 64), description="recognition crop width and height, px")
-    plate_height: tuple[int, int] = Field((56, 96), description="flat plate render height range, px")
+    plate_height: tuple[int, int] = Field((44, 80), description="flat plate render height range, px")
     text_scale: tuple[float, float] = Field((0.9, 1.15), description="character height / the style's, per plate")
     geometry: GeometryConfig = GeometryConfig()
     surround: SurroundConfig = SurroundConfig()

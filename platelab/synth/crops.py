@@ -41,7 +41,6 @@ def render_crop(
     height = int(rng.integers(cfg.plate_height[0], cfg.plate_height[1] + 1))
     plate = render_plate(style, rng, height=height, text=text, text_scale=cfg.text_scale)
     around = surround(plate, rng, cfg.surround)
-    image = apply_light(around.image, rng, cfg.light, around.plate_mask)
 
     g = cfg.geometry
     quad = around.quad
@@ -64,9 +63,11 @@ def render_crop(
     box = (x0 - pad_x[0] * w, y0 - pad_y[0] * h * stretch, x1 + pad_x[1] * w, y1 + pad_y[1] * h * stretch)
     matrix = box_to_size(*box, out_w, out_h) @ pose
     crop = cv2.warpPerspective(
-        image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        around.image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    crop = apply_camera(crop, rng, cfg.camera)
+    # Light is applied after the warp, on the crop's fewer pixels; the plate mask follows the same warp.
+    plate_mask = cv2.warpPerspective(around.plate_mask, matrix, (out_w, out_h), flags=cv2.INTER_NEAREST)
+    crop = apply_camera(apply_light(crop, rng, cfg.light, plate_mask), rng, cfg.camera)
     return PlateCrop(
         crop,
         plate.text,
