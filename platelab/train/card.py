@@ -30,6 +30,22 @@ def last_metrics(run: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+def _earlier_stage(checkpoint: Path | None) -> dict[str, Any]:
+    """The run a second-stage run started from: its command and how far it went, so both can be reproduced."""
+    if checkpoint is None:
+        return {}
+    run = Path(checkpoint).parent
+    command = run / COMMAND_FILE
+    metrics = last_metrics(run)
+    return {"initialised_from": {
+        "checkpoint": str(checkpoint),
+        "training_command": command.read_text(encoding="utf-8").strip() if command.exists() else "",
+        "steps": metrics.get("step"),
+        "wall_time_s": metrics.get("seconds"),
+        "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
+    }}
+
+
 def record_command(run: Path, resume: bool) -> None:
     """Keep the command that started the run; a resumed run keeps the original one."""
     run.mkdir(parents=True, exist_ok=True)
@@ -55,6 +71,7 @@ def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data
         "wall_time_s": metrics.get("seconds"),
         "hardware": hardware(),
         "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
+        **_earlier_stage(getattr(cfg, "init_from", None)),
         **extra,
         "onnx_vs_torch_max_abs_diff": max_diff,
         "size_bytes": onnx_path.stat().st_size,
