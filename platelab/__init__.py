@@ -1,0 +1,35 @@
+"""platelab: licence plate recognition trained on synthetic plates only.
+
+    import platelab
+    platelab.Reader().read("car.jpg")            # find and read plates in a photo
+    platelab.Recognizer().read(["plate.png"])    # read cropped plates
+    platelab.render_plate(style, rng)            # the plate engine
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Loaded on first use, so `platelab synth ...` does not start onnxruntime and reading does not load the engine.
+_PUBLIC = {
+    "Reader": "platelab.api",
+    "Recognizer": "platelab.api",
+    "read_paths": "platelab.api",
+    "evaluate": "platelab.api",
+    "DetectionPredictor": "platelab.predict.detector",
+    "PlateResult": "platelab.io.results",
+    "ImageResult": "platelab.io.results",
+    "read_image": "platelab.io.decode",
+    "render_plate": "platelab.synth.render",
+    "builtin_styles": "platelab.synth.style",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'platelab' has no attribute {name!r}")
+    return getattr(import_module(_PUBLIC[name]), name)
