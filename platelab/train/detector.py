@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 import onnx
 import torch
@@ -45,7 +44,14 @@ from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import OPSET
-from platelab.train.loop import CHECKPOINT, MetricsLog, open_run, optimizer_step, seed_everything
+from platelab.train.loop import (
+    CHECKPOINT,
+    MetricsLog,
+    open_run,
+    optimizer_step,
+    seed_everything,
+    single_threaded_opencv,
+)
 from platelab.utils.config_file import load_model_file
 
 SIGMA_PER_SIZE = 0.15  # heatmap spread, as a fraction of the plate's box in cells
@@ -204,11 +210,6 @@ class SyntheticSceneBatches(IterableDataset):
             batch += workers
 
 
-def _single_threaded_worker(_: int) -> None:
-    # The renderer's OpenCV threads would fight the training step for the few cores of a CPU run.
-    cv2.setNumThreads(1)
-
-
 # -- loss and validation -------------------------------------------------------------------------------------
 
 
@@ -300,7 +301,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         batch_size=None,
         num_workers=cfg.workers,
         prefetch_factor=4 if cfg.workers else None,
-        worker_init_fn=_single_threaded_worker,
+        worker_init_fn=single_threaded_opencv,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     log = MetricsLog(run.out / "metrics.jsonl")

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -24,6 +25,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def single_threaded_opencv(_: int = 0) -> None:
+    """Rendering runs OpenCV on one thread per process.
+
+    Its thread pool does not survive fork(): a data worker forked after the parent rendered something large with
+    several threads waits forever. One thread per process also leaves the cores to the training step.
+    """
+    cv2.setNumThreads(1)
 
 
 def device() -> torch.device:
@@ -75,6 +85,7 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
     """Write the run's config, move model to the device, build AdamW + schedule, restore a checkpoint if asked."""
     if threads:
         torch.set_num_threads(threads)
+    single_threaded_opencv()
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", config_json)
     run_on = device()
