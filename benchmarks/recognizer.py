@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from platelab.api import Recognizer
-from platelab.eval.metrics import char_error_rate
+from platelab.eval.metrics import score_crops
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
 from platelab.synth.crops import CropGenerator
@@ -73,9 +73,8 @@ def main() -> None:
     print("| reader | exact | CER | crops/s (batched) | ms per single crop |")
     print("|---|---|---|---|---|")
     for name, texts, rate, single_ms in rows:
-        exact = np.mean([t == p for t, p in zip(truths, texts)])
-        cer = np.mean([char_error_rate(t, p) for t, p in zip(truths, texts)])
-        print(f"| {name} | {exact:.1%} | {cer:.3f} | {rate:.0f} | {single_ms:.2f} |")
+        scores = score_crops(truths, texts)
+        print(f"| {name} | {scores.exact:.1%} | {scores.cer:.1%} | {rate:.0f} | {single_ms:.2f} |")
 
 
 if __name__ == "__main__":
