@@ -23,7 +23,7 @@ from platelab.synth.scene import render_scene
 from platelab.synth.style import builtin_styles
 from platelab.synth.surroundings import surround
 
-WARM_UP = 400
+WARM_UP = 300
 Case = tuple[str, Callable[[int], object]]  # name, make_one(index)
 
 

@@ -12,6 +12,7 @@ from platelab.io.results import ImageResult, PlateResult
 from platelab.predict.recognizer import RecognitionPredictor
 
 ImageInput = np.ndarray | str | Path
+MIN_SCORE = 0.3  # detector score below which a candidate is not read at all
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
 
 
@@ -32,10 +33,12 @@ class Reader:
     """Finds and reads plates in photos: `Reader().read(image)` with a BGR/grey array or a file path."""
 
     def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
-                 prior: str | None = None, min_confidence: float = 0.0, threads: int = 0) -> None:
+                 prior: str | None = None, min_confidence: float = 0.0, min_score: float = MIN_SCORE,
+                 threads: int = 0) -> None:
         from platelab.predict.reader import PlateReader
 
-        self.reader = PlateReader(detector, recognizer, prior=prior, min_confidence=min_confidence, threads=threads)
+        self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
+                                  min_confidence=min_confidence, threads=threads)
 
     def read(self, image: ImageInput) -> list[PlateResult]:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
@@ -54,7 +57,7 @@ def _decode_all(files: Sequence[tuple[Path, str]]) -> list[tuple[str, np.ndarray
 
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None, min_confidence: float = 0.0,
-               draw: Path | None = None) -> Iterator[ImageResult]:
+               draw: Path | None = None, min_score: float = MIN_SCORE) -> Iterator[ImageResult]:
     """One ImageResult per image file found in paths, in order; unreadable files give a result with an error.
 
     crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
@@ -73,7 +76,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                 plate = next(readings)
                 yield ImageResult(name, plates=(plate,) if plate.confidence >= min_confidence else ())
         return
-    reader = Reader(detector, model, prior, min_confidence)
+    reader = Reader(detector, model, prior, min_confidence, min_score)
     for path, name in files:
         [(name, image)] = _decode_all([(path, name)])
         if isinstance(image, str):
@@ -124,6 +127,7 @@ def evaluate_photos(
     model: str | Path | None = None,
     detector: str | Path | None = None,
     failures: Path | None = None,
+    min_score: float = MIN_SCORE,
 ) -> str:
     """Score the full reader on a folder of photos with labels.tsv (file, x, y, w, h, plate); markdown report."""
     import time
@@ -135,7 +139,7 @@ def evaluate_photos(
     from platelab.io.labels import read_labels
 
     labels = read_labels(folder)
-    reader = Reader(detector, model, prior)
+    reader = Reader(detector, model, prior, min_score=min_score)
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
     drawn: dict[str, np.ndarray] = {}
     seconds = 0.0
@@ -158,10 +162,10 @@ def evaluate_photos(
 
 
 def evaluate(folder: Path, prior: str | None = None, model: str | Path | None = None,
-             detector: str | Path | None = None, failures: Path | None = None) -> str:
+             detector: str | Path | None = None, failures: Path | None = None, min_score: float = MIN_SCORE) -> str:
     """Crops or photos, by the folder's labels.tsv header."""
     from platelab.io.labels import labels_kind
 
     if labels_kind(folder) == "crops":
         return evaluate_crops(folder, prior, model, failures)
-    return evaluate_photos(folder, prior, model, detector, failures)
+    return evaluate_photos(folder, prior, model, detector, failures, min_score)

@@ -186,7 +186,8 @@ def read(
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
-    min_confidence: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    min_confidence: Annotated[float, typer.Option(min=0, max=1, help="drop plates read less surely")] = 0.0,
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = 0.3,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
@@ -202,7 +203,7 @@ def read(
         paths = [str(demo)]
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
-                         min_confidence=min_confidence, draw=draw)
+                         min_confidence=min_confidence, draw=draw, min_score=min_score)
     for result in results:
         failed += result.error is not None
         if json_lines:
@@ -241,8 +242,9 @@ def evaluate(
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = 0.3,
 ) -> None:
     """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos)."""
     from platelab.api import evaluate
 
-    typer.echo(evaluate(folder, prior=prior, model=model, detector=detector, failures=failures))
+    typer.echo(evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score))
