@@ -186,7 +186,9 @@ def read(
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
-    min_confidence: Annotated[float, typer.Option(min=0, max=1, help="drop plates read less surely")] = 0.0,
+    min_confidence: Annotated[
+        float | None, typer.Option(min=0, max=1, help="drop plates read less surely [default: 0 crops, 0.01 photos]")
+    ] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = 0.3,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.

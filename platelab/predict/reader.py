@@ -75,11 +75,14 @@ class PlateReader:
         self.min_score = min_score
         self.min_confidence = min_confidence
 
-    def read(self, image: np.ndarray) -> list[PlateResult]:
+    def candidates(self, image: np.ndarray) -> list[tuple[float, PlateResult]]:
+        """(detector score, plate) for every detection above min_score, before the confidence filter."""
         detections = self.detector.detect(image, self.min_score)
         readings = self.recognizer.read([rectify(image, d.quad) for d in detections])
-        plates = [self._result(image, d, r) for d, r in zip(detections, readings)]
-        kept = [p for p in plates if p.confidence >= self.min_confidence]
+        return [(d.score, self._result(image, d, r)) for d, r in zip(detections, readings)]
+
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        kept = [p for _, p in self.candidates(image) if p.confidence >= self.min_confidence]
         return sorted(kept, key=lambda p: -p.confidence)
 
     @staticmethod
