@@ -97,7 +97,7 @@ def demo_photo() -> bytes:
     from platelab.synth.demo import write_demo
 
     with tempfile.TemporaryDirectory() as folder:
-        return (write_demo(Path(folder)) / "scene_000000.jpg").read_bytes()
+        return write_demo(Path(folder)).read_bytes()
 
 
 def main() -> None:

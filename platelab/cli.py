@@ -201,7 +201,7 @@ def read(
         from platelab.synth.demo import write_demo
 
         demo = write_demo()
-        typer.echo(f"no input given: reading the sample rendered into {demo}/ (truth in labels.tsv)", err=True)
+        typer.echo(f"no input given: reading {demo}, rendered just now (truth in {demo.parent}/labels.tsv)", err=True)
         paths = [str(demo)]
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,

@@ -21,7 +21,7 @@ from tests.conftest import SHOULD_FAIL
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo(tmp_path_factory.mktemp("demo"))
+    return write_demo(tmp_path_factory.mktemp("demo")).parent
 
 
 @pytest.fixture(scope="module")

@@ -276,7 +276,7 @@ def test_real_models_read_the_demo_photo(tmp_path: Path) -> None:
     from platelab.io.decode import read_image
     from platelab.synth.demo import write_demo
 
-    photo = write_demo(tmp_path) / "scene_000000.jpg"
+    photo = write_demo(tmp_path)
     with TestClient(create_app(ServeSettings(concurrent_reads=1))) as client:
         response = client.post("/v1/read", files={"image": (photo.name, photo.read_bytes(), "image/jpeg")})
     assert response.status_code == 200

@@ -69,7 +69,7 @@ def browser() -> Iterator[sync_api.Browser]:
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo(tmp_path_factory.mktemp("demo")) / "scene_000000.jpg"
+    return write_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")

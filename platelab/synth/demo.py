@@ -17,7 +17,7 @@ DEMO_SCENE = SceneConfig(plates=(2, 2), empty_p=0.0, plate_width=(200.0, 320.0),
 
 
 def write_demo(out: Path = DEMO_DIR) -> Path:
-    """One 1280x720 photo with its labels.tsv (the truth) and a preview with the plates outlined."""
+    """One 1280x720 photo with its labels.tsv (the truth) and a preview with the plates outlined; the photo's path."""
     write_scenes(out, 1, select_styles(["us-*"]), seed=DEMO_SEED, cfg=SynthConfig(scene=DEMO_SCENE), preview=True,
                  progress=False)
-    return out
+    return out / "scene_000000.jpg"
