@@ -98,7 +98,11 @@ def _cap_metrics(name: str) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=8192)
-def glyph(font: str, char: str, stroke: int = 0) -> Glyph:
+def glyph(font: str, char: str, stroke: int = 0, serifed: bool = False) -> Glyph:
+    """The char's ink at GLYPH_PX cap height; serifed turns a plain-bar I into the I with crossbars that US
+    plate dies stamp (no registry font has it, and readers trained without it read those I as T)."""
+    if serifed and char == "I":
+        return _serifed_i(glyph(font, "I", stroke))
     size, cap_top = _cap_metrics(font)
     pil_font = _pil_font(font, size)
     canvas_h = int(GLYPH_PX * 2)
@@ -113,6 +117,18 @@ def glyph(font: str, char: str, stroke: int = 0) -> Glyph:
         raise FontNotFoundError(f"font {font!r} has no glyph for {char!r}")
     mask = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     return Glyph(mask=np.ascontiguousarray(mask), top=int(ys.min()) - cap_top)
+
+
+def _serifed_i(bar: Glyph) -> Glyph:
+    height, stroke = bar.mask.shape
+    width = max(stroke * 3, round(0.42 * GLYPH_PX))
+    thick = max(2, round(stroke * 0.8))
+    mask = np.zeros((height, width), np.uint8)
+    left = (width - stroke) // 2
+    mask[:, left : left + stroke] = bar.mask
+    mask[:thick] = 255
+    mask[height - thick :] = 255
+    return Glyph(mask=mask, top=bar.top)
 
 
 def text_mask(font: str, text: str, spacing: float = 0.08) -> np.ndarray:
