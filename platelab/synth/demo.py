@@ -10,9 +10,9 @@ from platelab.synth.style import select_styles
 from platelab.synth.writer import write_scenes
 
 DEMO_DIR = Path("platelab-demo")
-DEMO_SEED = 424242  # training uses small seeds; this one is far from them
+DEMO_SEED = 424249  # far from training seeds; its scene places both plates (placement may drop one)
 # Two clearly visible US plates on cars, in daylight: a sample should show the reader working, not its limits.
-DEMO_SCENE = SceneConfig(plates=(2, 2), empty_p=0.0, plate_width=(200.0, 320.0), yaw=20.0, pitch=10.0, roll=8.0,
+DEMO_SCENE = SceneConfig(plates=(2, 2), empty_p=0.0, plate_width=(170.0, 260.0), yaw=20.0, pitch=10.0, roll=8.0,
                          night_p=0.0)
 
 
