@@ -23,7 +23,25 @@ def encode_batch(texts: Sequence[str], charset: Charset) -> np.ndarray:
     return np.stack([charset.encode(t) for t in texts])
 
 
-class SyntheticCropBatches(IterableDataset):
+class NumberedBatches(IterableDataset):
+    """Batches start_batch, start_batch + 1, ... (to end_batch), each rendered from its number alone."""
+
+    start_batch: int
+    end_batch: int | None
+
+    def render_batch(self, batch: int) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        batch = self.start_batch + worker
+        while self.end_batch is None or batch < self.end_batch:
+            yield self.render_batch(batch)
+            batch += workers
+
+
+class SyntheticCropBatches(NumberedBatches):
     """Yields (images (B, 1, H, W) float32, targets (B, slots) int64) for batches start_batch, start_batch+1, ..."""
 
     def __init__(
@@ -48,11 +66,3 @@ class SyntheticCropBatches(IterableDataset):
         crops = [self.generator.sample(first + i) for i in range(self.batch_size)]
         images = preprocess_crops([c.image for c in crops])
         return torch.from_numpy(images), torch.from_numpy(encode_batch([c.text for c in crops], self.charset))
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        batch = self.start_batch + worker
-        while self.end_batch is None or batch < self.end_batch:
-            yield self.render_batch(batch)
-            batch += workers

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from platelab.io.atomic import atomic_path
 from platelab.models.detector import PlateDetector
 from platelab.predict.detector import (
     INPUT_SIZE,
@@ -39,11 +37,12 @@ from platelab.predict.detector import (
 )
 from platelab.synth.config import SynthConfig
 from platelab.synth.crops import sample_rng
+from platelab.synth.dataset import NumberedBatches
 from platelab.synth.scene import SceneConfig, render_scene
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint, save_training_state
-from platelab.train.export import OPSET
+from platelab.train.export import export_onnx
 from platelab.train.loop import (
     CHECKPOINT,
     MetricsLog,
@@ -146,7 +145,7 @@ def _scene_size(rng: np.random.Generator, cfg: DetectorTrainConfig) -> tuple[int
     return (width, round(width / aspect)) if aspect >= width / height else (round(height * aspect), height)
 
 
-class SyntheticSceneBatches(IterableDataset):
+class SyntheticSceneBatches(NumberedBatches):
     """Yields (images (B, 1, H, W), heatmaps (B, 1, h, w), corners (B, 8, h, w), weights (B, 1, h, w))."""
 
     def __init__(
@@ -200,14 +199,6 @@ class SyntheticSceneBatches(IterableDataset):
         targets = [render_targets(s.quads, (height // STRIDE, width // STRIDE)) for s in samples]
         images = np.stack([s.image[None] for s in samples])
         return (torch.from_numpy(images), *(torch.from_numpy(np.stack(t)) for t in zip(*targets)))
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        batch = self.start_batch + worker
-        while self.end_batch is None or batch < self.end_batch:
-            yield self.render_batch(batch)
-            batch += workers
 
 
 # -- loss and validation -------------------------------------------------------------------------------------
@@ -352,32 +343,14 @@ class WithSigmoid(nn.Module):
 
 def export_detector(model: PlateDetector, path: Path, extra: dict[str, str] | None = None) -> Path:
     """Write model as ONNX at path (atomically), with its input size and stride in the metadata."""
-    model = model.cpu().eval()
     width, height = model.input_size
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.onnx.export(
-            WithSigmoid(model).eval(),
-            torch.randn(1, 1, height, width),
-            str(tmp),
-            input_names=["image"],
-            output_names=["heatmap", "corners"],
-            dynamic_axes={"image": {0: "batch"}, "heatmap": {0: "batch"}, "corners": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        graph = onnx.load(str(tmp))
-        metadata = {
-            "platelab_task": "detector",
-            "input_size": json.dumps([width, height]),
-            "stride": str(model.stride),
-            **(extra or {}),
-        }
-        for key, value in metadata.items():
-            entry = graph.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save(graph, str(tmp))
-    return path
+    metadata = {
+        "platelab_task": "detector",
+        "input_size": json.dumps([width, height]),
+        "stride": str(model.stride),
+        **(extra or {}),
+    }
+    return export_onnx(WithSigmoid(model), (1, height, width), path, ["heatmap", "corners"], metadata)
 
 
 def check_detector_export(model: PlateDetector, path: Path, images: np.ndarray) -> float:

@@ -27,43 +27,46 @@ class WithSoftmax(nn.Module):
         return torch.softmax(self.model(image), dim=-1)
 
 
+def export_onnx(module: nn.Module, image_shape: tuple[int, int, int], path: Path, outputs: list[str],
+                metadata: dict[str, str]) -> Path:
+    """module(image) -> outputs as ONNX at path (atomically), batch size dynamic, metadata in the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.onnx.export(
+            module.cpu().eval(),
+            torch.randn(2, *image_shape),
+            str(tmp),
+            input_names=["image"],
+            output_names=outputs,
+            dynamic_axes={name: {0: "batch"} for name in ["image", *outputs]},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        graph = onnx.load(str(tmp))
+        for key, value in metadata.items():
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(graph, str(tmp))
+    return path
+
+
 def export_recognizer(
     model: PlateRecognizer,
     path: Path,
     formats: dict[str, list[dict]] | None = None,
     extra: dict[str, str] | None = None,
 ) -> Path:
-    """Write model as ONNX at path (atomically) and check onnxruntime agrees with torch on random input."""
-    model = model.cpu().eval()
+    """Write model as ONNX at path (atomically), with its charset, input size and format prior."""
     width, height = model.input_size
-    dummy = torch.randn(2, 1, height, width)
-    wrapped = WithSoftmax(model).eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.onnx.export(
-            wrapped,
-            dummy,
-            str(tmp),
-            input_names=["image"],
-            output_names=["probs"],
-            dynamic_axes={"image": {0: "batch"}, "probs": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        graph = onnx.load(str(tmp))
-        metadata = {
-            "platelab_task": "recognizer",
-            "charset": model.charset.chars,
-            "slots": str(model.charset.slots),
-            "input_size": json.dumps([width, height]),
-            "formats": json.dumps(formats or {}),
-            **(extra or {}),
-        }
-        for key, value in metadata.items():
-            entry = graph.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save(graph, str(tmp))
-    return path
+    metadata = {
+        "platelab_task": "recognizer",
+        "charset": model.charset.chars,
+        "slots": str(model.charset.slots),
+        "input_size": json.dumps([width, height]),
+        "formats": json.dumps(formats or {}),
+        **(extra or {}),
+    }
+    return export_onnx(WithSoftmax(model), (1, height, width), path, ["probs"], metadata)
 
 
 def check_export(model: PlateRecognizer, path: Path, images: np.ndarray) -> float:
