@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
@@ -46,10 +45,10 @@ from platelab.train.export import export_onnx
 from platelab.train.loop import (
     CHECKPOINT,
     MetricsLog,
+    batch_loader,
     open_run,
     optimizer_step,
     seed_everything,
-    single_threaded_opencv,
 )
 from platelab.utils.config_file import load_model_file
 
@@ -286,15 +285,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
     stream = SyntheticSceneBatches(
         select_styles(cfg.styles or None), cfg, cfg.seed, start_batch=run.start, end_batch=cfg.steps
     )
-    # Its own generator: the loader's draw from the global one would make a resumed run differ.
-    loader = DataLoader(
-        stream,
-        batch_size=None,
-        num_workers=cfg.workers,
-        prefetch_factor=4 if cfg.workers else None,
-        worker_init_fn=single_threaded_opencv,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
+    loader = batch_loader(stream, cfg.workers, cfg.seed)
     log = MetricsLog(run.out / "metrics.jsonl")
     shown: dict[str, float] = {}
     running = 0.0

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset, get_worker_info
 from tqdm import tqdm
 
 from platelab.models.efficientnet_lite import imagenet_backbone, is_lite_state
@@ -36,7 +36,7 @@ from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import check_export, export_recognizer
-from platelab.train.loop import CHECKPOINT, MetricsLog, open_run, optimizer_step, seed_everything
+from platelab.train.loop import CHECKPOINT, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.recognizer import EvalSet, accuracy
 
 CONFIG_FILE = "config.json"
@@ -335,13 +335,7 @@ def tune_model(
                    parameters=[p for p in model.parameters() if p.requires_grad])
     start = run.start
 
-    loader = DataLoader(
-        TuneBatches(train, charset, cfg, start, total),
-        batch_size=None,
-        num_workers=cfg.workers,
-        prefetch_factor=4 if cfg.workers else None,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
+    loader = batch_loader(TuneBatches(train, charset, cfg, start, total), cfg.workers, cfg.seed)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     log = MetricsLog(run.out / "metrics.jsonl")
     began = time.perf_counter() - run.elapsed

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, IterableDataset
 
 from platelab.io.atomic import atomic_write_text
 from platelab.train.checkpoint import restore_training_state
@@ -97,6 +98,19 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
     if resume and run.checkpoint.exists():
         run.start, run.elapsed = restore_training_state(run.checkpoint, model, optimizer, scheduler)
     return run
+
+
+def batch_loader(batches: IterableDataset, workers: int, seed: int) -> DataLoader:
+    """A loader over pre-batched streams. It draws its workers' base seed from its own generator: from torch's
+    global one it would shift the dropout masks of a resumed run away from those of an unbroken run."""
+    return DataLoader(
+        batches,
+        batch_size=None,
+        num_workers=workers,
+        prefetch_factor=4 if workers else None,
+        worker_init_fn=single_threaded_opencv,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def optimizer_step(loss: torch.Tensor, model: nn.Module, run: Run) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from platelab.models.recognizer import PlateRecognizer
@@ -21,7 +20,7 @@ from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.config import RecognizerTrainConfig
-from platelab.train.loop import MetricsLog, open_run, optimizer_step, seed_everything
+from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 
 
 @dataclass
@@ -97,15 +96,7 @@ def train_recognizer(
         start_batch=run.start,
         end_batch=last_step,
     )
-    # The loader draws its workers' base seed from its own generator: from the global one it would shift the
-    # dropout masks of a resumed run away from those of an unbroken run.
-    loader = DataLoader(
-        stream,
-        batch_size=None,
-        num_workers=cfg.workers,
-        prefetch_factor=4 if cfg.workers else None,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
+    loader = batch_loader(stream, cfg.workers, cfg.seed)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     log = MetricsLog(run.out / "metrics.jsonl")
     shown: dict[str, float] = {}
