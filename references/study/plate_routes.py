@@ -6,7 +6,9 @@ that was stopped continues where it was (delete the work folder to start over).
 
 from __future__ import annotations
 
-import time
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +116,7 @@ class TuneResult:
     test_crops: int
     before: float  # the base model's exact accuracy on the same test crops (0 for scratch)
     after: float
-    seconds: float
+    seconds: float  # training time as the run logged it (a resumed run counts every part)
 
 
 def few_shot_split(count: int, k: int, seed: int) -> tuple[list[int], list[int]]:
@@ -157,7 +159,18 @@ def run_tune_job(
         workers=size.workers,
         threads=1,
     )
-    began = time.perf_counter()
     tune_model(model, train, [test_set], cfg, resume=True)
-    after = float(last_metrics(cfg.out_dir)[f"val_{TEST_SET}"])
-    return TuneResult(job, len(test), before, after, time.perf_counter() - began)
+    logged = last_metrics(cfg.out_dir)
+    return TuneResult(job, len(test), before, float(logged[f"val_{TEST_SET}"]), float(logged["seconds"]))
+
+
+def run_tune_jobs(
+    jobs: list[TuneJob], crops: LabelledCrops, bases: dict[str, Path], work: Path, size: StudySize, processes: int
+) -> Iterator[TuneResult]:
+    """Every job's result, in job order; processes > 1 runs that many jobs at once (one torch thread each)."""
+    if processes <= 1:
+        yield from (run_tune_job(job, crops, bases, work, size) for job in jobs)
+        return
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch or OpenCV thread pools to fork
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        yield from pool.map(run_tune_job, jobs, *zip(*[(crops, bases, work, size)] * len(jobs)))

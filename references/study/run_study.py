@@ -6,8 +6,8 @@
 4. EfficientNet-Lite0 with ImageNet weights + the plate head, on synthetic plates: head only, whole network.
 5. Routes 3 and 4 fine-tuned on k real crops (head only, whole network), and a network trained on them alone.
 
-Full study (CPU, 1.5-2 hours estimated from measured step times; runs go to --work and resume if stopped):
-    python references/study/run_study.py --out docs/study
+Full study (CPU; runs go to --work and resume if stopped; --jobs 2 fine-tunes two runs at once on 2 cores):
+    python references/study/run_study.py --out docs/study --jobs 2
 Quick check of every step with tiny sizes (under a minute, output in a temporary folder):
     python references/study/run_study.py --quick
 """
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from platelab.predict.charset import Charset
-from platelab.train.card import hardware
+from platelab.train.card import hardware, last_metrics
 from platelab.train.finetune import LabelledCrops, load_labelled_crops, load_run_model
 from platelab.train.recognizer import EvalSet
 from references.study.charclass import SegmentedScores
@@ -40,7 +40,7 @@ from references.study.plate_routes import (
     SYNTHETIC_CNN,
     StudySize,
     TuneResult,
-    run_tune_job,
+    run_tune_jobs,
     score_sequences,
     train_imagenet_route,
     train_synthetic_cnn,
@@ -101,6 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--work", type=Path, help="training runs (runs/study; OUT/runs with --quick)")
     parser.add_argument("--data", type=Path, default=REAL_CROPS, help="real crops folder with labels.tsv")
+    parser.add_argument("--jobs", type=int, default=1, help="route-5 fine-tuning runs at once (one core each)")
     return parser.parse_args(argv)
 
 
@@ -139,33 +140,23 @@ def character_routes(crops: LabelledCrops, size: StudySize) -> list[RouteRow]:
     ]
 
 
-def sequence_row(
-    route: str, model: str, learns_from: str, run: Path, data: EvalSet, seconds: float
-) -> RouteRow:
+def sequence_row(route: str, model: str, learns_from: str, run: Path, data: EvalSet) -> RouteRow:
+    """A trained run's row; its time is the training time the run logged (resumed runs count every part)."""
     exact, cer = score_sequences(load_run_model(run).eval(), data)
+    seconds = float(last_metrics(run)["seconds"])
     return RouteRow(route, model, learns_from, 0, len(data.texts), exact, f"{1 - cer:.3f}", seconds)
 
 
 def synthetic_routes(work: Path, size: StudySize, data: EvalSet) -> tuple[list[RouteRow], dict[str, Path]]:
     """Routes 3 and 4 and the run folders that route 5 fine-tunes (Lite0: the whole-network one)."""
     rows, bases = [], {}
-    began = time.perf_counter()
     bases[SYNTHETIC_CNN] = train_synthetic_cnn(work, size)
     samples = f"{size.synth_steps * size.synth_batch} synthetic plates"
-    rows.append(
-        sequence_row(
-            "3", "synthetic-plate CNN", samples, bases[SYNTHETIC_CNN], data, time.perf_counter() - began
-        )
-    )
+    rows.append(sequence_row("3", "synthetic-plate CNN", samples, bases[SYNTHETIC_CNN], data))
     for freeze, trained in (("backbone", "head only"), ("none", "whole network")):
-        began = time.perf_counter()
         run = train_imagenet_route(work, size, freeze)
         samples = f"ImageNet, then {size.lite_steps * size.lite_batch} synthetic plates"
-        rows.append(
-            sequence_row(
-                "4", f"ImageNet Lite0 + head, {trained}", samples, run, data, time.perf_counter() - began
-            )
-        )
+        rows.append(sequence_row("4", f"ImageNet Lite0 + head, {trained}", samples, run, data))
         if freeze == "none":  # route 5 fine-tunes the whole-network model
             bases[IMAGENET_LITE] = run
     return rows, bases
@@ -213,9 +204,9 @@ def run_study(args: argparse.Namespace, command: str) -> Path:
     results.routes += character_routes(crops, size)
     rows, bases = synthetic_routes(work, size, crops.eval_set(args.data.name))
     results.routes += rows
-    for job in tune_jobs(size):
-        results.tunes.append(run_tune_job(job, crops, bases, work, size))
-        print(f"{job.name}: {results.tunes[-1].after:.3f}", flush=True)
+    for result in run_tune_jobs(tune_jobs(size), crops, bases, work, size, args.jobs):
+        results.tunes.append(result)
+        print(f"{result.job.name}: {result.after:.3f}", flush=True)
     results.routes += finetune_rows(results.tunes, max(size.ks))
     results.seconds = time.perf_counter() - began
     return write_report(out, results)
