@@ -71,3 +71,29 @@ def test_quick_study_writes_a_report_with_every_route(tmp_path: Path) -> None:
     assert (tmp_path / "study" / "accuracy_vs_k.png").stat().st_size > 0
     assert (tmp_path / "study" / "accuracy_per_route.png").stat().st_size > 0
     assert time.perf_counter() - began < 60
+
+
+def test_parallel_fine_tuning_gives_the_same_results_in_the_same_order(tmp_path: Path) -> None:
+    from platelab.synth.crops import CropGenerator
+    from platelab.train.finetune import LabelledCrops, work_image
+    from references.study.plate_routes import SCRATCH, TuneJob, run_tune_jobs
+    from references.study.run_study import QUICK
+
+    generator = CropGenerator(list(builtin_styles().values()), seed=5)
+    samples = [generator.sample(i) for i in range(16)]
+    crops = LabelledCrops(
+        tuple(f"{i}.png" for i in range(16)),
+        tuple(work_image(s.image) for s in samples),
+        tuple(s.text for s in samples),
+    )
+    jobs = [TuneJob(SCRATCH, "none", 4, seed) for seed in (0, 1, 2)]
+    alone = list(run_tune_jobs(jobs, crops, {}, tmp_path / "one", QUICK, processes=1))
+    shared = list(run_tune_jobs(jobs, crops, {}, tmp_path / "two", QUICK, processes=2))
+    assert [r.job for r in shared] == jobs
+    assert [(r.test_crops, r.after) for r in shared] == [(r.test_crops, r.after) for r in alone]
+    assert all(r.seconds > 0 for r in shared)
+    for job in jobs:  # the very same training: equal weights, whichever process ran it
+        one, two = (
+            torch.load(tmp_path / run / job.name / "last.ckpt", weights_only=True)["model"] for run in ("one", "two")
+        )
+        assert all(torch.equal(one[k], two[k]) for k in one), job.name
