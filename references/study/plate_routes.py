@@ -20,6 +20,7 @@ from platelab.models.recognizer import PlateRecognizer
 from platelab.train.card import last_metrics
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.finetune import LabelledCrops, TuneConfig, load_run_model, tune_model
+from platelab.train.loop import seed_everything
 from platelab.train.recognizer import EvalSet, predict_texts, train_recognizer
 
 SYNTHETIC_CNN = "synthetic-cnn"
@@ -144,6 +145,7 @@ def run_tune_job(
     assert not leaked, f"{job.name}: fine-tuning crops in the test split: {sorted(leaked)}"
     test_set = test.eval_set(TEST_SET)
     scratch = job.base == SCRATCH
+    seed_everything(job.seed)  # a scratch model's first weights must not depend on what ran before it
     model = PlateRecognizer() if scratch else load_run_model(bases[job.base])
     before = 0.0 if scratch else score_sequences(model, test_set)[0]
     cfg = TuneConfig(
