@@ -126,6 +126,10 @@ def plot_accuracy_per_route(rows: list[RouteRow], path: Path) -> None:
     plt.close(figure)
 
 
+def training_minutes(results: StudyResults) -> float:
+    return (sum(r.seconds for r in results.routes if r.route != "5") + sum(t.seconds for t in results.tunes)) / 60
+
+
 def write_report(out: Path, results: StudyResults) -> Path:
     """REPORT.md, results.json, accuracy_vs_k.png and accuracy_per_route.png in out."""
     out.mkdir(parents=True, exist_ok=True)
@@ -137,7 +141,9 @@ def write_report(out: Path, results: StudyResults) -> Path:
         "# Transfer-learning study: reading real US plates with little or no real data",
         "",
         f"Command: `{results.command}`  ",
-        f"Hardware: {results.hardware}, torch on 1 thread; total time {results.seconds / 60:.1f} min.",
+        f"Hardware: {results.hardware}, torch on 1 thread per run. This invocation took "
+        f"{results.seconds / 60:.1f} min; the training runs logged {training_minutes(results):.1f} min in all "
+        "(a run resumed from an earlier invocation counts in full; parallel runs add up).",
         "",
         "Every figure is measured on the real US crops (`shared/data/real/crops-us`); exact plate accuracy",
         "is the share of crops whose whole text is read right (greedy decoding, no format prior).",
