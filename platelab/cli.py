@@ -187,7 +187,7 @@ def read(
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     min_confidence: Annotated[
-        float | None, typer.Option(min=0, max=1, help="drop plates read less surely [default: 0 crops, 0.01 photos]")
+        float | None, typer.Option(min=0, max=1, help="drop plates read less surely [default: 0 crops, 0.1 photos]")
     ] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = 0.3,
 ) -> None:

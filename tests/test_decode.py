@@ -1,11 +1,11 @@
-"""Slot decoding: greedy reading, confidences, and the plate-format prior."""
+"""Decoding slots and CTC frames: greedy reading, confidences, and the plate-format prior."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from platelab.predict.charset import Charset
-from platelab.predict.decode import FormatPrior, decode_greedy, decode_with_prior
+from platelab.predict.decode import FormatPrior, decode, decode_ctc, decode_greedy, decode_with_prior
 
 CHARSET = Charset()
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -42,3 +42,43 @@ def test_prior_keeps_a_confident_vanity_reading() -> None:
     probs = _probs("GOFAST", sure=0.99)
     prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 4, 10.0), ([LETTERS + DIGITS] * 6, 0.1)], CHARSET)
     assert decode_with_prior(probs[None], CHARSET, prior)[0].text == "GOFAST"
+
+
+def _frames(path: str, sure: float = 0.9) -> np.ndarray:
+    """CTC frame probabilities whose best path is `path` ("_" = blank), the rest spread evenly."""
+    probs = np.full((len(path), CHARSET.classes), (1 - sure) / (CHARSET.classes - 1), np.float32)
+    for t, c in enumerate(path):
+        probs[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = sure
+    return probs
+
+
+def test_ctc_merges_repeats_and_keeps_letters_a_blank_separates() -> None:
+    [decoded] = decode_ctc(_frames("__AA_B_BB__11_2__")[None], CHARSET)
+    assert decoded.text == "ABB12"
+    assert len(decoded.char_confidences) == 5 and all(abs(c - 0.9) < 1e-6 for c in decoded.char_confidences)
+
+
+def test_ctc_confidence_drops_when_a_blank_frame_half_sees_a_character() -> None:
+    clear = _frames("_A_B_C_")
+    doubtful = clear.copy()
+    doubtful[4, CHARSET.chars.index("Q")], doubtful[4, CHARSET.pad_index] = 0.45, 0.5
+    sure, unsure = decode_ctc(np.stack([clear, doubtful]), CHARSET)
+    assert sure.text == unsure.text == "ABC"
+    assert unsure.confidence < 0.6 * sure.confidence
+
+
+def test_ctc_reads_nothing_from_all_blank_frames() -> None:
+    [decoded] = decode_ctc(_frames("______")[None], CHARSET)
+    assert decoded.text == "" and decoded.confidence == 0.0
+
+
+def test_ctc_prior_settles_letter_digit_confusions_at_the_reading_length() -> None:
+    probs = _frames("_0_B_C_1_2_3_4_")
+    o, zero = CHARSET.chars.index("O"), CHARSET.chars.index("0")
+    probs[1, zero], probs[1, o] = 0.5, 0.4
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 4, 10.0), ([LETTERS + DIGITS] * 7, 0.1)], CHARSET)
+    assert decode_ctc(probs[None], CHARSET)[0].text == "0BC1234"
+    assert decode_ctc(probs[None], CHARSET, prior)[0].text == "OBC1234"
+    assert decode(probs[None], CHARSET, "ctc", prior)[0].text == "OBC1234"
+    short = _frames("_0_B_")  # no format of length 2: the greedy reading stays
+    assert decode_ctc(short[None], CHARSET, prior)[0].text == "0B"

@@ -64,6 +64,19 @@ def test_new_charset_replaces_the_head_and_keeps_the_backbone() -> None:
     assert torch.equal(weight[wider.classes - 1], head["classify.weight"][old_classes - 1])
 
 
+def test_new_charset_keeps_a_ctc_heads_lines_and_shared_character_rows() -> None:
+    model = PlateRecognizer(head="ctc")
+    head = _snapshot(model.head)
+    fewer = Charset(DEFAULT_CHARS.replace("O", "").replace("I", ""))  # a region that never uses O or I
+    tuning.adapt_head(model, fewer)
+
+    assert all(torch.equal(v, head[f"lines.{k}"]) for k, v in model.head.lines.state_dict().items())
+    weight, old_weight = model.head.classify.weight, head["classify.weight"]
+    assert torch.equal(weight[fewer.chars.index("Z")], old_weight[DEFAULT_CHARS.index("Z")])
+    assert torch.equal(weight[fewer.pad_index], old_weight[len(DEFAULT_CHARS)])
+    assert model.eval()(torch.zeros(1, 1, 64, 128)).shape == (1, 64, fewer.classes)
+
+
 def test_freeze_backbone_trains_only_the_head(tmp_path: Path) -> None:
     model = PlateRecognizer()
     backbone, head = _snapshot(model.backbone), _snapshot(model.head)

@@ -30,10 +30,12 @@ def test_shipped_model_is_small_and_has_a_card() -> None:
     assert "synthetic" in card["accuracy"]
 
 
-def _unseen_synthetic_accuracy(per_style: int = 6) -> float:
+def _unseen_synthetic_accuracy(per_style: int = 6, two_rows_only: bool = False) -> float:
     recognizer = Recognizer()
     hits, total = 0, 0
     for style in builtin_styles().values():
+        if two_rows_only and len(style.rows) < 2:
+            continue
         crops = [CropGenerator([style], seed=UNSEEN_SEED).sample(i) for i in range(per_style)]
         readings = recognizer.read([c.image for c in crops])
         hits += sum(r.text == c.text for r, c in zip(readings, crops))
@@ -42,11 +44,16 @@ def _unseen_synthetic_accuracy(per_style: int = 6) -> float:
 
 
 def test_reads_unseen_synthetic_plates_of_every_style_above_the_shipped_floor() -> None:
-    # The shipped model measured 0.755 on this sample (docs/engine_log.md): a regression guard, not the target.
-    assert _unseen_synthetic_accuracy() >= 0.70
+    # The shipped model measured 0.908 on this sample (docs/engine_log.md): a regression guard, not the target.
+    assert _unseen_synthetic_accuracy() >= 0.85
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.755")
+def test_reads_two_row_plates_top_row_first() -> None:
+    # 3 two-row styles (motorcycle plates); the shipped model measured 14 of 18 on this sample.
+    assert _unseen_synthetic_accuracy(two_rows_only=True) >= 0.6
+
+
+@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.908")
 def test_reads_unseen_synthetic_plates_of_every_style_at_the_target() -> None:
     assert _unseen_synthetic_accuracy() >= 0.95
 
@@ -58,8 +65,8 @@ def test_real_us_crops_accuracy_floor() -> None:
     labels = read_labels(REAL_CROPS)
     readings = Recognizer(prior="us").read([REAL_CROPS / label.file for label in labels])
     accuracy = np.mean([r.text == normalize_plate(label.plate) for r, label in zip(readings, labels)])
-    # The shipped model measured 0.524 with the US prior (0.535 without); the issue's target is 0.90.
-    assert accuracy >= 0.45, accuracy
+    # The shipped model measured 0.781 with the US prior (0.778 without); the issue's target is 0.90.
+    assert accuracy >= 0.74, accuracy
 
 
 def test_bad_files_get_one_line_errors_and_the_batch_goes_on(bad_images: dict[str, Path]) -> None:

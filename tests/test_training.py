@@ -16,19 +16,37 @@ from platelab.train.recipe import export_run  # noqa: E402
 from tests.conftest import assert_resume_is_exact  # noqa: E402
 
 
-def _config(out: Path) -> RecognizerTrainConfig:
-    return RecognizerTrainConfig(out_dir=out, steps=4, batch_size=4, workers=0, val_size=4, val_every=100,
-                                 checkpoint_every=2, warmup_steps=1, threads=1)
+def _config(out: Path, head: str = "slots") -> RecognizerTrainConfig:
+    return RecognizerTrainConfig(out_dir=out, head=head, steps=4, batch_size=4, workers=0, val_size=4,
+                                 val_every=100, checkpoint_every=2, warmup_steps=1, threads=1)
 
 
-def test_resume_after_a_kill_matches_an_unbroken_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = assert_resume_is_exact(training.train_recognizer, _config, tmp_path, monkeypatch, training)
+@pytest.mark.parametrize("head", ["slots", "ctc"])
+def test_resume_after_a_kill_matches_an_unbroken_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: str
+) -> None:
+    run = assert_resume_is_exact(
+        training.train_recognizer, lambda out: _config(out, head), tmp_path, monkeypatch, training
+    )
     log = (run / "metrics.jsonl").read_text().splitlines()
     assert log and '"step": 4' in log[-1]
 
 
-def test_onnx_export_reads_like_torch(tmp_path: Path) -> None:
-    cfg = _config(tmp_path / "run")
+def test_a_ctc_stage_starts_from_a_slots_run_backbone(tmp_path: Path) -> None:
+    slots = training.train_recognizer(_config(tmp_path / "slots"))
+    cfg = _config(tmp_path / "ctc", "ctc").model_copy(update={"init_from": tmp_path / "slots" / "last.ckpt",
+                                                               "steps": 1, "lr": 1e-12, "warmup_steps": 0})
+    ctc = training.train_recognizer(cfg)
+    # lr ~ 0: the backbone is the slots run's, the new head is freshly initialised
+    for (name, a), b in zip(slots.backbone.state_dict().items(), ctc.backbone.state_dict().values()):
+        if "running" not in name and "num_batches" not in name:
+            assert torch.allclose(a, b, atol=1e-6), name
+    assert ctc(torch.zeros(1, 1, 64, 128)).shape == (1, 64, ctc.charset.classes)
+
+
+@pytest.mark.parametrize("head", ["slots", "ctc"])
+def test_onnx_export_reads_like_torch(tmp_path: Path, head: str) -> None:
+    cfg = _config(tmp_path / "run", head)
     model = training.train_recognizer(cfg)
     onnx_path = export_run(cfg.out_dir, tmp_path / "model.onnx")
     assert onnx_path.with_suffix(".card.json").exists()

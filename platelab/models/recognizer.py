@@ -1,8 +1,10 @@
-"""A small fixed-slot CNN plate recognizer.
+"""A small CNN plate recognizer: a VGG-like backbone and one of two heads.
 
-The backbone is a small VGG-like stack; the head flattens the whole
-feature map and predicts every character slot from it, so one- and two-row plates read the same way and text
-printed around the characters is ignored by learning, not by rules.
+- "ctc": two lines of column-wise predictions (top line, then bottom line) read with CTC. A character is
+  predicted where it is printed, so reading does not depend on counting characters from the plate's left edge;
+  a one-row plate is read on the first line with the second blank, a two-row plate on both.
+- "slots": the whole feature map flattened into a fixed number of character slots (the first shipped model).
+Text printed around the characters (state names, slogans) is ignored by learning, not by rules.
 """
 
 from __future__ import annotations
@@ -69,19 +71,79 @@ class SlotHead(nn.Module):
         return self.classify(x).view(-1, self.charset.slots, self.charset.classes)
 
 
+def conv1d_bn(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
+
+
+class CtcLine(nn.Module):
+    """Features (N, C, rows, cols) -> (N, 2 * cols, hidden): one text line's column features at twice the columns.
+
+    Every feature row goes into the channels, so a line sees the whole plate height and learns which printed
+    row it reads.
+    """
+
+    def __init__(self, channels: int, rows: int, hidden: int) -> None:
+        super().__init__()
+        self.columns = conv1d_bn(channels * rows, hidden)
+        self.upsample = nn.Upsample(scale_factor=2.0, mode="nearest")
+        self.refine = conv1d_bn(hidden, hidden)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n, c, rows, cols = features.shape
+        x = self.refine(self.upsample(self.columns(features.reshape(n, c * rows, cols))))
+        return x.transpose(1, 2)
+
+
+class CtcHead(nn.Module):
+    """Features -> (N, frames, classes) logits: the top line's frames, then the bottom line's; the last class
+    is CTC's blank."""
+
+    def __init__(
+        self, channels: int, grid: tuple[int, int], charset: Charset, hidden: int = 192, dropout: float = 0.2
+    ) -> None:
+        super().__init__()
+        self.charset = charset
+        self.lines = nn.ModuleList(CtcLine(channels, grid[0], hidden) for _ in range(2))
+        self.dropout = nn.Dropout(dropout)
+        self.classify = nn.Linear(hidden, charset.classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        frames = torch.cat([line(features) for line in self.lines], dim=1)
+        return self.classify(self.dropout(frames))
+
+
+HEADS = ("ctc", "slots")
+
+
+def make_head(kind: str, channels: int, grid: tuple[int, int], charset: Charset) -> nn.Module:
+    if kind == "ctc":
+        return CtcHead(channels, grid, charset)
+    if kind == "slots":
+        return SlotHead(channels, grid, charset)
+    raise ValueError(f"unknown recognizer head {kind!r}; expected one of {', '.join(HEADS)}")
+
+
+def head_kind(state: dict[str, torch.Tensor]) -> str:
+    """Which head a saved state dict holds."""
+    return "ctc" if any(key.startswith("head.lines.") for key in state) else "slots"
+
+
 class PlateRecognizer(nn.Module):
-    """Backbone + slot head; forward returns per-slot probabilities at export, logits in training."""
+    """Backbone + head; forward returns (N, positions, classes) logits (probabilities once exported)."""
 
     def __init__(
         self,
         charset: Charset | None = None,
         backbone: nn.Module | None = None,
         grid: tuple[int, int] = (4, 16),
+        head: str = "slots",
     ) -> None:
         super().__init__()
         self.charset = charset or Charset()
         self.backbone = backbone or PlateBackbone()
-        self.head = SlotHead(self.backbone.channels, grid, self.charset)
+        self.grid = grid
+        self.head_kind = head
+        self.head = make_head(head, self.backbone.channels, grid, self.charset)
         self.input_size = INPUT_SIZE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +151,5 @@ class PlateRecognizer(nn.Module):
 
     def replace_head(self, charset: Charset) -> None:
         """A new output layer for another character set (fine-tuning to a region); the backbone stays."""
-        grid = self.head.classify.in_features // self.head.reduce[0].out_channels
-        rows = 4 if grid % 4 == 0 else 1
         self.charset = charset
-        self.head = SlotHead(self.backbone.channels, (rows, grid // rows), charset)
+        self.head = make_head(self.head_kind, self.backbone.channels, self.grid, charset)

@@ -1,4 +1,8 @@
-"""Per-slot probabilities -> text, per-character confidences and an overall confidence."""
+"""Recognizer probabilities -> text, per-character confidences and an overall confidence.
+
+Two output kinds: per-slot probabilities (a "slots" head) and per-frame CTC probabilities (a "ctc" head,
+the last class being the blank).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,44 @@ def decode_with_prior(probs: np.ndarray, charset: Charset, prior: FormatPrior) -
     return [_decoded(p, prior.best_classes(p), charset) for p in probs]
 
 
+def _ctc_runs(probs: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal best classes along the frames: (class, first frame, is a character)."""
+    best = probs.argmax(1)
+    starts = np.flatnonzero(np.r_[True, best[1:] != best[:-1]])
+    classes = best[starts]
+    return classes, starts, classes != blank
+
+
+def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None) -> Decoded:
+    blank = charset.pad_index
+    classes, starts, is_char = _ctc_runs(probs, blank)
+    # A character's evidence is its best frame; a blank run is as sure as its least sure frame, so a
+    # half-seen character between two others lowers the confidence of the whole reading.
+    run_best = np.maximum.reduceat(probs, starts, axis=0)  # (runs, classes)
+    blank_floor = np.minimum.reduceat(probs[:, blank], starts)[~is_char]
+    char_probs = run_best[is_char]
+    chosen = classes[is_char]
+    if prior is not None and len(chosen):
+        chosen = prior.best_run_classes(np.log(np.clip(char_probs, 1e-9, 1.0)), chosen)
+    char_conf = char_probs[np.arange(len(chosen)), chosen]
+    text = "".join(charset.char(c) for c in chosen)
+    confidence = float(np.prod(char_conf) * np.prod(blank_floor)) if len(chosen) else 0.0
+    return Decoded(text, confidence, tuple(float(p) for p in char_conf))
+
+
+def decode_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None = None) -> list[Decoded]:
+    """Best class per frame, repeats merged, blanks dropped; a prior then re-picks each character's class
+    among the formats of the reading's length."""
+    return [_decoded_ctc(p, charset, prior) for p in probs]
+
+
+def decode(probs: np.ndarray, charset: Charset, head: str, prior: FormatPrior | None = None) -> list[Decoded]:
+    """Decode a recognizer's output, whichever head produced it."""
+    if head == "ctc":
+        return decode_ctc(probs, charset, prior)
+    return decode_greedy(probs, charset) if prior is None else decode_with_prior(probs, charset, prior)
+
+
 class FormatPrior:
     """Plate formats as per-position alphabets with weights; decoding picks the most probable (format, text).
 
@@ -71,3 +113,13 @@ class FormatPrior:
                 best_score = scores[k]
                 best = np.concatenate([masked[k].argmax(1), np.full(self.charset.slots - length, pad)])
         return best
+
+    def best_run_classes(self, logp: np.ndarray, greedy: np.ndarray) -> np.ndarray:
+        """Classes for a CTC reading's characters, logp (characters, classes): the most probable format of
+        the reading's length; the greedy classes when no format has that length."""
+        for length, allowed, log_weights in self.groups:
+            if length == len(greedy):
+                masked = np.where(allowed, logp[None], -np.inf)
+                k = int(np.argmax(log_weights + masked.max(2).sum(1)))
+                return masked[k].argmax(1)
+        return greedy

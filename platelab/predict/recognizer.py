@@ -10,7 +10,7 @@ import numpy as np
 
 from platelab.io.results import CharResult, PlateResult
 from platelab.predict.charset import Charset
-from platelab.predict.decode import Decoded, FormatPrior, decode_greedy, decode_with_prior
+from platelab.predict.decode import Decoded, FormatPrior, decode
 from platelab.predict.preprocess import preprocess_crops
 from platelab.predict.session import load_session
 from platelab.weights import default_model
@@ -34,6 +34,7 @@ class RecognitionPredictor:
         self.session, metadata = load_session(self.path, threads)
         self.charset = Charset(metadata["charset"], int(metadata["slots"]))
         self.input_size = tuple(json.loads(metadata["input_size"]))
+        self.head = metadata.get("head", "slots")  # models exported before the CTC head carry no "head"
         self.batch_size = batch_size
         self.prior = self._prior(json.loads(metadata.get("formats", "{}")), prior)
 
@@ -47,17 +48,15 @@ class RecognitionPredictor:
         return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]], self.charset)
 
     def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, slots, classes) class probabilities for each crop."""
+        """(N, positions, classes) class probabilities for each crop (slots or CTC frames)."""
         outputs = []
         for start in range(0, len(crops), self.batch_size):
             batch = preprocess_crops(crops[start : start + self.batch_size], self.input_size)
             outputs.append(self.session.run(None, {"image": batch})[0])
-        return np.concatenate(outputs) if outputs else np.zeros((0, self.charset.slots, self.charset.classes))
+        return np.concatenate(outputs) if outputs else np.zeros((0, 0, self.charset.classes))
 
     def decode(self, probs: np.ndarray) -> list[Decoded]:
-        if self.prior is None:
-            return decode_greedy(probs, self.charset)
-        return decode_with_prior(probs, self.charset, self.prior)
+        return decode(probs, self.charset, self.head, self.prior)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
         results = []

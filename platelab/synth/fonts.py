@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 from PIL import Image, ImageDraw, ImageFont
@@ -97,12 +98,28 @@ def _cap_metrics(name: str) -> tuple[int, int]:
     return size, top
 
 
+@dataclass(frozen=True)
+class DieShapes:
+    """Glyph shapes of US plate dies that no registry font has; readers trained without them misread the real
+    ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as H)."""
+
+    serif_i: bool = False
+    monospaced: bool = False
+
+
+FONT_SHAPES = DieShapes()
+WIDE_LETTERS = "MW"
+DIE_CELL = 1.1  # a die's character cell, in widths of the font's H
+
+
 @lru_cache(maxsize=8192)
-def glyph(font: str, char: str, stroke: int = 0, serifed: bool = False) -> Glyph:
-    """The char's ink at GLYPH_PX cap height; serifed turns a plain-bar I into the I with crossbars that US
-    plate dies stamp (no registry font has it, and readers trained without it read those I as T)."""
-    if serifed and char == "I":
+def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -> Glyph:
+    """The char's ink at GLYPH_PX cap height, with die shapes replacing the font's I or W where asked."""
+    if die.serif_i and char == "I":
         return _serifed_i(glyph(font, "I", stroke))
+    if die.monospaced and char in WIDE_LETTERS:
+        cell = round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1])
+        return _die_width(glyph(font, char, stroke), cell)
     size, cap_top = _cap_metrics(font)
     pil_font = _pil_font(font, size)
     canvas_h = int(GLYPH_PX * 2)
@@ -129,6 +146,14 @@ def _serifed_i(bar: Glyph) -> Glyph:
     mask[:thick] = 255
     mask[height - thick :] = 255
     return Glyph(mask=mask, top=bar.top)
+
+
+def _die_width(font_glyph: Glyph, cell: int) -> Glyph:
+    """A wide letter squeezed into the cell every character gets on a monospaced die."""
+    height, width = font_glyph.mask.shape
+    if width <= cell:
+        return font_glyph
+    return Glyph(mask=cv2.resize(font_glyph.mask, (cell, height), interpolation=cv2.INTER_AREA), top=font_glyph.top)
 
 
 def text_mask(font: str, text: str, spacing: float = 0.08) -> np.ndarray:

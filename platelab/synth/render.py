@@ -14,7 +14,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from platelab.synth.fonts import GLYPH_PX, glyph, style_fonts, text_mask
+from platelab.synth.fonts import FONT_SHAPES, GLYPH_PX, DieShapes, glyph, style_fonts, text_mask
 from platelab.synth.graphics import blend_colour, hex_to_bgr, paint
 from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, PrintedText, TextRow, text_positions
 
@@ -252,15 +252,15 @@ class _Placed:
 
 
 def _layout_row(
-    tokens: list[Token], font: str, stroke: int, condense: float, spacing: float, serif_i: bool = False
+    tokens: list[Token], font: str, stroke: int, condense: float, spacing: float, die: DieShapes = FONT_SHAPES
 ) -> list[_Placed]:
     placed = []
     for token in tokens:
         if token.kind == "char":
-            g = glyph(font, token.chars, stroke, serif_i)
+            g = glyph(font, token.chars, stroke, die)
             placed.append(_Placed(token, g.mask.shape[1] / GLYPH_PX * condense))
         elif token.kind == "stack":
-            widest = max(glyph(font, c, stroke, serif_i).mask.shape[1] for c in token.chars)
+            widest = max(glyph(font, c, stroke, die).mask.shape[1] for c in token.chars)
             placed.append(_Placed(token, 0.45 * widest / GLYPH_PX * condense))
         else:
             placed.append(_Placed(token, SEPARATOR_WIDTH[token.kind] - spacing))
@@ -268,10 +268,15 @@ def _layout_row(
 
 
 def _draw_glyph(
-    ink: np.ndarray, font: str, char: str, stroke: int, box: tuple[float, float, float, float], serif_i: bool = False
+    ink: np.ndarray,
+    font: str,
+    char: str,
+    stroke: int,
+    box: tuple[float, float, float, float],
+    die: DieShapes = FONT_SHAPES,
 ) -> tuple[float, float, float, float]:
     """Stamp char into the ink layer, scaled so its cap height fills box; returns the ink box it covers."""
-    g = glyph(font, char, stroke, serif_i)
+    g = glyph(font, char, stroke, die)
     x0, y0, x1, y1 = box
     scale_y = (y1 - y0) / GLYPH_PX
     w = max(1, round(x1 - x0))
@@ -308,11 +313,11 @@ def _draw_row(
     condense: float,
     spacing: float,
     scale: float = 1.0,
-    serif_i: bool = False,
+    die: DieShapes = FONT_SHAPES,
 ) -> tuple[list, list]:
     h, w = ink.shape[:2]
     char_h = min(row.height * scale, 0.95) * h
-    placed = _layout_row(tokens, font, stroke, condense, spacing, serif_i)
+    placed = _layout_row(tokens, font, stroke, condense, spacing, die)
     units = sum(p.width for p in placed) + spacing * (len(placed) - 1)
     # larger text may use a little more of the width, as embossers and designers do
     grow = max(0.0, scale - 1.0) * 0.5 * min(row.x0, 1 - row.x1)
@@ -329,12 +334,12 @@ def _draw_row(
     for p in placed:
         width = p.width * char_h * squeeze
         if p.token.kind == "char":
-            boxes.append(_draw_glyph(ink, font, p.token.chars, stroke, (x, y0, x + width, y0 + char_h), serif_i))
+            boxes.append(_draw_glyph(ink, font, p.token.chars, stroke, (x, y0, x + width, y0 + char_h), die))
         elif p.token.kind == "stack":
             small = char_h * 0.45
             for i, c in enumerate(p.token.chars[:2]):
                 top = y0 + i * (char_h - small) if len(p.token.chars) > 1 else y0 + (char_h - small) / 2
-                _draw_glyph(ink, font, c, stroke, (x, top, x + width, top + small), serif_i)
+                _draw_glyph(ink, font, c, stroke, (x, top, x + width, top + small), die)
         else:
             _draw_separator(ink, p.token.kind, (x, y0, x + width, y0 + char_h))
             separators.append((p.token.kind, (x, y0, x + width, y0 + char_h)))
@@ -388,13 +393,15 @@ def render_plate(
     colour = hex_to_bgr(colours[rng.integers(len(colours))])
 
     scale = float(rng.uniform(*text_scale))
-    serif_i = bool(rng.random() < font_choice.serif_i)
+    die = DieShapes(
+        serif_i=bool(rng.random() < font_choice.serif_i), monospaced=bool(rng.random() < font_choice.monospaced)
+    )
     boxes, separators = [], []
     ink = np.zeros(canvas.shape[:2], np.uint8)
     for tokens, row in zip(rows_tokens, fmt.rows or style.rows):
         spacing = float(rng.uniform(*row.spacing))
         row_boxes, row_separators = _draw_row(
-            ink, tokens, row, font_choice.file, stroke, condense, spacing, scale, serif_i
+            ink, tokens, row, font_choice.file, stroke, condense, spacing, scale, die
         )
         boxes += row_boxes
         separators += row_separators

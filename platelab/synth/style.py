@@ -60,6 +60,9 @@ class FontChoice(Strict):
     condense: tuple[float, float] = Field((1.0, 1.0), description="horizontal scale range of each glyph")
     stroke: tuple[int, int] = Field((0, 0), description="extra stroke width range, px at 64 px glyph height")
     serif_i: float = Field(0.0, ge=0, le=1, description="chance a plate draws I with crossbars (US dies do)")
+    monospaced: float = Field(
+        0.0, ge=0, le=1, description="chance a plate squeezes W and M to the other characters' width (US dies do)"
+    )
 
 
 class TextRow(Strict):

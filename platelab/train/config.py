@@ -18,6 +18,9 @@ class RecognizerTrainConfig(BaseModel):
     task: Literal["recognizer"] = "recognizer"
     out_dir: Path = Field(Path("runs/recognizer"), description="checkpoints, metrics log and exported model")
     seed: int = 0
+    head: Literal["ctc", "slots"] = Field(
+        "slots", description="ctc: two lines of per-column predictions; slots: fixed character slots"
+    )
     init_from: Path | None = Field(None, description="start from this run checkpoint's weights (a second stage)")
     steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
     stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")

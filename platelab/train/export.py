@@ -62,6 +62,7 @@ def export_recognizer(
         "platelab_task": "recognizer",
         "charset": model.charset.chars,
         "slots": str(model.charset.slots),
+        "head": model.head_kind,
         "input_size": json.dumps([width, height]),
         "formats": json.dumps(formats or {}),
         **(extra or {}),

@@ -25,7 +25,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from tqdm import tqdm
 
 from platelab.models.efficientnet_lite import imagenet_backbone, is_lite_state
-from platelab.models.recognizer import PlateBackbone, PlateRecognizer
+from platelab.models.recognizer import PlateBackbone, PlateRecognizer, head_kind
 from platelab.predict.charset import Charset
 from platelab.predict.preprocess import preprocess_crops, to_gray
 from platelab.synth.config import SynthConfig
@@ -37,6 +37,7 @@ from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import check_export, export_recognizer
 from platelab.train.loop import CHECKPOINT, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
+from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.recognizer import EvalSet, accuracy
 
 CONFIG_FILE = "config.json"
@@ -111,13 +112,14 @@ def load_run_model(run: Path) -> PlateRecognizer:
         raise FinetuneSourceError(f"{config}: no charset; is this a recognizer run?")
     state = load_checkpoint(checkpoint)["model"]
     backbone = imagenet_backbone(pretrained=False) if is_lite_state(state) else PlateBackbone()
-    model = PlateRecognizer(Charset(chars), backbone)
+    model = PlateRecognizer(Charset(chars), backbone, head=head_kind(state))
     model.load_state_dict(state)
     return model
 
 
 def adapt_head(model: PlateRecognizer, charset: Charset) -> None:
-    """A new output layer for charset; the feature reduction and the rows of shared characters carry over."""
+    """A new output layer for charset; the head's hidden layers and the weights of shared characters carry
+    over (a slots head has one output row per slot and class, a ctc head one per class)."""
     if charset == model.charset:
         return
     if charset.slots != model.charset.slots:
@@ -125,11 +127,13 @@ def adapt_head(model: PlateRecognizer, charset: Charset) -> None:
     old_head, old = model.head, model.charset
     model.replace_head(charset)
     new_head = model.head
-    new_head.reduce.load_state_dict(old_head.reduce.state_dict())
+    hidden = "lines" if model.head_kind == "ctc" else "reduce"
+    getattr(new_head, hidden).load_state_dict(getattr(old_head, hidden).state_dict())
     shared = [(i, charset.chars.index(c)) for i, c in enumerate(old.chars) if c in charset.chars]
     shared.append((old.pad_index, charset.pad_index))
-    old_rows = torch.tensor([s * old.classes + i for s in range(old.slots) for i, _ in shared])
-    new_rows = torch.tensor([s * charset.classes + j for s in range(charset.slots) for _, j in shared])
+    positions = old.slots if model.head_kind == "slots" else 1
+    old_rows = torch.tensor([s * old.classes + i for s in range(positions) for i, _ in shared])
+    new_rows = torch.tensor([s * charset.classes + j for s in range(positions) for _, j in shared])
     with torch.no_grad():
         new_head.classify.weight[new_rows] = old_head.classify.weight[old_rows]
         new_head.classify.bias[new_rows] = old_head.classify.bias[old_rows]
@@ -336,7 +340,7 @@ def tune_model(
     start = run.start
 
     loader = batch_loader(TuneBatches(train, charset, cfg, start, total), cfg.workers, cfg.seed)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
     log = MetricsLog(run.out / "metrics.jsonl")
     began = time.perf_counter() - run.elapsed
     losses: list[float] = []
@@ -347,11 +351,11 @@ def tune_model(
         train_mode(model, frozen)
         images, targets = images.to(run.device), targets.to(run.device)
         logits = model(images)
-        loss = loss_fn(logits.reshape(-1, charset.classes), targets.reshape(-1))
+        loss = loss_fn(logits, targets)
         optimizer_step(loss, model, run)
         step += 1
         losses.append(loss.item())
-        hits.append((logits.argmax(-1) == targets).all(1).float().mean().item())
+        hits.append(exact_hits(logits, targets, charset, model.head_kind))
         bar.update(1)
         if step % per_epoch == 0:
             scores = {f"val_{v.name}": round(accuracy(model, v, charset), 4) for v in val_sets}

@@ -19,7 +19,7 @@ from platelab.train.recognizer import synthetic_eval_set, train_recognizer
 
 def export_run(run: Path, out: Path) -> Path:
     cfg = RecognizerTrainConfig.model_validate_json((run / "config.json").read_text(encoding="utf-8"))
-    model = PlateRecognizer(Charset(cfg.charset))
+    model = PlateRecognizer(Charset(cfg.charset), head=cfg.head)
     model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
     model.eval()
     formats = formats_by_country(select_styles(None))

@@ -14,13 +14,14 @@ from tqdm import tqdm
 
 from platelab.models.recognizer import PlateRecognizer
 from platelab.predict.charset import Charset
-from platelab.predict.decode import decode_greedy
+from platelab.predict.decode import decode
 from platelab.predict.preprocess import preprocess_crops
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
+from platelab.train.losses import RecognitionLoss, exact_hits
 
 
 @dataclass
@@ -61,13 +62,26 @@ def predict_texts(model: nn.Module, images: torch.Tensor, charset: Charset, batc
     texts: list[str] = []
     for start in range(0, len(images), batch):
         probs = torch.softmax(model(images[start : start + batch].to(run_on)), -1).cpu().numpy()
-        texts += [d.text for d in decode_greedy(probs, charset)]
+        texts += [d.text for d in decode(probs, charset, model.head_kind)]
     return texts
 
 
 def accuracy(model: nn.Module, data: EvalSet, charset: Charset) -> float:
     predictions = predict_texts(model, data.images, charset)
     return float(np.mean([p == t for p, t in zip(predictions, data.texts)])) if data.texts else 0.0
+
+
+def load_matching_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Start from another run's weights; tensors whose name or shape differ (another head) keep their init."""
+    own = model.state_dict()
+    matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not any(k.startswith("backbone.") for k in matching):
+        raise ValueError("init_from: the checkpoint shares no backbone weights with this model")
+    skipped = sorted(set(own) - set(matching))
+    if skipped:
+        tqdm.write(f"init_from: {len(skipped)} tensors keep their initial values (not in the checkpoint): "
+                   f"{skipped[0]} ...")
+    model.load_state_dict(matching, strict=False)
 
 
 def train_recognizer(
@@ -79,11 +93,11 @@ def train_recognizer(
     """Train (or continue training) and return the model; checkpoints and metrics go to cfg.out_dir."""
     seed_everything(cfg.seed)
     charset = Charset(cfg.charset)
-    model = model or PlateRecognizer(charset)
+    model = model or PlateRecognizer(charset, head=cfg.head)
     run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
                    cfg.weight_decay, cfg.threads, resume)
     if run.start == 0 and cfg.init_from is not None:
-        model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
+        load_matching_weights(model, load_checkpoint(cfg.init_from)["model"])
 
     last_step = min(cfg.steps, cfg.stop_after or cfg.steps)
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
@@ -97,7 +111,7 @@ def train_recognizer(
         end_batch=last_step,
     )
     loader = batch_loader(stream, cfg.workers, cfg.seed)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
     log = MetricsLog(run.out / "metrics.jsonl")
     shown: dict[str, float] = {}
     running_loss, running_acc = 0.0, 0.0
@@ -108,10 +122,10 @@ def train_recognizer(
         model.train()
         images, targets = images.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
         logits = model(images)
-        loss = loss_fn(logits.reshape(-1, charset.classes), targets.reshape(-1))
+        loss = loss_fn(logits, targets)
         optimizer_step(loss, model, run)
         step += 1
-        exact = (logits.argmax(-1) == targets).all(1).float().mean().item()
+        exact = exact_hits(logits, targets, charset, model.head_kind)
         running_loss = 0.98 * running_loss + 0.02 * loss.item() if step > start + 1 else loss.item()
         running_acc = 0.98 * running_acc + 0.02 * exact if step > start + 1 else exact
         bar.update(1)

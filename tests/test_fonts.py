@@ -1,0 +1,27 @@
+"""The US die shapes the engine draws in place of a font's own glyphs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from platelab.synth.fonts import DieShapes, glyph
+
+
+def test_monospaced_dies_squeeze_w_and_m_to_the_width_of_the_rest() -> None:
+    mono = DieShapes(monospaced=True)
+    for font in ("RG2014C.ttf", "LiberationSansNarrow-Bold.ttf"):
+        h_width = glyph(font, "H").mask.shape[1]
+        for letter in "WM":
+            own, squeezed = glyph(font, letter).mask, glyph(font, letter, 0, mono).mask
+            assert squeezed.shape[0] == own.shape[0]
+            assert squeezed.shape[1] == min(own.shape[1], round(1.1 * h_width))
+        assert glyph(font, "W", 0, mono).mask.shape[1] < glyph(font, "W").mask.shape[1]
+
+
+def test_die_i_has_crossbars_and_other_characters_keep_the_font() -> None:
+    plain = glyph("RG2014C.ttf", "I").mask
+    serifed = glyph("RG2014C.ttf", "I", 0, DieShapes(serif_i=True)).mask
+    assert serifed.shape[1] > 2 * plain.shape[1]
+    assert (serifed[0] > 128).mean() > 0.9 and (serifed[-1] > 128).mean() > 0.9
+    both = DieShapes(serif_i=True, monospaced=True)
+    assert np.array_equal(glyph("RG2014C.ttf", "A", 0, both).mask, glyph("RG2014C.ttf", "A").mask)
