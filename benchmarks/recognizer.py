@@ -55,7 +55,7 @@ def main() -> None:
     for prior in (None, args.prior):
         recognizer = Recognizer(prior=prior)
         recognizer.read(images[:8])  # warm-up: onnxruntime allocates on the first run
-        batched = min(timed(lambda r=recognizer: r.read(images), 3))
+        batched = min(timed(lambda r=recognizer: r.read(images), 7))
         single = statistics.median(timed(lambda r=recognizer: r.read(images[:1]), 200))
         texts = [r.text for r in recognizer.read(images)]
         rows.append((f"platelab (prior: {prior or 'none'})", texts, len(images) / batched, single * 1000))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +50,21 @@ class RecognitionPredictor:
 
     def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, positions, classes) class probabilities for each crop (slots or CTC frames)."""
+        chunks = [crops[start : start + self.batch_size] for start in range(0, len(crops), self.batch_size)]
+        if not chunks:
+            return np.zeros((0, 0, self.charset.classes))
+        if len(chunks) == 1:
+            return self.session.run(None, {"image": preprocess_crops(chunks[0], self.input_size)})[0]
         outputs = []
-        for start in range(0, len(crops), self.batch_size):
-            batch = preprocess_crops(crops[start : start + self.batch_size], self.input_size)
-            outputs.append(self.session.run(None, {"image": batch})[0])
-        return np.concatenate(outputs) if outputs else np.zeros((0, 0, self.charset.classes))
+        # The next batch is prepared while onnxruntime runs this one (both release the GIL).
+        with ThreadPoolExecutor(1) as prepare:
+            upcoming = prepare.submit(preprocess_crops, chunks[0], self.input_size)
+            for following in [*chunks[1:], None]:
+                batch = upcoming.result()
+                if following is not None:
+                    upcoming = prepare.submit(preprocess_crops, following, self.input_size)
+                outputs.append(self.session.run(None, {"image": batch})[0])
+        return np.concatenate(outputs)
 
     def decode(self, probs: np.ndarray) -> list[Decoded]:
         return decode(probs, self.charset, self.head, self.prior)
