@@ -57,6 +57,8 @@ class PlateBackbone(nn.Module):
 class SlotHead(nn.Module):
     """Features -> per-slot class logits (N, slots, classes)."""
 
+    kind = "slots"
+
     def __init__(
         self, channels: int, grid: tuple[int, int], charset: Charset, reduced: int = 64, dropout: float = 0.25
     ) -> None:
@@ -65,6 +67,12 @@ class SlotHead(nn.Module):
         self.reduce = conv_bn(channels, reduced, 1)
         self.dropout = nn.Dropout(dropout)
         self.classify = nn.Linear(reduced * grid[0] * grid[1], charset.slots * charset.classes)
+        self.class_groups = charset.slots  # output rows come in one group of classes per slot
+
+    @property
+    def hidden(self) -> nn.Module:
+        """The layers a head for a new charset keeps."""
+        return self.reduce
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.reduce(features), 1))
@@ -98,6 +106,8 @@ class CtcHead(nn.Module):
     """Features -> (N, frames, classes) logits: the top line's frames, then the bottom line's; the last class
     is CTC's blank."""
 
+    kind = "ctc"
+
     def __init__(
         self, channels: int, grid: tuple[int, int], charset: Charset, hidden: int = 192, dropout: float = 0.2
     ) -> None:
@@ -106,21 +116,25 @@ class CtcHead(nn.Module):
         self.lines = nn.ModuleList(CtcLine(channels, grid[0], hidden) for _ in range(2))
         self.dropout = nn.Dropout(dropout)
         self.classify = nn.Linear(hidden, charset.classes)
+        self.class_groups = 1  # one output row per class, shared by every frame
+
+    @property
+    def hidden(self) -> nn.Module:
+        """The layers a head for a new charset keeps."""
+        return self.lines
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         frames = torch.cat([line(features) for line in self.lines], dim=1)
         return self.classify(self.dropout(frames))
 
 
-HEADS = ("ctc", "slots")
+HEADS: dict[str, type[CtcHead] | type[SlotHead]] = {head.kind: head for head in (CtcHead, SlotHead)}
 
 
-def make_head(kind: str, channels: int, grid: tuple[int, int], charset: Charset) -> nn.Module:
-    if kind == "ctc":
-        return CtcHead(channels, grid, charset)
-    if kind == "slots":
-        return SlotHead(channels, grid, charset)
-    raise ValueError(f"unknown recognizer head {kind!r}; expected one of {', '.join(HEADS)}")
+def make_head(kind: str, channels: int, grid: tuple[int, int], charset: Charset) -> CtcHead | SlotHead:
+    if kind not in HEADS:
+        raise ValueError(f"unknown recognizer head {kind!r}; expected one of {', '.join(HEADS)}")
+    return HEADS[kind](channels, grid, charset)
 
 
 def head_kind(state: dict[str, torch.Tensor]) -> str:
@@ -142,9 +156,12 @@ class PlateRecognizer(nn.Module):
         self.charset = charset or Charset()
         self.backbone = backbone or PlateBackbone()
         self.grid = grid
-        self.head_kind = head
         self.head = make_head(head, self.backbone.channels, grid, self.charset)
         self.input_size = INPUT_SIZE
+
+    @property
+    def head_kind(self) -> str:
+        return self.head.kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

@@ -127,13 +127,12 @@ def adapt_head(model: PlateRecognizer, charset: Charset) -> None:
     old_head, old = model.head, model.charset
     model.replace_head(charset)
     new_head = model.head
-    hidden = "lines" if model.head_kind == "ctc" else "reduce"
-    getattr(new_head, hidden).load_state_dict(getattr(old_head, hidden).state_dict())
+    new_head.hidden.load_state_dict(old_head.hidden.state_dict())
     shared = [(i, charset.chars.index(c)) for i, c in enumerate(old.chars) if c in charset.chars]
     shared.append((old.pad_index, charset.pad_index))
-    positions = old.slots if model.head_kind == "slots" else 1
-    old_rows = torch.tensor([s * old.classes + i for s in range(positions) for i, _ in shared])
-    new_rows = torch.tensor([s * charset.classes + j for s in range(positions) for _, j in shared])
+    groups = range(old_head.class_groups)
+    old_rows = torch.tensor([g * old.classes + i for g in groups for i, _ in shared])
+    new_rows = torch.tensor([g * charset.classes + j for g in groups for _, j in shared])
     with torch.no_grad():
         new_head.classify.weight[new_rows] = old_head.classify.weight[old_rows]
         new_head.classify.bias[new_rows] = old_head.classify.bias[old_rows]

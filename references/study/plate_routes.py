@@ -10,6 +10,7 @@ import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -175,4 +176,4 @@ def run_tune_jobs(
         return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch or OpenCV thread pools to fork
     with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        yield from pool.map(run_tune_job, jobs, *zip(*[(crops, bases, work, size)] * len(jobs)))
+        yield from pool.map(partial(run_tune_job, crops=crops, bases=bases, work=work, size=size), jobs)
