@@ -25,3 +25,15 @@ def test_die_i_has_crossbars_and_other_characters_keep_the_font() -> None:
     assert (serifed[0] > 128).mean() > 0.9 and (serifed[-1] > 128).mean() > 0.9
     both = DieShapes(serif_i=True, monospaced=True)
     assert np.array_equal(glyph("RG2014C.ttf", "A", 0, both).mask, glyph("RG2014C.ttf", "A").mask)
+
+
+def test_die_w_has_upright_sides_and_a_short_middle_v() -> None:
+    font = "RG2014C.ttf"
+    die_w = glyph(font, "W", 0, DieShapes(die_w=True)).mask > 128
+    height, width = die_w.shape
+    assert width == round(1.1 * glyph(font, "H").mask.shape[1])
+    middle = die_w[:, width // 2 - 1 : width // 2 + 2].any(1)
+    # the middle column has ink only in the lower part: the V stops at about half height
+    assert not middle[: height // 3].any() and middle[-height // 3 :].any()
+    # both sides have ink near the top corners, as upright stems do
+    assert die_w[2, : width // 4].any() and die_w[2, -width // 4 :].any()

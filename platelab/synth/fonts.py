@@ -101,15 +101,18 @@ def _cap_metrics(name: str) -> tuple[int, int]:
 @dataclass(frozen=True)
 class DieShapes:
     """Glyph shapes of US plate dies that no registry font has; readers trained without them misread the real
-    ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as H)."""
+    ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as H; the die's W,
+    upright sides and a middle apex at half height, as H or M)."""
 
     serif_i: bool = False
     monospaced: bool = False
+    die_w: bool = False
 
 
 FONT_SHAPES = DieShapes()
 WIDE_LETTERS = "MW"
 DIE_CELL = 1.1  # a die's character cell, in widths of the font's H
+DIE_W_APEX = 0.45  # how far the middle apex of a die's W rises, in cap heights
 
 
 @lru_cache(maxsize=8192)
@@ -117,6 +120,8 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
     """The char's ink at GLYPH_PX cap height, with die shapes replacing the font's I or W where asked."""
     if die.serif_i and char == "I":
         return _serifed_i(glyph(font, "I", stroke))
+    if die.die_w and char == "W":
+        return _die_w(glyph(font, "I", stroke), round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1]))
     if die.monospaced and char in WIDE_LETTERS:
         cell = round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1])
         return _die_width(glyph(font, char, stroke), cell)
@@ -125,9 +130,7 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
     canvas_h = int(GLYPH_PX * 2)
     canvas_w = int(size * 1.6) + 4 * stroke
     image = Image.new("L", (canvas_w, canvas_h), 0)
-    ImageDraw.Draw(image).text(
-        (2 * stroke, 0), char, font=pil_font, fill=255, stroke_width=stroke, stroke_fill=255
-    )
+    ImageDraw.Draw(image).text((2 * stroke, 0), char, font=pil_font, fill=255, stroke_width=stroke, stroke_fill=255)
     ink = np.asarray(image)
     ys, xs = np.nonzero(ink > 8)
     if len(xs) == 0:
@@ -145,6 +148,25 @@ def _serifed_i(bar: Glyph) -> Glyph:
     mask[:, left : left + stroke] = bar.mask
     mask[:thick] = 255
     mask[height - thick :] = 255
+    return Glyph(mask=mask, top=bar.top)
+
+
+def _die_w(bar: Glyph, width: int) -> Glyph:
+    """The W of US dies: two near-upright sides and a short middle V, strokes as thick as the font's I."""
+    height, stroke = bar.mask.shape
+    scale = 4  # drawn large and shrunk, for anti-aliased edges
+    big = np.zeros((height * scale, width * scale), np.uint8)
+    s, w, h = stroke * scale, width * scale, height * scale
+    foot_l, foot_r, apex = 0.3 * w, 0.7 * w, (1 - DIE_W_APEX) * h
+    strokes = [
+        ((s / 2, 0), (foot_l, h - s / 2)),
+        ((w - s / 2, 0), (foot_r, h - s / 2)),
+        ((foot_l, h - s / 2), (w / 2, apex)),
+        ((w / 2, apex), (foot_r, h - s / 2)),
+    ]
+    for start, end in strokes:
+        cv2.line(big, tuple(round(v) for v in start), tuple(round(v) for v in end), 255, max(1, round(s)))
+    mask = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
     return Glyph(mask=mask, top=bar.top)
 
 

@@ -49,9 +49,7 @@ def blend_colour(canvas: np.ndarray, mask: np.ndarray, colour: BGR, opacity: flo
     region[:] = cv2.blendLinear(region, solid(h, w, colour), 1 - alpha, alpha)
 
 
-def _paint_polygons(
-    canvas: np.ndarray, g: Graphic, polygons: list[np.ndarray], colour: str | None = None
-) -> None:
+def _paint_polygons(canvas: np.ndarray, g: Graphic, polygons: list[np.ndarray], colour: str | None = None) -> None:
     mask = np.zeros(canvas.shape[:2], np.uint8)
     for polygon in polygons:  # one call per polygon: a single call leaves overlaps unfilled (even-odd rule)
         cv2.fillPoly(mask, [polygon.astype(np.int32)], 255, lineType=cv2.LINE_AA)
@@ -70,9 +68,7 @@ def gradient_rect(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> N
     t = np.linspace(0, 1, y1 - y0, dtype=np.float32)[:, None, None]
     layer = np.broadcast_to(top * (1 - t) + bottom * t, (y1 - y0, x1 - x0, 3))
     region = canvas[y0:y1, x0:x1]
-    region[:] = (region * (1 - g.opacity) + layer[: region.shape[0], : region.shape[1]] * g.opacity).astype(
-        np.uint8
-    )
+    region[:] = (region * (1 - g.opacity) + layer[: region.shape[0], : region.shape[1]] * g.opacity).astype(np.uint8)
 
 
 def ellipse(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
@@ -82,9 +78,7 @@ def ellipse(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     blend_colour(canvas, mask, hex_to_bgr(g.colour), g.opacity)
 
 
-def _ridge(
-    rng: np.random.Generator, x0: int, x1: int, base: int, height: int, peaks: int, jagged: float
-) -> np.ndarray:
+def _ridge(rng: np.random.Generator, x0: int, x1: int, base: int, height: int, peaks: int, jagged: float) -> np.ndarray:
     xs = np.linspace(x0, x1, peaks * 2 + 1)
     ys = base - height * np.where(
         np.arange(len(xs)) % 2 == 1, rng.uniform(0.55, 1.0, len(xs)), rng.uniform(0.1, 0.45, len(xs))
@@ -218,9 +212,7 @@ def emblem(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
         [np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1) for t in [np.linspace(0, 2 * np.pi, 48)]],
     )
     ring = np.linspace(0, 2 * np.pi, 48)
-    _paint_polygons(
-        canvas, g, [np.stack([cx + 0.8 * r * np.cos(ring), cy + 0.8 * r * np.sin(ring)], 1)], inner
-    )
+    _paint_polygons(canvas, g, [np.stack([cx + 0.8 * r * np.cos(ring), cy + 0.8 * r * np.sin(ring)], 1)], inner)
     _paint_polygons(canvas, g, [_star(cx, cy, 0.6 * r)])
 
 
@@ -354,6 +346,32 @@ def bird(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     _paint_polygons(canvas, g, [beak, cap], g.colour2)
 
 
+def bronco(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
+    """A rearing horse and rider filling the rectangle (Wyoming's emblem between county number and serial)."""
+    x0, y0, x1, y1 = _rect(canvas, g)
+    w, h = x1 - x0, y1 - y0
+    lean = rng.uniform(-0.2, 0.2)
+
+    def at(fx: float, fy: float) -> np.ndarray:
+        return np.array([x0 + w * (fx + lean * (0.5 - fy)), y0 + h * fy])
+
+    thick = 0.09 * max(w, h)
+    polygons = [
+        _oval(*at(0.45, 0.55), 0.3 * w, 0.13 * h, -0.6),  # body, rearing up to the front
+        _bar(at(0.62, 0.42), at(0.8, 0.2), thick * 1.3),  # neck
+        _oval(*at(0.84, 0.18), 0.1 * w, 0.06 * h, 0.5),  # head
+        _bar(at(0.3, 0.65), at(0.25, 1.0), thick),  # hind legs
+        _bar(at(0.38, 0.65), at(0.45, 0.98), thick),
+        _bar(at(0.62, 0.45), at(0.85, 0.55), thick * 0.8),  # fore legs kicking
+        _bar(at(0.58, 0.5), at(0.72, 0.68), thick * 0.8),
+        _bar(at(0.2, 0.55), at(0.05, 0.75), thick * 0.7),  # tail
+        _bar(at(0.45, 0.45), at(0.4, 0.12), thick * 1.1),  # rider
+        _oval(*at(0.4, 0.08), 0.07 * w, 0.05 * h),  # hat
+        _bar(at(0.42, 0.25), at(0.15, 0.02), thick * 0.6),  # raised arm
+    ]
+    _paint_polygons(canvas, g, polygons)
+
+
 def diamond(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     """A rhombus touching the middle of each side of the rectangle (Brazil's flag, road signs)."""
     x0, y0, x1, y1 = _rect(canvas, g)
@@ -432,6 +450,7 @@ PAINTERS: dict[str, Painter] = {
     "silhouette": silhouette,
     "bird": bird,
     "diamond": diamond,
+    "bronco": bronco,
     "qr_code": qr_code,
     "biplane": biplane,
     "rainbow": rainbow,

@@ -16,6 +16,7 @@ import numpy as np
 
 from platelab.synth.fonts import FONT_SHAPES, GLYPH_PX, DieShapes, glyph, style_fonts, text_mask
 from platelab.synth.graphics import blend_colour, hex_to_bgr, paint
+from platelab.synth.specialty import Decoration, decorate, pick_emblem, style_specialty
 from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, PrintedText, TextRow, text_positions
 
 T = TypeVar("T")
@@ -66,9 +67,7 @@ def _fill(tokens: list[Token], alphabets: dict[str, str], rng: np.random.Generat
         letters = alphabets[name]
         return letters[rng.integers(len(letters))]
 
-    return [
-        Token(t.kind, "".join(pick(c) for c in t.chars)) if t.kind in ("char", "stack") else t for t in tokens
-    ]
+    return [Token(t.kind, "".join(pick(c) for c in t.chars)) if t.kind in ("char", "stack") else t for t in tokens]
 
 
 def _matches(pattern: str, alphabets: dict[str, str], text: str) -> bool:
@@ -76,9 +75,7 @@ def _matches(pattern: str, alphabets: dict[str, str], text: str) -> bool:
     return len(positions) == len(text) and all(c in alphabets[p] for p, c in zip(positions, text))
 
 
-def _format_for_text(
-    style: PlateStyle, text: str, rng: np.random.Generator
-) -> tuple[PlateFormat, list[list[Token]]]:
+def _format_for_text(style: PlateStyle, text: str, rng: np.random.Generator) -> tuple[PlateFormat, list[list[Token]]]:
     """The style's first format that can hold text, filled with it; a plain one-row format otherwise."""
     alphabets = style.all_alphabets
     for fmt in style.formats:
@@ -87,6 +84,30 @@ def _format_for_text(
             rows = [_fill(tokenize(pattern), alphabets, rng) for pattern in fmt.patterns]
             return fmt, [[Token("char", next(rest)) if t.kind == "char" else t for t in row] for row in rows]
     return PlateFormat(patterns=["A" * len(text)], rows=[style.rows[0]]), [[Token("char", c) for c in text]]
+
+
+def _decorated(
+    tokens: list[Token], decoration: Decoration, alphabets: dict[str, str], rng: np.random.Generator
+) -> list[Token]:
+    """The row's tokens with the decoration's stacked codes at its ends and emblem gap after a character."""
+    out, seen = [], 0
+    for token in tokens:
+        out.append(token)
+        seen += token.kind == "char"
+        if token.kind == "char" and seen == decoration.middle_gap:
+            out.append(Token(SEPARATORS["_"]))
+    prefix = _fill([Token("stack", decoration.prefix)], alphabets, rng) if decoration.prefix else []
+    suffix = _fill([Token("stack", decoration.suffix)], alphabets, rng) if decoration.suffix else []
+    return prefix + out + suffix
+
+
+def _paint_in_box(
+    canvas: np.ndarray, box: tuple[float, float, float, float], g: Graphic, rng: np.random.Generator
+) -> None:
+    x0, y0, x1, y1 = (max(0, round(v)) for v in box)
+    region = canvas[y0:y1, x0:x1]
+    if region.size:
+        paint(region, g, rng)
 
 
 def choose(rng: np.random.Generator, items: Sequence[T], weights: Sequence[float]) -> T:
@@ -147,13 +168,7 @@ def draw_printed(canvas: np.ndarray, printed: PrintedText, text: str) -> None:
         )
     mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
     anchor = printed.x * w
-    x = (
-        anchor - size[0] / 2
-        if printed.align == "center"
-        else anchor
-        if printed.align == "left"
-        else anchor - size[0]
-    )
+    x = anchor - size[0] / 2 if printed.align == "center" else anchor if printed.align == "left" else anchor - size[0]
     draw_mask(canvas, mask, round(x), round(printed.y * h - size[1] / 2), hex_to_bgr(printed.colour))
 
 
@@ -236,9 +251,7 @@ def _draw_static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarr
             cv2.ellipse(canvas, centre, (radius, radius), angle, 0, 90, colour, line, cv2.LINE_AA)
     for bx, by in style.bolt_holes:
         axes = (max(1, round(0.035 * height)), max(1, round(0.022 * height)))
-        cv2.ellipse(
-            canvas, (round(bx * width), round(by * height)), axes, 0, 0, 360, (60, 60, 60), -1, cv2.LINE_AA
-        )
+        cv2.ellipse(canvas, (round(bx * width), round(by * height)), axes, 0, 0, 360, (60, 60, 60), -1, cv2.LINE_AA)
     return canvas
 
 
@@ -394,15 +407,22 @@ def render_plate(
 
     scale = float(rng.uniform(*text_scale))
     die = DieShapes(
-        serif_i=bool(rng.random() < font_choice.serif_i), monospaced=bool(rng.random() < font_choice.monospaced)
+        serif_i=bool(rng.random() < font_choice.serif_i),
+        monospaced=bool(rng.random() < font_choice.monospaced),
+        die_w=bool(rng.random() < font_choice.die_w),
     )
+    rows = list(fmt.rows or style.rows)
+    specialty = style_specialty(style)
+    emblem_box = None
+    if specialty is not None and len(rows_tokens) == 1:
+        decoration = decorate(specialty, rows[0], sum(t.kind == "char" for t in rows_tokens[0]), rng)
+        rows[0], emblem_box = decoration.row, decoration.emblem_box
+        rows_tokens[0] = _decorated(rows_tokens[0], decoration, alphabets, rng)
     boxes, separators = [], []
     ink = np.zeros(canvas.shape[:2], np.uint8)
-    for tokens, row in zip(rows_tokens, fmt.rows or style.rows):
+    for tokens, row in zip(rows_tokens, rows):
         spacing = float(rng.uniform(*row.spacing))
-        row_boxes, row_separators = _draw_row(
-            ink, tokens, row, font_choice.file, stroke, condense, spacing, scale, die
-        )
+        row_boxes, row_separators = _draw_row(ink, tokens, row, font_choice.file, stroke, condense, spacing, scale, die)
         boxes += row_boxes
         separators += row_separators
     if style.emboss > 0:  # pressed metal: a dark edge below-right and a light one above-left of each stroke
@@ -410,12 +430,17 @@ def render_plate(
         draw_mask(canvas, ink, offset, offset, (40, 40, 40), 0.5 * style.emboss)
         draw_mask(canvas, ink, -offset, -offset, (235, 235, 235), 0.35 * style.emboss)
     draw_mask(canvas, ink, 0, 0, colour)
-    for kind, (x0, y0, x1, y1) in separators:
+    h, w = canvas.shape[:2]
+    for kind, box in separators:
         if kind == "emblem":
-            gap = canvas[max(0, round(y0)) : round(y1), max(0, round(x0)) : round(x1)]
-            for g in style.gap_graphics:
-                if gap.size and rng.random() < g.probability:
-                    paint(gap, g, rng)
+            gap_graphics = style.gap_graphics or ([pick_emblem(specialty, rng)] if specialty else [])
+            for g in gap_graphics:
+                if rng.random() < g.probability:
+                    _paint_in_box(canvas, box, g, rng)
+    if emblem_box is not None and specialty is not None:
+        half = 0.6 * rows[0].height * h
+        box = (emblem_box[0] * w, rows[0].y * h - half, emblem_box[1] * w, rows[0].y * h + half)
+        _paint_in_box(canvas, box, pick_emblem(specialty, rng), rng)
 
     for g in style.overlays:
         if rng.random() < g.probability:

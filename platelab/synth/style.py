@@ -63,6 +63,7 @@ class FontChoice(Strict):
     monospaced: float = Field(
         0.0, ge=0, le=1, description="chance a plate squeezes W and M to the other characters' width (US dies do)"
     )
+    die_w: float = Field(0.0, ge=0, le=1, description="chance a plate draws the W of US dies (short middle V)")
 
 
 class TextRow(Strict):
@@ -133,9 +134,7 @@ class Border(Strict):
 
 class Background(Strict):
     colour: Colour = "#ffffff"
-    gradient: list[tuple[float, Colour]] | None = Field(
-        None, description="vertical gradient stops (y, colour)"
-    )
+    gradient: list[tuple[float, Colour]] | None = Field(None, description="vertical gradient stops (y, colour)")
     graphics: list[Graphic] = Field(default_factory=list)
 
     _colours = field_validator("colour")(_check_colour)
@@ -150,12 +149,32 @@ class Background(Strict):
         return [(float(y), _check_colour(c)) for y, c in stops]
 
 
+class Specialty(Strict):
+    """Specialty issues of a design (veterans, universities, sports teams): printed extras beside the number.
+
+    None of them is part of the plate number, as on real plates and in the benchmark's labels: a small stacked
+    type code at either end of the row, an emblem at the left that pushes the text right, an emblem between two
+    characters. Emblem graphics are given in fractions of the emblem's box and take their colours from palette.
+    """
+
+    side_code: float = Field(0.0, ge=0, le=1, description="chance of a stacked code at the left or right end")
+    code_patterns: list[str] = Field(default_factory=lambda: ["LL"], description="alphabets of the stacked code")
+    side_emblem: float = Field(0.0, ge=0, le=1, description="chance of an emblem left of the text")
+    emblem_width: tuple[float, float] = Field((0.14, 0.24), description="emblem width range / plate width")
+    middle_emblem: float = Field(0.0, ge=0, le=1, description="chance of an emblem between two characters")
+    emblems: list[Graphic] = Field(min_length=1)
+    palette: list[Colour] = Field(min_length=1)
+
+    @field_validator("palette")
+    @classmethod
+    def _palette(cls, colours: list[str]) -> list[str]:
+        return [_check_colour(c) for c in colours]
+
+
 class PlateStyle(Strict):
     name: str
     region: str = Field(description="written in the 'state' column of labels.tsv (e.g. 'ca', 'eu-de', 'br')")
-    country: str = Field(
-        "", description="groups regions for the format prior (e.g. 'us'); the region if empty"
-    )
+    country: str = Field("", description="groups regions for the format prior (e.g. 'us'); the region if empty")
     description: str = ""
     weight: float = Field(1.0, gt=0, description="how often the style is drawn when mixing styles")
     size_mm: tuple[float, float] = Field(description="plate width and height in millimetres")
@@ -167,14 +186,15 @@ class PlateStyle(Strict):
     emboss: float = Field(0.0, ge=0, le=1, description="strength of the pressed-metal shading of characters")
     rows: list[TextRow] = Field(min_length=1, max_length=2)
     formats: list[PlateFormat] = Field(min_length=1)
-    alphabets: dict[str, str] = Field(
-        default_factory=dict, description="extra or overriding pattern alphabets"
-    )
+    alphabets: dict[str, str] = Field(default_factory=dict, description="extra or overriding pattern alphabets")
     fonts: str | list[FontChoice] = Field(description="a font set named in fonts.yaml, or a list of fonts")
     printed: list[PrintedText] = Field(default_factory=list)
     overlays: list[Graphic] = Field(default_factory=list, description="drawn over the text: stickers, frames")
     gap_graphics: list[Graphic] = Field(
         default_factory=list, description="drawn in every '_' gap of a format, in fractions of the gap's box"
+    )
+    specialty: str | Specialty | None = Field(
+        None, description="specialty-issue extras: a set named in specialty.yaml, or one given here"
     )
 
     _colours = field_validator("text_colour")(_check_colour)
@@ -229,7 +249,5 @@ def select_styles(patterns: list[str] | None = None) -> list[PlateStyle]:
         return styles
     chosen = [s for s in styles if any(fnmatch(s.name, p) or fnmatch(s.region, p) for p in patterns)]
     if not chosen:
-        raise StyleError(
-            f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}"
-        )
+        raise StyleError(f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}")
     return chosen

@@ -1,0 +1,70 @@
+"""Specialty-issue extras on a plate's single text row: stacked side codes and emblems, never in the label.
+
+Real US crops carry them often (a vertical "DC" or "BR" beside the number, a sports logo at the left, a horse
+between a county number and the serial); a model that never saw them reads them as characters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from platelab.synth.style import Graphic, PlateStyle, Specialty, StyleError, TextRow
+
+SPECIALTY_SETS_FILE = Path(__file__).parent / "specialty.yaml"
+EMBLEM_GAP = "emblem"
+
+
+@lru_cache(maxsize=1)
+def specialty_sets() -> dict[str, Specialty]:
+    raw = yaml.safe_load(SPECIALTY_SETS_FILE.read_text(encoding="utf-8"))
+    return {name: Specialty.model_validate(entry) for name, entry in raw.items()}
+
+
+def style_specialty(style: PlateStyle) -> Specialty | None:
+    if style.specialty is None or isinstance(style.specialty, Specialty):
+        return style.specialty
+    try:
+        return specialty_sets()[style.specialty]
+    except KeyError:
+        raise StyleError(f"style {style.name}: field specialty: no set named {style.specialty!r}") from None
+
+
+def pick_emblem(specialty: Specialty, rng: np.random.Generator) -> Graphic:
+    """One of the set's emblems in two colours drawn from its palette."""
+    graphic = specialty.emblems[rng.integers(len(specialty.emblems))]
+    first, second = rng.choice(len(specialty.palette), 2, replace=len(specialty.palette) < 2)
+    return graphic.model_copy(update={"colour": specialty.palette[first], "colour2": specialty.palette[second]})
+
+
+@dataclass(frozen=True)
+class Decoration:
+    """What decorate chose: the row's tokens kinds to insert and where the side emblem goes."""
+
+    row: TextRow
+    prefix: str = ""  # stacked code alphabets before the text
+    suffix: str = ""  # stacked code alphabets after the text
+    middle_gap: int = -1  # index of the character the emblem gap comes after; -1 for none
+    emblem_box: tuple[float, float] | None = None  # x0, x1 of a side emblem, in fractions of the plate width
+
+
+def decorate(specialty: Specialty, row: TextRow, chars: int, rng: np.random.Generator) -> Decoration:
+    """Draw the extras of one plate whose single row holds chars characters."""
+    prefix = suffix = ""
+    emblem_box = None
+    if rng.random() < specialty.side_emblem:
+        width = float(rng.uniform(*specialty.emblem_width))
+        emblem_box = (row.x0, row.x0 + width)
+        row = row.model_copy(update={"x0": min(row.x0 + width + 0.02, row.x1 - 0.3)})
+    if rng.random() < specialty.side_code:
+        code = specialty.code_patterns[rng.integers(len(specialty.code_patterns))]
+        if emblem_box is None and rng.random() < 0.5:
+            prefix = code
+        else:
+            suffix = code
+    middle_gap = int(rng.integers(1, chars)) if chars > 1 and rng.random() < specialty.middle_emblem else -1
+    return Decoration(row, prefix, suffix, middle_gap, emblem_box)
