@@ -18,7 +18,7 @@ from platelab.io.labels import read_labels
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "endtoend-us"
 SCORES = (0.2, 0.3, 0.4, 0.5, 0.6)
-CONFIDENCES = (0.0, 0.01, 0.03, 0.1, 0.3)
+CONFIDENCES = (0.0, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3)
 
 
 def main() -> None:

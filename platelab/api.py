@@ -38,11 +38,11 @@ class Reader:
 
     def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
                  prior: str | None = None, min_confidence: float = PHOTO_MIN_CONFIDENCE,
-                 min_score: float = MIN_SCORE, threads: int = 0) -> None:
+                 min_score: float = MIN_SCORE, threads: int = 0, refine: bool = True) -> None:
         from platelab.predict.reader import PlateReader
 
         self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
-                                  min_confidence=min_confidence, threads=threads)
+                                  min_confidence=min_confidence, threads=threads, refine=refine)
 
     def read(self, image: ImageInput) -> list[PlateResult]:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
@@ -62,12 +62,13 @@ def _decode_all(files: Sequence[tuple[Path, str]]) -> list[tuple[str, np.ndarray
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: Path | None = None,
-               min_score: float = MIN_SCORE) -> Iterator[ImageResult]:
+               min_score: float = MIN_SCORE, refine: bool = True) -> Iterator[ImageResult]:
     """One ImageResult per image file found in paths, in order; unreadable files give a result with an error.
 
     crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
     min_confidence: plates read less surely are dropped (default: none for crops, PHOTO_MIN_CONFIDENCE in photos).
     draw: a folder that receives each photo with its plates outlined.
+    refine: re-detect each plate in zoomed views and let the crops vote (photos; see platelab.predict.refine).
     """
     files = list_images(paths)
     if crops:
@@ -83,7 +84,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                 yield ImageResult(name, plates=(plate,) if plate.confidence >= (min_confidence or 0.0) else ())
         return
     reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                    min_score)
+                    min_score, refine=refine)
     for path, name in files:
         [(name, image)] = _decode_all([(path, name)])
         if isinstance(image, str):

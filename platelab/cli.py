@@ -190,6 +190,9 @@ def read(
         float | None, typer.Option(min=0, max=1, help="drop plates read less surely [default: 0 crops, 0.1 photos]")
     ] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = 0.3,
+    refine: Annotated[
+        bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
+    ] = True,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
@@ -205,7 +208,7 @@ def read(
         paths = [str(demo)]
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
-                         min_confidence=min_confidence, draw=draw, min_score=min_score)
+                         min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine)
     for result in results:
         failed += result.error is not None
         if json_lines:

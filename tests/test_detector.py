@@ -147,7 +147,10 @@ def test_reader_combines_detection_and_reading() -> None:
     plate = np.float32([[100.5, 50], [300, 50], [300, 100], [100.5, 100]])
     weak = np.float32([[400, 300], [480, 300], [480, 320], [400, 320]])
     reader = PlateReader(
-        FixedDetector([Detection(0.9, plate), Detection(0.4, weak)]), CropSizeReader(), min_confidence=0.3
+        FixedDetector([Detection(0.9, plate), Detection(0.4, weak)]),
+        CropSizeReader(),
+        min_confidence=0.3,
+        refine=False,
     )
     results = reader.read(np.zeros((480, 640, 3), np.uint8))
     assert len(results) == 1  # 0.4 x 0.5 falls under min_confidence

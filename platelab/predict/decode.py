@@ -57,9 +57,15 @@ def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None)
     blank_floor = np.minimum.reduceat(probs[:, blank], starts)[~is_char]
     char_probs = run_best[is_char]
     chosen = classes[is_char]
-    if prior is not None and len(chosen):
-        chosen = prior.best_run_classes(np.log(np.clip(char_probs, 1e-9, 1.0)), chosen)
     char_conf = char_probs[np.arange(len(chosen)), chosen]
+    if prior is not None and len(chosen):
+        chosen, allowed = prior.best_run_classes(np.log(np.clip(char_probs, 1e-9, 1.0)), chosen)
+        if allowed is not None:
+            # Given the format, a character is one of the classes its position allows: its confidence is its
+            # share of their probability (a digit position read as O still gives a sure 0 where O and 0 look
+            # alike).
+            picked = char_probs[np.arange(len(chosen)), chosen]
+            char_conf = picked / np.maximum(np.where(allowed, char_probs, 0.0).sum(1), picked)
     text = "".join(charset.char(c) for c in chosen)
     confidence = float(np.prod(char_conf) * np.prod(blank_floor)) if len(chosen) else 0.0
     return Decoded(text, confidence, tuple(float(p) for p in char_conf))
@@ -114,12 +120,13 @@ class FormatPrior:
                 best = np.concatenate([masked[k].argmax(1), np.full(self.charset.slots - length, pad)])
         return best
 
-    def best_run_classes(self, logp: np.ndarray, greedy: np.ndarray) -> np.ndarray:
-        """Classes for a CTC reading's characters, logp (characters, classes): the most probable format of
-        the reading's length; the greedy classes when no format has that length."""
+    def best_run_classes(self, logp: np.ndarray, greedy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Classes for a CTC reading's characters, logp (characters, classes), and the classes each position
+        allows (characters, classes): the most probable format of the reading's length; the greedy classes
+        and None when no format has that length."""
         for length, allowed, log_weights in self.groups:
             if length == len(greedy):
                 masked = np.where(allowed, logp[None], -np.inf)
                 k = int(np.argmax(log_weights + masked.max(2).sum(1)))
-                return masked[k].argmax(1)
-        return greedy
+                return masked[k].argmax(1), allowed[k]
+        return greedy, None

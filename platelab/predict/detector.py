@@ -122,9 +122,20 @@ class DetectionPredictor:
         self.session, metadata = load_session(self.path, threads)
         self.input_size = tuple(json.loads(metadata.get("input_size", json.dumps(INPUT_SIZE))))
         self.stride = int(metadata.get("stride", STRIDE))
+        # exported with open height and width, the network also runs on other sizes (zoomed views)
+        self.any_size = all(isinstance(d, str) for d in self.session.get_inputs()[0].shape[2:])
 
     def detect(self, image: np.ndarray, min_score: float = 0.3) -> list[Detection]:
-        boxed = letterbox(image, self.input_size)
-        heatmap, corners = self.session.run(None, {"image": boxed.image[None, None]})
-        found = decode_detections(heatmap[0, 0], corners[0], min_score, self.stride)
-        return [Detection(d.score, d.quad / np.float32(boxed.scale)) for d in found]
+        return self.detect_batch([image], self.input_size, min_score)[0]
+
+    def detect_batch(
+        self, images: list[np.ndarray], size: tuple[int, int], min_score: float
+    ) -> list[list[Detection]]:
+        """Detections in each image's own pixels, every image fitted into size (the model's own unless any_size),
+        in one run of the network."""
+        if not images:
+            return []
+        boxed = [letterbox(image, size if self.any_size else self.input_size) for image in images]
+        heatmaps, corners = self.session.run(None, {"image": np.stack([b.image for b in boxed])[:, None]})
+        found = [decode_detections(h[0], c, min_score, self.stride) for h, c in zip(heatmaps, corners)]
+        return [[Detection(d.score, d.quad / np.float32(b.scale)) for d in f] for b, f in zip(boxed, found)]

@@ -341,7 +341,7 @@ def export_detector(model: PlateDetector, path: Path, extra: dict[str, str] | No
         "stride": str(model.stride),
         **(extra or {}),
     }
-    return export_onnx(WithSigmoid(model), (1, height, width), path, ["heatmap", "corners"], metadata)
+    return export_onnx(WithSigmoid(model), (1, height, width), path, ["heatmap", "corners"], metadata, any_size=True)
 
 
 def check_detector_export(model: PlateDetector, path: Path, images: np.ndarray) -> float:

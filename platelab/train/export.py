@@ -28,8 +28,12 @@ class WithSoftmax(nn.Module):
 
 
 def export_onnx(module: nn.Module, image_shape: tuple[int, int, int], path: Path, outputs: list[str],
-                metadata: dict[str, str]) -> Path:
-    """module(image) -> outputs as ONNX at path (atomically), batch size dynamic, metadata in the file."""
+                metadata: dict[str, str], any_size: bool = False) -> Path:
+    """module(image) -> outputs as ONNX at path (atomically), batch size dynamic, metadata in the file.
+
+    any_size also leaves height and width open, for fully convolutional models (the detector).
+    """
+    axes = {0: "batch", 2: "height", 3: "width"} if any_size else {0: "batch"}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.onnx.export(
@@ -38,7 +42,7 @@ def export_onnx(module: nn.Module, image_shape: tuple[int, int, int], path: Path
             str(tmp),
             input_names=["image"],
             output_names=outputs,
-            dynamic_axes={name: {0: "batch"} for name in ["image", *outputs]},
+            dynamic_axes={name: axes for name in ["image", *outputs]},
             opset_version=OPSET,
             dynamo=False,
         )

@@ -1,0 +1,89 @@
+"""Zoomed re-detection maps its quads back to the photo exactly, and the crops' readings vote."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from platelab.io.results import CharResult, PlateResult
+from platelab.predict.detector import Detection, DetectionPredictor
+from platelab.predict.preprocess import to_gray
+from platelab.predict.reader import vote
+from platelab.predict.refine import ZOOM_VIEWS, refined_quads
+
+PLATE = np.float32([[600, 400], [680, 400], [680, 425], [600, 425]])
+
+
+class BlobDetector(DetectionPredictor):
+    """Finds the one bright rectangle in whatever view it is given, in that view's pixels."""
+
+    any_size = True
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+        self.runs = 0
+
+    def detect_batch(
+        self, images: list[np.ndarray], size: tuple[int, int], min_score: float
+    ) -> list[list[Detection]]:
+        self.sizes += [size] * len(images)
+        self.runs += 1
+        return [self._blob(image) for image in images]
+
+    @staticmethod
+    def _blob(image: np.ndarray) -> list[Detection]:
+        ys, xs = np.nonzero(to_gray(image) > 128)
+        if len(xs) == 0:
+            return []
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        return [Detection(0.9, np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))]
+
+
+def _photo() -> np.ndarray:
+    photo = np.zeros((720, 1280, 3), np.uint8)
+    photo[400:425, 600:680] = 255
+    return photo
+
+
+def test_refined_quads_land_on_the_plate_in_photo_pixels() -> None:
+    detector = BlobDetector()
+    rough = PLATE + np.float32([[6, -3], [4, 2], [7, 3], [5, -2]])  # a first detection a few pixels off
+    [quads] = refined_quads(detector, _photo(), [rough])
+    assert len(quads) == len(ZOOM_VIEWS) and sorted(detector.sizes) == sorted(v.size for v in ZOOM_VIEWS)
+    for quad in quads:
+        assert np.abs(quad - PLATE).max() < 1.0
+
+
+def test_a_view_without_the_plate_keeps_the_first_quad() -> None:
+    elsewhere = np.float32([[100, 100], [180, 100], [180, 125], [100, 125]])  # the views around it are empty
+    [quads] = refined_quads(BlobDetector(), _photo(), [elsewhere])
+    assert len(quads) == len(ZOOM_VIEWS) and all(np.array_equal(q, elsewhere) for q in quads)
+
+
+def test_a_neighbouring_plate_in_the_view_is_not_taken_for_this_one() -> None:
+    beside = PLATE + np.float32([100, 0])  # the first quad overlaps nothing; the view shows the plate beside it
+    [quads] = refined_quads(BlobDetector(), _photo(), [beside])
+    assert all(np.array_equal(q, beside) for q in quads)
+
+
+def test_several_plates_are_refined_in_one_batch_per_view_size() -> None:
+    detector = BlobDetector()
+    photo = _photo()
+    photo[100:125, 100:180] = 255
+    second = np.float32([[102, 98], [183, 101], [181, 127], [99, 124]])
+    first, other = refined_quads(detector, photo, [PLATE + 3, second])
+    assert np.abs(np.array(first) - PLATE).max() < 1.0
+    assert np.abs(np.array(other) - np.float32([[100, 100], [180, 100], [180, 125], [100, 125]])).max() < 1.0
+    assert len(detector.sizes) == 2 * len(ZOOM_VIEWS)
+    assert detector.runs == len({v.size for v in ZOOM_VIEWS})
+
+
+def _reading(text: str, confidence: float) -> PlateResult:
+    return PlateResult(text, confidence, (CharResult(text[:1], confidence),), (0, 0, 1, 1), ((0, 0),) * 4)
+
+
+def test_readings_that_agree_outvote_one_sure_reading() -> None:
+    best, confidence = vote([_reading("ABC123", 0.9), _reading("ABC128", 0.5), _reading("ABC128", 0.6)])
+    assert best == 2 and confidence == pytest.approx(1.1 / 3)
+    best, confidence = vote([_reading("ABC123", 0.9), _reading("ABC128", 0.2), _reading("XYZ", 0.3)])
+    assert best == 0 and confidence == pytest.approx(0.3)
