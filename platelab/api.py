@@ -143,10 +143,11 @@ def evaluate_photos(
     from platelab.eval.metrics import score_photos
     from platelab.eval.report import format_photo_report
     from platelab.io.atomic import atomic_write_image
-    from platelab.io.draw import draw_plates, montage
+    from platelab.io.draw import around_box, draw_plates, montage
     from platelab.io.labels import read_labels
 
     labels = read_labels(folder)
+    boxes = {(label.file, label.plate): label.box for label in labels}
     reader = Reader(detector, model, prior, min_score=min_score)
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
     drawn: dict[str, np.ndarray] = {}
@@ -162,8 +163,9 @@ def evaluate_photos(
     scores = score_photos(labels, predictions)
     if failures is not None and scores.failures:
         shown = scores.failures[:48]
-        sheet = montage([drawn[f] for f, _, _ in shown], [f"{t} -> {p or 'missed'}" for _, t, p in shown],
-                        cols=6, cell=(320, 240))
+        # each tile is the labelled plate and what is around it, where a miss or a false plate can be seen
+        tiles = [around_box(drawn[f], boxes[(f, t)]) for f, t, _ in shown]
+        sheet = montage(tiles, [f"{t} -> {p or 'missed'}" for _, t, p in shown], cols=6, cell=(320, 200))
         atomic_write_image(failures, sheet)
     report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'})")
     return report + f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(len(predictions), 1):.1f} ms\n"

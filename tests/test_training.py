@@ -61,3 +61,20 @@ def test_onnx_export_reads_like_torch(tmp_path: Path, head: str) -> None:
         torch_probs = torch.softmax(model(torch.from_numpy(preprocess_crops(crops))), -1).numpy()
     assert np.abs(onnx_probs - torch_probs).max() < 1e-4
     assert [r.text for r in predictor.read(crops)] == [d.text for d in predictor.decode(torch_probs)]
+
+
+def test_a_country_prior_writes_characters_as_that_country_does(tmp_path: Path) -> None:
+    cfg = _config(tmp_path / "run", "ctc")
+    training.train_recognizer(cfg)
+    onnx_path = export_run(cfg.out_dir, tmp_path / "model.onnx")
+    crops = [np.random.default_rng(i).integers(0, 255, (64, 128, 3), dtype=np.uint8) for i in range(8)]
+    plain, us = RecognitionPredictor(onnx_path), RecognitionPredictor(onnx_path, prior="us")
+    probs = plain.probabilities(crops)
+    o_index = plain.charset.chars.index("O")
+    probs[:, ::2, :] = 0.0
+    probs[:, ::2, o_index] = 1.0  # every other frame a sure O: the readings hold Os
+    decoded_texts = [d.text for d in us.decode(probs)]
+    assert any("O" in text for text in decoded_texts)
+    us.probabilities = lambda _crops: probs  # type: ignore[method-assign]
+    for reading, decoded in zip(us.read(crops), decoded_texts):
+        assert reading.text == decoded.replace("O", "0") and [c.char for c in reading.chars] == list(reading.text)

@@ -20,8 +20,9 @@ from platelab.weights import default_model
 class RecognitionPredictor:
     """Crops (BGR or grey arrays of any size) -> one PlateResult each.
 
-    prior names a country whose plate formats (shipped in the model's metadata) constrain decoding, e.g. "us";
-    None reads without a prior.
+    prior names a country whose plate formats (shipped in the model's metadata) constrain decoding, e.g. "us",
+    and whose way of writing characters applies (synth/countries.yaml: the US writes O as 0); None reads
+    without a prior.
     """
 
     def __init__(
@@ -38,6 +39,8 @@ class RecognitionPredictor:
         self.head = metadata.get("head", "slots")  # models exported before the CTC head carry no "head"
         self.batch_size = batch_size
         self.prior = self._prior(json.loads(metadata.get("formats", "{}")), prior)
+        # how the prior's country writes what was read (US: O as 0); models exported before it carry none
+        self.read_as = str.maketrans(json.loads(metadata.get("read_as", "{}")).get(prior, {}) if prior else {})
 
     def _prior(self, formats: dict[str, list[dict]], name: str | None) -> FormatPrior | None:
         if name is None:
@@ -73,11 +76,12 @@ class RecognitionPredictor:
         results = []
         for crop, decoded in zip(crops, self.decode(self.probabilities(crops))):
             h, w = crop.shape[:2]
+            text = decoded.text.translate(self.read_as)
             results.append(
                 PlateResult(
-                    text=decoded.text,
+                    text=text,
                     confidence=decoded.confidence,
-                    chars=tuple(CharResult(c, p) for c, p in zip(decoded.text, decoded.char_confidences)),
+                    chars=tuple(CharResult(c, p) for c, p in zip(text, decoded.char_confidences)),
                     box=(0, 0, w, h),
                     quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
                 )

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
 
 from platelab.synth.style import PlateStyle, text_positions
+
+COUNTRIES_FILE = Path(__file__).parent / "countries.yaml"
 
 
 def format_alphabets(pattern_rows: Sequence[str], alphabets: dict[str, str]) -> list[str]:
@@ -23,4 +28,12 @@ def formats_by_country(styles: Sequence[PlateStyle]) -> dict[str, list[dict]]:
     return {
         country: [{"alphabets": list(k), "weight": round(w, 6)} for k, w in sorted(formats.items())]
         for country, formats in sorted(merged.items())
+    }
+
+
+def read_as_by_country() -> dict[str, dict[str, str]]:
+    """{country: {character read: character written}} from countries.yaml (the US writes O as 0)."""
+    countries = yaml.safe_load(COUNTRIES_FILE.read_text(encoding="utf-8")) or {}
+    return {
+        name: {str(k): str(v) for k, v in (entry.get("read_as") or {}).items()} for name, entry in countries.items()
     }

@@ -12,6 +12,7 @@ from torch import nn
 
 from platelab.io.atomic import atomic_path
 from platelab.models.recognizer import PlateRecognizer
+from platelab.synth.formats import read_as_by_country
 
 OPSET = 17
 
@@ -69,6 +70,7 @@ def export_recognizer(
         "head": model.head_kind,
         "input_size": json.dumps([width, height]),
         "formats": json.dumps(formats or {}),
+        "read_as": json.dumps(read_as_by_country()),
         **(extra or {}),
     }
     return export_onnx(WithSoftmax(model), (1, height, width), path, ["probs"], metadata)
