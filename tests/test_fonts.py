@@ -37,3 +37,13 @@ def test_die_w_has_upright_sides_and_a_short_middle_v() -> None:
     assert not middle[: height // 3].any() and middle[-height // 3 :].any()
     # both sides have ink near the top corners, as upright stems do
     assert die_w[2, : width // 4].any() and die_w[2, -width // 4 :].any()
+
+
+def test_flag_one_is_a_bare_bar_with_a_flag_and_no_base() -> None:
+    font = "RG2014D.ttf"
+    one = glyph(font, "1", 0, DieShapes(flag_one=True)).mask > 128
+    bar = glyph(font, "I").mask.shape[1]
+    height, width = one.shape
+    assert width > bar and one[height // 2, -bar:].sum() >= bar - 2  # the bar at the right
+    assert one[: height // 4, : width - bar].any()  # the flag, top left
+    assert not one[-3:, : width - bar].any()  # no base

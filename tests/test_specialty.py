@@ -41,9 +41,12 @@ def test_extras_are_drawn_but_not_read(chances: dict[str, float]) -> None:
 def test_side_emblem_moves_the_text_right_of_it() -> None:
     plain = builtin_styles()["us-ohio"].model_copy(update={"specialty": None})
     special = plain.model_copy(update={"specialty": _always(side_emblem=1.0)})
-    a = render_plate(plain, np.random.default_rng(0), height=96, text="ABC12")
-    b = render_plate(special, np.random.default_rng(0), height=96, text="ABC12")
-    assert b.char_boxes[0, 0] > a.char_boxes[0, 0] + 0.1 * a.image.shape[1]
+    emblem_left = plain.rows[0].x0 + _always().emblem_width[0]
+    for seed in range(5):
+        a = render_plate(plain, np.random.default_rng(seed), height=96, text="ABC1234")
+        b = render_plate(special, np.random.default_rng(seed), height=96, text="ABC1234")
+        width = a.image.shape[1]
+        assert a.char_boxes[0, 0] < emblem_left * width <= b.char_boxes[0, 0]
 
 
 def test_wyoming_horse_sits_between_county_number_and_serial() -> None:

@@ -102,11 +102,13 @@ def _cap_metrics(name: str) -> tuple[int, int]:
 class DieShapes:
     """Glyph shapes of US plate dies that no registry font has; readers trained without them misread the real
     ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as H; the die's W,
-    upright sides and a middle apex at half height, as H or M)."""
+    upright sides and a middle apex at half height, as H or M; the 1 that is a bare bar with a short flag,
+    as on US dies and Brazil's grey plates, as I)."""
 
     serif_i: bool = False
     monospaced: bool = False
     die_w: bool = False
+    flag_one: bool = False
 
 
 FONT_SHAPES = DieShapes()
@@ -120,6 +122,8 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
     """The char's ink at GLYPH_PX cap height, with die shapes replacing the font's I or W where asked."""
     if die.serif_i and char == "I":
         return _serifed_i(glyph(font, "I", stroke))
+    if die.flag_one and char == "1":
+        return _flag_one(glyph(font, "I", stroke))
     if die.die_w and char == "W":
         return _die_w(glyph(font, "I", stroke), round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1]))
     if die.monospaced and char in WIDE_LETTERS:
@@ -148,6 +152,18 @@ def _serifed_i(bar: Glyph) -> Glyph:
     mask[:, left : left + stroke] = bar.mask
     mask[:thick] = 255
     mask[height - thick :] = 255
+    return Glyph(mask=mask, top=bar.top)
+
+
+def _flag_one(bar: Glyph) -> Glyph:
+    """A 1 drawn as the font's bar with a short flag falling to the left from its top, and no base."""
+    height, stroke = bar.mask.shape
+    flag = max(stroke, round(0.18 * height))
+    mask = np.zeros((height, flag + stroke), np.uint8)
+    mask[:, flag:] = bar.mask
+    cv2.line(
+        mask, (flag + stroke // 2, stroke // 2), (stroke // 2, flag), 255, max(1, round(0.8 * stroke)), cv2.LINE_AA
+    )
     return Glyph(mask=mask, top=bar.top)
 
 

@@ -410,6 +410,7 @@ def render_plate(
         serif_i=bool(rng.random() < font_choice.serif_i),
         monospaced=bool(rng.random() < font_choice.monospaced),
         die_w=bool(rng.random() < font_choice.die_w),
+        flag_one=bool(rng.random() < font_choice.flag_one),
     )
     rows = list(fmt.rows or style.rows)
     specialty = style_specialty(style)

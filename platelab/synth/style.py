@@ -64,6 +64,7 @@ class FontChoice(Strict):
         0.0, ge=0, le=1, description="chance a plate squeezes W and M to the other characters' width (US dies do)"
     )
     die_w: float = Field(0.0, ge=0, le=1, description="chance a plate draws the W of US dies (short middle V)")
+    flag_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar with a short flag")
 
 
 class TextRow(Strict):
