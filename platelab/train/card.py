@@ -30,20 +30,29 @@ def last_metrics(run: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
-def _earlier_stage(checkpoint: Path | None) -> dict[str, Any]:
-    """The run a second-stage run started from: its command and how far it went, so both can be reproduced."""
+def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
+    """The run a later stage started from, and the runs before it: commands and how far each went, so the whole
+    chain can be reproduced."""
     if checkpoint is None:
         return {}
     run = Path(checkpoint).parent
     command = run / COMMAND_FILE
     metrics = last_metrics(run)
+    config = run / "config.json"
+    earlier = json.loads(config.read_text(encoding="utf-8")).get("init_from") if config.exists() else None
     return {"initialised_from": {
         "checkpoint": str(checkpoint),
         "training_command": command.read_text(encoding="utf-8").strip() if command.exists() else "",
         "steps": metrics.get("step"),
         "wall_time_s": metrics.get("seconds"),
         "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
+        **_earlier_stage(earlier),
     }}
+
+
+def _chain_seconds(card: dict[str, Any]) -> float:
+    stage = card.get("initialised_from")
+    return (card.get("wall_time_s") or 0.0) + (_chain_seconds(stage) if stage else 0.0)
 
 
 def record_command(run: Path, resume: bool) -> None:
@@ -77,6 +86,8 @@ def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data
         "size_bytes": onnx_path.stat().st_size,
         "config": json.loads(cfg.model_dump_json()),
     }
+    if "initialised_from" in card:
+        card = {**card, "wall_time_all_stages_s": round(_chain_seconds(card), 1)}
     path = onnx_path.with_suffix(".card.json")
     atomic_write_text(path, json.dumps(card, indent=2) + "\n")
     return path
