@@ -15,8 +15,8 @@ ImageInput = np.ndarray | str | Path
 MIN_SCORE = 0.3  # detector score below which a candidate is not read at all
 # In photos, plate confidence (detector score x voted reading confidence) below this is almost always a false
 # plate. Chosen on endtoend-us (python benchmarks/operating_points.py) as the highest read rate at no more than
-# 0.1 false plates per photo, half the target, so that other photos stay under it: it removes 1.85 of 1.90 false
-# plates per photo and 5 of 83 correct readings there; endtoend-br, not used to choose, keeps 0.11 per photo.
+# 0.1 false plates per photo, half the target, so that other photos stay under it: it removes 1.84 of 1.90 false
+# plates per photo and 3 of 80 correct readings there; endtoend-br, not used to choose, keeps 0.11 per photo.
 PHOTO_MIN_CONFIDENCE = 0.1
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
 
