@@ -56,16 +56,14 @@ def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None)
     run_best = np.maximum.reduceat(probs, starts, axis=0)  # (runs, classes)
     blank_floor = np.minimum.reduceat(probs[:, blank], starts)[~is_char]
     char_probs = run_best[is_char]
-    chosen = classes[is_char]
-    char_conf = char_probs[np.arange(len(chosen)), chosen]
+    chosen, allowed = classes[is_char], None
     if prior is not None and len(chosen):
         chosen, allowed = prior.best_run_classes(np.log(np.clip(char_probs, 1e-9, 1.0)), chosen)
-        if allowed is not None:
-            # Given the format, a character is one of the classes its position allows: its confidence is its
-            # share of their probability (a digit position read as O still gives a sure 0 where O and 0 look
-            # alike).
-            picked = char_probs[np.arange(len(chosen)), chosen]
-            char_conf = picked / np.maximum(np.where(allowed, char_probs, 0.0).sum(1), picked)
+    char_conf = char_probs[np.arange(len(chosen)), chosen]
+    if allowed is not None:
+        # Given the format, a character is one of the classes its position allows: its confidence is its share
+        # of their probability (a digit position read as O still gives a sure 0 where O and 0 look alike).
+        char_conf = char_conf / np.maximum(np.where(allowed, char_probs, 0.0).sum(1), char_conf)
     text = "".join(charset.char(c) for c in chosen)
     confidence = float(np.prod(char_conf) * np.prod(blank_floor)) if len(chosen) else 0.0
     return Decoded(text, confidence, tuple(float(p) for p in char_conf))

@@ -84,6 +84,12 @@ def find_peaks(heatmap: np.ndarray, min_score: float, limit: int = MAX_DETECTION
     return np.stack([rows[order], cols[order]], 1)
 
 
+def quad_sides(quad: np.ndarray) -> tuple[float, float]:
+    """Mean width and height of a quad ordered clockwise from top-left."""
+    top, right, bottom, left = (float(np.linalg.norm(quad[(i + 1) % 4] - quad[i])) for i in range(4))
+    return (top + bottom) / 2, (left + right) / 2
+
+
 def quad_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two quads, taken as their convex hulls (a bad prediction may self-cross)."""
     hull_a = cv2.convexHull(a.astype(np.float32))

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from platelab.io.results import PlateResult
-from platelab.predict.detector import DetectionPredictor
+from platelab.predict.detector import DetectionPredictor, quad_sides
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.refine import refined_quads
 
@@ -21,19 +21,13 @@ MAX_CROP_SIDE = 1024  # huge plates are warped no bigger; the recognizer shrinks
 REFINE_MIN_CONFIDENCE = 0.01
 
 
-def _side_lengths(quad: np.ndarray) -> tuple[float, float]:
-    """Mean width and height of a quad ordered clockwise from top-left."""
-    top, right, bottom, left = (float(np.linalg.norm(quad[(i + 1) % 4] - quad[i])) for i in range(4))
-    return (top + bottom) / 2, (left + right) / 2
-
-
 def rectify(image: np.ndarray, quad: np.ndarray, margin: float = MARGIN) -> np.ndarray:
     """The plate inside quad (clockwise from top-left, image pixels) as an upright crop with a margin.
 
     Sampling the full-resolution photo keeps the detail the detector's shrunken input lost. Works for any
     aspect, so two-row (square-ish) plates come out as square-ish crops, as the recognizer saw them.
     """
-    width, height = _side_lengths(quad)
+    width, height = quad_sides(quad)
     out_w, out_h = max(width, 1.0) * (1 + 2 * margin), max(height, 1.0) * (1 + 2 * margin)
     scale = min(max(1.0, MIN_CROP_HEIGHT / out_h), MAX_CROP_SIDE / max(out_w, out_h))
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from platelab.predict.detector import DetectionPredictor, quad_iou
+from platelab.predict.detector import DetectionPredictor, quad_iou, quad_sides
 
 MIN_VIEW_SCORE = 0.2  # the plate is known to be there; a weaker peak still has good corners
 MIN_VIEW_IOU = 0.3  # a re-detection overlapping the plate less than this is a neighbour, not the plate
@@ -31,15 +31,10 @@ class ZoomView:
 ZOOM_VIEWS = (ZoomView(2.0, (256, 160)), ZoomView(2.25, (320, 192)), ZoomView(2.75, (320, 192)))
 
 
-def plate_width(quad: np.ndarray) -> float:
-    """Mean length of a quad's top and bottom edges (clockwise from top-left)."""
-    return float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
-
-
 def _view(image: np.ndarray, quad: np.ndarray, view: ZoomView) -> tuple[np.ndarray, np.ndarray]:
     """The zoomed view as an image and the affine matrix from photo to view pixels."""
     width, height = view.size
-    scale = width / max(view.zoom * plate_width(quad), 1.0)
+    scale = width / max(view.zoom * quad_sides(quad)[0], 1.0)
     cx, cy = quad.mean(0)
     matrix = np.float32([[scale, 0, width / 2 - scale * cx], [0, scale, height / 2 - scale * cy]])
     pixels = cv2.warpAffine(image, matrix, view.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

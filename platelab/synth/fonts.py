@@ -125,10 +125,9 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
     if die.flag_one and char == "1":
         return _flag_one(glyph(font, "I", stroke))
     if die.die_w and char == "W":
-        return _die_w(glyph(font, "I", stroke), round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1]))
+        return _die_w(glyph(font, "I", stroke), _die_cell(font, stroke))
     if die.monospaced and char in WIDE_LETTERS:
-        cell = round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1])
-        return _die_width(glyph(font, char, stroke), cell)
+        return _die_width(glyph(font, char, stroke), _die_cell(font, stroke))
     size, cap_top = _cap_metrics(font)
     pil_font = _pil_font(font, size)
     canvas_h = int(GLYPH_PX * 2)
@@ -141,6 +140,11 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
         raise FontNotFoundError(f"font {font!r} has no glyph for {char!r}")
     mask = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     return Glyph(mask=np.ascontiguousarray(mask), top=int(ys.min()) - cap_top)
+
+
+def _die_cell(font: str, stroke: int) -> int:
+    """Width of a monospaced die's character cell, px at GLYPH_PX cap height."""
+    return round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1])
 
 
 def _serifed_i(bar: Glyph) -> Glyph:

@@ -96,9 +96,11 @@ def _decorated(
         seen += token.kind == "char"
         if token.kind == "char" and seen == decoration.middle_gap:
             out.append(Token(SEPARATORS["_"]))
-    prefix = _fill([Token("stack", decoration.prefix)], alphabets, rng) if decoration.prefix else []
-    suffix = _fill([Token("stack", decoration.suffix)], alphabets, rng) if decoration.suffix else []
-    return prefix + out + suffix
+
+    def stacked(code: str) -> list[Token]:
+        return _fill([Token("stack", code)], alphabets, rng) if code else []
+
+    return stacked(decoration.prefix) + out + stacked(decoration.suffix)
 
 
 def _paint_in_box(

@@ -16,7 +16,6 @@ import yaml
 from platelab.synth.style import Graphic, PlateStyle, Specialty, StyleError, TextRow
 
 SPECIALTY_SETS_FILE = Path(__file__).parent / "specialty.yaml"
-EMBLEM_GAP = "emblem"
 
 
 @lru_cache(maxsize=1)
@@ -43,7 +42,7 @@ def pick_emblem(specialty: Specialty, rng: np.random.Generator) -> Graphic:
 
 @dataclass(frozen=True)
 class Decoration:
-    """What decorate chose: the row's tokens kinds to insert and where the side emblem goes."""
+    """What decorate chose for one plate: its row (moved right of a side emblem), the stacked codes, the gap."""
 
     row: TextRow
     prefix: str = ""  # stacked code alphabets before the text
