@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from platelab.synth.fonts import DieShapes, glyph
+from platelab.synth.style import FontChoice
 
 
 def test_monospaced_dies_squeeze_w_and_m_to_the_width_of_the_rest() -> None:
@@ -47,3 +50,17 @@ def test_flag_one_is_a_bare_bar_with_a_flag_and_no_base() -> None:
     assert width > bar and one[height // 2, -bar:].sum() >= bar - 2  # the bar at the right
     assert one[: height // 4, : width - bar].any()  # the flag, top left
     assert not one[-3:, : width - bar].any()  # no base
+
+
+def test_bare_one_is_the_fonts_i_and_zero_o_its_zero() -> None:
+    font = "OSP-DIN.ttf"
+    grey_plate = DieShapes(bare_one=True, zero_o=True)
+    assert np.array_equal(glyph(font, "1", 0, grey_plate).mask, glyph(font, "I").mask)
+    assert np.array_equal(glyph(font, "O", 0, grey_plate).mask, glyph(font, "0").mask)
+    assert not np.array_equal(glyph(font, "1").mask, glyph(font, "I").mask)
+    assert not np.array_equal(glyph(font, "O").mask, glyph(font, "0").mask)
+
+
+def test_a_plate_draws_its_ones_one_way_only() -> None:
+    with pytest.raises(ValidationError, match="flag_one \\+ bare_one"):
+        FontChoice(file="OSP-DIN.ttf", flag_one=0.6, bare_one=0.5)

@@ -102,13 +102,15 @@ def _cap_metrics(name: str) -> tuple[int, int]:
 class DieShapes:
     """Glyph shapes of US plate dies that no registry font has; readers trained without them misread the real
     ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as H; the die's W,
-    upright sides and a middle apex at half height, as H or M; the 1 that is a bare bar with a short flag,
-    as on US dies and Brazil's grey plates, as I)."""
+    upright sides and a middle apex at half height, as H or M; the 1 that is a bare bar, flagged or not, as on US
+    dies and Brazil's grey plates, as I; the O of Brazil's grey plates, the same stadium as their 0, as D)."""
 
     serif_i: bool = False
     monospaced: bool = False
     die_w: bool = False
     flag_one: bool = False
+    bare_one: bool = False
+    zero_o: bool = False
 
 
 FONT_SHAPES = DieShapes()
@@ -119,11 +121,15 @@ DIE_W_APEX = 0.45  # how far the middle apex of a die's W rises, in cap heights
 
 @lru_cache(maxsize=8192)
 def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -> Glyph:
-    """The char's ink at GLYPH_PX cap height, with die shapes replacing the font's I or W where asked."""
+    """The char's ink at GLYPH_PX cap height, with die shapes replacing the font's I, 1, O or W where asked."""
     if die.serif_i and char == "I":
         return _serifed_i(glyph(font, "I", stroke))
     if die.flag_one and char == "1":
         return _flag_one(glyph(font, "I", stroke))
+    if die.bare_one and char == "1":
+        return glyph(font, "I", stroke)
+    if die.zero_o and char == "O":
+        return glyph(font, "0", stroke)
     if die.die_w and char == "W":
         return _die_w(glyph(font, "I", stroke), _die_cell(font, stroke))
     if die.monospaced and char in WIDE_LETTERS:

@@ -408,11 +408,14 @@ def render_plate(
     colour = hex_to_bgr(colours[rng.integers(len(colours))])
 
     scale = float(rng.uniform(*text_scale))
+    one_draw = rng.random()
     die = DieShapes(
         serif_i=bool(rng.random() < font_choice.serif_i),
         monospaced=bool(rng.random() < font_choice.monospaced),
         die_w=bool(rng.random() < font_choice.die_w),
-        flag_one=bool(rng.random() < font_choice.flag_one),
+        flag_one=bool(one_draw < font_choice.flag_one),
+        bare_one=bool(font_choice.flag_one <= one_draw < font_choice.flag_one + font_choice.bare_one),
+        zero_o=bool(rng.random() < font_choice.zero_o),
     )
     rows = list(fmt.rows or style.rows)
     specialty = style_specialty(style)

@@ -65,6 +65,14 @@ class FontChoice(Strict):
     )
     die_w: float = Field(0.0, ge=0, le=1, description="chance a plate draws the W of US dies (short middle V)")
     flag_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar with a short flag")
+    bare_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar, no flag nor base")
+    zero_o: float = Field(0.0, ge=0, le=1, description="chance a plate draws the letter O as its digit 0")
+
+    @model_validator(mode="after")
+    def _one_shapes_exclusive(self) -> FontChoice:
+        if self.flag_one + self.bare_one > 1:
+            raise ValueError("flag_one + bare_one is the chance of a drawn 1 and cannot exceed 1")
+        return self
 
 
 class TextRow(Strict):
