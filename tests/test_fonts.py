@@ -64,3 +64,17 @@ def test_bare_one_is_the_fonts_i_and_zero_o_its_zero() -> None:
 def test_a_plate_draws_its_ones_one_way_only() -> None:
     with pytest.raises(ValidationError, match="flag_one \\+ bare_one"):
         FontChoice(file="OSP-DIN.ttf", flag_one=0.6, bare_one=0.5)
+
+
+def test_box_zero_has_straight_sides_and_round_corners() -> None:
+    font = "OSP-DIN.ttf"
+    zero = glyph(font, "0", 0, DieShapes(box_zero=True)).mask > 128
+    height, width = zero.shape
+    assert width == glyph(font, "0").mask.shape[1]
+    left_edges = [np.argmax(row) for row in zero[height // 4 : 3 * height // 4]]
+    assert max(left_edges) - min(left_edges) <= 1  # a straight side over the middle half
+    assert not zero[0, 0] and not zero[-1, -1]  # rounded corners
+    assert not zero[height // 2, width // 2]  # a ring, hollow inside
+    # the grey plates' O is that same box
+    grey_plate = DieShapes(zero_o=True, box_zero=True)
+    assert np.array_equal(glyph(font, "O", 0, grey_plate).mask, glyph(font, "0", 0, grey_plate).mask)

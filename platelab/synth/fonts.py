@@ -103,7 +103,8 @@ class DieShapes:
     """Glyph shapes of US plate dies that no registry font has; readers trained without them misread the real
     ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as H; the die's W,
     upright sides and a middle apex at half height, as H or M; the 1 that is a bare bar, flagged or not, as on US
-    dies and Brazil's grey plates, as I; the O of Brazil's grey plates, the same stadium as their 0, as D)."""
+    dies and Brazil's grey plates, as I; the 0 drawn as a rounded box with straight sides, as on US dies and
+    Brazil's grey plates, as D, and the grey plates' O, the same box, as D too)."""
 
     serif_i: bool = False
     monospaced: bool = False
@@ -111,12 +112,14 @@ class DieShapes:
     flag_one: bool = False
     bare_one: bool = False
     zero_o: bool = False
+    box_zero: bool = False
 
 
 FONT_SHAPES = DieShapes()
 WIDE_LETTERS = "MW"
 DIE_CELL = 1.1  # a die's character cell, in widths of the font's H
 DIE_W_APEX = 0.45  # how far the middle apex of a die's W rises, in cap heights
+BOX_ZERO_POWER = 4.0  # superellipse exponent of a die's boxed 0: 2 is an ellipse, higher is squarer
 
 
 @lru_cache(maxsize=8192)
@@ -129,7 +132,9 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
     if die.bare_one and char == "1":
         return glyph(font, "I", stroke)
     if die.zero_o and char == "O":
-        return glyph(font, "0", stroke)
+        return glyph(font, "0", stroke, die)
+    if die.box_zero and char == "0":
+        return _box_zero(glyph(font, "I", stroke), glyph(font, "0", stroke).mask.shape[1])
     if die.die_w and char == "W":
         return _die_w(glyph(font, "I", stroke), _die_cell(font, stroke))
     if die.monospaced and char in WIDE_LETTERS:
@@ -193,6 +198,22 @@ def _die_w(bar: Glyph, width: int) -> Glyph:
     for start, end in strokes:
         cv2.line(big, tuple(round(v) for v in start), tuple(round(v) for v in end), 255, max(1, round(s)))
     mask = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)
+    return Glyph(mask=mask, top=bar.top)
+
+
+def _box_zero(bar: Glyph, width: int) -> Glyph:
+    """A 0 as a rounded box: straight sides joined by tight curves (a superellipse ring), strokes as the font's I."""
+    height, stroke = bar.mask.shape
+    scale = 4  # drawn large and shrunk, for anti-aliased edges
+    ys, xs = np.mgrid[0 : height * scale, 0 : width * scale].astype(np.float32) + 0.5
+    x, y = np.abs(xs / scale - width / 2), np.abs(ys / scale - height / 2)
+
+    def inside(half_w: float, half_h: float) -> np.ndarray:
+        return (x / half_w) ** BOX_ZERO_POWER + (y / half_h) ** BOX_ZERO_POWER <= 1
+
+    thin = 0.85 * stroke  # tops and bottoms of die characters are a little thinner than their sides
+    ring = inside(width / 2, height / 2) & ~inside(max(width / 2 - stroke, 1), max(height / 2 - thin, 1))
+    mask = cv2.resize(ring.astype(np.uint8) * 255, (width, height), interpolation=cv2.INTER_AREA)
     return Glyph(mask=mask, top=bar.top)
 
 

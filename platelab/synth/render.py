@@ -416,6 +416,7 @@ def render_plate(
         flag_one=bool(one_draw < font_choice.flag_one),
         bare_one=bool(font_choice.flag_one <= one_draw < font_choice.flag_one + font_choice.bare_one),
         zero_o=bool(rng.random() < font_choice.zero_o),
+        box_zero=bool(rng.random() < font_choice.box_zero),
     )
     rows = list(fmt.rows or style.rows)
     specialty = style_specialty(style)

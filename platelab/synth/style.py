@@ -67,6 +67,7 @@ class FontChoice(Strict):
     flag_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar with a short flag")
     bare_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar, no flag nor base")
     zero_o: float = Field(0.0, ge=0, le=1, description="chance a plate draws the letter O as its digit 0")
+    box_zero: float = Field(0.0, ge=0, le=1, description="chance a plate draws 0 as a rounded box, straight sides")
 
     @model_validator(mode="after")
     def _one_shapes_exclusive(self) -> FontChoice:
