@@ -49,7 +49,7 @@ def test_reads_unseen_synthetic_plates_of_every_style_above_the_shipped_floor() 
 
 
 def test_reads_two_row_plates_top_row_first() -> None:
-    # 3 two-row styles (motorcycle plates); the shipped model measured 16 of 18 on this sample.
+    # 3 two-row styles (motorcycle plates); the shipped model measured 14 of 18 on this sample.
     assert _unseen_synthetic_accuracy(two_rows_only=True) >= 0.7
 
 
@@ -65,8 +65,8 @@ def test_real_us_crops_accuracy_floor() -> None:
     labels = read_labels(REAL_CROPS)
     readings = Recognizer(prior="us").read([REAL_CROPS / label.file for label in labels])
     accuracy = np.mean([r.text == normalize_plate(label.plate) for r, label in zip(readings, labels)])
-    # The shipped model measured 0.859 with the US prior (0.846 without); the target is 0.90.
-    assert accuracy >= 0.82, accuracy
+    # The shipped model measured 0.881 with the US prior (0.857 without); the target is 0.90.
+    assert accuracy >= 0.85, accuracy
 
 
 def test_bad_files_get_one_line_errors_and_the_batch_goes_on(bad_images: dict[str, Path]) -> None:
