@@ -100,11 +100,10 @@ def _cap_metrics(name: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class DieShapes:
-    """Glyph shapes of US plate dies that no registry font has; readers trained without them misread the real
-    ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as H; the die's W,
-    upright sides and a middle apex at half height, as H or M; the 1 that is a bare bar, flagged or not, as on US
-    dies and Brazil's grey plates, as I; the 0 drawn as a rounded box with straight sides, as on US dies and
-    Brazil's grey plates, as D, and the grey plates' O, the same box, as D too)."""
+    """Glyph shapes of plate dies (US, Brazil's grey plates) that no registry font has; readers trained without
+    them misread the real ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as
+    H; the die's W, upright sides and a middle apex at half height, as H or M; the 1 that is a bare bar, flagged or
+    not, as I; the 0 drawn as a rounded box with straight sides, and the grey plates' O, the same box, as D)."""
 
     serif_i: bool = False
     monospaced: bool = False
