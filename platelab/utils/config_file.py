@@ -18,7 +18,18 @@ class ConfigError(ValueError):
 def load_model_file(
     path: str | Path, model: type[Model], error: type[ConfigError] = ConfigError, defaults: dict | None = None
 ) -> Model:
+    """The file as a model. A file with `extends: OTHER.yaml` (relative to it) holds only what differs from OTHER."""
     path = Path(path)
+    data = _read_fields(path, error, ())
+    try:
+        return model.model_validate({**(defaults or {}), **data})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise error(f"{path}: field {where}: {first['msg']}") from exc
+
+
+def _read_fields(path: Path, error: type[ConfigError], extended_by: tuple[Path, ...]) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -27,9 +38,17 @@ def load_model_file(
         data = {}
     if not isinstance(data, dict):
         raise error(f"{path}: must hold a mapping of fields")
-    try:
-        return model.model_validate({**(defaults or {}), **data})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise error(f"{path}: field {where}: {first['msg']}") from exc
+    if "extends" not in data:
+        return data
+    base = path.parent / str(data.pop("extends"))
+    if base.resolve() in extended_by:
+        raise error(f"{path}: extends {base.name}, which extends it back")
+    return _merged(_read_fields(base, error, (*extended_by, path.resolve())), data)
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    """base with changes applied; nested mappings are merged field by field."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out

@@ -1,0 +1,34 @@
+"""Config files that extend another: only the differences are written, the result is the whole config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from platelab.train.config import load_train_config
+from platelab.utils.config_file import ConfigError
+
+RECIPES = Path(__file__).resolve().parents[1] / "references" / "recognizer"
+
+
+def test_an_extending_file_overrides_fields_and_merges_nested_ones(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("seed: 3\nsteps: 100\nsynth:\n  camera:\n    lowres_p: 0.3\n    noise_p: 0.1\n")
+    (tmp_path / "next.yaml").write_text("extends: base.yaml\nsteps: 200\nsynth:\n  camera:\n    noise_p: 0.2\n")
+    cfg = load_train_config(tmp_path / "next.yaml")
+    assert (cfg.seed, cfg.steps) == (3, 200)
+    assert (cfg.synth.camera.lowres_p, cfg.synth.camera.noise_p) == (0.3, 0.2)
+
+
+def test_a_loop_of_extends_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="extends it back"):
+        load_train_config(tmp_path / "a.yaml")
+
+
+def test_the_shipped_recognizer_recipe_resolves_through_its_stages() -> None:
+    cfg = load_train_config(RECIPES / "synthetic-ctc-stage6.yaml")
+    assert cfg.init_from == Path("runs/recognizer-ctc-stage5/last.ckpt")
+    assert (cfg.seed, cfg.steps, cfg.lr, cfg.head) == (8, 5500, 0.0003, "ctc")
+    assert cfg.synth.camera.lowres_p == 0.35
