@@ -1,6 +1,6 @@
 """Reading plates in whole photos: platelab beside RapidOCR (PP-OCRv4 detector + recogniser), same photos, one run.
 
-    python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--no-rapidocr]
+    python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--no-rapidocr] [--detectors A.onnx B.onnx]
 
 A labelled plate counts as read when a predicted plate overlaps its box and has its text. RapidOCR is a general
 text reader: its lines are kept when they look like a plate (4 to 8 letters and digits once spaces and dashes go).
@@ -31,8 +31,8 @@ Predict = Callable[[np.ndarray], list[tuple[Box, str]]]
 TIMED_1080P = 20
 
 
-def platelab_reader(prior: str | None) -> Predict:
-    reader = Reader(prior=prior)
+def platelab_reader(prior: str | None, detector: Path | None = None) -> Predict:
+    reader = Reader(detector=detector, prior=prior)
     return lambda image: [(p.box, p.text) for p in reader.read(image)]
 
 
@@ -81,15 +81,20 @@ def main() -> None:
     parser.add_argument("--real", type=Path, default=REAL)
     parser.add_argument("--sets", nargs="*", default=["endtoend-us", "endtoend-br"])
     parser.add_argument("--no-rapidocr", action="store_true")
+    parser.add_argument("--detectors", nargs="*", type=Path, default=[None],
+                        help="detector ONNX files to compare, each in its own rows (default: the bundled one)")
     args = parser.parse_args()
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
     print("| set | reader | photos | detected | read | false plates / photo | ms / photo | ms / 1080p photo |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.sets:
         folder = args.real / name
-        readers: list[tuple[str, Predict]] = [("platelab (no prior)", platelab_reader(None))]
-        if name in priors:
-            readers.append((f"platelab (prior: {priors[name]})", platelab_reader(priors[name])))
+        readers: list[tuple[str, Predict]] = []
+        for detector in args.detectors:
+            tag = f", {detector.name}" if detector else ""
+            readers.append((f"platelab (no prior{tag})", platelab_reader(None, detector)))
+            if name in priors:
+                readers.append((f"platelab (prior: {priors[name]}{tag})", platelab_reader(priors[name], detector)))
         if not args.no_rapidocr:
             readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
         for reader_name, predict in readers:

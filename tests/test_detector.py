@@ -158,3 +158,43 @@ def test_reader_combines_detection_and_reading() -> None:
     assert results[0].box == (100, 50, 200, 50) == quad_box(plate, (480, 640))
     assert results[0].quad[0] == (100.5, 50.0)
     assert int(results[0].text) == round(199.5 * 1.08 * 64 / 54)  # crop upscaled to 64 px high
+
+
+def test_the_int8_detector_finds_the_plates_the_float_one_finds(tmp_path: Path) -> None:
+    from platelab.synth.camera import CameraConfig, LightConfig
+    from platelab.synth.scene import SceneConfig, render_scene
+    from platelab.train.quantize import quantize_detector
+    from platelab.weights import default_model
+
+    detector = default_model("detector")
+    styles = select_styles(None)
+    scenes = [render_scene(styles, np.random.default_rng([31, i]), SceneConfig(), LightConfig(), CameraConfig())
+              for i in range(24)]
+    calibration = [letterbox(s.image).image[None] for s in scenes[:12]]
+    kept_float = quantize_detector(detector, tmp_path / "detector-int8.onnx", calibration)
+    assert kept_float and all("Conv" in name for name in kept_float)
+    assert (tmp_path / "detector-int8.onnx").stat().st_size < detector.stat().st_size / 2
+
+    full, int8 = DetectionPredictor(detector, threads=1), DetectionPredictor(tmp_path / "detector-int8.onnx", threads=1)
+    assert int8.input_size == full.input_size  # the metadata came along
+    compared = 0
+    for scene in scenes[12:]:
+        expected = [d for d in full.detect(scene.image, 0.5) if d.score > 0.7]
+        found = int8.detect(scene.image, 0.3)
+        for plate in expected:
+            assert min(np.abs(d.quad - plate.quad).max() for d in found) < 4.0
+            compared += 1
+    assert compared >= 10
+
+
+def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    cfg = _config(tmp_path / "run", steps=2)
+    training.train_detector(cfg)
+    monkeypatch.setattr(training, "CALIBRATION_SCENES", 4)
+    onnx_path = training.export_detector_run(cfg.out_dir, tmp_path / "detector.onnx", int8=True)
+    card = json.loads(onnx_path.with_suffix(".card.json").read_text())
+    assert card["int8"]["kept_float"] and card["int8"]["size_bytes_float"] > card["size_bytes"]
+    assert set(card["accuracy"]) == set(card["accuracy_float"]) == {"recall", "fp_per_image", "corner_px"}
+    assert DetectionPredictor(onnx_path, threads=1).detect(np.zeros((360, 640, 3), np.uint8)) is not None

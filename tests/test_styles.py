@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platelab.synth.render import render_plate
-from platelab.synth.style import StyleError, builtin_styles, load_style
+from platelab.synth.render import choose, render_plate
+from platelab.synth.style import StyleError, builtin_styles, load_style, reweighted
 
 STYLES = sorted(builtin_styles())
 
@@ -91,3 +91,18 @@ def test_stacked_small_characters_are_printed_but_not_in_the_text() -> None:
     plate = render_plate(only, np.random.default_rng(3), height=96)
     expected = sum(len(text_positions(p, style.all_alphabets)) for p in fmt.patterns)
     assert len(plate.text) == expected == len(plate.char_boxes)
+
+
+def test_a_training_stage_can_draw_some_styles_more_often() -> None:
+    styles = [builtin_styles()[n] for n in ("br-old", "br-mercosur", "us-ohio", "uk-motorcycle")]
+    weights = {s.name: s.weight for s in reweighted(styles, {"br-old": 4, "us-*": 2})}
+    assert weights == {"br-old": 4.0, "br-mercosur": 1.0, "us-ohio": 2.0, "uk-motorcycle": 0.3}
+    assert builtin_styles()["br-old"].weight == 1.0  # the data files' frequencies are untouched
+    rng = np.random.default_rng(0)
+    drawn = [choose(rng, styles, [weights[s.name] for s in styles]).name for _ in range(4000)]
+    assert 3.4 < drawn.count("br-old") / drawn.count("br-mercosur") < 4.6
+
+
+def test_reweighting_a_style_that_does_not_exist_is_an_error() -> None:
+    with pytest.raises(StyleError, match="br-grey"):
+        reweighted(list(builtin_styles().values()), {"br-grey": 3})

@@ -6,6 +6,7 @@ renders at any resolution. Colours are "#rrggbb" strings.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -261,3 +262,18 @@ def select_styles(patterns: list[str] | None = None) -> list[PlateStyle]:
     if not chosen:
         raise StyleError(f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}")
     return chosen
+
+
+def reweighted(styles: list[PlateStyle], factors: dict[str, float]) -> list[PlateStyle]:
+    """The styles with the weight of each one whose name or region matches a glob multiplied by its factor
+    (a training stage that needs more of a few styles, without changing how often they occur in the data files)."""
+    from fnmatch import fnmatch
+
+    unknown = [p for p in factors if not any(fnmatch(s.name, p) or fnmatch(s.region, p) for s in styles)]
+    if unknown:
+        raise StyleError(f"no style matches {', '.join(unknown)}; known: {', '.join(s.name for s in styles)}")
+    out = []
+    for style in styles:
+        factor = math.prod([f for p, f in factors.items() if fnmatch(style.name, p) or fnmatch(style.region, p)])
+        out.append(style.model_copy(update={"weight": style.weight * factor}))
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from platelab.predict.charset import DEFAULT_CHARS
 from platelab.synth.config import SynthConfig
@@ -33,6 +33,10 @@ class RecognizerTrainConfig(BaseModel):
     threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
     styles: list[str] = Field(
         default_factory=list, description="style name/region globs; all styles if empty"
+    )
+    style_weights: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="training only: multiply the weight of styles matching a name/region glob (validation unchanged)",
     )
     charset: str = DEFAULT_CHARS
     val_size: int = Field(1024, ge=0, description="fixed synthetic validation crops (seed + 1)")

@@ -9,8 +9,9 @@ exactly the batches an unbroken run would.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,6 +51,7 @@ from platelab.train.loop import (
     optimizer_step,
     seed_everything,
 )
+from platelab.train.quantize import CALIBRATION_SCENES, quantize_detector
 from platelab.utils.config_file import load_model_file
 
 SIGMA_PER_SIZE = 0.15  # heatmap spread, as a fraction of the plate's box in cells
@@ -231,15 +233,33 @@ def synthetic_validation_set(cfg: DetectorTrainConfig) -> ValidationSet:
     return ValidationSet(torch.from_numpy(images), [s.quads for s in samples])
 
 
-@torch.no_grad()
-def detect_batch(model: nn.Module, images: torch.Tensor, min_score: float) -> list[list[Detection]]:
+DetectorOutputs = Callable[[np.ndarray], Sequence[np.ndarray]]
+
+
+def torch_outputs(model: nn.Module) -> DetectorOutputs:
+    """Inputs (N, 1, H, W) -> (heatmap scores, corner offsets) as numpy, as the exported graph returns them."""
+
+    @torch.no_grad()
+    def outputs(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        model.eval()
+        heat, corners = model(torch.from_numpy(images).to(next(model.parameters()).device))
+        return torch.sigmoid(heat).cpu().numpy(), corners.cpu().numpy()
+
+    return outputs
+
+
+def onnx_outputs(path: Path) -> DetectorOutputs:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return lambda images: session.run(None, {"image": images})
+
+
+def detect_batch(outputs: DetectorOutputs, images: np.ndarray, min_score: float) -> list[list[Detection]]:
     """Detections (input pixels) for each image, decoded as the ONNX reader decodes them."""
-    model.eval()
-    run_on = next(model.parameters()).device
     found: list[list[Detection]] = []
     for start in range(0, len(images), EVAL_BATCH):
-        heat, corners = model(images[start : start + EVAL_BATCH].to(run_on))
-        heat, corners = torch.sigmoid(heat).cpu().numpy(), corners.cpu().numpy()
+        heat, corners = outputs(images[start : start + EVAL_BATCH])
         found += [decode_detections(h[0], c, min_score) for h, c in zip(heat, corners)]
     return found
 
@@ -257,11 +277,10 @@ def match_counts(detections: list[Detection], plates: list[np.ndarray]) -> tuple
     return found, len(detections) - found, error
 
 
-def evaluate(model: nn.Module, data: ValidationSet, min_score: float = VAL_MIN_SCORE) -> dict[str, float]:
+def evaluate(outputs: DetectorOutputs, data: ValidationSet, min_score: float = VAL_MIN_SCORE) -> dict[str, float]:
     """Recall, false positives per image and mean corner error (input px) of found plates."""
-    counts = np.array(
-        [match_counts(d, q) for d, q in zip(detect_batch(model, data.images, min_score), data.quads)]
-    ).reshape(-1, 3)
+    found_per_image = detect_batch(outputs, data.images.numpy(), min_score)
+    counts = np.array([match_counts(d, q) for d, q in zip(found_per_image, data.quads)]).reshape(-1, 3)
     plates = sum(len(q) for q in data.quads)
     found, false, error = counts.sum(0)
     return {
@@ -302,7 +321,8 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         running = 0.98 * running + 0.02 * loss.item() if step > start + 1 else loss.item()
         bar.update(1)
         if step % cfg.val_every == 0 or step == cfg.steps:
-            shown = {f"val_{k}": v for k, v in evaluate(model, validation).items()} if cfg.val_size else {}
+            figures = evaluate(torch_outputs(model), validation) if cfg.val_size else {}
+            shown = {f"val_{k}": v for k, v in figures.items()}
             log.write(
                 step=step,
                 loss=round(running, 4),
@@ -346,12 +366,7 @@ def export_detector(model: PlateDetector, path: Path, extra: dict[str, str] | No
 
 def check_detector_export(model: PlateDetector, path: Path, images: np.ndarray) -> float:
     """Largest absolute difference between torch and onnxruntime outputs on images (N, 1, H, W)."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    with torch.no_grad():
-        expected = [t.numpy() for t in WithSigmoid(model.cpu().eval())(torch.from_numpy(images))]
-    got = session.run(None, {"image": images})
+    expected, got = torch_outputs(model.cpu())(images), onnx_outputs(path)(images)
     return float(max(np.abs(e - g).max() for e, g in zip(expected, got)))
 
 
@@ -363,19 +378,37 @@ def model_gflops(model: PlateDetector) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def export_detector_run(run: Path, out: Path) -> Path:
-    """The run's last checkpoint -> ONNX at out, checked against torch, with the model card beside it."""
+def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
+    """The run's last checkpoint -> ONNX at out, checked against torch, with the model card beside it.
+
+    int8: weights and activations in 8 bits (calibrated on synthetic scenes), measured again on the run's
+    synthetic validation set beside the float model; the card records both.
+    """
     cfg = DetectorTrainConfig.model_validate_json((run / "config.json").read_text(encoding="utf-8"))
     model = PlateDetector()
     model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
     model.eval()
-    export_detector(model, out)
     sample = synthetic_validation_set(cfg.model_copy(update={"val_size": 4})).images.numpy()
+    with tempfile.TemporaryDirectory() as folder:
+        float_path = Path(folder) / out.name if int8 else out
+        export_detector(model, float_path)
+        max_diff = check_detector_export(model, float_path, sample)
+        extra = {}
+        if int8:
+            validation = synthetic_validation_set(cfg)
+            calibration = SyntheticSceneBatches(select_styles(cfg.styles or None), cfg, cfg.seed + 2)
+            kept_float = quantize_detector(float_path, out, [calibration.sample(i).image[None]
+                                                             for i in range(CALIBRATION_SCENES)])
+            extra = {"accuracy": evaluate(onnx_outputs(out), validation),
+                     "accuracy_float": evaluate(torch_outputs(model), validation),
+                     "int8": {"calibration": f"{CALIBRATION_SCENES} synthetic scenes (seed {cfg.seed + 2})",
+                              "kept_float": kept_float, "size_bytes_float": float_path.stat().st_size,
+                              "command": f"platelab export {run} --out {out} --int8"}}
     write_model_card(out, run, cfg, "plate detection (photo -> plate corners)",
                      "synthetic scenes only (platelab.synth.scene), styles: " + (", ".join(cfg.styles) or "all"),
-                     check_detector_export(model, out, sample), input_size=list(model.input_size),
+                     max_diff, input_size=list(model.input_size),
                      gflops_per_image=round(model_gflops(model), 3),
-                     parameters=sum(p.numel() for p in model.parameters()))
+                     parameters=sum(p.numel() for p in model.parameters()), **extra)
     return out
 
 

@@ -17,7 +17,7 @@ from platelab.predict.charset import Charset
 from platelab.predict.decode import decode
 from platelab.predict.preprocess import preprocess_crops
 from platelab.synth.dataset import SyntheticCropBatches
-from platelab.synth.style import select_styles
+from platelab.synth.style import reweighted, select_styles
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
@@ -102,7 +102,7 @@ def train_recognizer(
     last_step = min(cfg.steps, cfg.stop_after or cfg.steps)
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
     stream = SyntheticCropBatches(
-        select_styles(cfg.styles or None),
+        reweighted(select_styles(cfg.styles or None), cfg.style_weights),
         charset,
         cfg.batch_size,
         cfg.seed,
