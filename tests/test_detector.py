@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -160,36 +161,29 @@ def test_reader_combines_detection_and_reading() -> None:
     assert int(results[0].text) == round(199.5 * 1.08 * 64 / 54)  # crop upscaled to 64 px high
 
 
-def test_the_int8_detector_finds_the_plates_the_float_one_finds(tmp_path: Path) -> None:
+def test_the_shipped_int8_detector_finds_rendered_plates_at_their_corners() -> None:
     from platelab.synth.camera import CameraConfig, LightConfig
     from platelab.synth.scene import SceneConfig, render_scene
-    from platelab.train.quantize import quantize_detector
     from platelab.weights import default_model
 
-    detector = default_model("detector")
+    card = json.loads(default_model("detector").with_suffix(".card.json").read_text())
+    assert card["int8"]["kept_float"] and card["size_bytes"] < card["int8"]["size_bytes_float"] / 2
+    detector = DetectionPredictor(None, threads=1)
     styles = select_styles(None)
-    scenes = [render_scene(styles, np.random.default_rng([31, i]), SceneConfig(), LightConfig(), CameraConfig())
-              for i in range(24)]
-    calibration = [letterbox(s.image).image[None] for s in scenes[:12]]
-    kept_float = quantize_detector(detector, tmp_path / "detector-int8.onnx", calibration)
-    assert kept_float and all("Conv" in name for name in kept_float)
-    assert (tmp_path / "detector-int8.onnx").stat().st_size < detector.stat().st_size / 2
-
-    full, int8 = DetectionPredictor(detector, threads=1), DetectionPredictor(tmp_path / "detector-int8.onnx", threads=1)
-    assert int8.input_size == full.input_size  # the metadata came along
-    compared = 0
-    for scene in scenes[12:]:
-        expected = [d for d in full.detect(scene.image, 0.5) if d.score > 0.7]
-        found = int8.detect(scene.image, 0.3)
-        for plate in expected:
-            assert min(np.abs(d.quad - plate.quad).max() for d in found) < 4.0
-            compared += 1
-    assert compared >= 10
+    found, plates = 0, 0
+    for i in range(16):
+        scene = render_scene(styles, np.random.default_rng([31, i]), SceneConfig(), LightConfig(), CameraConfig())
+        detections = detector.detect(scene.image, 0.3)
+        for plate in scene.plates:
+            if np.ptp(plate.quad[:, 0]) < 80:  # small plates are the refiner's job (test_refine.py)
+                continue
+            plates += 1
+            errors = [np.abs(d.quad - plate.quad).max() / np.ptp(plate.quad[:, 0]) for d in detections]
+            found += bool(errors) and min(errors) < 0.15  # the float model: 11 of these 13 too
+    assert plates >= 10 and found / plates >= 0.8, (found, plates)
 
 
 def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
-
     cfg = _config(tmp_path / "run", steps=2)
     training.train_detector(cfg)
     monkeypatch.setattr(training, "CALIBRATION_SCENES", 4)

@@ -399,8 +399,10 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
             calibration = SyntheticSceneBatches(select_styles(cfg.styles or None), cfg, cfg.seed + 2)
             kept_float = quantize_detector(float_path, out, [calibration.sample(i).image[None]
                                                              for i in range(CALIBRATION_SCENES)])
-            extra = {"accuracy": evaluate(onnx_outputs(out), validation),
-                     "accuracy_float": evaluate(torch_outputs(model), validation),
+            compared = {"accuracy": onnx_outputs(out), "accuracy_float": torch_outputs(model)}
+            measured = {name: {k: round(v, 4) for k, v in evaluate(outputs, validation).items()}
+                        for name, outputs in compared.items()}
+            extra = {**measured,
                      "int8": {"calibration": f"{CALIBRATION_SCENES} synthetic scenes (seed {cfg.seed + 2})",
                               "kept_float": kept_float, "size_bytes_float": float_path.stat().st_size,
                               "command": f"platelab export {run} --out {out} --int8"}}
