@@ -196,7 +196,8 @@ def read(
     min_confidence: Annotated[
         float | None, typer.Option(min=0, max=1, help="drop plates read less surely [default: 0 crops, 0.1 photos]")
     ] = None,
-    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = 0.3,
+    # platelab.api.MIN_SCORE, written out so that the CLI starts without loading onnxruntime
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = 0.2,
     refine: Annotated[
         bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
     ] = True,
@@ -254,7 +255,7 @@ def evaluate(
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
-    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = 0.3,
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = 0.2,
 ) -> None:
     """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos)."""
     from platelab.api import evaluate

@@ -44,16 +44,16 @@ def _unseen_synthetic_accuracy(per_style: int = 6, two_rows_only: bool = False) 
 
 
 def test_reads_unseen_synthetic_plates_of_every_style_above_the_shipped_floor() -> None:
-    # The shipped model measured 0.913 on this sample (docs/engine_log.md): a regression guard, not the target.
-    assert _unseen_synthetic_accuracy() >= 0.85
+    # The shipped model measured 0.933 on this sample (docs/engine_log.md): a regression guard, not the target.
+    assert _unseen_synthetic_accuracy() >= 0.88
 
 
 def test_reads_two_row_plates_top_row_first() -> None:
-    # 3 two-row styles (motorcycle plates); the shipped model measured 14 of 18 on this sample.
-    assert _unseen_synthetic_accuracy(two_rows_only=True) >= 0.7
+    # 3 two-row styles (motorcycle plates); the shipped model measured 15 of 18 on this sample.
+    assert _unseen_synthetic_accuracy(two_rows_only=True) >= 0.75
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.913")
+@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.933")
 def test_reads_unseen_synthetic_plates_of_every_style_at_the_target() -> None:
     assert _unseen_synthetic_accuracy() >= 0.95
 
@@ -65,8 +65,8 @@ def test_real_us_crops_accuracy_floor() -> None:
     labels = read_labels(REAL_CROPS)
     readings = Recognizer(prior="us").read([REAL_CROPS / label.file for label in labels])
     accuracy = np.mean([r.text == normalize_plate(label.plate) for r, label in zip(readings, labels)])
-    # The shipped model measured 0.881 with the US prior (0.857 without); the issue's target is 0.90.
-    assert accuracy >= 0.85, accuracy
+    # The shipped model measured 0.886 with the US prior (0.868 without); the issue's target is 0.90.
+    assert accuracy >= 0.86, accuracy
 
 
 def test_bad_files_get_one_line_errors_and_the_batch_goes_on(bad_images: dict[str, Path]) -> None:

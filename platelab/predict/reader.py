@@ -73,7 +73,7 @@ class PlateReader:
         detector: DetectionPredictor | str | Path | None = None,
         recognizer: RecognitionPredictor | str | Path | None = None,
         prior: str | None = None,
-        min_score: float = 0.3,
+        min_score: float = 0.2,
         min_confidence: float = 0.0,
         threads: int = 0,
         refine: bool = True,
