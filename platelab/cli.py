@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from platelab.predict.thresholds import MIN_SCORE, PHOTO_MIN_CONFIDENCE
+
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates."
 )
@@ -194,10 +196,11 @@ def read(
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     min_confidence: Annotated[
-        float | None, typer.Option(min=0, max=1, help="drop plates read less surely [default: 0 crops, 0.1 photos]")
+        float | None,
+        typer.Option(min=0, max=1,
+                     help=f"drop plates read less surely (default: 0 crops, {PHOTO_MIN_CONFIDENCE} photos)"),
     ] = None,
-    # platelab.api.MIN_SCORE, written out so that the CLI starts without loading onnxruntime
-    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = 0.2,
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = MIN_SCORE,
     refine: Annotated[
         bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
     ] = True,
@@ -255,7 +258,7 @@ def evaluate(
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
-    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = 0.2,
+    min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,
 ) -> None:
     """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos)."""
     from platelab.api import evaluate

@@ -11,6 +11,7 @@ from platelab.io.results import PlateResult
 from platelab.predict.detector import DetectionPredictor, quad_sides
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.refine import refined_quads
+from platelab.predict.thresholds import MIN_SCORE
 
 # The recognizer learnt from crops with -2% to 10% of the plate's size around it on each side.
 MARGIN = 0.04
@@ -73,7 +74,7 @@ class PlateReader:
         detector: DetectionPredictor | str | Path | None = None,
         recognizer: RecognitionPredictor | str | Path | None = None,
         prior: str | None = None,
-        min_score: float = 0.2,
+        min_score: float = MIN_SCORE,
         min_confidence: float = 0.0,
         threads: int = 0,
         refine: bool = True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from fnmatch import fnmatch
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -251,14 +252,16 @@ def builtin_styles() -> dict[str, PlateStyle]:
     return {s.name: s for s in styles}
 
 
+def _matches(style: PlateStyle, pattern: str) -> bool:
+    return fnmatch(style.name, pattern) or fnmatch(style.region, pattern)
+
+
 def select_styles(patterns: list[str] | None = None) -> list[PlateStyle]:
     """Styles whose name or region matches any glob pattern (all styles when none is given)."""
-    from fnmatch import fnmatch
-
     styles = list(builtin_styles().values())
     if not patterns:
         return styles
-    chosen = [s for s in styles if any(fnmatch(s.name, p) or fnmatch(s.region, p) for p in patterns)]
+    chosen = [s for s in styles if any(_matches(s, p) for p in patterns)]
     if not chosen:
         raise StyleError(f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}")
     return chosen
@@ -267,13 +270,11 @@ def select_styles(patterns: list[str] | None = None) -> list[PlateStyle]:
 def reweighted(styles: list[PlateStyle], factors: dict[str, float]) -> list[PlateStyle]:
     """The styles with the weight of each one whose name or region matches a glob multiplied by its factor
     (a training stage that needs more of a few styles, without changing how often they occur in the data files)."""
-    from fnmatch import fnmatch
-
-    unknown = [p for p in factors if not any(fnmatch(s.name, p) or fnmatch(s.region, p) for s in styles)]
+    unknown = [p for p in factors if not any(_matches(s, p) for s in styles)]
     if unknown:
         raise StyleError(f"no style matches {', '.join(unknown)}; known: {', '.join(s.name for s in styles)}")
     out = []
     for style in styles:
-        factor = math.prod([f for p, f in factors.items() if fnmatch(style.name, p) or fnmatch(style.region, p)])
+        factor = math.prod([f for p, f in factors.items() if _matches(style, p)])
         out.append(style.model_copy(update={"weight": style.weight * factor}))
     return out
