@@ -82,3 +82,28 @@ def test_ctc_prior_settles_letter_digit_confusions_at_the_reading_length() -> No
     assert decode(probs[None], CHARSET, "ctc", prior)[0].text == "OBC1234"
     short = _frames("_0_B_")  # no format of length 2: the greedy reading stays
     assert decode_ctc(short[None], CHARSET, prior)[0].text == "0B"
+
+
+def test_prior_gives_a_sure_digit_where_only_letters_can_be_to_its_look_alike_letter() -> None:
+    # Brazil's grey plates print O and 0 alike: a network sure of 0 in a letter position has seen an O, even
+    # where the next most likely letter (D) beats O's own probability.
+    o, zero, d = (CHARSET.chars.index(c) for c in "O0D")
+    frames, slots = _frames("_0_B_C_1_2_3_4_"), _probs("0BC1234")
+    for probs, first in ((frames, 1), (slots, 0)):
+        probs[first] = 0.001
+        probs[first, zero], probs[first, d], probs[first, o] = 0.7, 0.2, 0.05
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 4, 1.0)], CHARSET)
+    [ctc] = decode_ctc(frames[None], CHARSET, prior)
+    assert ctc.text == "OBC1234"
+    assert ctc.char_confidences[0] > 0.7  # O's share of what the position allows, its look-alike 0 counted
+    assert decode_with_prior(slots[None], CHARSET, prior)[0].text == "OBC1234"
+
+
+def test_look_alikes_do_not_make_formats_that_differ_in_letter_or_digit_tie() -> None:
+    # Brazil's old LLLNNNN and Mercosur LLLNLNN: a sure 2 in the fifth place must keep the old format even
+    # where Mercosur weighs more (counting the 2 for a Z would score both formats alike).
+    old, mercosur = [LETTERS] * 3 + [DIGITS] * 4, [LETTERS] * 3 + [DIGITS, LETTERS, DIGITS, DIGITS]
+    prior = FormatPrior([(old, 1.0), (mercosur, 2.0)], CHARSET)
+    assert decode_ctc(_frames("_A_B_C_1_2_3_4_")[None], CHARSET, prior)[0].text == "ABC1234"
+    assert decode_with_prior(_probs("ABC1234")[None], CHARSET, prior)[0].text == "ABC1234"
+    assert decode_ctc(_frames("_A_B_C_1_Z_3_4_")[None], CHARSET, prior)[0].text == "ABC1Z34"

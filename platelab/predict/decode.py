@@ -56,14 +56,15 @@ def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None)
     run_best = np.maximum.reduceat(probs, starts, axis=0)  # (runs, classes)
     blank_floor = np.minimum.reduceat(probs[:, blank], starts)[~is_char]
     char_probs = run_best[is_char]
-    chosen, allowed = classes[is_char], None
+    chosen, allowed_probs = classes[is_char], None
     if prior is not None and len(chosen):
-        chosen, allowed = prior.best_run_classes(np.log(np.clip(char_probs, 1e-9, 1.0)), chosen)
-    char_conf = char_probs[np.arange(len(chosen)), chosen]
-    if allowed is not None:
+        chosen, allowed_probs = prior.best_run_classes(char_probs, chosen)
+    if allowed_probs is None:
+        char_conf = char_probs[np.arange(len(chosen)), chosen]
+    else:
         # Given the format, a character is one of the classes its position allows: its confidence is its share
         # of their probability (a digit position read as O still gives a sure 0 where O and 0 look alike).
-        char_conf = char_conf / np.maximum(np.where(allowed, char_probs, 0.0).sum(1), char_conf)
+        char_conf = allowed_probs[np.arange(len(chosen)), chosen] / np.maximum(allowed_probs.sum(1), 1e-12)
     text = "".join(charset.char(c) for c in chosen)
     confidence = float(np.prod(char_conf) * np.prod(blank_floor)) if len(chosen) else 0.0
     return Decoded(text, confidence, tuple(float(p) for p in char_conf))
@@ -82,12 +83,22 @@ def decode(probs: np.ndarray, charset: Charset, head: str, prior: FormatPrior | 
     return decode_greedy(probs, charset) if prior is None else decode_with_prior(probs, charset, prior)
 
 
+# Plate fonts draw these pairs alike (Brazil's grey plates print O and 0 from one shape), so where a format
+# allows only one of a pair, a network sure of the other is evidence for it, not for the next most likely class
+# (a sure 0 where only letters can be is an O, not a D).
+LOOK_ALIKES = ("0O", "1I", "2Z", "5S", "6G", "8B")
+
+
 class FormatPrior:
     """Plate formats as per-position alphabets with weights; decoding picks the most probable (format, text).
 
     score(format) = log weight + sum over its positions of log max P(allowed char) + log P(empty) after it.
     With vanity formats (any character) at small weights this mostly settles O/0, I/1, B/8 where a region's
     format fixes a letter or digit. Formats of one length are scored together as one masked array operation.
+    Within the chosen format an allowed character's probability includes its look-alike's (LOOK_ALIKES) where
+    the position does not allow that one; formats are scored without it, or a letter position would score a
+    sure digit as high as a digit position does, and formats that differ there (Brazil's old LLLNNNN and
+    Mercosur LLLNLNN) would tie.
     """
 
     def __init__(self, formats: list[tuple[list[str], float]], charset: Charset) -> None:
@@ -104,6 +115,17 @@ class FormatPrior:
             by_length.setdefault(len(alphabets), []).append((allowed, np.log(weight / total)))
         self.groups = [(length, np.stack([a for a, _ in group]), np.array([w for _, w in group]))
                        for length, group in sorted(by_length.items())]
+        self.look_alike = np.zeros((charset.classes, charset.classes))
+        for pair in LOOK_ALIKES:
+            if all(c in charset.chars for c in pair):
+                a, b = (charset.chars.index(c) for c in pair)
+                self.look_alike[a, b] = self.look_alike[b, a] = 1.0
+
+    def _allowed_probs(self, probs: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """probs (positions, classes) -> (formats, positions, classes): each allowed class's probability plus
+        its look-alike's where that one is not allowed; 0 for classes not allowed."""
+        pooled = probs[None] + np.where(allowed, 0.0, probs[None]) @ self.look_alike
+        return np.where(allowed, pooled, 0.0)
 
     def best_classes(self, probs: np.ndarray) -> np.ndarray:
         logp = np.log(np.clip(probs, 1e-9, 1.0))
@@ -115,16 +137,18 @@ class FormatPrior:
             k = int(np.argmax(scores))
             if scores[k] > best_score:
                 best_score = scores[k]
-                best = np.concatenate([masked[k].argmax(1), np.full(self.charset.slots - length, pad)])
+                chosen = self._allowed_probs(probs[:length], allowed[k : k + 1])[0].argmax(1)
+                best = np.concatenate([chosen, np.full(self.charset.slots - length, pad)])
         return best
 
-    def best_run_classes(self, logp: np.ndarray, greedy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Classes for a CTC reading's characters, logp (characters, classes), and the classes each position
-        allows (characters, classes): the most probable format of the reading's length; the greedy classes
-        and None when no format has that length."""
+    def best_run_classes(self, probs: np.ndarray, greedy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Classes for a CTC reading's characters, probs (characters, classes), under the most probable format
+        of the reading's length, and that format's allowed probabilities (characters, classes, see
+        _allowed_probs); the greedy classes and None when no format has that length."""
         for length, allowed, log_weights in self.groups:
             if length == len(greedy):
-                masked = np.where(allowed, logp[None], -np.inf)
+                masked = np.where(allowed, np.log(np.clip(probs, 1e-9, 1.0))[None], -np.inf)
                 k = int(np.argmax(log_weights + masked.max(2).sum(1)))
-                return masked[k].argmax(1), allowed[k]
+                pooled = self._allowed_probs(probs, allowed[k : k + 1])[0]
+                return pooled.argmax(1), pooled
         return greedy, None
