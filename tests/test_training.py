@@ -32,6 +32,14 @@ def test_resume_after_a_kill_matches_an_unbroken_run(
     assert log and '"step": 4' in log[-1]
 
 
+def test_a_fresh_run_in_a_used_folder_starts_its_own_metrics_log(tmp_path: Path) -> None:
+    training.train_recognizer(_config(tmp_path))
+    first = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    training.train_recognizer(_config(tmp_path).model_copy(update={"steps": 2}))
+    second = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(second) == len(first) and '"step": 2' in second[-1] and '"step": 4' not in "".join(second)
+
+
 def test_a_ctc_stage_starts_from_a_slots_run_backbone(tmp_path: Path) -> None:
     slots = training.train_recognizer(_config(tmp_path / "slots"))
     cfg = _config(tmp_path / "ctc", "ctc").model_copy(update={"init_from": tmp_path / "slots" / "last.ckpt",

@@ -14,6 +14,7 @@ import torch
 from pydantic import BaseModel
 
 from platelab.io.atomic import atomic_write_text
+from platelab.train.loop import METRICS
 
 COMMAND_FILE = "command.txt"
 
@@ -25,7 +26,7 @@ def hardware() -> str:
 
 
 def last_metrics(run: Path) -> dict:
-    path = run / "metrics.jsonl"
+    path = run / METRICS
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     return json.loads(lines[-1]) if lines else {}
 

@@ -19,6 +19,7 @@ from platelab.io.atomic import atomic_write_text
 from platelab.train.checkpoint import restore_training_state
 
 CHECKPOINT = "last.ckpt"
+METRICS = "metrics.jsonl"
 CLIP_NORM = 5.0
 
 
@@ -97,6 +98,9 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
     run = Run(out, run_on, optimizer, scheduler, 0, 0.0)
     if resume and run.checkpoint.exists():
         run.start, run.elapsed = restore_training_state(run.checkpoint, model, optimizer, scheduler)
+    else:
+        # A fresh run in a used folder starts its own log: the model card reads the log's last line.
+        (out / METRICS).unlink(missing_ok=True)
     return run
 
 
