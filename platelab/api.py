@@ -10,7 +10,7 @@ import numpy as np
 from platelab.io.decode import ImageDecodeError, list_images, read_image
 from platelab.io.results import ImageResult, PlateResult
 from platelab.predict.recognizer import RecognitionPredictor
-from platelab.predict.thresholds import MIN_SCORE, PHOTO_MIN_CONFIDENCE
+from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
 
 ImageInput = np.ndarray | str | Path
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
@@ -34,11 +34,12 @@ class Reader:
 
     def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
                  prior: str | None = None, min_confidence: float = PHOTO_MIN_CONFIDENCE,
-                 min_score: float = MIN_SCORE, threads: int = 0, refine: bool = True) -> None:
+                 min_score: float = MIN_SCORE, threads: int = 0, refine: bool = True,
+                 min_chars: int = MIN_CHARACTERS) -> None:
         from platelab.predict.reader import PlateReader
 
         self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
-                                  min_confidence=min_confidence, threads=threads, refine=refine)
+                                  min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars)
 
     def read(self, image: ImageInput) -> list[PlateResult]:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
@@ -58,13 +59,15 @@ def _decode_all(files: Sequence[tuple[Path, str]]) -> list[tuple[str, np.ndarray
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: Path | None = None,
-               min_score: float = MIN_SCORE, refine: bool = True) -> Iterator[ImageResult]:
+               min_score: float = MIN_SCORE, refine: bool = True,
+               min_chars: int = MIN_CHARACTERS) -> Iterator[ImageResult]:
     """One ImageResult per image file found in paths, in order; unreadable files give a result with an error.
 
     crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
     min_confidence: plates read less surely are dropped (default: none for crops, PHOTO_MIN_CONFIDENCE in photos).
     draw: a folder that receives each photo with its plates outlined.
     refine: re-detect each plate in zoomed views and let the crops vote (photos; see platelab.predict.refine).
+    min_chars: in photos, readings with fewer characters are dropped as fragments, not plates.
     """
     files = list_images(paths)
     if crops:
@@ -80,7 +83,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                 yield ImageResult(name, plates=(plate,) if plate.confidence >= (min_confidence or 0.0) else ())
         return
     reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                    min_score, refine=refine)
+                    min_score, refine=refine, min_chars=min_chars)
     for path, name in files:
         [(name, image)] = _decode_all([(path, name)])
         if isinstance(image, str):

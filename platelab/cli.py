@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from platelab.predict.thresholds import MIN_SCORE, PHOTO_MIN_CONFIDENCE
+from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates."
@@ -201,6 +201,9 @@ def read(
                      help=f"drop plates read less surely (default: 0 crops, {PHOTO_MIN_CONFIDENCE} photos)"),
     ] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs")] = MIN_SCORE,
+    min_chars: Annotated[
+        int, typer.Option(min=0, help="photos: readings with fewer characters are fragments, not plates")
+    ] = MIN_CHARACTERS,
     refine: Annotated[
         bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
     ] = True,
@@ -219,7 +222,8 @@ def read(
         paths = [str(demo)]
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
-                         min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine)
+                         min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
+                         min_chars=min_chars)
     for result in results:
         failed += result.error is not None
         if json_lines:

@@ -50,6 +50,15 @@ def test_a_rendered_photo_with_two_plates_is_read(demo: Path, reader: Reader) ->
         assert _centre_inside(found[text].box, box)
 
 
+def test_readings_shorter_than_min_chars_are_not_plates(demo: Path) -> None:
+    truth = _truth(demo)
+    longest = max(len(text) for text in truth)
+    kept = Reader(min_chars=longest).read(demo / "scene_000000.jpg")
+    assert {p.text for p in kept} >= {text for text in truth if len(text) == longest}
+    assert all(len(p.text) >= longest for p in kept)
+    assert Reader(min_chars=longest + 1).read(demo / "scene_000000.jpg") == []
+
+
 def test_a_photo_without_plates_gives_none(reader: Reader) -> None:
     for photo in photos()[:4]:
         assert [p.text for p in reader.read(photo) if p.confidence > 0.5] == []

@@ -11,7 +11,7 @@ from platelab.io.results import PlateResult
 from platelab.predict.detector import DetectionPredictor, quad_sides
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.refine import refined_quads
-from platelab.predict.thresholds import MIN_SCORE
+from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE
 
 # The recognizer learnt from crops with -2% to 10% of the plate's size around it on each side.
 MARGIN = 0.04
@@ -66,7 +66,8 @@ class PlateReader:
     detector and recognizer are predictors or ONNX paths (None: the bundled models); prior names a country
     whose plate formats constrain the reading (see RecognitionPredictor). With refine, each plate is also
     re-detected in zoomed views (platelab.predict.refine) and the crops' readings vote. A plate's confidence
-    is the detection score times the voted reading confidence; plates below min_confidence are dropped.
+    is the detection score times the voted reading confidence; plates below min_confidence, and readings of
+    fewer than min_chars characters, are dropped.
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class PlateReader:
         min_confidence: float = 0.0,
         threads: int = 0,
         refine: bool = True,
+        min_chars: int = MIN_CHARACTERS,
     ) -> None:
         self.detector = (
             detector if isinstance(detector, DetectionPredictor) else DetectionPredictor(detector, threads)
@@ -90,6 +92,7 @@ class PlateReader:
         self.min_score = min_score
         self.min_confidence = min_confidence
         self.refine = refine
+        self.min_chars = min_chars
 
     def candidates(self, image: np.ndarray) -> list[tuple[float, PlateResult]]:
         """(detector score, plate) for every detection above min_score, before the confidence filter."""
@@ -111,7 +114,8 @@ class PlateReader:
         return found
 
     def read(self, image: np.ndarray) -> list[PlateResult]:
-        kept = [p for _, p in self.candidates(image) if p.confidence >= self.min_confidence]
+        plates = [p for _, p in self.candidates(image)]
+        kept = [p for p in plates if p.confidence >= self.min_confidence and len(p.text) >= self.min_chars]
         return sorted(kept, key=lambda p: -p.confidence)
 
     @staticmethod
