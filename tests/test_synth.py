@@ -16,7 +16,7 @@ from platelab.synth.camera import CameraConfig, LightConfig
 from platelab.synth.config import SynthConfig, describe
 from platelab.synth.crops import CropGenerator
 from platelab.synth.geometry import GeometryConfig
-from platelab.synth.render import _matches, render_plate
+from platelab.synth.render import render_plate
 from platelab.synth.style import builtin_styles
 from platelab.synth.surroundings import SurroundConfig
 
@@ -119,18 +119,3 @@ def test_config_description_lists_every_parameter() -> None:
     text = describe()
     for name in ("crop_size", "yaw", "jpeg_p", "shadow_p", "frame_p", "plate_width"):
         assert re.search(rf"^\s*{name}: ", text, re.M), name
-
-
-def _longest_run(text: str) -> int:
-    return max(len(m.group()) for m in re.finditer(r"(.)\1*", text))
-
-
-def test_repeated_runs_draw_equal_characters_where_the_format_allows_them() -> None:
-    style = builtin_styles()["us-pennsylvania"]  # LLL-NNNN mostly: a run stops where letters give way to digits
-    plain = [render_plate(style, np.random.default_rng(i)).text for i in range(200)]
-    runs = [render_plate(style, np.random.default_rng(i), repeated_run_p=1.0).text for i in range(200)]
-    assert all(any(_matches("".join(f.patterns), style.all_alphabets, t) for f in style.formats) for t in runs)
-    assert np.mean([_longest_run(t) >= 3 for t in runs]) > 0.3 > np.mean([_longest_run(t) >= 3 for t in plain])
-    # at 0 no random number is drawn for it, so seeded streams (and the datasets made from them) are unchanged
-    zero = [render_plate(style, np.random.default_rng(i), repeated_run_p=0.0).text for i in range(200)]
-    assert zero == plain

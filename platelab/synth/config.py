@@ -23,9 +23,6 @@ class SynthConfig(BaseModel):
     crop_size: tuple[int, int] = Field((128, 64), description="recognition crop width and height, px")
     plate_height: tuple[int, int] = Field((44, 80), description="flat plate render height range, px")
     text_scale: tuple[float, float] = Field((0.9, 1.15), description="character height / the style's, per plate")
-    repeated_run_p: float = Field(
-        0.0, ge=0, le=1, description="share of plates whose random text has a run of 2-4 equal characters"
-    )
     geometry: GeometryConfig = GeometryConfig()
     surround: SurroundConfig = SurroundConfig()
     light: LightConfig = LightConfig()

@@ -39,9 +39,7 @@ def render_crop(
     style = choose(rng, list(styles), [s.weight for s in styles])
     out_w, out_h = cfg.crop_size
     height = int(rng.integers(cfg.plate_height[0], cfg.plate_height[1] + 1))
-    plate = render_plate(
-        style, rng, height=height, text=text, text_scale=cfg.text_scale, repeated_run_p=cfg.repeated_run_p
-    )
+    plate = render_plate(style, rng, height=height, text=text, text_scale=cfg.text_scale)
     around = surround(plate, rng, cfg.surround)
 
     g = cfg.geometry

@@ -70,23 +70,6 @@ def _fill(tokens: list[Token], alphabets: dict[str, str], rng: np.random.Generat
     return [Token(t.kind, "".join(pick(c) for c in t.chars)) if t.kind in ("char", "stack") else t for t in tokens]
 
 
-def _with_repeated_run(
-    pattern: list[Token], filled: list[Token], alphabets: dict[str, str], rng: np.random.Generator
-) -> list[Token]:
-    """filled with a run of 2-4 equal characters from a random character on, within adjacent positions whose
-    alphabets allow it (pattern: the same tokens before filling)."""
-    chars = [i for i, t in enumerate(pattern) if t.kind == "char"]
-    if len(chars) < 2:
-        return filled
-    start = chars[int(rng.integers(len(chars) - 1))]
-    repeated, out = filled[start].chars, list(filled)
-    for i in range(start + 1, min(start + int(rng.integers(2, 5)), len(pattern))):
-        if pattern[i].kind != "char" or repeated not in alphabets[pattern[i].chars]:
-            break
-        out[i] = Token("char", repeated)
-    return out
-
-
 def _matches(pattern: str, alphabets: dict[str, str], text: str) -> bool:
     positions = text_positions(pattern, alphabets)
     return len(positions) == len(text) and all(c in alphabets[p] for p, c in zip(positions, text))
@@ -397,12 +380,11 @@ def render_plate(
     height: int = 96,
     text: str | None = None,
     text_scale: tuple[float, float] = (1.0, 1.0),
-    repeated_run_p: float = 0.0,
 ) -> RenderedPlate:
     """Render one flat plate of style at height pixels; a random text from the style's formats unless given.
 
     text_scale scales the characters' height around the style's value (plates of one design vary by issue year
-    and maker). repeated_run_p: the chance that a random text has a run of 2-4 equal characters in one row.
+    and maker).
     """
     alphabets = style.all_alphabets
     canvas = static_layer(style, height, int(rng.integers(BACKGROUND_VARIANTS)))
@@ -415,11 +397,7 @@ def render_plate(
 
     if text is None:
         fmt = choose(rng, style.formats, [f.weight for f in style.formats])
-        patterns = [tokenize(p) for p in fmt.patterns]
-        rows_tokens = [_fill(tokens, alphabets, rng) for tokens in patterns]
-        if repeated_run_p and rng.random() < repeated_run_p:  # no draw at 0: seeded streams stay as they were
-            row = int(rng.integers(len(patterns)))
-            rows_tokens[row] = _with_repeated_run(patterns[row], rows_tokens[row], alphabets, rng)
+        rows_tokens = [_fill(tokenize(p), alphabets, rng) for p in fmt.patterns]
     else:
         fmt, rows_tokens = _format_for_text(style, text, rng)
     fonts = style_fonts(style)
