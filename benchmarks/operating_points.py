@@ -17,7 +17,7 @@ from platelab.io.decode import read_image
 from platelab.io.labels import read_labels
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "endtoend-us"
-SCORES = (0.2, 0.3, 0.4, 0.5, 0.6)
+SCORES = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 CONFIDENCES = (0.0, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3)
 MIN_CHARACTERS = (1, 4, 5)
 
