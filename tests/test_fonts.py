@@ -32,7 +32,7 @@ def test_die_i_has_crossbars_and_other_characters_keep_the_font() -> None:
 
 def test_die_w_has_upright_sides_and_a_short_middle_v() -> None:
     font = "RG2014C.ttf"
-    die_w = glyph(font, "W", 0, DieShapes(die_mw=True)).mask > 128
+    die_w = glyph(font, "W", 0, DieShapes(die_w=True)).mask > 128
     height, width = die_w.shape
     assert width == round(1.1 * glyph(font, "H").mask.shape[1])
     middle = die_w[:, width // 2 - 1 : width // 2 + 2].any(1)
@@ -40,21 +40,6 @@ def test_die_w_has_upright_sides_and_a_short_middle_v() -> None:
     assert not middle[: height // 3].any() and middle[-height // 3 :].any()
     # both sides have ink near the top corners, as upright stems do
     assert die_w[2, : width // 4].any() and die_w[2, -width // 4 :].any()
-
-
-def test_die_m_has_upright_sides_and_a_middle_v_that_stops_above_the_baseline() -> None:
-    font = "RG2014C.ttf"
-    die_m = glyph(font, "M", 0, DieShapes(die_mw=True)).mask > 128
-    height, width = die_m.shape
-    assert width == round(1.1 * glyph(font, "H").mask.shape[1])
-    middle = die_m[:, width // 2 - 1 : width // 2 + 2].any(1)
-    # the middle column has ink from the upper half down to about 0.6 of the height, none near the baseline
-    assert middle[height // 3 : height // 2].any() and not middle[-height // 4 :].any()
-    # upright sides: ink at the left and right edges from top to bottom
-    assert die_m[:, :3].any(1).all() and die_m[:, -3:].any(1).all()
-    # the font's own M reaches lower in the middle
-    own = glyph(font, "M").mask > 128
-    assert own[-height // 4 :, own.shape[1] // 2 - 1 : own.shape[1] // 2 + 2].any()
 
 
 def test_flag_one_is_a_bare_bar_with_a_flag_and_no_base() -> None:

@@ -102,13 +102,12 @@ def _cap_metrics(name: str) -> tuple[int, int]:
 class DieShapes:
     """Glyph shapes of plate dies (US, Brazil's grey plates) that no registry font has; readers trained without
     them misread the real ones (the crossbarred I as T; W and M, squeezed to the width of every other character, as
-    H; the die's W, upright sides and a middle apex at half height, as H or M, and its M, whose middle V stops
-    above the baseline, as H; the 1 that is a bare bar, flagged or
+    H; the die's W, upright sides and a middle apex at half height, as H or M; the 1 that is a bare bar, flagged or
     not, as I; the 0 drawn as a rounded box with straight sides, and the grey plates' O, the same box, as D)."""
 
     serif_i: bool = False
     monospaced: bool = False
-    die_mw: bool = False
+    die_w: bool = False
     flag_one: bool = False
     bare_one: bool = False
     zero_o: bool = False
@@ -119,7 +118,6 @@ FONT_SHAPES = DieShapes()
 WIDE_LETTERS = "MW"
 DIE_CELL = 1.1  # a die's character cell, in widths of the font's H
 DIE_W_APEX = 0.45  # how far the middle apex of a die's W rises, in cap heights
-DIE_M_VERTEX = 0.6  # how far the middle vertex of a die's M falls, in cap heights
 BOX_ZERO_POWER = 4.0  # superellipse exponent of a die's boxed 0: 2 is an ellipse, higher is squarer
 
 
@@ -136,8 +134,8 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
         return glyph(font, "0", stroke, die)
     if die.box_zero and char == "0":
         return _box_zero(glyph(font, "I", stroke), glyph(font, "0", stroke).mask.shape[1])
-    if die.die_mw and char in WIDE_LETTERS:
-        return _die_letter(char, glyph(font, "I", stroke), _die_cell(font, stroke))
+    if die.die_w and char == "W":
+        return _die_w(glyph(font, "I", stroke), _die_cell(font, stroke))
     if die.monospaced and char in WIDE_LETTERS:
         return _die_width(glyph(font, char, stroke), _die_cell(font, stroke))
     size, cap_top = _cap_metrics(font)
@@ -183,25 +181,19 @@ def _flag_one(bar: Glyph) -> Glyph:
     return Glyph(mask=mask, top=bar.top)
 
 
-def _die_letter(char: str, bar: Glyph, width: int) -> Glyph:
-    """The M or W of US dies, strokes as thick as the font's I. W: two near-upright sides and a short middle V
-    rising to DIE_W_APEX; M: upright sides and a middle V falling to DIE_M_VERTEX."""
+def _die_w(bar: Glyph, width: int) -> Glyph:
+    """The W of US dies: two near-upright sides and a short middle V, strokes as thick as the font's I."""
     height, stroke = bar.mask.shape
     scale = 4  # drawn large and shrunk, for anti-aliased edges
     big = np.zeros((height * scale, width * scale), np.uint8)
     s, w, h = stroke * scale, width * scale, height * scale
-    if char == "W":
-        foot_l, foot_r, apex = 0.3 * w, 0.7 * w, (1 - DIE_W_APEX) * h
-        strokes = [
-            ((s / 2, 0), (foot_l, h - s / 2)),
-            ((w - s / 2, 0), (foot_r, h - s / 2)),
-            ((foot_l, h - s / 2), (w / 2, apex)),
-            ((w / 2, apex), (foot_r, h - s / 2)),
-        ]
-    else:
-        left, right, vertex = s / 2, w - s / 2, DIE_M_VERTEX * h
-        strokes = [((left, 0), (left, h)), ((right, 0), (right, h)), ((left, s / 2), (w / 2, vertex)),
-                   ((w / 2, vertex), (right, s / 2))]
+    foot_l, foot_r, apex = 0.3 * w, 0.7 * w, (1 - DIE_W_APEX) * h
+    strokes = [
+        ((s / 2, 0), (foot_l, h - s / 2)),
+        ((w - s / 2, 0), (foot_r, h - s / 2)),
+        ((foot_l, h - s / 2), (w / 2, apex)),
+        ((w / 2, apex), (foot_r, h - s / 2)),
+    ]
     for start, end in strokes:
         cv2.line(big, tuple(round(v) for v in start), tuple(round(v) for v in end), 255, max(1, round(s)))
     mask = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA)

@@ -412,7 +412,7 @@ def render_plate(
     die = DieShapes(
         serif_i=bool(rng.random() < font_choice.serif_i),
         monospaced=bool(rng.random() < font_choice.monospaced),
-        die_mw=bool(rng.random() < font_choice.die_mw),
+        die_w=bool(rng.random() < font_choice.die_w),
         flag_one=bool(one_draw < font_choice.flag_one),
         bare_one=bool(font_choice.flag_one <= one_draw < font_choice.flag_one + font_choice.bare_one),
         zero_o=bool(rng.random() < font_choice.zero_o),

@@ -65,9 +65,7 @@ class FontChoice(Strict):
     monospaced: float = Field(
         0.0, ge=0, le=1, description="chance a plate squeezes W and M to the other characters' width (US dies do)"
     )
-    die_mw: float = Field(
-        0.0, ge=0, le=1, description="chance a plate draws the M and W of US dies (upright sides, short middle V)"
-    )
+    die_w: float = Field(0.0, ge=0, le=1, description="chance a plate draws the W of US dies (short middle V)")
     flag_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar with a short flag")
     bare_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar, no flag nor base")
     zero_o: float = Field(0.0, ge=0, le=1, description="chance a plate draws the letter O as its digit 0")
