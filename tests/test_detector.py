@@ -152,6 +152,7 @@ def test_reader_combines_detection_and_reading() -> None:
         CropSizeReader(),
         min_confidence=0.3,
         refine=False,
+        min_chars=0,  # the fake reader's text is the crop's width, three digits
     )
     results = reader.read(np.zeros((480, 640, 3), np.uint8))
     assert len(results) == 1  # 0.4 x 0.5 falls under min_confidence
