@@ -114,8 +114,8 @@ class PlateReader:
         return found
 
     def read(self, image: np.ndarray) -> list[PlateResult]:
-        plates = [p for _, p in self.candidates(image)]
-        kept = [p for p in plates if p.confidence >= self.min_confidence and len(p.text) >= self.min_chars]
+        kept = [p for _, p in self.candidates(image)
+                if p.confidence >= self.min_confidence and len(p.text) >= self.min_chars]
         return sorted(kept, key=lambda p: -p.confidence)
 
     @staticmethod

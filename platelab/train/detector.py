@@ -45,7 +45,6 @@ from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import export_onnx
 from platelab.train.loop import (
     CHECKPOINT,
-    METRICS,
     MetricsLog,
     batch_loader,
     open_run,
@@ -306,7 +305,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         select_styles(cfg.styles or None), cfg, cfg.seed, start_batch=run.start, end_batch=cfg.steps
     )
     loader = batch_loader(stream, cfg.workers, cfg.seed)
-    log = MetricsLog(run.out / METRICS)
+    log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
     running = 0.0
     began = time.perf_counter() - run.elapsed

@@ -36,15 +36,7 @@ from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import check_export, export_recognizer
-from platelab.train.loop import (
-    CHECKPOINT,
-    METRICS,
-    MetricsLog,
-    batch_loader,
-    open_run,
-    optimizer_step,
-    seed_everything,
-)
+from platelab.train.loop import CHECKPOINT, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.recognizer import EvalSet, accuracy
 
@@ -348,7 +340,7 @@ def tune_model(
 
     loader = batch_loader(TuneBatches(train, charset, cfg, start, total), cfg.workers, cfg.seed)
     loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
-    log = MetricsLog(run.out / METRICS)
+    log = MetricsLog(run.metrics)
     began = time.perf_counter() - run.elapsed
     losses: list[float] = []
     hits: list[float] = []

@@ -80,6 +80,10 @@ class Run:
     def checkpoint(self) -> Path:
         return self.out / CHECKPOINT
 
+    @property
+    def metrics(self) -> Path:
+        return self.out / METRICS
+
 
 def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_steps: int, lr: float,
              weight_decay: float, threads: int = 0, resume: bool = False,
@@ -100,7 +104,7 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
         run.start, run.elapsed = restore_training_state(run.checkpoint, model, optimizer, scheduler)
     else:
         # A fresh run in a used folder starts its own log: the model card reads the log's last line.
-        (out / METRICS).unlink(missing_ok=True)
+        run.metrics.unlink(missing_ok=True)
     return run
 
 

@@ -20,7 +20,7 @@ from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import reweighted, select_styles
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.config import RecognizerTrainConfig
-from platelab.train.loop import METRICS, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
+from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
 
 
@@ -112,7 +112,7 @@ def train_recognizer(
     )
     loader = batch_loader(stream, cfg.workers, cfg.seed)
     loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
-    log = MetricsLog(run.out / METRICS)
+    log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
     running_loss, running_acc = 0.0, 0.0
     began = time.perf_counter() - run.elapsed
