@@ -69,6 +69,19 @@ def test_tilted_crops_keep_characters_inside_the_quad() -> None:
         assert ((centres >= lo) & (centres <= hi)).all()
 
 
+def test_crops_cut_into_the_plate_but_never_into_a_character() -> None:
+    deep_cut = GeometryConfig(pad_x=(-0.45, -0.45), pad_y=(-0.45, -0.45))
+    generator = CropGenerator(list(builtin_styles().values()), SynthConfig(geometry=deep_cut), seed=3)
+    width, height = SynthConfig().crop_size
+    for i in range(40):
+        crop = generator.sample(i)
+        boxes = crop.char_boxes
+        assert (boxes[:, :2] >= -0.5).all() and (boxes[:, 2] <= width + 0.5).all(), (i, crop.text, boxes)
+        assert (boxes[:, 3] <= height + 0.5).all(), (i, crop.text, boxes)
+        # and the cut is real: the plate's corners fall outside the crop
+        assert (crop.quad.min(0) < 0).any() or (crop.quad.max(0) > (width, height)).any()
+
+
 def test_an_independent_reader_reads_the_labelled_text() -> None:
     """Tesseract, knowing nothing of platelab, reads the character row of clean one-row renders."""
     pytest.importorskip("tesserocr")

@@ -61,6 +61,10 @@ def render_crop(
     pad_x, pad_y = rng.uniform(*g.pad_x, size=2), rng.uniform(*g.pad_y, size=2)
     stretch = 1 + rng.uniform(-g.aspect_jitter, g.aspect_jitter)
     box = (x0 - pad_x[0] * w, y0 - pad_y[0] * h * stretch, x1 + pad_x[1] * w, y1 + pad_y[1] * h * stretch)
+    text = transform_boxes(pose, around.char_boxes)
+    if len(text):  # a crop may cut into the plate, as detectors' boxes do, but never into its characters
+        box = (min(box[0], text[:, 0].min()), min(box[1], text[:, 1].min()),
+               max(box[2], text[:, 2].max()), max(box[3], text[:, 3].max()))
     matrix = box_to_size(*box, out_w, out_h) @ pose
     crop = cv2.warpPerspective(
         around.image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

@@ -14,7 +14,7 @@ class GeometryConfig(BaseModel):
     roll: tuple[float, float] = Field((-6.0, 6.0), description="in-plane rotation, degrees")
     focal: tuple[float, float] = Field((2.0, 8.0), description="focal length / plate width; small = strong perspective")
     pad_x: tuple[float, float] = Field(
-        (-0.03, 0.08), description="crop margin left and right / plate width; negative cuts into the plate"
+        (-0.03, 0.08), description="crop margin left and right / plate width; negative cuts in, never into a character"
     )
     pad_y: tuple[float, float] = Field(
         (-0.1, 0.08), description="crop margin above and below / plate height; real crops often cut the edges"
