@@ -17,7 +17,7 @@ class GeometryConfig(BaseModel):
         (-0.03, 0.08), description="crop margin left and right / plate width; negative cuts in, never into a character"
     )
     pad_y: tuple[float, float] = Field(
-        (-0.1, 0.08), description="crop margin above and below / plate height; real crops often cut the edges"
+        (-0.1, 0.08), description="crop margin above and below / plate height; real crops cut the edges, not the text"
     )
     aspect_jitter: float = Field(0.1, ge=0, le=0.5, description="crop box aspect change (detector boxes vary)")
 
