@@ -61,10 +61,10 @@ def render_crop(
     pad_x, pad_y = rng.uniform(*g.pad_x, size=2), rng.uniform(*g.pad_y, size=2)
     stretch = 1 + rng.uniform(-g.aspect_jitter, g.aspect_jitter)
     box = (x0 - pad_x[0] * w, y0 - pad_y[0] * h * stretch, x1 + pad_x[1] * w, y1 + pad_y[1] * h * stretch)
-    text = transform_boxes(pose, around.char_boxes)
-    if len(text):  # a crop may cut into the plate, as detectors' boxes do, but never into its characters
-        box = (min(box[0], text[:, 0].min()), min(box[1], text[:, 1].min()),
-               max(box[2], text[:, 2].max()), max(box[3], text[:, 3].max()))
+    characters = transform_boxes(pose, around.char_boxes)
+    if len(characters):  # a crop may cut into the plate, as detectors' boxes do, but never into its characters
+        (cx0, cy0), (cx1, cy1) = characters[:, :2].min(0), characters[:, 2:].max(0)
+        box = (min(box[0], cx0), min(box[1], cy0), max(box[2], cx1), max(box[3], cy1))
     matrix = box_to_size(*box, out_w, out_h) @ pose
     crop = cv2.warpPerspective(
         around.image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
