@@ -107,3 +107,19 @@ def test_look_alikes_do_not_make_formats_that_differ_in_letter_or_digit_tie() ->
     assert decode_ctc(_frames("_A_B_C_1_2_3_4_")[None], CHARSET, prior)[0].text == "ABC1234"
     assert decode_with_prior(_probs("ABC1234")[None], CHARSET, prior)[0].text == "ABC1234"
     assert decode_ctc(_frames("_A_B_C_1_Z_3_4_")[None], CHARSET, prior)[0].text == "ABC1Z34"
+
+
+def test_a_countrys_way_of_writing_applies_only_where_the_chosen_format_allows_it() -> None:
+    # The US writes the round O/0 shape as 0, but a letter place of LLLNNN can only hold the letter O.
+    prior = FormatPrior(
+        [([LETTERS] * 3 + [DIGITS] * 3, 10.0), ([LETTERS + DIGITS] * 7, 0.1)], CHARSET, written_as={"O": "0"}
+    )
+    letter_place = decode_ctc(_frames("_N_O_X_2_2__6_")[None], CHARSET, prior)[0]
+    assert letter_place.text == "NOX226"
+    vanity = decode_ctc(_frames("_C_H_I_C_A_G_O_")[None], CHARSET, prior)[0]
+    assert vanity.text == "CHICAG0"
+    assert vanity.char_confidences[-1] > 0.85  # the confidence of what was read, O, not of a 0 it never saw
+    no_format = decode_ctc(_frames("_G_O_")[None], CHARSET, prior)[0]  # no format of length 2: written anyway
+    assert no_format.text == "G0"
+    slots = decode_with_prior(_probs("NOX226")[None], CHARSET, prior)[0]
+    assert slots.text == "NOX226"

@@ -56,16 +56,17 @@ def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None)
     run_best = np.maximum.reduceat(probs, starts, axis=0)  # (runs, classes)
     blank_floor = np.minimum.reduceat(probs[:, blank], starts)[~is_char]
     char_probs = run_best[is_char]
-    chosen, allowed_probs = classes[is_char], None
+    chosen = written = classes[is_char]
+    allowed_probs = None
     if prior is not None and len(chosen):
-        chosen, allowed_probs = prior.best_run_classes(char_probs, chosen)
+        chosen, written, allowed_probs = prior.best_run_classes(char_probs, chosen)
     if allowed_probs is None:
         char_conf = char_probs[np.arange(len(chosen)), chosen]
     else:
         # Given the format, a character is one of the classes its position allows: its confidence is its share
         # of their probability (a digit position read as O still gives a sure 0 where O and 0 look alike).
         char_conf = allowed_probs[np.arange(len(chosen)), chosen] / np.maximum(allowed_probs.sum(1), 1e-12)
-    text = "".join(charset.char(c) for c in chosen)
+    text = "".join(charset.char(c) for c in written)
     confidence = float(np.prod(char_conf) * np.prod(blank_floor)) if len(chosen) else 0.0
     return Decoded(text, confidence, tuple(float(p) for p in char_conf))
 
@@ -99,9 +100,14 @@ class FormatPrior:
     the position does not allow that one; formats are scored without it, or a letter position would score a
     sure digit as high as a digit position does, and formats that differ there (Brazil's old LLLNNNN and
     Mercosur LLLNLNN) would tie.
+
+    written_as maps a character read to how the country writes it (US: O as 0), applied where the chosen format
+    allows the written one: a US vanity place writes the round shape as 0, a letter place of LLLNNN keeps O.
     """
 
-    def __init__(self, formats: list[tuple[list[str], float]], charset: Charset) -> None:
+    def __init__(
+        self, formats: list[tuple[list[str], float]], charset: Charset, written_as: dict[str, str] | None = None
+    ) -> None:
         usable = [(alphabets, w) for alphabets, w in formats if 0 < len(alphabets) <= charset.slots]
         if not usable:
             raise ValueError("a format prior needs at least one format that fits the model's slots")
@@ -120,6 +126,18 @@ class FormatPrior:
             if all(c in charset.chars for c in pair):
                 a, b = (charset.chars.index(c) for c in pair)
                 self.look_alike[a, b] = self.look_alike[b, a] = 1.0
+        self.written_as = [
+            (charset.chars.index(read), charset.chars.index(written))
+            for read, written in (written_as or {}).items()
+            if read in charset.chars and written in charset.chars
+        ]
+
+    def _written(self, classes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """classes (positions,) as the country writes them where allowed (positions, classes) permits."""
+        written = classes.copy()
+        for read, write in self.written_as:
+            written[(classes == read) & allowed[np.arange(len(classes)), write]] = write
+        return written
 
     def _allowed_probs(self, probs: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """probs (positions, classes) -> (formats, positions, classes): each allowed class's probability plus
@@ -138,17 +156,20 @@ class FormatPrior:
             if scores[k] > best_score:
                 best_score = scores[k]
                 chosen = self._allowed_probs(probs[:length], allowed[k : k + 1])[0].argmax(1)
-                best = np.concatenate([chosen, np.full(self.charset.slots - length, pad)])
+                best = np.concatenate([self._written(chosen, allowed[k]), np.full(self.charset.slots - length, pad)])
         return best
 
-    def best_run_classes(self, probs: np.ndarray, greedy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def best_run_classes(
+        self, probs: np.ndarray, greedy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Classes for a CTC reading's characters, probs (characters, classes), under the most probable format
-        of the reading's length, and that format's allowed probabilities (characters, classes, see
-        _allowed_probs); the greedy classes and None when no format has that length."""
+        of the reading's length: (classes read, the same as written, that format's allowed probabilities
+        (characters, classes, see _allowed_probs)); the greedy classes and None when no format has that length."""
         for length, allowed, log_weights in self.groups:
             if length == len(greedy):
                 masked = np.where(allowed, np.log(np.clip(probs, 1e-9, 1.0))[None], -np.inf)
                 k = int(np.argmax(log_weights + masked.max(2).sum(1)))
                 pooled = self._allowed_probs(probs, allowed[k : k + 1])[0]
-                return pooled.argmax(1), pooled
-        return greedy, None
+                read = pooled.argmax(1)
+                return read, self._written(read, allowed[k]), pooled
+        return greedy, self._written(greedy, np.ones_like(probs, bool)), None

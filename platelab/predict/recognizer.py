@@ -21,8 +21,8 @@ class RecognitionPredictor:
     """Crops (BGR or grey arrays of any size) -> one PlateResult each.
 
     prior names a country whose plate formats (shipped in the model's metadata) constrain decoding, e.g. "us",
-    and whose way of writing characters applies (synth/countries.yaml: the US writes O as 0); None reads
-    without a prior.
+    and whose way of writing characters applies where its format allows (synth/countries.yaml: the US writes O as
+    0 but not in a letter place); None reads without a prior.
     """
 
     def __init__(
@@ -38,18 +38,19 @@ class RecognitionPredictor:
         self.input_size = tuple(json.loads(metadata["input_size"]))
         self.head = metadata.get("head", "slots")  # models exported before the CTC head carry no "head"
         self.batch_size = batch_size
-        self.prior = self._prior(json.loads(metadata.get("formats", "{}")), prior)
-        # how the prior's country writes what was read (US: O as 0); models exported before it carry none
-        self.read_as = str.maketrans(json.loads(metadata.get("read_as", "{}")).get(prior, {}) if prior else {})
+        self.prior = self._prior(metadata, prior)
 
-    def _prior(self, formats: dict[str, list[dict]], name: str | None) -> FormatPrior | None:
+    def _prior(self, metadata: dict[str, str], name: str | None) -> FormatPrior | None:
         if name is None:
             return None
+        formats = json.loads(metadata.get("formats", "{}"))
         if name not in formats:
             raise ValueError(
                 f"no format prior {name!r} in this model; it has: {', '.join(sorted(formats)) or 'none'}"
             )
-        return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]], self.charset)
+        # how the country writes what was read (US: O as 0); models exported before it carry none
+        written_as = json.loads(metadata.get("read_as", "{}")).get(name)
+        return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]], self.charset, written_as)
 
     def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, positions, classes) class probabilities for each crop (slots or CTC frames)."""
@@ -76,12 +77,11 @@ class RecognitionPredictor:
         results = []
         for crop, decoded in zip(crops, self.decode(self.probabilities(crops))):
             h, w = crop.shape[:2]
-            text = decoded.text.translate(self.read_as)
             results.append(
                 PlateResult(
-                    text=text,
+                    text=decoded.text,
                     confidence=decoded.confidence,
-                    chars=tuple(CharResult(c, p) for c, p in zip(text, decoded.char_confidences)),
+                    chars=tuple(CharResult(c, p) for c, p in zip(decoded.text, decoded.char_confidences)),
                     box=(0, 0, w, h),
                     quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
                 )
