@@ -72,6 +72,20 @@ def test_resume_after_a_kill_matches_an_unbroken_run(tmp_path: Path, monkeypatch
     assert log and '"step": 4' in log[-1] and "val_recall" in log[-1]
 
 
+def test_a_second_stage_starts_from_the_first_stages_weights(tmp_path: Path) -> None:
+    first = training.train_detector(_config(tmp_path / "first", steps=2))
+    stage = _config(tmp_path / "second", steps=1, lr=1e-12, warmup_steps=0, seed=1,
+                    init_from=tmp_path / "first" / "last.ckpt")
+    second = training.train_detector(stage)
+    fresh = training.train_detector(stage.model_copy(update={"out_dir": tmp_path / "fresh", "init_from": None}))
+    # lr ~ 0: the second stage holds the first's weights, not a fresh initialisation
+    weights = [(n, a, b, c) for (n, a), b, c in zip(first.state_dict().items(), second.state_dict().values(),
+                                                    fresh.state_dict().values()) if a.is_floating_point()]
+    assert all(torch.allclose(a, b, atol=1e-6) for n, a, b, _ in weights if "running" not in n)
+    assert not all(torch.allclose(a, c, atol=1e-6) for n, a, _, c in weights if "running" not in n)
+    assert json.loads((tmp_path / "second" / "config.json").read_text())["init_from"].endswith("last.ckpt")
+
+
 def test_onnx_export_detects_like_torch(tmp_path: Path) -> None:
     cfg = _config(tmp_path / "run", steps=2)
     model = training.train_detector(cfg)

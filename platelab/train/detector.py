@@ -73,6 +73,7 @@ class DetectorTrainConfig(BaseModel):
     task: Literal["detector"] = "detector"
     out_dir: Path = Field(Path("runs/detector"), description="checkpoints, metrics log and exported model")
     seed: int = 0
+    init_from: Path | None = Field(None, description="start from this run checkpoint's weights (a second stage)")
     steps: int = Field(3000, ge=1)
     batch_size: int = Field(16, ge=1)
     lr: float = Field(2e-3, gt=0)
@@ -299,6 +300,8 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
     model = PlateDetector()
     run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
                    cfg.weight_decay, cfg.threads, resume)
+    if run.start == 0 and cfg.init_from is not None:
+        model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
 
     validation = synthetic_validation_set(cfg)
     stream = SyntheticSceneBatches(
