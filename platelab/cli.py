@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 synth_app = typer.Typer(no_args_is_help=True, help="Render synthetic plates: crops, scenes, style sheets.")
 train_app = typer.Typer(
-    no_args_is_help=True, help="Train models on synthetic data (needs the [train] extra)."
+    no_args_is_help=True, help="Train models on synthetic data (train extra: PyTorch)."
 )
 app.add_typer(synth_app, name="synth")
 app.add_typer(train_app, name="train")

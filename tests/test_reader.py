@@ -103,3 +103,12 @@ def test_real_photos_accuracy_floor(folder: str, prior: str | None, floor: float
     predictions = {f: [(p.box, p.text) for p in reader.read(REAL_DATA / folder / f)] for f in files}
     scores = score_photos(labels, predictions)
     assert scores.read >= floor and scores.false_per_photo <= 0.2, scores
+
+
+def test_the_cli_help_shows_every_commands_summary_whole() -> None:
+    # rich markup takes text in square brackets for a style tag and drops it from the help
+    listing = " ".join(CliRunner().invoke(app, ["--help"], terminal_width=200).stdout.replace("│", " ").split())
+    summaries = [c.help or (c.callback.__doc__ or "") for c in app.registered_commands]
+    summaries += [g.typer_instance.info.help for g in app.registered_groups]
+    for summary in summaries:
+        assert " ".join(summary.split("\n\n")[0].split()) in listing
