@@ -1,0 +1,81 @@
+"""Is a change a real gain? Two model pairs read the same real sets; prints what each fixed and broke.
+
+    python benchmarks/compare.py --recognizer NEW.onnx [--detector NEW.onnx] [--baseline-recognizer OLD.onnx]
+        [--baseline-detector OLD.onnx] [--sets crops-us endtoend-us endtoend-br]
+
+The baseline is the bundled models unless given. Each set is read with and without its country's prior. Per set
+and prior: each reader's accuracy with its 95% interval (Wilson), the plates the change fixed and broke, and
+McNemar's exact p-value: the chance of a split at least that lopsided if the two readers were equally good. On
+118 photos a change of 5 plates one way is within chance; p below 0.05 is a difference these sets can show.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from platelab.api import Reader, Recognizer
+from platelab.eval.metrics import score_photos
+from platelab.eval.stats import mcnemar_p, wilson_interval
+from platelab.io.decode import read_image
+from platelab.io.labels import CropLabel, normalize_plate, read_labels
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+PRIORS = {"crops-us": "us", "endtoend-us": "us", "endtoend-br": "br"}
+
+
+def crop_hits(folder: Path, recognizer: Path | None, prior: str | None) -> list[bool]:
+    labels = read_labels(folder)
+    readings = Recognizer(recognizer, prior=prior).read([read_image(folder / x.file) for x in labels])
+    return [r.text == normalize_plate(x.plate) for r, x in zip(readings, labels)]
+
+
+def photo_hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None) -> list[bool]:
+    labels = read_labels(folder)
+    reader = Reader(detector=detector, recognizer=recognizer, prior=prior)
+    files = dict.fromkeys(x.file for x in labels)
+    predictions = {f: [(p.box, p.text) for p in reader.read(read_image(folder / f, name=f))] for f in files}
+    missed = Counter((file, plate) for file, plate, _ in score_photos(labels, predictions).failures)
+    hits = []
+    for x in labels:  # a photo's labelled plates in order; each failure accounts for one of them
+        hits.append(missed[(x.file, x.plate)] == 0)
+        missed[(x.file, x.plate)] -= not hits[-1]
+    return hits
+
+
+def hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None) -> list[bool]:
+    if isinstance(read_labels(folder)[0], CropLabel):
+        return crop_hits(folder, recognizer, prior)
+    return photo_hits(folder, recognizer, detector, prior)
+
+
+def _share(hit: list[bool]) -> str:
+    low, high = wilson_interval(sum(hit), len(hit))
+    return f"{sum(hit) / len(hit):.1%} ({low:.1%}-{high:.1%})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--real", type=Path, default=REAL)
+    parser.add_argument("--sets", nargs="*", default=list(PRIORS))
+    parser.add_argument("--recognizer", type=Path, help="the changed recognizer (default: the bundled one)")
+    parser.add_argument("--detector", type=Path, help="the changed detector (default: the bundled one)")
+    parser.add_argument("--baseline-recognizer", type=Path)
+    parser.add_argument("--baseline-detector", type=Path)
+    args = parser.parse_args()
+    print("| set | prior | items | baseline (95% interval) | changed (95% interval) | fixed | broken | p (McNemar) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.sets:
+        folder = args.real / name
+        for prior in (None, PRIORS.get(name)) if name in PRIORS else (None,):
+            before = hits(folder, args.baseline_recognizer, args.baseline_detector, prior)
+            after = hits(folder, args.recognizer, args.detector, prior)
+            fixed = sum(a and not b for a, b in zip(after, before))
+            broken = sum(b and not a for a, b in zip(after, before))
+            print(f"| {name} | {prior or 'none'} | {len(before)} | {_share(before)} | {_share(after)} | {fixed} | "
+                  f"{broken} | {mcnemar_p(fixed, broken):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
