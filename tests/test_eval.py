@@ -199,9 +199,10 @@ def test_real_labels(folder: str, kind: str, rows: int) -> None:
 def test_reports_are_markdown_tables() -> None:
     crops = format_crop_report(score_crops(["ABC1", "XY2"], ["A8C1", "XY2"], ["ca", "ny"]), "Crops")
     assert crops.startswith("## Crops")
-    assert "| 2 | 50.0% | 14.3% |" in crops
+    assert "| 2 | 50.0% | 9.5-90.5% | 14.3% |" in crops  # two crops say little: a wide 95% interval
     assert "| B | 8 | 1 |" in crops
     photos = format_photo_report(score_photos([PhotoLabel("a.jpg", "AB1", (0, 0, 9, 9), None)], {}), "Photos")
+    assert "| 1 | 1 | 0.0% | 0.0% | 0.0-79.3% | 0.00 |" in photos
     assert "| a.jpg | AB1 | (missed) |" in photos
 
 

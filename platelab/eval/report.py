@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from platelab.eval.metrics import CropScores, PhotoScores
+from platelab.eval.stats import wilson_interval
 from platelab.io.draw import montage
 from platelab.io.labels import normalize_plate
 
@@ -16,6 +17,12 @@ NO_FAILURES_SIZE = (96, 192)  # height, width of the blank tile shown when nothi
 
 def _percent(share: float) -> str:
     return f"{100 * share:.1f}%"
+
+
+def _interval(share: float, total: int) -> str:
+    """95% interval of a share measured on total items: how far a small set's figure can be trusted."""
+    low, high = wilson_interval(round(share * total), total)
+    return f"{100 * low:.1f}-{100 * high:.1f}%"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -28,7 +35,10 @@ def format_crop_report(scores: CropScores, title: str) -> str:
     """Markdown: overall scores, exact share by plate length and by region, the most common confusions."""
     sections = [
         f"## {title}",
-        _table(["crops", "exact", "CER"], [[scores.n, _percent(scores.exact), _percent(scores.cer)]]),
+        _table(
+            ["crops", "exact", "95% interval", "CER"],
+            [[scores.n, _percent(scores.exact), _interval(scores.exact, scores.n), _percent(scores.cer)]],
+        ),
         "### By length",
         _table(
             ["length", "crops", "exact"],
@@ -48,13 +58,14 @@ def format_crop_report(scores: CropScores, title: str) -> str:
 def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20) -> str:
     """Markdown: detection and end-to-end reading rates, false plates per photo, the first failures."""
     overall = _table(
-        ["photos", "plates", "detected", "read", "false plates / photo"],
+        ["photos", "plates", "detected", "read", "read: 95% interval", "false plates / photo"],
         [
             [
                 scores.n_photos,
                 scores.n_plates,
                 _percent(scores.detected),
                 _percent(scores.read),
+                _interval(scores.read, scores.n_plates),
                 f"{scores.false_per_photo:.2f}",
             ]
         ],
