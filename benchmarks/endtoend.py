@@ -21,6 +21,7 @@ import numpy as np
 
 from platelab.api import Reader
 from platelab.eval.metrics import score_photos
+from platelab.eval.stats import wilson_interval
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
 
@@ -85,7 +86,8 @@ def main() -> None:
                         help="detector ONNX files to compare, each in its own rows (default: the bundled one)")
     args = parser.parse_args()
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
-    print("| set | reader | photos | detected | read | false plates / photo | ms / photo | ms / 1080p photo |")
+    print("| set | reader | photos | detected | read (95% interval) | false plates / photo | ms / photo "
+          "| ms / 1080p photo |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.sets:
         folder = args.real / name
@@ -99,7 +101,9 @@ def main() -> None:
             readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
         for reader_name, predict in readers:
             scores, ms, ms_1080p = run(folder, predict)
-            print(f"| {name} | {reader_name} | {scores.n_photos} | {scores.detected:.1%} | {scores.read:.1%} | "
+            low, high = wilson_interval(scores.n_read, scores.n_plates)
+            print(f"| {name} | {reader_name} | {scores.n_photos} | {scores.detected:.1%} | "
+                  f"{scores.read:.1%} ({low:.1%}-{high:.1%}) | "
                   f"{scores.false_per_photo:.2f} | {ms:.0f} | {ms_1080p:.0f} |", flush=True)
 
 

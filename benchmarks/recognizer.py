@@ -16,6 +16,7 @@ import numpy as np
 
 from platelab.api import Recognizer
 from platelab.eval.metrics import score_crops
+from platelab.eval.stats import wilson_interval
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
 from platelab.synth.crops import CropGenerator
@@ -70,11 +71,13 @@ def main() -> None:
         rows.append(("Tesseract 5 (psm 7, A-Z0-9)", texts, len(images) / elapsed, elapsed / len(images) * 1000))
 
     print(f"\n{len(images)} crops from {source}\n")
-    print("| reader | exact | CER | crops/s (batched) | ms per single crop |")
-    print("|---|---|---|---|---|")
+    print("| reader | exact | 95% interval | CER | crops/s (batched) | ms per single crop |")
+    print("|---|---|---|---|---|---|")
     for name, texts, rate, single_ms in rows:
         scores = score_crops(truths, texts)
-        print(f"| {name} | {scores.exact:.1%} | {scores.cer:.1%} | {rate:.0f} | {single_ms:.2f} |")
+        low, high = wilson_interval(round(scores.exact * scores.n), scores.n)
+        print(f"| {name} | {scores.exact:.1%} | {low:.1%}-{high:.1%} | {scores.cer:.1%} | {rate:.0f} "
+              f"| {single_ms:.2f} |")
 
 
 if __name__ == "__main__":
