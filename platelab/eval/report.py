@@ -19,9 +19,9 @@ def _percent(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
-def _interval(share: float, total: int) -> str:
-    """95% interval of a share measured on total items: how far a small set's figure can be trusted."""
-    low, high = wilson_interval(round(share * total), total)
+def _interval(hits: int, total: int) -> str:
+    """95% interval of hits out of total items: how far a small set's figure can be trusted."""
+    low, high = wilson_interval(hits, total)
     return f"{100 * low:.1f}-{100 * high:.1f}%"
 
 
@@ -33,11 +33,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def format_crop_report(scores: CropScores, title: str) -> str:
     """Markdown: overall scores, exact share by plate length and by region, the most common confusions."""
+    exact_interval = _interval(round(scores.exact * scores.n), scores.n)
     sections = [
         f"## {title}",
         _table(
             ["crops", "exact", "95% interval", "CER"],
-            [[scores.n, _percent(scores.exact), _interval(scores.exact, scores.n), _percent(scores.cer)]],
+            [[scores.n, _percent(scores.exact), exact_interval, _percent(scores.cer)]],
         ),
         "### By length",
         _table(
@@ -65,7 +66,7 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
                 scores.n_plates,
                 _percent(scores.detected),
                 _percent(scores.read),
-                _interval(scores.read, scores.n_plates),
+                _interval(scores.n_read, scores.n_plates),
                 f"{scores.false_per_photo:.2f}",
             ]
         ],

@@ -163,8 +163,9 @@ class FormatPrior:
         self, probs: np.ndarray, greedy: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Classes for a CTC reading's characters, probs (characters, classes), under the most probable format
-        of the reading's length: (classes read, the same as written, that format's allowed probabilities
-        (characters, classes, see _allowed_probs)); the greedy classes and None when no format has that length."""
+        of the reading's length: (classes read, those classes as the country writes them, that format's allowed
+        probabilities (characters, classes, see _allowed_probs)); the greedy classes, read and written, and None
+        when no format has that length."""
         for length, allowed, log_weights in self.groups:
             if length == len(greedy):
                 masked = np.where(allowed, np.log(np.clip(probs, 1e-9, 1.0))[None], -np.inf)
