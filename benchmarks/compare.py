@@ -12,42 +12,37 @@ McNemar's exact p-value: the chance of a split at least that lopsided if the two
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 
 from platelab.api import Reader, Recognizer
 from platelab.eval.metrics import score_photos
 from platelab.eval.stats import mcnemar_p, wilson_interval
 from platelab.io.decode import read_image
-from platelab.io.labels import CropLabel, normalize_plate, read_labels
+from platelab.io.labels import CropLabel, PhotoLabel, normalize_plate, read_labels
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PRIORS = {"crops-us": "us", "endtoend-us": "us", "endtoend-br": "br"}
 
 
-def crop_hits(folder: Path, recognizer: Path | None, prior: str | None) -> list[bool]:
-    labels = read_labels(folder)
+def crop_hits(folder: Path, labels: list[CropLabel], recognizer: Path | None, prior: str | None) -> list[bool]:
     readings = Recognizer(recognizer, prior=prior).read([read_image(folder / x.file) for x in labels])
     return [r.text == normalize_plate(x.plate) for r, x in zip(readings, labels)]
 
 
-def photo_hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None) -> list[bool]:
-    labels = read_labels(folder)
+def photo_hits(
+    folder: Path, labels: list[PhotoLabel], recognizer: Path | None, detector: Path | None, prior: str | None
+) -> list[bool]:
     reader = Reader(detector=detector, recognizer=recognizer, prior=prior)
     files = dict.fromkeys(x.file for x in labels)
     predictions = {f: [(p.box, p.text) for p in reader.read(read_image(folder / f, name=f))] for f in files}
-    missed = Counter((file, plate) for file, plate, _ in score_photos(labels, predictions).failures)
-    hits = []
-    for x in labels:  # a photo's labelled plates in order; each failure accounts for one of them
-        hits.append(missed[(x.file, x.plate)] == 0)
-        missed[(x.file, x.plate)] -= not hits[-1]
-    return hits
+    return score_photos(labels, predictions).hits
 
 
 def hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None) -> list[bool]:
-    if isinstance(read_labels(folder)[0], CropLabel):
-        return crop_hits(folder, recognizer, prior)
-    return photo_hits(folder, recognizer, detector, prior)
+    labels = read_labels(folder)
+    if isinstance(labels[0], CropLabel):
+        return crop_hits(folder, labels, recognizer, prior)
+    return photo_hits(folder, labels, recognizer, detector, prior)
 
 
 def _share(hit: list[bool]) -> str:

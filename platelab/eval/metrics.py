@@ -147,7 +147,8 @@ class PhotoScores:
 
     `detected`: share of labelled plates that some predicted box overlaps. `read`: share of labelled plates
     whose matched prediction also has the exact text. `false_per_photo`: predicted plates that overlap no
-    labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed).
+    labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed); `hits` says
+    for each labelled plate, in the labels' order, whether it was read.
     """
 
     n_plates: int
@@ -159,6 +160,7 @@ class PhotoScores:
     n_read: int = 0
     n_false: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    hits: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -167,6 +169,7 @@ class _PhotoTally:
     read: int = 0
     false: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    hits: dict[int, bool] = field(default_factory=dict)  # label index -> read
 
 
 def _match(
@@ -192,16 +195,19 @@ def _match(
 
 
 def _tally_photo(
-    labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float, tally: _PhotoTally
+    labels: Mapping[int, PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float, tally: _PhotoTally
 ) -> None:
-    matches, overlapping = _match(labels, predictions, iou_min)
+    """One photo's labels, by their index among all labels, against its predictions."""
+    indices, photo_labels = list(labels), list(labels.values())
+    matches, overlapping = _match(photo_labels, predictions, iou_min)
     tally.false += len(predictions) - len(overlapping)
-    for li, label in enumerate(labels):
+    for li, label in enumerate(photo_labels):
         text = normalize_plate(predictions[matches[li]][1]) if li in matches else ""
         tally.detected += li in matches
-        if li in matches and text == normalize_plate(label.plate):
-            tally.read += 1
-        else:
+        read = li in matches and text == normalize_plate(label.plate)
+        tally.read += read
+        tally.hits[indices[li]] = read
+        if not read:
             tally.failures.append((label.file, label.plate, text))
 
 
@@ -212,9 +218,9 @@ def score_photos(
 
     Photos without predictions count as all plates missed; predictions for unlabelled files are ignored.
     """
-    by_file: dict[str, list[PhotoLabel]] = defaultdict(list)
-    for label in labels:
-        by_file[label.file].append(label)
+    by_file: dict[str, dict[int, PhotoLabel]] = defaultdict(dict)
+    for index, label in enumerate(labels):
+        by_file[label.file][index] = label
     tally = _PhotoTally()
     for file, photo_labels in by_file.items():
         _tally_photo(photo_labels, predictions.get(file, ()), iou_min, tally)
@@ -229,4 +235,5 @@ def score_photos(
         n_read=tally.read,
         n_false=tally.false,
         failures=tally.failures,
+        hits=[tally.hits[i] for i in range(n_plates)],
     )
