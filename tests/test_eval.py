@@ -217,3 +217,20 @@ def test_failure_montage_tiles_only_failures() -> None:
     assert grid.dtype == np.uint8 and grid.ndim == 3 and grid.shape[2] == 3
     assert 2 * one.shape[0] <= grid.shape[0] < 3 * one.shape[0]  # 2 rows and 4 columns of tiles, plus gaps
     assert 4 * one.shape[1] <= grid.shape[1] < 5 * one.shape[1]
+
+
+def test_synthetic_styles_draw_their_own_plates_whatever_else_is_scored() -> None:
+    from platelab.api import Recognizer
+    from platelab.eval.synthetic import score_styles, style_seed
+    from platelab.synth.crops import CropGenerator
+    from platelab.synth.style import select_styles
+
+    california, texas = select_styles(["us-california"])[0], select_styles(["us-texas"])[0]
+    predictor = Recognizer().predictor
+    alone = score_styles(predictor, [california], 4, seed=5)
+    together = score_styles(predictor, [texas, california], 4, seed=5)
+    assert alone[0] == together[1] and together[1].style == "us-california"
+    # Arizona and Washington share a format: from one seed their plate 0 is the same number under the same camera.
+    twins = select_styles(["us-arizona", "us-washington"])
+    assert len({CropGenerator([s], seed=5).sample(0).text for s in twins}) == 1
+    assert len({CropGenerator([s], seed=style_seed(5, s)).sample(0).text for s in twins}) == 2

