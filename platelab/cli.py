@@ -164,9 +164,13 @@ def export(
     out: Annotated[Path, typer.Option(help="ONNX file to write")],
     int8: Annotated[bool, typer.Option(help="detector only: 8-bit weights and activations, calibrated on "
                                             "synthetic scenes (about half the CPU time)")] = False,
+    class_scale: Annotated[list[str] | None, typer.Option(
+        help="recognizer only: CHAR=FACTOR, repeatable; decoding multiplies that character's probability by "
+             "FACTOR (a class the network under-reads on real plates)")] = None,
 ) -> None:
     """Export a trained run (recognizer or detector) to ONNX, with its model card beside it."""
     import json
+    import shlex
     from functools import partial
 
     config = run / "config.json"
@@ -175,6 +179,8 @@ def export(
     task = json.loads(config.read_text(encoding="utf-8")).get("task")
     if int8 and task != "detector":
         _fail(f"{run}: --int8 is for detector runs (this one is a {task or 'recognizer'} run)")
+    if class_scale and task in ("detector", "finetune"):
+        _fail(f"{run}: --class-scale is for recognizer runs (this one is a {task} run)")
     if task == "detector":
         from platelab.train.detector import export_detector_run
 
@@ -183,7 +189,31 @@ def export(
         from platelab.train.finetune import export_finetune_run as export_run
     else:
         from platelab.train.recipe import export_run
-    typer.echo(f"wrote {export_run(run, out)}")
+
+        if class_scale:
+            scale = _class_scale(class_scale)
+            command = shlex.join(["platelab", "export", str(run), "--out", str(out),
+                                  *(arg for entry in class_scale for arg in ("--class-scale", entry))])
+            export_run = partial(export_run, class_scale=scale, command=command)
+    try:
+        typer.echo(f"wrote {export_run(run, out)}")
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _class_scale(entries: list[str]) -> dict[str, float]:
+    """["M=4", "W=4"] -> {"M": 4.0, "W": 4.0}; a malformed entry ends the command with a one-line error."""
+    scale = {}
+    for entry in entries:
+        char, _, factor = entry.partition("=")
+        try:
+            value = float(factor)
+        except ValueError:
+            value = 0.0
+        if len(char) != 1 or not value > 0:
+            _fail(f"--class-scale {entry!r}: expected CHAR=FACTOR with a positive factor, e.g. M=4")
+        scale[char.upper()] = value
+    return scale
 
 
 @app.command("read")

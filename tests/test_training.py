@@ -90,3 +90,36 @@ def test_a_country_prior_writes_characters_as_that_country_does(tmp_path: Path) 
     vanity, letters = us.decode(np.stack([sure_frames("OOOOOOO"), sure_frames("OOO226")]))
     assert (vanity.text, letters.text) == ("0000000", "OOO226")
     assert [d.text for d in RecognitionPredictor(us.path).decode(sure_frames("OOOOOOO")[None])] == ["OOOOOOO"]
+
+
+def test_export_class_scale_tips_a_close_call_and_is_on_the_card(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    cfg = _config(tmp_path / "run", "ctc")
+    training.train_recognizer(cfg)
+    plain = RecognitionPredictor(export_run(cfg.out_dir, tmp_path / "plain.onnx"))
+    result = CliRunner().invoke(app, ["export", str(cfg.out_dir), "--out", str(tmp_path / "scaled.onnx"),
+                                      "--class-scale", "M=4", "--class-scale", "w=4"])
+    assert result.exit_code == 0, result.output
+    scaled = RecognitionPredictor(tmp_path / "scaled.onnx")
+    frames = plain.probabilities([np.zeros((64, 128, 3), np.uint8)]).shape[1]
+    probs = np.zeros((1, frames, plain.charset.classes), np.float32)
+    probs[0, :, plain.charset.pad_index] = 1.0
+    for frame, (best, second, p) in enumerate([("H", "M", 0.6), ("N", "W", 0.6), ("H", "M", 0.9)]):
+        probs[0, 2 * frame + 1] = 0.0
+        probs[0, 2 * frame + 1, [plain.charset.chars.index(best), plain.charset.chars.index(second)]] = p, 1 - p
+    # 0.4 x 4 beats 0.6; 0.1 x 4 does not beat 0.9
+    assert (plain.decode(probs)[0].text, scaled.decode(probs)[0].text) == ("HNH", "MWH")
+    card = json.loads((tmp_path / "scaled.card.json").read_text())
+    assert card["class_scale"] == {"M": 4.0, "W": 4.0} and "--class-scale M=4" in card["export_command"]
+
+    for bad, message in (("M=0", "positive factor"), ("MW=2", "CHAR=FACTOR"), ("a=x", "CHAR=FACTOR"),
+                         ("#=2", "not in the model's charset")):
+        result = CliRunner().invoke(app, ["export", str(cfg.out_dir), "--out", str(tmp_path / "bad.onnx"),
+                                          "--class-scale", bad])
+        assert result.exit_code == 2 and message in result.output, (bad, result.output)
+    assert not (tmp_path / "bad.onnx").exists()

@@ -39,6 +39,12 @@ class RecognitionPredictor:
         self.head = metadata.get("head", "slots")  # models exported before the CTC head carry no "head"
         self.batch_size = batch_size
         self.prior = self._prior(metadata, prior)
+        # Factors per character chosen on real crops when the model was exported (`platelab export --class-scale`):
+        # a network trained on synthetic faces can under-read a class whose real shape it never saw (the US dies'
+        # narrow M and W read as H and N, never the other way round).
+        self.class_scale = np.ones(self.charset.classes, np.float32)
+        for char, factor in json.loads(metadata.get("class_scale", "{}")).items():
+            self.class_scale[self.charset.chars.index(char)] = factor
 
     def _prior(self, metadata: dict[str, str], name: str | None) -> FormatPrior | None:
         if name is None:
@@ -71,6 +77,9 @@ class RecognitionPredictor:
         return np.concatenate(outputs)
 
     def decode(self, probs: np.ndarray) -> list[Decoded]:
+        if (self.class_scale != 1).any():
+            probs = probs * self.class_scale
+            probs = probs / probs.sum(-1, keepdims=True)
         return decode(probs, self.charset, self.head, self.prior)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
