@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from platelab.predict.charset import Charset
-from platelab.predict.decode import FormatPrior, decode, decode_ctc, decode_greedy, decode_with_prior
+from platelab.predict.decode import FormatPrior, decode, decode_ctc, decode_greedy, decode_with_prior, rescaled
 
 CHARSET = Charset()
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -123,3 +123,17 @@ def test_a_countrys_way_of_writing_applies_only_where_the_chosen_format_allows_i
     assert no_format.text == "G0"
     slots = decode_with_prior(_probs("NOX226")[None], CHARSET, prior)[0]
     assert slots.text == "NOX226"
+
+
+def test_a_class_scale_changes_which_character_is_read_never_whether_one_is() -> None:
+    blank, h, m = CHARSET.pad_index, CHARSET.chars.index("H"), CHARSET.chars.index("M")
+    frames = np.zeros((3, CHARSET.classes), np.float32)
+    frames[0, [blank, h, m]] = 0.1, 0.5, 0.4  # read H; M times 4 outweighs it
+    frames[1, [blank, h, m]] = 0.5, 0.3, 0.2  # read blank: stays blank though 0.2 x 4 > 0.5
+    frames[2, [blank, h, m]] = 0.05, 0.9, 0.05  # a sure H stays H
+    scale = np.ones(CHARSET.classes, np.float32)
+    scale[m] = 4.0
+    out = rescaled(frames, scale, blank)
+    assert list(out.argmax(1)) == [m, blank, h]
+    assert np.allclose(out.sum(1), 1.0) and np.allclose(out[:, blank], frames[:, blank])
+    assert np.allclose(out[0, [h, m]], np.array([0.5, 1.6]) * 0.9 / 2.1)

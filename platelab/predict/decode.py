@@ -31,6 +31,18 @@ def _decoded(probs: np.ndarray, classes: np.ndarray, charset: Charset) -> Decode
     return Decoded(text, confidence, tuple(float(p) for p in chosen[:length]))
 
 
+def rescaled(probs: np.ndarray, scale: np.ndarray, keep: int) -> np.ndarray:
+    """probs (..., classes) with each class multiplied by scale (classes,) where the best class is a character: the
+    characters' total stays, so does keep's (CTC's blank, or the empty slot). A scale changes which character is
+    read where one is, never whether one is: a frame read as blank stays as it was, however much M it holds."""
+    weighted = probs * scale
+    weighted[..., keep] = 0.0
+    characters = probs.sum(-1, keepdims=True) - probs[..., keep : keep + 1]
+    out = weighted * characters / np.maximum(weighted.sum(-1, keepdims=True), 1e-12)
+    out[..., keep] = probs[..., keep]
+    return np.where((probs.argmax(-1) == keep)[..., None], probs, out)
+
+
 def decode_greedy(probs: np.ndarray, charset: Charset) -> list[Decoded]:
     """Most likely class in every slot; the text ends at the first empty slot."""
     return [_decoded(p, np.argmax(p, axis=1), charset) for p in probs]

@@ -11,7 +11,7 @@ import numpy as np
 
 from platelab.io.results import CharResult, PlateResult
 from platelab.predict.charset import Charset
-from platelab.predict.decode import Decoded, FormatPrior, decode
+from platelab.predict.decode import Decoded, FormatPrior, decode, rescaled
 from platelab.predict.preprocess import preprocess_crops
 from platelab.predict.session import load_session
 from platelab.weights import default_model
@@ -78,8 +78,7 @@ class RecognitionPredictor:
 
     def decode(self, probs: np.ndarray) -> list[Decoded]:
         if (self.class_scale != 1).any():
-            probs = probs * self.class_scale
-            probs = probs / probs.sum(-1, keepdims=True)
+            probs = rescaled(probs, self.class_scale, self.charset.pad_index)
         return decode(probs, self.charset, self.head, self.prior)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
