@@ -33,15 +33,15 @@ def main() -> None:
     parser.add_argument("--prior", help="decode with this country's format prior")
     args = parser.parse_args()
 
-    predictor = RecognitionPredictor(args.model, prior=args.prior)
-    scores = score_styles(predictor, select_styles(args.styles), args.per_style, args.seed)
+    styles = select_styles(args.styles)
+    scores = score_styles(RecognitionPredictor(args.model, prior=args.prior), styles, args.per_style, args.seed)
     print(f"| style | read ({args.per_style} plates, 95% interval) | misread as |")
     print("|---|---|---|")
     for s in sorted(scores, key=lambda s: (s.hits / s.total, s.style)):
         shown = ", ".join(f"{truth} -> {read or '(nothing)'}" for truth, read in s.misreads[:3])
         print(f"| {s.style} | {percent(s.hits, s.total)} | {shown} |")
     hits, total = sum(s.hits for s in scores), sum(s.total for s in scores)
-    two_rows = [s for s, style in zip(scores, select_styles(args.styles)) if len(style.rows) > 1]
+    two_rows = [s for s, style in zip(scores, styles) if len(style.rows) > 1]
     print(f"| **all {len(scores)} styles** | **{percent(hits, total)}** | |")
     if two_rows:
         print(f"| two-row styles | {percent(sum(s.hits for s in two_rows), sum(s.total for s in two_rows))} | |")
