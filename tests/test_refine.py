@@ -66,6 +66,18 @@ def test_a_neighbouring_plate_in_the_view_is_not_taken_for_this_one() -> None:
     assert all(np.array_equal(q, beside) for q in quads)
 
 
+def test_a_band_across_the_characters_is_replaced_by_the_plate_the_view_finds() -> None:
+    # 70 x 8: no plate is that wide for its height; its IoU with the whole 80 x 25 plate is 0.28, under the
+    # neighbour threshold, so only its centre inside the re-detection tells they are one plate.
+    band = np.float32([[605, 408], [675, 408], [675, 416], [605, 416]])
+    [quads] = refined_quads(BlobDetector(), _photo(), [band])
+    assert all(np.abs(q - PLATE).max() < 1.0 for q in quads)
+    # the same band beside the plate (its centre outside it) stays a neighbour's
+    beside = band + np.float32([0, 40])
+    [quads] = refined_quads(BlobDetector(), _photo(), [beside])
+    assert all(np.array_equal(q, beside) for q in quads)
+
+
 def test_several_plates_are_refined_in_one_batch_per_view_size() -> None:
     detector = BlobDetector()
     photo = _photo()

@@ -17,6 +17,7 @@ from platelab.predict.detector import DetectionPredictor, quad_iou, quad_sides
 
 MIN_VIEW_SCORE = 0.2  # the plate is known to be there; a weaker peak still has good corners
 MIN_VIEW_IOU = 0.3  # a re-detection overlapping the plate less than this is a neighbour, not the plate
+MAX_PLATE_ASPECT = 6.0  # the widest plate styles (EU) are 4.7 times as wide as high
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ def _view(image: np.ndarray, quad: np.ndarray, view: ZoomView) -> tuple[np.ndarr
     return pixels, matrix
 
 
+def _overlap(candidate: np.ndarray, quad: np.ndarray) -> float:
+    """How surely candidate is the plate quad was found as: their IoU; for a quad no plate is as wide as (a band
+    across the characters), 1 when candidate holds its centre, since its IoU with the whole plate stays low."""
+    width, height = quad_sides(quad)
+    if width > MAX_PLATE_ASPECT * max(height, 1.0):
+        centre = tuple(float(v) for v in quad.mean(0))
+        if cv2.pointPolygonTest(candidate.astype(np.float32), centre, False) >= 0:
+            return 1.0
+    return quad_iou(candidate, quad)
+
+
 def refined_quads(
     detector: DetectionPredictor,
     image: np.ndarray,
@@ -56,7 +68,7 @@ def refined_quads(
         found = detector.detect_batch([pixels for pixels, _ in shown], size, MIN_VIEW_SCORE)
         for (i, j), (_, matrix), detections in zip(jobs, shown, found):
             candidates = [(d.quad - matrix[:, 2]) / matrix[0, 0] for d in detections]
-            best = max(candidates, key=lambda q: quad_iou(q, quads[i]), default=None)
-            if best is not None and quad_iou(best, quads[i]) > MIN_VIEW_IOU:
+            best = max(candidates, key=lambda q: _overlap(q, quads[i]), default=None)
+            if best is not None and _overlap(best, quads[i]) > MIN_VIEW_IOU:
                 refined[i][j] = best
     return refined
