@@ -35,12 +35,16 @@ def rescaled(probs: np.ndarray, scale: np.ndarray, keep: int) -> np.ndarray:
     """probs (..., classes) with each class multiplied by scale (classes,) where the best class is a character: the
     characters' total stays, so does keep's (CTC's blank, or the empty slot). A scale changes which character is
     read where one is, never whether one is: a frame read as blank stays as it was, however much M it holds."""
-    weighted = probs * scale
-    weighted[..., keep] = 0.0
-    characters = probs.sum(-1, keepdims=True) - probs[..., keep : keep + 1]
-    out = weighted * characters / np.maximum(weighted.sum(-1, keepdims=True), 1e-12)
-    out[..., keep] = probs[..., keep]
-    return np.where((probs.argmax(-1) == keep)[..., None], probs, out)
+    out = probs.copy()
+    reads_character = probs.argmax(-1) != keep
+    frames = probs[reads_character]  # (frames, classes): a fraction of them, so the work is done only there
+    weighted = frames * scale
+    weighted[:, keep] = 0.0
+    characters = frames.sum(-1, keepdims=True) - frames[:, keep : keep + 1]
+    weighted *= characters / np.maximum(weighted.sum(-1, keepdims=True), 1e-12)
+    weighted[:, keep] = frames[:, keep]
+    out[reads_character] = weighted
+    return out
 
 
 def decode_greedy(probs: np.ndarray, charset: Charset) -> list[Decoded]:
