@@ -43,8 +43,9 @@ def _view(image: np.ndarray, quad: np.ndarray, view: ZoomView) -> tuple[np.ndarr
 
 
 def _overlap(candidate: np.ndarray, quad: np.ndarray) -> float:
-    """How surely candidate is the plate quad was found as: their IoU; for a quad no plate is as wide as (a band
-    across the characters), 1 when candidate holds its centre, since its IoU with the whole plate stays low."""
+    """How well candidate matches the plate that quad marks: their IoU, except that a quad wider than any plate (a
+    band across the characters, whose IoU with the whole plate stays low) matches fully a candidate holding its
+    centre."""
     width, height = quad_sides(quad)
     if width > MAX_PLATE_ASPECT * max(height, 1.0):
         centre = tuple(float(v) for v in quad.mean(0))
