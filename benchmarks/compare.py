@@ -16,7 +16,8 @@ from pathlib import Path
 
 from platelab.api import Reader, Recognizer
 from platelab.eval.metrics import score_photos
-from platelab.eval.stats import mcnemar_p, wilson_interval
+from platelab.eval.report import format_share
+from platelab.eval.stats import mcnemar_p
 from platelab.io.decode import read_image
 from platelab.io.labels import CropLabel, PhotoLabel, normalize_plate, read_labels
 
@@ -45,11 +46,6 @@ def hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: st
     return photo_hits(folder, labels, recognizer, detector, prior)
 
 
-def _share(hit: list[bool]) -> str:
-    low, high = wilson_interval(sum(hit), len(hit))
-    return f"{sum(hit) / len(hit):.1%} ({low:.1%}-{high:.1%})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real", type=Path, default=REAL)
@@ -68,8 +64,9 @@ def main() -> None:
             after = hits(folder, args.recognizer, args.detector, prior)
             fixed = sum(a and not b for a, b in zip(after, before))
             broken = sum(b and not a for a, b in zip(after, before))
-            print(f"| {name} | {prior or 'none'} | {len(before)} | {_share(before)} | {_share(after)} | {fixed} | "
-                  f"{broken} | {mcnemar_p(fixed, broken):.2f} |", flush=True)
+            shares = " | ".join(format_share(sum(h), len(h)) for h in (before, after))
+            print(f"| {name} | {prior or 'none'} | {len(before)} | {shares} | {fixed} | {broken} | "
+                  f"{mcnemar_p(fixed, broken):.2f} |", flush=True)
 
 
 if __name__ == "__main__":

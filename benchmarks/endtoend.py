@@ -21,7 +21,7 @@ import numpy as np
 
 from platelab.api import Reader
 from platelab.eval.metrics import score_photos
-from platelab.eval.stats import wilson_interval
+from platelab.eval.report import format_share
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
 
@@ -101,9 +101,8 @@ def main() -> None:
             readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
         for reader_name, predict in readers:
             scores, ms, ms_1080p = run(folder, predict)
-            low, high = wilson_interval(scores.n_read, scores.n_plates)
             print(f"| {name} | {reader_name} | {scores.n_photos} | {scores.detected:.1%} | "
-                  f"{scores.read:.1%} ({low:.1%}-{high:.1%}) | "
+                  f"{format_share(scores.n_read, scores.n_plates)} | "
                   f"{scores.false_per_photo:.2f} | {ms:.0f} | {ms_1080p:.0f} |", flush=True)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from platelab.api import Recognizer
 from platelab.eval.metrics import score_crops
-from platelab.eval.stats import wilson_interval
+from platelab.eval.report import format_interval
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
 from platelab.synth.crops import CropGenerator
@@ -75,8 +75,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, texts, rate, single_ms in rows:
         scores = score_crops(truths, texts)
-        low, high = wilson_interval(round(scores.exact * scores.n), scores.n)
-        print(f"| {name} | {scores.exact:.1%} | {low:.1%}-{high:.1%} | {scores.cer:.1%} | {rate:.0f} "
+        interval = format_interval(round(scores.exact * scores.n), scores.n)
+        print(f"| {name} | {scores.exact:.1%} | {interval} | {scores.cer:.1%} | {rate:.0f} "
               f"| {single_ms:.2f} |")
 
 

@@ -11,17 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from platelab.eval.stats import wilson_interval
+from platelab.eval.report import format_share
 from platelab.eval.synthetic import score_styles
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.synth.style import select_styles
 
 TEST_SEED = 20261126  # tests/test_recognizer.py's unseen seed
-
-
-def percent(hits: int, total: int) -> str:
-    low, high = wilson_interval(hits, total)
-    return f"{100 * hits / total:.1f}% ({100 * low:.1f}-{100 * high:.1f}%)"
 
 
 def main() -> None:
@@ -39,12 +34,12 @@ def main() -> None:
     print("|---|---|---|")
     for s in sorted(scores, key=lambda s: (s.hits / s.total, s.style)):
         shown = ", ".join(f"{truth} -> {read or '(nothing)'}" for truth, read in s.misreads[:3])
-        print(f"| {s.style} | {percent(s.hits, s.total)} | {shown} |")
+        print(f"| {s.style} | {format_share(s.hits, s.total)} | {shown} |")
     hits, total = sum(s.hits for s in scores), sum(s.total for s in scores)
     two_rows = [s for s, style in zip(scores, styles) if len(style.rows) > 1]
-    print(f"| **all {len(scores)} styles** | **{percent(hits, total)}** | |")
+    print(f"| **all {len(scores)} styles** | **{format_share(hits, total)}** | |")
     if two_rows:
-        print(f"| two-row styles | {percent(sum(s.hits for s in two_rows), sum(s.total for s in two_rows))} | |")
+        print(f"| two-row styles | {format_share(sum(s.hits for s in two_rows), sum(s.total for s in two_rows))} | |")
 
 
 if __name__ == "__main__":

@@ -19,10 +19,15 @@ def _percent(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
-def _interval(hits: int, total: int) -> str:
-    """95% interval of hits out of total items: how far a small set's figure can be trusted."""
+def format_interval(hits: int, total: int) -> str:
+    """95% interval of hits out of total items ("84.1-90.8%"): how far a small set's figure can be trusted."""
     low, high = wilson_interval(hits, total)
     return f"{100 * low:.1f}-{100 * high:.1f}%"
+
+
+def format_share(hits: int, total: int) -> str:
+    """hits out of total items with their 95% interval: "87.8% (84.1-90.8%)"."""
+    return f"{_percent(hits / max(total, 1))} ({format_interval(hits, total)})"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -33,7 +38,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def format_crop_report(scores: CropScores, title: str) -> str:
     """Markdown: overall scores, exact share by plate length and by region, the most common confusions."""
-    exact_interval = _interval(round(scores.exact * scores.n), scores.n)
+    exact_interval = format_interval(round(scores.exact * scores.n), scores.n)
     sections = [
         f"## {title}",
         _table(
@@ -66,7 +71,7 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
                 scores.n_plates,
                 _percent(scores.detected),
                 _percent(scores.read),
-                _interval(scores.n_read, scores.n_plates),
+                format_interval(scores.n_read, scores.n_plates),
                 f"{scores.false_per_photo:.2f}",
             ]
         ],
