@@ -1,8 +1,10 @@
 """Recognizer speed and accuracy beside Tesseract 5, on the same crops in one run.
 
-    python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us]
+    python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us] [--models A.onnx ...]
 
-Without a crops folder it uses synthetic crops (seeded). Prints a markdown table.
+Reads with the bundled 8-bit recognizer (what `platelab read --crops` uses) and the float one unless models are
+given, each without and with the prior. Without a crops folder it uses synthetic crops (seeded). Prints a markdown
+table.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import select_styles
+from platelab.weights import CROP_RECOGNIZER, default_model
 
 DEFAULT_CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "crops-us"
 
@@ -49,17 +52,21 @@ def main() -> None:
     parser.add_argument("--prior", default="us")
     parser.add_argument("--count", type=int, default=370, help="synthetic crops when no folder is found")
     parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--models", nargs="*", type=Path,
+                        default=[default_model(CROP_RECOGNIZER), default_model("recognizer")])
     args = parser.parse_args()
 
     images, truths, source = load_crops(args.crops, args.count)
     rows = []
-    for prior in (None, args.prior):
-        recognizer = Recognizer(prior=prior)
-        recognizer.read(images[:8])  # warm-up: onnxruntime allocates on the first run
-        batched = min(timed(lambda r=recognizer: r.read(images), 7))
-        single = statistics.median(timed(lambda r=recognizer: r.read(images[:1]), 200))
-        texts = [r.text for r in recognizer.read(images)]
-        rows.append((f"platelab (prior: {prior or 'none'})", texts, len(images) / batched, single * 1000))
+    for model in args.models:
+        for prior in (None, args.prior):
+            recognizer = Recognizer(model, prior=prior)
+            recognizer.read(images[:8])  # warm-up: onnxruntime allocates on the first run
+            batched = min(timed(lambda r=recognizer: r.read(images), 7))
+            single = statistics.median(timed(lambda r=recognizer: r.read(images[:1]), 200))
+            texts = [r.text for r in recognizer.read(images)]
+            rows.append((f"platelab {model.stem} (prior: {prior or 'none'})", texts, len(images) / batched,
+                         single * 1000))
 
     if not args.no_tesseract:
         from platelab.eval.peers import TesseractReader

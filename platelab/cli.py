@@ -162,8 +162,8 @@ def finetune(
 def export(
     run: Annotated[Path, typer.Argument(help="training run folder (holds last.ckpt and config.json)")],
     out: Annotated[Path, typer.Option(help="ONNX file to write")],
-    int8: Annotated[bool, typer.Option(help="detector only: 8-bit weights and activations, calibrated on "
-                                            "synthetic scenes (about half the CPU time)")] = False,
+    int8: Annotated[bool, typer.Option(help="8-bit weights and activations, calibrated on synthetic scenes or "
+                                            "crops (about half the CPU time)")] = False,
     class_scale: Annotated[list[str] | None, typer.Option(
         help="recognizer only: CHAR=FACTOR, repeatable; decoding multiplies that character's probability by "
              "FACTOR (a class the network under-reads on real plates)")] = None,
@@ -177,8 +177,8 @@ def export(
     if not config.exists():
         _fail(f"{run}: not a training run (no config.json)")
     task = json.loads(config.read_text(encoding="utf-8")).get("task")
-    if int8 and task != "detector":
-        _fail(f"{run}: --int8 is for detector runs (this one is a {task or 'recognizer'} run)")
+    if int8 and task == "finetune":
+        _fail(f"{run}: --int8 is for detector and recognizer runs (this one is a {task} run)")
     if class_scale and task in ("detector", "finetune"):
         _fail(f"{run}: --class-scale is for recognizer runs (this one is a {task} run)")
     if task == "detector":
@@ -190,11 +190,11 @@ def export(
     else:
         from platelab.train.recipe import export_run
 
-        if class_scale:
-            scale = _class_scale(class_scale)
-            command = shlex.join(["platelab", "export", str(run), "--out", str(out),
-                                  *(arg for entry in class_scale for arg in ("--class-scale", entry))])
-            export_run = partial(export_run, class_scale=scale, command=command)
+        if class_scale or int8:
+            command = shlex.join(["platelab", "export", str(run), "--out", str(out), *(["--int8"] if int8 else []),
+                                  *(arg for entry in class_scale or [] for arg in ("--class-scale", entry))])
+            scale = _class_scale(class_scale) if class_scale else None
+            export_run = partial(export_run, class_scale=scale, command=command, int8=int8)
     try:
         typer.echo(f"wrote {export_run(run, out)}")
     except ValueError as exc:
@@ -223,7 +223,8 @@ def read(
     json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
     draw: Annotated[Path | None, typer.Option(help="folder for copies of the images with plates outlined")] = None,
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
-    model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="recognizer ONNX (bundled: 8-bit for crops, float in photos)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     min_confidence: Annotated[
         float | None,
@@ -289,7 +290,8 @@ def serve(
 def evaluate(
     folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv (crops or photos)")],
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
-    model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="recognizer ONNX (bundled: 8-bit for crops, float in photos)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,

@@ -15,9 +15,10 @@ from platelab.io.labels import read_labels
 from platelab.synth.camera import CameraConfig, LightConfig
 from platelab.synth.config import SynthConfig, describe
 from platelab.synth.crops import CropGenerator
+from platelab.synth.fonts import DieShapes, draws_alike
 from platelab.synth.geometry import GeometryConfig
 from platelab.synth.render import render_plate
-from platelab.synth.style import builtin_styles
+from platelab.synth.style import FontChoice, PlateFormat, builtin_styles
 from platelab.synth.surroundings import SurroundConfig
 
 
@@ -132,3 +133,21 @@ def test_config_description_lists_every_parameter() -> None:
     text = describe()
     for name in ("crop_size", "yaw", "jpeg_p", "shadow_p", "frame_p", "plate_width"):
         assert re.search(rf"^\s*{name}: ", text, re.M), name
+
+
+def test_a_face_that_draws_o_as_its_0_labels_the_shape_as_the_country_writes_it() -> None:
+    assert draws_alike("RG2014D.ttf", "O", "0") and not draws_alike("LiberationSansNarrow-Bold.ttf", "O", "0")
+    assert not draws_alike("RG2014D.ttf", "O", "0", 0, DieShapes(box_zero=True))  # the die's boxed 0 is not its O
+    maryland = builtin_styles()["us-maryland"]
+
+    def texts(pattern: str, font: str) -> str:
+        style = maryland.model_copy(update={"formats": [PlateFormat(patterns=[pattern])],
+                                            "fonts": [FontChoice(file=font)]})
+        return "".join(render_plate(style, np.random.default_rng(i)).text for i in range(200))
+
+    # The US writes the round shape as 0 where a 0 can stand (synth/countries.yaml), so no label asks for an O that
+    # no image shows; a letter place, or a face whose O is not its 0, keeps the O.
+    vanity = texts("AAAAAAA", "RG2014D.ttf")
+    assert "O" not in vanity and vanity.count("0") > 1.5 * vanity.count("1")  # the Os are written as 0s
+    assert "O" in texts("LLLNNNN", "RG2014D.ttf")
+    assert "O" in texts("AAAAAAA", "LiberationSansNarrow-Bold.ttf")

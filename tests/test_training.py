@@ -123,3 +123,27 @@ def test_export_class_scale_tips_a_close_call_and_is_on_the_card(tmp_path: Path)
                                           "--class-scale", bad])
         assert result.exit_code == 2 and message in result.output, (bad, result.output)
     assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+    from platelab.train import recipe
+
+    cfg = _config(tmp_path / "run", "ctc")
+    training.train_recognizer(cfg)
+    monkeypatch.setattr(recipe, "CALIBRATION_CROPS", 8)
+    monkeypatch.setattr(recipe, "CALIBRATION_BATCH", 4)
+    out = tmp_path / "int8.onnx"
+    result = CliRunner().invoke(app, ["export", str(cfg.out_dir), "--out", str(out), "--int8"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["int8"]["kept_float"] and card["int8"]["size_bytes_float"] > card["size_bytes"]
+    assert set(card["accuracy_int8"]) == set(card["accuracy_float"]) == {"synthetic"}
+    assert "--int8" in card["export_command"]
+    crops = [np.full((64, 128, 3), 200, np.uint8)]
+    assert RecognitionPredictor(out).probabilities(crops).shape == RecognitionPredictor(
+        export_run(cfg.out_dir, tmp_path / "float.onnx")).probabilities(crops).shape

@@ -118,6 +118,7 @@ FONT_SHAPES = DieShapes()
 WIDE_LETTERS = "MW"
 DIE_CELL = 1.1  # a die's character cell, in widths of the font's H
 DIE_W_APEX = 0.45  # how far the middle apex of a die's W rises, in cap heights
+ALIKE_INK = 0.05
 BOX_ZERO_POWER = 4.0  # superellipse exponent of a die's boxed 0: 2 is an ellipse, higher is squarer
 
 
@@ -150,6 +151,17 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
         raise FontNotFoundError(f"font {font!r} has no glyph for {char!r}")
     mask = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     return Glyph(mask=np.ascontiguousarray(mask), top=int(ys.min()) - cap_top)
+
+
+def draws_alike(font: str, a: str, b: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -> bool:
+    """Whether the face (with its die shapes) draws a and b as one shape: the same size, and their inks differing
+    in under ALIKE_INK of their pixels, which at a plate crop's character height (about half GLYPH_PX) is less
+    than a pixel's anti-aliasing, so no image can tell them apart."""
+    first, second = glyph(font, a, stroke, die), glyph(font, b, stroke, die)
+    if first.mask.shape != second.mask.shape or first.top != second.top:
+        return False
+    ink_a, ink_b = first.mask > 127, second.mask > 127
+    return bool((ink_a ^ ink_b).sum() < ALIKE_INK * (ink_a | ink_b).sum())
 
 
 def _die_cell(font: str, stroke: int) -> int:

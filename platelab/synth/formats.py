@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -24,13 +25,14 @@ def formats_by_country(styles: Sequence[PlateStyle]) -> dict[str, list[dict]]:
         total = sum(f.weight for f in style.formats)
         for fmt in style.formats:
             key = tuple(format_alphabets(fmt.patterns, style.all_alphabets))
-            merged[style.country or style.region][key] += style.weight * fmt.weight / total
+            merged[style.prior_country][key] += style.weight * fmt.weight / total
     return {
         country: [{"alphabets": list(k), "weight": round(w, 6)} for k, w in sorted(formats.items())]
         for country, formats in sorted(merged.items())
     }
 
 
+@lru_cache(maxsize=1)
 def read_as_by_country() -> dict[str, dict[str, str]]:
     """{country: {character read: character written}} from countries.yaml (the US writes O as 0)."""
     countries = yaml.safe_load(COUNTRIES_FILE.read_text(encoding="utf-8")) or {}

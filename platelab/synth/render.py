@@ -14,7 +14,8 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from platelab.synth.fonts import FONT_SHAPES, GLYPH_PX, DieShapes, glyph, style_fonts, text_mask
+from platelab.synth.fonts import FONT_SHAPES, GLYPH_PX, DieShapes, draws_alike, glyph, style_fonts, text_mask
+from platelab.synth.formats import read_as_by_country
 from platelab.synth.graphics import blend_colour, hex_to_bgr, paint
 from platelab.synth.specialty import Decoration, decorate, pick_emblem, style_specialty
 from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, PrintedText, TextRow, text_positions
@@ -73,6 +74,15 @@ def _fill(tokens: list[Token], alphabets: dict[str, str], rng: np.random.Generat
 def _matches(pattern: str, alphabets: dict[str, str], text: str) -> bool:
     positions = text_positions(pattern, alphabets)
     return len(positions) == len(text) and all(c in alphabets[p] for p, c in zip(positions, text))
+
+
+def _as_written(pattern: list[Token], filled: list[Token], alphabets: dict[str, str],
+                written_as: dict[str, str]) -> list[Token]:
+    """filled with each character in written_as replaced by how it is written, where its position allows that."""
+    def written(name: str, char: str) -> str:
+        return written_as[char] if char in written_as and written_as[char] in alphabets[name] else char
+
+    return [Token("char", written(p.chars, t.chars)) if t.kind == "char" else t for p, t in zip(pattern, filled)]
 
 
 def _format_for_text(style: PlateStyle, text: str, rng: np.random.Generator) -> tuple[PlateFormat, list[list[Token]]]:
@@ -418,6 +428,13 @@ def render_plate(
         zero_o=bool(rng.random() < font_choice.zero_o),
         box_zero=bool(rng.random() < font_choice.box_zero),
     )
+    # A face that stamps O and 0 from one shape leaves only the country's way of writing it to tell them apart (US
+    # labels write it 0 where a 0 can stand), so a label never asks for what no image shows.
+    written_as = {read: written for read, written in read_as_by_country().get(style.prior_country, {}).items()
+                  if draws_alike(font_choice.file, read, written, stroke, die)}
+    if text is None and written_as:
+        rows_tokens = [_as_written(tokenize(p), tokens, alphabets, written_as)
+                       for p, tokens in zip(fmt.patterns, rows_tokens)]
     rows = list(fmt.rows or style.rows)
     specialty = style_specialty(style)
     emblem_box = None

@@ -224,6 +224,11 @@ class PlateStyle(Strict):
     def all_alphabets(self) -> dict[str, str]:
         return {**DEFAULT_ALPHABETS, **self.alphabets}
 
+    @property
+    def prior_country(self) -> str:
+        """The format prior this style's plates belong to: its country, or its region where it names none."""
+        return self.country or self.region
+
     @model_validator(mode="after")
     def _formats_fit(self) -> PlateStyle:
         names = self.all_alphabets

@@ -51,7 +51,7 @@ from platelab.train.loop import (
     optimizer_step,
     seed_everything,
 )
-from platelab.train.quantize import CALIBRATION_SCENES, quantize_detector
+from platelab.train.quantize import CALIBRATION_SCENES, DETECTOR_KEPT_FLOAT, quantize
 from platelab.utils.config_file import load_model_file
 
 SIGMA_PER_SIZE = 0.15  # heatmap spread, as a fraction of the plate's box in cells
@@ -400,8 +400,8 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
         if int8:
             validation = synthetic_validation_set(cfg)
             calibration = SyntheticSceneBatches(select_styles(cfg.styles or None), cfg, cfg.seed + 2)
-            kept_float = quantize_detector(float_path, out, [calibration.sample(i).image[None]
-                                                             for i in range(CALIBRATION_SCENES)])
+            kept_float = quantize(float_path, out, [calibration.sample(i).image[None, None]
+                                                    for i in range(CALIBRATION_SCENES)], DETECTOR_KEPT_FLOAT)
             compared = {"accuracy": onnx_outputs(out), "accuracy_float": torch_outputs(model)}
             measured = {name: {k: round(v, 4) for k, v in evaluate(outputs, validation).items()}
                         for name, outputs in compared.items()}

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from platelab.models.recognizer import PlateRecognizer
 from platelab.predict.charset import Charset
+from platelab.predict.decode import decode
+from platelab.predict.recognizer import RecognitionPredictor
+from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.formats import formats_by_country
 from platelab.synth.style import select_styles
 from platelab.train.card import record_command, write_model_card
@@ -15,12 +22,20 @@ from platelab.train.checkpoint import load_checkpoint
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer
 from platelab.train.loop import CHECKPOINT
-from platelab.train.recognizer import synthetic_eval_set, train_recognizer
+from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
+from platelab.train.recognizer import EvalSet, accuracy, synthetic_eval_set, train_recognizer
+
+CALIBRATION_BATCH = 64
 
 
-def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None, command: str | None = None) -> Path:
+def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None, command: str | None = None,
+               int8: bool = False) -> Path:
     """The run's last checkpoint -> ONNX at out with its model card; class_scale: decoding factors per character
-    (see RecognitionPredictor), recorded in the model and its card with the export command that set them."""
+    (see RecognitionPredictor), recorded in the model and its card with the export command that set them.
+
+    int8: weights and activations in 8 bits (calibrated on synthetic crops), measured on the run's synthetic
+    validation set beside the float model; the card records both.
+    """
     cfg = RecognizerTrainConfig.model_validate_json((run / "config.json").read_text(encoding="utf-8"))
     model = PlateRecognizer(Charset(cfg.charset), head=cfg.head)
     unknown = sorted(set(class_scale or {}) - set(model.charset.chars))
@@ -29,13 +44,44 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
     model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
     model.eval()
     formats = formats_by_country(select_styles(None))
-    export_recognizer(model, out, formats, {"class_scale": json.dumps(class_scale)} if class_scale else None)
     sample = synthetic_eval_set(cfg.model_copy(update={"val_size": 32}), model.charset).images.numpy()
+    extra: dict[str, Any] = {"class_scale": class_scale} if class_scale else {}
+    with tempfile.TemporaryDirectory() as folder:
+        float_path = Path(folder) / out.name if int8 else out
+        export_recognizer(model, float_path, formats, {"class_scale": json.dumps(class_scale)} if class_scale else None)
+        max_diff = check_export(model, float_path, sample)
+        if int8:
+            extra |= _quantized(model, cfg, float_path, out)
+    if command:
+        extra["export_command"] = command
     write_model_card(out, run, cfg, "plate recognition (cropped plate -> text)",
                      "synthetic plates only (platelab.synth), styles: " + (", ".join(cfg.styles) or "all"),
-                     check_export(model, out, sample),
-                     **({"class_scale": class_scale, "export_command": command} if class_scale else {}))
+                     max_diff, **extra)
     return out
+
+
+def _quantized(model: PlateRecognizer, cfg: RecognizerTrainConfig, float_path: Path, out: Path) -> dict[str, Any]:
+    """Quantize float_path into out; the card's entries: both models' synthetic validation accuracy, and how."""
+    calibration = SyntheticCropBatches(select_styles(cfg.styles or None), model.charset, CALIBRATION_BATCH,
+                                       cfg.seed + 2, cfg.synth)
+    batches = [calibration.render_batch(b)[0].numpy() for b in range(CALIBRATION_CROPS // CALIBRATION_BATCH)]
+    kept_float = quantize(float_path, out, batches, RECOGNIZER_KEPT_FLOAT)
+    validation = synthetic_eval_set(cfg, model.charset)
+    return {
+        "accuracy_int8": {"synthetic": round(onnx_accuracy(out, validation), 4)},
+        "accuracy_float": {"synthetic": round(accuracy(model, validation, model.charset), 4)},
+        "int8": {"calibration": f"{CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})",
+                 "kept_float": kept_float, "size_bytes_float": float_path.stat().st_size},
+    }
+
+
+def onnx_accuracy(path: Path, data: EvalSet) -> float:
+    """Exact readings of an exported recognizer (no prior, no class scale) on an evaluation set."""
+    predictor = RecognitionPredictor(path)
+    probs = np.concatenate([predictor.session.run(None, {"image": data.images[i : i + 256].numpy()})[0]
+                            for i in range(0, len(data.images), 256)])
+    texts = [d.text for d in decode(probs, predictor.charset, predictor.head)]
+    return float(np.mean([p == t for p, t in zip(texts, data.texts)])) if data.texts else 0.0
 
 
 def run_recognizer_recipe(
