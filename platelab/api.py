@@ -129,7 +129,8 @@ def evaluate_crops(
             [images[i] for i in wrong], [truths[i] for i in wrong], [preds[i] for i in wrong]
         )
         atomic_write_image(failures, sheet)
-    return format_crop_report(scores, f"{folder} (prior: {prior or 'none'})")
+    title = f"{folder} (prior: {prior or 'none'}, recognizer: {recognizer.predictor.path.name})"
+    return format_crop_report(scores, title)
 
 
 def evaluate_photos(
@@ -170,7 +171,8 @@ def evaluate_photos(
         tiles = [around_box(drawn[f], boxes[(f, t)]) for f, t, _ in shown]
         sheet = montage(tiles, [f"{t} -> {p or 'missed'}" for _, t, p in shown], cols=6, cell=(320, 200))
         atomic_write_image(failures, sheet)
-    report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'})")
+    models = f"detector: {reader.reader.detector.path.name}, recognizer: {reader.reader.recognizer.path.name}"
+    report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'}, {models})")
     return report + f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(len(predictions), 1):.1f} ms\n"
 
 
