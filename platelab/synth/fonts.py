@@ -118,7 +118,7 @@ FONT_SHAPES = DieShapes()
 WIDE_LETTERS = "MW"
 DIE_CELL = 1.1  # a die's character cell, in widths of the font's H
 DIE_W_APEX = 0.45  # how far the middle apex of a die's W rises, in cap heights
-ALIKE_INK = 0.05
+ALIKE_INK = 0.05  # share of two glyphs' ink that may differ for draws_alike to call them one shape
 BOX_ZERO_POWER = 4.0  # superellipse exponent of a die's boxed 0: 2 is an ellipse, higher is squarer
 
 
