@@ -1,6 +1,7 @@
 """Reading plates in whole photos: platelab beside RapidOCR (PP-OCRv4 detector + recogniser), same photos, one run.
 
     python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--no-rapidocr] [--detectors A.onnx B.onnx]
+        [--recognizers A.onnx B.onnx]
 
 A labelled plate counts as read when a predicted plate overlaps its box and has its text. RapidOCR is a general
 text reader: its lines are kept when they look like a plate (4 to 8 letters and digits once spaces and dashes go).
@@ -32,8 +33,8 @@ Predict = Callable[[np.ndarray], list[tuple[Box, str]]]
 TIMED_1080P = 20
 
 
-def platelab_reader(prior: str | None, detector: Path | None = None) -> Predict:
-    reader = Reader(detector=detector, prior=prior)
+def platelab_reader(prior: str | None, detector: Path | None = None, recognizer: Path | None = None) -> Predict:
+    reader = Reader(detector=detector, recognizer=recognizer, prior=prior)
     return lambda image: [(p.box, p.text) for p in reader.read(image)]
 
 
@@ -84,6 +85,8 @@ def main() -> None:
     parser.add_argument("--no-rapidocr", action="store_true")
     parser.add_argument("--detectors", nargs="*", type=Path, default=[None],
                         help="detector ONNX files to compare, each in its own rows (default: the bundled one)")
+    parser.add_argument("--recognizers", nargs="*", type=Path, default=[None],
+                        help="recognizer ONNX files to compare, each in its own rows (default: the bundled one)")
     args = parser.parse_args()
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
     print("| set | reader | photos | detected | read (95% interval) | false plates / photo | ms / photo "
@@ -93,10 +96,12 @@ def main() -> None:
         folder = args.real / name
         readers: list[tuple[str, Predict]] = []
         for detector in args.detectors:
-            tag = f", {detector.name}" if detector else ""
-            readers.append((f"platelab (no prior{tag})", platelab_reader(None, detector)))
-            if name in priors:
-                readers.append((f"platelab (prior: {priors[name]}{tag})", platelab_reader(priors[name], detector)))
+            for recognizer in args.recognizers:
+                tag = "".join(f", {model.name}" for model in (detector, recognizer) if model)
+                readers.append((f"platelab (no prior{tag})", platelab_reader(None, detector, recognizer)))
+                if name in priors:
+                    readers.append((f"platelab (prior: {priors[name]}{tag})",
+                                    platelab_reader(priors[name], detector, recognizer)))
         if not args.no_rapidocr:
             readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
         for reader_name, predict in readers:

@@ -2,8 +2,8 @@
 
     python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us] [--models A.onnx ...]
 
-Reads with the bundled 8-bit recognizer (what `platelab read --crops` uses) and the float one unless models are
-given, each without and with the prior. Without a crops folder it uses synthetic crops (seeded). Prints a markdown
+Reads with the bundled recognizer (8-bit) and its float version unless models are given, each without and with the
+prior. Without a crops folder it uses synthetic crops (seeded). Prints a markdown
 table.
 """
 
@@ -23,7 +23,7 @@ from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import select_styles
-from platelab.weights import CROP_RECOGNIZER, default_model
+from platelab.weights import default_model
 
 DEFAULT_CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "crops-us"
 
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=370, help="synthetic crops when no folder is found")
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--models", nargs="*", type=Path,
-                        default=[default_model(CROP_RECOGNIZER), default_model("recognizer")])
+                        default=[default_model("recognizer"), default_model("recognizer-float")])
     args = parser.parse_args()
 
     images, truths, source = load_crops(args.crops, args.count)

@@ -11,20 +11,16 @@ from platelab.io.decode import ImageDecodeError, list_images, read_image
 from platelab.io.results import ImageResult, PlateResult
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
-from platelab.weights import CROP_RECOGNIZER, default_model
 
 ImageInput = np.ndarray | str | Path
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
 
 
 class Recognizer:
-    """Reads cropped plates: `Recognizer().read([crop, ...])` with arrays (BGR or grey) or file paths.
-
-    model: a recognizer ONNX file; by default the bundled 8-bit one (platelab.weights.CROP_RECOGNIZER).
-    """
+    """Reads cropped plates: `Recognizer().read([crop, ...])` with arrays (BGR or grey) or file paths."""
 
     def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0) -> None:
-        self.predictor = RecognitionPredictor(model or default_model(CROP_RECOGNIZER), prior=prior, threads=threads)
+        self.predictor = RecognitionPredictor(model, prior=prior, threads=threads)
 
     def read(self, images: Sequence[ImageInput] | ImageInput) -> list[PlateResult]:
         if isinstance(images, (np.ndarray, str, Path)):

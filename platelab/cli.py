@@ -223,8 +223,7 @@ def read(
     json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
     draw: Annotated[Path | None, typer.Option(help="folder for copies of the images with plates outlined")] = None,
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
-    model: Annotated[Path | None, typer.Option(
-        help="recognizer ONNX (bundled: 8-bit for crops, float in photos)")] = None,
+    model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     min_confidence: Annotated[
         float | None,
@@ -290,8 +289,7 @@ def serve(
 def evaluate(
     folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv (crops or photos)")],
     prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
-    model: Annotated[Path | None, typer.Option(
-        help="recognizer ONNX (bundled: 8-bit for crops, float in photos)")] = None,
+    model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,

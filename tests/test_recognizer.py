@@ -15,7 +15,7 @@ from platelab.cli import app
 from platelab.eval.synthetic import score_styles
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import builtin_styles
-from platelab.weights import CROP_RECOGNIZER, default_model
+from platelab.weights import default_model
 from tests.conftest import REAL_DATA, SHOULD_DECODE, SHOULD_FAIL
 
 REAL_CROPS = REAL_DATA / "crops-us"
@@ -23,7 +23,7 @@ REAL_CROPS = REAL_DATA / "crops-us"
 UNSEEN_SEED = 20261126
 
 
-@pytest.mark.parametrize("name", ["recognizer", CROP_RECOGNIZER])
+@pytest.mark.parametrize("name", ["recognizer", "recognizer-float"])
 def test_shipped_model_is_small_and_has_a_card(name: str) -> None:
     model = default_model(name)
     card = json.loads(model.with_suffix(".card.json").read_text())
@@ -37,9 +37,9 @@ def test_the_8_bit_recognizer_reads_as_the_float_one() -> None:
     # both read 90.2% of 2000 such plates (`python benchmarks/synthetic.py --model ...`).
     crops = CropGenerator(list(builtin_styles().values()), seed=UNSEEN_SEED).sample
     images = [crops(i).image for i in range(100)]
-    floats, eights = (Recognizer(default_model(name)).read(images) for name in ("recognizer", CROP_RECOGNIZER))
+    floats, eights = (Recognizer(default_model(name)).read(images) for name in ("recognizer-float", "recognizer"))
     assert np.mean([a.text == b.text for a, b in zip(floats, eights)]) >= 0.95
-    assert default_model(CROP_RECOGNIZER).stat().st_size < default_model("recognizer").stat().st_size / 3
+    assert default_model("recognizer").stat().st_size < default_model("recognizer-float").stat().st_size / 3
 
 
 def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False) -> float:
@@ -49,13 +49,13 @@ def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False)
 
 
 def test_reads_unseen_synthetic_plates_of_every_style_above_the_shipped_floor() -> None:
-    # The shipped crop recognizer (8 bits) measured 0.906 on this sample (90.2% on 2000 such plates, `python
-    # benchmarks/synthetic.py --model platelab/weights/recognizer-int8.onnx`): a regression guard, not the target.
+    # The shipped recognizer (8 bits) measured 0.906 on this sample (90.2% on 2000 such plates, `python
+    # benchmarks/synthetic.py`): a regression guard, not the target.
     assert _unseen_synthetic_accuracy() >= 0.88
 
 
 def test_reads_two_row_plates_top_row_first() -> None:
-    # 3 two-row styles (motorcycle plates); the shipped crop recognizer measured 89 of 120 on this sample. The floor
+    # 3 two-row styles (motorcycle plates); the shipped recognizer measured 89 of 120 on this sample. The floor
     # was 0.75 on 18 plates of 6 camera draws shared by all styles, where it read 15 (docs/engine_log.md).
     assert _unseen_synthetic_accuracy(per_style=40, two_rows_only=True) >= 0.70
 
@@ -72,7 +72,7 @@ def test_real_us_crops_accuracy_floor() -> None:
     labels = read_labels(REAL_CROPS)
     readings = Recognizer(prior="us").read([REAL_CROPS / label.file for label in labels])
     accuracy = np.mean([r.text == normalize_plate(label.plate) for r, label in zip(readings, labels)])
-    # The shipped crop recognizer measured 0.903 with the US prior (0.876 without; the float one 0.908 and 0.878);
+    # The shipped recognizer measured 0.903 with the US prior (0.876 without; its float version 0.908 and 0.878);
     # the target is 0.90.
     assert accuracy >= 0.86, accuracy
 
@@ -102,5 +102,5 @@ def test_eval_reports_scores_and_writes_a_failure_montage(tmp_path: Path) -> Non
     exact = float(re.search(r"\| 12 \| ([0-9.]+)% \|", result.stdout).group(1))
     assert exact >= 75.0
     assert "### By length" in result.stdout and "### By region" in result.stdout
-    assert f"recognizer: {CROP_RECOGNIZER}.onnx" in result.stdout.splitlines()[0]  # which model was scored
+    assert "recognizer: recognizer.onnx" in result.stdout.splitlines()[0]  # which model was scored
     assert montage_path.stat().st_size > 0

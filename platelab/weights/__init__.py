@@ -7,14 +7,10 @@ from pathlib import Path
 WEIGHTS_DIR = Path(__file__).parent
 
 
-# Crops are read with the 8-bit recognizer: about twice the float one's rate (1884-1981 crops/s against 1022-1056),
-# reading 1 to 2 fewer of crops-us's 370 (90.3% against 90.8% with the US prior) and as many unseen synthetic
-# plates (90.2% of 2000). Photos keep the float one: there the recognizer reads a few crops per photo, the float
-# costs 7-12 ms more per US photo (65-77 ms), and the 8-bit one read 2 to 3 fewer of the 118 US photos' plates
-# and fixed none (docs/engine_log.md). Pass default_model(CROP_RECOGNIZER) to the Reader for the faster one.
-CROP_RECOGNIZER = "recognizer-int8"
-
-
 def default_model(task: str) -> Path:
-    """The bundled model for a task ("recognizer", "recognizer-int8", "detector")."""
+    """The bundled model for a task: "detector", "recognizer", or "recognizer-float".
+
+    Both bundled models are 8-bit. "recognizer-float" is the same recognizer in float: on the benchmark photos it
+    read 2 to 3 more of the 118 US plates (not beyond chance), at 7-15 ms more per photo (docs/engine_log.md).
+    """
     return WEIGHTS_DIR / f"{task}.onnx"
