@@ -42,9 +42,12 @@ class RecognitionPredictor:
         # Factors per character chosen on real crops when the model was exported (`platelab export --class-scale`):
         # a network trained on synthetic faces can under-read a class whose real shape it never saw (the US dies'
         # narrow M and W read as H and N, never the other way round).
-        self.class_scale = np.ones(self.charset.classes, np.float32)
-        for char, factor in json.loads(metadata.get("class_scale", "{}")).items():
-            self.class_scale[self.charset.chars.index(char)] = factor
+        factors = json.loads(metadata.get("class_scale", "{}"))
+        self.class_scale: np.ndarray | None = None
+        if factors:
+            self.class_scale = np.ones(self.charset.classes, np.float32)
+            for char, factor in factors.items():
+                self.class_scale[self.charset.chars.index(char)] = factor
 
     def _prior(self, metadata: dict[str, str], name: str | None) -> FormatPrior | None:
         if name is None:
@@ -77,7 +80,7 @@ class RecognitionPredictor:
         return np.concatenate(outputs)
 
     def decode(self, probs: np.ndarray) -> list[Decoded]:
-        if (self.class_scale != 1).any():
+        if self.class_scale is not None:
             probs = rescaled(probs, self.class_scale, self.charset.pad_index)
         return decode(probs, self.charset, self.head, self.prior)
 

@@ -69,7 +69,8 @@ def refined_quads(
         found = detector.detect_batch([pixels for pixels, _ in shown], size, MIN_VIEW_SCORE)
         for (i, j), (_, matrix), detections in zip(jobs, shown, found):
             candidates = [(d.quad - matrix[:, 2]) / matrix[0, 0] for d in detections]
-            best = max(candidates, key=lambda q: _overlap(q, quads[i]), default=None)
-            if best is not None and _overlap(best, quads[i]) > MIN_VIEW_IOU:
-                refined[i][j] = best
+            overlaps = [_overlap(q, quads[i]) for q in candidates]
+            best = max(range(len(candidates)), key=overlaps.__getitem__, default=None)
+            if best is not None and overlaps[best] > MIN_VIEW_IOU:
+                refined[i][j] = candidates[best]
     return refined

@@ -153,6 +153,7 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
     return Glyph(mask=np.ascontiguousarray(mask), top=int(ys.min()) - cap_top)
 
 
+@lru_cache(maxsize=4096)
 def draws_alike(font: str, a: str, b: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -> bool:
     """Whether the face (with its die shapes) draws a and b as one shape: the same size, and their inks differing
     in under ALIKE_INK of their pixels, which at a plate crop's character height (about half GLYPH_PX) is less

@@ -430,11 +430,12 @@ def render_plate(
     )
     # A face that stamps O and 0 from one shape leaves only the country's way of writing it to tell them apart (US
     # labels write it 0 where a 0 can stand), so a label never asks for what no image shows.
-    written_as = {read: written for read, written in read_as_by_country().get(style.prior_country, {}).items()
-                  if draws_alike(font_choice.file, read, written, stroke, die)}
-    if text is None and written_as:
-        rows_tokens = [_as_written(tokenize(p), tokens, alphabets, written_as)
-                       for p, tokens in zip(fmt.patterns, rows_tokens)]
+    if text is None:
+        written_as = {read: written for read, written in read_as_by_country().get(style.prior_country, {}).items()
+                      if draws_alike(font_choice.file, read, written, stroke, die)}
+        if written_as:
+            rows_tokens = [_as_written(tokenize(p), tokens, alphabets, written_as)
+                           for p, tokens in zip(fmt.patterns, rows_tokens)]
     rows = list(fmt.rows or style.rows)
     specialty = style_specialty(style)
     emblem_box = None

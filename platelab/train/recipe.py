@@ -23,7 +23,7 @@ from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer
 from platelab.train.loop import CHECKPOINT
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
-from platelab.train.recognizer import EvalSet, accuracy, synthetic_eval_set, train_recognizer
+from platelab.train.recognizer import EvalSet, accuracy, exact_share, synthetic_eval_set, train_recognizer
 
 CALIBRATION_BATCH = 64
 
@@ -80,8 +80,7 @@ def onnx_accuracy(path: Path, data: EvalSet) -> float:
     predictor = RecognitionPredictor(path)
     probs = np.concatenate([predictor.session.run(None, {"image": data.images[i : i + 256].numpy()})[0]
                             for i in range(0, len(data.images), 256)])
-    texts = [d.text for d in decode(probs, predictor.charset, predictor.head)]
-    return float(np.mean([p == t for p, t in zip(texts, data.texts)])) if data.texts else 0.0
+    return exact_share([d.text for d in decode(probs, predictor.charset, predictor.head)], data)
 
 
 def run_recognizer_recipe(

@@ -66,9 +66,12 @@ def predict_texts(model: nn.Module, images: torch.Tensor, charset: Charset, batc
     return texts
 
 
-def accuracy(model: nn.Module, data: EvalSet, charset: Charset) -> float:
-    predictions = predict_texts(model, data.images, charset)
+def exact_share(predictions: list[str], data: EvalSet) -> float:
     return float(np.mean([p == t for p, t in zip(predictions, data.texts)])) if data.texts else 0.0
+
+
+def accuracy(model: nn.Module, data: EvalSet, charset: Charset) -> float:
+    return exact_share(predict_texts(model, data.images, charset), data)
 
 
 def load_matching_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
