@@ -234,3 +234,33 @@ def test_synthetic_styles_draw_their_own_plates_whatever_else_is_scored() -> Non
     twins = select_styles(["us-arizona", "us-washington"])
     assert len({CropGenerator([s], seed=5).sample(0).text for s in twins}) == 1
     assert len({CropGenerator([s], seed=style_seed(5, s)).sample(0).text for s in twins}) == 2
+
+
+@pytest.mark.parametrize(
+    ("truth", "read", "kind"),
+    [
+        ("CPI4B11", "CPI4B1", "a character dropped or added"),
+        ("9TO3494", "9T03494", "only O and 0 swapped"),
+        ("OIO4L50", "0I04L50", "only O and 0 swapped"),
+        ("1IR531", "11R531", "only look-alikes swapped (O/0, I/1, Q/0, D/0, B/8)"),
+        ("DO81MJB", "D081MJ8", "only look-alikes swapped (O/0, I/1, Q/0, D/0, B/8)"),
+        ("283WMT", "283MMT", "other substitutions"),
+        ("O39M", "039H", "other substitutions"),
+    ],
+)
+def test_misreadings_sorted_by_kind(truth: str, read: str, kind: str) -> None:
+    from platelab.eval.synthetic import misread_kind
+
+    assert misread_kind(truth, read) == kind
+
+
+def test_clean_synthetic_plates_keep_their_numbers_and_lose_the_effects() -> None:
+    from platelab.eval.synthetic import EFFECTS, style_seed
+    from platelab.synth.crops import CropGenerator
+    from platelab.synth.style import select_styles
+
+    style = select_styles(["us-texas"])[0]
+    crops = {name: CropGenerator([style], cfg, seed=style_seed(5, style)).sample(0) for name, cfg in EFFECTS.items()}
+    assert len({c.text for c in crops.values()}) == 1
+    assert all(p == 0 for cfg in (EFFECTS["none"].camera, EFFECTS["none"].light)
+               for name, p in cfg.model_dump().items() if name.endswith("_p"))

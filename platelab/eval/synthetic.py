@@ -7,8 +7,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from platelab.predict.recognizer import RecognitionPredictor
+from platelab.synth.camera import CameraConfig, LightConfig
+from platelab.synth.config import SynthConfig
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import PlateStyle
+
+
+def _never(config: type[CameraConfig] | type[LightConfig]) -> CameraConfig | LightConfig:
+    """The config with every effect's chance (its *_p fields) at zero."""
+    return config(**{name: 0.0 for name in config.model_fields if name.endswith("_p")})
+
+
+# The engine's settings by which effects stay on: the same plates, poses and framing, so what is misread without
+# effects is not the degradations.
+EFFECTS = {
+    "all": SynthConfig(),
+    "light": SynthConfig(camera=_never(CameraConfig)),
+    "none": SynthConfig(camera=_never(CameraConfig), light=_never(LightConfig)),
+}
+LOOK_ALIKES = ({"O", "0"}, {"I", "1"}, {"Q", "0"}, {"D", "0"}, {"B", "8"})
+
+
+def misread_kind(truth: str, read: str) -> str:
+    """What kind of misreading read is: a character dropped or added, only look-alike pairs swapped (which, of
+    those, when it is O and 0 alone), or other substitutions."""
+    if len(truth) != len(read):
+        return "a character dropped or added"
+    swaps = [{a, b} for a, b in zip(truth, read) if a != b]
+    if all(pair == {"O", "0"} for pair in swaps):
+        return "only O and 0 swapped"
+    if all(pair in LOOK_ALIKES for pair in swaps):
+        return "only look-alikes swapped (O/0, I/1, Q/0, D/0, B/8)"
+    return "other substitutions"
 
 
 @dataclass(frozen=True)
@@ -27,11 +57,12 @@ def style_seed(seed: int, style: PlateStyle) -> int:
 
 
 def score_styles(predictor: RecognitionPredictor, styles: Sequence[PlateStyle], per_style: int,
-                 seed: int) -> list[StyleScore]:
-    """Read per_style fresh crops of each style (seeded) and count exact readings."""
+                 seed: int, cfg: SynthConfig | None = None) -> list[StyleScore]:
+    """Read per_style fresh crops of each style (seeded; cfg: the engine's settings, default if None) and count
+    exact readings."""
     scores = []
     for style in styles:
-        generator = CropGenerator([style], seed=style_seed(seed, style))
+        generator = CropGenerator([style], cfg, seed=style_seed(seed, style))
         crops = [generator.sample(i) for i in range(per_style)]
         readings = predictor.read([c.image for c in crops])
         misreads = tuple((c.text, r.text) for c, r in zip(crops, readings) if r.text != c.text)
