@@ -18,8 +18,8 @@ def _never(config: type[CameraConfig] | type[LightConfig]) -> CameraConfig | Lig
     return config(**{name: 0.0 for name in config.model_fields if name.endswith("_p")})
 
 
-# The engine's settings by which effects stay on: the same plates, poses and framing, so what is misread without
-# effects is not the degradations.
+# Engine settings named by the effects they keep. Plates, poses and framing are drawn as with all effects, so
+# what is misread with none is not down to the degradations.
 EFFECTS = {
     "all": SynthConfig(),
     "light": SynthConfig(camera=_never(CameraConfig)),
@@ -29,8 +29,8 @@ LOOK_ALIKES = ({"O", "0"}, {"I", "1"}, {"Q", "0"}, {"D", "0"}, {"B", "8"})
 
 
 def misread_kind(truth: str, read: str) -> str:
-    """What kind of misreading read is: a character dropped or added, only look-alike pairs swapped (which, of
-    those, when it is O and 0 alone), or other substitutions."""
+    """The kind of misreading: a character dropped or added, only O and 0 swapped, only look-alikes swapped, or
+    other substitutions."""
     if len(truth) != len(read):
         return "a character dropped or added"
     swaps = [{a, b} for a, b in zip(truth, read) if a != b]
