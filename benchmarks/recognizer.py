@@ -3,8 +3,7 @@
     python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us] [--models A.onnx ...]
 
 Reads with the bundled recognizer (8-bit) and its float version unless models are given, each without and with the
-prior. Without a crops folder it uses synthetic crops (seeded). Prints a markdown
-table.
+prior. Without a crops folder it uses synthetic crops (seeded). Prints a markdown table.
 """
 
 from __future__ import annotations

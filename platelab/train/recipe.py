@@ -68,18 +68,19 @@ def _quantized(model: PlateRecognizer, cfg: RecognizerTrainConfig, float_path: P
     kept_float = quantize(float_path, out, batches, RECOGNIZER_KEPT_FLOAT)
     validation = synthetic_eval_set(cfg, model.charset)
     return {
-        "accuracy_int8": {"synthetic": round(onnx_accuracy(out, validation), 4)},
+        "accuracy_int8": {"synthetic": round(_onnx_accuracy(out, validation), 4)},
         "accuracy_float": {"synthetic": round(accuracy(model, validation, model.charset), 4)},
         "int8": {"calibration": f"{CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})",
                  "kept_float": kept_float, "size_bytes_float": float_path.stat().st_size},
     }
 
 
-def onnx_accuracy(path: Path, data: EvalSet) -> float:
+def _onnx_accuracy(path: Path, data: EvalSet) -> float:
     """Exact readings of an exported recognizer (no prior, no class scale) on an evaluation set."""
     predictor = RecognitionPredictor(path)
-    probs = np.concatenate([predictor.session.run(None, {"image": data.images[i : i + 256].numpy()})[0]
-                            for i in range(0, len(data.images), 256)])
+    step = predictor.batch_size
+    probs = np.concatenate([predictor.session.run(None, {"image": data.images[i : i + step].numpy()})[0]
+                            for i in range(0, len(data.images), step)])
     return exact_share([d.text for d in decode(probs, predictor.charset, predictor.head)], data)
 
 
