@@ -135,7 +135,8 @@ def train_detector(
 
 @app.command("finetune")
 def finetune(
-    from_run: Annotated[Path, typer.Option("--from", help="training run folder (last.ckpt + config.json)")],
+    from_run: Annotated[Path, typer.Option(
+        "--from", help="training run folder (last.ckpt + config.json), a float ONNX recognizer, or 'bundled'")],
     data: Annotated[Path, typer.Option(help="real crops folder with labels.tsv")],
     freeze: Annotated[str, typer.Option(help="backbone | none | first-K")] = "none",
     charset: Annotated[str | None, typer.Option(help="new character set (replaces the output head)")] = None,

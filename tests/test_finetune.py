@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -13,11 +14,13 @@ torch = pytest.importorskip("torch")
 from platelab.io.labels import CropLabel, write_crop_labels  # noqa: E402
 from platelab.models.recognizer import PlateRecognizer  # noqa: E402
 from platelab.predict.charset import DEFAULT_CHARS, Charset  # noqa: E402
+from platelab.predict.recognizer import RecognitionPredictor  # noqa: E402
 from platelab.synth.crops import CropGenerator  # noqa: E402
 from platelab.synth.style import select_styles  # noqa: E402
 from platelab.train import finetune as tuning  # noqa: E402
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
 from platelab.train.recognizer import train_recognizer  # noqa: E402
+from platelab.weights import default_model  # noqa: E402
 from tests.conftest import assert_resume_is_exact  # noqa: E402
 
 STYLES = ["us-*"]
@@ -122,11 +125,20 @@ def test_resume_after_a_kill_matches_an_unbroken_run(tmp_path: Path, monkeypatch
     assert '"step": 4' in (run / "metrics.jsonl").read_text().splitlines()[-1]
 
 
-def test_onnx_files_cannot_be_fine_tuned(tmp_path: Path) -> None:
+def test_an_onnx_source_that_is_no_recognizer_is_refused_by_name(tmp_path: Path) -> None:
     onnx = tmp_path / "recognizer.onnx"
     onnx.write_bytes(b"onnx")
-    with pytest.raises(tuning.FinetuneSourceError, match="ONNX"):
+    with pytest.raises(tuning.FinetuneSourceError, match=r"recognizer\.onnx"):
         tuning.load_run_model(onnx)
+
+
+def test_the_bundled_recognizer_is_a_source() -> None:
+    model = tuning.load_run_model(Path(tuning.BUNDLED)).eval()
+    crops = _crops(8, seed=3)
+    images = tuning.LabelledCrops(crops.files, crops.images, crops.texts).eval_set("bundled").images
+    expected = RecognitionPredictor(default_model("recognizer-float")).session.run(None, {"image": images.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(torch.softmax(model(images), -1).numpy() - expected).max() < 1e-4
 
 
 def _crop_folder(folder: Path, crops: tuning.LabelledCrops, extra_letter: str) -> None:

@@ -21,7 +21,9 @@ class RecognizerTrainConfig(BaseModel):
     head: Literal["ctc", "slots"] = Field(
         "slots", description="ctc: two lines of per-column predictions; slots: fixed character slots"
     )
-    init_from: Path | None = Field(None, description="start from this run checkpoint's weights (a second stage)")
+    init_from: Path | None = Field(
+        None, description="start from this run checkpoint's weights, or a float ONNX recognizer's (a second stage)"
+    )
     steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
     stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
     batch_size: int = Field(128, ge=1)

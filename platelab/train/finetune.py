@@ -38,13 +38,16 @@ from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import check_export, export_recognizer
 from platelab.train.loop import CHECKPOINT, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
+from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx
 from platelab.train.recognizer import EvalSet, accuracy
+from platelab.weights import default_model
 
 CONFIG_FILE = "config.json"
 FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
 # Real crops are kept grey at twice the network input: augmenting them there is cheap, and the final resize
 # to the input size still averages away the interpolation of the warp.
 WORK_SIZE = (256, 128)
+BUNDLED = "bundled"  # --from: the recognizer shipped in the package, in float
 SYNTH_TRIES = 50  # a synthetic plate whose text the charset cannot write is drawn again, up to this often
 _SEPARATORS = re.compile(r"[\s\-.·]")
 
@@ -83,7 +86,8 @@ class TuneConfig(BaseModel):
 class FinetuneConfig(TuneConfig):
     """`platelab finetune`: a source run, a labelled crop folder and where the result goes."""
 
-    from_run: Path = Field(description="training run folder holding last.ckpt and config.json")
+    from_run: Path = Field(description="training run folder holding last.ckpt and config.json, a float ONNX "
+                           "recognizer exported by platelab, or 'bundled'")
     data: Path = Field(description="real crops folder with labels.tsv")
     val_fraction: float = Field(0.2, ge=0, lt=1, description="share of the crops held out (seeded)")
     export: Path | None = Field(None, description="write the fine-tuned model as ONNX here")
@@ -93,16 +97,18 @@ class FinetuneConfig(TuneConfig):
 
 
 def load_run_model(run: Path) -> PlateRecognizer:
-    """The recognizer a training or fine-tuning run saved; its backbone kind is read from the weights."""
-    run = Path(run)
+    """The recognizer a training or fine-tuning run saved (its backbone kind read from the weights), or the one
+    in a float ONNX file exported by platelab; "bundled" is the float version of the bundled recognizer."""
+    run = default_model("recognizer-float") if str(run) == BUNDLED else Path(run)
     if run.suffix.lower() == ".onnx":
-        raise FinetuneSourceError(
-            f"{run}: exported ONNX models cannot be fine-tuned (platelab cannot load their weights back for "
-            "training); pass the training run folder that produced it, which holds last.ckpt and config.json"
-        )
+        try:
+            return recognizer_from_onnx(run)
+        except OnnxImportError as exc:
+            raise FinetuneSourceError(str(exc)) from exc
     if run.is_file():
         raise FinetuneSourceError(
-            f"{run}: a file; pass a training run folder (with last.ckpt and config.json)"
+            f"{run}: a file; pass a training run folder (with last.ckpt and config.json) or a float ONNX "
+            "recognizer exported by platelab"
         )
     checkpoint, config = run / CHECKPOINT, run / CONFIG_FILE
     if not (checkpoint.is_file() and config.is_file()):

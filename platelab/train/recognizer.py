@@ -22,6 +22,7 @@ from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
+from platelab.train.onnx_import import recognizer_from_onnx
 
 
 @dataclass
@@ -87,6 +88,13 @@ def load_matching_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> N
     model.load_state_dict(matching, strict=False)
 
 
+def initial_weights(source: Path) -> dict[str, torch.Tensor]:
+    """init_from's weights: a run checkpoint's, or those of a float ONNX recognizer exported by platelab."""
+    if source.suffix.lower() == ".onnx":
+        return recognizer_from_onnx(source).state_dict()
+    return load_checkpoint(source)["model"]
+
+
 def train_recognizer(
     cfg: RecognizerTrainConfig,
     resume: bool = False,
@@ -100,7 +108,7 @@ def train_recognizer(
     run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
                    cfg.weight_decay, cfg.threads, resume)
     if run.start == 0 and cfg.init_from is not None:
-        load_matching_weights(model, load_checkpoint(cfg.init_from)["model"])
+        load_matching_weights(model, initial_weights(cfg.init_from))
 
     last_step = min(cfg.steps, cfg.stop_after or cfg.steps)
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
