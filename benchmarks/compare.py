@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from platelab.api import Reader, Recognizer
+from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_photos
 from platelab.eval.report import format_share
 from platelab.eval.stats import mcnemar_p
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--baseline-recognizer", type=Path)
     parser.add_argument("--baseline-detector", type=Path)
     args = parser.parse_args()
+    print(f"{describe_environment()}\n")
     print("| set | prior | items | baseline (95% interval) | changed (95% interval) | fixed | broken | p (McNemar) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.sets:

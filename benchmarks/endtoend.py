@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from platelab.api import Reader
+from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_photos
 from platelab.eval.report import format_share
 from platelab.io.decode import read_image
@@ -89,6 +90,7 @@ def main() -> None:
                         help="recognizer ONNX files to compare, each in its own rows (default: the bundled one)")
     args = parser.parse_args()
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
+    print(f"{describe_environment()}\n")
     print("| set | reader | photos | detected | read (95% interval) | false plates / photo | ms / photo "
           "| ms / 1080p photo |")
     print("|---|---|---|---|---|---|---|---|")

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from platelab.api import Reader
+from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_photos
 from platelab.io.decode import read_image
 from platelab.io.labels import read_labels
@@ -34,6 +35,7 @@ def main() -> None:
     for file in dict.fromkeys(label.file for label in labels):
         image = read_image(args.photos / file, name=file)
         found[file] = reader.reader.candidates(image)
+    print(f"{describe_environment()}\n")
     print(f"{args.photos.name}, prior {args.prior or 'none'}\n")
     print("| min characters | min detector score | min confidence | detected | read | false plates / photo |")
     print("|---|---|---|---|---|---|")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from platelab.api import Recognizer
+from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_crops
 from platelab.eval.report import format_interval
 from platelab.io.decode import read_image
@@ -76,6 +77,7 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         rows.append(("Tesseract 5 (psm 7, A-Z0-9)", texts, len(images) / elapsed, elapsed / len(images) * 1000))
 
+    print(describe_environment())
     print(f"\n{len(images)} crops from {source}\n")
     print("| reader | exact | 95% interval | CER | crops/s (batched) | ms per single crop |")
     print("|---|---|---|---|---|---|")

@@ -15,6 +15,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from platelab.eval.environment import describe_environment
 from platelab.eval.report import format_share
 from platelab.eval.synthetic import EFFECTS, misread_kind, score_styles
 from platelab.predict.recognizer import RecognitionPredictor
@@ -37,6 +38,7 @@ def main() -> None:
     styles = select_styles(args.styles)
     scores = score_styles(RecognitionPredictor(args.model, prior=args.prior), styles, args.per_style, args.seed,
                           EFFECTS[args.effects])
+    print(f"{describe_environment()}\n")
     print(f"| style | read ({args.per_style} plates, 95% interval) | misread as |")
     print("|---|---|---|")
     for s in sorted(scores, key=lambda s: (s.hits / s.total, s.style)):

@@ -264,3 +264,12 @@ def test_clean_synthetic_plates_keep_their_numbers_and_lose_the_effects() -> Non
     assert len({c.text for c in crops.values()}) == 1
     assert all(p == 0 for cfg in (EFFECTS["none"].camera, EFFECTS["none"].light)
                for name, p in cfg.model_dump().items() if name.endswith("_p"))
+
+
+def test_the_environment_line_names_the_runtime_and_the_cores() -> None:
+    from importlib.metadata import version
+
+    from platelab.eval.environment import describe_environment
+
+    line = describe_environment()
+    assert f"onnxruntime {version('onnxruntime')}" in line and "usable cores" in line and "\n" not in line
