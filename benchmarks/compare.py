@@ -1,29 +1,48 @@
 """Is a change a real gain? Two model pairs read the same real sets; prints what each fixed and broke.
 
     python benchmarks/compare.py --recognizer NEW.onnx [--detector NEW.onnx] [--baseline-recognizer OLD.onnx]
-        [--baseline-detector OLD.onnx] [--sets crops-us endtoend-us endtoend-br]
+        [--baseline-detector OLD.onnx] [--sets crops-us endtoend-us endtoend-br synthetic]
 
 The baseline is the bundled models unless given. Each set is read with and without its country's prior. Per set
 and prior: each reader's accuracy with its 95% interval (Wilson), the plates the change fixed and broke, and
 McNemar's exact p-value: the chance of a split at least that lopsided if the two readers were equally good. On
 118 photos a change of 5 plates one way is within chance; p below 0.05 is a difference these sets can show.
+"synthetic" is the recognizers alone on benchmarks/synthetic.py's unseen plates (40 of each style, no prior).
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 from platelab.api import Reader, Recognizer
 from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_photos
 from platelab.eval.report import format_share
 from platelab.eval.stats import mcnemar_p
+from platelab.eval.synthetic import UNSEEN_SEED, unseen_crops
 from platelab.io.decode import read_image
 from platelab.io.labels import CropLabel, PhotoLabel, normalize_plate, read_labels
+from platelab.synth.style import select_styles
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PRIORS = {"crops-us": "us", "endtoend-us": "us", "endtoend-br": "br"}
+SYNTHETIC = "synthetic"
+SYNTHETIC_PER_STYLE = 40
+
+
+@cache
+def synthetic_set() -> tuple[list[np.ndarray], list[str]]:
+    crops = [c for style in select_styles(None) for c in unseen_crops(style, SYNTHETIC_PER_STYLE, UNSEEN_SEED)]
+    return [c.image for c in crops], [c.text for c in crops]
+
+
+def synthetic_hits(recognizer: Path | None) -> list[bool]:
+    images, texts = synthetic_set()
+    return [r.text == t for r, t in zip(Recognizer(recognizer).read(images), texts)]
 
 
 def crop_hits(folder: Path, labels: list[CropLabel], recognizer: Path | None, prior: str | None) -> list[bool]:
@@ -41,6 +60,8 @@ def photo_hits(
 
 
 def hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None) -> list[bool]:
+    if folder.name == SYNTHETIC:
+        return synthetic_hits(recognizer)
     labels = read_labels(folder)
     if isinstance(labels[0], CropLabel):
         return crop_hits(folder, labels, recognizer, prior)
@@ -50,7 +71,7 @@ def hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real", type=Path, default=REAL)
-    parser.add_argument("--sets", nargs="*", default=list(PRIORS))
+    parser.add_argument("--sets", nargs="*", default=[*PRIORS, SYNTHETIC])
     parser.add_argument("--recognizer", type=Path, help="the changed recognizer (default: the bundled one)")
     parser.add_argument("--detector", type=Path, help="the changed detector (default: the bundled one)")
     parser.add_argument("--baseline-recognizer", type=Path)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.synth.camera import CameraConfig, LightConfig
 from platelab.synth.config import SynthConfig
-from platelab.synth.crops import CropGenerator
+from platelab.synth.crops import CropGenerator, PlateCrop
 from platelab.synth.style import PlateStyle
 
 
@@ -25,6 +25,7 @@ EFFECTS = {
     "light": SynthConfig(camera=_never(CameraConfig)),
     "none": SynthConfig(camera=_never(CameraConfig), light=_never(LightConfig)),
 }
+UNSEEN_SEED = 20261126  # no training run draws from it: the test's and the benchmarks' unseen plates
 LOOK_ALIKES = ({"O", "0"}, {"I", "1"}, {"Q", "0"}, {"D", "0"}, {"B", "8"})
 
 
@@ -56,14 +57,18 @@ def style_seed(seed: int, style: PlateStyle) -> int:
     return seed + zlib.crc32(style.name.encode())
 
 
+def unseen_crops(style: PlateStyle, per_style: int, seed: int, cfg: SynthConfig | None = None) -> list[PlateCrop]:
+    """per_style fresh crops of style (seeded; cfg: the engine's settings, default if None)."""
+    generator = CropGenerator([style], cfg, seed=style_seed(seed, style))
+    return [generator.sample(i) for i in range(per_style)]
+
+
 def score_styles(predictor: RecognitionPredictor, styles: Sequence[PlateStyle], per_style: int,
                  seed: int, cfg: SynthConfig | None = None) -> list[StyleScore]:
-    """Read per_style fresh crops of each style (seeded; cfg: the engine's settings, default if None) and count
-    exact readings."""
+    """Read per_style unseen crops of each style and count exact readings."""
     scores = []
     for style in styles:
-        generator = CropGenerator([style], cfg, seed=style_seed(seed, style))
-        crops = [generator.sample(i) for i in range(per_style)]
+        crops = unseen_crops(style, per_style, seed, cfg)
         readings = predictor.read([c.image for c in crops])
         misreads = tuple((c.text, r.text) for c, r in zip(crops, readings) if r.text != c.text)
         scores.append(StyleScore(style.name, per_style - len(misreads), per_style, misreads))
