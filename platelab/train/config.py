@@ -24,10 +24,6 @@ class RecognizerTrainConfig(BaseModel):
     init_from: Path | None = Field(
         None, description="start from this run checkpoint's weights, or a float ONNX recognizer's (a second stage)"
     )
-    teacher: Path | None = Field(
-        None, description="a run checkpoint or float ONNX recognizer whose readings the model is kept near"
-    )
-    teacher_weight: float = Field(1.0, ge=0, description="weight of the KL term towards the teacher's readings")
     steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
     stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
     batch_size: int = Field(128, ge=1)

@@ -29,13 +29,6 @@ class RecognitionLoss(nn.Module):
         return self.ctc(log_probs, targets[is_char], frames, lengths.cpu())
 
 
-def teacher_divergence(logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-    """KL(teacher || model) per output position (frame or slot), averaged over the positions of the batch."""
-    teacher = torch.log_softmax(teacher_logits.float(), -1)
-    model = torch.log_softmax(logits.float(), -1)
-    return (teacher.exp() * (teacher - model)).sum(-1).mean()
-
-
 def target_texts(targets: torch.Tensor, charset: Charset) -> list[str]:
     return ["".join(charset.char(int(c)) for c in row) for row in targets.cpu()]
 

@@ -21,7 +21,7 @@ from platelab.synth.style import reweighted, select_styles
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
-from platelab.train.losses import RecognitionLoss, exact_hits, teacher_divergence
+from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import recognizer_from_onnx
 
 
@@ -95,14 +95,6 @@ def initial_weights(source: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(source)["model"]
 
 
-def load_teacher(source: Path, model: PlateRecognizer, device: torch.device) -> PlateRecognizer:
-    """A frozen copy of the model with the teacher's weights: a change of engine is learnt while the readings
-    it does not ask to change stay near the teacher's, rather than drifting as a stage without one does."""
-    teacher = PlateRecognizer(model.charset, head=model.head_kind)
-    teacher.load_state_dict(initial_weights(source))
-    return teacher.to(device).eval().requires_grad_(False)
-
-
 def train_recognizer(
     cfg: RecognizerTrainConfig,
     resume: bool = False,
@@ -131,7 +123,6 @@ def train_recognizer(
     )
     loader = batch_loader(stream, cfg.workers, cfg.seed)
     loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
-    teacher = load_teacher(cfg.teacher, model, run.device) if cfg.teacher is not None else None
     log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
     running_loss, running_acc = 0.0, 0.0
@@ -143,10 +134,6 @@ def train_recognizer(
         images, targets = images.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
         logits = model(images)
         loss = loss_fn(logits, targets)
-        if teacher is not None:
-            with torch.no_grad():
-                teacher_logits = teacher(images)
-            loss = loss + cfg.teacher_weight * teacher_divergence(logits, teacher_logits)
         optimizer_step(loss, model, run)
         step += 1
         exact = exact_hits(logits, targets, charset, model.head_kind)
