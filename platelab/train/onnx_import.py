@@ -45,6 +45,8 @@ def recognizer_from_onnx(path: Path, stats_crops: int = STATS_CROPS) -> PlateRec
     if any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in graph.graph.node):
         raise OnnxImportError(f"{path}: an 8-bit model; import the float export it was quantized from "
                               "(the bundled one is recognizer-float.onnx)")
+    if not metadata.get("charset"):
+        raise OnnxImportError(f"{path}: no character set in its metadata")
     model = PlateRecognizer(Charset(metadata["charset"]), PlateBackbone(), head=metadata.get("head", "slots"))
     if json.loads(metadata.get("input_size", "null")) != list(model.input_size):
         raise OnnxImportError(f"{path}: input size {metadata.get('input_size')} is not this version's "
