@@ -47,7 +47,8 @@ def recognizer_from_onnx(path: Path, stats_crops: int = STATS_CROPS) -> PlateRec
                               "(the bundled one is recognizer-float.onnx)")
     if not metadata.get("charset"):
         raise OnnxImportError(f"{path}: no character set in its metadata")
-    model = PlateRecognizer(Charset(metadata["charset"]), PlateBackbone(), head=metadata.get("head", "slots"))
+    charset = Charset(metadata["charset"], int(metadata.get("slots", Charset().slots)))
+    model = PlateRecognizer(charset, PlateBackbone(), head=metadata.get("head", "slots"))
     if json.loads(metadata.get("input_size", "null")) != list(model.input_size):
         raise OnnxImportError(f"{path}: input size {metadata.get('input_size')} is not this version's "
                               f"{list(model.input_size)}")
