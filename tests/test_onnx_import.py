@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from platelab.predict.charset import Charset  # noqa: E402
 from platelab.predict.recognizer import RecognitionPredictor  # noqa: E402
 from platelab.synth.dataset import SyntheticCropBatches  # noqa: E402
 from platelab.synth.style import select_styles  # noqa: E402
-from platelab.train import finetune as tuning  # noqa: E402
 from platelab.train import recognizer as training  # noqa: E402
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
 from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx  # noqa: E402
@@ -21,7 +21,7 @@ from platelab.weights import default_model  # noqa: E402
 
 
 def _synthetic_images(count: int, seed: int) -> torch.Tensor:
-    return SyntheticCropBatches(select_styles(None), tuning.Charset(), count, seed).render_batch(0)[0]
+    return SyntheticCropBatches(select_styles(None), Charset(), count, seed).render_batch(0)[0]
 
 
 def _onnx_probs(path: Path, images: torch.Tensor) -> np.ndarray:
