@@ -24,6 +24,7 @@ from platelab.predict.charset import Charset
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
 
+ConvNorm = tuple[nn.Conv1d | nn.Conv2d, nn.BatchNorm1d | nn.BatchNorm2d]  # a convolution and the norm after it
 STATS_CROPS = 256
 STATS_SEED = 7
 
@@ -52,19 +53,19 @@ def recognizer_from_onnx(path: Path, stats_crops: int = STATS_CROPS) -> PlateRec
     if json.loads(metadata.get("input_size", "null")) != list(model.input_size):
         raise OnnxImportError(f"{path}: input size {metadata.get('input_size')} is not this version's "
                               f"{list(model.input_size)}")
-    _load_folded(model, graph, path)
-    _restore_batch_norms(model, stats_crops)
+    pairs = _conv_norms(model)
+    _load_folded(model, pairs, graph, path)
+    _restore_batch_norms(model, pairs, stats_crops)
     return model
 
 
-def _load_folded(model: PlateRecognizer, graph: onnx.ModelProto, path: Path) -> None:
+def _load_folded(model: PlateRecognizer, pairs: list[ConvNorm], graph: onnx.ModelProto, path: Path) -> None:
     """Each convolution's folded weight and bias, in graph order, into the model's convolutions in module order."""
     tensors = {t.name: numpy_helper.to_array(t).copy() for t in graph.graph.initializer}
     for node in graph.graph.node:  # the exporter shares equal initializers through Identity nodes
         if node.op_type == "Identity" and node.input[0] in tensors:
             tensors[node.output[0]] = tensors[node.input[0]]
     convs = [node for node in graph.graph.node if node.op_type == "Conv"]
-    pairs = _conv_norms(model)
     if len(convs) != len(pairs):
         raise OnnxImportError(f"{path}: {len(convs)} convolutions where this model has {len(pairs)}")
     for node, (conv, norm) in zip(convs, pairs):
@@ -102,13 +103,13 @@ def _check_shape(path: Path, what: str, weight: np.ndarray, own: torch.Tensor) -
         raise OnnxImportError(f"{path}: {what} of shape {list(weight.shape)} where this model has {list(own.shape)}")
 
 
-def _conv_norms(model: nn.Module) -> list[tuple[nn.Conv1d | nn.Conv2d, nn.BatchNorm1d | nn.BatchNorm2d]]:
+def _conv_norms(model: nn.Module) -> list[ConvNorm]:
     """Every convolution with the batch norm that follows it, in the order the forward pass runs them."""
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d))]
     return list(zip(layers[0::2], layers[1::2]))
 
 
-def _restore_batch_norms(model: PlateRecognizer, crops: int) -> None:
+def _restore_batch_norms(model: PlateRecognizer, pairs: list[ConvNorm], crops: int) -> None:
     """Give every norm its input's mean and spread on synthetic crops, keeping the eval-mode outputs unchanged.
 
     A norm reset to pass through maps y to y + b. With running mean m, running variance s^2 - eps, scale s and
@@ -116,7 +117,6 @@ def _restore_batch_norms(model: PlateRecognizer, crops: int) -> None:
     """
     data = SyntheticCropBatches(select_styles(None), model.charset, crops, STATS_SEED)
     images, _ = data.render_batch(0)
-    pairs = _conv_norms(model)
     moments: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def keep_moments(index: int) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
