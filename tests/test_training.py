@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from platelab.predict.charset import Charset  # noqa: E402
+from platelab.predict.decode import decode  # noqa: E402
 from platelab.predict.recognizer import RecognitionPredictor  # noqa: E402
 from platelab.train import recognizer as training  # noqa: E402
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
+from platelab.train.loop import hardware  # noqa: E402
+from platelab.train.losses import exact_hits  # noqa: E402
 from platelab.train.recipe import export_run  # noqa: E402
 from tests.conftest import assert_resume_is_exact  # noqa: E402
 
@@ -93,8 +98,6 @@ def test_a_country_prior_writes_characters_as_that_country_does(tmp_path: Path) 
 
 
 def test_export_class_scale_tips_a_close_call_and_is_on_the_card(tmp_path: Path) -> None:
-    import json
-
     from typer.testing import CliRunner
 
     from platelab.cli import app
@@ -126,8 +129,6 @@ def test_export_class_scale_tips_a_close_call_and_is_on_the_card(tmp_path: Path)
 
 
 def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
-
     from typer.testing import CliRunner
 
     from platelab.cli import app
@@ -147,3 +148,32 @@ def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch
     crops = [np.full((64, 128, 3), 200, np.uint8)]
     assert RecognitionPredictor(out).probabilities(crops).shape == RecognitionPredictor(
         export_run(cfg.out_dir, tmp_path / "float.onnx")).probabilities(crops).shape
+
+
+def test_training_accuracy_reads_ctc_frames_as_the_decoder_does() -> None:
+    charset = Charset()
+    rng = np.random.default_rng(0)
+    # Few classes per plate, so frames repeat and runs merge; some readings longer than the charset's slots.
+    density = np.linspace(0.0, 0.4, 400)[:, None]
+    frames = np.where(rng.random((400, 64)) < density, rng.choice([0, 1, 7], size=(400, 64)), charset.pad_index)
+    frames[:5] = rng.integers(0, charset.pad_index, size=(5, 64))
+    logits = torch.from_numpy(np.eye(charset.classes, dtype=np.float32)[frames] + rng.random(
+        (400, 64, charset.classes), dtype=np.float32) * 0.1)
+    texts = [d.text for d in decode(torch.softmax(logits, -1).numpy(), charset, "ctc")]
+    fitting = [t if len(t) <= charset.slots else "" for t in texts]
+    targets = torch.from_numpy(np.stack([charset.encode(t) for t in fitting]))
+    hits = [exact_hits(logits[i : i + 1], targets[i : i + 1], charset, "ctc") for i in range(len(texts))]
+    assert hits == [float(t == f) for t, f in zip(texts, fitting)]
+    assert 0 < sum(hits) < len(hits) and {len(t) for t in texts} >= {0, 1, 2, charset.slots + 1}
+
+
+def test_the_card_names_the_hardware_the_run_trained_on_not_the_exporting_one(tmp_path: Path) -> None:
+    cfg = _config(tmp_path / "run", "ctc")
+    training.train_recognizer(cfg)
+    log = cfg.out_dir / "metrics.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines and all(line["hardware"] == hardware() for line in lines)
+    # as if trained on a lent GPU and exported on this machine
+    log.write_text("".join(json.dumps({**line, "hardware": "NVIDIA H100 80GB HBM3"}) + "\n" for line in lines))
+    card = json.loads(export_run(cfg.out_dir, tmp_path / "model.onnx").with_suffix(".card.json").read_text())
+    assert card["hardware"] == "NVIDIA H100 80GB HBM3"

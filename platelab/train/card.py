@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import BaseModel
 
 from platelab.io.atomic import atomic_write_text
-from platelab.train.loop import METRICS
+from platelab.train.loop import METRICS, hardware
 
 COMMAND_FILE = "command.txt"
-
-
-def hardware() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
 
 
 def last_metrics(run: Path) -> dict:
@@ -46,6 +37,7 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
         "training_command": command.read_text(encoding="utf-8").strip() if command.exists() else "",
         "steps": metrics.get("step"),
         "wall_time_s": metrics.get("seconds"),
+        **({"hardware": metrics["hardware"]} if "hardware" in metrics else {}),
         "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
         **_earlier_stage(earlier),
     }}
@@ -79,7 +71,7 @@ def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data
         "batch_size": batch_size,
         "samples_seen": (metrics.get("step") or 0) * batch_size,
         "wall_time_s": metrics.get("seconds"),
-        "hardware": hardware(),
+        "hardware": metrics.get("hardware") or hardware(),
         "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
         **_earlier_stage(getattr(cfg, "init_from", None)),
         **extra,

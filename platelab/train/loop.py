@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import platform
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,6 +44,12 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+
+
 def schedule(steps: int, warmup_steps: int) -> Callable[[int], float]:
     """Linear warm-up, then cosine decay to 2% of the peak learning rate at `steps`."""
 
@@ -55,14 +63,19 @@ def schedule(steps: int, warmup_steps: int) -> Callable[[int], float]:
 
 
 class MetricsLog:
-    """Appends one JSON object per line; each line is complete, so a killed run's log stays readable."""
+    """Appends one JSON object per line; each line is complete, so a killed run's log stays readable.
+
+    Each line names the hardware it was trained on: a run trained on a lent GPU is exported elsewhere, and its
+    model card takes the hardware from here.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.hardware = hardware()
 
     def write(self, **values: float | int | str) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(values) + "\n")
+            handle.write(json.dumps({**values, "hardware": self.hardware}) + "\n")
 
 
 @dataclass

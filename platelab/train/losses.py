@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from platelab.predict.charset import Charset
-from platelab.predict.decode import decode
 
 
 class RecognitionLoss(nn.Module):
@@ -29,15 +28,27 @@ class RecognitionLoss(nn.Module):
         return self.ctc(log_probs, targets[is_char], frames, lengths.cpu())
 
 
-def target_texts(targets: torch.Tensor, charset: Charset) -> list[str]:
-    return ["".join(charset.char(int(c)) for c in row) for row in targets.cpu()]
+def ctc_greedy_reads(logits: torch.Tensor, blank: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy CTC readings on the logits' device: (N, width) classes padded with blank, and each reading's length
+    (which may exceed width). As decode_ctc reads them: best class per frame, repeats merged, blanks dropped."""
+    best = logits.argmax(-1)  # (N, frames)
+    starts_run = torch.ones_like(best, dtype=torch.bool)
+    starts_run[:, 1:] = best[:, 1:] != best[:, :-1]
+    kept = starts_run & (best != blank)
+    # A stable sort on "not kept" moves the kept classes to the front in their order.
+    order = torch.sort((~kept).to(torch.uint8), dim=1, stable=True).indices
+    read = torch.gather(torch.where(kept, best, torch.full_like(best, blank)), 1, order)
+    if read.shape[1] < width:
+        read = torch.nn.functional.pad(read, (0, width - read.shape[1]), value=blank)
+    return read[:, :width], kept.sum(1)
 
 
 @torch.no_grad()
 def exact_hits(logits: torch.Tensor, targets: torch.Tensor, charset: Charset, head: str) -> float:
-    """Share of the batch read exactly (greedy decoding)."""
+    """Share of the batch read exactly (greedy decoding), computed where the logits are: decoding each reading on
+    the CPU took longer than a training step on a GPU."""
     if head != "ctc":
         return (logits.argmax(-1) == targets).all(1).float().mean().item()
-    read = decode(torch.softmax(logits.float(), -1).cpu().numpy(), charset, head)
-    truth = target_texts(targets, charset)
-    return sum(r.text == t for r, t in zip(read, truth)) / max(len(truth), 1)
+    read, lengths = ctc_greedy_reads(logits, charset.pad_index, targets.shape[1])
+    exact = (read == targets).all(1) & (lengths <= targets.shape[1])
+    return exact.float().mean().item()

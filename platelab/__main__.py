@@ -1,0 +1,5 @@
+"""`python -m platelab`: the same command as `platelab`."""
+
+from platelab.cli import app
+
+app(prog_name="platelab")
