@@ -32,8 +32,8 @@ def test_shipped_model_is_small_and_has_a_card(name: str) -> None:
 
 
 def test_the_8_bit_recognizer_reads_as_the_float_one() -> None:
-    # Same network, 8-bit weights and activations: on 300 unseen plates of every style they agreed on 98.3%, and
-    # both read 90.2% of 2000 such plates (`python benchmarks/synthetic.py --model ...`).
+    # Same network, 8-bit weights and activations: on 300 unseen plates of every style they agreed on 98.7%, and
+    # they read 89.0% and 89.1% of 2040 such plates (`python benchmarks/synthetic.py --model ...`).
     crops = CropGenerator(list(builtin_styles().values()), seed=UNSEEN_SEED).sample
     images = [crops(i).image for i in range(100)]
     floats, eights = (Recognizer(default_model(name)).read(images) for name in ("recognizer-float", "recognizer"))
@@ -48,8 +48,9 @@ def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False)
 
 
 def test_reads_unseen_synthetic_plates_of_every_style_above_the_shipped_floor() -> None:
-    # The shipped recognizer (8 bits) measured 0.906 on this sample (90.2% on 2000 such plates, `python
-    # benchmarks/synthetic.py`): a regression guard, not the target.
+    # The shipped recognizer (8 bits) measured 0.892 on this sample (89.0% on 2040 such plates, `python
+    # benchmarks/synthetic.py`; 0.906 before the engine drew Wyoming's and New Mexico's emblems as printed and
+    # New Mexico's centennial plate): a regression guard, not the target.
     assert _unseen_synthetic_accuracy() >= 0.88
 
 
@@ -59,7 +60,7 @@ def test_reads_two_row_plates_top_row_first() -> None:
     assert _unseen_synthetic_accuracy(per_style=40, two_rows_only=True) >= 0.70
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.906")
+@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.892")
 def test_reads_unseen_synthetic_plates_of_every_style_at_the_target() -> None:
     assert _unseen_synthetic_accuracy() >= 0.95
 

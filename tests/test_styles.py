@@ -106,3 +106,15 @@ def test_a_training_stage_can_draw_some_styles_more_often() -> None:
 def test_reweighting_a_style_that_does_not_exist_is_an_error() -> None:
     with pytest.raises(StyleError, match="br-grey"):
         reweighted(list(builtin_styles().values()), {"br-grey": 3})
+
+
+def test_a_style_sets_how_wide_its_emblem_gap_is() -> None:
+    style = builtin_styles()["us-new-mexico"]
+    gaps = []
+    for gap_width in (0.6, 1.4):
+        plate = render_plate(style.model_copy(update={"gap_width": gap_width}), np.random.default_rng(3), height=120,
+                             text="ABC123")
+        (x0, y0, x1, y1), = [box for kind, box in plate.separators if kind == "emblem"]
+        gaps.append((x1 - x0) / (y1 - y0))
+        assert plate.text == "ABC123"
+    assert gaps[1] > gaps[0] + 0.5

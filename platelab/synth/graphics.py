@@ -280,17 +280,19 @@ def cactus(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
 
 
 def zia(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
-    """New Mexico's Zia: a disc of radius h at (x, y) with four groups of four rays, middle ones longest."""
+    """New Mexico's Zia: a disc of radius h at (x, y) in colour2 (colour if unset) and four groups of four thin rays
+    in colour, the middle two of each group longest; the whole sign is about 8h across, as tall as the characters."""
     h, w = canvas.shape[:2]
     cx, cy, r = g.x * w, g.y * h, g.h * h
-    polygons = [_oval(cx, cy, r, r)]
+    rays = []
     for angle in np.arange(4) * np.pi / 2:
         direction = np.array([np.cos(angle), np.sin(angle)])
         normal = np.array([-direction[1], direction[0]])
-        for i, length in enumerate((1.5, 2.0, 2.0, 1.5)):
-            base = np.array([cx, cy]) + normal * (i - 1.5) * r * 0.42
-            polygons.append(_bar(base + direction * r * 1.2, base + direction * r * length * 1.1, r * 0.2))
-    _paint_polygons(canvas, g, polygons)
+        for i, length in enumerate((3.3, 4.0, 4.0, 3.3)):
+            base = np.array([cx, cy]) + normal * (i - 1.5) * r * 0.55
+            rays.append(_bar(base + direction * r * 1.35, base + direction * r * length, r * 0.2))
+    _paint_polygons(canvas, g, rays)
+    _paint_polygons(canvas, g, [_oval(cx, cy, r, r)], g.colour2)
 
 
 def fruit(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
@@ -347,27 +349,31 @@ def bird(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
 
 
 def bronco(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
-    """A rearing horse and rider filling the rectangle (Wyoming's emblem between county number and serial)."""
+    """A bucking horse and rider filling the rectangle (Wyoming's emblem between county number and serial): a heavy
+    silhouette with its rump and tail up on the left, head down on the right, the rider's hat raised."""
     x0, y0, x1, y1 = _rect(canvas, g)
     w, h = x1 - x0, y1 - y0
-    lean = rng.uniform(-0.2, 0.2)
+    lean = rng.uniform(-0.1, 0.1)
 
     def at(fx: float, fy: float) -> np.ndarray:
         return np.array([x0 + w * (fx + lean * (0.5 - fy)), y0 + h * fy])
 
-    thick = 0.09 * max(w, h)
+    thick = 0.1 * max(w, h)
     polygons = [
-        _oval(*at(0.45, 0.55), 0.3 * w, 0.13 * h, -0.6),  # body, rearing up to the front
-        _bar(at(0.62, 0.42), at(0.8, 0.2), thick * 1.3),  # neck
-        _oval(*at(0.84, 0.18), 0.1 * w, 0.06 * h, 0.5),  # head
-        _bar(at(0.3, 0.65), at(0.25, 1.0), thick),  # hind legs
-        _bar(at(0.38, 0.65), at(0.45, 0.98), thick),
-        _bar(at(0.62, 0.45), at(0.85, 0.55), thick * 0.8),  # fore legs kicking
-        _bar(at(0.58, 0.5), at(0.72, 0.68), thick * 0.8),
-        _bar(at(0.2, 0.55), at(0.05, 0.75), thick * 0.7),  # tail
-        _bar(at(0.45, 0.45), at(0.4, 0.12), thick * 1.1),  # rider
-        _oval(*at(0.4, 0.08), 0.07 * w, 0.05 * h),  # hat
-        _bar(at(0.42, 0.25), at(0.15, 0.02), thick * 0.6),  # raised arm
+        _oval(*at(0.48, 0.55), 0.32 * w, 0.17 * h, 0.45),  # body, rump high
+        _bar(at(0.66, 0.62), at(0.86, 0.84), thick * 1.4),  # neck down to the right
+        _oval(*at(0.88, 0.88), 0.09 * w, 0.07 * h, 0.9),  # head
+        _bar(at(0.26, 0.42), at(0.12, 0.22), thick * 0.6),  # tail up
+        _bar(at(0.3, 0.58), at(0.34, 0.86), thick * 0.9),  # hind legs
+        _bar(at(0.34, 0.86), at(0.44, 0.97), thick * 0.6),
+        _bar(at(0.42, 0.64), at(0.45, 0.9), thick * 0.8),
+        _bar(at(0.6, 0.7), at(0.62, 1.0), thick * 0.8),  # fore legs
+        _bar(at(0.54, 0.68), at(0.5, 0.94), thick * 0.7),
+        _bar(at(0.55, 0.46), at(0.6, 0.2), thick * 1.1),  # rider
+        _oval(*at(0.62, 0.15), 0.06 * w, 0.06 * h),  # rider's head
+        _bar(at(0.58, 0.28), at(0.48, 0.08), thick * 0.5),  # raised arm
+        _oval(*at(0.47, 0.05), 0.1 * w, 0.045 * h),  # hat
+        _bar(at(0.58, 0.45), at(0.66, 0.62), thick * 0.6),  # rider's leg
     ]
     _paint_polygons(canvas, g, polygons)
 

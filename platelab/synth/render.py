@@ -23,7 +23,7 @@ from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, P
 T = TypeVar("T")
 LABEL_FONT = "DejaVuSansCondensed-Bold.ttf"
 BACKGROUND_VARIANTS = 4  # random graphics (ridges, trees) are drawn in a few variants per style and size
-SEPARATOR_WIDTH = {"dash": 0.4, "gap": 0.45, "dot": 0.3, "emblem": 0.85}
+SEPARATOR_WIDTH = {"dash": 0.4, "gap": 0.45, "dot": 0.3}  # a "_" emblem gap: the style's gap_width
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,13 @@ class _Placed:
 
 
 def _layout_row(
-    tokens: list[Token], font: str, stroke: int, condense: float, spacing: float, die: DieShapes = FONT_SHAPES
+    tokens: list[Token],
+    font: str,
+    stroke: int,
+    condense: float,
+    spacing: float,
+    gap_width: float,
+    die: DieShapes = FONT_SHAPES,
 ) -> list[_Placed]:
     placed = []
     for token in tokens:
@@ -288,7 +294,8 @@ def _layout_row(
             widest = max(glyph(font, c, stroke, die).mask.shape[1] for c in token.chars)
             placed.append(_Placed(token, 0.45 * widest / GLYPH_PX * condense))
         else:
-            placed.append(_Placed(token, SEPARATOR_WIDTH[token.kind] - spacing))
+            width = gap_width if token.kind == "emblem" else SEPARATOR_WIDTH[token.kind]
+            placed.append(_Placed(token, width - spacing))
     return placed
 
 
@@ -337,12 +344,13 @@ def _draw_row(
     stroke: int,
     condense: float,
     spacing: float,
+    gap_width: float,
     scale: float = 1.0,
     die: DieShapes = FONT_SHAPES,
 ) -> tuple[list, list]:
     h, w = ink.shape[:2]
     char_h = min(row.height * scale, 0.95) * h
-    placed = _layout_row(tokens, font, stroke, condense, spacing, die)
+    placed = _layout_row(tokens, font, stroke, condense, spacing, gap_width, die)
     units = sum(p.width for p in placed) + spacing * (len(placed) - 1)
     # larger text may use a little more of the width, as embossers and designers do
     grow = max(0.0, scale - 1.0) * 0.5 * min(row.x0, 1 - row.x1)
@@ -447,7 +455,8 @@ def render_plate(
     ink = np.zeros(canvas.shape[:2], np.uint8)
     for tokens, row in zip(rows_tokens, rows):
         spacing = float(rng.uniform(*row.spacing))
-        row_boxes, row_separators = _draw_row(ink, tokens, row, font_choice.file, stroke, condense, spacing, scale, die)
+        row_boxes, row_separators = _draw_row(ink, tokens, row, font_choice.file, stroke, condense, spacing,
+                                              style.gap_width, scale, die)
         boxes += row_boxes
         separators += row_separators
     if style.emboss > 0:  # pressed metal: a dark edge below-right and a light one above-left of each stroke

@@ -205,6 +205,7 @@ class PlateStyle(Strict):
     gap_graphics: list[Graphic] = Field(
         default_factory=list, description="drawn in every '_' gap of a format, in fractions of the gap's box"
     )
+    gap_width: float = Field(0.85, gt=0, le=2, description="width of a format's '_' gap / character height")
     specialty: str | Specialty | None = Field(
         None, description="specialty-issue extras: a set named in specialty.yaml, or one given here"
     )
