@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,12 @@ def test_the_cli_help_shows_every_commands_summary_whole() -> None:
     summaries += [g.typer_instance.info.help for g in app.registered_groups]
     for summary in summaries:
         assert " ".join(summary.split("\n\n")[0].split()) in listing
+
+
+def test_python_dash_m_platelab_is_the_platelab_command() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "platelab", "read", "--help"], capture_output=True, text=True,
+                            check=False, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0 and "Usage: platelab read" in result.stdout
