@@ -186,7 +186,9 @@ def test_the_shipped_int8_detector_finds_rendered_plates_at_their_corners() -> N
     detector = DetectionPredictor(None, threads=1)
     styles = select_styles(None)
     found, plates = 0, 0
-    for i in range(16):
+    # 48 scenes: on the first 16 alone (13 plates) one plate more or less moved the share by 8 points whenever the
+    # engine changed what those scenes draw (10 of 13 after New Mexico's centennial style came; 36 of 43 here)
+    for i in range(48):
         scene = render_scene(styles, np.random.default_rng([31, i]), SceneConfig(), LightConfig(), CameraConfig())
         detections = detector.detect(scene.image, 0.3)
         for plate in scene.plates:
@@ -194,8 +196,8 @@ def test_the_shipped_int8_detector_finds_rendered_plates_at_their_corners() -> N
                 continue
             plates += 1
             errors = [np.abs(d.quad - plate.quad).max() / np.ptp(plate.quad[:, 0]) for d in detections]
-            found += bool(errors) and min(errors) < 0.15  # the float model: 11 of these 13 too
-    assert plates >= 10 and found / plates >= 0.8, (found, plates)
+            found += bool(errors) and min(errors) < 0.15
+    assert plates >= 30 and found / plates >= 0.8, (found, plates)
 
 
 def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
