@@ -133,6 +133,26 @@ def train_detector(
     run_detector_recipe(cfg, resume=resume, export=export)
 
 
+@train_app.command("interpolate")
+def train_interpolate(
+    start: Annotated[Path, typer.Option("--from", help="the weights a run started from: checkpoint or float ONNX")],
+    end: Annotated[Path, typer.Option("--to", help="a recognizer run trained on from them (last.ckpt + config)")],
+    out: Annotated[Path, typer.Option(help="run folder to write (for platelab export)")],
+    weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of --to's weights")] = 0.5,
+    val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv")] = None,
+) -> None:
+    """Average a trained-on recognizer with its starting point (norm statistics measured again)."""
+    from platelab.train.card import record_command
+    from platelab.train.interpolate import interpolate_run
+
+    record_command(out, resume=False)
+    try:
+        interpolate_run(start, end, weight, out, val_real or [])
+    except (OSError, ValueError) as exc:
+        _fail(" ".join(str(exc).split()))
+    typer.echo(f"wrote {out}")
+
+
 @app.command("finetune")
 def finetune(
     from_run: Annotated[Path, typer.Option(

@@ -27,13 +27,20 @@ def test_shipped_model_is_small_and_has_a_card(name: str) -> None:
     model = default_model(name)
     card = json.loads(model.with_suffix(".card.json").read_text())
     assert model.stat().st_size <= 10 * 2**20
-    assert card["training_command"].startswith("platelab train recognizer")
+    assert card["training_command"].startswith("platelab train ")
     assert "synthetic" in card["accuracy"]
+    # every stage that made it, back to the first recipe, with its command
+    stages = []
+    while card:
+        stages.append(card["training_command"])
+        card = card.get("initialised_from")
+    assert stages[-1].startswith("platelab train recognizer --config references/recognizer/")
+    assert all(command.startswith("platelab train ") for command in stages)
 
 
 def test_the_8_bit_recognizer_reads_as_the_float_one() -> None:
-    # Same network, 8-bit weights and activations: on 300 unseen plates of every style they agreed on 98.7%, and
-    # they read 89.0% and 89.1% of 2040 such plates (`python benchmarks/synthetic.py --model ...`).
+    # Same network, 8-bit weights and activations: on 300 unseen plates of every style they agreed on 99.0%, and
+    # they read 90.6% and 90.8% of 2040 such plates (`python benchmarks/compare.py`).
     crops = CropGenerator(list(builtin_styles().values()), seed=UNSEEN_SEED).sample
     images = [crops(i).image for i in range(100)]
     floats, eights = (Recognizer(default_model(name)).read(images) for name in ("recognizer-float", "recognizer"))
@@ -48,19 +55,19 @@ def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False)
 
 
 def test_reads_unseen_synthetic_plates_of_every_style_above_the_shipped_floor() -> None:
-    # The shipped recognizer (8 bits) measured 0.892 on this sample (89.0% on 2040 such plates, `python
-    # benchmarks/synthetic.py`; 0.906 before the engine drew Wyoming's and New Mexico's emblems as printed and
-    # New Mexico's centennial plate): a regression guard, not the target.
-    assert _unseen_synthetic_accuracy() >= 0.88
+    # The shipped recognizer (8 bits) measured 0.904 on this sample (90.6% on 2040 such plates, `python
+    # benchmarks/synthetic.py`); the one shipped before it read 0.892 (0.906 before the engine drew Wyoming's and
+    # New Mexico's emblems as printed and New Mexico's centennial plate): a regression guard, not the target.
+    assert _unseen_synthetic_accuracy() >= 0.89
 
 
 def test_reads_two_row_plates_top_row_first() -> None:
-    # 3 two-row styles (motorcycle plates); the shipped recognizer measured 89 of 120 on this sample. The floor
-    # was 0.75 on 18 plates of 6 camera draws shared by all styles, where it read 15 (docs/engine_log.md).
-    assert _unseen_synthetic_accuracy(per_style=40, two_rows_only=True) >= 0.70
+    # 3 two-row styles (motorcycle plates); the shipped recognizer measured 97 of 120 on this sample (the one
+    # shipped before it 89).
+    assert _unseen_synthetic_accuracy(per_style=40, two_rows_only=True) >= 0.75
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped CPU-trained model reads 0.892")
+@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped model reads 0.904")
 def test_reads_unseen_synthetic_plates_of_every_style_at_the_target() -> None:
     assert _unseen_synthetic_accuracy() >= 0.95
 
@@ -72,9 +79,9 @@ def test_real_us_crops_accuracy_floor() -> None:
     labels = read_labels(REAL_CROPS)
     readings = Recognizer(prior="us").read([REAL_CROPS / label.file for label in labels])
     accuracy = np.mean([r.text == normalize_plate(label.plate) for r, label in zip(readings, labels)])
-    # The shipped recognizer measured 0.903 with the US prior (0.876 without; its float version 0.908 and 0.878);
+    # The shipped recognizer measured 0.916 with the US prior (0.892 without; its float version 0.905 and 0.876);
     # the issue's target is 0.90.
-    assert accuracy >= 0.86, accuracy
+    assert accuracy >= 0.88, accuracy
 
 
 def test_bad_files_get_one_line_errors_and_the_batch_goes_on(bad_images: dict[str, Path]) -> None:

@@ -27,6 +27,12 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
     chain can be reproduced."""
     if checkpoint is None:
         return {}
+    exported_card = Path(checkpoint).with_suffix(".card.json")
+    if Path(checkpoint).suffix.lower() == ".onnx" and exported_card.exists():
+        # An exported model has no run beside it: its own card holds the chain that made it.
+        card = json.loads(exported_card.read_text(encoding="utf-8"))
+        kept = ("training_command", "steps", "wall_time_s", "hardware", "accuracy", "initialised_from")
+        return {"initialised_from": {"checkpoint": str(checkpoint), **{k: card[k] for k in kept if k in card}}}
     run = Path(checkpoint).parent
     command = run / COMMAND_FILE
     metrics = last_metrics(run)

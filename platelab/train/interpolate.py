@@ -1,0 +1,81 @@
+"""A trained-on recognizer's weights moved part of the way back towards the weights it started from.
+
+A stage trained long on synthetic plates reads them better and real ones a little worse; the average of its weights
+and its starting point's (the same network, so the two lie in one basin) keeps much of the synthetic gain and gives
+back the real plates. Batch-norm statistics do not average: they are measured again on the run's synthetic crops.
+The result is a run folder that `platelab export` takes like any other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from platelab.io.atomic import atomic_write_text
+from platelab.models.recognizer import PlateRecognizer
+from platelab.predict.charset import Charset
+from platelab.synth.dataset import SyntheticCropBatches
+from platelab.synth.style import select_styles
+from platelab.train.checkpoint import load_checkpoint, save_checkpoint
+from platelab.train.config import RecognizerTrainConfig
+from platelab.train.loop import CHECKPOINT, METRICS, MetricsLog
+from platelab.train.recognizer import accuracy, initial_weights, real_eval_set, synthetic_eval_set
+
+NORM_BATCH = 64
+
+
+def averaged_weights(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor],
+                     weight: float) -> dict[str, torch.Tensor]:
+    """(1 - weight) * start + weight * end for every float tensor; counters come from end."""
+    if set(start) != set(end) or any(start[k].shape != end[k].shape for k in end):
+        raise ValueError("the two models are not the same network (their tensors differ in name or shape)")
+    return {k: torch.lerp(start[k].float(), end[k].float(), weight).to(end[k].dtype)
+            if end[k].is_floating_point() else end[k] for k in end}
+
+
+@torch.no_grad()
+def measure_norm_statistics(model: nn.Module, batches: SyntheticCropBatches, count: int) -> None:
+    """Each batch norm's running mean and variance as the plain average over count batches."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average: every batch counts alike
+    model.train()
+    for batch in tqdm(range(count), desc="norm statistics", leave=False):
+        model(batches.render_batch(batch)[0])
+    model.eval()
+
+
+def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, val_real: Sequence[Path] = (),
+                    norm_crops: int = 3200, seed: int = 777) -> PlateRecognizer:
+    """Write out_dir as a run (config, checkpoint, metrics) holding the weights between start and end_run's.
+
+    start: a run checkpoint or a float ONNX recognizer; end_run: a recognizer run trained on from it.
+    """
+    began = time.perf_counter()
+    cfg = RecognizerTrainConfig.model_validate_json((end_run / "config.json").read_text(encoding="utf-8"))
+    charset = Charset(cfg.charset)
+    model = PlateRecognizer(charset, head=cfg.head)
+    model.load_state_dict(averaged_weights(initial_weights(start), load_checkpoint(end_run / CHECKPOINT)["model"],
+                                           weight))
+    batches = SyntheticCropBatches(select_styles(cfg.styles or None), charset, NORM_BATCH, seed, cfg.synth)
+    measure_norm_statistics(model, batches, max(1, norm_crops // NORM_BATCH))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The model card follows init_from back through the runs: the end run, then what it started from.
+    own = cfg.model_copy(update={"out_dir": out_dir, "init_from": end_run / CHECKPOINT})
+    atomic_write_text(out_dir / "config.json", own.model_dump_json(indent=2))
+    save_checkpoint(out_dir / CHECKPOINT, {"model": model.state_dict()})
+    (out_dir / METRICS).unlink(missing_ok=True)
+    eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
+    MetricsLog(out_dir / METRICS).write(
+        step=0,
+        seconds=round(time.perf_counter() - began, 1),
+        **{f"val_{e.name}": round(accuracy(model, e, charset), 4) for e in eval_sets},
+    )
+    return model

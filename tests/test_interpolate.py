@@ -1,0 +1,68 @@
+"""A trained-on recognizer averaged with its starting point: the weights in between, norms measured again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from platelab.cli import app  # noqa: E402
+from platelab.train import recognizer as training  # noqa: E402
+from platelab.train.checkpoint import load_checkpoint  # noqa: E402
+from platelab.train.config import RecognizerTrainConfig  # noqa: E402
+from platelab.train.interpolate import averaged_weights, interpolate_run  # noqa: E402
+from platelab.train.recipe import export_run  # noqa: E402
+
+
+def _run(out: Path, init_from: Path | None = None, seed: int = 0) -> Path:
+    cfg = RecognizerTrainConfig(out_dir=out, head="ctc", steps=3, batch_size=4, workers=0, val_size=4, val_every=100,
+                                checkpoint_every=3, warmup_steps=1, threads=1, seed=seed, lr=0.05, init_from=init_from)
+    training.train_recognizer(cfg)
+    return out
+
+
+@pytest.fixture(scope="module")
+def start_and_end(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    start = _run(root / "start")
+    return start / "last.ckpt", _run(root / "end", init_from=start / "last.ckpt", seed=1)
+
+
+def test_averaged_weights_lie_between_the_two_and_refuse_another_network() -> None:
+    start = {"w": torch.zeros(3), "n": torch.tensor(5)}
+    end = {"w": torch.tensor([2.0, 4.0, -2.0]), "n": torch.tensor(9)}
+    assert torch.equal(averaged_weights(start, end, 0.25)["w"], torch.tensor([0.5, 1.0, -0.5]))
+    assert averaged_weights(start, end, 0.25)["n"] == 9
+    assert torch.equal(averaged_weights(start, end, 0.0)["w"], start["w"])
+    with pytest.raises(ValueError, match="not the same network"):
+        averaged_weights({"w": torch.zeros(4)}, end, 0.5)
+
+
+def test_the_average_is_a_run_that_exports_with_its_chain_on_the_card(
+    start_and_end: tuple[Path, Path], tmp_path: Path
+) -> None:
+    start, end = start_and_end
+    out = tmp_path / "mid"
+    interpolate_run(start, end, 0.5, out, norm_crops=64)
+    a, b, mid = (load_checkpoint(p)["model"] for p in (start, end / "last.ckpt", out / "last.ckpt"))
+    conv = "backbone.layers.0.0.weight"
+    assert torch.allclose(mid[conv], (a[conv] + b[conv]) / 2) and not torch.allclose(a[conv], b[conv])
+    norm = "backbone.layers.0.1.running_mean"  # measured again on synthetic crops, not averaged
+    assert not torch.allclose(mid[norm], (a[norm] + b[norm]) / 2)
+    log = json.loads((out / "metrics.jsonl").read_text())
+    assert log["step"] == 0 and "val_synthetic" in log
+    card = json.loads(export_run(out, tmp_path / "mid.onnx").with_suffix(".card.json").read_text())
+    assert card["initialised_from"]["checkpoint"] == str(end / "last.ckpt")
+    assert card["initialised_from"]["initialised_from"]["checkpoint"] == str(start)
+
+
+def test_the_cli_names_a_missing_run(start_and_end: tuple[Path, Path], tmp_path: Path) -> None:
+    start, _ = start_and_end
+    result = CliRunner().invoke(app, ["train", "interpolate", "--from", str(start), "--to", str(tmp_path / "nope"),
+                                      "--out", str(tmp_path / "mid")])
+    assert result.exit_code == 2 and "nope" in result.output
