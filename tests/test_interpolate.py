@@ -66,3 +66,16 @@ def test_the_cli_names_a_missing_run(start_and_end: tuple[Path, Path], tmp_path:
     result = CliRunner().invoke(app, ["train", "interpolate", "--from", str(start), "--to", str(tmp_path / "nope"),
                                       "--out", str(tmp_path / "mid")])
     assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_a_stage_started_from_an_exported_model_carries_that_models_card(
+    start_and_end: tuple[Path, Path], tmp_path: Path
+) -> None:
+    start, _ = start_and_end
+    (start.parent / "command.txt").write_text("platelab train recognizer --config tiny.yaml\n")
+    exported = export_run(start.parent, tmp_path / "start.onnx")
+    later = _run(tmp_path / "later", init_from=exported, seed=2)
+    card = json.loads(export_run(later, tmp_path / "later.onnx").with_suffix(".card.json").read_text())
+    earlier = card["initialised_from"]
+    assert earlier["checkpoint"] == str(exported)
+    assert earlier["training_command"] == "platelab train recognizer --config tiny.yaml"
