@@ -41,7 +41,7 @@ def averaged_weights(start: dict[str, torch.Tensor], end: dict[str, torch.Tensor
 @torch.no_grad()
 def measure_norm_statistics(model: nn.Module, batches: SyntheticCropBatches, count: int) -> None:
     """Each batch norm's running mean and variance as the plain average over count batches."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average: every batch counts alike
