@@ -29,6 +29,7 @@ def save_training_state(path: Path, model: torch.nn.Module, optimizer: torch.opt
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],  # dropout on a GPU
         "step": step,
         "elapsed": elapsed,
     })
@@ -42,4 +43,6 @@ def restore_training_state(path: Path, model: torch.nn.Module, optimizer: torch.
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
     return int(state["step"]), float(state["elapsed"])

@@ -29,6 +29,9 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    # cuDNN's fastest convolutions sum in a varying order: a resumed GPU run would drift from an unbroken one.
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 
 def single_threaded_opencv(_: int = 0) -> None:
