@@ -22,6 +22,11 @@ def last_metrics(run: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+def _accuracy(metrics: dict) -> dict[str, float]:
+    """A metrics line's validation figures by set name (val_crops-us -> crops-us)."""
+    return {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")}
+
+
 def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
     """The run a later stage started from, and the runs before it: commands and how far each went, so the whole
     chain can be reproduced."""
@@ -44,7 +49,7 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
         "steps": metrics.get("step"),
         "wall_time_s": metrics.get("seconds"),
         **({"hardware": metrics["hardware"]} if "hardware" in metrics else {}),
-        "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
+        "accuracy": _accuracy(metrics),
         **_earlier_stage(earlier),
     }}
 
@@ -78,7 +83,7 @@ def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data
         "samples_seen": (metrics.get("step") or 0) * batch_size,
         "wall_time_s": metrics.get("seconds"),
         "hardware": metrics.get("hardware") or hardware(),
-        "accuracy": {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")},
+        "accuracy": _accuracy(metrics),
         **_earlier_stage(getattr(cfg, "init_from", None)),
         **extra,
         "onnx_vs_torch_max_abs_diff": max_diff,

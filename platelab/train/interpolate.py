@@ -22,7 +22,7 @@ from platelab.predict.charset import Charset
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
 from platelab.train.checkpoint import load_checkpoint, save_checkpoint
-from platelab.train.config import RecognizerTrainConfig
+from platelab.train.config import run_config
 from platelab.train.loop import CHECKPOINT, METRICS, MetricsLog
 from platelab.train.recognizer import accuracy, initial_weights, real_eval_set, synthetic_eval_set
 
@@ -58,7 +58,7 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     start: a run checkpoint or a float ONNX recognizer; end_run: a recognizer run trained on from it.
     """
     began = time.perf_counter()
-    cfg = RecognizerTrainConfig.model_validate_json((end_run / "config.json").read_text(encoding="utf-8"))
+    cfg = run_config(end_run)
     charset = Charset(cfg.charset)
     model = PlateRecognizer(charset, head=cfg.head)
     model.load_state_dict(averaged_weights(initial_weights(start), load_checkpoint(end_run / CHECKPOINT)["model"],

@@ -19,7 +19,7 @@ from platelab.synth.formats import formats_by_country
 from platelab.synth.style import select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint
-from platelab.train.config import RecognizerTrainConfig
+from platelab.train.config import RecognizerTrainConfig, run_config
 from platelab.train.export import check_export, export_recognizer
 from platelab.train.loop import CHECKPOINT
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
@@ -36,7 +36,7 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
     int8: weights and activations in 8 bits (calibrated on synthetic crops), measured on the run's synthetic
     validation set beside the float model; the card records both.
     """
-    cfg = RecognizerTrainConfig.model_validate_json((run / "config.json").read_text(encoding="utf-8"))
+    cfg = run_config(run)
     model = PlateRecognizer(Charset(cfg.charset), head=cfg.head)
     unknown = sorted(set(class_scale or {}) - set(model.charset.chars))
     if unknown:
