@@ -8,7 +8,8 @@ import pytest
 from platelab.io.results import CharResult, PlateResult
 from platelab.predict.detector import Detection, DetectionPredictor
 from platelab.predict.preprocess import to_gray
-from platelab.predict.reader import vote
+from platelab.predict.reader import PlateReader, vote
+from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.refine import ZOOM_VIEWS, refined_quads
 
 PLATE = np.float32([[600, 400], [680, 400], [680, 425], [600, 425]])
@@ -54,16 +55,16 @@ def test_refined_quads_land_on_the_plate_in_photo_pixels() -> None:
         assert np.abs(quad - PLATE).max() < 1.0
 
 
-def test_a_view_without_the_plate_keeps_the_first_quad() -> None:
+def test_a_view_without_the_plate_adds_no_quad() -> None:
     elsewhere = np.float32([[100, 100], [180, 100], [180, 125], [100, 125]])  # the views around it are empty
     [quads] = refined_quads(BlobDetector(), _photo(), [elsewhere])
-    assert len(quads) == len(ZOOM_VIEWS) and all(np.array_equal(q, elsewhere) for q in quads)
+    assert quads == []
 
 
 def test_a_neighbouring_plate_in_the_view_is_not_taken_for_this_one() -> None:
     beside = PLATE + np.float32([100, 0])  # the first quad overlaps nothing; the view shows the plate beside it
     [quads] = refined_quads(BlobDetector(), _photo(), [beside])
-    assert all(np.array_equal(q, beside) for q in quads)
+    assert quads == []
 
 
 def test_a_band_across_the_characters_is_replaced_by_the_plate_the_view_finds() -> None:
@@ -71,11 +72,11 @@ def test_a_band_across_the_characters_is_replaced_by_the_plate_the_view_finds() 
     # neighbour threshold, so only its centre inside the re-detection tells they are one plate.
     band = np.float32([[605, 408], [675, 408], [675, 416], [605, 416]])
     [quads] = refined_quads(BlobDetector(), _photo(), [band])
-    assert all(np.abs(q - PLATE).max() < 1.0 for q in quads)
+    assert len(quads) == len(ZOOM_VIEWS) and all(np.abs(q - PLATE).max() < 1.0 for q in quads)
     # the same band beside the plate (its centre outside it) stays a neighbour's
     beside = band + np.float32([0, 40])
     [quads] = refined_quads(BlobDetector(), _photo(), [beside])
-    assert all(np.array_equal(q, beside) for q in quads)
+    assert quads == []
 
 
 def test_several_plates_are_refined_in_one_batch_per_view_size() -> None:
@@ -99,3 +100,36 @@ def test_readings_that_agree_outvote_one_sure_reading() -> None:
     assert best == 2 and confidence == pytest.approx(1.1 / 3)
     best, confidence = vote([_reading("ABC123", 0.9), _reading("ABC128", 0.2), _reading("XYZ", 0.3)])
     assert best == 0 and confidence == pytest.approx(0.3)
+
+
+class CountingRecognizer(RecognitionPredictor):
+    """Reads every crop as the same plate and counts the crops it was given."""
+
+    def __init__(self) -> None:
+        self.crops = 0
+
+    def read(self, images: list[np.ndarray]) -> list[PlateResult]:
+        self.crops += len(images)
+        return [_reading("ABC123", 0.9) for _ in images]
+
+
+class FirstViewOnlyDetector(BlobDetector):
+    """Finds the plate in the whole photo but in none of the zoomed views."""
+
+    input_size = (640, 384)
+
+    def detect_batch(
+        self, images: list[np.ndarray], size: tuple[int, int], min_score: float
+    ) -> list[list[Detection]]:
+        return [self._blob(image) if size == self.input_size else [] for image in images]
+
+
+def test_a_plate_no_view_finds_again_is_read_once_and_keeps_its_confidence() -> None:
+    recognizer = CountingRecognizer()
+    [plate] = PlateReader(FirstViewOnlyDetector(), recognizer).read(_photo())
+    assert recognizer.crops == 1 and plate.text == "ABC123" and plate.confidence == pytest.approx(0.9 * 0.9)
+    recognizer = CountingRecognizer()
+    detector = BlobDetector()
+    detector.input_size = (640, 384)
+    [plate] = PlateReader(detector, recognizer).read(_photo())
+    assert recognizer.crops == 1 + len(ZOOM_VIEWS) and plate.confidence == pytest.approx(0.9 * 0.9)

@@ -3,7 +3,8 @@
 In the detector's 640x384 view of a 1280x720 photo a 60-100 px plate is 30-50 px wide, and its corners are off
 by a few photo pixels, enough for the crop to lose a character or gain a bolt. Re-detected in a small view
 where it is about 120 px wide, the corners come out tighter. Each view gives one quad; the reader reads every
-quad's crop and lets the readings vote, which also smooths out the remaining jitter.
+quad's crop and lets the readings vote, which also smooths out the remaining jitter. A view that does not find
+the plate again gives no quad: re-reading the first crop there would only count its reading twice.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def refined_quads(
     quads: list[np.ndarray],
     views: tuple[ZoomView, ...] = ZOOM_VIEWS,
 ) -> list[list[np.ndarray]]:
-    """Per quad, one quad per view: the plate as re-detected there, in photo pixels; the given quad where the
-    view does not show it. Views of one size run through the detector as one batch."""
-    refined: list[list[np.ndarray]] = [[quad] * len(views) for quad in quads]
+    """Per quad, the plate as re-detected in each view that shows it, in photo pixels (none where no view does).
+    Views of one size run through the detector as one batch."""
+    refined: list[dict[int, np.ndarray]] = [{} for _ in quads]
     for size in dict.fromkeys(v.size for v in views):
         jobs = [(i, j) for i in range(len(quads)) for j, v in enumerate(views) if v.size == size]
         shown = [_view(image, quads[i], views[j]) for i, j in jobs]
@@ -73,4 +74,4 @@ def refined_quads(
             best = max(range(len(candidates)), key=overlaps.__getitem__, default=None)
             if best is not None and overlaps[best] > MIN_VIEW_IOU:
                 refined[i][j] = candidates[best]
-    return refined
+    return [[found[j] for j in sorted(found)] for found in refined]
