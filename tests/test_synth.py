@@ -138,6 +138,8 @@ def test_config_description_lists_every_parameter() -> None:
 def test_a_face_that_draws_o_as_its_0_labels_the_shape_as_the_country_writes_it() -> None:
     assert draws_alike("RG2014D.ttf", "O", "0") and not draws_alike("LiberationSansNarrow-Bold.ttf", "O", "0")
     assert not draws_alike("RG2014D.ttf", "O", "0", 0, DieShapes(box_zero=True))  # the die's boxed 0 is not its O
+    # a pixel wider at 64 px cap height: one shape; Tiresias's O, 5 px wider than its 0: two
+    assert draws_alike("RG2014B.ttf", "O", "0") and not draws_alike("tiresias_lpfont_bold.ttf", "O", "0")
     maryland = builtin_styles()["us-maryland"]
 
     def texts(pattern: str, font: str) -> str:

@@ -155,13 +155,16 @@ def glyph(font: str, char: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -
 
 @lru_cache(maxsize=4096)
 def draws_alike(font: str, a: str, b: str, stroke: int = 0, die: DieShapes = FONT_SHAPES) -> bool:
-    """Whether the face (with its die shapes) draws a and b as one shape: the same size, and their inks differing
-    in under ALIKE_INK of their pixels, which at a plate crop's character height (about half GLYPH_PX) is less
-    than a pixel's anti-aliasing, so no image can tell them apart."""
+    """Whether the face (with its die shapes) draws a and b as one shape: the same size to a pixel, and their
+    inks, at one size, differing in under ALIKE_INK of their pixels. At a plate crop's character height (about half
+    GLYPH_PX) both are less than a pixel's anti-aliasing, so no image can tell them apart (RG2014B's 0 is one
+    pixel wider than its O here)."""
     first, second = glyph(font, a, stroke, die), glyph(font, b, stroke, die)
-    if first.mask.shape != second.mask.shape or first.top != second.top:
+    size_a, size_b = np.array(first.mask.shape), np.array(second.mask.shape)
+    if np.abs(size_a - size_b).max() > 1 or first.top != second.top:
         return False
-    ink_a, ink_b = first.mask > 127, second.mask > 127
+    ink_a = first.mask > 127
+    ink_b = cv2.resize(second.mask, (int(size_a[1]), int(size_a[0])), interpolation=cv2.INTER_AREA) > 127
     return bool((ink_a ^ ink_b).sum() < ALIKE_INK * (ink_a | ink_b).sum())
 
 
