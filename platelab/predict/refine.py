@@ -2,9 +2,10 @@
 
 In the detector's 640x384 view of a 1280x720 photo a 60-100 px plate is 30-50 px wide, and its corners are off
 by a few photo pixels, enough for the crop to lose a character or gain a bolt. Re-detected in a small view
-where it is about 120 px wide, the corners come out tighter. Each view gives one quad; the reader reads every
-quad's crop and lets the readings vote, which also smooths out the remaining jitter. A view that does not find
-the plate again gives no quad: re-reading the first crop there would only count its reading twice.
+where it is about 120 px wide, the corners come out tighter. Each view that finds the plate gives one quad; the
+reader reads every quad's crop and lets the readings vote, which also smooths out the remaining jitter. A view
+that does not find the plate again gives none: re-reading the first crop there would only count its reading
+twice.
 """
 
 from __future__ import annotations
