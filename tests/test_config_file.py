@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from platelab.train.config import load_train_config
+from platelab.train.detector import load_detector_config
 from platelab.utils.config_file import ConfigError
 
-RECIPES = Path(__file__).resolve().parents[1] / "references" / "recognizer"
+REFERENCES = Path(__file__).resolve().parents[1] / "references"
+RECIPES = REFERENCES / "recognizer"
 
 
 def test_an_extending_file_overrides_fields_and_merges_nested_ones(tmp_path: Path) -> None:
@@ -32,3 +34,13 @@ def test_the_shipped_recognizer_recipe_resolves_through_its_stages() -> None:
     assert cfg.init_from == Path("runs/recognizer-ctc-stage5/last.ckpt")
     assert (cfg.seed, cfg.steps, cfg.lr, cfg.head) == (8, 5500, 0.0003, "ctc")
     assert cfg.synth.camera.lowres_p == 0.35
+
+
+@pytest.mark.parametrize("recipe", sorted((REFERENCES / "recognizer").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_recognizer_recipe_is_a_valid_config(recipe: Path) -> None:
+    assert load_train_config(recipe).steps > 0
+
+
+@pytest.mark.parametrize("recipe", sorted((REFERENCES / "detector").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_detector_recipe_is_a_valid_config(recipe: Path) -> None:
+    assert load_detector_config(recipe).task == "detector"
