@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from platelab.io.atomic import atomic_write_text
-from platelab.train.loop import METRICS, hardware
+from platelab.train.loop import CONFIG, METRICS, hardware
 
 COMMAND_FILE = "command.txt"
 
@@ -41,7 +41,7 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
     run = Path(checkpoint).parent
     command = run / COMMAND_FILE
     metrics = last_metrics(run)
-    config = run / "config.json"
+    config = run / CONFIG
     earlier = json.loads(config.read_text(encoding="utf-8")).get("init_from") if config.exists() else None
     return {"initialised_from": {
         "checkpoint": str(checkpoint),

@@ -50,7 +50,3 @@ class RecognizerTrainConfig(BaseModel):
 def load_train_config(path: str | Path) -> RecognizerTrainConfig:
     return load_model_file(path, RecognizerTrainConfig)
 
-
-def run_config(run: Path) -> RecognizerTrainConfig:
-    """The config a recognizer training run wrote into its folder."""
-    return RecognizerTrainConfig.model_validate_json((run / "config.json").read_text(encoding="utf-8"))

@@ -49,6 +49,7 @@ from platelab.train.loop import (
     batch_loader,
     open_run,
     optimizer_step,
+    run_config,
     seed_everything,
 )
 from platelab.train.quantize import CALIBRATION_SCENES, DETECTOR_KEPT_FLOAT, quantize
@@ -387,7 +388,7 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
     int8: weights and activations in 8 bits (calibrated on synthetic scenes), measured again on the run's
     synthetic validation set beside the float model; the card records both.
     """
-    cfg = DetectorTrainConfig.model_validate_json((run / "config.json").read_text(encoding="utf-8"))
+    cfg = run_config(run, DetectorTrainConfig)
     model = PlateDetector()
     model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
     model.eval()

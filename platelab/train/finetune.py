@@ -36,13 +36,12 @@ from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.export import check_export, export_recognizer
-from platelab.train.loop import CHECKPOINT, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
+from platelab.train.loop import CHECKPOINT, CONFIG, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx
 from platelab.train.recognizer import EvalSet, accuracy
 from platelab.weights import default_model
 
-CONFIG_FILE = "config.json"
 FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
 # Real crops are kept grey at twice the network input: augmenting them there is cheap, and the final resize
 # to the input size still averages away the interpolation of the warp.
@@ -110,9 +109,9 @@ def load_run_model(run: Path) -> PlateRecognizer:
             f"{run}: a file; pass a training run folder (with last.ckpt and config.json) or a float ONNX "
             "recognizer exported by platelab"
         )
-    checkpoint, config = run / CHECKPOINT, run / CONFIG_FILE
+    checkpoint, config = run / CHECKPOINT, run / CONFIG
     if not (checkpoint.is_file() and config.is_file()):
-        raise FinetuneSourceError(f"{run}: not a training run folder (needs {CHECKPOINT} and {CONFIG_FILE})")
+        raise FinetuneSourceError(f"{run}: not a training run folder (needs {CHECKPOINT} and {CONFIG})")
     chars = json.loads(config.read_text(encoding="utf-8")).get("charset")
     if not chars:
         raise FinetuneSourceError(f"{config}: no charset; is this a recognizer run?")
@@ -420,7 +419,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
 
 def export_finetune_run(run: Path, out: Path) -> Path:
     """`platelab export RUN` for a fine-tuning run (config task "finetune")."""
-    raw = json.loads((run / CONFIG_FILE).read_text(encoding="utf-8"))
+    raw = json.loads((run / CONFIG).read_text(encoding="utf-8"))
     cfg = FinetuneConfig.model_validate(raw) if "from_run" in raw else TuneConfig.model_validate(raw)
     model = load_run_model(run).eval()
     sample = np.random.default_rng(0).standard_normal((8, 1, 64, 128)).astype(np.float32)

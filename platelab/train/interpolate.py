@@ -22,8 +22,8 @@ from platelab.predict.charset import Charset
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
 from platelab.train.checkpoint import load_checkpoint, save_checkpoint
-from platelab.train.config import run_config
-from platelab.train.loop import CHECKPOINT, METRICS, MetricsLog
+from platelab.train.config import RecognizerTrainConfig
+from platelab.train.loop import CHECKPOINT, CONFIG, METRICS, MetricsLog, run_config
 from platelab.train.recognizer import accuracy, initial_weights, real_eval_set, synthetic_eval_set
 
 NORM_BATCH = 64
@@ -58,7 +58,7 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     start: a run checkpoint or a float ONNX recognizer; end_run: a recognizer run trained on from it.
     """
     began = time.perf_counter()
-    cfg = run_config(end_run)
+    cfg = run_config(end_run, RecognizerTrainConfig)
     charset = Charset(cfg.charset)
     model = PlateRecognizer(charset, head=cfg.head)
     model.load_state_dict(averaged_weights(initial_weights(start), load_checkpoint(end_run / CHECKPOINT)["model"],
@@ -69,7 +69,7 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     out_dir.mkdir(parents=True, exist_ok=True)
     # The model card follows init_from back through the runs: the end run, then what it started from.
     own = cfg.model_copy(update={"out_dir": out_dir, "init_from": end_run / CHECKPOINT})
-    atomic_write_text(out_dir / "config.json", own.model_dump_json(indent=2))
+    atomic_write_text(out_dir / CONFIG, own.model_dump_json(indent=2))
     save_checkpoint(out_dir / CHECKPOINT, {"model": model.state_dict()})
     (out_dir / METRICS).unlink(missing_ok=True)
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]

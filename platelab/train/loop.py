@@ -10,10 +10,12 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -21,8 +23,16 @@ from platelab.io.atomic import atomic_write_text
 from platelab.train.checkpoint import restore_training_state
 
 CHECKPOINT = "last.ckpt"
+CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CLIP_NORM = 5.0
+
+RunConfig = TypeVar("RunConfig", bound=BaseModel)
+
+
+def run_config(run: Path, schema: type[RunConfig]) -> RunConfig:
+    """The config a training run wrote into its folder, as schema."""
+    return schema.model_validate_json((run / CONFIG).read_text(encoding="utf-8"))
 
 
 def seed_everything(seed: int) -> None:
@@ -109,7 +119,7 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
         torch.set_num_threads(threads)
     single_threaded_opencv()
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.json", config_json)
+    atomic_write_text(out / CONFIG, config_json)
     run_on = device()
     model.to(run_on)
     optimizer = torch.optim.AdamW(parameters if parameters is not None else model.parameters(), lr=lr,

@@ -19,9 +19,9 @@ from platelab.synth.formats import formats_by_country
 from platelab.synth.style import select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint
-from platelab.train.config import RecognizerTrainConfig, run_config
+from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer
-from platelab.train.loop import CHECKPOINT
+from platelab.train.loop import CHECKPOINT, run_config
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
 from platelab.train.recognizer import EvalSet, accuracy, exact_share, synthetic_eval_set, train_recognizer
 
@@ -36,7 +36,7 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
     int8: weights and activations in 8 bits (calibrated on synthetic crops), measured on the run's synthetic
     validation set beside the float model; the card records both.
     """
-    cfg = run_config(run)
+    cfg = run_config(run, RecognizerTrainConfig)
     model = PlateRecognizer(Charset(cfg.charset), head=cfg.head)
     unknown = sorted(set(class_scale or {}) - set(model.charset.chars))
     if unknown:
