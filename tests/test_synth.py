@@ -17,7 +17,7 @@ from platelab.synth.config import SynthConfig, describe
 from platelab.synth.crops import CropGenerator
 from platelab.synth.fonts import DieShapes, draws_alike
 from platelab.synth.geometry import GeometryConfig
-from platelab.synth.render import render_plate
+from platelab.synth.render import render_plate, warp_ink
 from platelab.synth.style import FontChoice, PlateFormat, builtin_styles
 from platelab.synth.surroundings import SurroundConfig
 
@@ -83,8 +83,21 @@ def test_crops_cut_into_the_plate_but_never_into_a_character() -> None:
         assert (crop.quad.min(0) < 0).any() or (crop.quad.max(0) > (width, height)).any()
 
 
-def test_an_independent_reader_reads_the_labelled_text() -> None:
-    """Tesseract, knowing nothing of platelab, reads the character row of clean one-row renders."""
+def test_bent_ink_stays_within_the_shift_it_reports() -> None:
+    ink = np.zeros((96, 192), np.uint8)
+    ink[20:76, 30:40] = ink[20:30, 30:70] = 255
+    assert warp_ink(ink, np.random.default_rng(0), 56, 0.0)[0].tobytes() == ink.tobytes()
+    for seed in range(5):
+        bent, shift = warp_ink(ink, np.random.default_rng(seed), 56, 0.035)
+        assert 0 < shift < 56 * 0.035 * 5 and bent.tobytes() != ink.tobytes()
+        ys, xs = np.nonzero(bent)
+        assert xs.min() >= 30 - shift - 1 and xs.max() <= 69 + shift + 1
+        assert ys.min() >= 20 - shift - 1 and ys.max() <= 75 + shift + 1
+
+
+@pytest.mark.parametrize("glyph_warp", [0.0, SynthConfig().glyph_warp[1]])
+def test_an_independent_reader_reads_the_labelled_text(glyph_warp: float) -> None:
+    """Tesseract, knowing nothing of platelab, reads the character row of clean one-row renders, bent or not."""
     pytest.importorskip("tesserocr")
     from platelab.eval.peers import TesseractReader
 
@@ -93,7 +106,7 @@ def test_an_independent_reader_reads_the_labelled_text() -> None:
     errors = []
     for i, style in enumerate(one_row):
         for j in range(2):
-            plate = render_plate(style, np.random.default_rng([i, j]), height=120)
+            plate = render_plate(style, np.random.default_rng([i, j]), height=120, glyph_warp=glyph_warp)
             boxes = plate.char_boxes
             x0, y0 = np.floor(boxes[:, :2].min(0)).astype(int) - 6
             x1, y1 = np.ceil(boxes[:, 2:].max(0)).astype(int) + 6

@@ -23,6 +23,8 @@ class SynthConfig(BaseModel):
     crop_size: tuple[int, int] = Field((128, 64), description="recognition crop width and height, px")
     plate_height: tuple[int, int] = Field((44, 80), description="flat plate render height range, px")
     text_scale: tuple[float, float] = Field((0.9, 1.15), description="character height / the style's, per plate")
+    glyph_warp_p: float = Field(0.0, ge=0, le=1, description="chance the characters are bent (faces between fonts)")
+    glyph_warp: tuple[float, float] = Field((0.01, 0.025), description="bend's spread, fraction of character height")
     geometry: GeometryConfig = GeometryConfig()
     surround: SurroundConfig = SurroundConfig()
     light: LightConfig = LightConfig()

@@ -39,7 +39,9 @@ def render_crop(
     style = choose(rng, list(styles), [s.weight for s in styles])
     out_w, out_h = cfg.crop_size
     height = int(rng.integers(cfg.plate_height[0], cfg.plate_height[1] + 1))
-    plate = render_plate(style, rng, height=height, text=text, text_scale=cfg.text_scale)
+    # off by default and then drawing nothing, so seeded samples of the default engine stay as they were
+    warp = float(rng.uniform(*cfg.glyph_warp)) if cfg.glyph_warp_p > 0 and rng.random() < cfg.glyph_warp_p else 0.0
+    plate = render_plate(style, rng, height=height, text=text, text_scale=cfg.text_scale, glyph_warp=warp)
     around = surround(plate, rng, cfg.surround)
 
     g = cfg.geometry

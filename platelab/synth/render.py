@@ -392,17 +392,35 @@ def _draw_graphic_text(canvas: np.ndarray, g: Graphic, text: str) -> None:
     draw_printed(canvas, printed, text)
 
 
+def warp_ink(ink: np.ndarray, rng: np.random.Generator, char_height: float, amount: float) -> tuple[np.ndarray, float]:
+    """The ink layer bent by a smooth random field (nodes half a character apart across, one character down);
+    returns it and the largest shift.
+
+    No installable face is a plate die: bending each glyph a little (amount: the field's spread as a fraction of
+    char_height) shows the network shapes between the faces it has, so it learns a letter's strokes, not a font.
+    """
+    h, w = ink.shape
+    across, down = max(char_height * 0.5, 2.0), max(char_height, 2.0)
+    grid = (int(np.ceil(h / down)) + 1, int(np.ceil(w / across)) + 1)
+    field = rng.normal(0.0, amount * char_height, (2, *grid)).astype(np.float32)
+    dx, dy = (cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in field)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    bent = cv2.remap(ink, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return bent, float(max(np.abs(dx).max(), np.abs(dy).max()))
+
+
 def render_plate(
     style: PlateStyle,
     rng: np.random.Generator,
     height: int = 96,
     text: str | None = None,
     text_scale: tuple[float, float] = (1.0, 1.0),
+    glyph_warp: float = 0.0,
 ) -> RenderedPlate:
     """Render one flat plate of style at height pixels; a random text from the style's formats unless given.
 
     text_scale scales the characters' height around the style's value (plates of one design vary by issue year
-    and maker).
+    and maker); glyph_warp > 0 bends the characters (see warp_ink).
     """
     alphabets = style.all_alphabets
     canvas = static_layer(style, height, int(rng.integers(BACKGROUND_VARIANTS)))
@@ -459,6 +477,10 @@ def render_plate(
                                               style.gap_width, scale, die)
         boxes += row_boxes
         separators += row_separators
+    if glyph_warp > 0 and boxes:
+        char_height = float(np.median([b[3] - b[1] for b in boxes]))
+        ink, shift = warp_ink(ink, rng, char_height, glyph_warp)
+        boxes = [(x0 - shift, y0 - shift, x1 + shift, y1 + shift) for x0, y0, x1, y1 in boxes]
     if style.emboss > 0:  # pressed metal: a dark edge below-right and a light one above-left of each stroke
         offset = max(1, round(height * 0.015))
         draw_mask(canvas, ink, offset, offset, (40, 40, 40), 0.5 * style.emboss)
