@@ -101,6 +101,8 @@ def test_score_photos_hit_wrong_text_miss_and_false_plate() -> None:
     assert scores.detected == pytest.approx(3 / 5)
     assert scores.read == pytest.approx(2 / 5)
     assert scores.false_per_photo == pytest.approx(1 / 5)
+    assert scores.found == [True, True, False, True, False]
+    assert scores.hits == [True, False, False, True, False]
     assert scores.failures == [
         ("wrong.jpg", "XYZ789", "XYZ788"),
         ("miss.jpg", "MISS1", ""),

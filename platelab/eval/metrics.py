@@ -148,7 +148,7 @@ class PhotoScores:
     `detected`: share of labelled plates that some predicted box overlaps. `read`: share of labelled plates
     whose matched prediction also has the exact text. `false_per_photo`: predicted plates that overlap no
     labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed); `hits` says
-    for each labelled plate, in the labels' order, whether it was read.
+    for each labelled plate, in the labels' order, whether it was read; `found`, whether a predicted plate overlaps it.
     """
 
     n_plates: int
@@ -161,6 +161,7 @@ class PhotoScores:
     n_false: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     hits: list[bool] = field(default_factory=list)
+    found: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -170,6 +171,7 @@ class _PhotoTally:
     false: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     hits: dict[int, bool] = field(default_factory=dict)  # label index -> read
+    found: dict[int, bool] = field(default_factory=dict)  # label index -> a prediction overlaps it
 
 
 def _match(
@@ -207,6 +209,7 @@ def _tally_photo(
         read = li in matches and text == normalize_plate(label.plate)
         tally.read += read
         tally.hits[indices[li]] = read
+        tally.found[indices[li]] = li in matches
         if not read:
             tally.failures.append((label.file, label.plate, text))
 
@@ -236,4 +239,5 @@ def score_photos(
         n_false=tally.false,
         failures=tally.failures,
         hits=[tally.hits[i] for i in range(n_plates)],
+        found=[tally.found[i] for i in range(n_plates)],
     )
