@@ -17,6 +17,18 @@ from platelab.synth.surroundings import SurroundConfig
 from platelab.utils.config_file import load_model_file
 
 
+class SceneCropConfig(BaseModel):
+    """Recognition crops cut out of whole scenes, as the photo reader cuts them: the plate is warped into a scene
+    that light and camera then treat at the scene's resolution, and the crop is sampled back up from there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    p: float = Field(0.0, ge=0, le=1, description="chance a crop is cut from a scene (else rendered as a crop)")
+    size: tuple[int, int] = Field((640, 384), description="the scene's width and height, px")
+    plate_width: tuple[float, float] = Field((45.0, 200.0), description="the plate's width in it, px (log-uniform)")
+    jitter: float = Field(0.04, ge=0, le=0.5, description="corner error of the cut, a fraction of the plate height")
+
+
 class SynthConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +42,7 @@ class SynthConfig(BaseModel):
     light: LightConfig = LightConfig()
     camera: CameraConfig = CameraConfig()
     scene: SceneConfig = SceneConfig()
+    scene_crop: SceneCropConfig = SceneCropConfig()
 
 
 def load_synth_config(path: str | Path | None) -> SynthConfig:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from platelab.predict.reader import MARGIN, rectify
 from platelab.synth.camera import apply_camera, apply_light
 from platelab.synth.config import SynthConfig
 from platelab.synth.geometry import box_to_size, perspective_homography, transform_boxes, transform_points
 from platelab.synth.render import choose, render_plate
+from platelab.synth.scene import render_scene
 from platelab.synth.style import PlateStyle
 from platelab.synth.surroundings import surround
 
@@ -84,6 +86,28 @@ def render_crop(
     )
 
 
+def cut_from_scene(styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: SynthConfig) -> PlateCrop | None:
+    """One plate in a scene of its own, cut out by corners off by as much as a detector's (None if none fit).
+
+    The crop is the reader's own (platelab.predict.reader.rectify), so small plates come sampled up from the
+    scene's few pixels, their codec blocks and blur at the scene's scale, as in a photo.
+    """
+    cut = cfg.scene_crop
+    scene_cfg = cfg.scene.model_copy(update={"size": cut.size, "plates": (1, 1), "extra_plate_p": 0.0,
+                                             "empty_p": 0.0, "plate_width": cut.plate_width})
+    scene = render_scene(styles, rng, scene_cfg, cfg.light, cfg.camera)
+    if not scene.plates:
+        return None
+    plate = scene.plates[0]
+    height = float(np.linalg.norm(plate.quad[3] - plate.quad[0]) + np.linalg.norm(plate.quad[2] - plate.quad[1])) / 2
+    quad = (plate.quad + rng.normal(0.0, cut.jitter * height, (4, 2))).astype(np.float32)
+    image = rectify(scene.image, quad)
+    h, w = image.shape[:2]
+    mx, my = w * MARGIN / (1 + 2 * MARGIN), h * MARGIN / (1 + 2 * MARGIN)
+    corners = np.array([[mx, my], [w - mx, my], [w - mx, h - my], [mx, h - my]], np.float32)
+    return PlateCrop(image, plate.text, plate.region, "scene", np.zeros((0, 4), np.float32), corners)
+
+
 class CropGenerator:
     """Seeded, indexable stream of crops: sample(i) is the same image for the same (seed, i) everywhere."""
 
@@ -95,7 +119,13 @@ class CropGenerator:
         self.seed = seed
 
     def sample(self, index: int) -> PlateCrop:
-        return render_crop(self.styles, sample_rng(self.seed, index), self.cfg)
+        rng = sample_rng(self.seed, index)
+        # no draw when scene crops are off, so seeded samples of the default engine stay as they were
+        if self.cfg.scene_crop.p > 0 and rng.random() < self.cfg.scene_crop.p:
+            crop = cut_from_scene(self.styles, rng, self.cfg)
+            if crop is not None:
+                return crop
+        return render_crop(self.styles, rng, self.cfg)
 
     def __iter__(self) -> Iterator[PlateCrop]:
         index = 0
