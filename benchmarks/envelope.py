@@ -82,7 +82,8 @@ def read_scenes(reader: Reader, scenes: Sequence[Scene], desc: str) -> Reading:
                  for d in reader.reader.detector.detect(scene.image, reader.reader.min_score)]
         detected += [any(box_iou(b, p.box) >= DETECTED_IOU for b in boxes) for p in scene.plates]
     scores = score_photos(labels, predictions)
-    false = scores.n_false + sum(len(p) for name, p in predictions.items() if name not in {x.file for x in labels})
+    labelled = {label.file for label in labels}  # score_photos leaves out photos without plates: count them here
+    false = scores.n_false + sum(len(p) for name, p in predictions.items() if name not in labelled)
     return Reading(plates, company, detected, scores.found, scores.hits, false, 1000 * seconds / max(len(scenes), 1))
 
 
