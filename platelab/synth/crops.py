@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from platelab.predict.detector import quad_sides
 from platelab.predict.reader import MARGIN, rectify
 from platelab.synth.camera import apply_camera, apply_light
 from platelab.synth.config import SynthConfig
@@ -99,7 +100,7 @@ def cut_from_scene(styles: Sequence[PlateStyle], rng: np.random.Generator, cfg: 
     if not scene.plates:
         return None
     plate = scene.plates[0]
-    height = float(np.linalg.norm(plate.quad[3] - plate.quad[0]) + np.linalg.norm(plate.quad[2] - plate.quad[1])) / 2
+    height = quad_sides(plate.quad)[1]
     quad = (plate.quad + rng.normal(0.0, cut.jitter * height, (4, 2))).astype(np.float32)
     image = rectify(scene.image, quad)
     h, w = image.shape[:2]
