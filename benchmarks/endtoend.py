@@ -1,7 +1,7 @@
 """Reading plates in whole photos: platelab beside RapidOCR (PP-OCRv4 detector + recogniser), same photos, one run.
 
     python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--no-rapidocr] [--detectors A.onnx B.onnx]
-        [--recognizers A.onnx B.onnx]
+        [--recognizers A.onnx B.onnx] [--tta]
 
 A labelled plate counts as read when a predicted plate overlaps its box and has its text. RapidOCR is a general
 text reader: its lines are kept when they look like a plate (4 to 8 letters and digits once spaces and dashes go).
@@ -34,8 +34,9 @@ Predict = Callable[[np.ndarray], list[tuple[Box, str]]]
 TIMED_1080P = 20
 
 
-def platelab_reader(prior: str | None, detector: Path | None = None, recognizer: Path | None = None) -> Predict:
-    reader = Reader(detector=detector, recognizer=recognizer, prior=prior)
+def platelab_reader(prior: str | None, detector: Path | None = None, recognizer: Path | None = None,
+                    tta: bool = False) -> Predict:
+    reader = Reader(detector=detector, recognizer=recognizer, prior=prior, tta=tta)
     return lambda image: [(p.box, p.text) for p in reader.read(image)]
 
 
@@ -88,6 +89,7 @@ def main() -> None:
                         help="detector ONNX files to compare, each in its own rows (default: the bundled one)")
     parser.add_argument("--recognizers", nargs="*", type=Path, default=[None],
                         help="recognizer ONNX files to compare, each in its own rows (default: the bundled one)")
+    parser.add_argument("--tta", action="store_true", help="also read with test-time jitter, in rows of its own")
     args = parser.parse_args()
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
     print(f"{describe_environment()}\n")
@@ -99,11 +101,13 @@ def main() -> None:
         readers: list[tuple[str, Predict]] = []
         for detector in args.detectors:
             for recognizer in args.recognizers:
-                tag = "".join(f", {model.name}" for model in (detector, recognizer) if model)
-                readers.append((f"platelab (no prior{tag})", platelab_reader(None, detector, recognizer)))
-                if name in priors:
-                    readers.append((f"platelab (prior: {priors[name]}{tag})",
-                                    platelab_reader(priors[name], detector, recognizer)))
+                for tta in (False, True) if args.tta else (False,):
+                    tag = "".join(f", {model.name}" for model in (detector, recognizer) if model)
+                    tag += ", tta" if tta else ""
+                    readers.append((f"platelab (no prior{tag})", platelab_reader(None, detector, recognizer, tta)))
+                    if name in priors:
+                        readers.append((f"platelab (prior: {priors[name]}{tag})",
+                                        platelab_reader(priors[name], detector, recognizer, tta)))
         if not args.no_rapidocr:
             readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
         for reader_name, predict in readers:

@@ -1,9 +1,10 @@
 """Recognizer speed and accuracy beside Tesseract 5, on the same crops in one run.
 
-    python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us] [--models A.onnx ...]
+    python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us] [--models A.onnx ...] [--tta]
 
 Reads with the bundled recognizer (8-bit) and its float version unless models are given, each without and with the
-prior. Without a crops folder it uses synthetic crops (seeded). Prints a markdown table.
+prior (and with --tta, each also with test-time jitter). Without a crops folder it uses synthetic crops (seeded).
+Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -54,19 +55,21 @@ def main() -> None:
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--models", nargs="*", type=Path,
                         default=[default_model("recognizer"), default_model("recognizer-float")])
+    parser.add_argument("--tta", action="store_true", help="also read each crop at small moves, voting")
     args = parser.parse_args()
 
     images, truths, source = load_crops(args.crops, args.count)
     rows = []
     for model in args.models:
-        for prior in (None, args.prior):
-            recognizer = Recognizer(model, prior=prior)
-            recognizer.read(images[:8])  # warm-up: onnxruntime allocates on the first run
-            batched = min(timed(lambda r=recognizer: r.read(images), 7))
-            single = statistics.median(timed(lambda r=recognizer: r.read(images[:1]), 200))
-            texts = [r.text for r in recognizer.read(images)]
-            rows.append((f"platelab {model.stem} (prior: {prior or 'none'})", texts, len(images) / batched,
-                         single * 1000))
+        for tta in (False, True) if args.tta else (False,):
+            for prior in (None, args.prior):
+                recognizer = Recognizer(model, prior=prior, tta=tta)
+                recognizer.read(images[:8])  # warm-up: onnxruntime allocates on the first run
+                batched = min(timed(lambda r=recognizer: r.read(images), 7))
+                single = statistics.median(timed(lambda r=recognizer: r.read(images[:1]), 200))
+                texts = [r.text for r in recognizer.read(images)]
+                name = f"platelab {model.stem}{', tta' if tta else ''} (prior: {prior or 'none'})"
+                rows.append((name, texts, len(images) / batched, single * 1000))
 
     if not args.no_tesseract:
         from platelab.eval.peers import TesseractReader

@@ -1,7 +1,7 @@
 """Unseen synthetic plates, style by style: the recognizer's accuracy on what the engine renders.
 
     python benchmarks/synthetic.py [--per-style 40] [--seed 20261126] [--styles 'us-*' ...] [--prior us]
-        [--effects all|light|none]
+        [--effects all|light|none] [--tta]
 
 Each style draws its own seeded plates (platelab.eval.synthetic), never seen in training (seed 0) or validation
 (seed 1). Prints a markdown table, worst styles first, with 95% intervals and a few misreadings each. --effects
@@ -31,11 +31,12 @@ def main() -> None:
     parser.add_argument("--prior", help="decode with this country's format prior")
     parser.add_argument("--effects", choices=list(EFFECTS), default="all",
                         help="light: no camera effects; none: no camera or light effects")
+    parser.add_argument("--tta", action="store_true", help="read each crop at small moves, voting")
     args = parser.parse_args()
 
     styles = select_styles(args.styles)
-    scores = score_styles(RecognitionPredictor(args.model, prior=args.prior), styles, args.per_style, args.seed,
-                          EFFECTS[args.effects])
+    predictor = RecognitionPredictor(args.model, prior=args.prior, tta=args.tta)
+    scores = score_styles(predictor, styles, args.per_style, args.seed, EFFECTS[args.effects])
     print(f"{describe_environment()}\n")
     print(f"| style | read ({args.per_style} plates, 95% interval) | misread as |")
     print("|---|---|---|")

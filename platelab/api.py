@@ -19,8 +19,9 @@ CHUNK = 64  # files decoded and read together: big enough to batch, small enough
 class Recognizer:
     """Reads cropped plates: `Recognizer().read([crop, ...])` with arrays (BGR or grey) or file paths."""
 
-    def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0) -> None:
-        self.predictor = RecognitionPredictor(model, prior=prior, threads=threads)
+    def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0,
+                 tta: bool = False) -> None:
+        self.predictor = RecognitionPredictor(model, prior=prior, threads=threads, tta=tta)
 
     def read(self, images: Sequence[ImageInput] | ImageInput) -> list[PlateResult]:
         if isinstance(images, (np.ndarray, str, Path)):
@@ -35,11 +36,12 @@ class Reader:
     def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
                  prior: str | None = None, min_confidence: float = PHOTO_MIN_CONFIDENCE,
                  min_score: float = MIN_SCORE, threads: int = 0, refine: bool = True,
-                 min_chars: int = MIN_CHARACTERS) -> None:
+                 min_chars: int = MIN_CHARACTERS, tta: bool = False) -> None:
         from platelab.predict.reader import PlateReader
 
         self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
-                                  min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars)
+                                  min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars,
+                                  tta=tta)
 
     def read(self, image: ImageInput) -> list[PlateResult]:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
@@ -60,7 +62,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
-               min_chars: int = MIN_CHARACTERS) -> Iterator[ImageResult]:
+               min_chars: int = MIN_CHARACTERS, tta: bool = False) -> Iterator[ImageResult]:
     """One ImageResult per image file found in paths, in order; unreadable files give a result with an error.
 
     crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
@@ -68,10 +70,11 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     draw: a folder that receives each photo with its plates outlined.
     refine: re-detect each plate in zoomed views and let the crops vote (photos; see platelab.predict.refine).
     min_chars: in photos, readings with fewer characters are dropped as fragments, not plates.
+    tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
     """
     files = list_images(paths)
     if crops:
-        recognizer = Recognizer(model, prior)
+        recognizer = Recognizer(model, prior, tta=tta)
         for start in range(0, len(files), CHUNK):
             decoded = _decode_all(files[start : start + CHUNK])
             readings = iter(recognizer.read([image for _, image in decoded if isinstance(image, np.ndarray)]))
@@ -83,7 +86,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                 yield ImageResult(name, plates=(plate,) if plate.confidence >= (min_confidence or 0.0) else ())
         return
     reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                    min_score, refine=refine, min_chars=min_chars)
+                    min_score, refine=refine, min_chars=min_chars, tta=tta)
     for path, name in files:
         [(name, image)] = _decode_all([(path, name)])
         if isinstance(image, str):
@@ -101,7 +104,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 
 
 def evaluate_crops(
-    folder: Path, prior: str | None = None, model: str | Path | None = None, failures: Path | None = None
+    folder: Path, prior: str | None = None, model: str | Path | None = None, failures: Path | None = None,
+    tta: bool = False,
 ) -> str:
     """Score the recognizer on a folder of crops with labels.tsv; returns a markdown report."""
     from platelab.eval.metrics import score_crops
@@ -110,7 +114,7 @@ def evaluate_crops(
     from platelab.io.labels import normalize_plate, read_labels
 
     labels = read_labels(folder)
-    recognizer = Recognizer(model, prior)
+    recognizer = Recognizer(model, prior, tta=tta)
     truths, preds, regions, images = [], [], [], []
     for label in labels:
         image = read_image(folder / label.file, name=label.file)
@@ -125,7 +129,7 @@ def evaluate_crops(
             [images[i] for i in wrong], [truths[i] for i in wrong], [preds[i] for i in wrong]
         )
         atomic_write_image(failures, sheet)
-    title = f"{folder} (prior: {prior or 'none'}, recognizer: {recognizer.predictor.path.name})"
+    title = f"{folder} (prior: {prior or 'none'}, recognizer: {recognizer.predictor.path.name}{', tta' if tta else ''})"
     return format_crop_report(scores, title)
 
 
@@ -136,6 +140,7 @@ def evaluate_photos(
     detector: str | Path | None = None,
     failures: Path | None = None,
     min_score: float = MIN_SCORE,
+    tta: bool = False,
 ) -> str:
     """Score the full reader on a folder of photos with labels.tsv (file, x, y, w, h, plate); markdown report."""
     import time
@@ -148,7 +153,7 @@ def evaluate_photos(
 
     labels = read_labels(folder)
     boxes = {(label.file, label.plate): label.box for label in labels}
-    reader = Reader(detector, model, prior, min_score=min_score)
+    reader = Reader(detector, model, prior, min_score=min_score, tta=tta)
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
     drawn: dict[str, np.ndarray] = {}
     seconds = 0.0
@@ -168,15 +173,17 @@ def evaluate_photos(
         sheet = montage(tiles, [f"{t} -> {p or 'missed'}" for _, t, p in shown], cols=6, cell=(320, 200))
         atomic_write_image(failures, sheet)
     models = f"detector: {reader.reader.detector.path.name}, recognizer: {reader.reader.recognizer.path.name}"
+    models += ", tta" if tta else ""
     report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'}, {models})")
     return report + f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(len(predictions), 1):.1f} ms\n"
 
 
 def evaluate(folder: Path, prior: str | None = None, model: str | Path | None = None,
-             detector: str | Path | None = None, failures: Path | None = None, min_score: float = MIN_SCORE) -> str:
+             detector: str | Path | None = None, failures: Path | None = None, min_score: float = MIN_SCORE,
+             tta: bool = False) -> str:
     """Crops or photos, by the folder's labels.tsv header."""
     from platelab.io.labels import labels_kind
 
     if labels_kind(folder) == "crops":
-        return evaluate_crops(folder, prior, model, failures)
-    return evaluate_photos(folder, prior, model, detector, failures, min_score)
+        return evaluate_crops(folder, prior, model, failures, tta)
+    return evaluate_photos(folder, prior, model, detector, failures, min_score, tta)

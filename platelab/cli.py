@@ -19,6 +19,9 @@ train_app = typer.Typer(
 app.add_typer(synth_app, name="synth")
 app.add_typer(train_app, name="train")
 
+TtaOption = Annotated[
+    bool, typer.Option("--tta", help="read each crop at small moves and let the readings vote (5x reading time)")
+]
 StylesOption = Annotated[
     list[str] | None, typer.Option("--styles", help="style name or region globs (repeatable)")
 ]
@@ -258,6 +261,7 @@ def read(
     refine: Annotated[
         bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
     ] = True,
+    tta: TtaOption = False,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
@@ -274,7 +278,7 @@ def read(
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
                          min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
-                         min_chars=min_chars)
+                         min_chars=min_chars, tta=tta)
     for result in results:
         failed += result.error is not None
         if json_lines:
@@ -314,8 +318,10 @@ def evaluate(
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,
+    tta: TtaOption = False,
 ) -> None:
     """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos)."""
     from platelab.api import evaluate
 
-    typer.echo(evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score))
+    typer.echo(evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score,
+                        tta=tta))

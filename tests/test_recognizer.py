@@ -48,9 +48,9 @@ def test_the_8_bit_recognizer_reads_as_the_float_one() -> None:
     assert default_model("recognizer").stat().st_size < default_model("recognizer-float").stat().st_size / 3
 
 
-def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False) -> float:
+def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False, tta: bool = False) -> float:
     styles = [s for s in builtin_styles().values() if len(s.rows) > 1 or not two_rows_only]
-    scores = score_styles(Recognizer().predictor, styles, per_style, UNSEEN_SEED)
+    scores = score_styles(Recognizer(tta=tta).predictor, styles, per_style, UNSEEN_SEED)
     return sum(s.hits for s in scores) / sum(s.total for s in scores)
 
 
@@ -67,9 +67,18 @@ def test_reads_two_row_plates_top_row_first() -> None:
     assert _unseen_synthetic_accuracy(per_style=40, two_rows_only=True) >= 0.75
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped model reads 0.904")
-def test_reads_unseen_synthetic_plates_of_every_style_at_the_target() -> None:
-    assert _unseen_synthetic_accuracy() >= 0.95
+def test_test_time_jitter_reads_more_unseen_plates() -> None:
+    # Measured on this sample: 474 of 510 with tta, 461 without; two-row styles 107 and 97 of 120 (on 2040 plates
+    # 92.5% and 90.7%, `python benchmarks/synthetic.py [--tta]`).
+    with_tta = _unseen_synthetic_accuracy(tta=True)
+    assert with_tta >= 0.91 and with_tta > _unseen_synthetic_accuracy()
+    assert _unseen_synthetic_accuracy(per_style=40, two_rows_only=True, tta=True) >= 0.85
+
+
+@pytest.mark.xfail(strict=True, reason="issue 3 target not reached: the shipped model reads 0.904 (0.929 with tta)")
+@pytest.mark.parametrize("tta", [False, True])
+def test_reads_unseen_synthetic_plates_of_every_style_at_the_target(tta: bool) -> None:
+    assert _unseen_synthetic_accuracy(tta=tta) >= 0.95
 
 
 @pytest.mark.skipif(not REAL_CROPS.is_dir(), reason="../shared/data/real is not here")

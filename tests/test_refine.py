@@ -8,9 +8,10 @@ import pytest
 from platelab.io.results import CharResult, PlateResult
 from platelab.predict.detector import Detection, DetectionPredictor
 from platelab.predict.preprocess import to_gray
-from platelab.predict.reader import PlateReader, vote
+from platelab.predict.reader import PlateReader
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.refine import ZOOM_VIEWS, refined_quads
+from platelab.predict.vote import vote
 
 PLATE = np.float32([[600, 400], [680, 400], [680, 425], [600, 425]])
 

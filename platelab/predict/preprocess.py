@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 INPUT_SIZE = (128, 64)  # width, height
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """A small move of the recognizer's input: dx, dy in input pixels, scale about the centre."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    scale: float = 1.0
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        matrix = np.float32([
+            [self.scale, 0, (1 - self.scale) * width / 2 + self.dx],
+            [0, self.scale, (1 - self.scale) * height / 2 + self.dy],
+        ])
+        return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -16,11 +35,13 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
-def preprocess_crops(images: Sequence[np.ndarray], size: tuple[int, int] = INPUT_SIZE) -> np.ndarray:
+def preprocess_crops(
+    images: Sequence[np.ndarray], size: tuple[int, int] = INPUT_SIZE, jitter: Jitter | None = None
+) -> np.ndarray:
     """BGR or grey uint8 crops of any size -> float32 batch (N, 1, H, W), each crop standardised.
 
     Standardising each crop (zero mean, unit spread) removes exposure and contrast, the largest gap between
-    synthetic and real crops, before the network sees them.
+    synthetic and real crops, before the network sees them. jitter moves each resized crop (test-time jitter).
     """
     width, height = size
     batch = np.empty((len(images), 1, height, width), np.float32)
@@ -28,6 +49,8 @@ def preprocess_crops(images: Sequence[np.ndarray], size: tuple[int, int] = INPUT
         gray = to_gray(image)
         interpolation = cv2.INTER_AREA if gray.shape[0] > height else cv2.INTER_LINEAR
         resized = cv2.resize(gray, (width, height), interpolation=interpolation).astype(np.float32)
+        if jitter is not None:
+            resized = jitter.apply(resized)
         mean, std = cv2.meanStdDev(resized)
         batch[i, 0] = (resized - mean[0, 0]) / max(std[0, 0], 8.0)
     return batch

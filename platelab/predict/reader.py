@@ -12,6 +12,7 @@ from platelab.predict.detector import DetectionPredictor, quad_sides
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.refine import refined_quads
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE
+from platelab.predict.vote import vote
 
 # The recognizer learnt from crops with -2% to 10% of the plate's size around it on each side.
 MARGIN = 0.04
@@ -46,20 +47,6 @@ def quad_box(quad: np.ndarray, image_shape: tuple[int, ...]) -> tuple[int, int, 
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
-def vote(readings: list[PlateResult]) -> tuple[int, float]:
-    """The readings of one plate's crops agree on the text with the largest summed confidence.
-
-    Returns the index of that text's most confident reading and the text's summed confidence divided by the
-    number of readings, so a text the crops disagree on scores low.
-    """
-    totals: dict[str, float] = {}
-    for reading in readings:
-        totals[reading.text] = totals.get(reading.text, 0.0) + reading.confidence
-    text = max(totals, key=lambda t: totals[t])
-    best = max((i for i, r in enumerate(readings) if r.text == text), key=lambda i: readings[i].confidence)
-    return best, totals[text] / len(readings)
-
-
 class PlateReader:
     """Photos (BGR or grey arrays) -> PlateResult per plate, best first.
 
@@ -67,7 +54,7 @@ class PlateReader:
     whose plate formats constrain the reading (see RecognitionPredictor). With refine, each plate is also
     re-detected in zoomed views (platelab.predict.refine) and the crops' readings vote. A plate's confidence
     is the detection score times the voted reading confidence; plates below min_confidence, and readings of
-    fewer than min_chars characters, are dropped.
+    fewer than min_chars characters, are dropped. tta: the recognizer's test-time jitter (RecognitionPredictor).
     """
 
     def __init__(
@@ -80,6 +67,7 @@ class PlateReader:
         threads: int = 0,
         refine: bool = True,
         min_chars: int = MIN_CHARACTERS,
+        tta: bool = False,
     ) -> None:
         self.detector = (
             detector if isinstance(detector, DetectionPredictor) else DetectionPredictor(detector, threads)
@@ -87,7 +75,7 @@ class PlateReader:
         self.recognizer = (
             recognizer
             if isinstance(recognizer, RecognitionPredictor)
-            else RecognitionPredictor(recognizer, prior=prior, threads=threads)
+            else RecognitionPredictor(recognizer, prior=prior, threads=threads, tta=tta)
         )
         self.min_score = min_score
         self.min_confidence = min_confidence

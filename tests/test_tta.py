@@ -1,0 +1,56 @@
+"""Test-time jitter: each crop is read at small moves of the recognizer's input and the readings vote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from typer.testing import CliRunner
+
+from platelab.cli import app
+from platelab.eval.synthetic import UNSEEN_SEED
+from platelab.predict.preprocess import Jitter, preprocess_crops
+from platelab.predict.recognizer import TTA_JITTERS, RecognitionPredictor
+from platelab.predict.vote import vote
+from platelab.synth.crops import CropGenerator, PlateCrop
+from platelab.synth.style import builtin_styles
+
+
+def _unseen_crops(count: int) -> list[PlateCrop]:
+    generator = CropGenerator(list(builtin_styles().values()), seed=UNSEEN_SEED + 1)
+    return [generator.sample(i) for i in range(count)]
+
+
+def test_a_jitter_moves_the_input_by_whole_pixels_and_none_leaves_it() -> None:
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 255, (64, 128), np.uint8)
+    plain = preprocess_crops([crop])[0, 0]
+    assert np.array_equal(preprocess_crops([crop], jitter=Jitter())[0, 0], plain)
+    moved = Jitter(dx=1, dy=-1).apply(crop.astype(np.float32))
+    assert np.array_equal(moved[:-1, 1:], crop[1:, :-1].astype(np.float32))
+
+
+def test_a_tta_reading_is_the_vote_of_its_jittered_readings() -> None:
+    crops = [c.image for c in _unseen_crops(12)]
+    plain, jittered = RecognitionPredictor(), RecognitionPredictor(tta=True)
+    per_jitter = [plain.read_jittered(crops, jitter) for jitter in TTA_JITTERS]
+    for i, reading in enumerate(jittered.read(crops)):
+        views = [readings[i] for readings in per_jitter]
+        best, confidence = vote(views)
+        assert reading.text == views[best].text
+        assert reading.confidence == confidence
+        assert [c.char for c in reading.chars] == list(reading.text)
+
+
+def test_eval_and_read_take_tta(tmp_path: Path) -> None:
+    crops = _unseen_crops(6)
+    lines = ["file\tstate\tplate"]
+    for i, crop in enumerate(crops):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), crop.image)
+        lines.append(f"{i}.png\t{crop.style}\t{crop.text}")
+    (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n")
+    report = CliRunner().invoke(app, ["eval", str(tmp_path), "--tta"])
+    assert report.exit_code == 0 and "tta)" in report.stdout
+    read = CliRunner().invoke(app, ["read", "--crops", "--tta", "--json", str(tmp_path)])
+    assert read.exit_code == 0 and len(read.stdout.splitlines()) == len(crops)
