@@ -26,7 +26,7 @@ def test_a_jitter_moves_the_input_by_whole_pixels_and_none_leaves_it() -> None:
     rng = np.random.default_rng(0)
     crop = rng.integers(0, 255, (64, 128), np.uint8)
     plain = preprocess_crops([crop])[0, 0]
-    assert np.array_equal(preprocess_crops([crop], jitter=Jitter())[0, 0], plain)
+    assert np.array_equal(preprocess_crops([crop], jitters=[Jitter(), Jitter(1)])[0, 0], plain)
     moved = Jitter(dx=1, dy=-1).apply(crop.astype(np.float32))
     assert np.array_equal(moved[:-1, 1:], crop[1:, :-1].astype(np.float32))
 

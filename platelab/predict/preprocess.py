@@ -20,6 +20,8 @@ class Jitter:
     scale: float = 1.0
 
     def apply(self, image: np.ndarray) -> np.ndarray:
+        if self == NO_JITTER:
+            return image
         height, width = image.shape[:2]
         matrix = np.float32([
             [self.scale, 0, (1 - self.scale) * width / 2 + self.dx],
@@ -29,6 +31,9 @@ class Jitter:
                               borderMode=cv2.BORDER_REPLICATE)
 
 
+NO_JITTER = Jitter()
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
@@ -36,21 +41,22 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def preprocess_crops(
-    images: Sequence[np.ndarray], size: tuple[int, int] = INPUT_SIZE, jitter: Jitter | None = None
+    images: Sequence[np.ndarray], size: tuple[int, int] = INPUT_SIZE, jitters: Sequence[Jitter] = (NO_JITTER,)
 ) -> np.ndarray:
-    """BGR or grey uint8 crops of any size -> float32 batch (N, 1, H, W), each crop standardised.
+    """BGR or grey uint8 crops of any size -> float32 batch (jitters x N, 1, H, W), each crop standardised: every
+    crop at the first jitter, then every crop at the next (test-time jitter moves the resized crop).
 
     Standardising each crop (zero mean, unit spread) removes exposure and contrast, the largest gap between
-    synthetic and real crops, before the network sees them. jitter moves each resized crop (test-time jitter).
+    synthetic and real crops, before the network sees them.
     """
     width, height = size
-    batch = np.empty((len(images), 1, height, width), np.float32)
+    batch = np.empty((len(jitters), len(images), 1, height, width), np.float32)
     for i, image in enumerate(images):
         gray = to_gray(image)
         interpolation = cv2.INTER_AREA if gray.shape[0] > height else cv2.INTER_LINEAR
         resized = cv2.resize(gray, (width, height), interpolation=interpolation).astype(np.float32)
-        if jitter is not None:
-            resized = jitter.apply(resized)
-        mean, std = cv2.meanStdDev(resized)
-        batch[i, 0] = (resized - mean[0, 0]) / max(std[0, 0], 8.0)
-    return batch
+        for j, jitter in enumerate(jitters):
+            moved = jitter.apply(resized)
+            mean, std = cv2.meanStdDev(moved)
+            batch[j, i, 0] = (moved - mean[0, 0]) / max(std[0, 0], 8.0)
+    return batch.reshape(-1, 1, height, width)

@@ -12,14 +12,14 @@ import numpy as np
 from platelab.io.results import CharResult, PlateResult
 from platelab.predict.charset import Charset
 from platelab.predict.decode import Decoded, FormatPrior, decode, rescaled
-from platelab.predict.preprocess import Jitter, preprocess_crops
+from platelab.predict.preprocess import NO_JITTER, Jitter, preprocess_crops
 from platelab.predict.session import load_session
 from platelab.predict.vote import voted
 from platelab.weights import default_model
 
 # Test-time jitter: each crop read as it is and moved by a pixel (and scaled by 3%) four ways. Chosen on unseen
 # synthetic plates (benchmarks/synthetic.py --tta), where a 3x3 grid of shifts or nine moves read no better.
-TTA_JITTERS = (Jitter(), Jitter(1, 1, 1.03), Jitter(-1, -1, 0.97), Jitter(1, -1), Jitter(-1, 1))
+TTA_JITTERS = (NO_JITTER, Jitter(1, 1, 1.03), Jitter(-1, -1, 0.97), Jitter(1, -1), Jitter(-1, 1))
 
 
 class RecognitionPredictor:
@@ -70,23 +70,35 @@ class RecognitionPredictor:
         written_as = json.loads(metadata.get("read_as", "{}")).get(name)
         return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]], self.charset, written_as)
 
-    def probabilities(self, crops: Sequence[np.ndarray], jitter: Jitter | None = None) -> np.ndarray:
+    def probabilities(self, crops: Sequence[np.ndarray], jitter: Jitter = NO_JITTER) -> np.ndarray:
         """(N, positions, classes) class probabilities for each crop (slots or CTC frames), each moved by jitter."""
+        return self._probabilities(crops, (jitter,))[0]
+
+    def _probabilities(self, crops: Sequence[np.ndarray], jitters: Sequence[Jitter]) -> np.ndarray:
+        """(jitters, N, positions, classes): every crop at every jitter, each batch in one run of the network."""
         chunks = [crops[start : start + self.batch_size] for start in range(0, len(crops), self.batch_size)]
         if not chunks:
-            return np.zeros((0, 0, self.charset.classes))
+            return np.zeros((len(jitters), 0, 0, self.charset.classes))
+
+        def prepare_chunk(chunk: Sequence[np.ndarray]) -> np.ndarray:
+            return preprocess_crops(chunk, self.input_size, jitters)
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            out = self.session.run(None, {"image": batch})[0]
+            return out.reshape(len(jitters), -1, *out.shape[1:])
+
         if len(chunks) == 1:
-            return self.session.run(None, {"image": preprocess_crops(chunks[0], self.input_size, jitter)})[0]
+            return run(prepare_chunk(chunks[0]))
         outputs = []
         # The next batch is prepared while onnxruntime runs this one (both release the GIL).
         with ThreadPoolExecutor(1) as prepare:
-            upcoming = prepare.submit(preprocess_crops, chunks[0], self.input_size, jitter)
+            upcoming = prepare.submit(prepare_chunk, chunks[0])
             for following in [*chunks[1:], None]:
                 batch = upcoming.result()
                 if following is not None:
-                    upcoming = prepare.submit(preprocess_crops, following, self.input_size, jitter)
-                outputs.append(self.session.run(None, {"image": batch})[0])
-        return np.concatenate(outputs)
+                    upcoming = prepare.submit(prepare_chunk, following)
+                outputs.append(run(batch))
+        return np.concatenate(outputs, axis=1)
 
     def decode(self, probs: np.ndarray) -> list[Decoded]:
         if self.class_scale is not None:
@@ -95,14 +107,17 @@ class RecognitionPredictor:
 
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
         if not self.jitters:
-            return self.read_jittered(crops)
-        per_jitter = [self.read_jittered(crops, jitter) for jitter in self.jitters]
+            return self._results(crops, self.probabilities(crops))
+        per_jitter = [self._results(crops, probs) for probs in self._probabilities(crops, self.jitters)]
         return [voted(list(readings)) for readings in zip(*per_jitter)]
 
-    def read_jittered(self, crops: Sequence[np.ndarray], jitter: Jitter | None = None) -> list[PlateResult]:
-        """One reading per crop, each moved by jitter (None: as it is)."""
+    def read_jittered(self, crops: Sequence[np.ndarray], jitter: Jitter) -> list[PlateResult]:
+        """One reading per crop, each moved by jitter."""
+        return self._results(crops, self.probabilities(crops, jitter))
+
+    def _results(self, crops: Sequence[np.ndarray], probs: np.ndarray) -> list[PlateResult]:
         results = []
-        for crop, decoded in zip(crops, self.decode(self.probabilities(crops, jitter))):
+        for crop, decoded in zip(crops, self.decode(probs)):
             h, w = crop.shape[:2]
             results.append(
                 PlateResult(
