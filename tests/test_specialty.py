@@ -55,3 +55,11 @@ def test_wyoming_horse_sits_between_county_number_and_serial() -> None:
     assert plate.text == "4434R"
     emblems = [box for kind, box in plate.separators if kind == "emblem"]
     assert len(emblems) == 1 and plate.char_boxes[0, 2] <= emblems[0][0] <= plate.char_boxes[1, 0]
+
+
+@pytest.mark.parametrize(("name", "text"), [("us-wyoming", "4434R"), ("us-new-mexico-centennial", "ABC123")])
+def test_a_middle_emblem_never_doubles_the_format_emblem(name: str, text: str) -> None:
+    style = builtin_styles()[name].model_copy(update={"specialty": _always(middle_emblem=1.0)})
+    for seed in range(8):
+        plate = render_plate(style, np.random.default_rng(seed), height=96, text=text)
+        assert [kind for kind, _ in plate.separators].count("emblem") == 1

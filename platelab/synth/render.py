@@ -99,13 +99,16 @@ def _format_for_text(style: PlateStyle, text: str, rng: np.random.Generator) -> 
 def _decorated(
     tokens: list[Token], decoration: Decoration, alphabets: dict[str, str], rng: np.random.Generator
 ) -> list[Token]:
-    """The row's tokens with the decoration's stacked codes at its ends and emblem gap after a character."""
+    """The row's tokens with the decoration's stacked codes at its ends and emblem gap after a character, unless
+    the format has an emblem gap already: a plate's row carries one emblem (Wyoming's horse, New Mexico's Zia)."""
+    emblem = SEPARATORS["_"]
+    middle_gap = -1 if any(token.kind == emblem for token in tokens) else decoration.middle_gap
     out, seen = [], 0
     for token in tokens:
         out.append(token)
         seen += token.kind == "char"
-        if token.kind == "char" and seen == decoration.middle_gap:
-            out.append(Token(SEPARATORS["_"]))
+        if token.kind == "char" and seen == middle_gap:
+            out.append(Token(emblem))
 
     def stacked(code: str) -> list[Token]:
         return _fill([Token("stack", code)], alphabets, rng) if code else []
