@@ -62,7 +62,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
-               min_chars: int = MIN_CHARACTERS, tta: bool = False) -> Iterator[ImageResult]:
+               min_chars: int = MIN_CHARACTERS, tta: bool = False, progress: bool = False) -> Iterator[ImageResult]:
     """One ImageResult per image file found in paths, in order; unreadable files give a result with an error.
 
     crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
@@ -71,22 +71,37 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     refine: re-detect each plate in zoomed views and let the crops vote (photos; see platelab.predict.refine).
     min_chars: in photos, readings with fewer characters are dropped as fragments, not plates.
     tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
+    progress: a progress bar on stderr, counting images.
     """
+    from tqdm import tqdm
+
     files = list_images(paths)
     if crops:
-        recognizer = Recognizer(model, prior, tta=tta)
-        for start in range(0, len(files), CHUNK):
-            decoded = _decode_all(files[start : start + CHUNK])
-            readings = iter(recognizer.read([image for _, image in decoded if isinstance(image, np.ndarray)]))
-            for name, image in decoded:
-                if isinstance(image, str):
-                    yield ImageResult(name, error=image)
-                    continue
-                plate = next(readings)
-                yield ImageResult(name, plates=(plate,) if plate.confidence >= (min_confidence or 0.0) else ())
-        return
-    reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                    min_score, refine=refine, min_chars=min_chars, tta=tta)
+        results = _read_crop_files(files, Recognizer(model, prior, tta=tta), min_confidence or 0.0)
+    else:
+        reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+                        min_score, refine=refine, min_chars=min_chars, tta=tta)
+        results = _read_photo_files(files, reader, draw)
+    with tqdm(total=len(files), desc="reading", unit="image", disable=not progress) as bar:
+        for result in results:
+            bar.update()
+            yield result
+
+
+def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float
+                     ) -> Iterator[ImageResult]:
+    for start in range(0, len(files), CHUNK):
+        decoded = _decode_all(files[start : start + CHUNK])
+        readings = iter(recognizer.read([image for _, image in decoded if isinstance(image, np.ndarray)]))
+        for name, image in decoded:
+            if isinstance(image, str):
+                yield ImageResult(name, error=image)
+                continue
+            plate = next(readings)
+            yield ImageResult(name, plates=(plate,) if plate.confidence >= min_confidence else ())
+
+
+def _read_photo_files(files: list[tuple[Path, str]], reader: Reader, draw: Path | None) -> Iterator[ImageResult]:
     for path, name in files:
         [(name, image)] = _decode_all([(path, name)])
         if isinstance(image, str):
@@ -105,9 +120,11 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 
 def evaluate_crops(
     folder: Path, prior: str | None = None, model: str | Path | None = None, failures: Path | None = None,
-    tta: bool = False,
+    tta: bool = False, progress: bool = False,
 ) -> str:
     """Score the recognizer on a folder of crops with labels.tsv; returns a markdown report."""
+    from tqdm import tqdm
+
     from platelab.eval.metrics import score_crops
     from platelab.eval.report import failure_montage, format_crop_report
     from platelab.io.atomic import atomic_write_image
@@ -116,7 +133,7 @@ def evaluate_crops(
     labels = read_labels(folder)
     recognizer = Recognizer(model, prior, tta=tta)
     truths, preds, regions, images = [], [], [], []
-    for label in labels:
+    for label in tqdm(labels, desc="decoding", unit="crop", disable=not progress):
         image = read_image(folder / label.file, name=label.file)
         images.append(image)
         truths.append(normalize_plate(label.plate))
@@ -141,9 +158,12 @@ def evaluate_photos(
     failures: Path | None = None,
     min_score: float = MIN_SCORE,
     tta: bool = False,
+    progress: bool = False,
 ) -> str:
     """Score the full reader on a folder of photos with labels.tsv (file, x, y, w, h, plate); markdown report."""
     import time
+
+    from tqdm import tqdm
 
     from platelab.eval.metrics import score_photos
     from platelab.eval.report import format_photo_report
@@ -157,7 +177,8 @@ def evaluate_photos(
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
     drawn: dict[str, np.ndarray] = {}
     seconds = 0.0
-    for file in dict.fromkeys(label.file for label in labels):
+    files = list(dict.fromkeys(label.file for label in labels))
+    for file in tqdm(files, desc="reading", unit="photo", disable=not progress):
         image = read_image(folder / file, name=file)
         start = time.perf_counter()
         plates = reader.read(image)
@@ -180,10 +201,10 @@ def evaluate_photos(
 
 def evaluate(folder: Path, prior: str | None = None, model: str | Path | None = None,
              detector: str | Path | None = None, failures: Path | None = None, min_score: float = MIN_SCORE,
-             tta: bool = False) -> str:
-    """Crops or photos, by the folder's labels.tsv header."""
+             tta: bool = False, progress: bool = False) -> str:
+    """Crops or photos, by the folder's labels.tsv header; progress: a progress bar on stderr."""
     from platelab.io.labels import labels_kind
 
     if labels_kind(folder) == "crops":
-        return evaluate_crops(folder, prior, model, failures, tta)
-    return evaluate_photos(folder, prior, model, detector, failures, min_score, tta)
+        return evaluate_crops(folder, prior, model, failures, tta, progress)
+    return evaluate_photos(folder, prior, model, detector, failures, min_score, tta, progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,12 @@ TtaOption = Annotated[
 StylesOption = Annotated[
     list[str] | None, typer.Option("--styles", help="style name or region globs (repeatable)")
 ]
+
+
+def _bar_wanted(prints_as_it_goes: bool) -> bool:
+    """A progress bar goes to a terminal's stderr; a command that prints as it goes shows its own progress when
+    its output is on that terminal too, so it gets a bar only when its output is redirected."""
+    return sys.stderr.isatty() and not (prints_as_it_goes and sys.stdout.isatty())
 
 
 def _fail(message: str) -> None:
@@ -278,7 +285,7 @@ def read(
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
                          min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
-                         min_chars=min_chars, tta=tta)
+                         min_chars=min_chars, tta=tta, progress=_bar_wanted(prints_as_it_goes=True))
     for result in results:
         failed += result.error is not None
         if json_lines:
@@ -324,4 +331,4 @@ def evaluate(
     from platelab.api import evaluate
 
     typer.echo(evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score,
-                        tta=tta))
+                        tta=tta, progress=_bar_wanted(prints_as_it_goes=False)))
