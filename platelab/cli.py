@@ -327,8 +327,12 @@ def evaluate(
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,
     tta: TtaOption = False,
 ) -> None:
-    """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos)."""
+    """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos).
+    Files that cannot be decoded count as misses, are listed, and make the exit status 1."""
     from platelab.api import evaluate
 
-    typer.echo(evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score,
-                        tta=tta, progress=_bar_wanted(prints_as_it_goes=False)))
+    evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score,
+                          tta=tta, progress=_bar_wanted(prints_as_it_goes=False))
+    typer.echo(evaluation.report)
+    if evaluation.unreadable:
+        raise typer.Exit(1)

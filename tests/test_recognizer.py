@@ -134,3 +134,21 @@ def test_a_long_read_counts_its_images_on_stderr(tmp_path: Path, capsys: pytest.
     assert "3/3" in capsys.readouterr().err
     list(read_paths([tmp_path], crops=True))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("kind", ["crops", "scenes"])
+def test_eval_scores_an_undecodable_file_as_a_miss_and_says_so(tmp_path: Path, kind: str) -> None:
+    from platelab.synth.style import select_styles
+    from platelab.synth.writer import write_crops, write_scenes
+
+    folder = tmp_path / "set"
+    write = write_crops if kind == "crops" else write_scenes
+    write(folder, 4, select_styles(["us-*"]), seed=UNSEEN_SEED, progress=False)
+    broken = sorted(p for p in folder.iterdir() if p.suffix in (".png", ".jpg"))[1]
+    broken.write_bytes(b"not an image")
+    montage_path = tmp_path / "failures.png"
+    result = CliRunner().invoke(app, ["eval", str(folder), "--failures", str(montage_path)])
+    assert result.exit_code == 1
+    assert f"- {broken.name}: not an image" in result.stdout
+    assert "| 4 |" in result.stdout  # every labelled file is scored, the broken one as read as nothing
+    assert montage_path.stat().st_size > 0
