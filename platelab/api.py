@@ -152,9 +152,11 @@ def evaluate_crops(
             images.append(None)
             unreadable.append(str(exc))
     readings = iter(recognizer.read([image for image in images if image is not None]))
-    preds = ["" if image is None else next(readings).text for image in images]
+    read = [None if image is None else next(readings) for image in images]
+    preds = ["" if reading is None else reading.text for reading in read]
     truths = [normalize_plate(label.plate) for label in labels]
-    scores = score_crops(truths, preds, [getattr(label, "region", "") for label in labels])
+    scores = score_crops(truths, preds, [getattr(label, "region", "") for label in labels],
+                         [0.0 if reading is None else reading.confidence for reading in read])
     if failures is not None:
         wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
         tiles = [UNREADABLE_TILE if images[i] is None else images[i] for i in wrong]

@@ -74,6 +74,16 @@ def test_scores_grouped_by_length_and_region() -> None:
         score_crops(["A", "B", "C"], ["A", "B"], ["", "", ""])
 
 
+def test_scores_by_confidence_count_what_a_threshold_keeps() -> None:
+    truths = ["ABC123", "ABC124", "XY12", "XY13"]
+    preds = ["ABC123", "ABC124", "XY12", "XY18"]
+    scores = score_crops(truths, preds, confidences=[0.95, 0.6, 0.35, 0.8])
+    assert scores.by_confidence == {0.3: (4, 0.75), 0.5: (3, pytest.approx(2 / 3)), 0.7: (2, 0.5), 0.9: (1, 1.0)}
+    assert score_crops(truths, preds).by_confidence == {}
+    with pytest.raises(ValueError, match="3 confidences for 4 crops"):
+        score_crops(truths, preds, confidences=[0.1, 0.2, 0.3])
+
+
 def test_box_iou() -> None:
     assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
     assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)

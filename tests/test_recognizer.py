@@ -119,6 +119,7 @@ def test_eval_reports_scores_and_writes_a_failure_montage(tmp_path: Path) -> Non
     exact = float(re.search(r"\| 12 \| ([0-9.]+)% \|", result.stdout).group(1))
     assert exact >= 75.0
     assert "### By length" in result.stdout and "### By region" in result.stdout
+    assert "### By confidence" in result.stdout
     assert "recognizer: recognizer.onnx" in result.stdout.splitlines()[0]  # which model was scored
     assert montage_path.stat().st_size > 0
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 from platelab.io.labels import PhotoLabel, normalize_plate
 
 GAP = "∅"  # stands for the missing side of an insertion or deletion in confusions
+CONFIDENCE_STEPS = (0.3, 0.5, 0.7, 0.9)  # reading confidences the crop report breaks accuracy down by
 Box = tuple[float, float, float, float]  # x, y, w, h
 Key = TypeVar("Key", int, str)
 
@@ -67,7 +68,9 @@ class CropScores:
     """Text accuracy over plate crops.
 
     `exact` is the share of crops read exactly; `cer` is total edits / total truth characters. `by_length`
-    (truth length) and `by_region` map to (number of crops, exact share).
+    (truth length) and `by_region` map to (number of crops, exact share); `by_confidence`, when the readings'
+    confidences are given, maps a threshold to (crops read at least that surely, exact share among them): what
+    `--min-confidence` keeps and how often it is right.
     """
 
     n: int
@@ -76,6 +79,7 @@ class CropScores:
     by_length: dict[int, tuple[int, float]]
     by_region: dict[str, tuple[int, float]]
     confusions: list[tuple[str, str, int]]  # (true char, predicted char, count), most frequent first
+    by_confidence: dict[float, tuple[int, float]] = field(default_factory=dict)
 
 
 def _exact_by_group(keys: Sequence[Key], hits: Sequence[bool]) -> dict[Key, tuple[int, float]]:
@@ -91,9 +95,11 @@ def _ranked(counter: Counter) -> list[tuple[str, str, int]]:
 
 
 def score_crops(
-    truths: Sequence[str], preds: Sequence[str], regions: Sequence[str] | None = None
+    truths: Sequence[str], preds: Sequence[str], regions: Sequence[str] | None = None,
+    confidences: Sequence[float] | None = None,
 ) -> CropScores:
-    """Scores predicted crop texts against their labels; `regions` (e.g. US state) groups the results."""
+    """Scores predicted crop texts against their labels; `regions` (e.g. US state) groups the results, and the
+    readings' `confidences` give the share kept and read right at each of CONFIDENCE_STEPS."""
     regions = [""] * len(truths) if regions is None else regions
     if not len(truths) == len(preds) == len(regions):
         raise ValueError(f"got {len(truths)} truths, {len(preds)} predictions and {len(regions)} regions")
@@ -113,7 +119,15 @@ def score_crops(
         by_length=_exact_by_group([len(t) for t in truths], hits),
         by_region=_exact_by_group(list(regions), hits),
         confusions=_ranked(confusions),
+        by_confidence={} if confidences is None else _exact_by_confidence(confidences, hits),
     )
+
+
+def _exact_by_confidence(confidences: Sequence[float], hits: Sequence[bool]) -> dict[float, tuple[int, float]]:
+    if len(confidences) != len(hits):
+        raise ValueError(f"got {len(confidences)} confidences for {len(hits)} crops")
+    kept = {step: [hit for c, hit in zip(confidences, hits) if c >= step] for step in CONFIDENCE_STEPS}
+    return {step: (len(k), sum(k) / max(len(k), 1)) for step, k in kept.items()}
 
 
 def box_iou(a: Box, b: Box) -> float:

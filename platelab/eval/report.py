@@ -37,7 +37,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def format_crop_report(scores: CropScores, title: str) -> str:
-    """Markdown: overall scores, exact share by plate length and by region, the most common confusions."""
+    """Markdown: overall scores, exact share by plate length and by region, the most common confusions, and by
+    reading confidence when the scores have it."""
     exact_interval = format_interval(round(scores.exact * scores.n), scores.n)
     sections = [
         f"## {title}",
@@ -58,6 +59,15 @@ def format_crop_report(scores: CropScores, title: str) -> str:
         f"### Top {TOP_CONFUSIONS} confusions",
         _table(["truth", "read as", "count"], scores.confusions[:TOP_CONFUSIONS]),
     ]
+    if scores.by_confidence:
+        sections += [
+            "### By confidence (what `--min-confidence` keeps)",
+            _table(
+                ["confidence at least", "crops kept", "exact among them"],
+                [[step, f"{n} ({_percent(n / max(scores.n, 1))})", _percent(exact)]
+                 for step, (n, exact) in scores.by_confidence.items()],
+            ),
+        ]
     return "\n\n".join(sections) + "\n"
 
 
