@@ -1,9 +1,8 @@
-"""The public Python API: read plates from arrays or files, and evaluate on labelled folders."""
+"""The public Python API: read plates from arrays or files (scoring labelled folders: platelab.eval.folders)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CON
 
 ImageInput = np.ndarray | str | Path
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
-UNREADABLE_TILE = np.full((48, 144, 3), 96, np.uint8)  # a failure montage's tile for a file that did not decode
 
 
 class Recognizer:
@@ -118,123 +116,3 @@ def _read_photo_files(files: list[tuple[Path, str]], reader: Reader, draw: Path 
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_image(target.with_suffix(".jpg"), draw_plates(image, plates))
         yield ImageResult(name, plates=plates)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """An evaluation's markdown report, and the one-line errors of labelled files that could not be decoded (each
-    scored as read as nothing)."""
-
-    report: str
-    unreadable: tuple[str, ...] = ()
-
-
-def evaluate_crops(
-    folder: Path, prior: str | None = None, model: str | Path | None = None, failures: Path | None = None,
-    tta: bool = False, progress: bool = False,
-) -> Evaluation:
-    """Score the recognizer on a folder of crops with labels.tsv: a markdown report."""
-    from tqdm import tqdm
-
-    from platelab.eval.metrics import score_crops
-    from platelab.eval.report import failure_montage, format_crop_report
-    from platelab.io.atomic import atomic_write_image
-    from platelab.io.labels import normalize_plate, read_labels
-
-    labels = read_labels(folder)
-    recognizer = Recognizer(model, prior, tta=tta)
-    images: list[np.ndarray | None] = []
-    unreadable: list[str] = []
-    for label in tqdm(labels, desc="decoding", unit="crop", disable=not progress):
-        try:
-            images.append(read_image(folder / label.file, name=label.file))
-        except ImageDecodeError as exc:
-            images.append(None)
-            unreadable.append(str(exc))
-    readings = iter(recognizer.read([image for image in images if image is not None]))
-    read = [None if image is None else next(readings) for image in images]
-    preds = ["" if reading is None else reading.text for reading in read]
-    truths = [normalize_plate(label.plate) for label in labels]
-    scores = score_crops(truths, preds, [getattr(label, "region", "") for label in labels],
-                         [0.0 if reading is None else reading.confidence for reading in read])
-    if failures is not None:
-        wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
-        tiles = [UNREADABLE_TILE if images[i] is None else images[i] for i in wrong]
-        atomic_write_image(failures, failure_montage(tiles, [truths[i] for i in wrong], [preds[i] for i in wrong]))
-    title = f"{folder} (prior: {prior or 'none'}, recognizer: {recognizer.predictor.path.name}{', tta' if tta else ''})"
-    return Evaluation(format_crop_report(scores, title) + _unreadable_note(unreadable), tuple(unreadable))
-
-
-def evaluate_photos(
-    folder: Path,
-    prior: str | None = None,
-    model: str | Path | None = None,
-    detector: str | Path | None = None,
-    failures: Path | None = None,
-    min_score: float = MIN_SCORE,
-    tta: bool = False,
-    progress: bool = False,
-) -> Evaluation:
-    """Score the full reader on a folder of photos with labels.tsv (file, x, y, w, h, plate): a markdown report."""
-    import time
-
-    from tqdm import tqdm
-
-    from platelab.eval.metrics import score_photos
-    from platelab.eval.report import format_photo_report
-    from platelab.io.atomic import atomic_write_image
-    from platelab.io.draw import around_box, draw_plates, montage
-    from platelab.io.labels import read_labels
-
-    labels = read_labels(folder)
-    boxes = {(label.file, label.plate): label.box for label in labels}
-    reader = Reader(detector, model, prior, min_score=min_score, tta=tta)
-    predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
-    drawn: dict[str, np.ndarray] = {}
-    seconds = 0.0
-    files = list(dict.fromkeys(label.file for label in labels))
-    unreadable: list[str] = []
-    for file in tqdm(files, desc="reading", unit="photo", disable=not progress):
-        try:
-            image = read_image(folder / file, name=file)
-        except ImageDecodeError as exc:
-            unreadable.append(str(exc))
-            predictions[file] = []
-            continue
-        start = time.perf_counter()
-        plates = reader.read(image)
-        seconds += time.perf_counter() - start
-        predictions[file] = [(p.box, p.text) for p in plates]
-        if failures is not None:
-            drawn[file] = draw_plates(image, plates)
-    scores = score_photos(labels, predictions)
-    if failures is not None and scores.failures:
-        shown = scores.failures[:48]
-        # each tile is the labelled plate and what is around it, where a miss or a false plate can be seen
-        tiles = [around_box(drawn[f], boxes[(f, t)]) if f in drawn else UNREADABLE_TILE for f, t, _ in shown]
-        sheet = montage(tiles, [f"{t} -> {p or 'missed'}" for _, t, p in shown], cols=6, cell=(320, 200))
-        atomic_write_image(failures, sheet)
-    models = f"detector: {reader.reader.detector.path.name}, recognizer: {reader.reader.recognizer.path.name}"
-    models += ", tta" if tta else ""
-    report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'}, {models})")
-    read = len(predictions) - len(unreadable)
-    report += f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(read, 1):.1f} ms\n"
-    return Evaluation(report + _unreadable_note(unreadable), tuple(unreadable))
-
-
-def _unreadable_note(errors: list[str]) -> str:
-    """The files an evaluation could not decode, which it scored as read as nothing."""
-    if not errors:
-        return ""
-    return f"\n{len(errors)} file(s) could not be read and count as misses:\n" + "".join(f"- {e}\n" for e in errors)
-
-
-def evaluate(folder: Path, prior: str | None = None, model: str | Path | None = None,
-             detector: str | Path | None = None, failures: Path | None = None, min_score: float = MIN_SCORE,
-             tta: bool = False, progress: bool = False) -> Evaluation:
-    """Crops or photos, by the folder's labels.tsv header; progress: a progress bar on stderr."""
-    from platelab.io.labels import labels_kind
-
-    if labels_kind(folder) == "crops":
-        return evaluate_crops(folder, prior, model, failures, tta, progress)
-    return evaluate_photos(folder, prior, model, detector, failures, min_score, tta, progress)

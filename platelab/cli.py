@@ -329,7 +329,7 @@ def evaluate(
 ) -> None:
     """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos).
     Files that cannot be decoded count as misses, are listed, and make the exit status 1."""
-    from platelab.api import evaluate
+    from platelab.eval.folders import evaluate
 
     evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score,
                           tta=tta, progress=_bar_wanted(prints_as_it_goes=False))
