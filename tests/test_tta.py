@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import cv2
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from platelab.cli import app
 from platelab.eval.synthetic import UNSEEN_SEED
+from platelab.io.decode import read_image
 from platelab.predict.preprocess import Jitter, preprocess_crops
 from platelab.predict.recognizer import TTA_JITTERS, RecognitionPredictor
 from platelab.predict.vote import vote
 from platelab.synth.crops import CropGenerator, PlateCrop
 from platelab.synth.style import builtin_styles
+from platelab.synth.writer import write_crops
 
 
 def _unseen_crops(count: int) -> list[PlateCrop]:
@@ -44,13 +47,12 @@ def test_a_tta_reading_is_the_vote_of_its_jittered_readings() -> None:
 
 
 def test_eval_and_read_take_tta(tmp_path: Path) -> None:
-    crops = _unseen_crops(6)
-    lines = ["file\tstate\tplate"]
-    for i, crop in enumerate(crops):
-        cv2.imwrite(str(tmp_path / f"{i}.png"), crop.image)
-        lines.append(f"{i}.png\t{crop.style}\t{crop.text}")
-    (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n")
+    write_crops(tmp_path, 6, list(builtin_styles().values()), seed=UNSEEN_SEED + 2, progress=False)
     report = CliRunner().invoke(app, ["eval", str(tmp_path), "--tta"])
     assert report.exit_code == 0 and "tta)" in report.stdout
     read = CliRunner().invoke(app, ["read", "--crops", "--tta", "--json", str(tmp_path)])
-    assert read.exit_code == 0 and len(read.stdout.splitlines()) == len(crops)
+    assert read.exit_code == 0
+    lines = [json.loads(line) for line in read.stdout.splitlines()]
+    expected = RecognitionPredictor(tta=True).read([read_image(tmp_path / line["file"]) for line in lines])
+    confidences = [line["plates"][0]["confidence"] for line in lines]
+    assert confidences == pytest.approx([r.confidence for r in expected], abs=1e-4)  # JSON keeps 4 decimals
