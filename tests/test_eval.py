@@ -118,6 +118,9 @@ def test_score_photos_hit_wrong_text_miss_and_false_plate() -> None:
         ("miss.jpg", "MISS1", ""),
         ("unpredicted.jpg", "NONE1", ""),
     ]
+    assert scores.false_plates == [("miss.jpg", (0, 0, 60, 30), "MISS1")]
+    report = format_photo_report(scores, "set")
+    assert "### False plates (first 20 of 1" in report and "| miss.jpg | MISS1 | 0,0,60,30 |" in report
 
 
 def test_score_photos_matches_each_plate_once() -> None:

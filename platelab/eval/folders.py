@@ -15,6 +15,7 @@ from platelab.io.decode import ImageDecodeError, read_image
 from platelab.predict.thresholds import MIN_SCORE
 
 UNREADABLE_TILE = np.full((48, 144, 3), 96, np.uint8)  # a failure montage's tile for a file that did not decode
+MONTAGE_TILES = 48  # a photo failure montage shows the first misses, then false plates, up to this many
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,15 @@ def evaluate_photos(
         if failures is not None:
             drawn[file] = draw_plates(image, plates)
     scores = score_photos(labels, predictions)
-    if failures is not None and scores.failures:
-        shown = scores.failures[:48]
-        # each tile is the labelled plate and what is around it, where a miss or a false plate can be seen
-        tiles = [around_box(drawn[f], boxes[(f, t)]) if f in drawn else UNREADABLE_TILE for f, t, _ in shown]
-        sheet = montage(tiles, [f"{t} -> {p or 'missed'}" for _, t, p in shown], cols=6, cell=(320, 200))
-        atomic_write_image(failures, sheet)
+    if failures is not None and (scores.failures or scores.false_plates):
+        # each tile is a labelled plate missed or misread, or a false plate, with what is around it
+        misses = scores.failures[:MONTAGE_TILES]
+        tiles = [around_box(drawn[f], boxes[(f, t)]) if f in drawn else UNREADABLE_TILE for f, t, _ in misses]
+        captions = [f"{t} -> {p or 'missed'}" for _, t, p in misses]
+        false_plates = scores.false_plates[: MONTAGE_TILES - len(misses)]
+        tiles += [around_box(drawn[f], box) for f, box, _ in false_plates]
+        captions += [f"false: {text}" for _, _, text in false_plates]
+        atomic_write_image(failures, montage(tiles, captions, cols=6, cell=(320, 200)))
     models = f"detector: {reader.reader.detector.path.name}, recognizer: {reader.reader.recognizer.path.name}"
     models += ", tta" if tta else ""
     report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'}, {models})")

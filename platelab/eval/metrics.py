@@ -162,7 +162,8 @@ class PhotoScores:
     `detected`: share of labelled plates that some predicted box overlaps. `read`: share of labelled plates
     whose matched prediction also has the exact text. `false_per_photo`: predicted plates that overlap no
     labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed); `hits` says
-    for each labelled plate, in the labels' order, whether it was read; `found`, whether a predicted plate overlaps it.
+    for each labelled plate, in the labels' order, whether it was read; `found`, whether a predicted plate overlaps it;
+    `false_plates` lists (file, box, text) of the predictions that overlap no labelled plate.
     """
 
     n_plates: int
@@ -176,13 +177,14 @@ class PhotoScores:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     hits: list[bool] = field(default_factory=list)
     found: list[bool] = field(default_factory=list)
+    false_plates: list[tuple[str, Box, str]] = field(default_factory=list)
 
 
 @dataclass
 class _PhotoTally:
     detected: int = 0
     read: int = 0
-    false: int = 0
+    false_plates: list[tuple[str, Box, str]] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     hits: dict[int, bool] = field(default_factory=dict)  # label index -> read
     found: dict[int, bool] = field(default_factory=dict)  # label index -> a prediction overlaps it
@@ -211,12 +213,13 @@ def _match(
 
 
 def _tally_photo(
-    labels: Mapping[int, PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float, tally: _PhotoTally
+    file: str, labels: Mapping[int, PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float,
+    tally: _PhotoTally,
 ) -> None:
     """One photo's labels, by their index among all labels, against its predictions."""
     indices, photo_labels = list(labels), list(labels.values())
     matches, overlapping = _match(photo_labels, predictions, iou_min)
-    tally.false += len(predictions) - len(overlapping)
+    tally.false_plates += [(file, box, text) for i, (box, text) in enumerate(predictions) if i not in overlapping]
     for li, label in enumerate(photo_labels):
         text = normalize_plate(predictions[matches[li]][1]) if li in matches else ""
         tally.detected += li in matches
@@ -240,18 +243,19 @@ def score_photos(
         by_file[label.file][index] = label
     tally = _PhotoTally()
     for file, photo_labels in by_file.items():
-        _tally_photo(photo_labels, predictions.get(file, ()), iou_min, tally)
+        _tally_photo(file, photo_labels, predictions.get(file, ()), iou_min, tally)
     n_plates = len(labels)
     return PhotoScores(
         n_plates=n_plates,
         n_photos=len(by_file),
         detected=tally.detected / max(n_plates, 1),
         read=tally.read / max(n_plates, 1),
-        false_per_photo=tally.false / max(len(by_file), 1),
+        false_per_photo=len(tally.false_plates) / max(len(by_file), 1),
         n_detected=tally.detected,
         n_read=tally.read,
-        n_false=tally.false,
+        n_false=len(tally.false_plates),
         failures=tally.failures,
         hits=[tally.hits[i] for i in range(n_plates)],
         found=[tally.found[i] for i in range(n_plates)],
+        false_plates=tally.false_plates,
     )

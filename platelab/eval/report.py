@@ -72,7 +72,8 @@ def format_crop_report(scores: CropScores, title: str) -> str:
 
 
 def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20) -> str:
-    """Markdown: detection and end-to-end reading rates, false plates per photo, the first failures."""
+    """Markdown: detection and end-to-end reading rates, false plates per photo, the first failures and false
+    plates."""
     overall = _table(
         ["photos", "plates", "detected", "read", "read: 95% interval", "false plates / photo"],
         [
@@ -91,7 +92,14 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
         ["file", "truth", "read as"], [[file, truth, pred or "(missed)"] for file, truth, pred in shown]
     )
     heading = f"### Failures (first {max_failures} of {len(scores.failures)})"
-    return "\n\n".join([f"## {title}", overall, heading, failures]) + "\n"
+    sections = [f"## {title}", overall, heading, failures]
+    if scores.false_plates:
+        sections += [
+            f"### False plates (first {max_failures} of {len(scores.false_plates)}; an unlabelled plate counts too)",
+            _table(["file", "read as", "box"],
+                   [[file, text, ",".join(map(str, box))] for file, box, text in scores.false_plates[:max_failures]]),
+        ]
+    return "\n\n".join(sections) + "\n"
 
 
 def failure_montage(
