@@ -43,10 +43,11 @@ def _centre_inside(box: tuple[int, int, int, int], region: tuple[int, int, int, 
     return rx <= x + w / 2 <= rx + rw and ry <= y + h / 2 <= ry + rh
 
 
-def test_a_rendered_photo_with_two_plates_is_read(demo: Path, reader: Reader) -> None:
+@pytest.mark.parametrize("tta", [False, True])
+def test_a_rendered_photo_with_two_plates_is_read(demo: Path, reader: Reader, tta: bool) -> None:
     truth = _truth(demo)
     assert len(truth) == 2
-    plates = reader.read(demo / "scene_000000.jpg")
+    plates = (Reader(tta=True) if tta else reader).read(demo / "scene_000000.jpg")
     found = {p.text: p for p in plates}
     for text, box in truth.items():
         assert text in found, f"{text} not in {sorted(found)}"
