@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from platelab.io.decode import ImageDecodeError, list_images, read_image
+from platelab.io.decode import image_or_error, list_images, read_image
 from platelab.io.results import ImageResult, PlateResult
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
@@ -48,14 +48,8 @@ class Reader:
 
 
 def _decode_all(files: Sequence[tuple[Path, str]]) -> list[tuple[str, np.ndarray | str]]:
-    """(name, image) or (name, one-line error) per file: a bad file never stops the others."""
-    decoded: list[tuple[str, np.ndarray | str]] = []
-    for path, name in files:
-        try:
-            decoded.append((name, read_image(path, name=name)))
-        except ImageDecodeError as exc:
-            decoded.append((name, str(exc)))
-    return decoded
+    """(name, image) or (name, one-line error) per file."""
+    return [(name, image_or_error(path, name)) for path, name in files]
 
 
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
@@ -103,7 +97,7 @@ def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_
 
 def _read_photo_files(files: list[tuple[Path, str]], reader: Reader, draw: Path | None) -> Iterator[ImageResult]:
     for path, name in files:
-        [(name, image)] = _decode_all([(path, name)])
+        image = image_or_error(path, name)
         if isinstance(image, str):
             yield ImageResult(name, error=image)
             continue

@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -126,12 +125,12 @@ def test_eval_reports_scores_and_writes_a_failure_montage(tmp_path: Path) -> Non
 
 def test_a_long_read_counts_its_images_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from platelab.api import read_paths
+    from platelab.synth.writer import write_crops
 
-    crops = CropGenerator(list(builtin_styles().values()), seed=UNSEEN_SEED).sample
-    for i in range(3):
-        cv2.imwrite(str(tmp_path / f"{i}.png"), crops(i).image)
+    write_crops(tmp_path, 3, list(builtin_styles().values()), seed=UNSEEN_SEED, progress=False)
     results = list(read_paths([tmp_path], crops=True, progress=True))
-    assert [r.file for r in results] == ["0.png", "1.png", "2.png"] and all(r.plates for r in results)
+    names = [f"crop_{i:06d}.png" for i in range(3)]
+    assert [r.file for r in results] == names and all(r.plates for r in results)
     assert "3/3" in capsys.readouterr().err
     list(read_paths([tmp_path], crops=True))
     assert capsys.readouterr().err == ""

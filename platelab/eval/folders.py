@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from platelab.api import Reader, Recognizer
-from platelab.io.decode import ImageDecodeError, read_image
+from platelab.io.decode import image_or_error
 from platelab.predict.thresholds import MIN_SCORE
 
 UNREADABLE_TILE = np.full((48, 144, 3), 96, np.uint8)  # a failure montage's tile for a file that did not decode
@@ -44,11 +44,10 @@ def evaluate_crops(
     images: list[np.ndarray | None] = []
     unreadable: list[str] = []
     for label in tqdm(labels, desc="decoding", unit="crop", disable=not progress):
-        try:
-            images.append(read_image(folder / label.file, name=label.file))
-        except ImageDecodeError as exc:
-            images.append(None)
-            unreadable.append(str(exc))
+        image = image_or_error(folder / label.file, label.file)
+        images.append(None if isinstance(image, str) else image)
+        if isinstance(image, str):
+            unreadable.append(image)
     readings = iter(recognizer.read([image for image in images if image is not None]))
     read = [None if image is None else next(readings) for image in images]
     preds = ["" if reading is None else reading.text for reading in read]
@@ -93,10 +92,9 @@ def evaluate_photos(
     files = list(dict.fromkeys(label.file for label in labels))
     unreadable: list[str] = []
     for file in tqdm(files, desc="reading", unit="photo", disable=not progress):
-        try:
-            image = read_image(folder / file, name=file)
-        except ImageDecodeError as exc:
-            unreadable.append(str(exc))
+        image = image_or_error(folder / file, file)
+        if isinstance(image, str):
+            unreadable.append(image)
             predictions[file] = []
             continue
         start = time.perf_counter()

@@ -70,6 +70,15 @@ def read_image(
         raise ImageDecodeError(label, str(refused)) from refused.__cause__
 
 
+
+def image_or_error(path: Path, name: str) -> np.ndarray | str:
+    """The decoded image, or its one-line error naming the file: a bad file never stops a batch."""
+    try:
+        return read_image(path, name=name)
+    except ImageDecodeError as exc:
+        return str(exc)
+
+
 def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
     with _open_stream(source) as stream:
         image = _open_header(stream)
