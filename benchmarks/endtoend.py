@@ -1,7 +1,7 @@
 """Reading plates in whole photos: platelab beside RapidOCR (PP-OCRv4 detector + recogniser), same photos, one run.
 
     python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--no-rapidocr] [--detectors A.onnx B.onnx]
-        [--recognizers A.onnx B.onnx] [--tta]
+        [--recognizers A.onnx B.onnx] [--tta] [--opencv-simd-off]
 
 A labelled plate counts as read when a predicted plate overlaps its box and has its text. RapidOCR is a general
 text reader: its lines are kept when they look like a plate (4 to 8 letters and digits once spaces and dashes go).
@@ -90,7 +90,10 @@ def main() -> None:
     parser.add_argument("--recognizers", nargs="*", type=Path, default=[None],
                         help="recognizer ONNX files to compare, each in its own rows (default: the bundled one)")
     parser.add_argument("--tta", action="store_true", help="also read with test-time jitter, in rows of its own")
+    parser.add_argument("--opencv-simd-off", action="store_true",
+                        help="run OpenCV without its SIMD code paths, to see how much the figures turn on its rounding")
     args = parser.parse_args()
+    cv2.setUseOptimized(not args.opencv_simd_off)
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
     print(f"{describe_environment()}\n")
     print("| set | reader | photos | detected | read (95% interval) | false plates / photo | ms / photo "

@@ -288,3 +288,16 @@ def test_the_environment_line_names_the_runtime_and_the_cores() -> None:
 
     line = describe_environment()
     assert f"onnxruntime {version('onnxruntime')}" in line and "usable cores" in line and "\n" not in line
+
+
+def test_the_environment_line_says_whether_opencv_runs_its_simd_paths() -> None:
+    import cv2
+
+    from platelab.eval.environment import opencv_simd
+
+    assert opencv_simd().startswith("OpenCV SIMD up to ")
+    cv2.setUseOptimized(False)
+    try:
+        assert opencv_simd() == "OpenCV SIMD off"
+    finally:
+        cv2.setUseOptimized(True)

@@ -1,5 +1,6 @@
-"""One line naming what a benchmark ran on: the same models read a few plates differently across onnxruntime
-releases and run at different speeds on different CPUs, so a table is only comparable with its environment."""
+"""One line naming what a benchmark ran on: the same models read a few plates differently across onnxruntime and
+OpenCV releases and OpenCV's SIMD code paths, and run at different speeds on different CPUs, so a table is only
+comparable with its environment."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import cv2
 
 PACKAGES = ("onnxruntime", "opencv-python-headless", "numpy")
 
@@ -27,7 +30,17 @@ def _installed(package: str) -> str:
         return f"{package} not installed"
 
 
+def opencv_simd() -> str:
+    """The widest SIMD code path OpenCV runs here. Its paths round a perspective warp differently (a grey level in a
+    few pixels of a plate's crop), and on the benchmark photos that moves a few small plates."""
+    if not cv2.useOptimized():
+        return "OpenCV SIMD off"
+    # the line lists baseline features, then dispatched ones: "*" where this CPU has them, "?" where it has not
+    enabled = [feature.lstrip("*") for feature in cv2.getCPUFeaturesLine().split() if not feature.startswith("?")]
+    return f"OpenCV SIMD up to {enabled[-1] if enabled else 'none'}"
+
+
 def describe_environment() -> str:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     packages = ", ".join(_installed(p) for p in PACKAGES)
-    return f"{cpu_name()}, {usable} usable cores; Python {platform.python_version()}, {packages}"
+    return f"{cpu_name()}, {usable} usable cores; Python {platform.python_version()}, {packages}, {opencv_simd()}"
