@@ -1,13 +1,14 @@
 """Is a change a real gain? Two model pairs read the same real sets; prints what each fixed and broke.
 
     python benchmarks/compare.py --recognizer NEW.onnx [--detector NEW.onnx] [--baseline-recognizer OLD.onnx]
-        [--baseline-detector OLD.onnx] [--sets crops-us endtoend-us endtoend-br synthetic]
+        [--baseline-detector OLD.onnx] [--sets crops-us endtoend-us endtoend-br synthetic] [--tta]
 
 The baseline is the bundled models unless given. Each set is read with and without its country's prior. Per set
 and prior: each reader's accuracy with its 95% interval (Wilson), the plates the change fixed and broke, and
 McNemar's exact p-value: the chance of a split at least that lopsided if the two readers were equally good. On
 118 photos a change of 5 plates one way is within chance; p below 0.05 is a difference these sets can show.
 "synthetic" is the recognizers alone on benchmarks/synthetic.py's unseen plates (40 of each style, no prior).
+With --tta both read with test-time jitter, which steadies the photos' small plates against rounding.
 """
 
 from __future__ import annotations
@@ -40,32 +41,37 @@ def synthetic_set() -> tuple[list[np.ndarray], list[str]]:
     return [c.image for c in crops], [c.text for c in crops]
 
 
-def synthetic_hits(recognizer: Path | None) -> list[bool]:
+def synthetic_hits(recognizer: Path | None, tta: bool) -> list[bool]:
     images, texts = synthetic_set()
-    return [r.text == t for r, t in zip(Recognizer(recognizer).read(images), texts)]
+    return [r.text == t for r, t in zip(Recognizer(recognizer, tta=tta).read(images), texts)]
 
 
-def crop_hits(folder: Path, labels: list[CropLabel], recognizer: Path | None, prior: str | None) -> list[bool]:
-    readings = Recognizer(recognizer, prior=prior).read([read_image(folder / x.file) for x in labels])
+def crop_hits(
+    folder: Path, labels: list[CropLabel], recognizer: Path | None, prior: str | None, tta: bool
+) -> list[bool]:
+    readings = Recognizer(recognizer, prior=prior, tta=tta).read([read_image(folder / x.file) for x in labels])
     return [r.text == normalize_plate(x.plate) for r, x in zip(readings, labels)]
 
 
 def photo_hits(
-    folder: Path, labels: list[PhotoLabel], recognizer: Path | None, detector: Path | None, prior: str | None
+    folder: Path, labels: list[PhotoLabel], recognizer: Path | None, detector: Path | None, prior: str | None,
+    tta: bool,
 ) -> list[bool]:
-    reader = Reader(detector=detector, recognizer=recognizer, prior=prior)
+    reader = Reader(detector=detector, recognizer=recognizer, prior=prior, tta=tta)
     files = dict.fromkeys(x.file for x in labels)
     predictions = {f: [(p.box, p.text) for p in reader.read(read_image(folder / f, name=f))] for f in files}
     return score_photos(labels, predictions).hits
 
 
-def hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None) -> list[bool]:
+def hits(
+    folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None, tta: bool
+) -> list[bool]:
     if folder.name == SYNTHETIC:
-        return synthetic_hits(recognizer)
+        return synthetic_hits(recognizer, tta)
     labels = read_labels(folder)
     if isinstance(labels[0], CropLabel):
-        return crop_hits(folder, labels, recognizer, prior)
-    return photo_hits(folder, labels, recognizer, detector, prior)
+        return crop_hits(folder, labels, recognizer, prior, tta)
+    return photo_hits(folder, labels, recognizer, detector, prior, tta)
 
 
 def main() -> None:
@@ -76,15 +82,16 @@ def main() -> None:
     parser.add_argument("--detector", type=Path, help="the changed detector (default: the bundled one)")
     parser.add_argument("--baseline-recognizer", type=Path)
     parser.add_argument("--baseline-detector", type=Path)
+    parser.add_argument("--tta", action="store_true", help="both read with test-time jitter")
     args = parser.parse_args()
-    print(f"{describe_environment()}\n")
+    print(f"{describe_environment()}{'; both with tta' if args.tta else ''}\n")
     print("| set | prior | items | baseline (95% interval) | changed (95% interval) | fixed | broken | p (McNemar) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.sets:
         folder = args.real / name
         for prior in (None, PRIORS.get(name)) if name in PRIORS else (None,):
-            before = hits(folder, args.baseline_recognizer, args.baseline_detector, prior)
-            after = hits(folder, args.recognizer, args.detector, prior)
+            before = hits(folder, args.baseline_recognizer, args.baseline_detector, prior, args.tta)
+            after = hits(folder, args.recognizer, args.detector, prior, args.tta)
             fixed = sum(a and not b for a, b in zip(after, before))
             broken = sum(b and not a for a, b in zip(after, before))
             shares = " | ".join(format_share(sum(h), len(h)) for h in (before, after))
