@@ -293,9 +293,11 @@ def test_the_environment_line_names_the_runtime_and_the_cores() -> None:
 def test_the_environment_line_says_whether_opencv_runs_its_simd_paths() -> None:
     import cv2
 
-    from platelab.eval.environment import opencv_simd
+    from platelab.eval.environment import opencv_simd, widest_simd
 
-    assert opencv_simd().startswith("OpenCV SIMD up to ")
+    assert widest_simd("SSE SSE2 SSE3 *SSE4.1 *SSE4.2 *FP16 *AVX *AVX2 *AVX512-SKX?") == "AVX2"
+    assert widest_simd("SSE SSE2 *AVX2 *AVX512-SKX") == "AVX512-SKX" and widest_simd("") == "none"
+    assert opencv_simd() == f"OpenCV SIMD up to {widest_simd(cv2.getCPUFeaturesLine())}"
     cv2.setUseOptimized(False)
     try:
         assert opencv_simd() == "OpenCV SIMD off"

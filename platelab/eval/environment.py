@@ -30,14 +30,19 @@ def _installed(package: str) -> str:
         return f"{package} not installed"
 
 
+def widest_simd(features_line: str) -> str:
+    """The last feature of OpenCV's CPU features line that this CPU has. The line lists baseline features bare,
+    then the dispatched ones with a "*" before them and a "?" after those the hardware lacks."""
+    usable = [feature.lstrip("*") for feature in features_line.split() if not feature.endswith("?")]
+    return usable[-1] if usable else "none"
+
+
 def opencv_simd() -> str:
     """The widest SIMD code path OpenCV runs here. Its paths round a perspective warp differently (a grey level in a
     few pixels of a plate's crop), and on the benchmark photos that moves a few small plates."""
     if not cv2.useOptimized():
         return "OpenCV SIMD off"
-    # the line lists baseline features, then dispatched ones: "*" where this CPU has them, "?" where it has not
-    enabled = [feature.lstrip("*") for feature in cv2.getCPUFeaturesLine().split() if not feature.startswith("?")]
-    return f"OpenCV SIMD up to {enabled[-1] if enabled else 'none'}"
+    return f"OpenCV SIMD up to {widest_simd(cv2.getCPUFeaturesLine())}"
 
 
 def describe_environment() -> str:
