@@ -120,6 +120,7 @@ def test_eval_reports_scores_and_writes_a_failure_montage(tmp_path: Path) -> Non
     assert "### By length" in result.stdout and "### By region" in result.stdout
     assert "### By confidence" in result.stdout
     assert "recognizer: recognizer.onnx" in result.stdout.splitlines()[0]  # which model was scored
+    assert "measured on: " in result.stdout and "OpenCV SIMD" in result.stdout  # and on what
     assert montage_path.stat().st_size > 0
 
 
@@ -150,5 +151,6 @@ def test_eval_scores_an_undecodable_file_as_a_miss_and_says_so(tmp_path: Path, k
     result = CliRunner().invoke(app, ["eval", str(folder), "--failures", str(montage_path)])
     assert result.exit_code == 1
     assert f"- {broken.name}: not an image" in result.stdout
+    assert "measured on: " in result.stdout
     assert "| 4 |" in result.stdout  # every labelled file is scored, the broken one as read as nothing
     assert montage_path.stat().st_size > 0

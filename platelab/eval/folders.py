@@ -59,7 +59,8 @@ def evaluate_crops(
         tiles = [UNREADABLE_TILE if images[i] is None else images[i] for i in wrong]
         atomic_write_image(failures, failure_montage(tiles, [truths[i] for i in wrong], [preds[i] for i in wrong]))
     title = f"{folder} (prior: {prior or 'none'}, recognizer: {recognizer.predictor.path.name}{', tta' if tta else ''})"
-    return Evaluation(format_crop_report(scores, title) + _unreadable_note(unreadable), tuple(unreadable))
+    report = format_crop_report(scores, title) + _environment_note()
+    return Evaluation(report + _unreadable_note(unreadable), tuple(unreadable))
 
 
 def evaluate_photos(
@@ -118,7 +119,15 @@ def evaluate_photos(
     report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'}, {models})")
     read = len(predictions) - len(unreadable)
     report += f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(read, 1):.1f} ms\n"
+    report += _environment_note()
     return Evaluation(report + _unreadable_note(unreadable), tuple(unreadable))
+
+
+def _environment_note() -> str:
+    """What the figures were measured on: small plates turn on how OpenCV and onnxruntime round (docs/engine_log.md)."""
+    from platelab.eval.environment import describe_environment
+
+    return f"\nmeasured on: {describe_environment()}\n"
 
 
 def _unreadable_note(errors: list[str]) -> str:
