@@ -47,11 +47,6 @@ class Reader:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
 
 
-def _decode_all(files: Sequence[tuple[Path, str]]) -> list[tuple[str, np.ndarray | str]]:
-    """(name, image) or (name, one-line error) per file."""
-    return [(name, image_or_error(path, name)) for path, name in files]
-
-
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: Path | None = None,
@@ -85,7 +80,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float
                      ) -> Iterator[ImageResult]:
     for start in range(0, len(files), CHUNK):
-        decoded = _decode_all(files[start : start + CHUNK])
+        decoded = [(name, image_or_error(path, name)) for path, name in files[start : start + CHUNK]]
         readings = iter(recognizer.read([image for _, image in decoded if isinstance(image, np.ndarray)]))
         for name, image in decoded:
             if isinstance(image, str):

@@ -170,14 +170,20 @@ class PhotoScores:
     n_photos: int
     detected: float
     read: float
-    false_per_photo: float
     n_detected: int = 0
     n_read: int = 0
-    n_false: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     hits: list[bool] = field(default_factory=list)
     found: list[bool] = field(default_factory=list)
     false_plates: list[tuple[str, Box, str]] = field(default_factory=list)
+
+    @property
+    def n_false(self) -> int:
+        return len(self.false_plates)
+
+    @property
+    def false_per_photo(self) -> float:
+        return self.n_false / max(self.n_photos, 1)
 
 
 @dataclass
@@ -250,10 +256,8 @@ def score_photos(
         n_photos=len(by_file),
         detected=tally.detected / max(n_plates, 1),
         read=tally.read / max(n_plates, 1),
-        false_per_photo=len(tally.false_plates) / max(len(by_file), 1),
         n_detected=tally.detected,
         n_read=tally.read,
-        n_false=len(tally.false_plates),
         failures=tally.failures,
         hits=[tally.hits[i] for i in range(n_plates)],
         found=[tally.found[i] for i in range(n_plates)],

@@ -70,7 +70,6 @@ def read_image(
         raise ImageDecodeError(label, str(refused)) from refused.__cause__
 
 
-
 def image_or_error(path: Path, name: str) -> np.ndarray | str:
     """The decoded image, or its one-line error naming the file: a bad file never stops a batch."""
     try:

@@ -40,7 +40,7 @@ class RecognitionPredictor:
         batch_size: int = 64,
         tta: bool = False,
     ) -> None:
-        self.jitters = TTA_JITTERS if tta else ()
+        self.jitters = TTA_JITTERS if tta else (NO_JITTER,)
         self.path = Path(model) if model else default_model("recognizer")
         self.session, metadata = load_session(self.path, threads)
         self.charset = Charset(metadata["charset"], int(metadata["slots"]))
@@ -106,8 +106,6 @@ class RecognitionPredictor:
         return decode(probs, self.charset, self.head, self.prior)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
-        if not self.jitters:
-            return self._results(crops, self.probabilities(crops))
         per_jitter = [self._results(crops, probs) for probs in self._probabilities(crops, self.jitters)]
         return [voted(list(readings)) for readings in zip(*per_jitter)]
 
