@@ -202,6 +202,7 @@ def export(
     """Export a trained run (recognizer or detector) to ONNX, with its model card beside it."""
     import json
     import shlex
+    from collections.abc import Callable
     from functools import partial
 
     config = run / "config.json"
@@ -212,20 +213,24 @@ def export(
         _fail(f"{run}: --int8 is for detector and recognizer runs (this one is a {task} run)")
     if class_scale and task in ("detector", "finetune"):
         _fail(f"{run}: --class-scale is for recognizer runs (this one is a {task} run)")
+    export_run: Callable[[Path, Path], Path]
     if task == "detector":
         from platelab.train.detector import export_detector_run
 
         export_run = partial(export_detector_run, int8=int8)
     elif task == "finetune":
-        from platelab.train.finetune import export_finetune_run as export_run
-    else:
-        from platelab.train.recipe import export_run
+        from platelab.train.finetune import export_finetune_run
 
+        export_run = export_finetune_run
+    else:
+        from platelab.train.recipe import export_run as export_recognizer_run
+
+        export_run = export_recognizer_run
         if class_scale or int8:
             command = shlex.join(["platelab", "export", str(run), "--out", str(out), *(["--int8"] if int8 else []),
                                   *(arg for entry in class_scale or [] for arg in ("--class-scale", entry))])
             scale = _class_scale(class_scale) if class_scale else None
-            export_run = partial(export_run, class_scale=scale, command=command, int8=int8)
+            export_run = partial(export_recognizer_run, class_scale=scale, command=command, int8=int8)
     try:
         typer.echo(f"wrote {export_run(run, out)}")
     except ValueError as exc:

@@ -56,7 +56,7 @@ def evaluate_crops(
                          [0.0 if reading is None else reading.confidence for reading in read])
     if failures is not None:
         wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
-        tiles = [UNREADABLE_TILE if images[i] is None else images[i] for i in wrong]
+        tiles = [UNREADABLE_TILE if image is None else image for image in (images[i] for i in wrong)]
         atomic_write_image(failures, failure_montage(tiles, [truths[i] for i in wrong], [preds[i] for i in wrong]))
     title = f"{folder} (prior: {prior or 'none'}, recognizer: {recognizer.predictor.path.name}{', tta' if tta else ''})"
     report = format_crop_report(scores, title) + _environment_note()
@@ -84,7 +84,7 @@ def evaluate_photos(
     from platelab.io.draw import around_box, draw_plates, montage
     from platelab.io.labels import read_labels
 
-    labels = read_labels(folder)
+    labels = read_labels(folder, "photos")
     boxes = {(label.file, label.plate): label.box for label in labels}
     reader = Reader(detector, model, prior, min_score=min_score, tta=tta)
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}

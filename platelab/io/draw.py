@@ -49,9 +49,9 @@ def _put_label_above(canvas: np.ndarray, text: str, anchor: tuple[int, int], sca
     cv2.putText(canvas, text, (x + pad, y + pad + text_h), _FONT, scale, LABEL_TEXT, thickness, cv2.LINE_AA)
 
 
-def around_box(image: np.ndarray, box: tuple[int, int, int, int], context: float = 1.0) -> np.ndarray:
+def around_box(image: np.ndarray, box: tuple[float, float, float, float], context: float = 1.0) -> np.ndarray:
     """The part of image around box (x, y, w, h), context box widths on either side and as much in height."""
-    x, y, w, h = box
+    x, y, w, h = (round(v) for v in box)  # scoring hands boxes back as floats; slicing needs whole pixels
     pad = round(context * w)
     height, width = image.shape[:2]
     x0, y0 = max(0, x - pad), max(0, y - pad // 2 - h)

@@ -10,10 +10,10 @@ Two kinds, told apart by the header:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar, overload
 
 from platelab.io.atomic import atomic_write_text
 
@@ -49,6 +49,9 @@ class PhotoLabel:
     plate: str
     box: tuple[int, int, int, int]  # x, y, w, h in pixels
     quad: Quad | None = None  # four (x, y) corners, clockwise from top-left
+
+
+Label = TypeVar("Label", CropLabel, PhotoLabel)
 
 
 def normalize_plate(text: str) -> str:
@@ -143,19 +146,37 @@ def _parse_photo(path: Path, line: int, cells: list[str]) -> PhotoLabel:
     )
 
 
-def read_labels(folder: Path) -> list[CropLabel] | list[PhotoLabel]:
-    """All labels of a folder (or of a labels.tsv given directly), in file order."""
+def _parse_rows(
+    path: Path, rows: list[tuple[int, list[str]]], columns: int, parse: Callable[[Path, int, list[str]], Label]
+) -> list[Label]:
+    labels = []
+    for line, cells in rows:
+        if len(cells) != columns:
+            raise LabelError(path, line, f"expected {columns} tab-separated columns, got {len(cells)}")
+        labels.append(parse(path, line, cells))
+    return labels
+
+
+@overload
+def read_labels(folder: Path, kind: Literal["crops"]) -> list[CropLabel]: ...
+@overload
+def read_labels(folder: Path, kind: Literal["photos"]) -> list[PhotoLabel]: ...
+@overload
+def read_labels(folder: Path, kind: None = None) -> list[CropLabel] | list[PhotoLabel]: ...
+
+
+def read_labels(folder: Path, kind: LabelsKind | None = None) -> list[CropLabel] | list[PhotoLabel]:
+    """All labels of a folder (or of a labels.tsv given directly), in file order; with kind, a LabelError if the
+    folder holds the other kind."""
     path = labels_path(folder)
     rows = _read_rows(path)
     header_line, header = _header(path, rows)
-    kind = _kind_of_header(path, header_line, header)
-    parse = _parse_crop if kind == "crops" else _parse_photo
-    labels = []
-    for line, cells in rows[1:]:
-        if len(cells) != len(header):
-            raise LabelError(path, line, f"expected {len(header)} tab-separated columns, got {len(cells)}")
-        labels.append(parse(path, line, cells))
-    return labels
+    found = _kind_of_header(path, header_line, header)
+    if kind is not None and found != kind:
+        raise LabelError(path, header_line, f"labels of {found} where labels of {kind} are needed")
+    if found == "crops":
+        return _parse_rows(path, rows[1:], len(header), _parse_crop)
+    return _parse_rows(path, rows[1:], len(header), _parse_photo)
 
 
 def _cell(value: str, name: str, required: bool = True) -> str:

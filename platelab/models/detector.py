@@ -67,6 +67,7 @@ class PlateDetector(nn.Module):
         self.head = conv_bn(self.neck.channels, head_width)  # shared: the costliest layer
         self.heat = nn.Conv2d(head_width, 1, 1)
         self.corners = nn.Conv2d(head_width, 8, 1)
+        assert self.heat.bias is not None  # nn.Conv2d has a bias unless built with bias=False
         nn.init.constant_(self.heat.bias, math.log(PRIOR_SCORE / (1 - PRIOR_SCORE)))
         self.input_size = INPUT_SIZE
         self.stride = STRIDE

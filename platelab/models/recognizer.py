@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from platelab.models.efficientnet_lite import LiteBackbone
 from platelab.predict.charset import Charset
 from platelab.predict.preprocess import INPUT_SIZE
 
@@ -148,7 +149,7 @@ class PlateRecognizer(nn.Module):
     def __init__(
         self,
         charset: Charset | None = None,
-        backbone: nn.Module | None = None,
+        backbone: PlateBackbone | LiteBackbone | None = None,
         grid: tuple[int, int] = (4, 16),
         head: str = "slots",
     ) -> None:

@@ -115,7 +115,7 @@ def decode_detections(
     found = []
     for row, col in find_peaks(heatmap, min_score):
         offsets = decode_offsets(corners[:, row, col].reshape(4, 2))
-        quad = (offsets + np.float32([col + 0.5, row + 0.5])) * stride
+        quad = (offsets + np.array([col + 0.5, row + 0.5], np.float32)) * stride
         found.append(Detection(float(heatmap[row, col]), quad.astype(np.float32)))
     return suppress_overlaps(found)
 

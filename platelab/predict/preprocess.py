@@ -23,10 +23,10 @@ class Jitter:
         if self == NO_JITTER:
             return image
         height, width = image.shape[:2]
-        matrix = np.float32([
+        matrix = np.array([
             [self.scale, 0, (1 - self.scale) * width / 2 + self.dx],
             [0, self.scale, (1 - self.scale) * height / 2 + self.dy],
-        ])
+        ], np.float32)
         return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
 

@@ -39,7 +39,7 @@ def _view(image: np.ndarray, quad: np.ndarray, view: ZoomView) -> tuple[np.ndarr
     width, height = view.size
     scale = width / max(view.zoom * quad_sides(quad)[0], 1.0)
     cx, cy = quad.mean(0)
-    matrix = np.float32([[scale, 0, width / 2 - scale * cx], [0, scale, height / 2 - scale * cy]])
+    matrix = np.array([[scale, 0, width / 2 - scale * cx], [0, scale, height / 2 - scale * cy]], np.float32)
     pixels = cv2.warpAffine(image, matrix, view.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return pixels, matrix
 

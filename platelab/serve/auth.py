@@ -26,7 +26,7 @@ def require_api_key(expected: str) -> Callable[..., Awaitable[None]]:
         header_key: Annotated[str | None, Security(_KEY_HEADER)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
     ) -> None:
-        if key_matches(header_key, expected) or key_matches(bearer and bearer.credentials, expected):
+        if key_matches(header_key, expected) or key_matches(None if bearer is None else bearer.credentials, expected):
             return
         raise HTTPException(401, "missing or wrong API key", headers={"WWW-Authenticate": "Bearer"})
 

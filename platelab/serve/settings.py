@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from platelab.io.decode import MAX_PIXELS
 from platelab.weights import WEIGHTS_DIR
@@ -62,7 +63,8 @@ class ServeSettings:
     def from_env(cls, environ: Mapping[str, str] = os.environ, workers: int = 1) -> ServeSettings:
         """Settings from ENV_NAMES variables; unset ones keep their defaults, cores split among workers."""
         concurrent, threads = split_cores(workers)
-        given: dict[str, object] = {"concurrent_reads": concurrent, "reader_threads": threads}
+        # Any: each value gets its field's type at run time, from the field's declared type name
+        given: dict[str, Any] = {"concurrent_reads": concurrent, "reader_threads": threads}
         types = {f.name: f.type for f in dataclasses.fields(cls)}
         converters = {"float": float, "int": int}
         for name, variable in ENV_NAMES.items():

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+
+if TYPE_CHECKING:  # python-multipart defines its callback types for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 DEFAULT_NAME = "upload"
 RAW_TYPES = ("image/", "application/octet-stream")
@@ -68,7 +72,7 @@ class _PartCollector:
         self._header_name = bytearray()
         self._header_value = bytearray()
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": lambda: self.parts.append(_Part()),
             "on_header_field": lambda data, start, end: self._header_name.extend(data[start:end]),

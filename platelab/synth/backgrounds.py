@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from platelab.synth.geometry import perspective_homography, transform_points
-from platelab.synth.graphics import BGR
+from platelab.synth.graphics import BGR, to_bgr
 from platelab.synth.render import draw_mask
 from platelab.synth.surroundings import scaled_text
 
@@ -130,7 +130,7 @@ def _textured(rng: np.random.Generator, size: Size, colour: BGR, amplitude: floa
 def _grey(rng: np.random.Generator, low: int, high: int) -> BGR:
     level = int(rng.integers(low, high))
     tint = rng.integers(-6, 7, 3)
-    return tuple(int(np.clip(level + t, 0, 255)) for t in tint)
+    return to_bgr(np.clip(level + t, 0, 255) for t in tint)
 
 
 def _road(rng: np.random.Generator, size: Size) -> np.ndarray:
@@ -142,10 +142,10 @@ def _road(rng: np.random.Generator, size: Size) -> np.ndarray:
     for foot in np.linspace(-0.4 * w, 1.4 * w, int(rng.integers(3, 6))):
         for t0 in np.arange(0, 1, 0.18) + rng.uniform(0, 0.18):
             t1 = min(t0 + 0.09, 1.0)
-            p0 = (vanish[0] + (foot - vanish[0]) * t0, vanish[1] + (h - vanish[1]) * t0)
-            p1 = (vanish[0] + (foot - vanish[0]) * t1, vanish[1] + (h - vanish[1]) * t1)
+            p0 = (int(vanish[0] + (foot - vanish[0]) * t0), int(vanish[1] + (h - vanish[1]) * t0))
+            p1 = (int(vanish[0] + (foot - vanish[0]) * t1), int(vanish[1] + (h - vanish[1]) * t1))
             width = max(1, round(3 + 12 * t1))
-            cv2.line(image, np.int32(p0), np.int32(p1), colour, width, cv2.LINE_AA)
+            cv2.line(image, p0, p1, colour, width, cv2.LINE_AA)
     return image
 
 
@@ -174,7 +174,7 @@ def _wall(rng: np.random.Generator, size: Size) -> np.ndarray:
     """Concrete, render or brickwork behind parked cars."""
     w, h = size
     if rng.random() < 0.5:
-        colour = tuple(int(c) for c in rng.integers(90, 230, 3))
+        colour = to_bgr(rng.integers(90, 230, 3))
         return _textured(rng, size, colour, 10)
     brick = (int(rng.integers(30, 70)), int(rng.integers(50, 90)), int(rng.integers(110, 170)))
     image = _textured(rng, size, brick, 18)
@@ -193,8 +193,8 @@ def _street(rng: np.random.Generator, size: Size) -> np.ndarray:
     w, h = size
     horizon = int(rng.uniform(0.3, 0.6) * h)
     image = _textured(rng, size, _grey(rng, 60, 110), 12)
-    top = np.float32([rng.uniform(150, 255), rng.uniform(110, 200), rng.uniform(60, 140)])
-    bottom = np.float32([235, 225, 215])
+    top = np.array([rng.uniform(150, 255), rng.uniform(110, 200), rng.uniform(60, 140)], np.float32)
+    bottom = np.array([235, 225, 215], np.float32)
     ramp = np.linspace(0, 1, horizon, dtype=np.float32)[:, None, None]
     image[:horizon] = (top * (1 - ramp) + bottom * ramp).astype(np.uint8)
     x = 0
@@ -263,7 +263,7 @@ def paste_warped(
     Returns the box (x, y, w, h) written and, when mask is given, the mask warped into that box.
     """
     ph, pw = patch.shape[:2]
-    corners = transform_points(matrix, np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]))
+    corners = transform_points(matrix, np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32))
     x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
     x1 = min(int(np.ceil(corners[:, 0].max())), image.shape[1])
     y1 = min(int(np.ceil(corners[:, 1].max())), image.shape[0])
@@ -307,7 +307,7 @@ def _text_patch(text: str, font: str, cap: int, ink: BGR, paper: BGR, pad: float
 
 
 def _random_colour(rng: np.random.Generator) -> BGR:
-    return tuple(int(c) for c in rng.integers(0, 256, 3))
+    return to_bgr(rng.integers(0, 256, 3))
 
 
 def _shop_sign(rng: np.random.Generator) -> np.ndarray:

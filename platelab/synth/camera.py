@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import Annotated
+from typing import Annotated, TypeAlias, TypeVar
 
 import cv2
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Box = tuple[int, int, int, int]  # x, y, w, h
+Number = TypeVar("Number", int, float)
 
 GRADIENT_GRID = 24  # cells along the long side of the map a light falloff is computed on
 UNIT = 128  # a uint8 gain map holds gain * UNIT, so it can brighten up to 2x
@@ -32,24 +33,21 @@ LUMA_BGR = np.array([0.114, 0.587, 0.299], np.float32)
 IDENTITY, ONES = np.eye(3, dtype=np.float32), np.ones(3, np.float32)
 
 
-def _ordered(span: tuple) -> tuple:
+def _ordered(span: tuple[Number, Number]) -> tuple[Number, Number]:
     if span[0] > span[1]:
         raise ValueError(f"a range is (low, high) with low <= high, got {span}")
     return span
 
 
-def _span(kind: type, low: float, high: float) -> object:
-    bounded = Annotated[kind, Field(ge=low, le=high)]
-    return Annotated[tuple[bounded, bounded], AfterValidator(_ordered)]
-
-
+# (low, high): a generic alias, not a function's result, so type checkers see each span's tuple type
+Span: TypeAlias = Annotated[tuple[Number, Number], AfterValidator(_ordered)]
 Probability = Annotated[float, Field(ge=0, le=1)]
-UnitSpan = _span(float, 0.0, 1.0)
-GainSpan = _span(float, 0.0, 4.0)
-LevelSpan = _span(float, -255.0, 255.0)
-PixelSpan = _span(float, 0.0, 32.0)
-CountSpan = _span(int, 0, 64)
-QualitySpan = _span(int, 1, 100)
+UnitSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=1.0)]]
+GainSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=4.0)]]
+LevelSpan: TypeAlias = Span[Annotated[float, Field(ge=-255.0, le=255.0)]]
+PixelSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=32.0)]]
+CountSpan: TypeAlias = Span[Annotated[int, Field(ge=0, le=64)]]
+QualitySpan: TypeAlias = Span[Annotated[int, Field(ge=1, le=100)]]
 
 
 class LightConfig(BaseModel):
@@ -142,9 +140,9 @@ def _fire(rng: np.random.Generator, cfg: BaseModel, effects: tuple[str, ...]) ->
 def _plate_box(shape: tuple[int, ...], plate_mask: np.ndarray | None) -> Box:
     """Where plate effects go and what shadows and glare are sized by: the mask's box, else the image."""
     if plate_mask is not None:
-        box = cv2.boundingRect(plate_mask)
-        if box[2] > 0 and box[3] > 0:
-            return box
+        x, y, w, h = cv2.boundingRect(plate_mask)
+        if w > 0 and h > 0:
+            return x, y, w, h
     return 0, 0, shape[1], shape[0]
 
 
@@ -597,7 +595,10 @@ def _jpeg(image: np.ndarray, quality: int, sampling: int) -> np.ndarray:
     ok, data = cv2.imencode(".jpg", image, params)
     if not ok:
         raise RuntimeError("cv2 could not JPEG-encode the image")
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("cv2 could not decode its own JPEG")
+    return decoded
 
 
 UPSCALE_INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_LINEAR, cv2.INTER_LINEAR, cv2.INTER_NEAREST)

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -94,7 +95,8 @@ def _cap_metrics(name: str) -> tuple[int, int]:
     probe = _pil_font(name, 100)
     _, top, _, bottom = probe.getbbox("H")
     size = max(8, round(100 * GLYPH_PX / max(bottom - top, 1)))
-    top = _pil_font(name, size).getbbox("H")[1]
+    # Pillow types the box as float for fractional stroke widths; with no stroke it is whole pixels
+    top = cast(int, _pil_font(name, size).getbbox("H")[1])
     return size, top
 
 

@@ -7,7 +7,8 @@ draws the same plate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import SupportsInt
 
 import cv2
 import numpy as np
@@ -21,6 +22,12 @@ Painter = Callable[[np.ndarray, Graphic, np.random.Generator], None]
 def hex_to_bgr(colour: str) -> BGR:
     value = int(colour[1:], 16)
     return (value & 255, (value >> 8) & 255, value >> 16)
+
+
+def to_bgr(channels: Iterable[SupportsInt]) -> BGR:
+    """Three channel values as a colour, each truncated by int()."""
+    b, g, r = (int(c) for c in channels)
+    return b, g, r
 
 
 def _rect(canvas: np.ndarray, g: Graphic) -> tuple[int, int, int, int]:
@@ -198,7 +205,7 @@ def arcs(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
         mask = np.zeros(canvas.shape[:2], np.uint8)
         axes = (round((x1 - x0) / 2 - i * thickness), round((y1 - y0) - i * thickness))
         cv2.ellipse(mask, ((x0 + x1) // 2, y1), axes, 0, 180, 360, 255, thickness, cv2.LINE_AA)
-        blend_colour(canvas, mask, tuple(int(v) for v in start + (end - start) * i / max(bands - 1, 1)), g.opacity)
+        blend_colour(canvas, mask, to_bgr(start + (end - start) * i / max(bands - 1, 1)), g.opacity)
 
 
 def emblem(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
@@ -358,11 +365,15 @@ def bronco(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     def at(fx: float, fy: float) -> np.ndarray:
         return np.array([x0 + w * (fx + lean * (0.5 - fy)), y0 + h * fy])
 
+    def oval_at(fx: float, fy: float, rx: float, ry: float, angle: float = 0.0) -> np.ndarray:
+        cx, cy = at(fx, fy)
+        return _oval(cx, cy, rx, ry, angle)
+
     thick = 0.1 * max(w, h)
     polygons = [
-        _oval(*at(0.48, 0.55), 0.32 * w, 0.17 * h, 0.45),  # body, rump high
+        oval_at(0.48, 0.55, 0.32 * w, 0.17 * h, 0.45),  # body, rump high
         _bar(at(0.66, 0.62), at(0.86, 0.84), thick * 1.4),  # neck down to the right
-        _oval(*at(0.88, 0.88), 0.09 * w, 0.07 * h, 0.9),  # head
+        oval_at(0.88, 0.88, 0.09 * w, 0.07 * h, 0.9),  # head
         _bar(at(0.26, 0.42), at(0.12, 0.22), thick * 0.6),  # tail up
         _bar(at(0.3, 0.58), at(0.34, 0.86), thick * 0.9),  # hind legs
         _bar(at(0.34, 0.86), at(0.44, 0.97), thick * 0.6),
@@ -370,9 +381,9 @@ def bronco(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
         _bar(at(0.6, 0.7), at(0.62, 1.0), thick * 0.8),  # fore legs
         _bar(at(0.54, 0.68), at(0.5, 0.94), thick * 0.7),
         _bar(at(0.55, 0.46), at(0.6, 0.2), thick * 1.1),  # rider
-        _oval(*at(0.62, 0.15), 0.06 * w, 0.06 * h),  # rider's head
+        oval_at(0.62, 0.15, 0.06 * w, 0.06 * h),  # rider's head
         _bar(at(0.58, 0.28), at(0.48, 0.08), thick * 0.5),  # raised arm
-        _oval(*at(0.47, 0.05), 0.1 * w, 0.045 * h),  # hat
+        oval_at(0.47, 0.05, 0.1 * w, 0.045 * h),  # hat
         _bar(at(0.58, 0.45), at(0.66, 0.62), thick * 0.6),  # rider's leg
     ]
     _paint_polygons(canvas, g, polygons)
@@ -431,7 +442,7 @@ def rainbow(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
         mask = np.zeros(canvas.shape[:2], np.uint8)
         axes = (max(1, round((x1 - x0) / 2 - i * thickness)), max(1, round(y1 - y0 - i * thickness)))
         cv2.ellipse(mask, ((x0 + x1) // 2, y1), axes, 0, 180, 360, 255, max(1, round(thickness)), cv2.LINE_AA)
-        blend_colour(canvas, mask, tuple(int(v) for v in colour), g.opacity)
+        blend_colour(canvas, mask, to_bgr(colour), g.opacity)
 
 
 PAINTERS: dict[str, Painter] = {

@@ -159,7 +159,7 @@ def _stamp(ink: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
 def _italic(mask: np.ndarray, slant: float = 0.2) -> np.ndarray:
     h, w = mask.shape
     shift = int(slant * h)
-    matrix = np.float32([[1, -slant, shift], [0, 1, 0]])
+    matrix = np.array([[1, -slant, shift], [0, 1, 0]], np.float32)
     return cv2.warpAffine(mask, matrix, (w + shift, h))
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from platelab.synth.backgrounds import draw_distractor, paste_warped, random_background
 from platelab.synth.camera import CameraConfig, LightConfig, apply_camera, apply_light
 from platelab.synth.geometry import perspective_homography, transform_points
-from platelab.synth.graphics import BGR
+from platelab.synth.graphics import BGR, to_bgr
 from platelab.synth.render import choose, render_plate
 from platelab.synth.style import PlateStyle
 from platelab.synth.surroundings import (
@@ -193,7 +193,7 @@ def _in_front_of_camera(matrix: np.ndarray, points: np.ndarray) -> bool:
 def _lamp_on(colour: BGR) -> BGR:
     """A lamp's colour when switched on: the same hue at full brightness."""
     gain = 255 / max(max(colour), 1)
-    return tuple(int(c * gain) for c in colour)
+    return to_bgr(c * gain for c in colour)
 
 
 def _draw_shapes(image: np.ndarray, shapes: list[_Shape], matrix: np.ndarray, night: float | None) -> None:
@@ -246,7 +246,7 @@ def _place(
     quad = around.quad
     centre = quad.mean(0)
     canvas_h, canvas_w = around.image.shape[:2]
-    outline = np.float32([[0, 0], [canvas_w, 0], [canvas_w, canvas_h], [0, canvas_h]])
+    outline = np.array([[0, 0], [canvas_w, 0], [canvas_w, canvas_h], [0, canvas_h]], np.float32)
     extent = np.concatenate([outline, *(s.polygon for s in shapes)]) if shapes else outline
     for _ in range(PLACEMENT_TRIES):
         scale = width / float(quad[1, 0] - quad[0, 0])

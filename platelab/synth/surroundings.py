@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from platelab.synth.fonts import GLYPH_PX, text_mask
-from platelab.synth.graphics import BGR, hex_to_bgr
+from platelab.synth.graphics import BGR, hex_to_bgr, to_bgr
 from platelab.synth.render import RenderedPlate, draw_mask
 
 CAR_PAINTS = [  # neutral paints repeated: they are most of the cars on the road
@@ -98,8 +98,8 @@ def random_paint(rng: np.random.Generator, cfg: SurroundConfig) -> BGR:
 def shade(colour: BGR, factor: float) -> BGR:
     """colour scaled toward black (factor < 1) or white (factor > 1)."""
     if factor <= 1:
-        return tuple(int(c * factor) for c in colour)
-    return tuple(int(c + (255 - c) * min(factor - 1, 1)) for c in colour)
+        return to_bgr(c * factor for c in colour)
+    return to_bgr(c + (255 - c) * min(factor - 1, 1) for c in colour)
 
 
 def _painted_canvas(height: int, width: int, colour: BGR) -> np.ndarray:
@@ -158,7 +158,7 @@ def _frame_look(rng: np.random.Generator, body: BGR) -> _FrameLook:
         return _FrameLook((grey, grey, grey + 5), (250, 250, 250), (70, 70, 75), (30, 30, 30))
     if kind == 2:  # painted holder, same colour as the car
         return _FrameLook(shade(body, 0.9), shade(body, 1.3), shade(body, 0.4), (240, 240, 240))
-    colour = tuple(int(c) for c in rng.integers(0, 256, 3))  # dealer-branded colour
+    colour = to_bgr(rng.integers(0, 256, 3))  # dealer-branded colour
     return _FrameLook(colour, shade(colour, 1.4), shade(colour, 0.4), (245, 245, 245))
 
 

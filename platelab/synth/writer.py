@@ -38,7 +38,9 @@ def write_crops(
     """count crops as PNG files plus labels.tsv (file, state, plate); a preview montage if asked."""
     out.mkdir(parents=True, exist_ok=True)
     generator = CropGenerator(styles, cfg, seed)
-    labels, shown, captions = [], [], []
+    labels: list[CropLabel] = []
+    shown: list[np.ndarray] = []
+    captions: list[str] = []
     for i in tqdm(range(count), desc="crops", disable=not progress):
         crop = generator.sample(i)
         name = f"crop_{i:06d}.png"
@@ -65,7 +67,9 @@ def write_scenes(
     """count scenes as JPEG files plus labels.tsv (file, x, y, w, h, plate, then the 4 corners), one row a plate."""
     cfg = cfg or SynthConfig()
     out.mkdir(parents=True, exist_ok=True)
-    labels, shown, captions = [], [], []
+    labels: list[PhotoLabel] = []
+    shown: list[np.ndarray] = []
+    captions: list[str] = []
     for i in tqdm(range(count), desc="scenes", disable=not progress):
         scene = render_scene(styles, sample_rng(seed, i), cfg.scene, cfg.light, cfg.camera)
         name = f"scene_{i:06d}.jpg"

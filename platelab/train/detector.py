@@ -174,10 +174,11 @@ class SyntheticSceneBatches(NumberedBatches):
         boxed = letterbox(scene.image, synth.scene.size)
         return SceneSample(boxed.image, [p.quad * np.float32(boxed.scale) for p in scene.plates])
 
-    def window(self, sample: SceneSample, index: int) -> SceneSample:
-        """A window of the input, usually around a plate: the network is fully convolutional, so training on
-        windows teaches the same thing at a quarter of the cost. Plates keep their place if their centre is in."""
-        width, height = self.cfg.window
+    def window(self, sample: SceneSample, index: int, size: tuple[int, int]) -> SceneSample:
+        """A (width, height) window of the input, usually around a plate: the network is fully convolutional, so
+        training on windows teaches the same thing at a quarter of the cost. Plates keep their place if their
+        centre is in."""
+        width, height = size
         rng = np.random.default_rng([self.seed, index, 1])
         full_h, full_w = sample.image.shape
         if sample.quads and rng.random() < self.cfg.window_on_plate_p:
@@ -188,17 +189,18 @@ class SyntheticSceneBatches(NumberedBatches):
             x0, y0 = rng.uniform(0, full_w - width), rng.uniform(0, full_h - height)
         x0 = int(np.clip(round(x0 / STRIDE) * STRIDE, 0, full_w - width))
         y0 = int(np.clip(round(y0 / STRIDE) * STRIDE, 0, full_h - height))
-        shift = np.float32([x0, y0])
+        shift = np.array([x0, y0], np.float32)
         quads = [q - shift for q in sample.quads]
         inside = [q for q in quads if 0 <= q.mean(0)[0] < width and 0 <= q.mean(0)[1] < height]
         return SceneSample(np.ascontiguousarray(sample.image[y0 : y0 + height, x0 : x0 + width]), inside)
 
     def render_batch(self, batch: int) -> tuple[torch.Tensor, ...]:
-        width, height = self.cfg.window or self.cfg.synth.scene.size
+        window = self.cfg.window
+        width, height = window or self.cfg.synth.scene.size
         first = batch * self.cfg.batch_size
         samples = [self.sample(first + i) for i in range(self.cfg.batch_size)]
-        if self.cfg.window:
-            samples = [self.window(s, first + i) for i, s in enumerate(samples)]
+        if window:
+            samples = [self.window(s, first + i, window) for i, s in enumerate(samples)]
         targets = [render_targets(s.quads, (height // STRIDE, width // STRIDE)) for s in samples]
         images = np.stack([s.image[None] for s in samples])
         return (torch.from_numpy(images), *(torch.from_numpy(np.stack(t)) for t in zip(*targets)))
@@ -330,7 +332,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
             log.write(
                 step=step,
                 loss=round(running, 4),
-                lr=run.scheduler.get_last_lr()[0],
+                lr=run.last_lr,
                 seconds=round(time.perf_counter() - began, 1),
                 **{k: round(v, 4) for k, v in shown.items()},
             )

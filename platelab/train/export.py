@@ -39,7 +39,7 @@ def export_onnx(module: nn.Module, image_shape: tuple[int, int, int], path: Path
     with atomic_path(path) as tmp:
         torch.onnx.export(
             module.cpu().eval(),
-            torch.randn(2, *image_shape),
+            (torch.randn(2, *image_shape),),
             str(tmp),
             input_names=["image"],
             output_names=outputs,

@@ -159,7 +159,7 @@ def freeze(model: PlateRecognizer, mode: str) -> list[nn.Module]:
     if mode == "none":
         return []
     if mode == "backbone":
-        frozen = [model.backbone]
+        frozen: list[nn.Module] = [model.backbone]
     else:
         layers = backbone_layers(model.backbone)
         count = int(mode.removeprefix("first-"))
@@ -187,7 +187,9 @@ class LabelledCrops:
 
     def subset(self, indices: Sequence[int]) -> LabelledCrops:
         return LabelledCrops(
-            *(tuple(column[i] for i in indices) for column in (self.files, self.images, self.texts))
+            tuple(self.files[i] for i in indices),
+            tuple(self.images[i] for i in indices),
+            tuple(self.texts[i] for i in indices),
         )
 
     def eval_set(self, name: str) -> EvalSet:
@@ -240,7 +242,8 @@ def split_holdout(count: int, fraction: float, seed: int) -> tuple[list[int], li
 def augment_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A light change for few-shot training: small rotation, scale, shift and shear; gamma; sometimes blur."""
     h, w = image.shape
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-3, 3), rng.uniform(0.93, 1.07))
+    # float64 in fact; the stubs' integer-or-float dtype would refuse the in-place float shifts below
+    matrix: np.ndarray = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-3, 3), rng.uniform(0.93, 1.07))
     matrix[0, 1] += rng.uniform(-0.08, 0.08)
     matrix[:, 2] += rng.uniform(-0.04, 0.04, 2) * (w, h)
     out = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -287,7 +290,7 @@ class TuneBatches(IterableDataset):
 
     def render_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.cfg.seed, step])
-        picks = (
+        picks: np.ndarray | list[int] = (
             rng.choice(len(self.real), self.n_real, replace=self.n_real > len(self.real))
             if self.n_real
             else []
@@ -368,7 +371,7 @@ def tune_model(
                 step=step,
                 loss=round(float(np.mean(losses)), 4),
                 train_acc=round(float(np.mean(hits)), 4),
-                lr=run.scheduler.get_last_lr()[0],
+                lr=run.last_lr,
                 seconds=round(time.perf_counter() - began, 1),
                 **scores,
             )

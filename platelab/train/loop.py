@@ -110,6 +110,11 @@ class Run:
     def metrics(self) -> Path:
         return self.out / METRICS
 
+    @property
+    def last_lr(self) -> float:
+        # open_run gives the optimiser a float rate, so this is a float already; the stubs allow a tensor rate
+        return float(self.scheduler.get_last_lr()[0])
+
 
 def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_steps: int, lr: float,
              weight_decay: float, threads: int = 0, resume: bool = False,

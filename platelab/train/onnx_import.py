@@ -71,6 +71,7 @@ def _load_folded(model: PlateRecognizer, pairs: list[ConvNorm], graph: onnx.Mode
     for node, (conv, norm) in zip(convs, pairs):
         weight, bias = (tensors[name] for name in node.input[1:3])
         _check_shape(path, "a convolution", weight, conv.weight)
+        assert norm.running_mean is not None and norm.running_var is not None  # conv_bn's norms track statistics
         with torch.no_grad():
             conv.weight.copy_(torch.from_numpy(weight))
             norm.weight.fill_(1.0)
@@ -105,8 +106,9 @@ def _check_shape(path: Path, what: str, weight: np.ndarray, own: torch.Tensor) -
 
 def _conv_norms(model: nn.Module) -> list[ConvNorm]:
     """Every convolution with the batch norm that follows it, in the order the forward pass runs them."""
-    layers = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d))]
-    return list(zip(layers[0::2], layers[1::2]))
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
+    norms = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    return list(zip(convs, norms))
 
 
 def _restore_batch_norms(model: PlateRecognizer, pairs: list[ConvNorm], crops: int) -> None:
@@ -133,6 +135,7 @@ def _restore_batch_norms(model: PlateRecognizer, pairs: list[ConvNorm], crops: i
             handle.remove()
         for i, (_, norm) in enumerate(pairs):
             mean, var = moments[i]
+            assert norm.running_mean is not None and norm.running_var is not None  # as in _load_folded
             var = var.clamp_min(norm.eps * 2)  # a dead channel keeps a positive running variance
             spread = var.sqrt()
             norm.bias.add_(mean)

@@ -57,7 +57,7 @@ def real_eval_set(folder: Path, name: str | None = None) -> EvalSet:
 
 
 @torch.no_grad()
-def predict_texts(model: nn.Module, images: torch.Tensor, charset: Charset, batch: int = 256) -> list[str]:
+def predict_texts(model: PlateRecognizer, images: torch.Tensor, charset: Charset, batch: int = 256) -> list[str]:
     model.eval()
     run_on = next(model.parameters()).device
     texts: list[str] = []
@@ -71,7 +71,7 @@ def exact_share(predictions: list[str], data: EvalSet) -> float:
     return float(np.mean([p == t for p, t in zip(predictions, data.texts)])) if data.texts else 0.0
 
 
-def accuracy(model: nn.Module, data: EvalSet, charset: Charset) -> float:
+def accuracy(model: PlateRecognizer, data: EvalSet, charset: Charset) -> float:
     return exact_share(predict_texts(model, data.images, charset), data)
 
 
@@ -146,7 +146,7 @@ def train_recognizer(
                 step=step,
                 loss=round(running_loss, 4),
                 train_acc=round(running_acc, 4),
-                lr=run.scheduler.get_last_lr()[0],
+                lr=run.last_lr,
                 seconds=round(time.perf_counter() - began, 1),
                 **{k: round(v, 4) for k, v in shown.items()},
             )
