@@ -194,6 +194,15 @@ def test_photo_labels_round_trip_with_and_without_corners(tmp_path: Path) -> Non
     assert read_labels(tmp_path / "labels.tsv") == plain
 
 
+def test_labels_of_the_wrong_kind_are_refused_by_name(tmp_path: Path) -> None:
+    rows = [CropLabel("a.png", "ABC123", "ca")]
+    write_crop_labels(tmp_path / "labels.tsv", rows)
+    assert read_labels(tmp_path, "crops") == rows
+    with pytest.raises(LabelError, match="labels of crops where labels of photos are needed") as error:
+        read_labels(tmp_path, "photos")
+    assert str(error.value).startswith(f"{tmp_path / 'labels.tsv'}:1: ")
+
+
 def test_writing_rejects_tabs(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="plate"):
         write_crop_labels(tmp_path / "labels.tsv", [CropLabel("a.png", "AB\t1", "ca")])
