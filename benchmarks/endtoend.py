@@ -26,6 +26,7 @@ from platelab.eval.metrics import score_photos
 from platelab.eval.report import format_share
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
+from platelab.predict.decode import AUTO_PRIOR
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PLATE_LIKE = re.compile(r"^[A-Z0-9]{4,8}$")
@@ -108,9 +109,9 @@ def main() -> None:
                     tag = "".join(f", {model.name}" for model in (detector, recognizer) if model)
                     tag += ", tta" if tta else ""
                     readers.append((f"platelab (no prior{tag})", platelab_reader(None, detector, recognizer, tta)))
-                    if name in priors:
-                        readers.append((f"platelab (prior: {priors[name]}{tag})",
-                                        platelab_reader(priors[name], detector, recognizer, tta)))
+                    for prior in (priors[name], AUTO_PRIOR) if name in priors else (AUTO_PRIOR,):
+                        readers.append((f"platelab (prior: {prior}{tag})",
+                                        platelab_reader(prior, detector, recognizer, tta)))
         if not args.no_rapidocr:
             readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
         for reader_name, predict in readers:

@@ -2,9 +2,9 @@
 
     python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us] [--models A.onnx ...] [--tta]
 
-Reads with the bundled recognizer (8-bit) and its float version unless models are given, each without and with the
-prior (and with --tta, each also with test-time jitter). Without a crops folder it uses synthetic crops (seeded).
-Prints a markdown table.
+Reads with the bundled recognizer (8-bit) and its float version unless models are given, each without a prior,
+with the country's and with 'auto' (and with --tta, each also with test-time jitter). Without a crops folder it uses
+synthetic crops (seeded). Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from platelab.eval.metrics import score_crops
 from platelab.eval.report import format_interval
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
+from platelab.predict.decode import AUTO_PRIOR
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import select_styles
 from platelab.weights import default_model
@@ -50,7 +51,7 @@ def timed(fn, repeats: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--crops", type=Path, default=DEFAULT_CROPS)
-    parser.add_argument("--prior", default="us")
+    parser.add_argument("--prior", default="us", help="the country prior read beside no prior and 'auto'")
     parser.add_argument("--count", type=int, default=370, help="synthetic crops when no folder is found")
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--models", nargs="*", type=Path,
@@ -62,7 +63,7 @@ def main() -> None:
     rows = []
     for model in args.models:
         for tta in (False, True) if args.tta else (False,):
-            for prior in (None, args.prior):
+            for prior in dict.fromkeys((None, args.prior, AUTO_PRIOR)):
                 recognizer = Recognizer(model, prior=prior, tta=tta)
                 recognizer.read(images[:8])  # warm-up: onnxruntime allocates on the first run
                 batched = min(timed(lambda r=recognizer: r.read(images), 7))

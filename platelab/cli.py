@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
+
+PRIOR_HELP = "plate-format prior: a country, e.g. 'us', or 'auto' (each plate under the country its formats fit best)"
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates."
@@ -37,6 +41,20 @@ def _bar_wanted(prints_as_it_goes: bool) -> bool:
 def _fail(message: str) -> None:
     typer.secho(f"platelab: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """What a user can fix before anything is read (a missing path, a model that does not load, an unknown prior, a
+    broken labels file) as one line and exit status 2, not a traceback."""
+    from platelab.io.labels import LabelError
+    from platelab.predict.recognizer import PriorError
+    from platelab.predict.session import ModelLoadError
+
+    try:
+        yield
+    except (FileNotFoundError, ModelLoadError, PriorError, LabelError) as exc:
+        _fail(str(exc))
 
 
 @synth_app.command("crops")
@@ -258,7 +276,7 @@ def read(
     crops: Annotated[bool, typer.Option("--crops", help="inputs are cropped plates: skip detection")] = False,
     json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
     draw: Annotated[Path | None, typer.Option(help="folder for copies of the images with plates outlined")] = None,
-    prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
+    prior: Annotated[str | None, typer.Option(help=PRIOR_HELP)] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     min_confidence: Annotated[
@@ -291,17 +309,18 @@ def read(
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
                          min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
                          min_chars=min_chars, tta=tta, progress=_bar_wanted(prints_as_it_goes=True))
-    for result in results:
-        failed += result.error is not None
-        if json_lines:
-            from platelab.io.results import to_json_line
+    with _usage_errors():
+        for result in results:
+            failed += result.error is not None
+            if json_lines:
+                from platelab.io.results import to_json_line
 
-            typer.echo(to_json_line(result))
-        elif result.error:
-            typer.secho(result.error, err=True, fg=typer.colors.RED)
-        else:
-            for p in result.plates:
-                typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}")
+                typer.echo(to_json_line(result))
+            elif result.error:
+                typer.secho(result.error, err=True, fg=typer.colors.RED)
+            else:
+                for p in result.plates:
+                    typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}")
     if failed:
         typer.secho(f"{failed} file(s) could not be read", err=True)
         raise typer.Exit(1)
@@ -325,7 +344,7 @@ def serve(
 @app.command("eval")
 def evaluate(
     folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv (crops or photos)")],
-    prior: Annotated[str | None, typer.Option(help="plate-format prior, e.g. 'us'")] = None,
+    prior: Annotated[str | None, typer.Option(help=PRIOR_HELP)] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
@@ -336,8 +355,9 @@ def evaluate(
     Files that cannot be decoded count as misses, are listed, and make the exit status 1."""
     from platelab.eval.folders import evaluate
 
-    evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures, min_score=min_score,
-                          tta=tta, progress=_bar_wanted(prints_as_it_goes=False))
+    with _usage_errors():
+        evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures,
+                              min_score=min_score, tta=tta, progress=_bar_wanted(prints_as_it_goes=False))
     typer.echo(evaluation.report)
     if evaluation.unreadable:
         raise typer.Exit(1)

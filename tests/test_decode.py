@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from platelab.predict.charset import Charset
-from platelab.predict.decode import FormatPrior, decode, decode_ctc, decode_greedy, decode_with_prior, rescaled
+from platelab.predict.decode import (
+    AutoPrior,
+    FormatPrior,
+    decode,
+    decode_ctc,
+    decode_greedy,
+    decode_with_prior,
+    rescaled,
+)
 
 CHARSET = Charset()
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -123,6 +131,20 @@ def test_a_countrys_way_of_writing_applies_only_where_the_chosen_format_allows_i
     assert no_format.text == "G0"
     slots = decode_with_prior(_probs("NOX226")[None], CHARSET, prior)[0]
     assert slots.text == "NOX226"
+
+
+def test_auto_prior_reads_each_plate_under_the_country_whose_formats_fit_it() -> None:
+    letters_first = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 1.0)], CHARSET, written_as={"O": "0"})
+    digits_first = FormatPrior([([DIGITS] * 3 + [LETTERS] * 3, 1.0)], CHARSET)
+    seven = FormatPrior([([LETTERS] * 3 + [DIGITS] * 4, 1.0)], CHARSET)
+    auto = AutoPrior([letters_first, digits_first, seven])
+    paths = ("_A_B_5_1_2_3_", "_1_2_3_A_B_5_", "_A_B_C_1_2_3_O_", "_G_O_0_")
+    readings = [decode_ctc(_frames(path)[None], CHARSET, auto)[0] for path in paths]
+    # a 5 where the fitting country has a letter is its look-alike S; the same shape where it has a digit stays 5
+    assert [r.text for r in readings[:2]] == ["ABS123", "123ABS"]
+    assert readings[2].text == "ABC1230"  # only the seven-character country has a format of that length
+    assert readings[3].text == "GO0"  # no country has three characters: read as it is, written by no country
+    assert decode_with_prior(_probs("0BC123")[None], CHARSET, auto)[0].text == "OBC123"
 
 
 def test_a_class_scale_changes_which_character_is_read_never_whether_one_is() -> None:

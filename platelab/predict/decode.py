@@ -6,7 +6,9 @@ the last class being the blank).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 
@@ -52,7 +54,7 @@ def decode_greedy(probs: np.ndarray, charset: Charset) -> list[Decoded]:
     return [_decoded(p, np.argmax(p, axis=1), charset) for p in probs]
 
 
-def decode_with_prior(probs: np.ndarray, charset: Charset, prior: FormatPrior) -> list[Decoded]:
+def decode_with_prior(probs: np.ndarray, charset: Charset, prior: Prior) -> list[Decoded]:
     return [_decoded(p, prior.best_classes(p), charset) for p in probs]
 
 
@@ -64,7 +66,7 @@ def _ctc_runs(probs: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray, np
     return classes, starts, classes != blank
 
 
-def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None) -> Decoded:
+def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None) -> Decoded:
     blank = charset.pad_index
     classes, starts, is_char = _ctc_runs(probs, blank)
     # A character's evidence is its best frame; a blank run is as sure as its least sure frame, so a
@@ -87,13 +89,13 @@ def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None)
     return Decoded(text, confidence, tuple(float(p) for p in char_conf))
 
 
-def decode_ctc(probs: np.ndarray, charset: Charset, prior: FormatPrior | None = None) -> list[Decoded]:
+def decode_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None = None) -> list[Decoded]:
     """Best class per frame, repeats merged, blanks dropped; a prior then re-picks each character's class
     among the formats of the reading's length."""
     return [_decoded_ctc(p, charset, prior) for p in probs]
 
 
-def decode(probs: np.ndarray, charset: Charset, head: str, prior: FormatPrior | None = None) -> list[Decoded]:
+def decode(probs: np.ndarray, charset: Charset, head: str, prior: Prior | None = None) -> list[Decoded]:
     """Decode a recognizer's output, whichever head produced it."""
     if head == "ctc":
         return decode_ctc(probs, charset, prior)
@@ -161,7 +163,8 @@ class FormatPrior:
         pooled = probs[None] + np.where(allowed, 0.0, probs[None]) @ self.look_alike
         return np.where(allowed, pooled, 0.0)
 
-    def best_classes(self, probs: np.ndarray) -> np.ndarray:
+    def slot_choice(self, probs: np.ndarray) -> tuple[float, np.ndarray]:
+        """Slot probabilities (slots, classes) -> (the most probable format's score, its classes, written)."""
         logp = np.log(np.clip(probs, 1e-9, 1.0))
         pad = self.charset.pad_index
         best_score, best = -np.inf, np.argmax(probs, axis=1)
@@ -170,10 +173,24 @@ class FormatPrior:
             scores = log_weights + masked.max(2).sum(1) + logp[length:, pad].sum()
             k = int(np.argmax(scores))
             if scores[k] > best_score:
-                best_score = scores[k]
+                best_score = float(scores[k])
                 chosen = self._allowed_probs(probs[:length], allowed[k : k + 1])[0].argmax(1)
                 best = np.concatenate([self._written(chosen, allowed[k]), np.full(self.charset.slots - length, pad)])
-        return best
+        return best_score, best
+
+    def best_classes(self, probs: np.ndarray) -> np.ndarray:
+        return self.slot_choice(probs)[1]
+
+    def run_format(self, probs: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """A CTC reading's characters, probs (characters, classes) -> the most probable format of the reading's
+        length: (its score, its allowed classes (characters, classes)); None when no format has that length."""
+        for length, allowed, log_weights in self.groups:
+            if length == len(probs):
+                masked = np.where(allowed, np.log(np.clip(probs, 1e-9, 1.0))[None], -np.inf)
+                scores = log_weights + masked.max(2).sum(1)
+                k = int(np.argmax(scores))
+                return float(scores[k]), allowed[k]
+        return None
 
     def best_run_classes(
         self, probs: np.ndarray, greedy: np.ndarray
@@ -182,11 +199,41 @@ class FormatPrior:
         of the reading's length: (classes read, those classes as the country writes them, that format's allowed
         probabilities (characters, classes, see _allowed_probs)); the greedy classes, read and written, and None
         when no format has that length."""
-        for length, allowed, log_weights in self.groups:
-            if length == len(greedy):
-                masked = np.where(allowed, np.log(np.clip(probs, 1e-9, 1.0))[None], -np.inf)
-                k = int(np.argmax(log_weights + masked.max(2).sum(1)))
-                pooled = self._allowed_probs(probs, allowed[k : k + 1])[0]
-                read = pooled.argmax(1)
-                return read, self._written(read, allowed[k]), pooled
-        return greedy, self._written(greedy, np.ones_like(probs, bool)), None
+        chosen = self.run_format(probs)
+        if chosen is None:
+            return greedy, self._written(greedy, np.ones_like(probs, bool)), None
+        allowed = chosen[1]
+        pooled = self._allowed_probs(probs, allowed[None])[0]
+        read = pooled.argmax(1)
+        return read, self._written(read, allowed), pooled
+
+
+AUTO_PRIOR = "auto"
+
+
+class AutoPrior:
+    """Every country's formats at once, for plates of unknown or mixed origin: each reading is decoded under the
+    country whose best format scores it highest (FormatPrior's score: the format's weight within its country and
+    its characters' probabilities), with that country's way of writing. A reading no country has a format for is
+    left as read. A country named outright rules the others out, so it constrains more where it is known."""
+
+    def __init__(self, priors: Sequence[FormatPrior]) -> None:
+        if not priors:
+            raise ValueError("an automatic prior needs at least one country's formats")
+        self.priors = tuple(priors)
+
+    def best_classes(self, probs: np.ndarray) -> np.ndarray:
+        return max((prior.slot_choice(probs) for prior in self.priors), key=lambda choice: choice[0])[1]
+
+    def best_run_classes(
+        self, probs: np.ndarray, greedy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """As FormatPrior.best_run_classes, under the best-scoring country's formats."""
+        scores = [-np.inf if (chosen := prior.run_format(probs)) is None else chosen[0] for prior in self.priors]
+        best = int(np.argmax(scores))
+        if not np.isfinite(scores[best]):
+            return greedy, greedy, None
+        return self.priors[best].best_run_classes(probs, greedy)
+
+
+Prior: TypeAlias = FormatPrior | AutoPrior

@@ -11,7 +11,7 @@ import numpy as np
 
 from platelab.io.results import CharResult, PlateResult
 from platelab.predict.charset import Charset
-from platelab.predict.decode import Decoded, FormatPrior, decode, rescaled
+from platelab.predict.decode import AUTO_PRIOR, AutoPrior, Decoded, FormatPrior, Prior, decode, rescaled
 from platelab.predict.preprocess import NO_JITTER, Jitter, preprocess_crops
 from platelab.predict.session import load_session
 from platelab.predict.vote import voted
@@ -22,12 +22,17 @@ from platelab.weights import default_model
 TTA_JITTERS = (NO_JITTER, Jitter(1, 1, 1.03), Jitter(-1, -1, 0.97), Jitter(1, -1), Jitter(-1, 1))
 
 
+class PriorError(ValueError):
+    """A prior the model carries no formats for."""
+
+
 class RecognitionPredictor:
     """Crops (BGR or grey arrays of any size) -> one PlateResult each.
 
     prior names a country whose plate formats (shipped in the model's metadata) constrain decoding, e.g. "us",
     and whose way of writing characters applies where its format allows (synth/countries.yaml: the US writes O as
-    0 but not in a letter place); None reads without a prior. With tta, each crop is read at every move in
+    0 but not in a letter place); "auto" decodes each crop under the country whose formats fit it best
+    (AutoPrior); None reads without a prior. With tta, each crop is read at every move in
     TTA_JITTERS and the readings vote (platelab.predict.vote): a reading that turns on the crop's exact pixels is
     outvoted, at five times the reading time.
     """
@@ -58,17 +63,23 @@ class RecognitionPredictor:
             for char, factor in factors.items():
                 self.class_scale[self.charset.chars.index(char)] = factor
 
-    def _prior(self, metadata: dict[str, str], name: str | None) -> FormatPrior | None:
+    def _prior(self, metadata: dict[str, str], name: str | None) -> Prior | None:
         if name is None:
             return None
         formats = json.loads(metadata.get("formats", "{}"))
+        # how each country writes what was read (US: O as 0); models exported before it carry none
+        written_as = json.loads(metadata.get("read_as", "{}"))
+
+        def country(code: str) -> FormatPrior:
+            weighted = [(f["alphabets"], f["weight"]) for f in formats[code]]
+            return FormatPrior(weighted, self.charset, written_as.get(code))
+
+        if name == AUTO_PRIOR and formats:
+            return AutoPrior([country(code) for code in sorted(formats)])
         if name not in formats:
-            raise ValueError(
-                f"no format prior {name!r} in this model; it has: {', '.join(sorted(formats)) or 'none'}"
-            )
-        # how the country writes what was read (US: O as 0); models exported before it carry none
-        written_as = json.loads(metadata.get("read_as", "{}")).get(name)
-        return FormatPrior([(f["alphabets"], f["weight"]) for f in formats[name]], self.charset, written_as)
+            names = [AUTO_PRIOR, *sorted(formats)] if formats else []
+            raise PriorError(f"no format prior {name!r} in this model; it has: {', '.join(names) or 'none'}")
+        return country(name)
 
     def probabilities(self, crops: Sequence[np.ndarray], jitter: Jitter = NO_JITTER) -> np.ndarray:
         """(N, positions, classes) class probabilities for each crop (slots or CTC frames), each moved by jitter."""
