@@ -334,11 +334,15 @@ def serve(
     api_key: Annotated[str | None, typer.Option(envvar="PLATELAB_API_KEY", help="required X-API-Key")] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="largest accepted request body")] = 20.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds a request may take")] = 10.0,
+    prior: Annotated[str | None, typer.Option(envvar="PLATELAB_PRIOR", help=PRIOR_HELP)] = None,
 ) -> None:
     """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
+    from platelab.api import Recognizer
     from platelab.serve.app import run_server
 
-    run_server(host, port, workers, api_key, max_upload_mb, timeout)
+    with _usage_errors():
+        Recognizer(prior=prior)  # an unknown prior stops here, not in every worker process
+    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior)
 
 
 @app.command("eval")

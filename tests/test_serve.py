@@ -258,9 +258,25 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
 
 def test_settings_travel_through_the_environment() -> None:
     settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
-                             reader_threads=2)
+                             reader_threads=2, prior="auto")
     assert ServeSettings.from_env(settings.to_env()) == settings
     assert ServeSettings(api_key="").api_key is None
+    assert ServeSettings(prior="").prior is None
+
+
+def test_the_servers_prior_reaches_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platelab.serve.app as served
+
+    made: list[dict[str, object]] = []
+
+    def reader(**kwargs: object) -> FixedReader:
+        made.append(kwargs)
+        return FixedReader()
+
+    monkeypatch.setattr(served, "Reader", reader)
+    with TestClient(create_app(ServeSettings(prior="br", concurrent_reads=1, reader_threads=1))) as client:
+        assert client.post("/v1/read", files={"image": ("a.jpg", _jpeg(), "image/jpeg")}).status_code == 200
+    assert made == [{"threads": 1, "prior": "br"}]
 
 
 @pytest.mark.parametrize(("workers", "cores", "expected"),

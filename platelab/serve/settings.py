@@ -21,6 +21,7 @@ ENV_NAMES = {
     "timeout_s": "PLATELAB_TIMEOUT",
     "concurrent_reads": "PLATELAB_CONCURRENT_READS",
     "reader_threads": "PLATELAB_READER_THREADS",
+    "prior": "PLATELAB_PRIOR",
 }
 
 
@@ -46,6 +47,7 @@ class ServeSettings:
     max_pixels: int = MAX_PIXELS
     max_batch_images: int = 32
     cards_dir: Path = WEIGHTS_DIR
+    prior: str | None = None  # the plate-format prior every reading uses: a country, "auto", or none
 
     def __post_init__(self) -> None:
         if self.max_upload_mb <= 0 or self.timeout_s <= 0:
@@ -54,6 +56,8 @@ class ServeSettings:
             raise ValueError("concurrent_reads and reader_threads must be at least 1")
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)  # an empty key would lock nobody out
+        if self.prior == "":
+            object.__setattr__(self, "prior", None)
 
     @property
     def max_upload_bytes(self) -> int:
