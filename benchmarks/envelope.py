@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from platelab.api import Reader
 from platelab.eval.environment import describe_environment
-from platelab.eval.metrics import box_iou, score_photos
+from platelab.eval.metrics import score_photos
 from platelab.eval.report import format_share
 from platelab.eval.synthetic import UNSEEN_SEED
 from platelab.io.labels import PhotoLabel
@@ -35,6 +35,7 @@ from platelab.synth.config import SynthConfig
 from platelab.synth.crops import sample_rng
 from platelab.synth.scene import Scene, ScenePlate, render_scene
 from platelab.synth.style import select_styles
+from platelab.utils.boxes import box_iou
 
 WIDTHS = (40, 60, 90, 135, 200, 400, 1280)  # bucket edges, px
 TILTS = (0, 10, 20, 30, 90)  # bucket edges, degrees

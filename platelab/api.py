@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from platelab.io.decode import image_or_error, list_images, read_image
+from platelab.io.decode import ImageDecodeError, image_or_error, list_images, read_image
 from platelab.io.results import ImageResult, PlateResult
+from platelab.io.video import is_video
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
 
@@ -46,13 +47,30 @@ class Reader:
     def read(self, image: ImageInput) -> list[PlateResult]:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
 
+    def read_video(self, path: str | Path, every: int = 1, progress: bool = False) -> list[PlateResult]:
+        """Every plate that passes in a video file, read in every `every`-th frame and followed from frame to
+        frame; each plate's readings vote on its text (platelab.predict.track). Raises ImageDecodeError naming
+        the file when it is not a video OpenCV can decode."""
+        from tqdm import tqdm
+
+        from platelab.io.video import video_frames
+        from platelab.predict.track import PlateTracker
+
+        tracker = PlateTracker()
+        for frame in tqdm(video_frames(Path(path), str(path), every), desc=Path(path).name, unit="frame",
+                          leave=False, disable=not progress):
+            tracker.add(frame.index, frame.seconds, self.reader.read(frame.image))
+        return tracker.plates()
+
 
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
-               min_chars: int = MIN_CHARACTERS, tta: bool = False, progress: bool = False) -> Iterator[ImageResult]:
-    """One ImageResult per image file found in paths, in order; unreadable files give a result with an error.
+               min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False
+               ) -> Iterator[ImageResult]:
+    """One ImageResult per image or video file found in paths, in order; unreadable files give a result with an
+    error. A video's plates are those followed through its frames (Reader.read_video).
 
     crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
     min_confidence: plates read less surely are dropped (default: none for crops, PHOTO_MIN_CONFIDENCE in photos).
@@ -60,7 +78,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     refine: re-detect each plate in zoomed views and let the crops vote (photos; see platelab.predict.refine).
     min_chars: in photos, readings with fewer characters are dropped as fragments, not plates.
     tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
-    progress: a progress bar on stderr, counting images.
+    every: in videos, read every `every`-th frame.
+    progress: a progress bar on stderr, counting files (and a video's frames).
     """
     from tqdm import tqdm
 
@@ -70,8 +89,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     else:
         reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
                         min_score, refine=refine, min_chars=min_chars, tta=tta)
-        results = _read_photo_files(files, reader, draw)
-    with tqdm(total=len(files), desc="reading", unit="image", disable=not progress) as bar:
+        results = _read_photo_files(files, reader, draw, every, progress)
+    with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:
             bar.update()
             yield result
@@ -80,7 +99,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float
                      ) -> Iterator[ImageResult]:
     for start in range(0, len(files), CHUNK):
-        decoded = [(name, image_or_error(path, name)) for path, name in files[start : start + CHUNK]]
+        decoded = [(name, _crop_or_error(path, name)) for path, name in files[start : start + CHUNK]]
         readings = iter(recognizer.read([image for _, image in decoded if isinstance(image, np.ndarray)]))
         for name, image in decoded:
             if isinstance(image, str):
@@ -90,8 +109,21 @@ def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_
             yield ImageResult(name, plates=(plate,) if plate.confidence >= min_confidence else ())
 
 
-def _read_photo_files(files: list[tuple[Path, str]], reader: Reader, draw: Path | None) -> Iterator[ImageResult]:
+def _crop_or_error(path: Path, name: str) -> np.ndarray | str:
+    if is_video(path):
+        return f"{name}: a video, not a cropped plate (read it without --crops)"
+    return image_or_error(path, name)
+
+
+def _read_photo_files(files: list[tuple[Path, str]], reader: Reader, draw: Path | None, every: int,
+                      progress: bool) -> Iterator[ImageResult]:
     for path, name in files:
+        if is_video(path):
+            try:
+                yield ImageResult(name, plates=tuple(reader.read_video(path, every, progress)))
+            except ImageDecodeError as exc:
+                yield ImageResult(name, error=f"{name}: {exc.reason}")
+            continue
         image = image_or_error(path, name)
         if isinstance(image, str):
             yield ImageResult(name, error=image)

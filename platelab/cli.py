@@ -272,10 +272,10 @@ def _class_scale(entries: list[str]) -> dict[str, float]:
 
 @app.command("read")
 def read(
-    paths: Annotated[list[str] | None, typer.Argument(help="image files, folders or globs")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(help="image or video files, folders or globs")] = None,
     crops: Annotated[bool, typer.Option("--crops", help="inputs are cropped plates: skip detection")] = False,
-    json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
-    draw: Annotated[Path | None, typer.Option(help="folder for copies of the images with plates outlined")] = None,
+    json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image or video")] = False,
+    draw: Annotated[Path | None, typer.Option(help="folder for copies of the photos with plates outlined")] = None,
     prior: Annotated[str | None, typer.Option(help=PRIOR_HELP)] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
@@ -292,9 +292,11 @@ def read(
         bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
     ] = True,
     tta: TtaOption = False,
+    every: Annotated[int, typer.Option(min=1, help="videos: read every Nth frame")] = 1,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
+    A video's plates are followed from frame to frame, one line each, with the seconds they were seen.
     With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
     from platelab.api import read_paths
@@ -308,7 +310,7 @@ def read(
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
                          min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
-                         min_chars=min_chars, tta=tta, progress=_bar_wanted(prints_as_it_goes=True))
+                         min_chars=min_chars, tta=tta, every=every, progress=_bar_wanted(prints_as_it_goes=True))
     with _usage_errors():
         for result in results:
             failed += result.error is not None
@@ -320,7 +322,8 @@ def read(
                 typer.secho(result.error, err=True, fg=typer.colors.RED)
             else:
                 for p in result.plates:
-                    typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}")
+                    seen = f"\t{p.seconds[0]:.2f}-{p.seconds[1]:.2f}s" if p.seconds else ""
+                    typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}{seen}")
     if failed:
         typer.secho(f"{failed} file(s) could not be read", err=True)
         raise typer.Exit(1)

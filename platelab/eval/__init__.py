@@ -3,7 +3,6 @@
 from platelab.eval.metrics import (
     CropScores,
     PhotoScores,
-    box_iou,
     char_error_rate,
     edit_distance,
     edit_operations,
@@ -11,6 +10,7 @@ from platelab.eval.metrics import (
     score_photos,
 )
 from platelab.eval.report import failure_montage, format_crop_report, format_photo_report
+from platelab.utils.boxes import box_iou
 
 __all__ = [
     "CropScores",

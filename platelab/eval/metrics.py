@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from platelab.io.labels import PhotoLabel, normalize_plate
+from platelab.utils.boxes import Box, box_iou
 
 GAP = "∅"  # stands for the missing side of an insertion or deletion in confusions
 CONFIDENCE_STEPS = (0.3, 0.5, 0.7, 0.9)  # reading confidences the crop report breaks accuracy down by
-Box = tuple[float, float, float, float]  # x, y, w, h
 Key = TypeVar("Key", int, str)
 
 
@@ -128,16 +128,6 @@ def _exact_by_confidence(confidences: Sequence[float], hits: Sequence[bool]) -> 
         raise ValueError(f"got {len(confidences)} confidences for {len(hits)} crops")
     kept = {step: [hit for c, hit in zip(confidences, hits) if c >= step] for step in CONFIDENCE_STEPS}
     return {step: (len(k), sum(k) / max(len(k), 1)) for step, k in kept.items()}
-
-
-def box_iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x, y, w, h) boxes; 0 when either is empty."""
-    overlap_w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    overlap_h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    if overlap_w <= 0 or overlap_h <= 0:
-        return 0.0
-    overlap = overlap_w * overlap_h
-    return overlap / (a[2] * a[3] + b[2] * b[3] - overlap)
 
 
 def _centre_inside(box: Box, region: Box) -> bool:

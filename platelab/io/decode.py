@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 MAX_PIXELS: int = 50_000_000
 MIN_SIDE = 2
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
 
 # Only these plugins may look at untrusted bytes: others (EPS runs Ghostscript) are too risky or too exotic.
 _FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
@@ -187,7 +188,7 @@ def _first_line(exc: BaseException) -> str:
 def list_images(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     """Expand files, folders (recursively) and glob patterns into (path, display name) pairs, without repeats.
 
-    A named file is kept whatever its suffix; folders and globs contribute only files with an image suffix.
+    A named file is kept whatever its suffix; folders and globs contribute only files with an image or video suffix.
     Hidden files and folders inside a folder are skipped.
     """
     seen: set[Path] = set()
@@ -218,7 +219,7 @@ def _glob_images(pattern: str) -> list[tuple[Path, str]]:
         path = Path(match)
         if path.is_dir():
             expanded.extend(_folder_images(path, prefix=f"{path.as_posix()}/"))
-        elif _is_image_name(path):
+        elif _is_readable_name(path):
             expanded.append((path, match))
     return expanded
 
@@ -230,10 +231,10 @@ def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for file in files:
             path = Path(root, file)
-            if not file.startswith(".") and _is_image_name(path):
+            if not file.startswith(".") and _is_readable_name(path):
                 images.append((path, prefix + path.relative_to(folder).as_posix()))
     return sorted(images, key=lambda item: item[1])
 
 
-def _is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
+def _is_readable_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES or path.suffix.lower() in VIDEO_SUFFIXES

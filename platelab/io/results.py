@@ -20,7 +20,9 @@ class CharResult:
 
 @dataclass(frozen=True)
 class PlateResult:
-    """One plate: box is (x, y, w, h) in pixels; quad is its 4 corners, clockwise from top-left."""
+    """One plate: box is (x, y, w, h) in pixels; quad is its 4 corners, clockwise from top-left. A plate followed
+    through a video also has the first and last frame it was read in (frames) and their times (seconds); its box,
+    quad and characters are those of its surest reading."""
 
     text: str
     confidence: float
@@ -28,6 +30,8 @@ class PlateResult:
     box: tuple[int, int, int, int]
     quad: tuple[tuple[float, float], ...]
     region: str | None = None
+    frames: tuple[int, int] | None = None
+    seconds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if len(self.box) != 4 or len(self.quad) != 4:
@@ -44,6 +48,10 @@ class PlateResult:
         }
         if self.region is not None:
             plate["region"] = self.region
+        if self.frames is not None:
+            plate["frames"] = [int(v) for v in self.frames]
+        if self.seconds is not None:
+            plate["seconds"] = [float(v) for v in self.seconds]
         return plate
 
 

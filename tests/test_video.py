@@ -1,0 +1,104 @@
+"""Videos: plates followed from frame to frame and read once each; bad videos fail one by one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from platelab.api import Reader
+from platelab.cli import app
+from platelab.io.decode import ImageDecodeError
+from platelab.io.labels import read_labels
+from platelab.io.results import CharResult, PlateResult
+from platelab.io.video import video_frames
+from platelab.predict.track import PlateTracker
+from platelab.synth.demo import write_demo
+
+FRAMES, FPS = 12, 10.0
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
+    """The demo photo panned a few pixels a frame, as an MJPEG AVI (OpenCV writes it without FFmpeg)."""
+    folder = tmp_path_factory.mktemp("video")
+    photo = cv2.imread(str(write_demo(folder / "demo")))
+    height, width = photo.shape[:2]
+    path = folder / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
+    for k in range(FRAMES):
+        moved = np.float32([[1, 0, -6 * k], [0, 1, 2 * k]])
+        writer.write(cv2.warpAffine(photo, moved, (width, height), borderMode=cv2.BORDER_REPLICATE))
+    writer.release()
+    return path, {label.plate for label in read_labels(folder / "demo")}
+
+
+def test_each_plate_in_a_video_is_read_once_with_when_it_was_seen(clip: tuple[Path, set[str]]) -> None:
+    path, truth = clip
+    plates = Reader().read_video(path)
+    assert {p.text for p in plates} == truth and len(plates) == len(truth)
+    assert all(p.frames == (0, FRAMES - 1) for p in plates)
+    assert all(p.seconds == pytest.approx((0.0, (FRAMES - 1) / FPS)) for p in plates)
+    every_fourth = Reader().read_video(path, every=4)
+    assert {p.text for p in every_fourth} == truth
+    assert all(p.frames == (0, 8) for p in every_fourth)
+
+
+def _plate(text: str, x: int, confidence: float = 0.9) -> PlateResult:
+    return PlateResult(text, confidence, tuple(CharResult(c, confidence) for c in text), (x, 100, 120, 40),
+                       ((x, 100), (x + 120, 100), (x + 120, 140), (x, 140)))
+
+
+def test_a_tracks_readings_vote_and_a_plate_back_after_a_long_gap_is_a_new_track() -> None:
+    tracker = PlateTracker(max_missed=2)
+    readings = ["ABC123", "ABC123", "A8C123", "ABC123"]
+    for frame, text in enumerate(readings):
+        tracker.add(frame, frame / 10, [_plate(text, 10 * frame), _plate("XYZ789", 600 - 10 * frame)])
+    for frame in range(4, 7):  # three frames with no plate: more than max_missed
+        tracker.add(frame, frame / 10, [])
+    tracker.add(7, 0.7, [_plate("ABC123", 40)])
+    plates = tracker.plates()
+    assert [(p.text, p.frames) for p in plates] == [("ABC123", (0, 3)), ("XYZ789", (0, 3)), ("ABC123", (7, 7))]
+    assert plates[0].confidence == pytest.approx(0.9 * 3 / 4)  # one reading of four disagreed
+
+
+def test_two_plates_side_by_side_never_share_a_track() -> None:
+    tracker = PlateTracker()
+    tracker.add(0, 0.0, [_plate("ABC123", 0), _plate("DEF456", 60)])  # boxes overlap by half
+    tracker.add(1, 0.1, [_plate("ABC123", 5), _plate("DEF456", 65)])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 1)), ("DEF456", (0, 1))]
+
+
+@pytest.mark.parametrize(("content", "reason"), [(b"", "not a video"), (b"just text", "not a video")])
+def test_a_file_that_is_not_a_video_gets_a_one_line_error(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(content)
+    with pytest.raises(ImageDecodeError, match=reason) as error:
+        list(video_frames(path, "broken.mp4"))
+    assert str(error.value).startswith("broken.mp4: ") and "\n" not in str(error.value)
+
+
+def test_a_bad_video_fails_alone_and_a_video_is_no_crop(tmp_path: Path, clip: tuple[Path, set[str]]) -> None:
+    path, truth = clip
+    (tmp_path / "broken.mp4").write_text("not a video")
+    result = CliRunner().invoke(app, ["read", "--json", "--every", "3", str(tmp_path / "broken.mp4"), str(path)])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 1
+    assert lines[0] == {"file": str(tmp_path / "broken.mp4"), "error": f"{tmp_path / 'broken.mp4'}: not a video "
+                                                                      "OpenCV can decode"}
+    assert {plate["text"] for plate in lines[1]["plates"]} == truth
+    assert all(plate["frames"] == [0, 9] for plate in lines[1]["plates"])
+    crops = CliRunner().invoke(app, ["read", "--crops", "--json", str(path)])
+    assert crops.exit_code == 1 and "a video, not a cropped plate" in json.loads(crops.stdout)["error"]
+
+
+def test_folders_list_videos_beside_photos(tmp_path: Path) -> None:
+    from platelab.io.decode import list_images
+
+    for name in ["a.jpg", "b.MP4", "c.mov", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [name for _, name in list_images([tmp_path])] == ["a.jpg", "b.MP4", "c.mov"]
