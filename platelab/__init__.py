@@ -21,6 +21,7 @@ _PUBLIC = {
     "evaluate": "platelab.eval.folders",
     "Evaluation": "platelab.eval.folders",
     "DetectionPredictor": "platelab.predict.detector",
+    "PlateTracker": "platelab.predict.track",
     "PlateResult": "platelab.io.results",
     "ImageResult": "platelab.io.results",
     "read_image": "platelab.io.decode",
