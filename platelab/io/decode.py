@@ -237,4 +237,4 @@ def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
 
 
 def _is_readable_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES or path.suffix.lower() in VIDEO_SUFFIXES
+    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES

@@ -181,31 +181,34 @@ class FormatPrior:
     def best_classes(self, probs: np.ndarray) -> np.ndarray:
         return self.slot_choice(probs)[1]
 
-    def run_format(self, probs: np.ndarray) -> tuple[float, np.ndarray] | None:
-        """A CTC reading's characters, probs (characters, classes) -> the most probable format of the reading's
-        length: (its score, its allowed classes (characters, classes)); None when no format has that length."""
+    def run_format(self, logp: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """A CTC reading's characters as log probabilities (characters, classes) -> the most probable format of the
+        reading's length: (its score, its allowed classes (characters, classes)); None when no format has that
+        length."""
         for length, allowed, log_weights in self.groups:
-            if length == len(probs):
-                masked = np.where(allowed, np.log(np.clip(probs, 1e-9, 1.0))[None], -np.inf)
-                scores = log_weights + masked.max(2).sum(1)
+            if length == len(logp):
+                scores = log_weights + np.where(allowed, logp[None], -np.inf).max(2).sum(1)
                 k = int(np.argmax(scores))
                 return float(scores[k]), allowed[k]
         return None
+
+    def run_classes(self, probs: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A CTC reading's characters under one format, allowed (characters, classes): (classes read, those classes
+        as the country writes them, the format's allowed probabilities (see _allowed_probs))."""
+        pooled = self._allowed_probs(probs, allowed[None])[0]
+        read = pooled.argmax(1)
+        return read, self._written(read, allowed), pooled
 
     def best_run_classes(
         self, probs: np.ndarray, greedy: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Classes for a CTC reading's characters, probs (characters, classes), under the most probable format
-        of the reading's length: (classes read, those classes as the country writes them, that format's allowed
-        probabilities (characters, classes, see _allowed_probs)); the greedy classes, read and written, and None
-        when no format has that length."""
-        chosen = self.run_format(probs)
+        of the reading's length (run_classes); the greedy classes, read and written, and None when no format has
+        that length."""
+        chosen = self.run_format(np.log(np.clip(probs, 1e-9, 1.0)))
         if chosen is None:
             return greedy, self._written(greedy, np.ones_like(probs, bool)), None
-        allowed = chosen[1]
-        pooled = self._allowed_probs(probs, allowed[None])[0]
-        read = pooled.argmax(1)
-        return read, self._written(read, allowed), pooled
+        return self.run_classes(probs, chosen[1])
 
 
 AUTO_PRIOR = "auto"
@@ -229,11 +232,12 @@ class AutoPrior:
         self, probs: np.ndarray, greedy: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """As FormatPrior.best_run_classes, under the best-scoring country's formats."""
-        scores = [-np.inf if (chosen := prior.run_format(probs)) is None else chosen[0] for prior in self.priors]
-        best = int(np.argmax(scores))
-        if not np.isfinite(scores[best]):
+        logp = np.log(np.clip(probs, 1e-9, 1.0))
+        fits = [(chosen, prior) for prior in self.priors if (chosen := prior.run_format(logp)) is not None]
+        if not fits:
             return greedy, greedy, None
-        return self.priors[best].best_run_classes(probs, greedy)
+        (_, allowed), prior = max(fits, key=lambda fit: fit[0][0])
+        return prior.run_classes(probs, allowed)
 
 
 Prior: TypeAlias = FormatPrior | AutoPrior
