@@ -1,12 +1,14 @@
 """Reading plates in whole photos: platelab beside RapidOCR (PP-OCRv4 detector + recogniser), same photos, one run.
 
     python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--no-rapidocr] [--detectors A.onnx B.onnx]
-        [--recognizers A.onnx B.onnx] [--tta] [--opencv-simd-off]
+        [--recognizers A.onnx B.onnx] [--tta] [--opencv-simd-off] [--candidates 5]
 
 A labelled plate counts as read when a predicted plate overlaps its box and has its text. RapidOCR is a general
 text reader: its lines are kept when they look like a plate (4 to 8 letters and digits once spaces and dashes go).
 Prints one markdown table: detection recall, end-to-end accuracy, false plates per photo, ms per photo as given,
 and ms per photo once the first TIMED_1080P photos of the set are resized to 1920x1080 (the speed target's size).
+With --candidates N, platelab's rows with a prior come again listing each plate's N most likely texts: how often a
+plate's truth is among them (what matching against a list of wanted plates finds), and at what speed.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ from platelab.predict.decode import AUTO_PRIOR
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PLATE_LIKE = re.compile(r"^[A-Z0-9]{4,8}$")
 Box = tuple[int, int, int, int]
-Predict = Callable[[np.ndarray], list[tuple[Box, str]]]
+Plate = tuple[Box, str, list[str]]  # box, text, the texts listed (the text alone unless candidates are asked for)
+Predict = Callable[[np.ndarray], list[Plate]]
 TIMED_1080P = 20
 
 
 def platelab_reader(prior: str | None, detector: Path | None = None, recognizer: Path | None = None,
-                    tta: bool = False) -> Predict:
-    reader = Reader(detector=detector, recognizer=recognizer, prior=prior, tta=tta)
-    return lambda image: [(p.box, p.text) for p in reader.read(image)]
+                    tta: bool = False, candidates: int = 1) -> Predict:
+    reader = Reader(detector=detector, recognizer=recognizer, prior=prior, tta=tta, candidates=candidates)
+    return lambda image: [(p.box, p.text, [c.text for c in p.candidates] or [p.text]) for p in reader.read(image)]
 
 
 def rapidocr_reader() -> Predict:
@@ -46,7 +49,7 @@ def rapidocr_reader() -> Predict:
 
     engine = RapidOCR()
 
-    def predict(image: np.ndarray) -> list[tuple[Box, str]]:
+    def predict(image: np.ndarray) -> list[Plate]:
         found, _ = engine(image)
         plates = []
         for points, text, _score in found or []:
@@ -55,13 +58,13 @@ def rapidocr_reader() -> Predict:
                 xy = np.asarray(points, np.float32)
                 x0, y0 = xy.min(0)
                 x1, y1 = xy.max(0)
-                plates.append(((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), plate))
+                plates.append(((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), plate, [plate]))
         return plates
 
     return predict
 
 
-def _timed(predict: Predict, image: np.ndarray) -> tuple[list[tuple[Box, str]], float]:
+def _timed(predict: Predict, image: np.ndarray) -> tuple[list[Plate], float]:
     start = time.perf_counter()
     found = predict(image)
     return found, time.perf_counter() - start
@@ -70,15 +73,18 @@ def _timed(predict: Predict, image: np.ndarray) -> tuple[list[tuple[Box, str]], 
 def run(folder: Path, predict: Predict) -> tuple[dict, float, float]:
     """Scores, ms per photo as given, ms per photo resized to 1080p (the first TIMED_1080P photos)."""
     labels = read_labels(folder)
-    predictions, seconds, seconds_1080p = {}, 0.0, []
+    found: dict[str, list[Plate]] = {}
+    seconds, seconds_1080p = 0.0, []
     for file in dict.fromkeys(label.file for label in labels):
         image = read_image(folder / file, name=file)
-        predictions[file], elapsed = _timed(predict, image)
+        found[file], elapsed = _timed(predict, image)
         seconds += elapsed
         if len(seconds_1080p) < TIMED_1080P:
             seconds_1080p.append(_timed(predict, cv2.resize(image, (1920, 1080)))[1])
-    per_photo = 1000 * seconds / max(len(predictions), 1)
-    return score_photos(labels, predictions), per_photo, 1000 * float(np.mean(seconds_1080p))
+    per_photo = 1000 * seconds / max(len(found), 1)
+    predictions = {file: [(box, text) for box, text, _ in plates] for file, plates in found.items()}
+    candidates = {file: [listed for _, _, listed in plates] for file, plates in found.items()}
+    return score_photos(labels, predictions, candidates=candidates), per_photo, 1000 * float(np.mean(seconds_1080p))
 
 
 def main() -> None:
@@ -91,6 +97,8 @@ def main() -> None:
     parser.add_argument("--recognizers", nargs="*", type=Path, default=[None],
                         help="recognizer ONNX files to compare, each in its own rows (default: the bundled one)")
     parser.add_argument("--tta", action="store_true", help="also read with test-time jitter, in rows of its own")
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="over 1: rows with a prior again, listing each plate's most likely texts")
     parser.add_argument("--opencv-simd-off", action="store_true",
                         help="run OpenCV without its SIMD code paths, to see how much the figures turn on its rounding")
     args = parser.parse_args()
@@ -98,8 +106,8 @@ def main() -> None:
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
     print(f"{describe_environment()}\n")
     print("| set | reader | photos | detected | read (95% interval) | false plates / photo | ms / photo "
-          "| ms / 1080p photo |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| ms / 1080p photo | truth among its texts |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.sets:
         folder = args.real / name
         readers: list[tuple[str, Predict]] = []
@@ -112,13 +120,17 @@ def main() -> None:
                     for prior in (priors[name], AUTO_PRIOR) if name in priors else (AUTO_PRIOR,):
                         readers.append((f"platelab (prior: {prior}{tag})",
                                         platelab_reader(prior, detector, recognizer, tta)))
+                        if args.candidates > 1:
+                            readers.append((f"platelab (prior: {prior}{tag}, {args.candidates} candidates)",
+                                            platelab_reader(prior, detector, recognizer, tta, args.candidates)))
         if not args.no_rapidocr:
             readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
         for reader_name, predict in readers:
             scores, ms, ms_1080p = run(folder, predict)
             print(f"| {name} | {reader_name} | {scores.n_photos} | {scores.detected:.1%} | "
                   f"{format_share(scores.n_read, scores.n_plates)} | "
-                  f"{scores.false_per_photo:.2f} | {ms:.0f} | {ms_1080p:.0f} |", flush=True)
+                  f"{scores.false_per_photo:.2f} | {ms:.0f} | {ms_1080p:.0f} | "
+                  f"{format_share(scores.n_among or 0, scores.n_plates)} |", flush=True)
 
 
 if __name__ == "__main__":

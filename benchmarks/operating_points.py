@@ -34,7 +34,7 @@ def main() -> None:
     found = {}
     for file in dict.fromkeys(label.file for label in labels):
         image = read_image(args.photos / file, name=file)
-        found[file] = reader.reader.candidates(image)
+        found[file] = reader.reader.readings(image)
     print(f"{describe_environment()}\n")
     print(f"{args.photos.name}, prior {args.prior or 'none'}\n")
     print("| min characters | min detector score | min confidence | detected | read | false plates / photo |")

@@ -23,6 +23,7 @@ _PUBLIC = {
     "DetectionPredictor": "platelab.predict.detector",
     "PlateTracker": "platelab.predict.track",
     "PlateResult": "platelab.io.results",
+    "Candidate": "platelab.io.results",
     "ImageResult": "platelab.io.results",
     "read_image": "platelab.io.decode",
     "render_plate": "platelab.synth.render",

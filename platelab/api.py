@@ -21,8 +21,8 @@ class Recognizer:
     """Reads cropped plates: `Recognizer().read([crop, ...])` with arrays (BGR or grey) or file paths."""
 
     def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0,
-                 tta: bool = False) -> None:
-        self.predictor = RecognitionPredictor(model, prior=prior, threads=threads, tta=tta)
+                 tta: bool = False, candidates: int = 1) -> None:
+        self.predictor = RecognitionPredictor(model, prior=prior, threads=threads, tta=tta, candidates=candidates)
 
     def read(self, images: Sequence[ImageInput] | ImageInput) -> list[PlateResult]:
         if isinstance(images, (np.ndarray, str, Path)):
@@ -37,12 +37,12 @@ class Reader:
     def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
                  prior: str | None = None, min_confidence: float = PHOTO_MIN_CONFIDENCE,
                  min_score: float = MIN_SCORE, threads: int = 0, refine: bool = True,
-                 min_chars: int = MIN_CHARACTERS, tta: bool = False) -> None:
+                 min_chars: int = MIN_CHARACTERS, tta: bool = False, candidates: int = 1) -> None:
         from platelab.predict.reader import PlateReader
 
         self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
                                   min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars,
-                                  tta=tta)
+                                  tta=tta, candidates=candidates)
 
     def read(self, image: ImageInput) -> list[PlateResult]:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
@@ -67,8 +67,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
-               min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False
-               ) -> Iterator[ImageResult]:
+               min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False,
+               candidates: int = 1) -> Iterator[ImageResult]:
     """One ImageResult per image or video file found in paths, in order; unreadable files give a result with an
     error. A video's plates are those followed through its frames (Reader.read_video).
 
@@ -80,15 +80,17 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
     every: in videos, read every `every`-th frame.
     progress: a progress bar on stderr, counting files (and a video's frames).
+    candidates: over 1, each plate also lists that many of its most likely texts, its own first.
     """
     from tqdm import tqdm
 
     files = list_images(paths)
     if crops:
-        results = _read_crop_files(files, Recognizer(model, prior, tta=tta), min_confidence or 0.0)
+        results = _read_crop_files(files, Recognizer(model, prior, tta=tta, candidates=candidates),
+                                   min_confidence or 0.0)
     else:
         reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                        min_score, refine=refine, min_chars=min_chars, tta=tta)
+                        min_score, refine=refine, min_chars=min_chars, tta=tta, candidates=candidates)
         results = _read_photo_files(files, reader, draw, every, progress)
     with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:

@@ -27,6 +27,9 @@ app.add_typer(train_app, name="train")
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="read each crop at small moves and let the readings vote (5x reading time)")
 ]
+CandidatesOption = Annotated[
+    int, typer.Option(min=1, help="list each plate's N most likely texts (for matching against a list of plates)")
+]
 StylesOption = Annotated[
     list[str] | None, typer.Option("--styles", help="style name or region globs (repeatable)")
 ]
@@ -293,10 +296,12 @@ def read(
     ] = True,
     tta: TtaOption = False,
     every: Annotated[int, typer.Option(min=1, help="videos: read every Nth frame")] = 1,
+    candidates: CandidatesOption = 1,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
     A video's plates are followed from frame to frame, one line each, with the seconds they were seen.
+    With --candidates N each plate's line is followed by its N most likely texts and their confidences.
     With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
     from platelab.api import read_paths
@@ -310,7 +315,8 @@ def read(
     failed = 0
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
                          min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
-                         min_chars=min_chars, tta=tta, every=every, progress=_bar_wanted(prints_as_it_goes=True))
+                         min_chars=min_chars, tta=tta, every=every, progress=_bar_wanted(prints_as_it_goes=True),
+                         candidates=candidates)
     with _usage_errors():
         for result in results:
             failed += result.error is not None
@@ -324,6 +330,8 @@ def read(
                 for p in result.plates:
                     seen = f"\t{p.seconds[0]:.2f}-{p.seconds[1]:.2f}s" if p.seconds else ""
                     typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}{seen}")
+                    for candidate in p.candidates:
+                        typer.echo(f"  {candidate.text}\t{candidate.confidence:.3f}")
     if failed:
         typer.secho(f"{failed} file(s) could not be read", err=True)
         raise typer.Exit(1)
@@ -338,6 +346,9 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="largest accepted request body")] = 20.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds a request may take")] = 10.0,
     prior: Annotated[str | None, typer.Option(envvar="PLATELAB_PRIOR", help=PRIOR_HELP)] = None,
+    candidates: Annotated[
+        int | None, typer.Option(min=1, envvar="PLATELAB_CANDIDATES", help="list each plate's N most likely texts")
+    ] = None,
 ) -> None:
     """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
     from platelab.api import Recognizer
@@ -345,7 +356,7 @@ def serve(
 
     with _usage_errors():
         Recognizer(prior=prior)  # an unknown prior stops here, not in every worker process
-    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior)
+    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates)
 
 
 @app.command("eval")
@@ -357,14 +368,17 @@ def evaluate(
     failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,
     tta: TtaOption = False,
+    candidates: CandidatesOption = 1,
 ) -> None:
     """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos).
+    With --candidates N, also how often the truth is among a plate's N most likely texts.
     Files that cannot be decoded count as misses, are listed, and make the exit status 1."""
     from platelab.eval.folders import evaluate
 
     with _usage_errors():
         evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures,
-                              min_score=min_score, tta=tta, progress=_bar_wanted(prints_as_it_goes=False))
+                              min_score=min_score, tta=tta, progress=_bar_wanted(prints_as_it_goes=False),
+                              candidates=candidates)
     typer.echo(evaluation.report)
     if evaluation.unreadable:
         raise typer.Exit(1)

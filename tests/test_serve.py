@@ -258,13 +258,13 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
 
 def test_settings_travel_through_the_environment() -> None:
     settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
-                             reader_threads=2, prior="auto")
+                             reader_threads=2, prior="auto", candidates=5)
     assert ServeSettings.from_env(settings.to_env()) == settings
     assert ServeSettings(api_key="").api_key is None
     assert ServeSettings(prior="").prior is None
 
 
-def test_the_servers_prior_reaches_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_servers_prior_and_candidates_reach_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     import platelab.serve.app as served
 
     made: list[dict[str, object]] = []
@@ -274,9 +274,10 @@ def test_the_servers_prior_reaches_its_reader(monkeypatch: pytest.MonkeyPatch) -
         return FixedReader()
 
     monkeypatch.setattr(served, "Reader", reader)
-    with TestClient(create_app(ServeSettings(prior="br", concurrent_reads=1, reader_threads=1))) as client:
+    settings = ServeSettings(prior="br", candidates=3, concurrent_reads=1, reader_threads=1)
+    with TestClient(create_app(settings)) as client:
         assert client.post("/v1/read", files={"image": ("a.jpg", _jpeg(), "image/jpeg")}).status_code == 200
-    assert made == [{"threads": 1, "prior": "br"}]
+    assert made == [{"threads": 1, "prior": "br", "candidates": 3}]
 
 
 @pytest.mark.parametrize(("workers", "cores", "expected"),

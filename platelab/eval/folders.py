@@ -29,9 +29,10 @@ class Evaluation:
 
 def evaluate_crops(
     folder: Path, prior: str | None = None, model: str | Path | None = None, failures: Path | None = None,
-    tta: bool = False, progress: bool = False,
+    tta: bool = False, progress: bool = False, candidates: int = 1,
 ) -> Evaluation:
-    """Score the recognizer on a folder of crops with labels.tsv: a markdown report."""
+    """Score the recognizer on a folder of crops with labels.tsv: a markdown report (with candidates over 1, how
+    often the truth is among each reading's that many most likely texts)."""
     from tqdm import tqdm
 
     from platelab.eval.metrics import score_crops
@@ -40,7 +41,7 @@ def evaluate_crops(
     from platelab.io.labels import normalize_plate, read_labels
 
     labels = read_labels(folder)
-    recognizer = Recognizer(model, prior, tta=tta)
+    recognizer = Recognizer(model, prior, tta=tta, candidates=candidates)
     images: list[np.ndarray | None] = []
     unreadable: list[str] = []
     for label in tqdm(labels, desc="decoding", unit="crop", disable=not progress):
@@ -52,8 +53,10 @@ def evaluate_crops(
     read = [None if image is None else next(readings) for image in images]
     preds = ["" if reading is None else reading.text for reading in read]
     truths = [normalize_plate(label.plate) for label in labels]
+    texts = [[] if reading is None else [c.text for c in reading.candidates] for reading in read]
     scores = score_crops(truths, preds, [getattr(label, "region", "") for label in labels],
-                         [0.0 if reading is None else reading.confidence for reading in read])
+                         [0.0 if reading is None else reading.confidence for reading in read],
+                         texts if candidates > 1 else None)
     if failures is not None:
         wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
         tiles = [UNREADABLE_TILE if image is None else image for image in (images[i] for i in wrong)]
@@ -72,8 +75,10 @@ def evaluate_photos(
     min_score: float = MIN_SCORE,
     tta: bool = False,
     progress: bool = False,
+    candidates: int = 1,
 ) -> Evaluation:
-    """Score the full reader on a folder of photos with labels.tsv (file, x, y, w, h, plate): a markdown report."""
+    """Score the full reader on a folder of photos with labels.tsv (file, x, y, w, h, plate): a markdown report
+    (with candidates over 1, how often a plate's truth is among its that many most likely texts)."""
     import time
 
     from tqdm import tqdm
@@ -86,8 +91,9 @@ def evaluate_photos(
 
     labels = read_labels(folder, "photos")
     boxes = {(label.file, label.plate): label.box for label in labels}
-    reader = Reader(detector, model, prior, min_score=min_score, tta=tta)
+    reader = Reader(detector, model, prior, min_score=min_score, tta=tta, candidates=candidates)
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
+    texts: dict[str, list[list[str]]] = {}
     drawn: dict[str, np.ndarray] = {}
     seconds = 0.0
     files = list(dict.fromkeys(label.file for label in labels))
@@ -96,15 +102,16 @@ def evaluate_photos(
         image = image_or_error(folder / file, file)
         if isinstance(image, str):
             unreadable.append(image)
-            predictions[file] = []
+            predictions[file], texts[file] = [], []
             continue
         start = time.perf_counter()
         plates = reader.read(image)
         seconds += time.perf_counter() - start
         predictions[file] = [(p.box, p.text) for p in plates]
+        texts[file] = [[c.text for c in p.candidates] for p in plates]
         if failures is not None:
             drawn[file] = draw_plates(image, plates)
-    scores = score_photos(labels, predictions)
+    scores = score_photos(labels, predictions, candidates=texts if candidates > 1 else None)
     if failures is not None and (scores.failures or scores.false_plates):
         # each tile is a labelled plate missed or misread, or a false plate, with what is around it
         misses = scores.failures[:MONTAGE_TILES]
@@ -139,10 +146,10 @@ def _unreadable_note(errors: list[str]) -> str:
 
 def evaluate(folder: Path, prior: str | None = None, model: str | Path | None = None,
              detector: str | Path | None = None, failures: Path | None = None, min_score: float = MIN_SCORE,
-             tta: bool = False, progress: bool = False) -> Evaluation:
+             tta: bool = False, progress: bool = False, candidates: int = 1) -> Evaluation:
     """Crops or photos, by the folder's labels.tsv header; progress: a progress bar on stderr."""
     from platelab.io.labels import labels_kind
 
     if labels_kind(folder) == "crops":
-        return evaluate_crops(folder, prior, model, failures, tta, progress)
-    return evaluate_photos(folder, prior, model, detector, failures, min_score, tta, progress)
+        return evaluate_crops(folder, prior, model, failures, tta, progress, candidates)
+    return evaluate_photos(folder, prior, model, detector, failures, min_score, tta, progress, candidates)

@@ -70,7 +70,8 @@ class CropScores:
     `exact` is the share of crops read exactly; `cer` is total edits / total truth characters. `by_length`
     (truth length) and `by_region` map to (number of crops, exact share); `by_confidence`, when the readings'
     confidences are given, maps a threshold to (crops read at least that surely, exact share among them): what
-    `--min-confidence` keeps and how often it is right.
+    `--min-confidence` keeps and how often it is right. `n_among`, when the readings' candidates are given, counts
+    the crops whose truth is among them.
     """
 
     n: int
@@ -80,6 +81,7 @@ class CropScores:
     by_region: dict[str, tuple[int, float]]
     confusions: list[tuple[str, str, int]]  # (true char, predicted char, count), most frequent first
     by_confidence: dict[float, tuple[int, float]] = field(default_factory=dict)
+    n_among: int | None = None
 
 
 def _exact_by_group(keys: Sequence[Key], hits: Sequence[bool]) -> dict[Key, tuple[int, float]]:
@@ -96,10 +98,11 @@ def _ranked(counter: Counter) -> list[tuple[str, str, int]]:
 
 def score_crops(
     truths: Sequence[str], preds: Sequence[str], regions: Sequence[str] | None = None,
-    confidences: Sequence[float] | None = None,
+    confidences: Sequence[float] | None = None, candidates: Sequence[Sequence[str]] | None = None,
 ) -> CropScores:
-    """Scores predicted crop texts against their labels; `regions` (e.g. US state) groups the results, and the
-    readings' `confidences` give the share kept and read right at each of CONFIDENCE_STEPS."""
+    """Scores predicted crop texts against their labels; `regions` (e.g. US state) groups the results, the
+    readings' `confidences` give the share kept and read right at each of CONFIDENCE_STEPS, and their
+    `candidates` (texts each) how often the truth is among them."""
     regions = [""] * len(truths) if regions is None else regions
     if not len(truths) == len(preds) == len(regions):
         raise ValueError(f"got {len(truths)} truths, {len(preds)} predictions and {len(regions)} regions")
@@ -120,7 +123,12 @@ def score_crops(
         by_region=_exact_by_group(list(regions), hits),
         confusions=_ranked(confusions),
         by_confidence={} if confidences is None else _exact_by_confidence(confidences, hits),
+        n_among=None if candidates is None else sum(_among(t, c) for t, c in zip(truths, candidates, strict=True)),
     )
+
+
+def _among(truth: str, candidates: Sequence[str]) -> bool:
+    return normalize_plate(truth) in {normalize_plate(c) for c in candidates}
 
 
 def _exact_by_confidence(confidences: Sequence[float], hits: Sequence[bool]) -> dict[float, tuple[int, float]]:
@@ -153,7 +161,8 @@ class PhotoScores:
     whose matched prediction also has the exact text. `false_per_photo`: predicted plates that overlap no
     labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed); `hits` says
     for each labelled plate, in the labels' order, whether it was read; `found`, whether a predicted plate overlaps it;
-    `false_plates` lists (file, box, text) of the predictions that overlap no labelled plate.
+    `false_plates` lists (file, box, text) of the predictions that overlap no labelled plate. `n_among`, when the
+    predictions' candidates are given, counts the labelled plates whose matched prediction has the truth among them.
     """
 
     n_plates: int
@@ -166,6 +175,7 @@ class PhotoScores:
     hits: list[bool] = field(default_factory=list)
     found: list[bool] = field(default_factory=list)
     false_plates: list[tuple[str, Box, str]] = field(default_factory=list)
+    n_among: int | None = None
 
     @property
     def n_false(self) -> int:
@@ -184,6 +194,7 @@ class _PhotoTally:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     hits: dict[int, bool] = field(default_factory=dict)  # label index -> read
     found: dict[int, bool] = field(default_factory=dict)  # label index -> a prediction overlaps it
+    among: int = 0  # labelled plates whose matched prediction has the truth among its candidates
 
 
 def _match(
@@ -210,9 +221,11 @@ def _match(
 
 def _tally_photo(
     file: str, labels: Mapping[int, PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float,
-    tally: _PhotoTally,
+    tally: _PhotoTally, candidates: Sequence[Sequence[str]] | None = None,
 ) -> None:
-    """One photo's labels, by their index among all labels, against its predictions."""
+    """One photo's labels, by their index among all labels, against its predictions (and their candidates)."""
+    if candidates is not None and len(candidates) != len(predictions):
+        raise ValueError(f"{file}: {len(candidates)} candidate lists for {len(predictions)} predictions")
     indices, photo_labels = list(labels), list(labels.values())
     matches, overlapping = _match(photo_labels, predictions, iou_min)
     tally.false_plates += [(file, box, text) for i, (box, text) in enumerate(predictions) if i not in overlapping]
@@ -223,14 +236,18 @@ def _tally_photo(
         tally.read += read
         tally.hits[indices[li]] = read
         tally.found[indices[li]] = li in matches
+        if candidates is not None and li in matches:
+            tally.among += _among(label.plate, candidates[matches[li]])
         if not read:
             tally.failures.append((label.file, label.plate, text))
 
 
 def score_photos(
-    labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]], iou_min: float = 0.3
+    labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]], iou_min: float = 0.3,
+    candidates: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> PhotoScores:
-    """Scores (box, text) predictions per photo file against labelled plates.
+    """Scores (box, text) predictions per photo file against labelled plates; candidates, per file, the texts of
+    each of its predictions in their order.
 
     Photos without predictions count as all plates missed; predictions for unlabelled files are ignored.
     """
@@ -239,7 +256,8 @@ def score_photos(
         by_file[label.file][index] = label
     tally = _PhotoTally()
     for file, photo_labels in by_file.items():
-        _tally_photo(file, photo_labels, predictions.get(file, ()), iou_min, tally)
+        _tally_photo(file, photo_labels, predictions.get(file, ()), iou_min, tally,
+                     None if candidates is None else candidates.get(file, ()))
     n_plates = len(labels)
     return PhotoScores(
         n_plates=n_plates,
@@ -251,5 +269,6 @@ def score_photos(
         failures=tally.failures,
         hits=[tally.hits[i] for i in range(n_plates)],
         found=[tally.found[i] for i in range(n_plates)],
+        n_among=None if candidates is None else tally.among,
         false_plates=tally.false_plates,
     )

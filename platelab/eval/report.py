@@ -59,6 +59,8 @@ def format_crop_report(scores: CropScores, title: str) -> str:
         f"### Top {TOP_CONFUSIONS} confusions",
         _table(["truth", "read as", "count"], scores.confusions[:TOP_CONFUSIONS]),
     ]
+    if scores.n_among is not None:
+        sections += [_among_section(scores.n_among, scores.n)]
     if scores.by_confidence:
         sections += [
             "### By confidence (what `--min-confidence` keeps)",
@@ -92,7 +94,10 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
         ["file", "truth", "read as"], [[file, truth, pred or "(missed)"] for file, truth, pred in shown]
     )
     heading = f"### Failures (first {max_failures} of {len(scores.failures)})"
-    sections = [f"## {title}", overall, heading, failures]
+    sections = [f"## {title}", overall]
+    if scores.n_among is not None:
+        sections += [_among_section(scores.n_among, scores.n_plates)]
+    sections += [heading, failures]
     if scores.false_plates:
         sections += [
             f"### False plates (first {max_failures} of {len(scores.false_plates)}; an unlabelled plate counts too)",
@@ -100,6 +105,14 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
                    [[file, text, ",".join(map(str, box))] for file, box, text in scores.false_plates[:max_failures]]),
         ]
     return "\n\n".join(sections) + "\n"
+
+
+def _among_section(n_among: int, total: int) -> str:
+    return "\n\n".join([
+        "### Candidates (what matching against a list of plates would find)",
+        _table(["truth among a plate's candidates", "95% interval"],
+               [[f"{n_among} of {total} ({_percent(n_among / max(total, 1))})", format_interval(n_among, total)]]),
+    ])
 
 
 def failure_montage(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 JSON_DECIMALS = 4
@@ -19,10 +19,23 @@ class CharResult:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A text the plate may read, with its confidence on the plate's scale."""
+
+    text: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "confidence": float(self.confidence)}
+
+
+@dataclass(frozen=True)
 class PlateResult:
     """One plate: box is (x, y, w, h) in pixels; quad is its 4 corners, clockwise from top-left. A plate followed
     through a video also has the first and last frame it was read in (frames) and their times (seconds); its box,
-    quad and characters are those of its surest reading."""
+    quad and characters are those of its surest reading. candidates, when asked for, are the most likely texts,
+    its own text first with its confidence (for matching against a list of plates: a look-alike the network
+    doubted is among them)."""
 
     text: str
     confidence: float
@@ -32,10 +45,17 @@ class PlateResult:
     region: str | None = None
     frames: tuple[int, int] | None = None
     seconds: tuple[float, float] | None = None
+    candidates: tuple[Candidate, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.box) != 4 or len(self.quad) != 4:
             raise ValueError(f"a plate needs a 4-value box and 4 corners: {self.box!r}, {self.quad!r}")
+
+    def with_confidence(self, confidence: float) -> PlateResult:
+        """This plate at another confidence (a vote's, times a detection score), its candidates scaled alike."""
+        factor = confidence / self.confidence if self.confidence > 0 else 0.0
+        scaled = tuple(Candidate(c.text, c.confidence * factor) for c in self.candidates)
+        return replace(self, confidence=confidence, candidates=scaled)
 
     def to_dict(self) -> dict[str, Any]:
         # float()/int() turn numpy scalars from the models into types json can write
@@ -52,6 +72,8 @@ class PlateResult:
             plate["frames"] = [int(v) for v in self.frames]
         if self.seconds is not None:
             plate["seconds"] = [float(v) for v in self.seconds]
+        if self.candidates:
+            plate["candidates"] = [c.to_dict() for c in self.candidates]
         return plate
 
 

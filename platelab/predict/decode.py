@@ -6,9 +6,10 @@ the last class being the blank).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from functools import partial
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 
@@ -20,6 +21,34 @@ class Decoded:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    candidates: tuple[tuple[str, float], ...] = ()  # (text, confidence), most likely first: the text itself
+
+
+class RunChoice(NamedTuple):
+    """A prior's classes for a CTC reading's characters."""
+
+    read: np.ndarray  # the classes read
+    written: np.ndarray  # those classes as the country writes them
+    allowed_probs: np.ndarray | None  # the chosen format's allowed probabilities; None when no format fits
+    write: Callable[[np.ndarray], np.ndarray]  # any classes read there -> as the country writes them
+
+
+def _unchanged(classes: np.ndarray) -> np.ndarray:
+    return classes
+
+
+def most_likely(probs: np.ndarray, n: int) -> list[tuple[np.ndarray, float]]:
+    """The n most likely class sequences, one class per row of probs (positions, classes), each with the
+    product of its classes' probabilities, most likely first. A beam of n is exact here: the positions are
+    independent, so a prefix outside the n best has n better prefixes that share its best ending."""
+    paths, scores = np.zeros((1, 0), int), np.ones(1)
+    for row in probs:
+        top = np.argsort(-row, kind="stable")[:n]
+        joint = (scores[:, None] * row[top][None, :]).ravel()
+        best = np.argsort(-joint, kind="stable")[:n]
+        paths = np.concatenate([paths[best // len(top)], top[best % len(top), None]], axis=1)
+        scores = joint[best]
+    return [(path, float(score)) for path, score in zip(paths, scores)]
 
 
 def _decoded(probs: np.ndarray, classes: np.ndarray, charset: Charset) -> Decoded:
@@ -66,39 +95,83 @@ def _ctc_runs(probs: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray, np
     return classes, starts, classes != blank
 
 
-def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None) -> Decoded:
+def _choose(
+    char_probs: np.ndarray, greedy: np.ndarray, prior: Prior | None, blank: int
+) -> tuple[RunChoice, np.ndarray]:
+    """A CTC reading's characters (probabilities (characters, classes), greedy classes) under the prior: its
+    choice, and each character's distribution over the classes it may be (characters, classes)."""
+    if prior is None:
+        choice = RunChoice(greedy, greedy, None, _unchanged)
+    else:
+        choice = prior.best_run_classes(char_probs, greedy)
+    if choice.allowed_probs is None:
+        # a character is one of the characters (the run's blank probability is no other reading of it)
+        return choice, np.where(np.arange(char_probs.shape[1]) == blank, 0.0, char_probs)
+    # Given the format, a character is one of the classes its position allows: its confidence is its share of
+    # their probability (a digit position read as O still gives a sure 0 where O and 0 look alike).
+    return choice, choice.allowed_probs / np.maximum(choice.allowed_probs.sum(1, keepdims=True), 1e-12)
+
+
+def _candidates(
+    char_probs: np.ndarray, greedy: np.ndarray, run_blank: np.ndarray, prior: Prior | None, charset: Charset,
+    n: int, scale: np.floating,
+) -> tuple[tuple[str, float], ...]:
+    """The reading's n most likely distinct texts, the reading first: its characters read otherwise, and with one
+    character fewer (a logo or a bolt read as a character is the commonest misreading), each shortened reading
+    decoded again under the prior and weighed by how blank the dropped character's frames ever were (run_blank;
+    a character never blank in any frame is not dropped).
+    A text's confidence is computed as the reading's; texts written alike (O and 0 where the country writes 0)
+    count once, at the likelier one's confidence."""
+    positions = np.arange(len(greedy))
+    variants = [(positions, 1.0)]
+    if len(greedy) > 1:
+        variants += [(np.delete(positions, i), float(run_blank[i])) for i in positions if run_blank[i] > 0]
+    scored: list[tuple[str, float]] = []
+    for kept, weight in variants:
+        choice, dist = _choose(char_probs[kept], greedy[kept], prior, charset.pad_index)
+        for classes, _ in most_likely(dist, 2 * n):  # room for texts written alike
+            confidence = float(np.prod(dist[np.arange(len(classes)), classes]) * scale) * weight
+            scored.append(("".join(charset.char(c) for c in choice.write(classes)), confidence))
+    texts = dict([scored[0]])
+    for text, confidence in sorted(scored[1:], key=lambda item: -item[1]):
+        texts.setdefault(text, confidence)
+    return tuple(list(texts.items())[:n])
+
+
+def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None, candidates: int) -> Decoded:
     blank = charset.pad_index
     classes, starts, is_char = _ctc_runs(probs, blank)
     # A character's evidence is its best frame; a blank run is as sure as its least sure frame, so a
     # half-seen character between two others lowers the confidence of the whole reading.
     run_best = np.maximum.reduceat(probs, starts, axis=0)  # (runs, classes)
-    blank_floor = np.minimum.reduceat(probs[:, blank], starts)[~is_char]
-    char_probs = run_best[is_char]
-    chosen = written = classes[is_char]
-    allowed_probs = None
-    if prior is not None and len(chosen):
-        chosen, written, allowed_probs = prior.best_run_classes(char_probs, chosen)
-    if allowed_probs is None:
-        char_conf = char_probs[np.arange(len(chosen)), chosen]
-    else:
-        # Given the format, a character is one of the classes its position allows: its confidence is its share
-        # of their probability (a digit position read as O still gives a sure 0 where O and 0 look alike).
-        char_conf = allowed_probs[np.arange(len(chosen)), chosen] / np.maximum(allowed_probs.sum(1), 1e-12)
-    text = "".join(charset.char(c) for c in written)
-    confidence = float(np.prod(char_conf) * np.prod(blank_floor)) if len(chosen) else 0.0
-    return Decoded(text, confidence, tuple(float(p) for p in char_conf))
+    blank_floor = np.prod(np.minimum.reduceat(probs[:, blank], starts)[~is_char])
+    char_probs, greedy = run_best[is_char], classes[is_char]
+    if not len(greedy):
+        return Decoded("", 0.0, (), (("", 0.0),) if candidates > 1 else ())
+    choice, char_dist = _choose(char_probs, greedy, prior, blank)
+    char_conf = char_dist[np.arange(len(greedy)), choice.read]
+    text = "".join(charset.char(c) for c in choice.written)
+    confidence = float(np.prod(char_conf) * blank_floor)
+    others: tuple[tuple[str, float], ...] = ()
+    if candidates > 1:
+        others = _candidates(char_probs, greedy, run_best[is_char, blank], prior, charset, candidates, blank_floor)
+    return Decoded(text, confidence, tuple(float(p) for p in char_conf), others)
 
 
-def decode_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None = None) -> list[Decoded]:
+def decode_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None = None, candidates: int = 1) -> list[Decoded]:
     """Best class per frame, repeats merged, blanks dropped; a prior then re-picks each character's class
-    among the formats of the reading's length."""
-    return [_decoded_ctc(p, charset, prior) for p in probs]
+    among the formats of the reading's length. With candidates over 1, each reading also lists that many of
+    its most likely texts (_candidates)."""
+    return [_decoded_ctc(p, charset, prior, candidates) for p in probs]
 
 
-def decode(probs: np.ndarray, charset: Charset, head: str, prior: Prior | None = None) -> list[Decoded]:
-    """Decode a recognizer's output, whichever head produced it."""
+def decode(
+    probs: np.ndarray, charset: Charset, head: str, prior: Prior | None = None, candidates: int = 1
+) -> list[Decoded]:
+    """Decode a recognizer's output, whichever head produced it. Candidates come from CTC heads only (every
+    model since the first); a slots reading lists none."""
     if head == "ctc":
-        return decode_ctc(probs, charset, prior)
+        return decode_ctc(probs, charset, prior, candidates)
     return decode_greedy(probs, charset) if prior is None else decode_with_prior(probs, charset, prior)
 
 
@@ -192,22 +265,21 @@ class FormatPrior:
                 return float(scores[k]), allowed[k]
         return None
 
-    def run_classes(self, probs: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A CTC reading's characters under one format, allowed (characters, classes): (classes read, those classes
-        as the country writes them, the format's allowed probabilities (see _allowed_probs))."""
+    def run_classes(self, probs: np.ndarray, allowed: np.ndarray) -> RunChoice:
+        """A CTC reading's characters under one of the formats, allowed (characters, classes); its allowed
+        probabilities are _allowed_probs's."""
         pooled = self._allowed_probs(probs, allowed[None])[0]
         read = pooled.argmax(1)
-        return read, self._written(read, allowed), pooled
+        return RunChoice(read, self._written(read, allowed), pooled, partial(self._written, allowed=allowed))
 
-    def best_run_classes(
-        self, probs: np.ndarray, greedy: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def best_run_classes(self, probs: np.ndarray, greedy: np.ndarray) -> RunChoice:
         """Classes for a CTC reading's characters, probs (characters, classes), under the most probable format
-        of the reading's length (run_classes); the greedy classes, read and written, and None when no format has
-        that length."""
+        of the reading's length (run_classes); when no format has that length, the greedy classes, written as
+        the country writes anywhere."""
         chosen = self.run_format(np.log(np.clip(probs, 1e-9, 1.0)))
         if chosen is None:
-            return greedy, self._written(greedy, np.ones_like(probs, bool)), None
+            write = partial(self._written, allowed=np.ones_like(probs, bool))
+            return RunChoice(greedy, write(greedy), None, write)
         return self.run_classes(probs, chosen[1])
 
 
@@ -228,14 +300,12 @@ class AutoPrior:
     def best_classes(self, probs: np.ndarray) -> np.ndarray:
         return max((prior.slot_choice(probs) for prior in self.priors), key=lambda choice: choice[0])[1]
 
-    def best_run_classes(
-        self, probs: np.ndarray, greedy: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def best_run_classes(self, probs: np.ndarray, greedy: np.ndarray) -> RunChoice:
         """As FormatPrior.best_run_classes, under the best-scoring country's formats."""
         logp = np.log(np.clip(probs, 1e-9, 1.0))
         fits = [(chosen, prior) for prior in self.priors if (chosen := prior.run_format(logp)) is not None]
         if not fits:
-            return greedy, greedy, None
+            return RunChoice(greedy, greedy, None, _unchanged)
         (_, allowed), prior = max(fits, key=lambda fit: fit[0][0])
         return prior.run_classes(probs, allowed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -54,7 +55,7 @@ class PlateReader:
     whose plate formats constrain the reading (see RecognitionPredictor). With refine, each plate is also
     re-detected in zoomed views (platelab.predict.refine) and the crops' readings vote. A plate's confidence
     is the detection score times the voted reading confidence; plates below min_confidence, and readings of
-    fewer than min_chars characters, are dropped. tta: the recognizer's test-time jitter (RecognitionPredictor).
+    fewer than min_chars characters, are dropped. tta and candidates: as RecognitionPredictor's.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class PlateReader:
         refine: bool = True,
         min_chars: int = MIN_CHARACTERS,
         tta: bool = False,
+        candidates: int = 1,
     ) -> None:
         self.detector = (
             detector if isinstance(detector, DetectionPredictor) else DetectionPredictor(detector, threads)
@@ -75,14 +77,14 @@ class PlateReader:
         self.recognizer = (
             recognizer
             if isinstance(recognizer, RecognitionPredictor)
-            else RecognitionPredictor(recognizer, prior=prior, threads=threads, tta=tta)
+            else RecognitionPredictor(recognizer, prior=prior, threads=threads, tta=tta, candidates=candidates)
         )
         self.min_score = min_score
         self.min_confidence = min_confidence
         self.refine = refine
         self.min_chars = min_chars
 
-    def candidates(self, image: np.ndarray) -> list[tuple[float, PlateResult]]:
+    def readings(self, image: np.ndarray) -> list[tuple[float, PlateResult]]:
         """(detector score, plate) for every detection above min_score, before the confidence filter."""
         detections = self.detector.detect(image, self.min_score)
         first = self.recognizer.read([rectify(image, d.quad) for d in detections])
@@ -102,16 +104,12 @@ class PlateReader:
         return found
 
     def read(self, image: np.ndarray) -> list[PlateResult]:
-        kept = [p for _, p in self.candidates(image)
+        kept = [p for _, p in self.readings(image)
                 if p.confidence >= self.min_confidence and len(p.text) >= self.min_chars]
         return sorted(kept, key=lambda p: -p.confidence)
 
     @staticmethod
     def _result(image: np.ndarray, quad: np.ndarray, reading: PlateResult, confidence: float) -> PlateResult:
-        return PlateResult(
-            text=reading.text,
-            confidence=confidence,
-            chars=reading.chars,
-            box=quad_box(quad, image.shape),
-            quad=tuple((float(x), float(y)) for x, y in quad),
-        )
+        """The reading of a plate's crop placed at its quad in the photo, at the plate's confidence."""
+        return replace(reading.with_confidence(confidence), box=quad_box(quad, image.shape),
+                       quad=tuple((float(x), float(y)) for x, y in quad))

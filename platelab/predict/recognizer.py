@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from platelab.io.results import CharResult, PlateResult
+from platelab.io.results import Candidate, CharResult, PlateResult
 from platelab.predict.charset import Charset
 from platelab.predict.decode import AUTO_PRIOR, AutoPrior, Decoded, FormatPrior, Prior, decode, rescaled
 from platelab.predict.preprocess import NO_JITTER, Jitter, preprocess_crops
@@ -34,7 +34,8 @@ class RecognitionPredictor:
     0 but not in a letter place); "auto" decodes each crop under the country whose formats fit it best
     (AutoPrior); None reads without a prior. With tta, each crop is read at every move in
     TTA_JITTERS and the readings vote (platelab.predict.vote): a reading that turns on the crop's exact pixels is
-    outvoted, at five times the reading time.
+    outvoted, at five times the reading time. candidates over 1: each result lists that many of its most likely
+    texts (PlateResult.candidates).
     """
 
     def __init__(
@@ -44,7 +45,11 @@ class RecognitionPredictor:
         threads: int = 0,
         batch_size: int = 64,
         tta: bool = False,
+        candidates: int = 1,
     ) -> None:
+        if candidates < 1:
+            raise ValueError(f"candidates must be 1 or more, got {candidates}")
+        self.candidates = candidates
         self.jitters = TTA_JITTERS if tta else (NO_JITTER,)
         self.path = Path(model) if model else default_model("recognizer")
         self.session, metadata = load_session(self.path, threads)
@@ -114,7 +119,7 @@ class RecognitionPredictor:
     def decode(self, probs: np.ndarray) -> list[Decoded]:
         if self.class_scale is not None:
             probs = rescaled(probs, self.class_scale, self.charset.pad_index)
-        return decode(probs, self.charset, self.head, self.prior)
+        return decode(probs, self.charset, self.head, self.prior, self.candidates)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateResult]:
         per_jitter = [self._results(crops, probs) for probs in self._probabilities(crops, self.jitters)]
@@ -135,6 +140,7 @@ class RecognitionPredictor:
                     chars=tuple(CharResult(c, p) for c, p in zip(decoded.text, decoded.char_confidences)),
                     box=(0, 0, w, h),
                     quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
+                    candidates=tuple(Candidate(text, p) for text, p in decoded.candidates),
                 )
             )
         return results

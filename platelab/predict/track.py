@@ -31,7 +31,7 @@ class _Track:
     def result(self) -> PlateResult:
         """The voted text with its surest reading's box, quad and characters, and when the plate was seen."""
         best, confidence = vote(self.readings)
-        return replace(self.readings[best], confidence=confidence, frames=(self.frames[0], self.frames[-1]),
+        return replace(self.readings[best].with_confidence(confidence), frames=(self.frames[0], self.frames[-1]),
                        seconds=(self.seconds[0], self.seconds[-1]))
 
 

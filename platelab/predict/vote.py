@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from platelab.io.results import PlateResult
 
 
@@ -22,6 +20,6 @@ def vote(readings: list[PlateResult]) -> tuple[int, float]:
 
 
 def voted(readings: list[PlateResult]) -> PlateResult:
-    """The winning reading (its characters and geometry) with the vote's confidence."""
+    """The winning reading (its characters, candidates and geometry) with the vote's confidence."""
     best, confidence = vote(readings)
-    return replace(readings[best], confidence=confidence)
+    return readings[best].with_confidence(confidence)

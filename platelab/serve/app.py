@@ -52,7 +52,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFactory | None = None) -> FastAPI:
     """The app; reader_factory (default: the bundled models) is called once, at startup."""
     settings = settings or ServeSettings()
-    make_reader = reader_factory or partial(Reader, threads=settings.reader_threads, prior=settings.prior)
+    make_reader = reader_factory or partial(Reader, threads=settings.reader_threads, prior=settings.prior,
+                                           candidates=settings.candidates)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -180,14 +181,15 @@ def _is_loopback(host: str) -> bool:
 
 
 def run_server(host: str, port: int, workers: int, api_key: str | None, max_upload_mb: float,
-               timeout_s: float, prior: str | None = None) -> None:
+               timeout_s: float, prior: str | None = None, candidates: int | None = None) -> None:
     """Serve until interrupted. api_key None falls back to $PLATELAB_API_KEY; uvicorn trusts X-Forwarded-*
     only from the addresses in $FORWARDED_ALLOW_IPS (default: loopback)."""
     import uvicorn
 
     base = ServeSettings.from_env(workers=workers)
     settings = dataclasses.replace(base, api_key=api_key or base.api_key, max_upload_mb=max_upload_mb,
-                                   timeout_s=timeout_s, prior=prior or base.prior)
+                                   timeout_s=timeout_s, prior=prior or base.prior,
+                                   candidates=candidates or base.candidates)
     if settings.api_key is None and not _is_loopback(host):
         log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     os.environ.update(settings.to_env())  # worker processes rebuild the settings from here

@@ -12,6 +12,11 @@ class CharOut(BaseModel):
     confidence: float
 
 
+class CandidateOut(BaseModel):
+    text: str
+    confidence: float
+
+
 class PlateOut(BaseModel):
     text: str
     confidence: float = Field(description="detection score times reading confidence, 0 to 1")
@@ -19,6 +24,9 @@ class PlateOut(BaseModel):
     box: list[int] = Field(description="x, y, width, height in pixels of the upright image")
     quad: list[list[float]] = Field(description="the plate's 4 corners, clockwise from top-left")
     region: str | None = None
+    candidates: list[CandidateOut] | None = Field(
+        None, description="with candidates set on the server: the plate's most likely texts, its own text first"
+    )
 
 
 class ImageOut(BaseModel):

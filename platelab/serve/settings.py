@@ -22,6 +22,7 @@ ENV_NAMES = {
     "concurrent_reads": "PLATELAB_CONCURRENT_READS",
     "reader_threads": "PLATELAB_READER_THREADS",
     "prior": "PLATELAB_PRIOR",
+    "candidates": "PLATELAB_CANDIDATES",
 }
 
 
@@ -48,12 +49,13 @@ class ServeSettings:
     max_batch_images: int = 32
     cards_dir: Path = WEIGHTS_DIR
     prior: str | None = None  # the plate-format prior every reading uses: a country, "auto", or none
+    candidates: int = 1  # over 1: each plate also lists that many of its most likely texts
 
     def __post_init__(self) -> None:
         if self.max_upload_mb <= 0 or self.timeout_s <= 0:
             raise ValueError("max_upload_mb and timeout_s must be positive")
-        if self.concurrent_reads < 1 or self.reader_threads < 1:
-            raise ValueError("concurrent_reads and reader_threads must be at least 1")
+        if self.concurrent_reads < 1 or self.reader_threads < 1 or self.candidates < 1:
+            raise ValueError("concurrent_reads, reader_threads and candidates must be at least 1")
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)  # an empty key would lock nobody out
         if self.prior == "":
