@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -47,19 +47,33 @@ class Reader:
     def read(self, image: ImageInput) -> list[PlateResult]:
         return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
 
-    def read_video(self, path: str | Path, every: int = 1, progress: bool = False) -> list[PlateResult]:
+    def read_video(self, path: str | Path, every: int = 1, progress: bool = False,
+                   draw: Path | None = None) -> list[PlateResult]:
         """Every plate that passes in a video file, read in every `every`-th frame and followed from frame to
         frame; each plate's readings vote on its text (platelab.predict.track). Raises ImageDecodeError naming
-        the file when it is not a video OpenCV can decode."""
+        the file when it is not a video OpenCV can decode. draw: an MP4 file that receives the frames read, each
+        with the plates read in it outlined, at the rate they were read (written whole or not at all)."""
+        from contextlib import ExitStack
+
         from tqdm import tqdm
 
-        from platelab.io.video import video_frames
+        from platelab.io.draw import draw_plates
+        from platelab.io.video import video_frames, video_writer
         from platelab.predict.track import PlateTracker
 
         tracker = PlateTracker()
-        for frame in tqdm(video_frames(Path(path), str(path), every), desc=Path(path).name, unit="frame",
-                          leave=False, disable=not progress):
-            tracker.add(frame.index, frame.seconds, self.reader.read(frame.image))
+        with ExitStack() as stack:
+            writer = None
+            for frame in tqdm(video_frames(Path(path), str(path), every), desc=Path(path).name, unit="frame",
+                              leave=False, disable=not progress):
+                plates = self.reader.read(frame.image)
+                tracker.add(frame.index, frame.seconds, plates)
+                if draw is not None:
+                    if writer is None:
+                        height, width = frame.image.shape[:2]
+                        fps = frame.fps / every if frame.fps > 0 else 1.0
+                        writer = stack.enter_context(video_writer(draw, fps, (width, height)))
+                    writer.write(draw_plates(frame.image, plates))
         return tracker.plates()
 
 
@@ -74,7 +88,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 
     crops: the files are cropped plates (read in batches, no detection); otherwise whole photos.
     min_confidence: plates read less surely are dropped (default: none for crops, PHOTO_MIN_CONFIDENCE in photos).
-    draw: a folder that receives each photo with its plates outlined.
+    draw: a folder that receives each photo with its plates outlined (a video: an MP4 of the frames read).
     refine: re-detect each plate in zoomed views and let the crops vote (photos; see platelab.predict.refine).
     min_chars: in photos, readings with fewer characters are dropped as fragments, not plates.
     tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
@@ -121,8 +135,9 @@ def _read_photo_files(files: list[tuple[Path, str]], reader: Reader, draw: Path 
                       progress: bool) -> Iterator[ImageResult]:
     for path, name in files:
         if is_video(path):
+            drawn = None if draw is None else _drawn_path(draw, name, path, ".mp4")
             try:
-                yield ImageResult(name, plates=tuple(reader.read_video(path, every, progress)))
+                yield ImageResult(name, plates=tuple(reader.read_video(path, every, progress, drawn)))
             except ImageDecodeError as exc:
                 yield ImageResult(name, error=f"{name}: {exc.reason}")
             continue
@@ -135,7 +150,17 @@ def _read_photo_files(files: list[tuple[Path, str]], reader: Reader, draw: Path 
             from platelab.io.atomic import atomic_write_image
             from platelab.io.draw import draw_plates
 
-            target = draw / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_image(target.with_suffix(".jpg"), draw_plates(image, plates))
+            atomic_write_image(_drawn_path(draw, name, path, ".jpg"), draw_plates(image, plates))
         yield ImageResult(name, plates=plates)
+
+
+def _drawn_path(draw: Path, name: str, source: Path, suffix: str) -> Path:
+    """Where the annotated copy of source, listed as name, goes (its folders made): name under draw, never outside
+    it (a file given as /abs/car.jpg or ../car.jpg would otherwise be written over) and never onto source itself
+    (draw may be the folder being read)."""
+    listed = PurePath(name)
+    target = draw.joinpath(*[part for part in listed.parts if part not in (listed.anchor, "..")]).with_suffix(suffix)
+    if target.resolve() == source.resolve():
+        target = target.with_name(f"{target.stem}.drawn{suffix}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target

@@ -278,7 +278,9 @@ def read(
     paths: Annotated[list[str] | None, typer.Argument(help="image or video files, folders or globs")] = None,
     crops: Annotated[bool, typer.Option("--crops", help="inputs are cropped plates: skip detection")] = False,
     json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image or video")] = False,
-    draw: Annotated[Path | None, typer.Option(help="folder for copies of the photos with plates outlined")] = None,
+    draw: Annotated[
+        Path | None, typer.Option(help="folder for copies of the photos (and MP4s of the videos) with plates outlined")
+    ] = None,
     prior: Annotated[str | None, typer.Option(help=PRIOR_HELP)] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,

@@ -96,6 +96,25 @@ def test_cli_reads_photos_draws_them_and_survives_bad_files(
     assert (drawn / "photo.jpg").exists()
 
 
+def test_draw_never_writes_over_a_photo_or_outside_its_folder(demo: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = photos / "car.jpg"
+    photo.write_bytes((demo / "scene_000000.jpg").read_bytes())
+    original = photo.read_bytes()
+    monkeypatch.chdir(photos)
+    runner = CliRunner()
+    # the folder being read as the draw folder; the photo by absolute path; the photo by a path through ..
+    runs = (["--draw", str(photos), str(photos)], ["--draw", "out", str(photo)], ["--draw", "out", "../photos/car.jpg"])
+    for args in runs:
+        assert runner.invoke(app, ["read", *args]).exit_code == 0
+    assert photo.read_bytes() == original
+    drawn = {p.relative_to(tmp_path) for p in tmp_path.rglob("*.jpg")} - {Path("photos/car.jpg")}
+    assert drawn == {Path("photos/car.drawn.jpg"), Path("photos/out").joinpath(*photo.parts[1:]),
+                     Path("photos/out/photos/car.jpg")}
+
+
 @pytest.mark.skipif(not (REAL_DATA / "endtoend-br").is_dir(), reason="../shared/data/real is not here")
 @pytest.mark.parametrize(("folder", "prior", "floor"), [("endtoend-us", None, 0.75), ("endtoend-br", "br", 0.85)])
 def test_real_photos_accuracy_floor(folder: str, prior: str | None, floor: float) -> None:

@@ -102,3 +102,23 @@ def test_folders_list_videos_beside_photos(tmp_path: Path) -> None:
     for name in ["a.jpg", "b.MP4", "c.mov", "notes.txt"]:
         (tmp_path / name).write_bytes(b"x")
     assert [name for _, name in list_images([tmp_path])] == ["a.jpg", "b.MP4", "c.mov"]
+
+
+def test_draw_writes_a_video_of_the_frames_read_with_their_plates_outlined(
+    clip: tuple[Path, set[str]], tmp_path: Path
+) -> None:
+    path, truth = clip
+    drawn = tmp_path / "drawn"
+    result = CliRunner().invoke(app, ["read", str(path), "--every", "3", "--draw", str(drawn), "--json"])
+    assert result.exit_code == 0, result.output
+    assert {p["text"] for p in json.loads(result.stdout)["plates"]} == truth
+    # given by its absolute path, it is drawn at that path under the folder; no temporary file is left beside it
+    [written] = [p for p in drawn.rglob("*") if p.is_file()]
+    assert written == drawn.joinpath(*path.parts[1:]).with_suffix(".mp4")
+    frames = list(video_frames(written, "clip.mp4"))
+    originals = list(video_frames(path, "clip.avi", every=3))
+    assert len(frames) == len(originals) == 4
+    assert frames[1].fps == pytest.approx(FPS / 3, rel=1e-3) and frames[1].image.shape == originals[1].image.shape
+    for frame, original in zip(frames, originals):
+        outline = np.abs(frame.image.astype(int) - original.image.astype(int)).max(axis=2) > 100
+        assert outline.sum() > 500  # both plates' outlines and labels, not compression noise

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from platelab.io.atomic import atomic_path
 from platelab.io.decode import MAX_PIXELS, VIDEO_SUFFIXES, ImageDecodeError
 
 # FFmpeg prints its own complaints about a broken file on stderr; the file's one-line error says it instead.
@@ -21,6 +23,7 @@ class VideoFrame:
     index: int  # frame number in the file, from 0
     seconds: float  # when it is shown
     image: np.ndarray  # BGR uint8
+    fps: float  # the file's frame rate (0 when it does not say)
 
 
 def is_video(path: Path) -> bool:
@@ -54,9 +57,23 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
                 raise ImageDecodeError(name, f"frames of {image.shape[1]}x{image.shape[0]} pixels, over the "
                                              f"{max_pixels} limit")
             seconds = index / fps if fps > 0 else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
-            yield VideoFrame(index, seconds, image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+            bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            yield VideoFrame(index, seconds, bgr, fps)
             yielded += 1
         if not yielded:
             raise ImageDecodeError(name, "no frame could be decoded")
     finally:
         capture.release()
+
+
+@contextmanager
+def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[cv2.VideoWriter]:
+    """An MPEG-4 writer of (width, height) frames at fps, whose file appears at path only once it is complete."""
+    with atomic_path(path) as temp:
+        writer = cv2.VideoWriter(str(temp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+        if not writer.isOpened():
+            raise OSError(f"{path}: OpenCV cannot write MPEG-4 video here")
+        try:
+            yield writer
+        finally:
+            writer.release()
