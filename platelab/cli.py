@@ -308,6 +308,8 @@ def read(
     """
     from platelab.api import read_paths
 
+    if crops and draw is not None:
+        _fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
     if not paths:
         from platelab.synth.demo import write_demo
 

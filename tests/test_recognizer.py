@@ -103,6 +103,7 @@ def test_real_us_crops_accuracy_floor(prior: str) -> None:
         (["read", "--crops", "--model", "{tmp}/notes.onnx", "{crop}"], "notes.onnx: not a usable ONNX model"),
         (["read", "{tmp}/absent.jpg"], "no such file, folder or matching images"),
         (["eval", "{tmp}"], "no labels file"),
+        (["read", "--crops", "--draw", "{tmp}/out", "{crop}"], "cropped plates (--crops) have none to outline"),
     ],
 )
 def test_what_a_user_can_fix_gets_one_line_and_status_2(tmp_path: Path, args: list[str], message: str) -> None:
