@@ -22,6 +22,7 @@ _PUBLIC = {
     "Evaluation": "platelab.eval.folders",
     "DetectionPredictor": "platelab.predict.detector",
     "PlateTracker": "platelab.predict.track",
+    "WatchList": "platelab.predict.watch",
     "PlateResult": "platelab.io.results",
     "Candidate": "platelab.io.results",
     "ImageResult": "platelab.io.results",

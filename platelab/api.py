@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -12,6 +13,7 @@ from platelab.io.results import ImageResult, PlateResult
 from platelab.io.video import is_video
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
+from platelab.predict.watch import WatchList
 
 ImageInput = np.ndarray | str | Path
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
@@ -82,7 +84,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                min_confidence: float | None = None, draw: Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
                min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False,
-               candidates: int = 1) -> Iterator[ImageResult]:
+               candidates: int = 1, watch: WatchList | None = None) -> Iterator[ImageResult]:
     """One ImageResult per image or video file found in paths, in order; unreadable files give a result with an
     error. A video's plates are those followed through its frames (Reader.read_video).
 
@@ -95,6 +97,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     every: in videos, read every `every`-th frame.
     progress: a progress bar on stderr, counting files (and a video's frames).
     candidates: over 1, each plate also lists that many of its most likely texts, its own first.
+    watch: wanted plates; a plate that may be one (its text or a candidate) has it as PlateResult.wanted.
     """
     from tqdm import tqdm
 
@@ -109,7 +112,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:
             bar.update()
-            yield result
+            yield result if watch is None else replace(result, plates=tuple(map(watch.marked, result.plates)))
 
 
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float

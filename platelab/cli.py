@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
+
+if TYPE_CHECKING:
+    from platelab.io.results import ImageResult
 
 PRIOR_HELP = "plate-format prior: a country, e.g. 'us', or 'auto' (each plate under the country its formats fit best)"
 
@@ -27,6 +31,7 @@ app.add_typer(train_app, name="train")
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="read each crop at small moves and let the readings vote (5x reading time)")
 ]
+WATCH_CANDIDATES = 5  # with a watch list: 5 candidates found 89.8% of the US photos' plates (benchmarks/watch.py)
 CandidatesOption = Annotated[
     int, typer.Option(min=1, help="list each plate's N most likely texts (for matching against a list of plates)")
 ]
@@ -53,10 +58,11 @@ def _usage_errors() -> Iterator[None]:
     from platelab.io.labels import LabelError
     from platelab.predict.recognizer import PriorError
     from platelab.predict.session import ModelLoadError
+    from platelab.predict.watch import WatchListError
 
     try:
         yield
-    except (FileNotFoundError, ModelLoadError, PriorError, LabelError) as exc:
+    except (FileNotFoundError, ModelLoadError, PriorError, LabelError, WatchListError) as exc:
         _fail(str(exc))
 
 
@@ -298,18 +304,35 @@ def read(
     ] = True,
     tta: TtaOption = False,
     every: Annotated[int, typer.Option(min=1, help="videos: read every Nth frame")] = 1,
-    candidates: CandidatesOption = 1,
+    candidates: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"list each plate's N most likely texts (1; {WATCH_CANDIDATES} with --watch)"),
+    ] = None,
+    watch: Annotated[
+        Path | None, typer.Option(help="file of wanted plates, one a line: plates that may be one are marked")
+    ] = None,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="--watch: O and 0, I and 1, ... are different characters")
+    ] = False,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
     A video's plates are followed from frame to frame, one line each, with the seconds they were seen.
     With --candidates N each plate's line is followed by its N most likely texts and their confidences.
+    With --watch FILE a plate whose text or candidates are on the list (look-alikes counted as one unless
+    --exact) ends its line with "wanted: TEXT" ("wanted" in JSON).
     With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
     from platelab.api import read_paths
 
     if crops and draw is not None:
         _fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
+    watch_list = None
+    if watch is not None:
+        from platelab.predict.watch import WatchList
+
+        with _usage_errors():
+            watch_list = WatchList.load(watch, look_alikes=not exact)
     if not paths:
         from platelab.synth.demo import write_demo
 
@@ -320,9 +343,11 @@ def read(
     results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
                          min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
                          min_chars=min_chars, tta=tta, every=every, progress=_bar_wanted(prints_as_it_goes=True),
-                         candidates=candidates)
+                         candidates=candidates or (WATCH_CANDIDATES if watch_list else 1), watch=watch_list)
     with _usage_errors():
-        for result in results:
+        for listed in results:
+            # the candidates a watch list was matched on are shown only when asked for
+            result = listed if candidates else _without_candidates(listed)
             failed += result.error is not None
             if json_lines:
                 from platelab.io.results import to_json_line
@@ -333,12 +358,19 @@ def read(
             else:
                 for p in result.plates:
                     seen = f"\t{p.seconds[0]:.2f}-{p.seconds[1]:.2f}s" if p.seconds else ""
-                    typer.echo(f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}{seen}")
+                    wanted = f"\twanted: {p.wanted}" if p.wanted else ""
+                    typer.echo(
+                        f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}{seen}{wanted}"
+                    )
                     for candidate in p.candidates:
                         typer.echo(f"  {candidate.text}\t{candidate.confidence:.3f}")
     if failed:
         typer.secho(f"{failed} file(s) could not be read", err=True)
         raise typer.Exit(1)
+
+
+def _without_candidates(result: ImageResult) -> ImageResult:
+    return replace(result, plates=tuple(replace(plate, candidates=()) for plate in result.plates))
 
 
 @app.command("serve")

@@ -46,6 +46,7 @@ class PlateResult:
     frames: tuple[int, int] | None = None
     seconds: tuple[float, float] | None = None
     candidates: tuple[Candidate, ...] = ()
+    wanted: str | None = None  # the plate of a watch list this one may be (platelab.predict.watch)
 
     def __post_init__(self) -> None:
         if len(self.box) != 4 or len(self.quad) != 4:
@@ -74,6 +75,8 @@ class PlateResult:
             plate["seconds"] = [float(v) for v in self.seconds]
         if self.candidates:
             plate["candidates"] = [c.to_dict() for c in self.candidates]
+        if self.wanted is not None:
+            plate["wanted"] = self.wanted
         return plate
 
 
