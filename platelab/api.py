@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -112,7 +111,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:
             bar.update()
-            yield result if watch is None else replace(result, plates=tuple(map(watch.marked, result.plates)))
+            yield result if watch is None else watch.marked_result(result)
 
 
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float

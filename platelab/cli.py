@@ -5,16 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
-
-if TYPE_CHECKING:
-    from platelab.io.results import ImageResult
+from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
 
 PRIOR_HELP = "plate-format prior: a country, e.g. 'us', or 'auto' (each plate under the country its formats fit best)"
 
@@ -31,7 +27,6 @@ app.add_typer(train_app, name="train")
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="read each crop at small moves and let the readings vote (5x reading time)")
 ]
-WATCH_CANDIDATES = 5  # with a watch list: 5 candidates found 89.8% of the US photos' plates (benchmarks/watch.py)
 CandidatesOption = Annotated[
     int, typer.Option(min=1, help="list each plate's N most likely texts (for matching against a list of plates)")
 ]
@@ -347,7 +342,7 @@ def read(
     with _usage_errors():
         for listed in results:
             # the candidates a watch list was matched on are shown only when asked for
-            result = listed if candidates else _without_candidates(listed)
+            result = listed if candidates else listed.without_candidates()
             failed += result.error is not None
             if json_lines:
                 from platelab.io.results import to_json_line
@@ -369,10 +364,6 @@ def read(
         raise typer.Exit(1)
 
 
-def _without_candidates(result: ImageResult) -> ImageResult:
-    return replace(result, plates=tuple(replace(plate, candidates=()) for plate in result.plates))
-
-
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="address to bind; keep loopback behind a reverse proxy")] = "127.0.0.1",
@@ -385,14 +376,21 @@ def serve(
     candidates: Annotated[
         int | None, typer.Option(min=1, envvar="PLATELAB_CANDIDATES", help="list each plate's N most likely texts")
     ] = None,
+    watch: Annotated[
+        Path | None, typer.Option(envvar="PLATELAB_WATCH", help="file of wanted plates: plates that may be one say so")
+    ] = None,
 ) -> None:
     """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
     from platelab.api import Recognizer
     from platelab.serve.app import run_server
 
     with _usage_errors():
-        Recognizer(prior=prior)  # an unknown prior stops here, not in every worker process
-    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates)
+        Recognizer(prior=prior)  # an unknown prior or a broken watch list stops here, not in every worker process
+        if watch is not None:
+            from platelab.predict.watch import WatchList
+
+            WatchList.load(watch)
+    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates, watch)
 
 
 @app.command("eval")

@@ -258,10 +258,11 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
 
 def test_settings_travel_through_the_environment() -> None:
     settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
-                             reader_threads=2, prior="auto", candidates=5)
+                             reader_threads=2, prior="auto", candidates=5, watch="/srv/wanted.txt")
     assert ServeSettings.from_env(settings.to_env()) == settings
     assert ServeSettings(api_key="").api_key is None
     assert ServeSettings(prior="").prior is None
+    assert ServeSettings(watch="").watch is None
 
 
 def test_the_servers_prior_and_candidates_reach_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -300,3 +301,37 @@ def test_real_models_read_the_demo_photo(tmp_path: Path) -> None:
     served = [plate["text"] for plate in response.json()["plates"]]
     assert served, "the bundled models found no plate in the demo photo"
     assert served == [plate.text for plate in Reader().read(read_image(photo))]
+
+
+class _DoubtfulReader(FixedReader):
+    """FIXED_TEXT, with a second candidate that is the wanted plate."""
+
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        from dataclasses import replace
+
+        from platelab.io.results import Candidate
+
+        [plate] = super().read(image)
+        return [replace(plate, candidates=(Candidate(FIXED_TEXT, 0.9), Candidate("L8TE42", 0.05)))]
+
+
+@pytest.mark.parametrize("listed", [1, 3])
+def test_a_servers_watch_list_marks_plates_by_their_candidates(tmp_path: Path, listed: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import platelab.serve.app as served
+
+    made: list[dict[str, object]] = []
+
+    def reader(**kwargs: object) -> _DoubtfulReader:
+        made.append(kwargs)
+        return _DoubtfulReader()
+
+    monkeypatch.setattr(served, "Reader", reader)
+    (tmp_path / "wanted.txt").write_text("# reported\nL8TE42\n", encoding="utf-8")
+    settings = ServeSettings(watch=str(tmp_path / "wanted.txt"), candidates=listed, concurrent_reads=1,
+                             reader_threads=1)
+    with TestClient(create_app(settings)) as client:
+        [plate] = client.post("/v1/read", files={"image": ("a.jpg", _jpeg(), "image/jpeg")}).json()["plates"]
+    assert made[0]["candidates"] == (5 if listed == 1 else listed)  # read for matching, shown only when asked
+    assert plate["text"] == FIXED_TEXT and plate["wanted"] == "L8TE42"
+    assert ("candidates" in plate) == (listed > 1)

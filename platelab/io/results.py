@@ -88,6 +88,10 @@ class ImageResult:
     plates: tuple[PlateResult, ...] = ()
     error: str | None = None
 
+    def without_candidates(self) -> ImageResult:
+        """The same plates without their candidates (when they were listed only to be matched on)."""
+        return replace(self, plates=tuple(replace(plate, candidates=()) for plate in self.plates))
+
     def to_dict(self) -> dict[str, Any]:
         if self.error is not None:
             return {"file": self.file, "error": self.error}

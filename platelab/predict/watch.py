@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from platelab.io.labels import normalize_plate
-from platelab.io.results import PlateResult
+from platelab.io.results import ImageResult, PlateResult
 from platelab.predict.decode import LOOK_ALIKES
 
 # Each look-alike pair's letter written as its digit, so texts that differ only by look-alikes fold to one.
@@ -71,3 +71,6 @@ class WatchList:
         """The plate with the wanted plate it may be (PlateResult.wanted), or as it was."""
         wanted = self.match(plate)
         return plate if wanted is None else replace(plate, wanted=wanted)
+
+    def marked_result(self, result: ImageResult) -> ImageResult:
+        return replace(result, plates=tuple(map(self.marked, result.plates)))

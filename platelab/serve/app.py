@@ -19,6 +19,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from platelab.api import Reader
 from platelab.io.decode import ImageDecodeError
 from platelab.io.results import ImageResult, to_json_line
+from platelab.predict.thresholds import WATCH_CANDIDATES
+from platelab.predict.watch import WatchList
 from platelab.serve.auth import require_api_key
 from platelab.serve.pool import PlateReading, ReadPool
 from platelab.serve.schemas import BATCH_BODY, IMAGE_BODY, BatchOut, ImageOut, ModelsOut, Problem
@@ -52,8 +54,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFactory | None = None) -> FastAPI:
     """The app; reader_factory (default: the bundled models) is called once, at startup."""
     settings = settings or ServeSettings()
+    watch = WatchList.load(Path(settings.watch)) if settings.watch else None
+    # a watch list is matched on candidates, listed in the response only when asked for
+    candidates = settings.candidates if settings.candidates > 1 or watch is None else WATCH_CANDIDATES
     make_reader = reader_factory or partial(Reader, threads=settings.reader_threads, prior=settings.prior,
-                                           candidates=settings.candidates)
+                                           candidates=candidates)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +70,7 @@ def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFact
 
     app = FastAPI(title="platelab", version="1", lifespan=lifespan,
                   description="Reads licence plates in photos. The web page is at /.")
-    app.include_router(_api_router(settings))
+    app.include_router(_api_router(settings, watch))
     app.include_router(_page_router())
     app.add_api_route("/healthz", healthz, methods=["GET"])
     return app
@@ -76,10 +81,14 @@ def create_app_from_env() -> FastAPI:
     return create_app(ServeSettings.from_env())
 
 
-def _api_router(settings: ServeSettings) -> APIRouter:
+def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
     guard = [Depends(require_api_key(settings.api_key))] if settings.api_key else []
     router = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS)
     cards = json.dumps({"models": _model_cards(settings.cards_dir)})
+
+    def shown(result: ImageResult) -> str:
+        marked = result if watch is None else watch.marked_result(result)
+        return to_json_line(marked if settings.candidates > 1 else marked.without_candidates())
 
     @router.post("/read", response_model=ImageOut, openapi_extra=IMAGE_BODY, responses={
         415: {"model": ImageOut, "description": "not an image"},
@@ -91,7 +100,7 @@ def _api_router(settings: ServeSettings) -> APIRouter:
             result = await _within(settings.timeout_s, request.app.state.pool.read(upload))
         except ImageDecodeError as exc:
             return _json(to_json_line(ImageResult(upload.filename, error=str(exc))), _decode_status(exc))
-        return _json(to_json_line(result))
+        return _json(shown(result))
 
     @router.post("/read/batch", response_model=BatchOut, openapi_extra=BATCH_BODY)
     async def read_batch(request: Request) -> Response:
@@ -99,7 +108,7 @@ def _api_router(settings: ServeSettings) -> APIRouter:
         uploads = await read_uploads(request, settings.max_upload_bytes)
         images = _batch_images(uploads, settings.max_batch_images)
         results = await _within(settings.timeout_s, request.app.state.pool.read_each(images))
-        return _json('{"results":[' + ",".join(to_json_line(result) for result in results) + "]}")
+        return _json('{"results":[' + ",".join(shown(result) for result in results) + "]}")
 
     @router.get("/models", response_model=ModelsOut)
     async def models() -> Response:
@@ -181,7 +190,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def run_server(host: str, port: int, workers: int, api_key: str | None, max_upload_mb: float,
-               timeout_s: float, prior: str | None = None, candidates: int | None = None) -> None:
+               timeout_s: float, prior: str | None = None, candidates: int | None = None,
+               watch: Path | None = None) -> None:
     """Serve until interrupted. api_key None falls back to $PLATELAB_API_KEY; uvicorn trusts X-Forwarded-*
     only from the addresses in $FORWARDED_ALLOW_IPS (default: loopback)."""
     import uvicorn
@@ -189,7 +199,8 @@ def run_server(host: str, port: int, workers: int, api_key: str | None, max_uplo
     base = ServeSettings.from_env(workers=workers)
     settings = dataclasses.replace(base, api_key=api_key or base.api_key, max_upload_mb=max_upload_mb,
                                    timeout_s=timeout_s, prior=prior or base.prior,
-                                   candidates=candidates or base.candidates)
+                                   candidates=candidates or base.candidates,
+                                   watch=str(watch.resolve()) if watch else base.watch)
     if settings.api_key is None and not _is_loopback(host):
         log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     os.environ.update(settings.to_env())  # worker processes rebuild the settings from here

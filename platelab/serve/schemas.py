@@ -27,6 +27,9 @@ class PlateOut(BaseModel):
     candidates: list[CandidateOut] | None = Field(
         None, description="with candidates set on the server: the plate's most likely texts, its own text first"
     )
+    wanted: str | None = Field(
+        None, description="with a watch list on the server: the wanted plate this one may be, as the list spells it"
+    )
 
 
 class ImageOut(BaseModel):

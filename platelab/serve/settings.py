@@ -23,6 +23,7 @@ ENV_NAMES = {
     "reader_threads": "PLATELAB_READER_THREADS",
     "prior": "PLATELAB_PRIOR",
     "candidates": "PLATELAB_CANDIDATES",
+    "watch": "PLATELAB_WATCH",
 }
 
 
@@ -50,6 +51,7 @@ class ServeSettings:
     cards_dir: Path = WEIGHTS_DIR
     prior: str | None = None  # the plate-format prior every reading uses: a country, "auto", or none
     candidates: int = 1  # over 1: each plate also lists that many of its most likely texts
+    watch: str | None = None  # a file of wanted plates: a plate that may be one says which ("wanted")
 
     def __post_init__(self) -> None:
         if self.max_upload_mb <= 0 or self.timeout_s <= 0:
@@ -58,8 +60,9 @@ class ServeSettings:
             raise ValueError("concurrent_reads, reader_threads and candidates must be at least 1")
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)  # an empty key would lock nobody out
-        if self.prior == "":
-            object.__setattr__(self, "prior", None)
+        for optional in ("prior", "watch"):
+            if getattr(self, optional) == "":
+                object.__setattr__(self, optional, None)
 
     @property
     def max_upload_bytes(self) -> int:
