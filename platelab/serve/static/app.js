@@ -95,11 +95,12 @@ function fillTable(plates) {
   elements.tableBody.replaceChildren(
     ...plates.map((plate, index) => {
       const row = document.createElement("tr");
-      const cells = [String(index + 1), plate.text, percent(plate.confidence), plate.box.join(", ")];
+      const cells = [String(index + 1), plate.text, percent(plate.confidence), plate.box.join(", "),
+        plate.wanted ?? ""];
       cells.forEach((value, column) => {
         const cell = document.createElement("td");
         cell.textContent = value;
-        if (column === 1) cell.className = "plate";
+        if (column === 1 || (column === 4 && value)) cell.className = "plate";
         row.append(cell);
       });
       return row;
