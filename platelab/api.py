@@ -77,6 +77,24 @@ class Reader:
                     writer.write(draw_plates(frame.image, plates))
         return tracker.plates()
 
+    def follow(self, source: str, every: int = 1) -> Iterator[PlateResult]:
+        """The plates passing a camera ("0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://, http://, a
+        file), read in every `every`-th frame, each given once its track closes: when it has gone unseen for a few
+        read frames (platelab.predict.track), or the stream ends or is interrupted (Ctrl-C gives the plates still
+        in view, then stops). Raises ImageDecodeError naming the source when it cannot be opened."""
+        from platelab.io.video import stream_frames
+        from platelab.predict.track import PlateTracker
+
+        tracker = PlateTracker()
+        try:
+            for frame in stream_frames(source, every):
+                tracker.add(frame.index, frame.seconds, self.reader.read(frame.image))
+                yield from tracker.passed()
+        except KeyboardInterrupt:
+            pass
+        tracker.end()
+        yield from tracker.passed()
+
 
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None,
@@ -105,13 +123,35 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         results = _read_crop_files(files, Recognizer(model, prior, tta=tta, candidates=candidates),
                                    min_confidence or 0.0)
     else:
-        reader = Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-                        min_score, refine=refine, min_chars=min_chars, tta=tta, candidates=candidates)
+        reader = _photo_reader(prior, model, detector, min_confidence, min_score, refine, min_chars, tta, candidates)
         results = _read_photo_files(files, reader, draw, every, progress)
     with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:
             bar.update()
             yield result if watch is None else watch.marked_result(result)
+
+
+def read_stream(source: str, prior: str | None = None, model: str | Path | None = None,
+                detector: str | Path | None = None, min_confidence: float | None = None,
+                min_score: float = MIN_SCORE, refine: bool = True, min_chars: int = MIN_CHARACTERS,
+                tta: bool = False, every: int = 1, candidates: int = 1, watch: WatchList | None = None
+                ) -> Iterator[ImageResult]:
+    """One ImageResult per plate passing a camera or stream (Reader.follow), as it passes, its file the source;
+    a source that cannot be opened or fails gives a result with an error and ends. Options as read_paths's."""
+    reader = _photo_reader(prior, model, detector, min_confidence, min_score, refine, min_chars, tta, candidates)
+    try:
+        for plate in reader.follow(source, every):
+            result = ImageResult(source, plates=(plate,))
+            yield result if watch is None else watch.marked_result(result)
+    except ImageDecodeError as exc:
+        yield ImageResult(source, error=f"{source}: {exc.reason}")
+
+
+def _photo_reader(prior: str | None, model: str | Path | None, detector: str | Path | None,
+                  min_confidence: float | None, min_score: float, refine: bool, min_chars: int, tta: bool,
+                  candidates: int) -> Reader:
+    return Reader(detector, model, prior, PHOTO_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+                  min_score, refine=refine, min_chars=min_chars, tta=tta, candidates=candidates)
 
 
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float

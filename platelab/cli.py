@@ -298,7 +298,7 @@ def read(
         bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
     ] = True,
     tta: TtaOption = False,
-    every: Annotated[int, typer.Option(min=1, help="videos: read every Nth frame")] = 1,
+    every: Annotated[int, typer.Option(min=1, help="videos and streams: read every Nth frame")] = 1,
     candidates: Annotated[
         int | None,
         typer.Option(min=1, help=f"list each plate's N most likely texts (1; {WATCH_CANDIDATES} with --watch)"),
@@ -309,6 +309,10 @@ def read(
     exact: Annotated[
         bool, typer.Option("--exact", help="--watch: O and 0, I and 1, ... are different characters")
     ] = False,
+    stream: Annotated[
+        str | None,
+        typer.Option(help="a camera (0, 1, ...) or stream URL (rtsp://...): each plate printed as it passes"),
+    ] = None,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
@@ -316,33 +320,43 @@ def read(
     With --candidates N each plate's line is followed by its N most likely texts and their confidences.
     With --watch FILE a plate whose text or candidates are on the list (look-alikes counted as one unless
     --exact) ends its line with "wanted: TEXT" ("wanted" in JSON).
+    With --stream, plates are followed through a camera's or a stream's frames and each is printed once it has
+    passed (Ctrl-C prints those still in view and stops).
     With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
-    from platelab.api import read_paths
+    from platelab.api import read_paths, read_stream
 
     if crops and draw is not None:
         _fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
+    if stream is not None and (paths or crops or draw is not None):
+        _fail("--stream reads a camera or a stream alone: no paths, --crops or --draw with it")
     watch_list = None
     if watch is not None:
         from platelab.predict.watch import WatchList
 
         with _usage_errors():
             watch_list = WatchList.load(watch, look_alikes=not exact)
-    if not paths:
+    if not paths and stream is None:
         from platelab.synth.demo import write_demo
 
         demo = write_demo()
         typer.echo(f"no input given: reading {demo}, rendered just now (truth in {demo.parent}/labels.tsv)", err=True)
         paths = [str(demo)]
     failed = 0
-    results = read_paths(paths, crops=crops, prior=prior, model=model, detector=detector,
-                         min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
-                         min_chars=min_chars, tta=tta, every=every, progress=_bar_wanted(prints_as_it_goes=True),
-                         candidates=candidates or (WATCH_CANDIDATES if watch_list else 1), watch=watch_list)
+    listed = candidates or (WATCH_CANDIDATES if watch_list else 1)
+    if stream is not None:
+        results = read_stream(stream, prior=prior, model=model, detector=detector, min_confidence=min_confidence,
+                              min_score=min_score, refine=refine, min_chars=min_chars, tta=tta, every=every,
+                              candidates=listed, watch=watch_list)
+    else:
+        results = read_paths(paths or [], crops=crops, prior=prior, model=model, detector=detector,
+                             min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
+                             min_chars=min_chars, tta=tta, every=every,
+                             progress=_bar_wanted(prints_as_it_goes=True), candidates=listed, watch=watch_list)
     with _usage_errors():
-        for listed in results:
+        for found in results:
             # the candidates a watch list was matched on are shown only when asked for
-            result = listed if candidates else listed.without_candidates()
+            result = found if candidates else found.without_candidates()
             failed += result.error is not None
             if json_lines:
                 from platelab.io.results import to_json_line

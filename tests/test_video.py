@@ -122,3 +122,60 @@ def test_draw_writes_a_video_of_the_frames_read_with_their_plates_outlined(
     for frame, original in zip(frames, originals):
         outline = np.abs(frame.image.astype(int) - original.image.astype(int)).max(axis=2) > 100
         assert outline.sum() > 500  # both plates' outlines and labels, not compression noise
+
+
+def test_a_tracker_gives_each_plate_once_when_its_track_closes() -> None:
+    tracker = PlateTracker(max_missed=1)
+    tracker.add(0, 0.0, [_plate("ABC123", 0), _plate("XYZ789", 600)])
+    tracker.add(1, 0.1, [_plate("XYZ789", 600)])
+    assert tracker.passed() == []
+    tracker.add(2, 0.2, [_plate("XYZ789", 600)])  # ABC123 unseen for two read frames: more than max_missed
+    assert tracker.passed() == []  # known at the next frame, which it could still have joined
+    tracker.add(3, 0.3, [_plate("XYZ789", 600)])
+    assert [p.text for p in tracker.passed()] == ["ABC123"]
+    assert tracker.passed() == []
+    tracker.end()
+    [xyz] = tracker.passed()
+    assert (xyz.text, xyz.frames) == ("XYZ789", (0, 3))
+    assert [p.text for p in tracker.plates()] == ["ABC123", "XYZ789"]
+
+
+@pytest.fixture(scope="module")
+def passing_clip(clip: tuple[Path, set[str]]) -> Path:
+    """The demo photo for 4 frames, then 8 frames of empty road: the plates pass before the video ends."""
+    path = clip[0].parent / "passing.avi"
+    frames = list(video_frames(clip[0], "clip.avi"))
+    height, width = frames[0].image.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (width, height))
+    for k in range(12):
+        writer.write(frames[k].image if k < 4 else np.full((height, width, 3), 90, np.uint8))
+    writer.release()
+    return path
+
+
+def test_a_stream_gives_each_plate_as_it_passes(passing_clip: Path, clip: tuple[Path, set[str]]) -> None:
+    reader = Reader()
+    frames_read: list[int] = []
+    read_frame = reader.reader.read
+    reader.reader.read = lambda image: frames_read.append(1) or read_frame(image)  # type: ignore[method-assign]
+    passed = []
+    for plate in reader.follow(str(passing_clip)):
+        passed.append((plate.text, len(frames_read)))
+    assert {text for text, _ in passed} == clip[1]
+    # both plates were last seen in frame 3, gone for more than MAX_MISSED (5) read frames by frame 10, and given
+    # as frame 10 was read, before the video's last frames
+    assert [seen for _, seen in passed] == [11, 11] and len(frames_read) == 12
+
+
+def test_cli_reads_a_stream_plate_by_plate(passing_clip: Path, clip: tuple[Path, set[str]]) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["read", "--stream", str(passing_clip), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(line["file"] == str(passing_clip) and len(line["plates"]) == 1 for line in lines)
+    assert {line["plates"][0]["text"] for line in lines} == clip[1]
+    assert all(line["plates"][0]["frames"] == [0, 3] for line in lines)
+    both = runner.invoke(app, ["read", "--stream", str(passing_clip), str(passing_clip)])
+    assert both.exit_code == 2 and "--stream reads a camera or a stream alone" in both.output
+    absent = runner.invoke(app, ["read", "--stream", str(passing_clip.parent / "absent.mp4")])
+    assert absent.exit_code == 1 and "absent.mp4: cannot open it as a camera or a stream" in absent.output

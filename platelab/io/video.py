@@ -36,14 +36,26 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
     Raises ImageDecodeError naming the file when it cannot be opened, holds no decodable frame, or its frames are
     over max_pixels. A video cut short ends at its last whole frame.
     """
-    if every < 1:
-        raise ValueError(f"every must be at least 1, got {every}")
     if not path.is_file():
         raise ImageDecodeError(name, "no such file")
-    capture = cv2.VideoCapture(str(path))
+    yield from _frames(cv2.VideoCapture(str(path)), name, "not a video OpenCV can decode", every, max_pixels)
+
+
+def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> Iterator[VideoFrame]:
+    """Every `every`-th frame of a camera (its index: "0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://,
+    http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does."""
+    capture = cv2.VideoCapture(int(source)) if source.isdecimal() else cv2.VideoCapture(source)
+    yield from _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels)
+
+
+def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max_pixels: int
+            ) -> Iterator[VideoFrame]:
+    if every < 1:
+        capture.release()
+        raise ValueError(f"every must be at least 1, got {every}")
     try:
         if not capture.isOpened():
-            raise ImageDecodeError(name, "not a video OpenCV can decode")
+            raise ImageDecodeError(name, unopened)
         fps = capture.get(cv2.CAP_PROP_FPS)
         index, yielded = -1, 0
         while capture.grab():  # grab without converting the frames that are skipped

@@ -36,7 +36,8 @@ class _Track:
 
 
 class PlateTracker:
-    """Feed it each read frame's plates in order (add); plates() gives one PlateResult per plate followed.
+    """Feed it each read frame's plates in order (add); plates() gives one PlateResult per plate followed, and
+    passed() those whose tracks have closed since it was last called (for a stream that never ends).
 
     A plate joins the track whose last box it overlaps most (at least match_iou), each track taking at most one
     plate a frame; a track unseen for more than max_missed read frames is closed, so a plate that comes back later
@@ -48,12 +49,12 @@ class PlateTracker:
         self.max_missed = max_missed
         self._open: list[_Track] = []
         self._closed: list[_Track] = []
+        self._unreported: list[_Track] = []  # closed, not yet given by passed()
         self._step = 0
 
     def add(self, frame: int, seconds: float, plates: Sequence[PlateResult]) -> None:
         self._step += 1
-        self._closed += [t for t in self._open if self._step - t.last_step > self.max_missed + 1]
-        self._open = [t for t in self._open if self._step - t.last_step <= self.max_missed + 1]
+        self._close([t for t in self._open if self._step - t.last_step > self.max_missed + 1])
         pairs = sorted(
             ((box_iou(track.readings[-1].box, plate.box), t, p)
              for t, track in enumerate(self._open) for p, plate in enumerate(plates)),
@@ -74,7 +75,26 @@ class PlateTracker:
                 track.add(plate, frame, seconds, self._step)
                 self._open.append(track)
 
+    def _close(self, tracks: list[_Track]) -> None:
+        closing = {id(t) for t in tracks}  # by identity: two tracks may hold equal readings
+        self._open = [t for t in self._open if id(t) not in closing]
+        self._closed += tracks
+        self._unreported += tracks
+
+    def end(self) -> None:
+        """The frames have ended: every track is closed."""
+        self._close(list(self._open))
+
+    def passed(self) -> list[PlateResult]:
+        """The plates whose tracks closed since the last call, in the order they first appeared."""
+        tracks, self._unreported = _in_order(self._unreported), []
+        return [track.result() for track in tracks]
+
     def plates(self) -> list[PlateResult]:
         """Every plate followed so far, in the order they first appeared."""
-        tracks = sorted(self._closed + self._open, key=lambda t: (t.frames[0], t.readings[0].box[:2]))
-        return [track.result() for track in tracks]
+        return [track.result() for track in _in_order(self._closed + self._open)]
+
+
+def _in_order(tracks: list[_Track]) -> list[_Track]:
+    """By the frame each track began in, then left to right and top to bottom."""
+    return sorted(tracks, key=lambda t: (t.frames[0], t.readings[0].box[:2]))
