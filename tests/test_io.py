@@ -249,18 +249,18 @@ def test_json_line_round_trips_and_rounds() -> None:
     assert plate["confidence"] == 0.9877
     assert plate["text"] == "AB123" and [c["char"] for c in plate["chars"]] == list("AB123")
     assert plate["box"] == [10, 20, 100, 30] and plate["quad"][2] == [109.5, 50.0]
-    assert "region" not in plate
+    assert set(plate) == {"text", "confidence", "chars", "box", "quad"}  # the optional keys only when set
 
 
-def test_json_line_error_form_and_region() -> None:
+def test_json_line_error_form_and_odd_names() -> None:
     assert json.loads(to_json_line(ImageResult("bad.jpg", error="bad.jpg: not an image"))) == {
         "file": "bad.jpg",
         "error": "bad.jpg: not an image",
     }
-    plate = PlateResult("Ö1", 1.0, (), (0, 0, 1, 1), ((0, 0), (1, 0), (1, 1), (0, 1)), region="eu-de")
+    plate = PlateResult("Ö1", 1.0, (), (0, 0, 1, 1), ((0, 0), (1, 0), (1, 1), (0, 1)))
     line = to_json_line(ImageResult("\u2028odd.jpg", (plate,)))
     assert line.isascii()
-    assert json.loads(line)["plates"][0]["region"] == "eu-de"
+    assert json.loads(line)["plates"][0]["text"] == "Ö1"
 
 
 def test_plate_needs_four_corners() -> None:

@@ -42,7 +42,6 @@ class PlateResult:
     chars: tuple[CharResult, ...]
     box: tuple[int, int, int, int]
     quad: tuple[tuple[float, float], ...]
-    region: str | None = None
     frames: tuple[int, int] | None = None
     seconds: tuple[float, float] | None = None
     candidates: tuple[Candidate, ...] = ()
@@ -67,8 +66,6 @@ class PlateResult:
             "box": [int(v) for v in self.box],
             "quad": [[float(x), float(y)] for x, y in self.quad],
         }
-        if self.region is not None:
-            plate["region"] = self.region
         if self.frames is not None:
             plate["frames"] = [int(v) for v in self.frames]
         if self.seconds is not None:

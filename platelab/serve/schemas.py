@@ -23,7 +23,6 @@ class PlateOut(BaseModel):
     chars: list[CharOut]
     box: list[int] = Field(description="x, y, width, height in pixels of the upright image")
     quad: list[list[float]] = Field(description="the plate's 4 corners, clockwise from top-left")
-    region: str | None = None
     candidates: list[CandidateOut] | None = Field(
         None, description="with candidates set on the server: the plate's most likely texts, its own text first"
     )
