@@ -1,0 +1,31 @@
+"""Photos read by worker processes: the same results, in the same order, bad files included."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from platelab.api import read_paths
+from platelab.cli import app
+from platelab.synth.demo import write_demo
+
+
+def test_workers_read_as_one_process_does_in_the_files_order(tmp_path: Path, bad_images: dict[str, Path]) -> None:
+    folder = next(iter(bad_images.values())).parent
+    photo = write_demo(tmp_path / "demo")
+    for name in ("a.jpg", "m.jpg", "z.jpg"):
+        shutil.copy(photo, folder / name)
+    drawn = tmp_path / "drawn"
+    alone = list(read_paths([folder]))
+    together = list(read_paths([folder], workers=2, draw=drawn))
+    assert together == alone
+    assert sum(r.error is not None for r in together) >= 5 and sum(bool(r.plates) for r in together) == 3
+    # every photo read was drawn by the workers
+    assert {p.name for p in drawn.iterdir()} == {Path(r.file).with_suffix(".jpg").name for r in together if not r.error}
+
+
+def test_workers_are_for_photos_not_crops(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["read", "--crops", str(tmp_path), "--workers", "2"])
+    assert result.exit_code == 2 and "cropped plates (--crops) are read in batches" in result.output
