@@ -12,7 +12,7 @@ from platelab.io.decode import ImageDecodeError, image_or_error, list_images, re
 from platelab.io.results import ImageResult, PlateResult
 from platelab.io.video import is_video
 from platelab.predict.recognizer import RecognitionPredictor
-from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
+from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
 from platelab.predict.watch import WatchList
 
 ImageInput = np.ndarray | str | Path
@@ -82,19 +82,25 @@ class Reader:
         """The plates passing a camera ("0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://, http://, a
         file), read in every `every`-th frame, each given once its track closes: when it has gone unseen for a few
         read frames (platelab.predict.track), or the stream ends or is interrupted (Ctrl-C gives the plates still
-        in view, then stops). Raises ImageDecodeError naming the source when it cannot be opened."""
+        in view, then stops). Raises ImageDecodeError naming the source when it cannot be opened or fails, after
+        giving the plates it had in view."""
         from platelab.io.video import stream_frames
         from platelab.predict.track import PlateTracker
 
-        tracker = PlateTracker()
+        tracker = PlateTracker(keep_closed=False)
+        failure = None
         try:
             for frame in stream_frames(source, every):
                 tracker.add(frame.index, frame.seconds, self.reader.read(frame.image))
                 yield from tracker.passed()
         except KeyboardInterrupt:
             pass
+        except ImageDecodeError as exc:
+            failure = exc
         tracker.end()
         yield from tracker.passed()
+        if failure is not None:
+            raise failure
 
 
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
@@ -102,7 +108,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                min_confidence: float | None = None, draw: Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
                min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False,
-               candidates: int = 1, watch: WatchList | None = None, workers: int = 1) -> Iterator[ImageResult]:
+               candidates: int | None = None, watch: WatchList | None = None, workers: int = 1
+               ) -> Iterator[ImageResult]:
     """One ImageResult per image or video file found in paths, in order; unreadable files give a result with an
     error. A video's plates are those followed through its frames (Reader.read_video).
 
@@ -114,11 +121,13 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
     every: in videos, read every `every`-th frame.
     progress: a progress bar on stderr, counting files (and a video's frames).
-    candidates: over 1, each plate also lists that many of its most likely texts, its own first.
+    candidates: over 1, each plate also lists that many of its most likely texts, its own first (None: 1, or
+    WATCH_CANDIDATES with a watch list).
     watch: wanted plates; a plate that may be one (its text or a candidate) has it as PlateResult.wanted.
     workers: photos and videos read by this many processes at once, one onnxruntime thread each (on 2 cores, 2
-    read 1.7 times as many photos a second as 1); results keep the files' order. Not for crops, read in batches.
+    read about twice as many photos a second as 1); results keep the files' order. Not for crops (read in batches).
     """
+    candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")
     from tqdm import tqdm
@@ -136,7 +145,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
             results = read_in_workers(files, options, draw, every, workers)
         else:
             reader = options.build()
-            results = (read_photo_file(reader, path, name, draw, every, progress) for path, name in files)
+            inputs = files_drawn_around(files, draw)
+            results = (read_photo_file(reader, path, name, draw, every, progress, inputs) for path, name in files)
     with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:
             bar.update()
@@ -146,12 +156,12 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 def read_stream(source: str, prior: str | None = None, model: str | Path | None = None,
                 detector: str | Path | None = None, min_confidence: float | None = None,
                 min_score: float = MIN_SCORE, refine: bool = True, min_chars: int = MIN_CHARACTERS,
-                tta: bool = False, every: int = 1, candidates: int = 1, watch: WatchList | None = None
+                tta: bool = False, every: int = 1, candidates: int | None = None, watch: WatchList | None = None
                 ) -> Iterator[ImageResult]:
     """One ImageResult per plate passing a camera or stream (Reader.follow), as it passes, its file the source;
     a source that cannot be opened or fails gives a result with an error and ends. Options as read_paths's."""
     reader = PhotoReaderOptions(prior, model, detector, min_confidence, min_score, refine, min_chars, tta,
-                                candidates).build()
+                                candidates or (WATCH_CANDIDATES if watch else 1)).build()
     try:
         for plate in reader.follow(source, every):
             result = ImageResult(source, plates=(plate,))
@@ -199,11 +209,12 @@ def _crop_or_error(path: Path, name: str) -> np.ndarray | str:
     return image_or_error(path, name)
 
 
-def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, every: int,
-                    progress: bool = False) -> ImageResult:
-    """One photo or video file's plates (see read_paths), or why it could not be read."""
+def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, every: int, progress: bool = False,
+                    inputs: frozenset[Path] = frozenset()) -> ImageResult:
+    """One photo or video file's plates (see read_paths), or why it could not be read; inputs: every file being
+    read (resolved), which a drawing must not replace."""
     if is_video(path):
-        drawn = None if draw is None else _drawn_path(draw, name, path, ".mp4")
+        drawn = None if draw is None else _drawn_path(draw, name, path, ".mp4", inputs)
         try:
             return ImageResult(name, plates=tuple(reader.read_video(path, every, progress, drawn)))
         except ImageDecodeError as exc:
@@ -216,17 +227,23 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
         from platelab.io.atomic import atomic_write_image
         from platelab.io.draw import draw_plates
 
-        atomic_write_image(_drawn_path(draw, name, path, ".jpg"), draw_plates(image, plates))
+        atomic_write_image(_drawn_path(draw, name, path, ".jpg", inputs), draw_plates(image, plates))
     return ImageResult(name, plates=plates)
 
 
-def _drawn_path(draw: Path, name: str, source: Path, suffix: str) -> Path:
-    """Where the annotated copy of source, listed as name, goes (its folders made): name under draw, never outside
-    it (a file given as /abs/car.jpg or ../car.jpg would otherwise be written over) and never onto source itself
-    (draw may be the folder being read)."""
+def files_drawn_around(files: list[tuple[Path, str]], draw: Path | None) -> frozenset[Path]:
+    """The files being read, resolved, which drawings must not replace (none to guard without drawings)."""
+    return frozenset() if draw is None else frozenset(path.resolve() for path, _ in files)
+
+
+def _drawn_path(draw: Path, name: str, source: Path, suffix: str, inputs: frozenset[Path]) -> Path:
+    """Where the annotated copy of source, listed as name, goes (its folders made): name under draw with suffix,
+    never outside draw (a file given as /abs/car.jpg or ../car.jpg would otherwise be written over) and never onto
+    a file being read (draw may be a folder being read, holding car.png beside car.jpg): NAME.drawn.jpg then,
+    whose NAME keeps the source's own suffix so that two sources never share it."""
     listed = PurePath(name)
     target = draw.joinpath(*[part for part in listed.parts if part not in (listed.anchor, "..")]).with_suffix(suffix)
-    if target.resolve() == source.resolve():
-        target = target.with_name(f"{target.stem}.drawn{suffix}")
+    if target.resolve() in inputs | {source.resolve()}:
+        target = target.with_name(f"{listed.name}.drawn{suffix}")
     target.parent.mkdir(parents=True, exist_ok=True)
     return target

@@ -314,7 +314,7 @@ def read(
         typer.Option(help="a camera (0, 1, ...) or stream URL (rtsp://...): each plate printed as it passes"),
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="photos and videos: processes reading at once (2 on 2 cores: 1.7x as fast)")
+        int, typer.Option(min=1, help="photos and videos: processes reading at once (2 on 2 cores: about 2x as fast)")
     ] = 1,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
@@ -348,16 +348,15 @@ def read(
         typer.echo(f"no input given: reading {demo}, rendered just now (truth in {demo.parent}/labels.tsv)", err=True)
         paths = [str(demo)]
     failed = 0
-    listed = candidates or (WATCH_CANDIDATES if watch_list else 1)
     if stream is not None:
         results = read_stream(stream, prior=prior, model=model, detector=detector, min_confidence=min_confidence,
                               min_score=min_score, refine=refine, min_chars=min_chars, tta=tta, every=every,
-                              candidates=listed, watch=watch_list)
+                              candidates=candidates, watch=watch_list)
     else:
         results = read_paths(paths or [], crops=crops, prior=prior, model=model, detector=detector,
                              min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
                              min_chars=min_chars, tta=tta, every=every,
-                             progress=_bar_wanted(prints_as_it_goes=True), candidates=listed, watch=watch_list,
+                             progress=_bar_wanted(prints_as_it_goes=True), candidates=candidates, watch=watch_list,
                              workers=workers)
     with _usage_errors():
         for found in results:

@@ -12,30 +12,35 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from platelab.api import PhotoReaderOptions, Reader, read_photo_file
+from platelab.api import PhotoReaderOptions, Reader, files_drawn_around, read_photo_file
 from platelab.io.results import ImageResult
 
-_reader: Reader | None = None  # each worker process's own, built once
+# each worker process's own reader, built once, and the files being read (which no drawing may replace)
+_reader: Reader | None = None
+_inputs: frozenset[Path] = frozenset()
 
 
-def _start(options: PhotoReaderOptions) -> None:
-    global _reader
-    _reader = options.build(threads=1)
+def _start(options: PhotoReaderOptions, inputs: frozenset[Path]) -> None:
+    global _reader, _inputs
+    _reader, _inputs = options.build(threads=1), inputs
 
 
 def _read(task: tuple[Path, str, Path | None, int]) -> ImageResult:
     if _reader is None:
         raise RuntimeError("a worker read a file before its reader was built")
     path, name, draw, every = task
-    return read_photo_file(_reader, path, name, draw, every)
+    return read_photo_file(_reader, path, name, draw, every, inputs=_inputs)
 
 
 def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, draw: Path | None, every: int,
                     workers: int) -> Iterator[ImageResult]:
-    """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order."""
+    """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order. A model or
+    prior that cannot be used raises here, as with one process, not as a broken pool."""
+    options.build(threads=1)
+    inputs = files_drawn_around(files, draw)
     # spawn: a forked child would inherit the parent's threads (progress bars, onnxruntime's) mid-flight
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                               initargs=(options,))
+                               initargs=(options, inputs))
     try:
         yield from pool.map(_read, [(path, name, draw, every) for path, name in files])
     finally:

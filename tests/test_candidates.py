@@ -163,3 +163,22 @@ def test_real_us_crops_truth_among_five_candidates() -> None:
     among = np.mean([normalize_plate(label.plate) in [c.text for c in r.candidates]
                      for r, label in zip(readings, labels)])
     assert among >= 0.95, among
+
+
+def test_texts_the_network_gave_no_probability_are_not_candidates() -> None:
+    # An 8-bit model's outputs are mostly exact zeros: a sure reading has no alternatives worth listing, and
+    # listing zero-probability neighbours would mark any plate a character away as wanted.
+    frames = np.zeros((13, CHARSET.classes), np.float32)
+    for t, c in enumerate("_F_G_J_2_3_5_"):
+        frames[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = 1.0
+    frames[5, CHARSET.chars.index("J")], frames[5, CHARSET.chars.index("I")] = 0.75, 0.25
+    [decoded] = decode_ctc(frames[None], CHARSET, candidates=5)
+    assert decoded.candidates == (("FGJ235", 0.75), ("FGI235", 0.25))
+
+
+def test_the_first_candidate_keeps_the_plates_confidence_exactly() -> None:
+    plate = PlateResult("AB123", 0.8373, (), (0, 0, 1, 1), QUAD,
+                        candidates=(Candidate("AB123", 0.8373), Candidate("A8123", 0.1)))
+    for confidence in (0.23351585547289153, 0.1 * 0.7, 1 / 3):
+        moved = plate.with_confidence(confidence)
+        assert moved.candidates[0] == Candidate("AB123", moved.confidence)

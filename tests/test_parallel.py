@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from platelab.api import read_paths
@@ -29,3 +30,13 @@ def test_workers_read_as_one_process_does_in_the_files_order(tmp_path: Path, bad
 def test_workers_are_for_photos_not_crops(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["read", "--crops", str(tmp_path), "--workers", "2"])
     assert result.exit_code == 2 and "cropped plates (--crops) are read in batches" in result.output
+
+
+def test_workers_given_a_prior_the_model_lacks_fail_as_one_process_does(tmp_path: Path) -> None:
+    from platelab.predict.recognizer import PriorError
+
+    photo = write_demo(tmp_path / "demo")
+    with pytest.raises(PriorError, match="mars"):
+        list(read_paths([photo], prior="mars", workers=2))
+    result = CliRunner().invoke(app, ["read", str(photo), "--prior", "mars", "--workers", "2"])
+    assert result.exit_code == 2 and "no format prior 'mars'" in result.output and "Traceback" not in result.output

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -111,7 +112,7 @@ def test_draw_never_writes_over_a_photo_or_outside_its_folder(demo: Path, tmp_pa
         assert runner.invoke(app, ["read", *args]).exit_code == 0
     assert photo.read_bytes() == original
     drawn = {p.relative_to(tmp_path) for p in tmp_path.rglob("*.jpg")} - {Path("photos/car.jpg")}
-    assert drawn == {Path("photos/car.drawn.jpg"), Path("photos/out").joinpath(*photo.parts[1:]),
+    assert drawn == {Path("photos/car.jpg.drawn.jpg"), Path("photos/out").joinpath(*photo.parts[1:]),
                      Path("photos/out/photos/car.jpg")}
 
 
@@ -142,3 +143,14 @@ def test_python_dash_m_platelab_is_the_platelab_command() -> None:
     result = subprocess.run([sys.executable, "-m", "platelab", "read", "--help"], capture_output=True, text=True,
                             check=False, env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0 and "Usage: platelab read" in result.stdout
+
+
+def test_a_drawing_never_replaces_another_file_being_read(demo: Path, tmp_path: Path) -> None:
+    # car.png's drawing would be car.jpg, which is a photo being read too
+    photo = cv2.imread(str(demo / "scene_000000.jpg"))
+    cv2.imwrite(str(tmp_path / "car.jpg"), photo)
+    cv2.imwrite(str(tmp_path / "car.png"), photo)
+    originals = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert CliRunner().invoke(app, ["read", "--draw", str(tmp_path), str(tmp_path)]).exit_code == 0
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in originals} == originals
+    assert {p.name for p in tmp_path.iterdir()} - set(originals) == {"car.jpg.drawn.jpg", "car.png.drawn.jpg"}

@@ -179,3 +179,28 @@ def test_cli_reads_a_stream_plate_by_plate(passing_clip: Path, clip: tuple[Path,
     assert both.exit_code == 2 and "--stream reads a camera or a stream alone" in both.output
     absent = runner.invoke(app, ["read", "--stream", str(passing_clip.parent / "absent.mp4")])
     assert absent.exit_code == 1 and "absent.mp4: cannot open it as a camera or a stream" in absent.output
+
+
+def test_a_stream_that_fails_gives_the_plates_in_view_first(clip: tuple[Path, set[str]],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import platelab.io.video as video
+
+    def failing(source: str, every: int = 1):  # six frames of the clip, then the camera's frames grow too big
+        yield from list(video_frames(clip[0], "clip.avi"))[:6]
+        raise ImageDecodeError(source, "frames of 9000x9000 pixels, over the limit")
+
+    monkeypatch.setattr(video, "stream_frames", failing)
+    passed = []
+    with pytest.raises(ImageDecodeError, match="over the limit"):
+        for plate in Reader().follow("rtsp://camera"):
+            passed.append(plate.text)
+    assert set(passed) == clip[1]
+
+
+def test_a_tracker_for_a_stream_forgets_the_plates_it_has_given() -> None:
+    tracker = PlateTracker(max_missed=0, keep_closed=False)
+    tracker.add(0, 0.0, [_plate("ABC123", 0)])
+    tracker.add(1, 0.1, [])
+    tracker.add(2, 0.2, [_plate("XYZ789", 600)])
+    assert [p.text for p in tracker.passed()] == ["ABC123"]
+    assert [p.text for p in tracker.plates()] == ["XYZ789"]  # only what is still in view is kept

@@ -90,3 +90,23 @@ def test_real_us_photos_wanted_plates_found() -> None:
             wanted = watch.match(plate)
             found += any(normalize_plate(t.plate) == wanted and overlaps(plate.box, t.box, 0.3) for t in truths)
     assert found / len(labels) >= 0.87, found
+
+
+def test_a_byte_order_mark_and_comments_after_a_plate_are_read_as_a_person_means(tmp_path: Path) -> None:
+    path = tmp_path / "wanted.txt"
+    path.write_text("\ufeff# ABC123 recovered\nXYZ-789  # stolen 2026-12-01\n", encoding="utf-8")
+    watch = WatchList.load(path)
+    assert len(watch) == 1 and watch.match(_plate("XYZ789")) == "XYZ789" and watch.match(_plate("ABC123")) is None
+    path.write_text("\ufeff# nothing yet\n", encoding="utf-8")
+    with pytest.raises(WatchListError, match="at least one plate"):
+        WatchList.load(path)
+
+
+def test_read_paths_matches_a_watch_list_on_candidates_by_default(tmp_path: Path) -> None:
+    from platelab.api import read_paths
+
+    photo = write_demo(tmp_path / "demo")
+    truth = sorted(label.plate for label in read_labels(photo.parent))
+    [result] = read_paths([photo], watch=WatchList(truth))
+    assert {p.wanted for p in result.plates} == set(truth)
+    assert all(len(p.candidates) >= 1 for p in result.plates)  # read for matching, and kept for the caller

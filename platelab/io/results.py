@@ -52,9 +52,11 @@ class PlateResult:
             raise ValueError(f"a plate needs a 4-value box and 4 corners: {self.box!r}, {self.quad!r}")
 
     def with_confidence(self, confidence: float) -> PlateResult:
-        """This plate at another confidence (a vote's, times a detection score), its candidates scaled alike."""
+        """This plate at another confidence (a vote's, times a detection score), its candidates scaled alike (the
+        first, its own text, at exactly that confidence)."""
         factor = confidence / self.confidence if self.confidence > 0 else 0.0
-        scaled = tuple(Candidate(c.text, c.confidence * factor) for c in self.candidates)
+        scaled = tuple(Candidate(c.text, confidence if i == 0 else c.confidence * factor)
+                       for i, c in enumerate(self.candidates))
         return replace(self, confidence=confidence, candidates=scaled)
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ class Decoded:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
-    candidates: tuple[tuple[str, float], ...] = ()  # (text, confidence), most likely first: the text itself
+    candidates: tuple[tuple[str, float], ...] = ()  # (text, confidence): the reading's own first, then by confidence
 
 
 class RunChoice(NamedTuple):
@@ -121,7 +121,8 @@ def _candidates(
     decoded again under the prior and weighed by how blank the dropped character's frames ever were (run_blank;
     a character never blank in any frame is not dropped).
     A text's confidence is computed as the reading's; texts written alike (O and 0 where the country writes 0)
-    count once, at the likelier one's confidence."""
+    count once, at the likelier one's confidence. Texts the network gave no probability at all (an 8-bit model's
+    outputs are mostly exact zeros) are not candidates: listed, they would match any plate a character away."""
     positions = np.arange(len(greedy))
     variants = [(positions, 1.0)]
     if len(greedy) > 1:
@@ -134,7 +135,8 @@ def _candidates(
             scored.append(("".join(charset.char(c) for c in choice.write(classes)), confidence))
     texts = dict([scored[0]])
     for text, confidence in sorted(scored[1:], key=lambda item: -item[1]):
-        texts.setdefault(text, confidence)
+        if confidence > 0:
+            texts.setdefault(text, confidence)
     return tuple(list(texts.items())[:n])
 
 

@@ -44,9 +44,10 @@ class PlateTracker:
     starts a new one.
     """
 
-    def __init__(self, match_iou: float = MATCH_IOU, max_missed: int = MAX_MISSED) -> None:
+    def __init__(self, match_iou: float = MATCH_IOU, max_missed: int = MAX_MISSED, keep_closed: bool = True) -> None:
         self.match_iou = match_iou
         self.max_missed = max_missed
+        self.keep_closed = keep_closed  # False for a stream that never ends: plates() then gives the open ones
         self._open: list[_Track] = []
         self._closed: list[_Track] = []
         self._unreported: list[_Track] = []  # closed, not yet given by passed()
@@ -78,7 +79,8 @@ class PlateTracker:
     def _close(self, tracks: list[_Track]) -> None:
         closing = {id(t) for t in tracks}  # by identity: two tracks may hold equal readings
         self._open = [t for t in self._open if id(t) not in closing]
-        self._closed += tracks
+        if self.keep_closed:
+            self._closed += tracks
         self._unreported += tracks
 
     def end(self) -> None:

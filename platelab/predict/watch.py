@@ -43,13 +43,14 @@ class WatchList:
 
     @classmethod
     def load(cls, path: Path, look_alikes: bool = True) -> WatchList:
-        """One plate a line; blank lines and lines starting with # are skipped."""
+        """One plate a line; what follows a # is a comment, and blank lines are skipped."""
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            # utf-8-sig: an editor's byte-order mark would otherwise hide a first line's #
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise WatchListError(f"{path}: cannot read the watch list ({exc})") from exc
         try:
-            return cls((line for line in lines if not line.lstrip().startswith("#")), look_alikes)
+            return cls((line.partition("#")[0] for line in lines), look_alikes)
         except WatchListError as exc:
             raise WatchListError(f"{path}: {exc}") from exc
 
