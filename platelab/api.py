@@ -132,6 +132,10 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         raise ValueError("cropped plates are read in batches, not by worker processes")
     from tqdm import tqdm
 
+    if draw is not None:
+        from platelab.io.outputs import claim_folder
+
+        claim_folder(draw, "drawings")
     files = list_images(paths)
     if crops:
         results = _read_crop_files(files, Recognizer(model, prior, tta=tta, candidates=candidates),
@@ -237,12 +241,14 @@ def files_drawn_around(files: list[tuple[Path, str]], draw: Path | None) -> froz
 
 
 def _drawn_path(draw: Path, name: str, source: Path, suffix: str, inputs: frozenset[Path]) -> Path:
-    """Where the annotated copy of source, listed as name, goes (its folders made): name under draw with suffix,
-    never outside draw (a file given as /abs/car.jpg or ../car.jpg would otherwise be written over) and never onto
-    a file being read (draw may be a folder being read, holding car.png beside car.jpg): NAME.drawn.jpg then,
-    whose NAME keeps the source's own suffix so that two sources never share it."""
+    """Where the annotated copy of source, listed as name, goes (its folders made): name under draw, never outside
+    it (a file given as /abs/car.jpg or ../car.jpg would otherwise be written over); a name without the drawing's
+    suffix gains it (car.png -> car.png.jpg), so that two sources never share a drawing; and never onto a file
+    being read (NAME.drawn.jpg then)."""
     listed = PurePath(name)
-    target = draw.joinpath(*[part for part in listed.parts if part not in (listed.anchor, "..")]).with_suffix(suffix)
+    target = draw.joinpath(*[part for part in listed.parts if part not in (listed.anchor, "..")])
+    if target.suffix.lower() != suffix:
+        target = target.with_name(target.name + suffix)
     if target.resolve() in inputs | {source.resolve()}:
         target = target.with_name(f"{listed.name}.drawn{suffix}")
     target.parent.mkdir(parents=True, exist_ok=True)

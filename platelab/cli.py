@@ -48,16 +48,18 @@ def _fail(message: str) -> None:
 
 @contextmanager
 def _usage_errors() -> Iterator[None]:
-    """What a user can fix before anything is read (a missing path, a model that does not load, an unknown prior, a
-    broken labels file) as one line and exit status 2, not a traceback."""
+    """What a user can fix (a missing path, a model that does not load, an unknown prior, a broken labels file, an
+    output that would replace what it must not, a folder that is a file) as one line and exit status 2, not a
+    traceback."""
     from platelab.io.labels import LabelError
+    from platelab.io.outputs import OutputError
     from platelab.predict.recognizer import PriorError
     from platelab.predict.session import ModelLoadError
     from platelab.predict.watch import WatchListError
 
     try:
         yield
-    except (FileNotFoundError, ModelLoadError, PriorError, LabelError, WatchListError) as exc:
+    except (ModelLoadError, PriorError, LabelError, WatchListError, OutputError, OSError) as exc:
         _fail(str(exc))
 
 
@@ -102,14 +104,15 @@ def _synth(
         cfg = load_synth_config(config)
     except ConfigError as exc:
         _fail(str(exc))
-    labels = WRITERS[kind](out, count, chosen, seed, cfg, preview)
+    with _usage_errors():
+        labels = WRITERS[kind](out, count, chosen, seed, cfg, preview)
     typer.echo(f"wrote {count} {kind} and {labels}" + (f" and {out / PREVIEW_NAME}" if preview else ""))
 
 
 @synth_app.command("styles")
 def synth_styles(
     sheet: Annotated[Path | None, typer.Option(help="write a PNG sheet with samples of every style")] = None,
-    samples: int = 3,
+    samples: Annotated[int, typer.Option(min=1, help="plates per style on the sheet")] = 3,
 ) -> None:
     """List the plate styles; optionally draw a sheet of every one."""
     from platelab.synth.style import builtin_styles
@@ -117,9 +120,12 @@ def synth_styles(
     for style in builtin_styles().values():
         typer.echo(f"{style.name:24s} {style.region:8s} {style.description}")
     if sheet:
+        from platelab.io.outputs import prepare_output_file
         from platelab.synth.sheet import write_style_sheet
 
-        write_style_sheet(sheet, samples)
+        with _usage_errors():
+            prepare_output_file(sheet, (".png", ".jpg"), "style sheet")
+            write_style_sheet(sheet, samples)
         typer.echo(f"wrote {sheet}")
 
 
@@ -140,11 +146,12 @@ def train_recognizer(
 ) -> None:
     """Train the plate recognizer on streamed synthetic crops."""
     from platelab.train.config import load_train_config
-    from platelab.train.recipe import run_recognizer_recipe
+    from platelab.train.recipe import check_recognizer_recipe, run_recognizer_recipe
 
     try:
         cfg = load_train_config(config)
-    except ValueError as exc:
+        check_recognizer_recipe(cfg, resume, val_real or [])
+    except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     run_recognizer_recipe(cfg, resume=resume, val_real=val_real or [], export=export)
 
@@ -157,10 +164,12 @@ def train_detector(
 ) -> None:
     """Train the plate detector on streamed synthetic scenes."""
     from platelab.train.detector import load_detector_config, run_detector_recipe
+    from platelab.train.loop import check_run
 
     try:
         cfg = load_detector_config(config)
-    except ValueError as exc:
+        check_run(cfg.out_dir, cfg.styles, cfg.init_from, resume, {})
+    except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     run_detector_recipe(cfg, resume=resume, export=export)
 
@@ -177,6 +186,12 @@ def train_interpolate(
     from platelab.train.card import record_command
     from platelab.train.interpolate import interpolate_run
 
+    runs = {end.resolve(), (start if start.is_dir() else start.parent).resolve()}
+    if out.resolve() in runs:
+        _fail(f"{out}: --out would replace the run it averages; give another folder")
+    for given in (start, end / "last.ckpt"):
+        if not given.is_file():
+            _fail(f"{given}: not found")
     record_command(out, resume=False)
     try:
         interpolate_run(start, end, weight, out, val_real or [])
@@ -203,10 +218,13 @@ def finetune(
     from platelab.train.finetune import FinetuneConfig
     from platelab.train.finetune import finetune as run_finetune
 
+    if from_run.is_dir() and out.resolve() == from_run.resolve():
+        _fail(f"{out}: --out would replace the run it starts from; give another folder")
     try:
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
                              out_dir=out, export=export)
-        run_finetune(cfg, resume=resume)
+        with _usage_errors():
+            run_finetune(cfg, resume=resume)
     except (ValidationError, ValueError) as exc:
         _fail(" ".join(str(exc).split()))
 
@@ -227,10 +245,17 @@ def export(
     from collections.abc import Callable
     from functools import partial
 
+    from platelab.io.outputs import prepare_output_file
+
     config = run / "config.json"
-    if not config.exists():
-        _fail(f"{run}: not a training run (no config.json)")
-    task = json.loads(config.read_text(encoding="utf-8")).get("task")
+    if not config.exists() or not (run / "last.ckpt").exists():
+        _fail(f"{run}: not a training run (no config.json and last.ckpt)")
+    with _usage_errors():
+        prepare_output_file(out, (".onnx",), "model")
+    try:
+        task = json.loads(config.read_text(encoding="utf-8")).get("task")
+    except (ValueError, AttributeError) as exc:
+        _fail(f"{config}: not a run's config ({exc})")
     if int8 and task == "finetune":
         _fail(f"{run}: --int8 is for detector and recognizer runs (this one is a {task} run)")
     if class_scale and task in ("detector", "finetune"):
@@ -254,7 +279,8 @@ def export(
             scale = _class_scale(class_scale) if class_scale else None
             export_run = partial(export_recognizer_run, class_scale=scale, command=command, int8=int8)
     try:
-        typer.echo(f"wrote {export_run(run, out)}")
+        with _usage_errors():
+            typer.echo(f"wrote {export_run(run, out)}")
     except ValueError as exc:
         _fail(str(exc))
 
@@ -331,6 +357,10 @@ def read(
 
     if crops and draw is not None:
         _fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
+    photo_only = {"--detector": detector is not None, "--min-score": min_score != MIN_SCORE, "--no-refine": not refine,
+                  "--every": every != 1, "--min-chars": min_chars != MIN_CHARACTERS}
+    if crops and any(photo_only.values()):
+        _fail(f"{', '.join(k for k, given in photo_only.items() if given)}: for photos; --crops skips detection")
     if stream is not None and (paths or crops or draw is not None or workers > 1):
         _fail("--stream reads a camera or a stream alone: no paths, --crops, --draw or --workers with it")
     if crops and workers > 1:
@@ -389,8 +419,10 @@ def serve(
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
     api_key: Annotated[str | None, typer.Option(envvar="PLATELAB_API_KEY", help="required X-API-Key")] = None,
-    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="largest accepted request body")] = 20.0,
-    timeout: Annotated[float, typer.Option(min=0.1, help="seconds a request may take")] = 10.0,
+    max_upload_mb: Annotated[float | None, typer.Option(
+        min=0.01, envvar="PLATELAB_MAX_UPLOAD_MB", help="largest accepted request body [default: 20]")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        min=0.1, envvar="PLATELAB_TIMEOUT", help="seconds a request may take [default: 10]")] = None,
     prior: Annotated[str | None, typer.Option(envvar="PLATELAB_PRIOR", help=PRIOR_HELP)] = None,
     candidates: Annotated[
         int | None, typer.Option(min=1, envvar="PLATELAB_CANDIDATES", help="list each plate's N most likely texts")
@@ -402,7 +434,12 @@ def serve(
     """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
     from platelab.api import Recognizer
     from platelab.serve.app import run_server
+    from platelab.serve.settings import ServeSettings
 
+    try:
+        ServeSettings.from_env(workers=workers)
+    except (TypeError, ValueError) as exc:
+        _fail(f"a PLATELAB_ environment variable: {exc}")
     with _usage_errors():
         Recognizer(prior=prior)  # an unknown prior or a broken watch list stops here, not in every worker process
         if watch is not None:
@@ -427,8 +464,14 @@ def evaluate(
     With --candidates N, also how often the truth is among a plate's N most likely texts.
     Files that cannot be decoded count as misses, are listed, and make the exit status 1."""
     from platelab.eval.folders import evaluate
+    from platelab.io.labels import labels_kind
+    from platelab.io.outputs import prepare_output_file
 
     with _usage_errors():
+        if failures is not None:
+            prepare_output_file(failures, (".png", ".jpg"), "failure montage", outside=folder)
+        if labels_kind(folder) == "crops" and (detector is not None or min_score != MIN_SCORE):
+            _fail("--detector and --min-score are for photos; this folder's labels are of crops")
         evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures,
                               min_score=min_score, tta=tta, progress=_bar_wanted(prints_as_it_goes=False),
                               candidates=candidates)

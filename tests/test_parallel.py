@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from platelab.api import read_paths
 from platelab.cli import app
+from platelab.io.outputs import OWNED_MARKER
 from platelab.synth.demo import write_demo
 
 
@@ -23,8 +24,9 @@ def test_workers_read_as_one_process_does_in_the_files_order(tmp_path: Path, bad
     together = list(read_paths([folder], workers=2, draw=drawn))
     assert together == alone
     assert sum(r.error is not None for r in together) >= 5 and sum(bool(r.plates) for r in together) == 3
-    # every photo read was drawn by the workers
-    assert {p.name for p in drawn.iterdir()} == {Path(r.file).with_suffix(".jpg").name for r in together if not r.error}
+    # every photo read was drawn by the workers (car.png as car.png.jpg, beside the folder's marker)
+    expected = {r.file if r.file.endswith(".jpg") else f"{r.file}.jpg" for r in together if not r.error}
+    assert {p.name for p in drawn.iterdir()} == expected | {OWNED_MARKER}
 
 
 def test_workers_are_for_photos_not_crops(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from platelab.cli import app
 from platelab.eval.metrics import score_photos
 from platelab.io.decode import read_image
 from platelab.io.labels import read_labels
+from platelab.io.outputs import OWNED_MARKER
 from platelab.synth.backgrounds import photos
 from platelab.synth.demo import write_demo
 from tests.conftest import REAL_DATA, SHOULD_FAIL
@@ -106,14 +107,13 @@ def test_draw_never_writes_over_a_photo_or_outside_its_folder(demo: Path, tmp_pa
     original = photo.read_bytes()
     monkeypatch.chdir(photos)
     runner = CliRunner()
-    # the folder being read as the draw folder; the photo by absolute path; the photo by a path through ..
-    runs = (["--draw", str(photos), str(photos)], ["--draw", "out", str(photo)], ["--draw", "out", "../photos/car.jpg"])
-    for args in runs:
+    refused = runner.invoke(app, ["read", "--draw", str(photos), str(photos)])  # the folder being read
+    assert refused.exit_code == 2 and "holds files platelab did not write" in refused.output
+    for args in (["--draw", "out", str(photo)], ["--draw", "out", "../photos/car.jpg"]):  # absolute, through ..
         assert runner.invoke(app, ["read", *args]).exit_code == 0
     assert photo.read_bytes() == original
     drawn = {p.relative_to(tmp_path) for p in tmp_path.rglob("*.jpg")} - {Path("photos/car.jpg")}
-    assert drawn == {Path("photos/car.jpg.drawn.jpg"), Path("photos/out").joinpath(*photo.parts[1:]),
-                     Path("photos/out/photos/car.jpg")}
+    assert drawn == {Path("photos/out").joinpath(*photo.parts[1:]), Path("photos/out/photos/car.jpg")}
 
 
 @pytest.mark.skipif(not (REAL_DATA / "endtoend-br").is_dir(), reason="../shared/data/real is not here")
@@ -145,12 +145,19 @@ def test_python_dash_m_platelab_is_the_platelab_command() -> None:
     assert result.returncode == 0 and "Usage: platelab read" in result.stdout
 
 
-def test_a_drawing_never_replaces_another_file_being_read(demo: Path, tmp_path: Path) -> None:
-    # car.png's drawing would be car.jpg, which is a photo being read too
-    photo = cv2.imread(str(demo / "scene_000000.jpg"))
-    cv2.imwrite(str(tmp_path / "car.jpg"), photo)
-    cv2.imwrite(str(tmp_path / "car.png"), photo)
-    originals = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert CliRunner().invoke(app, ["read", "--draw", str(tmp_path), str(tmp_path)]).exit_code == 0
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in originals} == originals
-    assert {p.name for p in tmp_path.iterdir()} - set(originals) == {"car.jpg.drawn.jpg", "car.png.drawn.jpg"}
+def test_draw_refuses_a_folder_of_other_files_and_keeps_drawings_apart(demo: Path, tmp_path: Path) -> None:
+    album, photos, out = tmp_path / "album", tmp_path / "new", tmp_path / "out"
+    album.mkdir()
+    photos.mkdir()
+    (album / "car.jpg").write_bytes(b"the user's own photo")
+    picture = cv2.imread(str(demo / "scene_000000.jpg"))
+    cv2.imwrite(str(photos / "car.jpg"), picture)
+    cv2.imwrite(str(photos / "car.png"), picture)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["read", "--draw", str(album), str(photos)])
+    assert refused.exit_code == 2 and "holds files platelab did not write" in refused.output
+    assert [p.name for p in album.iterdir()] == ["car.jpg"]
+    assert (album / "car.jpg").read_bytes() == b"the user's own photo"
+    for _ in range(2):  # a second run may replace the drawings platelab made
+        assert runner.invoke(app, ["read", "--draw", str(out), str(photos)]).exit_code == 0
+    assert {p.name for p in out.iterdir()} == {"car.jpg", "car.png.jpg", OWNED_MARKER}

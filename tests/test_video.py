@@ -14,6 +14,7 @@ from platelab.api import Reader
 from platelab.cli import app
 from platelab.io.decode import ImageDecodeError
 from platelab.io.labels import read_labels
+from platelab.io.outputs import OWNED_MARKER
 from platelab.io.results import CharResult, PlateResult
 from platelab.io.video import video_frames
 from platelab.predict.track import PlateTracker
@@ -113,8 +114,8 @@ def test_draw_writes_a_video_of_the_frames_read_with_their_plates_outlined(
     assert result.exit_code == 0, result.output
     assert {p["text"] for p in json.loads(result.stdout)["plates"]} == truth
     # given by its absolute path, it is drawn at that path under the folder; no temporary file is left beside it
-    [written] = [p for p in drawn.rglob("*") if p.is_file()]
-    assert written == drawn.joinpath(*path.parts[1:]).with_suffix(".mp4")
+    [written] = [p for p in drawn.rglob("*") if p.is_file() and p.name != OWNED_MARKER]
+    assert written == drawn.joinpath(*path.parts[1:]).with_name("clip.avi.mp4")
     frames = list(video_frames(written, "clip.mp4"))
     originals = list(video_frames(path, "clip.avi", every=3))
     assert len(frames) == len(originals) == 4

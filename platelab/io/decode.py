@@ -189,7 +189,7 @@ def list_images(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     """Expand files, folders (recursively) and glob patterns into (path, display name) pairs, without repeats.
 
     A named file is kept whatever its suffix; folders and globs contribute only files with an image or video suffix.
-    Hidden files and folders inside a folder are skipped.
+    Hidden files and folders inside a folder are skipped. A folder or glob with none raises FileNotFoundError.
     """
     seen: set[Path] = set()
     listed: list[tuple[Path, str]] = []
@@ -204,7 +204,10 @@ def list_images(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
 def _expand(given: str | Path) -> list[tuple[Path, str]]:
     path = Path(given)
     if path.is_dir():
-        return _folder_images(path)
+        found = _folder_images(path)
+        if not found:  # as a glob that matches nothing: most likely the wrong folder
+            raise FileNotFoundError(f"no images or videos in {given}")
+        return found
     if path.is_file():
         return [(path, str(given))]
     expanded = _glob_images(str(given)) if any(c in str(given) for c in "*?[") else []

@@ -69,7 +69,11 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
     """(line number, cells) of every non-blank line, header included."""
     if not path.is_file():
         raise FileNotFoundError(f"no labels file at {path}")
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LabelError(path, data[: exc.start].count(b"\n") + 1, "not UTF-8 text (is it a labels file?)") from exc
     return [(number, line.split("\t")) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
@@ -174,6 +178,8 @@ def read_labels(folder: Path, kind: LabelsKind | None = None) -> list[CropLabel]
     found = _kind_of_header(path, header_line, header)
     if kind is not None and found != kind:
         raise LabelError(path, header_line, f"labels of {found} where labels of {kind} are needed")
+    if len(rows) < 2:
+        raise LabelError(path, header_line, "a header and no labelled rows")
     if found == "crops":
         return _parse_rows(path, rows[1:], len(header), _parse_crop)
     return _parse_rows(path, rows[1:], len(header), _parse_photo)

@@ -189,16 +189,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def run_server(host: str, port: int, workers: int, api_key: str | None, max_upload_mb: float,
-               timeout_s: float, prior: str | None = None, candidates: int | None = None,
+def run_server(host: str, port: int, workers: int, api_key: str | None, max_upload_mb: float | None = None,
+               timeout_s: float | None = None, prior: str | None = None, candidates: int | None = None,
                watch: Path | None = None) -> None:
-    """Serve until interrupted. api_key None falls back to $PLATELAB_API_KEY; uvicorn trusts X-Forwarded-*
-    only from the addresses in $FORWARDED_ALLOW_IPS (default: loopback)."""
+    """Serve until interrupted. A setting given as None falls back to its environment variable (settings.ENV_NAMES),
+    then its default; uvicorn trusts X-Forwarded-* only from the addresses in $FORWARDED_ALLOW_IPS (default:
+    loopback)."""
     import uvicorn
 
     base = ServeSettings.from_env(workers=workers)
-    settings = dataclasses.replace(base, api_key=api_key or base.api_key, max_upload_mb=max_upload_mb,
-                                   timeout_s=timeout_s, prior=prior or base.prior,
+    settings = dataclasses.replace(base, api_key=api_key or base.api_key,
+                                   max_upload_mb=max_upload_mb or base.max_upload_mb,
+                                   timeout_s=timeout_s or base.timeout_s, prior=prior or base.prior,
                                    candidates=candidates or base.candidates,
                                    watch=str(watch.resolve()) if watch else base.watch)
     if settings.api_key is None and not _is_loopback(host):

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from platelab.io.atomic import atomic_write_image
 from platelab.io.draw import montage
 from platelab.io.labels import CropLabel, PhotoLabel, write_crop_labels, write_photo_labels
+from platelab.io.outputs import claim_folder
 from platelab.synth.config import SynthConfig
 from platelab.synth.crops import CropGenerator, sample_rng
 from platelab.synth.scene import render_scene
@@ -26,6 +27,13 @@ def _write_preview(out: Path, images: list[np.ndarray], captions: list[str], cel
     return path
 
 
+def _start_set(out: Path, images: str) -> None:
+    """Claim out for a synthetic set of images named as the glob images; its old labels go first, so a set cut
+    short has none rather than wrong ones."""
+    claim_folder(out, "synthetic set", (images, "labels.tsv", PREVIEW_NAME))
+    (out / "labels.tsv").unlink(missing_ok=True)
+
+
 def write_crops(
     out: Path,
     count: int,
@@ -35,8 +43,9 @@ def write_crops(
     preview: bool = False,
     progress: bool = True,
 ) -> Path:
-    """count crops as PNG files plus labels.tsv (file, state, plate); a preview montage if asked."""
-    out.mkdir(parents=True, exist_ok=True)
+    """count crops as PNG files plus labels.tsv (file, state, plate); a preview montage if asked. out must be new,
+    empty or written by platelab before (platelab.io.outputs)."""
+    _start_set(out, "crop_[0-9][0-9][0-9][0-9][0-9][0-9].png")
     generator = CropGenerator(styles, cfg, seed)
     labels: list[CropLabel] = []
     shown: list[np.ndarray] = []
@@ -66,7 +75,7 @@ def write_scenes(
 ) -> Path:
     """count scenes as JPEG files plus labels.tsv (file, x, y, w, h, plate, then the 4 corners), one row a plate."""
     cfg = cfg or SynthConfig()
-    out.mkdir(parents=True, exist_ok=True)
+    _start_set(out, "scene_[0-9][0-9][0-9][0-9][0-9][0-9].jpg")
     labels: list[PhotoLabel] = []
     shown: list[np.ndarray] = []
     captions: list[str] = []

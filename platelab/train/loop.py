@@ -116,6 +116,27 @@ class Run:
         return float(self.scheduler.get_last_lr()[0])
 
 
+def check_run(out: Path, styles: list[str], init_from: Path | None, resume: bool,
+              same_on_resume: dict[str, object]) -> None:
+    """What would stop a run after it had written into out, checked before it writes anything: unknown styles, a
+    missing init_from, --resume with no checkpoint, or resuming with a model of another shape (same_on_resume:
+    config fields that must equal the run's saved ones)."""
+    from platelab.synth.style import select_styles
+
+    select_styles(styles or None)
+    checkpoint = out / CHECKPOINT
+    if resume:
+        if not checkpoint.exists():
+            raise ValueError(f"{out}: no {CHECKPOINT} to resume; run without --resume to start it")
+        saved = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+        changed = [f"{key} {saved.get(key)!r} -> {value!r}" for key, value in same_on_resume.items()
+                   if saved.get(key) != value]
+        if changed:
+            raise ValueError(f"{out}: cannot resume with another model ({', '.join(changed)})")
+    elif init_from is not None and not init_from.is_file():
+        raise ValueError(f"{init_from}: init_from not found")
+
+
 def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_steps: int, lr: float,
              weight_decay: float, threads: int = 0, resume: bool = False,
              parameters: Iterable[nn.Parameter] | None = None) -> Run:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from platelab.io.labels import read_labels
 from platelab.models.recognizer import PlateRecognizer
 from platelab.predict.charset import Charset
 from platelab.predict.decode import decode
@@ -21,7 +22,7 @@ from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer
-from platelab.train.loop import CHECKPOINT, run_config
+from platelab.train.loop import CHECKPOINT, check_run, run_config
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
 from platelab.train.recognizer import EvalSet, accuracy, exact_share, synthetic_eval_set, train_recognizer
 
@@ -84,9 +85,18 @@ def _onnx_accuracy(path: Path, data: EvalSet) -> float:
     return exact_share([d.text for d in decode(probs, predictor.charset, predictor.head)], data)
 
 
+def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: Sequence[Path]) -> None:
+    """Raises what would stop the run after it had written into its folder (platelab.train.loop.check_run), or a
+    real validation folder without crop labels."""
+    check_run(cfg.out_dir, cfg.styles, cfg.init_from, resume, {"head": cfg.head, "charset": cfg.charset})
+    for folder in val_real:
+        read_labels(folder, "crops")
+
+
 def run_recognizer_recipe(
     cfg: RecognizerTrainConfig, resume: bool, val_real: Sequence[Path], export: Path | None
 ) -> None:
+    check_recognizer_recipe(cfg, resume, val_real)
     record_command(cfg.out_dir, resume)
     train_recognizer(cfg, resume=resume, val_real=val_real)
     if export is not None:

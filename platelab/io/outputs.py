@@ -1,0 +1,50 @@
+"""Where a command may write, checked before anything is read or written: no command replaces a user's file, its
+own inputs, or a folder of someone else's files.
+
+A folder platelab writes many files into (drawings, synthetic sets) carries a marker file; a folder that already
+holds other files and no marker is refused, so `--draw album/` cannot replace the album's photos, and a second run
+into platelab's own folder is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatch
+from pathlib import Path
+
+OWNED_MARKER = ".platelab-output"
+
+
+class OutputError(ValueError):
+    """An output path that would replace what it must not."""
+
+
+def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
+    """Make folder platelab's to write `what` into: a new or empty folder (created, marked), one it marked before,
+    or one holding only files named as it names them (written: glob patterns; left by a platelab before markers)."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: a file, not a folder for the {what}")
+    marker = folder / OWNED_MARKER
+    patterns = tuple(written)
+    others = [] if marker.exists() or not folder.is_dir() else [
+        p for p in folder.iterdir() if not any(fnmatch(p.name, pattern) for pattern in patterns) or p.is_dir()]
+    if others:
+        raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what}")
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"platelab writes the {what} here and may replace them\n", encoding="utf-8")
+
+
+def prepare_output_file(path: Path, suffixes: Iterable[str], what: str, outside: Path | None = None) -> None:
+    """A file to be written: its suffix one of suffixes, not a folder, not inside outside (a folder being read);
+    its folder is made."""
+    allowed = tuple(suffixes)
+    if path.suffix.lower() not in allowed:
+        raise OutputError(f"{path}: the {what} is written as {' or '.join(allowed)}")
+    if path.is_dir():
+        raise OutputError(f"{path}: a folder; name the {what} file")
+    if outside is not None and path.resolve().is_relative_to(outside.resolve()):
+        raise OutputError(f"{path}: inside {outside}, which is being read; write the {what} elsewhere")
+    parent = next((p for p in path.resolve().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is a file, not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)

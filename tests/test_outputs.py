@@ -1,0 +1,177 @@
+"""No command replaces a user's file or its own inputs: outputs are checked before anything is read or written,
+and what a user can fix is one line with status 2."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from platelab.cli import app
+from platelab.io.labels import LabelError, read_labels
+from platelab.io.outputs import OWNED_MARKER, OutputError, claim_folder, prepare_output_file
+from platelab.synth import writer
+from platelab.synth.style import select_styles
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _usage_error(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_folder_is_claimed_only_when_new_empty_or_platelabs(tmp_path: Path) -> None:
+    claim_folder(tmp_path / "new", "drawings")
+    assert (tmp_path / "new" / OWNED_MARKER).is_file()
+    claim_folder(tmp_path / "new", "drawings")  # again: platelab's own
+    (tmp_path / "empty").mkdir()
+    claim_folder(tmp_path / "empty", "drawings")
+    (tmp_path / "album").mkdir()
+    (tmp_path / "album" / "holiday.jpg").write_bytes(b"a photo")
+    with pytest.raises(OutputError, match="holds files platelab did not write"):
+        claim_folder(tmp_path / "album", "drawings")
+    assert [p.name for p in (tmp_path / "album").iterdir()] == ["holiday.jpg"]
+    (tmp_path / "note.txt").write_text("x")
+    with pytest.raises(OutputError, match="a file, not a folder"):
+        claim_folder(tmp_path / "note.txt", "drawings")
+    # a set written before folders were marked holds only files named as platelab names them: adopted
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "crop_000000.png").write_bytes(b"png")
+    (tmp_path / "old" / "labels.tsv").write_text("file\tstate\tplate\n")
+    claim_folder(tmp_path / "old", "synthetic set", ("crop_*.png", "labels.tsv"))
+    with pytest.raises(OutputError):
+        claim_folder(tmp_path / "album", "synthetic set", ("crop_*.png", "labels.tsv"))
+
+
+def test_an_output_file_has_its_kind_and_stays_out_of_the_folder_read(tmp_path: Path) -> None:
+    prepare_output_file(tmp_path / "fails.png", (".png", ".jpg"), "montage", outside=tmp_path / "crops")
+    with pytest.raises(OutputError, match=r"written as \.png or \.jpg"):
+        prepare_output_file(tmp_path / "fails.txt", (".png", ".jpg"), "montage")
+    with pytest.raises(OutputError, match="inside"):
+        prepare_output_file(tmp_path / "crops" / "a.png", (".png",), "montage", outside=tmp_path / "crops")
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(OutputError, match="a folder"):
+        prepare_output_file(tmp_path / "dir.png", (".png",), "montage")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        prepare_output_file(tmp_path / "afile" / "m.png", (".png",), "montage")
+
+
+def test_synth_keeps_off_other_files_and_a_set_cut_short_has_no_labels(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "labels.tsv").write_text("file\tstate\tplate\na.png\tCA\tABC123\n")
+    before = _fingerprint(real)
+    _usage_error(["synth", "crops", "--out", str(real), "--count", "2"], "holds files platelab did not write")
+    assert _fingerprint(real) == before
+    out = tmp_path / "synthetic"
+    styles = select_styles(["us-*"])
+    writer.write_crops(out, 2, styles, progress=False)
+    assert len(read_labels(out)) == 2
+
+    def broken(self: object, index: int) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer.CropGenerator, "sample", broken)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_crops(out, 2, styles, seed=5, progress=False)
+    assert not (out / "labels.tsv").exists()  # no labels naming the old set's images as the new one's
+
+
+def test_training_outputs_never_replace_their_own_runs(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"task": "recognizer"}')
+    (run / "last.ckpt").write_bytes(b"weights")
+    before = _fingerprint(run)
+    _usage_error(["export", str(run), "--out", str(run / "last.ckpt")], "written as .onnx")
+    _usage_error(["export", str(run), "--out", str(run)], "written as .onnx")
+    _usage_error(["train", "interpolate", "--from", str(run / "last.ckpt"), "--to", str(run), "--out", str(run)],
+                 "would replace the run it averages")
+    _usage_error(["finetune", "--from", str(run), "--data", str(tmp_path), "--out", str(run)],
+                 "would replace the run it starts from")
+    assert _fingerprint(run) == before
+    _usage_error(["export", str(tmp_path), "--out", str(tmp_path / "m.onnx")], "not a training run")
+
+
+def test_eval_checks_its_montage_path_before_scoring(tmp_path: Path) -> None:
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    cv2.imwrite(str(crops / "a.png"), np.full((64, 128, 3), 128, np.uint8))
+    (crops / "labels.tsv").write_text("file\tstate\tplate\na.png\tCA\tABC123\n")
+    before = _fingerprint(crops)
+    _usage_error(["eval", str(crops), "--failures", str(crops / "a.png")], "inside")
+    _usage_error(["eval", str(crops), "--failures", str(tmp_path / "fails.txt")], "written as .png or .jpg")
+    _usage_error(["eval", str(crops), "--detector", str(tmp_path / "d.onnx")], "are for photos")
+    assert _fingerprint(crops) == before
+
+
+def test_options_a_mode_cannot_use_are_refused(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((64, 128, 3), 128, np.uint8))
+    _usage_error(["read", "--crops", str(tmp_path), "--min-score", "0.9", "--no-refine"],
+                 "--min-score, --no-refine: for photos")
+    (tmp_path / "empty").mkdir()
+    _usage_error(["read", str(tmp_path / "empty")], "no images or videos in")
+
+
+def test_labels_files_that_are_not_labels_say_so(tmp_path: Path) -> None:
+    (tmp_path / "labels.tsv").write_bytes(b"file\tstate\tplate\n\xff\xfe\tCA\tABC\n")
+    with pytest.raises(LabelError, match=r"labels.tsv:2: not UTF-8 text"):
+        read_labels(tmp_path)
+    (tmp_path / "labels.tsv").write_text("file\tstate\tplate\n")
+    with pytest.raises(LabelError, match="no labelled rows"):
+        read_labels(tmp_path)
+
+
+def test_serve_takes_its_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from platelab.serve.app import run_server
+    from platelab.serve.settings import ENV_NAMES
+
+    for variable in ENV_NAMES.values():  # run_server exports its settings: give them all back afterwards
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setenv("PLATELAB_TIMEOUT", "30")
+    monkeypatch.setenv("PLATELAB_MAX_UPLOAD_MB", "50")
+    run_server("127.0.0.1", 8000, 1, None)
+    assert (os.environ["PLATELAB_TIMEOUT"], os.environ["PLATELAB_MAX_UPLOAD_MB"]) == ("30.0", "50.0")
+    monkeypatch.setenv("PLATELAB_READER_THREADS", "x")
+    _usage_error(["serve"], "a PLATELAB_ environment variable")
+
+
+def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"task": "recognizer", "head": "ctc", "charset": "ABC"}')
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')
+    before = _fingerprint(run)
+
+    def recipe(name: str, **fields: object) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text("".join(f"{key}: {value}\n" for key, value in {"out_dir": str(run), **fields}.items()))
+        return path
+
+    _usage_error(["train", "recognizer", "--config", str(recipe("styles", styles="[nosuch]"))], "nosuch")
+    _usage_error(["train", "recognizer", "--config", str(recipe("init", init_from=str(tmp_path / "gone.ckpt")))],
+                 "gone.ckpt: init_from not found")
+    _usage_error(["train", "recognizer", "--config", str(recipe("resume")), "--resume"], "no last.ckpt to resume")
+    _usage_error(["train", "recognizer", "--config", str(recipe("real")), "--val-real", str(tmp_path / "none")],
+                 "no labels file")
+    _usage_error(["train", "detector", "--config", str(recipe("detector", styles="[nosuch]"))], "nosuch")
+    (run / "last.ckpt").write_bytes(b"weights")
+    _usage_error(["train", "recognizer", "--config", str(recipe("head", head="slots", charset="ABC")), "--resume"],
+                 "cannot resume with another model (head 'ctc' -> 'slots')")
+    assert _fingerprint(run) == {**before, "last.ckpt": _fingerprint(run)["last.ckpt"]}
