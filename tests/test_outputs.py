@@ -52,6 +52,10 @@ def test_a_folder_is_claimed_only_when_new_empty_or_platelabs(tmp_path: Path) ->
     claim_folder(tmp_path / "old", "synthetic set", ("crop_*.png", "labels.tsv"))
     with pytest.raises(OutputError):
         claim_folder(tmp_path / "album", "synthetic set", ("crop_*.png", "labels.tsv"))
+    (tmp_path / "labels-only").mkdir()
+    (tmp_path / "labels-only" / "labels.tsv").write_text("file\tstate\tplate\n")
+    with pytest.raises(OutputError):  # a lone labels.tsv may be anyone's
+        claim_folder(tmp_path / "labels-only", "synthetic set", ("crop_*.png", "labels.tsv"))
 
 
 def test_an_output_file_has_its_kind_and_stays_out_of_the_folder_read(tmp_path: Path) -> None:

@@ -21,17 +21,22 @@ class OutputError(ValueError):
 
 def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
     """Make folder platelab's to write `what` into: a new or empty folder (created, marked), one it marked before,
-    or one holding only files named as it names them (written: glob patterns; left by a platelab before markers)."""
+    or one a platelab before markers left: only files named as the glob patterns written name them, and at least
+    one named as the first (the images: a lone labels.tsv may be anyone's)."""
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: a file, not a folder for the {what}")
-    marker = folder / OWNED_MARKER
-    patterns = tuple(written)
-    others = [] if marker.exists() or not folder.is_dir() else [
-        p for p in folder.iterdir() if not any(fnmatch(p.name, pattern) for pattern in patterns) or p.is_dir()]
-    if others:
+    if folder.is_dir() and not (folder / OWNED_MARKER).exists() and not _left_by_platelab(folder, tuple(written)):
         raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what}")
     folder.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"platelab writes the {what} here and may replace them\n", encoding="utf-8")
+    (folder / OWNED_MARKER).write_text(f"platelab writes the {what} here and may replace them\n", encoding="utf-8")
+
+
+def _left_by_platelab(folder: Path, patterns: tuple[str, ...]) -> bool:
+    entries = list(folder.iterdir())
+    if not entries:
+        return True
+    named = all(entry.is_file() and any(fnmatch(entry.name, p) for p in patterns) for entry in entries)
+    return named and any(fnmatch(entry.name, patterns[0]) for entry in entries)
 
 
 def prepare_output_file(path: Path, suffixes: Iterable[str], what: str, outside: Path | None = None) -> None:
