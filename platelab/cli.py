@@ -137,6 +137,14 @@ def synth_config() -> None:
     typer.echo(describe())
 
 
+def _check_export(export: Path | None) -> None:
+    """An --export path that a run could only refuse once trained, refused now."""
+    if export is not None:
+        from platelab.io.outputs import prepare_output_file
+
+        prepare_output_file(export, (".onnx",), "model")
+
+
 @train_app.command("recognizer")
 def train_recognizer(
     config: Annotated[Path, typer.Option(help="training recipe YAML")],
@@ -151,6 +159,7 @@ def train_recognizer(
     try:
         cfg = load_train_config(config)
         check_recognizer_recipe(cfg, resume, val_real or [])
+        _check_export(export)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     run_recognizer_recipe(cfg, resume=resume, val_real=val_real or [], export=export)
@@ -169,6 +178,7 @@ def train_detector(
     try:
         cfg = load_detector_config(config)
         check_run(cfg.out_dir, cfg.styles, cfg.init_from, resume, {})
+        _check_export(export)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     run_detector_recipe(cfg, resume=resume, export=export)
@@ -220,6 +230,10 @@ def finetune(
 
     if from_run.is_dir() and out.resolve() == from_run.resolve():
         _fail(f"{out}: --out would replace the run it starts from; give another folder")
+    try:
+        _check_export(export)
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
                              out_dir=out, export=export)

@@ -167,3 +167,16 @@ def test_finetune_command_adds_a_letter_and_exports(tmp_path: Path) -> None:
     assert card["onnx_vs_torch_max_abs_diff"] < 1e-4 and card["freeze"] == "none"
     reloaded = tuning.load_run_model(tmp_path / "tuned")  # a fine-tuned run can be fine-tuned again
     assert reloaded.charset == model.charset
+
+
+def test_every_crop_that_cannot_be_used_is_named_at_once(tmp_path: Path) -> None:
+    crop = CropGenerator(select_styles(["us-*"]), seed=3).sample(0)
+    cv2.imwrite(str(tmp_path / "good.png"), crop.image)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    cv2.imwrite(str(tmp_path / "odd.png"), crop.image)
+    write_crop_labels(tmp_path / "labels.tsv", [CropLabel("good.png", crop.text, "CA"),
+                                               CropLabel("broken.png", "ABC123", "CA"),
+                                               CropLabel("odd.png", "ABÇ123", "CA")])
+    with pytest.raises(ValueError, match="2 crop") as error:
+        tuning.load_labelled_crops(tmp_path, Charset())
+    assert "broken.png" in str(error.value) and "odd.png" in str(error.value) and "good.png" not in str(error.value)

@@ -175,6 +175,8 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
     _usage_error(["train", "recognizer", "--config", str(recipe("real")), "--val-real", str(tmp_path / "none")],
                  "no labels file")
     _usage_error(["train", "detector", "--config", str(recipe("detector", styles="[nosuch]"))], "nosuch")
+    _usage_error(["train", "recognizer", "--config", str(recipe("export")), "--export", str(tmp_path)],
+                 "written as .onnx")
     (run / "last.ckpt").write_bytes(b"weights")
     _usage_error(["train", "recognizer", "--config", str(recipe("head", head="slots", charset="ABC")), "--resume"],
                  "cannot resume with another model (head 'ctc' -> 'slots')")

@@ -214,21 +214,27 @@ def work_image(image: np.ndarray) -> np.ndarray:
 
 
 def load_labelled_crops(folder: Path, charset: Charset) -> LabelledCrops:
-    """All crops of a folder with labels.tsv; every image must decode and every label fit the charset."""
+    """All crops of a folder with labels.tsv; every image must decode and every label fit the charset, and a
+    ValueError names every crop that does not, so that one pass finds them all."""
     from platelab.io.decode import read_image
     from platelab.io.labels import labels_kind, read_labels
 
     if labels_kind(folder) != "crops":
         raise ValueError(f"{folder}: labels.tsv describes photos; fine-tuning needs plate crops")
     labels = read_labels(folder)
-    files, images, texts = [], [], []
+    files, images, texts, problems = [], [], [], []
     for label in labels:
         try:
-            texts.append(plate_text(label.plate, charset))
-        except ValueError as exc:
-            raise ValueError(f"{folder / label.file}: {exc}") from None
-        images.append(work_image(read_image(folder / label.file, name=label.file)))
+            text = plate_text(label.plate, charset)
+            image = work_image(read_image(folder / label.file, name=label.file))
+        except ValueError as exc:  # ImageDecodeError included
+            problems.append(f"{label.file}: {str(exc).removeprefix(label.file + ': ')}")
+            continue
         files.append(label.file)
+        images.append(image)
+        texts.append(text)
+    if problems:
+        raise ValueError(f"{folder}: {len(problems)} crop(s) cannot be used: {'; '.join(problems)}")
     return LabelledCrops(tuple(files), tuple(images), tuple(texts))
 
 
