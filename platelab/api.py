@@ -9,6 +9,7 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from platelab.io.decode import ImageDecodeError, image_or_error, list_images, read_image
+from platelab.io.outputs import OutputError
 from platelab.io.results import ImageResult, PlateResult
 from platelab.io.video import is_video
 from platelab.predict.recognizer import RecognitionPredictor
@@ -126,6 +127,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     watch: wanted plates; a plate that may be one (its text or a candidate) has it as PlateResult.wanted.
     workers: photos and videos read by this many processes at once, one onnxruntime thread each (on 2 cores, 2
     read about twice as many photos a second as 1); results keep the files' order. Not for crops (read in batches).
+    The workers are started afresh (spawn), so a script calling this must do so under `if __name__ == "__main__":`.
     """
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
@@ -137,6 +139,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 
         claim_folder(draw, "drawings")
     files = list_images(paths)
+    if draw is not None:
+        _check_drawings_apart(files, draw)
     if crops:
         results = _read_crop_files(files, Recognizer(model, prior, tta=tta, candidates=candidates),
                                    min_confidence or 0.0)
@@ -235,21 +239,34 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
     return ImageResult(name, plates=plates)
 
 
+def _check_drawings_apart(files: list[tuple[Path, str]], draw: Path) -> None:
+    """Two files listed under one name (car.jpg in two folders given) would share a drawing: refused first."""
+    inputs = files_drawn_around(files, draw)
+    seen: dict[Path, str] = {}
+    for path, name in files:
+        target = _drawn_path(draw, name, path, ".mp4" if is_video(path) else ".jpg", inputs, make=False)
+        if target in seen:
+            raise OutputError(f"{seen[target]} and {path} would both be drawn as {target}; draw them separately")
+        seen[target] = str(path)
+
+
 def files_drawn_around(files: list[tuple[Path, str]], draw: Path | None) -> frozenset[Path]:
     """The files being read, resolved, which drawings must not replace (none to guard without drawings)."""
     return frozenset() if draw is None else frozenset(path.resolve() for path, _ in files)
 
 
-def _drawn_path(draw: Path, name: str, source: Path, suffix: str, inputs: frozenset[Path]) -> Path:
-    """Where the annotated copy of source, listed as name, goes (its folders made): name under draw, never outside
-    it (a file given as /abs/car.jpg or ../car.jpg would otherwise be written over); a name without the drawing's
-    suffix gains it (car.png -> car.png.jpg), so that two sources never share a drawing; and never onto a file
-    being read (NAME.drawn.jpg then)."""
+def _drawn_path(draw: Path, name: str, source: Path, suffix: str, inputs: frozenset[Path], make: bool = True
+                ) -> Path:
+    """Where the annotated copy of source, listed as name, goes (its folders made unless make is False): name under
+    draw, never outside it (a file given as /abs/car.jpg or ../car.jpg would otherwise be written over); a name
+    without the drawing's suffix gains it (car.png -> car.png.jpg), so that car.png and car.jpg do not share a
+    drawing; and never onto a file being read (NAME.drawn.jpg then)."""
     listed = PurePath(name)
     target = draw.joinpath(*[part for part in listed.parts if part not in (listed.anchor, "..")])
     if target.suffix.lower() != suffix:
         target = target.with_name(target.name + suffix)
     if target.resolve() in inputs | {source.resolve()}:
         target = target.with_name(f"{listed.name}.drawn{suffix}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make:
+        target.parent.mkdir(parents=True, exist_ok=True)
     return target

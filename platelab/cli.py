@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
+
+if TYPE_CHECKING:
+    from platelab.io.results import ImageResult
 
 PRIOR_HELP = "plate-format prior: a country, e.g. 'us', or 'auto' (each plate under the country its formats fit best)"
 
@@ -59,6 +63,8 @@ def _usage_errors() -> Iterator[None]:
 
     try:
         yield
+    except BrokenPipeError:  # not the user's mistake: whoever read the output has stopped (read handles it)
+        raise
     except (ModelLoadError, PriorError, LabelError, WatchListError, OutputError, OSError) as exc:
         _fail(str(exc))
 
@@ -120,11 +126,11 @@ def synth_styles(
     for style in builtin_styles().values():
         typer.echo(f"{style.name:24s} {style.region:8s} {style.description}")
     if sheet:
-        from platelab.io.outputs import prepare_output_file
+        from platelab.io.outputs import IMAGE_OUTPUTS, prepare_output_file
         from platelab.synth.sheet import write_style_sheet
 
         with _usage_errors():
-            prepare_output_file(sheet, (".png", ".jpg"), "style sheet")
+            prepare_output_file(sheet, IMAGE_OUTPUTS, "style sheet")
             write_style_sheet(sheet, samples)
         typer.echo(f"wrote {sheet}")
 
@@ -137,12 +143,14 @@ def synth_config() -> None:
     typer.echo(describe())
 
 
-def _check_export(export: Path | None) -> None:
-    """An --export path that a run could only refuse once trained, refused now."""
+def _check_export(export: Path | None, start: Path | None = None) -> None:
+    """An --export path that a run could only refuse once trained, refused now; never the model it starts from."""
     if export is not None:
-        from platelab.io.outputs import prepare_output_file
+        from platelab.io.outputs import OutputError, prepare_output_file
 
         prepare_output_file(export, (".onnx",), "model")
+        if start is not None and export.resolve() == start.resolve():
+            raise OutputError(f"{export}: --export would replace the model the run starts from")
 
 
 @train_app.command("recognizer")
@@ -159,8 +167,8 @@ def train_recognizer(
     try:
         cfg = load_train_config(config)
         check_recognizer_recipe(cfg, resume, val_real or [])
-        _check_export(export)
-    except (ValueError, FileNotFoundError) as exc:
+        _check_export(export, cfg.init_from)
+    except (ValueError, OSError) as exc:
         _fail(str(exc))
     run_recognizer_recipe(cfg, resume=resume, val_real=val_real or [], export=export)
 
@@ -178,8 +186,8 @@ def train_detector(
     try:
         cfg = load_detector_config(config)
         check_run(cfg.out_dir, cfg.styles, cfg.init_from, resume, {})
-        _check_export(export)
-    except (ValueError, FileNotFoundError) as exc:
+        _check_export(export, cfg.init_from)
+    except (ValueError, OSError) as exc:
         _fail(str(exc))
     run_detector_recipe(cfg, resume=resume, export=export)
 
@@ -193,6 +201,7 @@ def train_interpolate(
     val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv")] = None,
 ) -> None:
     """Average a trained-on recognizer with its starting point (norm statistics measured again)."""
+    from platelab.io.labels import read_labels
     from platelab.train.card import record_command
     from platelab.train.interpolate import interpolate_run
 
@@ -201,9 +210,11 @@ def train_interpolate(
         _fail(f"{out}: --out would replace the run it averages; give another folder")
     for given in (start, end / "last.ckpt"):
         if not given.is_file():
-            _fail(f"{given}: not found")
-    record_command(out, resume=False)
+            _fail(f"{given}: not found (--from is a checkpoint or float ONNX file, --to a run folder)")
     try:
+        for folder in val_real or []:
+            read_labels(folder, "crops")
+        record_command(out, resume=False)
         interpolate_run(start, end, weight, out, val_real or [])
     except (OSError, ValueError) as exc:
         _fail(" ".join(str(exc).split()))
@@ -230,9 +241,11 @@ def finetune(
 
     if from_run.is_dir() and out.resolve() == from_run.resolve():
         _fail(f"{out}: --out would replace the run it starts from; give another folder")
+    if resume and not (out / "last.ckpt").exists():
+        _fail(f"{out}: no last.ckpt to resume; run without --resume to start it")
     try:
-        _check_export(export)
-    except ValueError as exc:
+        _check_export(export, from_run)
+    except (ValueError, OSError) as exc:
         _fail(str(exc))
     try:
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
@@ -388,10 +401,10 @@ def read(
     if not paths and stream is None:
         from platelab.synth.demo import write_demo
 
-        demo = write_demo()
+        with _usage_errors():
+            demo = write_demo()
         typer.echo(f"no input given: reading {demo}, rendered just now (truth in {demo.parent}/labels.tsv)", err=True)
         paths = [str(demo)]
-    failed = 0
     if stream is not None:
         results = read_stream(stream, prior=prior, model=model, detector=detector, min_confidence=min_confidence,
                               min_score=min_score, refine=refine, min_chars=min_chars, tta=tta, every=every,
@@ -402,14 +415,27 @@ def read(
                              min_chars=min_chars, tta=tta, every=every,
                              progress=_bar_wanted(prints_as_it_goes=True), candidates=candidates, watch=watch_list,
                              workers=workers)
+    try:
+        failed = _print_results(results, json_lines, show_candidates=candidates is not None)
+    except BrokenPipeError:  # `platelab read ... | head`: the reader of our output has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    if failed:
+        typer.secho(f"{failed} file(s) could not be read", err=True)
+        raise typer.Exit(1)
+
+
+def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candidates: bool) -> int:
+    """Each result as it comes, one JSON line or one line a plate (errors on stderr); the number of errors."""
+    from platelab.io.results import to_json_line
+
+    failed = 0
     with _usage_errors():
         for found in results:
             # the candidates a watch list was matched on are shown only when asked for
-            result = found if candidates else found.without_candidates()
+            result = found if show_candidates else found.without_candidates()
             failed += result.error is not None
             if json_lines:
-                from platelab.io.results import to_json_line
-
                 typer.echo(to_json_line(result))
             elif result.error:
                 typer.secho(result.error, err=True, fg=typer.colors.RED)
@@ -422,9 +448,7 @@ def read(
                     )
                     for candidate in p.candidates:
                         typer.echo(f"  {candidate.text}\t{candidate.confidence:.3f}")
-    if failed:
-        typer.secho(f"{failed} file(s) could not be read", err=True)
-        raise typer.Exit(1)
+    return failed
 
 
 @app.command("serve")
@@ -478,12 +502,12 @@ def evaluate(
     With --candidates N, also how often the truth is among a plate's N most likely texts.
     Files that cannot be decoded count as misses, are listed, and make the exit status 1."""
     from platelab.eval.folders import evaluate
-    from platelab.io.labels import labels_kind
-    from platelab.io.outputs import prepare_output_file
+    from platelab.io.labels import labels_kind, labels_path
+    from platelab.io.outputs import IMAGE_OUTPUTS, prepare_output_file
 
     with _usage_errors():
         if failures is not None:
-            prepare_output_file(failures, (".png", ".jpg"), "failure montage", outside=folder)
+            prepare_output_file(failures, IMAGE_OUTPUTS, "failure montage", outside=labels_path(folder).parent)
         if labels_kind(folder) == "crops" and (detector is not None or min_score != MIN_SCORE):
             _fail("--detector and --min-score are for photos; this folder's labels are of crops")
         evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures,

@@ -181,3 +181,71 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
     _usage_error(["train", "recognizer", "--config", str(recipe("head", head="slots", charset="ABC")), "--resume"],
                  "cannot resume with another model (head 'ctc' -> 'slots')")
     assert _fingerprint(run) == {**before, "last.ckpt": _fingerprint(run)["last.ckpt"]}
+
+
+@pytest.fixture(scope="module")
+def demo_photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from platelab.synth.demo import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("demo")).read_bytes()
+
+
+def _photo(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def test_drawings_that_would_share_a_file_or_be_read_back_are_kept_out(tmp_path: Path, demo_photo: bytes) -> None:
+    _photo(tmp_path / "cam1" / "img.jpg", demo_photo)
+    _photo(tmp_path / "cam2" / "img.jpg", demo_photo)
+    _usage_error(["read", str(tmp_path / "cam1"), str(tmp_path / "cam2"), "--draw", str(tmp_path / "out")],
+                 "would both be drawn as")
+    runner = CliRunner()
+    inside = tmp_path / "cam1" / "drawn"
+    outputs = [runner.invoke(app, ["read", str(tmp_path / "cam1"), "--draw", str(inside)]) for _ in range(2)]
+    assert outputs[0].exit_code == outputs[1].exit_code == 0
+    assert outputs[0].stdout == outputs[1].stdout  # the second run does not read the first one's drawings
+    assert sorted(p.name for p in inside.iterdir()) == [OWNED_MARKER, "img.jpg"]
+
+
+def test_the_demo_folder_and_inputs_named_as_outputs_are_refused_in_one_line(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "platelab-demo").mkdir()
+    (tmp_path / "platelab-demo" / "notes.txt").write_text("mine")
+    _usage_error(["read"], "platelab-demo: holds files platelab did not write")
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    cv2.imwrite(str(crops / "a.png"), np.full((64, 128, 3), 128, np.uint8))
+    (crops / "labels.tsv").write_text("file\tstate\tplate\na.png\tCA\tABC123\n")
+    _usage_error(["eval", str(crops / "labels.tsv"), "--failures", str(crops / "a.png")], "inside")
+    model = tmp_path / "base.onnx"
+    model.write_bytes(b"onnx")
+    _usage_error(["finetune", "--from", str(model), "--data", str(crops), "--export", str(model)],
+                 "would replace the model the run starts from")
+    _usage_error(["finetune", "--from", str(model), "--data", str(crops), "--out", str(tmp_path / "ft"), "--resume"],
+                 "no last.ckpt to resume")
+    _usage_error(["train", "interpolate", "--from", str(model), "--to", str(tmp_path), "--out", str(tmp_path / "x")],
+                 "not found")
+    prepare_output_file(tmp_path / "fails.jpeg", (".png", ".jpg", ".jpeg"), "montage")
+
+
+def test_a_labels_file_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    (tmp_path / "labels.tsv").write_text("\ufefffile\tstate\tplate\na.png\tCA\tABC123\n", encoding="utf-8")
+    assert [label.plate for label in read_labels(tmp_path)] == ["ABC123"]
+
+
+def test_reading_into_a_pipe_that_closes_ends_quietly(tmp_path: Path, demo_photo: bytes) -> None:
+    import subprocess
+    import sys
+
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        _photo(tmp_path / "photos" / name, demo_photo)
+    reading = subprocess.Popen([sys.executable, "-m", "platelab", "read", str(tmp_path / "photos")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reading.stdout is not None and reading.stderr is not None
+    reading.stdout.readline()
+    reading.stdout.close()  # as `| head -1` does
+    assert reading.wait(timeout=60) == 0
+    assert b"Broken pipe" not in reading.stderr.read()

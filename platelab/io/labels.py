@@ -71,7 +71,7 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
         raise FileNotFoundError(f"no labels file at {path}")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a spreadsheet's byte-order mark would hide the header's first name
     except UnicodeDecodeError as exc:
         raise LabelError(path, data[: exc.start].count(b"\n") + 1, "not UTF-8 text (is it a labels file?)") from exc
     return [(number, line.split("\t")) for number, line in enumerate(text.splitlines(), 1) if line.strip()]

@@ -1,5 +1,6 @@
-"""Where a command may write, checked before anything is read or written: no command replaces a user's file, its
-own inputs, or a folder of someone else's files.
+"""Where a command may write, checked before anything is read or written: no command writes over its own inputs
+or the run it starts from, or fills a folder of someone else's files. A single output file the user names
+(`--out m.onnx`, `--failures f.png`) is written where asked, replacing a file there, as cp would.
 
 A folder platelab writes many files into (drawings, synthetic sets) carries a marker file; a folder that already
 holds other files and no marker is refused, so `--draw album/` cannot replace the album's photos, and a second run
@@ -13,6 +14,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 OWNED_MARKER = ".platelab-output"
+IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg")  # what cv2.imwrite is asked to write
 
 
 class OutputError(ValueError):
@@ -26,7 +28,8 @@ def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: a file, not a folder for the {what}")
     if folder.is_dir() and not (folder / OWNED_MARKER).exists() and not _left_by_platelab(folder, tuple(written)):
-        raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what}")
+        raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what} "
+                          f"(or, if platelab wrote them, add an empty {OWNED_MARKER} file to it)")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / OWNED_MARKER).write_text(f"platelab writes the {what} here and may replace them\n", encoding="utf-8")
 

@@ -93,7 +93,8 @@ class PlateTracker:
         return [track.result() for track in tracks]
 
     def plates(self) -> list[PlateResult]:
-        """Every plate followed so far, in the order they first appeared."""
+        """Every plate followed so far (with keep_closed False, those still in view), in the order they first
+        appeared."""
         return [track.result() for track in _in_order(self._closed + self._open)]
 
 
