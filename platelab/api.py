@@ -134,13 +134,14 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         raise ValueError("cropped plates are read in batches, not by worker processes")
     from tqdm import tqdm
 
-    if draw is not None:
-        from platelab.io.outputs import claim_folder
-
-        claim_folder(draw, "drawings")
     files = list_images(paths)
     if draw is not None:
+        from platelab.io.outputs import DRAWINGS, claim_folder
+
+        # the drawings of an earlier run, named by a shell glob or the folder itself, are no input
+        files = [(path, name) for path, name in files if not path.resolve().is_relative_to(draw.resolve())]
         _check_drawings_apart(files, draw)
+        claim_folder(draw, DRAWINGS)
     if crops:
         results = _read_crop_files(files, Recognizer(model, prior, tta=tta, candidates=candidates),
                                    min_confidence or 0.0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from platelab.api import PhotoReaderOptions, Reader, files_drawn_around, read_photo_file
@@ -39,9 +38,11 @@ def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, 
     options.build(threads=1)
     inputs = files_drawn_around(files, draw)
     # spawn: a forked child would inherit the parent's threads (progress bars, onnxruntime's) mid-flight
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                               initargs=(options, inputs))
+    pool = multiprocessing.get_context("spawn").Pool(workers, _start, (options, inputs))
     try:
-        yield from pool.map(_read, [(path, name, draw, every) for path, name in files])
+        yield from pool.imap(_read, [(path, name, draw, every) for path, name in files])
+        pool.close()
     finally:
-        pool.shutdown(cancel_futures=True)
+        # a reader that stops early (`| head`) must not wait for a long video another worker is still reading
+        pool.terminate()
+        pool.join()

@@ -249,3 +249,18 @@ def test_reading_into_a_pipe_that_closes_ends_quietly(tmp_path: Path, demo_photo
     reading.stdout.close()  # as `| head -1` does
     assert reading.wait(timeout=60) == 0
     assert b"Broken pipe" not in reading.stderr.read()
+
+
+def test_synthetic_sets_are_inputs_and_drawings_named_by_a_glob_are_not(tmp_path: Path, demo_photo: bytes,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    writer.write_crops(tmp_path / "data" / "synth", 3, select_styles(["us-*"]), progress=False)
+    read = CliRunner().invoke(app, ["read", "--crops", str(tmp_path / "data")])
+    assert read.exit_code == 0 and len(read.stdout.splitlines()) == 3
+    monkeypatch.chdir(tmp_path)
+    _photo(tmp_path / "g" / "car.jpg", demo_photo)
+    runs = [CliRunner().invoke(app, ["read", "g/*", "--draw", "g/drawn"]) for _ in range(2)]
+    assert [r.exit_code for r in runs] == [0, 0] and runs[0].stdout == runs[1].stdout
+    _photo(tmp_path / "d1" / "IMG_1.jpg", demo_photo)
+    _photo(tmp_path / "d2" / "IMG_1.jpg", demo_photo)
+    _usage_error(["read", "d1", "d2", "--draw", "outd"], "would both be drawn as")
+    assert not (tmp_path / "outd").exists()  # refused before the folder was made

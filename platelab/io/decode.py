@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from platelab.io.outputs import OWNED_MARKER
+from platelab.io.outputs import holds_drawings
 
 MAX_PIXELS: int = 50_000_000
 MIN_SIDE = 2
@@ -231,10 +231,10 @@ def _glob_images(pattern: str) -> list[tuple[Path, str]]:
 
 def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
     """Image files under folder, named prefix + their path relative to folder, sorted by name; hidden folders and
-    folders platelab wrote (drawings, synthetic sets: platelab.io.outputs's marker) inside it are not inputs."""
+    folders of platelab's drawings (platelab.io.outputs.holds_drawings) inside it are not inputs."""
     images = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not Path(root, d, OWNED_MARKER).exists()]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not holds_drawings(Path(root, d))]
         for file in files:
             path = Path(root, file)
             if not file.startswith(".") and _is_readable_name(path):

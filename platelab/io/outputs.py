@@ -14,6 +14,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 OWNED_MARKER = ".platelab-output"
+DRAWINGS = "drawings"  # what a folder of `read --draw` copies holds: never read back as input
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg")  # what cv2.imwrite is asked to write
 
 
@@ -31,7 +32,15 @@ def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
         raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what} "
                           f"(or, if platelab wrote them, add an empty {OWNED_MARKER} file to it)")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / OWNED_MARKER).write_text(f"platelab writes the {what} here and may replace them\n", encoding="utf-8")
+    (folder / OWNED_MARKER).write_text(f"{what}\nplatelab writes these here and may replace them\n", encoding="utf-8")
+
+
+def holds_drawings(folder: Path) -> bool:
+    """Whether folder is one platelab filled with drawings (read --draw), which are no input."""
+    try:
+        return (folder / OWNED_MARKER).read_text(encoding="utf-8").split("\n", 1)[0] == DRAWINGS
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _left_by_platelab(folder: Path, patterns: tuple[str, ...]) -> bool:
