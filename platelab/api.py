@@ -79,25 +79,41 @@ class Reader:
                     writer.write(draw_plates(frame.image, plates))
         return tracker.plates()
 
-    def follow(self, source: str, every: int = 1) -> Iterator[PlateResult]:
+    def follow(self, source: str, every: int = 1, reconnect: float | None = None) -> Iterator[PlateResult]:
         """The plates passing a camera ("0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://, http://, a
         file), read in every `every`-th frame, each given once its track closes: when it has gone unseen for a few
         read frames (platelab.predict.track), or the stream ends or is interrupted (Ctrl-C gives the plates still
         in view, then stops). Raises ImageDecodeError naming the source when it cannot be opened or fails, after
-        giving the plates it had in view."""
+        giving the plates it had in view. With reconnect, a stream that ends, fails or cannot be opened is opened
+        again after that many seconds, until interrupted (a camera that drops off the network); frame numbers and
+        seconds count on from where the stream was left."""
+        import logging
+        import time
+
         from platelab.io.video import stream_frames
         from platelab.predict.track import PlateTracker
 
         tracker = PlateTracker(keep_closed=False)
         failure = None
+        left_at = (0, 0.0)  # the frame number and second after the last frame read, where an opening counts on
         try:
-            for frame in stream_frames(source, every):
-                tracker.add(frame.index, frame.seconds, self.reader.read(frame.image))
-                yield from tracker.passed()
+            while True:
+                frames, seconds = left_at
+                try:
+                    for frame in stream_frames(source, every):
+                        tracker.add(frames + frame.index, seconds + frame.seconds, self.reader.read(frame.image))
+                        yield from tracker.passed()
+                        left_at = (frames + frame.index + 1, seconds + frame.seconds + 1 / (frame.fps or 1.0))
+                    reason = "ended"
+                except ImageDecodeError as exc:
+                    failure, reason = exc, exc.reason
+                if reconnect is None:
+                    break
+                failure = None
+                logging.getLogger("platelab").warning("%s: %s; opening it again in %g s", source, reason, reconnect)
+                time.sleep(reconnect)
         except KeyboardInterrupt:
             pass
-        except ImageDecodeError as exc:
-            failure = exc
         tracker.end()
         yield from tracker.passed()
         if failure is not None:
@@ -165,14 +181,15 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 def read_stream(source: str, prior: str | None = None, model: str | Path | None = None,
                 detector: str | Path | None = None, min_confidence: float | None = None,
                 min_score: float = MIN_SCORE, refine: bool = True, min_chars: int = MIN_CHARACTERS,
-                tta: bool = False, every: int = 1, candidates: int | None = None, watch: WatchList | None = None
-                ) -> Iterator[ImageResult]:
-    """One ImageResult per plate passing a camera or stream (Reader.follow), as it passes, its file the source;
-    a source that cannot be opened or fails gives a result with an error and ends. Options as read_paths's."""
+                tta: bool = False, every: int = 1, candidates: int | None = None, watch: WatchList | None = None,
+                reconnect: float | None = None) -> Iterator[ImageResult]:
+    """One ImageResult per plate passing a camera or stream (Reader.follow, reconnect as there), as it passes, its
+    file the source; a source that cannot be opened or fails gives a result with an error and ends. Other options
+    as read_paths's."""
     reader = PhotoReaderOptions(prior, model, detector, min_confidence, min_score, refine, min_chars, tta,
                                 candidates or (WATCH_CANDIDATES if watch else 1)).build()
     try:
-        for plate in reader.follow(source, every):
+        for plate in reader.follow(source, every, reconnect):
             result = ImageResult(source, plates=(plate,))
             yield result if watch is None else watch.marked_result(result)
     except ImageDecodeError as exc:

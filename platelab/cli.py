@@ -369,6 +369,9 @@ def read(
     workers: Annotated[
         int, typer.Option(min=1, help="photos and videos: processes reading at once (2 on 2 cores: about 2x as fast)")
     ] = 1,
+    reconnect: Annotated[
+        float | None, typer.Option(min=0, help="--stream: open it again this many seconds after it drops")
+    ] = None,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
@@ -390,6 +393,8 @@ def read(
         _fail(f"{', '.join(k for k, given in photo_only.items() if given)}: for photos; --crops skips detection")
     if stream is not None and (paths or crops or draw is not None or workers > 1):
         _fail("--stream reads a camera or a stream alone: no paths, --crops, --draw or --workers with it")
+    if reconnect is not None and stream is None:
+        _fail("--reconnect is for --stream")
     if crops and workers > 1:
         _fail("--workers is for photos and videos; cropped plates (--crops) are read in batches already")
     watch_list = None
@@ -408,7 +413,7 @@ def read(
     if stream is not None:
         results = read_stream(stream, prior=prior, model=model, detector=detector, min_confidence=min_confidence,
                               min_score=min_score, refine=refine, min_chars=min_chars, tta=tta, every=every,
-                              candidates=candidates, watch=watch_list)
+                              candidates=candidates, watch=watch_list, reconnect=reconnect)
     else:
         results = read_paths(paths or [], crops=crops, prior=prior, model=model, detector=detector,
                              min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,

@@ -205,3 +205,31 @@ def test_a_tracker_for_a_stream_forgets_the_plates_it_has_given() -> None:
     tracker.add(2, 0.2, [_plate("XYZ789", 600)])
     assert [p.text for p in tracker.passed()] == ["ABC123"]
     assert [p.text for p in tracker.plates()] == ["XYZ789"]  # only what is still in view is kept
+
+
+def test_a_stream_that_drops_is_opened_again_and_counts_on(clip: tuple[Path, set[str]], passing_clip: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import platelab.io.video as video
+
+    openings: list[str] = []
+
+    def camera(source: str, every: int = 1):  # the clip, a failed opening, the clip again, then Ctrl-C
+        openings.append(source)
+        if len(openings) == 2:
+            raise ImageDecodeError(source, "cannot open it as a camera or a stream")
+        if len(openings) > 3:
+            raise KeyboardInterrupt
+        yield from video_frames(passing_clip, "passing.avi")
+
+    slept: list[float] = []
+    monkeypatch.setattr(video, "stream_frames", camera)
+    monkeypatch.setattr(time, "sleep", slept.append)
+    plates = list(Reader().follow("rtsp://camera", reconnect=2.5))
+    assert slept == [2.5, 2.5, 2.5] and len(openings) == 4
+    # each pass of the clip shows both plates in its first 4 frames; the second pass counts on from frame 12
+    assert sorted((p.text, p.frames) for p in plates) == sorted(
+        (text, frames) for text in clip[1] for frames in ((0, 3), (12, 15)))
+    assert all(p.seconds is not None for p in plates)
+    assert CliRunner().invoke(app, ["read", str(passing_clip), "--reconnect", "1"]).exit_code == 2
