@@ -156,8 +156,11 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
 
         # the drawings of an earlier run, named by a shell glob or the folder itself, are no input
         files = [(path, name) for path, name in files if not path.resolve().is_relative_to(draw.resolve())]
-        _check_drawings_apart(files, draw)
+        inputs = frozenset(path.resolve() for path, _ in files)
+        _check_drawings_apart(files, draw, inputs)
         claim_folder(draw, DRAWINGS)
+    else:
+        inputs = frozenset()
     if crops:
         results = _read_crop_files(files, Recognizer(model, prior, tta=tta, candidates=candidates),
                                    min_confidence or 0.0)
@@ -167,10 +170,9 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         if workers > 1:
             from platelab.parallel import read_in_workers
 
-            results = read_in_workers(files, options, draw, every, workers)
+            results = read_in_workers(files, options, draw, every, workers, inputs)
         else:
             reader = options.build()
-            inputs = files_drawn_around(files, draw)
             results = (read_photo_file(reader, path, name, draw, every, progress, inputs) for path, name in files)
     with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:
@@ -257,20 +259,14 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
     return ImageResult(name, plates=plates)
 
 
-def _check_drawings_apart(files: list[tuple[Path, str]], draw: Path) -> None:
+def _check_drawings_apart(files: list[tuple[Path, str]], draw: Path, inputs: frozenset[Path]) -> None:
     """Two files listed under one name (car.jpg in two folders given) would share a drawing: refused first."""
-    inputs = files_drawn_around(files, draw)
     seen: dict[Path, str] = {}
     for path, name in files:
         target = _drawn_path(draw, name, path, ".mp4" if is_video(path) else ".jpg", inputs, make=False)
         if target in seen:
             raise OutputError(f"{seen[target]} and {path} would both be drawn as {target}; draw them separately")
         seen[target] = str(path)
-
-
-def files_drawn_around(files: list[tuple[Path, str]], draw: Path | None) -> frozenset[Path]:
-    """The files being read, resolved, which drawings must not replace (none to guard without drawings)."""
-    return frozenset() if draw is None else frozenset(path.resolve() for path, _ in files)
 
 
 def _drawn_path(draw: Path, name: str, source: Path, suffix: str, inputs: frozenset[Path], make: bool = True

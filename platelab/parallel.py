@@ -11,7 +11,7 @@ import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
 
-from platelab.api import PhotoReaderOptions, Reader, files_drawn_around, read_photo_file
+from platelab.api import PhotoReaderOptions, Reader, read_photo_file
 from platelab.io.results import ImageResult
 
 # each worker process's own reader, built once, and the files being read (which no drawing may replace)
@@ -32,11 +32,11 @@ def _read(task: tuple[Path, str, Path | None, int]) -> ImageResult:
 
 
 def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, draw: Path | None, every: int,
-                    workers: int) -> Iterator[ImageResult]:
-    """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order. A model or
-    prior that cannot be used raises here, as with one process, not as a broken pool."""
+                    workers: int, inputs: frozenset[Path] = frozenset()) -> Iterator[ImageResult]:
+    """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order (inputs: the
+    files no drawing may replace). A model or prior that cannot be used raises here, as with one process, not as a
+    broken pool."""
     options.build(threads=1)
-    inputs = files_drawn_around(files, draw)
     # spawn: a forked child would inherit the parent's threads (progress bars, onnxruntime's) mid-flight
     pool = multiprocessing.get_context("spawn").Pool(workers, _start, (options, inputs))
     try:

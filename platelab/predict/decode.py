@@ -114,9 +114,10 @@ def _choose(
 
 def _candidates(
     char_probs: np.ndarray, greedy: np.ndarray, run_blank: np.ndarray, prior: Prior | None, charset: Charset,
-    n: int, scale: np.floating,
+    n: int, scale: np.floating, reading: tuple[RunChoice, np.ndarray],
 ) -> tuple[tuple[str, float], ...]:
-    """The reading's n most likely distinct texts, the reading first: its characters read otherwise, and with one
+    """The reading's n most likely distinct texts, the reading (its _choose, made already) first: its characters
+    read otherwise, and with one
     character fewer (a logo or a bolt read as a character is the commonest misreading), each shortened reading
     decoded again under the prior and weighed by how blank the dropped character's frames ever were (run_blank;
     a character never blank in any frame is not dropped).
@@ -124,12 +125,14 @@ def _candidates(
     count once, at the likelier one's confidence. Texts the network gave no probability at all (an 8-bit model's
     outputs are mostly exact zeros) are not candidates: listed, they would match any plate a character away."""
     positions = np.arange(len(greedy))
-    variants = [(positions, 1.0)]
-    if len(greedy) > 1:
-        variants += [(np.delete(positions, i), float(run_blank[i])) for i in positions if run_blank[i] > 0]
+    dropped = [i for i in positions if run_blank[i] > 0] if len(greedy) > 1 else []
+    shortened = [np.delete(positions, i) for i in dropped]
+    variants = [(reading, 1.0)] + [
+        (_choose(char_probs[kept], greedy[kept], prior, charset.pad_index), float(run_blank[i]))
+        for i, kept in zip(dropped, shortened)
+    ]
     scored: list[tuple[str, float]] = []
-    for kept, weight in variants:
-        choice, dist = _choose(char_probs[kept], greedy[kept], prior, charset.pad_index)
+    for (choice, dist), weight in variants:
         for classes, _ in most_likely(dist, 2 * n):  # room for texts written alike
             confidence = float(np.prod(dist[np.arange(len(classes)), classes]) * scale) * weight
             scored.append(("".join(charset.char(c) for c in choice.write(classes)), confidence))
@@ -156,7 +159,8 @@ def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None, candi
     confidence = float(np.prod(char_conf) * blank_floor)
     others: tuple[tuple[str, float], ...] = ()
     if candidates > 1:
-        others = _candidates(char_probs, greedy, run_best[is_char, blank], prior, charset, candidates, blank_floor)
+        others = _candidates(char_probs, greedy, run_best[is_char, blank], prior, charset, candidates, blank_floor,
+                             (choice, char_dist))
     return Decoded(text, confidence, tuple(float(p) for p in char_conf), others)
 
 

@@ -47,7 +47,6 @@ from platelab.train.loop import (
     CHECKPOINT,
     MetricsLog,
     batch_loader,
-    check_run,
     open_run,
     optimizer_step,
     run_config,
@@ -422,7 +421,7 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
 
 
 def run_detector_recipe(cfg: DetectorTrainConfig, resume: bool, export: Path | None) -> None:
-    check_run(cfg.out_dir, cfg.styles, cfg.init_from, resume, {})
+    """Train (and export) the run; platelab.train.loop.check_run first, as the CLI does, so a mistake writes nothing."""
     record_command(cfg.out_dir, resume)
     train_detector(cfg, resume=resume)
     if export is not None:

@@ -96,7 +96,7 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: 
 def run_recognizer_recipe(
     cfg: RecognizerTrainConfig, resume: bool, val_real: Sequence[Path], export: Path | None
 ) -> None:
-    check_recognizer_recipe(cfg, resume, val_real)
+    """Train (and export) the run; check_recognizer_recipe first, as the CLI does, so a mistake writes nothing."""
     record_command(cfg.out_dir, resume)
     train_recognizer(cfg, resume=resume, val_real=val_real)
     if export is not None:
