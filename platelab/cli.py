@@ -225,7 +225,7 @@ def train_interpolate(
 def finetune(
     from_run: Annotated[Path, typer.Option(
         "--from", help="training run folder (last.ckpt + config.json), a float ONNX recognizer, or 'bundled'")],
-    data: Annotated[Path, typer.Option(help="real crops folder with labels.tsv")],
+    data: Annotated[Path, typer.Option(help="labels.tsv folder: real crops, or photos with plates marked")],
     freeze: Annotated[str, typer.Option(help="backbone | none | first-K")] = "none",
     charset: Annotated[str | None, typer.Option(help="new character set (replaces the output head)")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 10,
@@ -233,7 +233,7 @@ def finetune(
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
     export: Annotated[Path | None, typer.Option(help="write the fine-tuned model as ONNX here")] = None,
 ) -> None:
-    """Adapt a trained recognizer to a region from a few real crops (synthetic samples mixed in)."""
+    """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in)."""
     from pydantic import ValidationError
 
     from platelab.train.finetune import FinetuneConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -177,6 +178,48 @@ def test_every_crop_that_cannot_be_used_is_named_at_once(tmp_path: Path) -> None
     write_crop_labels(tmp_path / "labels.tsv", [CropLabel("good.png", crop.text, "CA"),
                                                CropLabel("broken.png", "ABC123", "CA"),
                                                CropLabel("odd.png", "ABÇ123", "CA")])
-    with pytest.raises(ValueError, match="2 crop") as error:
+    with pytest.raises(ValueError, match="2 plate") as error:
         tuning.load_labelled_crops(tmp_path, Charset())
     assert "broken.png" in str(error.value) and "odd.png" in str(error.value) and "good.png" not in str(error.value)
+
+
+def test_labelled_photos_give_each_plate_cut_as_the_reader_cuts_it(tmp_path: Path) -> None:
+    from platelab.io.labels import read_labels, write_photo_labels
+    from platelab.predict.detector import DetectionPredictor
+    from platelab.predict.reader import quad_box, rectify
+    from platelab.synth.demo import write_demo
+    from platelab.train.photo_crops import label_quad
+    from platelab.utils.boxes import box_iou
+
+    photo = write_demo(tmp_path / "photos")
+    labels = read_labels(tmp_path / "photos", "photos")
+    # a user's labels: boxes only, one of them loose, as hand-drawn boxes are
+    x, y, w, h = labels[0].box
+    loose = replace(labels[0], box=(x - w // 10, y - h // 5, w + w // 5, h + 2 * (h // 5)), quad=None)
+    write_photo_labels(tmp_path / "photos" / "labels.tsv", [loose, replace(labels[1], quad=None)])
+    (tmp_path / "photos" / "preview.png").unlink()
+
+    crops = tuning.load_labelled_crops(tmp_path / "photos", Charset())
+
+    assert crops.files == (f"{photo.name} plate 1", f"{photo.name} plate 2")
+    assert crops.texts == tuple(label.plate for label in labels)
+    assert [r.text for r in RecognitionPredictor().read(list(crops.images))] == list(crops.texts)
+    # cut at the detector's corners, not at the loose box drawn by hand
+    image = cv2.imread(str(photo))
+    detected = max(DetectionPredictor().detect(image, 0.05), key=lambda d: box_iou(quad_box(d.quad, image.shape),
+                                                                                   labels[0].box))
+    assert np.array_equal(crops.images[0], tuning.work_image(rectify(image, detected.quad)))
+    assert not np.array_equal(crops.images[0], tuning.work_image(rectify(image, label_quad(loose))))
+
+
+def test_a_photo_that_cannot_be_read_is_named_with_the_rest(tmp_path: Path) -> None:
+    from platelab.io.labels import PhotoLabel, write_photo_labels
+    from platelab.synth.demo import write_demo
+
+    photo = write_demo(tmp_path)
+    (tmp_path / "truncated.jpg").write_bytes(photo.read_bytes()[:300])
+    write_photo_labels(tmp_path / "labels.tsv", [PhotoLabel(photo.name, "ABÇ123", (10, 10, 90, 45)),
+                                                 PhotoLabel("truncated.jpg", "ABC123", (10, 10, 90, 45))])
+    with pytest.raises(ValueError, match="2 plate") as error:
+        tuning.load_labelled_crops(tmp_path, Charset())
+    assert "truncated.jpg" in str(error.value) and f"{photo.name}: plate" in str(error.value)

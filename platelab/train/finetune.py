@@ -1,4 +1,5 @@
-"""Fine-tuning a trained recognizer on a few real crops, with synthetic plates mixed in so it does not forget.
+"""Fine-tuning a trained recognizer on a few real plates (crops or labelled photos), with synthetic plates mixed
+in so it does not forget.
 
 The source is a training run folder (last.ckpt + config.json). Every batch is a function of (seed, step)
 alone, so a run killed at any point and resumed from its last per-epoch checkpoint ends with the same
@@ -87,7 +88,7 @@ class FinetuneConfig(TuneConfig):
 
     from_run: Path = Field(description="training run folder holding last.ckpt and config.json, a float ONNX "
                            "recognizer exported by platelab, or 'bundled'")
-    data: Path = Field(description="real crops folder with labels.tsv")
+    data: Path = Field(description="real crops or photos, a folder with labels.tsv")
     val_fraction: float = Field(0.2, ge=0, lt=1, description="share of the crops held out (seeded)")
     export: Path | None = Field(None, description="write the fine-tuned model as ONNX here")
 
@@ -214,27 +215,38 @@ def work_image(image: np.ndarray) -> np.ndarray:
 
 
 def load_labelled_crops(folder: Path, charset: Charset) -> LabelledCrops:
-    """All crops of a folder with labels.tsv; every image must decode and every label fit the charset, and a
-    ValueError names every crop that does not, so that one pass finds them all."""
+    """All plates of a folder with labels.tsv: crops, or photos whose labelled plates are cut as the reader cuts
+    them (platelab.train.photo_crops). Every image must decode and every label fit the charset, and a ValueError
+    names every one that does not, so that one pass finds them all."""
     from platelab.io.decode import read_image
     from platelab.io.labels import labels_kind, read_labels
+    from platelab.predict.detector import DetectionPredictor
+    from platelab.train.photo_crops import photo_plate_crops
 
-    if labels_kind(folder) != "crops":
-        raise ValueError(f"{folder}: labels.tsv describes photos; fine-tuning needs plate crops")
-    labels = read_labels(folder)
+    photos = labels_kind(folder) == "photos"
+    detector = DetectionPredictor() if photos else None
+    by_file: dict[str, list] = {}
+    for label in read_labels(folder):
+        by_file.setdefault(label.file, []).append(label)
     files, images, texts, problems = [], [], [], []
-    for label in labels:
+    for file, labels in by_file.items():
+        names = [file] if len(labels) == 1 else [f"{file} plate {i}" for i in range(1, len(labels) + 1)]
         try:
-            text = plate_text(label.plate, charset)
-            image = work_image(read_image(folder / label.file, name=label.file))
-        except ValueError as exc:  # ImageDecodeError included
-            problems.append(f"{label.file}: {str(exc).removeprefix(label.file + ': ')}")
+            image = read_image(folder / file, name=file)
+        except ValueError as exc:  # ImageDecodeError
+            problems.append(str(exc))
             continue
-        files.append(label.file)
-        images.append(image)
-        texts.append(text)
+        crops = photo_plate_crops(image, labels, detector) if detector else [image]
+        for name, label, crop in zip(names, labels, crops):
+            try:
+                texts.append(plate_text(label.plate, charset))
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+            files.append(name)
+            images.append(work_image(crop))
     if problems:
-        raise ValueError(f"{folder}: {len(problems)} crop(s) cannot be used: {'; '.join(problems)}")
+        raise ValueError(f"{folder}: {len(problems)} plate(s) cannot be used: {'; '.join(problems)}")
     return LabelledCrops(tuple(files), tuple(images), tuple(texts))
 
 
@@ -401,7 +413,7 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
         run,
         cfg,
         "plate recognition (cropped plate -> text), fine-tuned",
-        f"real crops from {data}, {cfg.synth_share:.0%} of each batch synthetic plates",
+        f"real plates from {data}, {cfg.synth_share:.0%} of each batch synthetic plates",
         check_export(model, path, sample),
         finetuned_from=str(source),
         freeze=cfg.freeze,

@@ -1,0 +1,45 @@
+"""Labelled photos as fine-tuning crops, each plate cut as the photo reader cuts it.
+
+A user adapting the reader to their cameras has photos with plates marked, not crops. The recognizer reads
+what the detector's corners and the reader's margin make of a plate (a crop about 9% wider than a hand-drawn
+box on the benchmark photos), so a plate is cut from the detection that finds its labelled box when there is
+one, and from the label's own corners (or box) when the detector misses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from platelab.eval.metrics import overlaps
+from platelab.io.labels import PhotoLabel
+from platelab.predict.detector import Detection, DetectionPredictor
+from platelab.predict.reader import quad_box, rectify
+
+# A weak detection that finds the labelled plate still gives the reader's corners; the photo benchmarks count a
+# detection as finding a plate from this overlap (or its centre inside the box), platelab.eval.metrics.
+MIN_DETECTION_SCORE = 0.05
+MATCH_IOU = 0.3
+
+
+def label_quad(label: PhotoLabel) -> np.ndarray:
+    """The labelled plate's corners, clockwise from top-left: its quad if labelled, else its box's."""
+    if label.quad is not None:
+        return np.asarray(label.quad, np.float32)
+    x, y, w, h = label.box
+    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+
+
+def plate_quad(image: np.ndarray, label: PhotoLabel, detections: Sequence[Detection]) -> np.ndarray:
+    """The corners the reader would cut the labelled plate at: the best-scored detection that finds it."""
+    found = [d for d in detections if overlaps(quad_box(d.quad, image.shape), label.box, MATCH_IOU)]
+    return max(found, key=lambda d: d.score).quad if found else label_quad(label)
+
+
+def photo_plate_crops(
+    image: np.ndarray, labels: Sequence[PhotoLabel], detector: DetectionPredictor
+) -> list[np.ndarray]:
+    """One crop per labelled plate of the photo, in the labels' order."""
+    detections = detector.detect(image, MIN_DETECTION_SCORE)
+    return [rectify(image, plate_quad(image, label, detections)) for label in labels]
