@@ -4,9 +4,9 @@
 
 Each set is split by photo into two seeded halves. The bundled recognizer is fine-tuned on one half's labelled
 plates, cut as the reader cuts them (what `platelab finetune --from bundled --data PHOTOS` does), and the other
-half is read end to end with the bundled recognizer (8-bit and float) and with the tuned one (float); then the
-halves swap, so every photo is read once by a model that never saw it. Prints one markdown table. Needs the train
-extra (PyTorch).
+half is read end to end with the bundled recognizer (8-bit and float) and with the tuned one (float, and 8-bit as
+`platelab export RUN --int8` makes it); then the halves swap, so every photo is read once by a model that never
+saw it. Prints one markdown table. Needs the train extra (PyTorch).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from platelab.eval.report import format_share
 from platelab.io.decode import read_image
 from platelab.io.labels import PhotoLabel, read_labels, write_photo_labels
 from platelab.predict.decode import AUTO_PRIOR
-from platelab.train.finetune import BUNDLED, FinetuneConfig, finetune
+from platelab.train.finetune import BUNDLED, FinetuneConfig, export_finetune_run, finetune
 from platelab.weights import default_model
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -72,11 +72,14 @@ def main() -> None:
                 data = linked_half(source, labels, train, Path(scratch) / f"train-{k}")
                 tuned = Path(scratch) / f"tuned-{k}.onnx"
                 start = time.perf_counter()
-                finetune(FinetuneConfig(from_run=Path(BUNDLED), data=data, out_dir=Path(scratch) / f"run-{k}",
-                                        epochs=args.epochs, freeze=args.freeze, seed=args.seed, export=tuned))
+                run = Path(scratch) / f"run-{k}"
+                finetune(FinetuneConfig(from_run=Path(BUNDLED), data=data, out_dir=run, epochs=args.epochs,
+                                        freeze=args.freeze, seed=args.seed, export=tuned))
                 seconds.append(time.perf_counter() - start)
                 recognizers = {"bundled 8-bit": default_model("recognizer"),
-                               "bundled float": default_model("recognizer-float"), "fine-tuned float": tuned}
+                               "bundled float": default_model("recognizer-float"), "fine-tuned float": tuned,
+                               "fine-tuned 8-bit": export_finetune_run(run, Path(scratch) / f"tuned-{k}-int8.onnx",
+                                                                       int8=True)}
                 for model_name, model in recognizers.items():
                     for prior in (None, PRIORS.get(name), AUTO_PRIOR):
                         reader = Reader(recognizer=model, prior=prior)

@@ -263,7 +263,7 @@ def export(
     int8: Annotated[bool, typer.Option(help="8-bit weights and activations, calibrated on synthetic scenes or "
                                             "crops (about half the CPU time)")] = False,
     class_scale: Annotated[list[str] | None, typer.Option(
-        help="recognizer only: CHAR=FACTOR, repeatable; decoding multiplies that character's probability by "
+        help="recognizers: CHAR=FACTOR, repeatable; decoding multiplies that character's probability by "
              "FACTOR (a class the network under-reads on real plates)")] = None,
 ) -> None:
     """Export a trained run (recognizer or detector) to ONNX, with its model card beside it."""
@@ -283,28 +283,23 @@ def export(
         task = json.loads(config.read_text(encoding="utf-8")).get("task")
     except (ValueError, AttributeError) as exc:
         _fail(f"{config}: not a run's config ({exc})")
-    if int8 and task == "finetune":
-        _fail(f"{run}: --int8 is for detector and recognizer runs (this one is a {task} run)")
-    if class_scale and task in ("detector", "finetune"):
-        _fail(f"{run}: --class-scale is for recognizer runs (this one is a {task} run)")
+    if class_scale and task == "detector":
+        _fail(f"{run}: --class-scale is for recognizer and fine-tuning runs (this one is a {task} run)")
     export_run: Callable[[Path, Path], Path]
     if task == "detector":
         from platelab.train.detector import export_detector_run
 
         export_run = partial(export_detector_run, int8=int8)
-    elif task == "finetune":
-        from platelab.train.finetune import export_finetune_run
-
-        export_run = export_finetune_run
     else:
+        from platelab.train.finetune import export_finetune_run
         from platelab.train.recipe import export_run as export_recognizer_run
 
-        export_run = export_recognizer_run
+        export_run = export_finetune_run if task == "finetune" else export_recognizer_run
         if class_scale or int8:
             command = shlex.join(["platelab", "export", str(run), "--out", str(out), *(["--int8"] if int8 else []),
                                   *(arg for entry in class_scale or [] for arg in ("--class-scale", entry))])
             scale = _class_scale(class_scale) if class_scale else None
-            export_run = partial(export_recognizer_run, class_scale=scale, command=command, int8=int8)
+            export_run = partial(export_run, class_scale=scale, command=command, int8=int8)
     try:
         with _usage_errors():
             typer.echo(f"wrote {export_run(run, out)}")

@@ -170,6 +170,35 @@ def test_finetune_command_adds_a_letter_and_exports(tmp_path: Path) -> None:
     assert reloaded.charset == model.charset
 
 
+def test_a_fine_tuning_run_exports_in_8_bits_with_a_class_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+    from platelab.train import recipe
+
+    source = RecognizerTrainConfig(out_dir=tmp_path / "source", steps=2, batch_size=4, workers=0, val_size=4,
+                                   warmup_steps=1, threads=1, styles=STYLES)
+    train_recognizer(source)
+    _crop_folder(tmp_path / "crops", _crops(5), "")
+    tuning.finetune(tuning.FinetuneConfig(out_dir=tmp_path / "tuned", from_run=source.out_dir, data=tmp_path / "crops",
+                                          epochs=1, batch_size=4, workers=0, threads=1, styles=STYLES))
+    monkeypatch.setattr(recipe, "CALIBRATION_CROPS", 8)
+    monkeypatch.setattr(recipe, "CALIBRATION_BATCH", 4)
+    monkeypatch.setattr(tuning, "INT8_VALIDATION_CROPS", 8)
+    out = tmp_path / "tuned-int8.onnx"
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "tuned"), "--out", str(out), "--int8",
+                                      "--class-scale", "M=4"])
+
+    assert result.exit_code == 0, result.output
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["int8"]["size_bytes_float"] > card["size_bytes"] and card["class_scale"] == {"M": 4.0}
+    assert card["finetuned_from"] == str(source.out_dir) and "--int8" in card["export_command"]
+    predictor = RecognitionPredictor(out)
+    assert predictor.class_scale is not None and predictor.class_scale[predictor.charset.chars.index("M")] == 4
+
+
 def test_every_crop_that_cannot_be_used_is_named_at_once(tmp_path: Path) -> None:
     crop = CropGenerator(select_styles(["us-*"]), seed=3).sample(0)
     cv2.imwrite(str(tmp_path / "good.png"), crop.image)

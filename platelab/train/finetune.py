@@ -32,15 +32,14 @@ from platelab.predict.preprocess import preprocess_crops, to_gray
 from platelab.synth.config import SynthConfig
 from platelab.synth.crops import render_crop
 from platelab.synth.dataset import encode_batch
-from platelab.synth.formats import formats_by_country
 from platelab.synth.style import PlateStyle, select_styles
-from platelab.train.card import record_command, write_model_card
+from platelab.train.card import record_command
 from platelab.train.checkpoint import load_checkpoint, save_training_state
-from platelab.train.export import check_export, export_recognizer
 from platelab.train.loop import CHECKPOINT, CONFIG, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx
-from platelab.train.recognizer import EvalSet, accuracy
+from platelab.train.recipe import export_with_card
+from platelab.train.recognizer import EvalSet, accuracy, synthetic_crops_set
 from platelab.weights import default_model
 
 FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
@@ -48,6 +47,7 @@ FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
 # to the input size still averages away the interpolation of the warp.
 WORK_SIZE = (256, 128)
 BUNDLED = "bundled"  # --from: the recognizer shipped in the package, in float
+INT8_VALIDATION_CROPS = 512  # synthetic crops an 8-bit export is measured on beside the float model
 SYNTH_TRIES = 50  # a synthetic plate whose text the charset cannot write is drawn again, up to this often
 _SEPARATORS = re.compile(r"[\s\-.·]")
 
@@ -403,22 +403,17 @@ def tune_model(
 # -- the command ---------------------------------------------------------------------------------------------
 
 
-def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path, sample: np.ndarray) -> Path:
-    """ONNX with the format prior of all styles, and its model card; sample: (N, 1, H, W) for the check."""
-    export_recognizer(model, path, formats_by_country(select_styles(None)))
+def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path, sample: np.ndarray,
+                 class_scale: dict[str, float] | None = None, command: str | None = None, int8: bool = False) -> Path:
+    """ONNX with the format prior of all styles, and its model card; sample: (N, 1, H, W) for the check. int8 and
+    class_scale as for a training run's export (platelab.train.recipe.export_with_card)."""
     data = getattr(cfg, "data", None)
-    source = getattr(cfg, "from_run", None)
-    write_model_card(
-        path,
-        run,
-        cfg,
-        "plate recognition (cropped plate -> text), fine-tuned",
-        f"real plates from {data}, {cfg.synth_share:.0%} of each batch synthetic plates",
-        check_export(model, path, sample),
-        finetuned_from=str(source),
-        freeze=cfg.freeze,
-    )
-    return path
+    validation = (synthetic_crops_set(cfg.styles, INT8_VALIDATION_CROPS, cfg.seed + 1, cfg.synth, model.charset)
+                  if int8 else None)
+    return export_with_card(model, run, path, cfg, sample, "plate recognition (cropped plate -> text), fine-tuned",
+                            f"real plates from {data}, {cfg.synth_share:.0%} of each batch synthetic plates",
+                            class_scale, command, validation, finetuned_from=str(getattr(cfg, "from_run", None)),
+                            freeze=cfg.freeze)
 
 
 def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
@@ -438,10 +433,11 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
     return model
 
 
-def export_finetune_run(run: Path, out: Path) -> Path:
+def export_finetune_run(run: Path, out: Path, class_scale: dict[str, float] | None = None,
+                        command: str | None = None, int8: bool = False) -> Path:
     """`platelab export RUN` for a fine-tuning run (config task "finetune")."""
     raw = json.loads((run / CONFIG).read_text(encoding="utf-8"))
     cfg = FinetuneConfig.model_validate(raw) if "from_run" in raw else TuneConfig.model_validate(raw)
     model = load_run_model(run).eval()
     sample = np.random.default_rng(0).standard_normal((8, 1, 64, 128)).astype(np.float32)
-    return export_tuned(model, run, cfg, out, sample)
+    return export_tuned(model, run, cfg, out, sample, class_scale, command, int8)
