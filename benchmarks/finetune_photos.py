@@ -1,12 +1,14 @@
 """Adapting the recognizer to a region from labelled photos: fine-tune on half a photo set, read the other half.
 
     python benchmarks/finetune_photos.py [--sets endtoend-br endtoend-us] [--epochs 10] [--freeze none] [--seed 0]
+        [--train-photos K]
 
 Each set is split by photo into two seeded halves. The bundled recognizer is fine-tuned on one half's labelled
 plates, cut as the reader cuts them (what `platelab finetune --from bundled --data PHOTOS` does), and the other
 half is read end to end with the bundled recognizer (8-bit and float) and with the tuned one (float, and 8-bit as
 `platelab export RUN --int8` makes it); then the halves swap, so every photo is read once by a model that never
-saw it. Prints one markdown table. Needs the train extra (PyTorch).
+saw it. With --train-photos K, each fine-tuning learns from K photos of its half only (drawn with the seed), the
+other half read as before. Prints one markdown table. Needs the train extra (PyTorch).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +42,7 @@ def halves(labels: list[PhotoLabel], seed: int) -> list[set[str]]:
     return [{files[i] for i in order[:cut]}, {files[i] for i in order[cut:]}]
 
 
-def linked_half(source: Path, labels: list[PhotoLabel], files: set[str], folder: Path) -> Path:
+def linked_half(source: Path, labels: list[PhotoLabel], files: Collection[str], folder: Path) -> Path:
     """A photo folder of the chosen files: links to the photos (never copies) and their labels."""
     folder.mkdir(parents=True)
     for file in files:
@@ -56,6 +59,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--freeze", default="none", help="backbone | none | first-K")
     parser.add_argument("--seed", type=int, default=0, help="the split into halves and the fine-tuning")
+    parser.add_argument("--train-photos", type=int, help="learn from this many photos of each half (default: all)")
     args = parser.parse_args()
 
     print(f"{describe_environment()}\n")
@@ -68,7 +72,10 @@ def main() -> None:
         seconds = []
         with tempfile.TemporaryDirectory() as scratch:
             for k, test in enumerate(reversed(halves(labels, args.seed))):
-                train = {label.file for label in labels} - test
+                train = sorted({label.file for label in labels} - test)
+                if args.train_photos:
+                    chosen = np.random.default_rng(args.seed).permutation(len(train))[: args.train_photos]
+                    train = [train[i] for i in chosen]
                 data = linked_half(source, labels, train, Path(scratch) / f"train-{k}")
                 tuned = Path(scratch) / f"tuned-{k}.onnx"
                 start = time.perf_counter()
@@ -90,7 +97,9 @@ def main() -> None:
             scores = score_photos(labels, found)
             print(f"| {name} | {model_name} | {prior or 'none'} | {scores.n_photos} | "
                   f"{format_share(scores.n_read, scores.n_plates)} | {scores.false_per_photo:.2f} |", flush=True)
-        print(f"| {name} | fine-tuning took {', '.join(f'{s:.0f} s' for s in seconds)} | | | | |", flush=True)
+        learnt = f"{args.train_photos} photos of each half" if args.train_photos else "each half"
+        print(f"| {name} | fine-tuning on {learnt} took {', '.join(f'{s:.0f} s' for s in seconds)} | | | | |",
+              flush=True)
 
 
 if __name__ == "__main__":
