@@ -468,9 +468,13 @@ def serve(
     watch: Annotated[
         Path | None, typer.Option(envvar="PLATELAB_WATCH", help="file of wanted plates: plates that may be one say so")
     ] = None,
+    model: Annotated[Path | None, typer.Option(
+        envvar="PLATELAB_MODEL", help="recognizer ONNX, e.g. a fine-tuned one (the bundled one by default)")] = None,
+    detector: Annotated[Path | None, typer.Option(
+        envvar="PLATELAB_DETECTOR", help="detector ONNX (the bundled one by default)")] = None,
 ) -> None:
     """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
-    from platelab.api import Recognizer
+    from platelab.api import Reader
     from platelab.serve.app import run_server
     from platelab.serve.settings import ServeSettings
 
@@ -479,12 +483,13 @@ def serve(
     except (TypeError, ValueError) as exc:
         _fail(f"a PLATELAB_ environment variable: {exc}")
     with _usage_errors():
-        Recognizer(prior=prior)  # an unknown prior or a broken watch list stops here, not in every worker process
+        # an unknown prior, a model that cannot be loaded or a broken watch list stops here, not in every worker
+        Reader(detector=detector, recognizer=model, prior=prior)
         if watch is not None:
             from platelab.predict.watch import WatchList
 
             WatchList.load(watch)
-    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates, watch)
+    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates, watch, model, detector)
 
 
 @app.command("eval")

@@ -156,6 +156,21 @@ def test_serve_takes_its_limits_from_the_environment(monkeypatch: pytest.MonkeyP
     _usage_error(["serve"], "a PLATELAB_ environment variable")
 
 
+def test_serve_refuses_a_model_it_cannot_load_before_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from platelab.serve.settings import ENV_NAMES
+
+    for variable in ENV_NAMES.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: pytest.fail("the server started"))
+    (tmp_path / "text.onnx").write_text("not a model")
+    _usage_error(["serve", "--model", str(tmp_path / "missing.onnx")], "missing.onnx")
+    _usage_error(["serve", "--detector", str(tmp_path / "text.onnx")], "text.onnx")
+    monkeypatch.setenv("PLATELAB_MODEL", str(tmp_path / "text.onnx"))
+    _usage_error(["serve"], "text.onnx")
+
+
 def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()

@@ -241,13 +241,15 @@ def test_page_is_self_contained(client: TestClient) -> None:
     assert client.get("/app.js").headers["content-type"].startswith("text/javascript")
 
 
-def test_models_lists_the_cards(tmp_path: Path) -> None:
-    (tmp_path / "recognizer.card.json").write_text(json.dumps({"task": "plate recognition", "steps": 3}))
+def test_models_lists_the_cards_of_the_models_served(tmp_path: Path) -> None:
+    (tmp_path / "mine.card.json").write_text(json.dumps({"task": "plate recognition", "steps": 3}))
     (tmp_path / "broken.card.json").write_text("{")
-    with _client(cards_dir=tmp_path) as client:
+    with _client(model=str(tmp_path / "mine.onnx"), detector=str(tmp_path / "broken.onnx")) as client:
         assert client.get("/v1/models").json() == {
-            "models": [{"name": "recognizer", "card": {"task": "plate recognition", "steps": 3}}]
+            "models": [{"name": "mine", "card": {"task": "plate recognition", "steps": 3}}]
         }
+    with _client() as client:  # the bundled ones
+        assert [m["name"] for m in client.get("/v1/models").json()["models"]] == ["detector", "recognizer"]
 
 
 def test_openapi_documents_the_endpoints(client: TestClient) -> None:
@@ -258,14 +260,16 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
 
 def test_settings_travel_through_the_environment() -> None:
     settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
-                             reader_threads=2, prior="auto", candidates=5, watch="/srv/wanted.txt")
+                             reader_threads=2, prior="auto", candidates=5, watch="/srv/wanted.txt",
+                             model="/srv/mine.onnx", detector="/srv/detector.onnx")
     assert ServeSettings.from_env(settings.to_env()) == settings
     assert ServeSettings(api_key="").api_key is None
     assert ServeSettings(prior="").prior is None
     assert ServeSettings(watch="").watch is None
+    assert ServeSettings(model="", detector="") == ServeSettings()
 
 
-def test_the_servers_prior_and_candidates_reach_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_servers_models_prior_and_candidates_reach_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     import platelab.serve.app as served
 
     made: list[dict[str, object]] = []
@@ -275,10 +279,10 @@ def test_the_servers_prior_and_candidates_reach_its_reader(monkeypatch: pytest.M
         return FixedReader()
 
     monkeypatch.setattr(served, "Reader", reader)
-    settings = ServeSettings(prior="br", candidates=3, concurrent_reads=1, reader_threads=1)
+    settings = ServeSettings(prior="br", candidates=3, concurrent_reads=1, reader_threads=1, model="mine.onnx")
     with TestClient(create_app(settings)) as client:
         assert client.post("/v1/read", files={"image": ("a.jpg", _jpeg(), "image/jpeg")}).status_code == 200
-    assert made == [{"threads": 1, "prior": "br", "candidates": 3}]
+    assert made == [{"detector": None, "recognizer": "mine.onnx", "threads": 1, "prior": "br", "candidates": 3}]
 
 
 @pytest.mark.parametrize(("workers", "cores", "expected"),

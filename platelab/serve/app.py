@@ -57,7 +57,8 @@ def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFact
     watch = WatchList.load(Path(settings.watch)) if settings.watch else None
     # a watch list is matched on candidates, listed in the response only when asked for
     candidates = settings.candidates if settings.candidates > 1 or watch is None else WATCH_CANDIDATES
-    make_reader = reader_factory or partial(Reader, threads=settings.reader_threads, prior=settings.prior,
+    make_reader = reader_factory or partial(Reader, detector=settings.detector, recognizer=settings.model,
+                                           threads=settings.reader_threads, prior=settings.prior,
                                            candidates=candidates)
 
     @asynccontextmanager
@@ -84,7 +85,7 @@ def create_app_from_env() -> FastAPI:
 def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
     guard = [Depends(require_api_key(settings.api_key))] if settings.api_key else []
     router = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS)
-    cards = json.dumps({"models": _model_cards(settings.cards_dir)})
+    cards = json.dumps({"models": _model_cards(settings.model_paths)})
 
     def shown(result: ImageResult) -> str:
         marked = result if watch is None else watch.marked_result(result)
@@ -139,11 +140,15 @@ def _page_file(content: bytes, media_type: str) -> Callable[[], Awaitable[Respon
     return serve
 
 
-def _model_cards(folder: Path) -> list[dict[str, Any]]:
+def _model_cards(models: Sequence[Path]) -> list[dict[str, Any]]:
+    """The model card beside each model served (`<model>.card.json`), where there is one."""
     cards = []
-    for path in sorted(folder.glob("*.card.json")):
+    for model in models:
+        path = model.with_suffix(".card.json")
         try:
-            cards.append({"name": path.name.removesuffix(".card.json"), "card": json.loads(path.read_text())})
+            cards.append({"name": model.stem, "card": json.loads(path.read_text())})
+        except FileNotFoundError:
+            continue
         except (OSError, ValueError) as exc:
             log.warning("skipping model card %s: %s", path, exc)
     return cards
@@ -191,7 +196,7 @@ def _is_loopback(host: str) -> bool:
 
 def run_server(host: str, port: int, workers: int, api_key: str | None, max_upload_mb: float | None = None,
                timeout_s: float | None = None, prior: str | None = None, candidates: int | None = None,
-               watch: Path | None = None) -> None:
+               watch: Path | None = None, model: Path | None = None, detector: Path | None = None) -> None:
     """Serve until interrupted. A setting given as None falls back to its environment variable (settings.ENV_NAMES),
     then its default; uvicorn trusts X-Forwarded-* only from the addresses in $FORWARDED_ALLOW_IPS (default:
     loopback)."""
@@ -202,7 +207,9 @@ def run_server(host: str, port: int, workers: int, api_key: str | None, max_uplo
                                    max_upload_mb=max_upload_mb or base.max_upload_mb,
                                    timeout_s=timeout_s or base.timeout_s, prior=prior or base.prior,
                                    candidates=candidates or base.candidates,
-                                   watch=str(watch.resolve()) if watch else base.watch)
+                                   watch=str(watch.resolve()) if watch else base.watch,
+                                   model=str(model.resolve()) if model else base.model,
+                                   detector=str(detector.resolve()) if detector else base.detector)
     if settings.api_key is None and not _is_loopback(host):
         log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     os.environ.update(settings.to_env())  # worker processes rebuild the settings from here

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from platelab.io.decode import MAX_PIXELS
-from platelab.weights import WEIGHTS_DIR
+from platelab.weights import default_model
 
 MEGABYTE = 1024 * 1024
 # Field name -> environment variable; these are also the documented way to configure a server without the CLI.
@@ -24,6 +24,8 @@ ENV_NAMES = {
     "prior": "PLATELAB_PRIOR",
     "candidates": "PLATELAB_CANDIDATES",
     "watch": "PLATELAB_WATCH",
+    "model": "PLATELAB_MODEL",
+    "detector": "PLATELAB_DETECTOR",
 }
 
 
@@ -48,10 +50,11 @@ class ServeSettings:
     reader_threads: int = field(default_factory=lambda: split_cores(1)[1])
     max_pixels: int = MAX_PIXELS
     max_batch_images: int = 32
-    cards_dir: Path = WEIGHTS_DIR
     prior: str | None = None  # the plate-format prior every reading uses: a country, "auto", or none
     candidates: int = 1  # over 1: each plate also lists that many of its most likely texts
     watch: str | None = None  # a file of wanted plates: a plate that may be one says which ("wanted")
+    model: str | None = None  # the recognizer ONNX every reading uses; None: the bundled one
+    detector: str | None = None  # the detector ONNX; None: the bundled one
 
     def __post_init__(self) -> None:
         if self.max_upload_mb <= 0 or self.timeout_s <= 0:
@@ -60,9 +63,15 @@ class ServeSettings:
             raise ValueError("concurrent_reads, reader_threads and candidates must be at least 1")
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)  # an empty key would lock nobody out
-        for optional in ("prior", "watch"):
+        for optional in ("prior", "watch", "model", "detector"):
             if getattr(self, optional) == "":
                 object.__setattr__(self, optional, None)
+
+    @property
+    def model_paths(self) -> tuple[Path, Path]:
+        """(detector, recognizer) ONNX files the server reads with."""
+        return (Path(self.detector) if self.detector else default_model("detector"),
+                Path(self.model) if self.model else default_model("recognizer"))
 
     @property
     def max_upload_bytes(self) -> int:
