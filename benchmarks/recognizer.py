@@ -27,7 +27,7 @@ import numpy as np
 from platelab.api import Recognizer
 from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_crops
-from platelab.eval.peers import PADDLE_MODELS, PaddleOcrReader, RapidOcrReader, TesseractReader, tallest_plate
+from platelab.eval.peers import TEXT_READERS, TesseractReader, tallest_plate, text_reader
 from platelab.eval.report import format_interval
 from platelab.io.decode import read_image
 from platelab.io.labels import normalize_plate, read_labels
@@ -38,7 +38,6 @@ from platelab.weights import default_model
 
 TESSERACT = "Tesseract 5"
 RECOGNISER_ALONE = " recogniser"
-TEXT_READERS = (RapidOcrReader.name, *PADDLE_MODELS)
 CROP_PEERS = (TESSERACT, *TEXT_READERS, *(model + RECOGNISER_ALONE for model in TEXT_READERS))
 DEFAULT_PEERS = (TESSERACT,)
 DEFAULT_CROPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "crops-us"
@@ -57,8 +56,7 @@ def peer_reader(name: str) -> Callable[[np.ndarray], str]:
     """A peer of CROP_PEERS as a function from a crop to its text."""
     if name == TESSERACT:
         return TesseractReader().read
-    model = name.removesuffix(RECOGNISER_ALONE)
-    peer = RapidOcrReader() if model == RapidOcrReader.name else PaddleOcrReader(model)
+    peer = text_reader(name.removesuffix(RECOGNISER_ALONE))
     if name.endswith(RECOGNISER_ALONE):
         return peer.read_line
     return lambda image: tallest_plate(peer.lines(image))

@@ -176,16 +176,18 @@ def test_a_fine_tuning_run_exports_in_8_bits_with_a_class_scale(
     from typer.testing import CliRunner
 
     from platelab.cli import app
-    from platelab.train import recipe
 
     source = RecognizerTrainConfig(out_dir=tmp_path / "source", steps=2, batch_size=4, workers=0, val_size=4,
                                    warmup_steps=1, threads=1, styles=STYLES)
     train_recognizer(source)
-    _crop_folder(tmp_path / "crops", _crops(5), "")
+    crops = _crops(8)
+    no_q = [i for i, text in enumerate(crops.texts) if "Q" not in text]
+    _crop_folder(tmp_path / "crops", crops.subset(no_q), "")
+    # a charset narrower than the styles' plates: calibration and validation draw plates it can write
     tuning.finetune(tuning.FinetuneConfig(out_dir=tmp_path / "tuned", from_run=source.out_dir, data=tmp_path / "crops",
-                                          epochs=1, batch_size=4, workers=0, threads=1, styles=STYLES))
-    monkeypatch.setattr(recipe, "CALIBRATION_CROPS", 8)
-    monkeypatch.setattr(recipe, "CALIBRATION_BATCH", 4)
+                                          charset=DEFAULT_CHARS.replace("Q", ""), epochs=1, batch_size=4, workers=0,
+                                          threads=1, styles=STYLES))
+    monkeypatch.setattr(tuning, "INT8_CALIBRATION_CROPS", 8)
     monkeypatch.setattr(tuning, "INT8_VALIDATION_CROPS", 8)
     out = tmp_path / "tuned-int8.onnx"
     result = CliRunner().invoke(app, ["export", str(tmp_path / "tuned"), "--out", str(out), "--int8",
@@ -205,11 +207,19 @@ def test_every_crop_that_cannot_be_used_is_named_at_once(tmp_path: Path) -> None
     (tmp_path / "broken.png").write_bytes(b"not a png")
     cv2.imwrite(str(tmp_path / "odd.png"), crop.image)
     write_crop_labels(tmp_path / "labels.tsv", [CropLabel("good.png", crop.text, "CA"),
-                                               CropLabel("broken.png", "ABC123", "CA"),
+                                               CropLabel("broken.png", "ABÇ123", "CA"),
                                                CropLabel("odd.png", "ABÇ123", "CA")])
-    with pytest.raises(ValueError, match="2 plate") as error:
+    with pytest.raises(ValueError, match="3 problem") as error:
         tuning.load_labelled_crops(tmp_path, Charset())
-    assert "broken.png" in str(error.value) and "odd.png" in str(error.value) and "good.png" not in str(error.value)
+    assert str(error.value).count("broken.png") == 2 and "odd.png" in str(error.value)
+    assert "good.png" not in str(error.value)
+
+
+def test_a_crop_labelled_twice_is_learnt_twice(tmp_path: Path) -> None:
+    crop = CropGenerator(select_styles(["us-*"]), seed=3).sample(0)
+    cv2.imwrite(str(tmp_path / "a.png"), crop.image)
+    write_crop_labels(tmp_path / "labels.tsv", [CropLabel("a.png", crop.text, "CA")] * 2)
+    assert tuning.load_labelled_crops(tmp_path, Charset()).files == ("a.png", "a.png")
 
 
 def test_labelled_photos_give_each_plate_cut_as_the_reader_cuts_it(tmp_path: Path) -> None:
@@ -248,7 +258,10 @@ def test_a_photo_that_cannot_be_read_is_named_with_the_rest(tmp_path: Path) -> N
     photo = write_demo(tmp_path)
     (tmp_path / "truncated.jpg").write_bytes(photo.read_bytes()[:300])
     write_photo_labels(tmp_path / "labels.tsv", [PhotoLabel(photo.name, "ABÇ123", (10, 10, 90, 45)),
-                                                 PhotoLabel("truncated.jpg", "ABC123", (10, 10, 90, 45))])
-    with pytest.raises(ValueError, match="2 plate") as error:
+                                                 PhotoLabel("truncated.jpg", "ABC123", (10, 10, 90, 45)),
+                                                 PhotoLabel("truncated.jpg", "XYZ789", (200, 10, 90, 45))])
+    with pytest.raises(ValueError, match="3 problem") as error:
         tuning.load_labelled_crops(tmp_path, Charset())
-    assert "truncated.jpg" in str(error.value) and f"{photo.name}: plate" in str(error.value)
+    message = str(error.value)
+    assert "truncated.jpg plate 1: " in message and "truncated.jpg plate 2: " in message
+    assert f"{photo.name}: plate" in message

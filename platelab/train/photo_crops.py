@@ -1,9 +1,10 @@
-"""Labelled photos as fine-tuning crops, each plate cut as the photo reader cuts it.
+"""Labelled photos as fine-tuning crops, each plate cut as the photo reader first cuts it.
 
 A user adapting the reader to their cameras has photos with plates marked, not crops. The recognizer reads
 what the detector's corners and the reader's margin make of a plate (a crop about 9% wider than a hand-drawn
 box on the benchmark photos), so a plate is cut from the detection that finds its labelled box when there is
-one, and from the label's own corners (or box) when the detector misses it.
+one, and from the label's own corners (or box) when the detector misses it. (The reader also re-detects each
+plate in zoomed views and reads those crops too; the first crop stands for them here.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from platelab.eval.metrics import overlaps
 from platelab.io.labels import PhotoLabel
 from platelab.predict.detector import Detection, DetectionPredictor
 from platelab.predict.reader import quad_box, rectify
+from platelab.utils.boxes import box_iou
 
 # A weak detection that finds the labelled plate still gives the reader's corners; the photo benchmarks count a
 # detection as finding a plate from this overlap (or its centre inside the box), platelab.eval.metrics.
@@ -32,9 +34,13 @@ def label_quad(label: PhotoLabel) -> np.ndarray:
 
 
 def plate_quad(image: np.ndarray, label: PhotoLabel, detections: Sequence[Detection]) -> np.ndarray:
-    """The corners the reader would cut the labelled plate at: the best-scored detection that finds it."""
-    found = [d for d in detections if overlaps(quad_box(d.quad, image.shape), label.box, MATCH_IOU)]
-    return max(found, key=lambda d: d.score).quad if found else label_quad(label)
+    """The corners the reader would first cut the labelled plate at: of the detections that find its box, the one
+    overlapping it most (a loose box may also hold a neighbouring plate's centre)."""
+    boxes = [quad_box(d.quad, image.shape) for d in detections]
+    found = [i for i, box in enumerate(boxes) if overlaps(box, label.box, MATCH_IOU)]
+    if not found:
+        return label_quad(label)
+    return detections[max(found, key=lambda i: (box_iou(boxes[i], label.box), detections[i].score))].quad
 
 
 def photo_plate_crops(

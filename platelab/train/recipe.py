@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from platelab.io.labels import read_labels
 from platelab.models.recognizer import PlateRecognizer
@@ -26,9 +28,6 @@ from platelab.train.loop import CHECKPOINT, check_run, run_config
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
 from platelab.train.recognizer import EvalSet, accuracy, exact_share, synthetic_eval_set, train_recognizer
 
-if TYPE_CHECKING:  # finetune imports this module
-    from platelab.train.finetune import TuneConfig
-
 CALIBRATION_BATCH = 64
 
 
@@ -45,47 +44,55 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
     model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
     model.eval()
     sample = synthetic_eval_set(cfg.model_copy(update={"val_size": 32}), model.charset).images.numpy()
+    calibration = None
+    if int8:
+        crops = SyntheticCropBatches(select_styles(cfg.styles or None), model.charset, CALIBRATION_BATCH,
+                                     cfg.seed + 2, cfg.synth)
+        batches = [crops.render_batch(b)[0].numpy() for b in range(CALIBRATION_CROPS // CALIBRATION_BATCH)]
+        calibration = Int8Data(batches, synthetic_eval_set(cfg, model.charset),
+                               f"{CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
     return export_with_card(model, run, out, cfg, sample, "plate recognition (cropped plate -> text)",
                             "synthetic plates only (platelab.synth), styles: " + (", ".join(cfg.styles) or "all"),
-                            class_scale, command, synthetic_eval_set(cfg, model.charset) if int8 else None)
+                            class_scale, command, calibration)
 
 
-def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: RecognizerTrainConfig | TuneConfig,
-                     sample: np.ndarray, task: str, data: str, class_scale: dict[str, float] | None = None,
-                     command: str | None = None, int8_validation: EvalSet | None = None, **card: Any) -> Path:
+@dataclass(frozen=True)
+class Int8Data:
+    """What an 8-bit export is calibrated on ((N, 1, H, W) batches, `source` says what they are) and measured on
+    beside the float model."""
+
+    calibration: list[np.ndarray]
+    validation: EvalSet
+    source: str
+
+
+def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseModel, sample: np.ndarray, task: str,
+                     data: str, class_scale: dict[str, float] | None = None, command: str | None = None,
+                     int8: Int8Data | None = None, **card: Any) -> Path:
     """model -> ONNX at out (with every style's format prior) and its model card; sample: (N, 1, H, W) on which
-    ONNX and torch must agree. With int8_validation, out is the 8-bit model, calibrated on synthetic crops of the
-    run's styles and measured on that set beside the float one."""
+    ONNX and torch must agree. With int8, out is the 8-bit model, and the card holds both models' accuracy on
+    int8.validation."""
     unknown = sorted(set(class_scale or {}) - set(model.charset.chars))
     if unknown:
         raise ValueError(f"class scale for {', '.join(unknown)}: not in the model's charset {model.charset.chars}")
     formats = formats_by_country(select_styles(None))
     extra: dict[str, Any] = {"class_scale": class_scale} if class_scale else {}
     with tempfile.TemporaryDirectory() as folder:
-        float_path = Path(folder) / out.name if int8_validation else out
+        float_path = Path(folder) / out.name if int8 else out
         export_recognizer(model, float_path, formats, {"class_scale": json.dumps(class_scale)} if class_scale else None)
         max_diff = check_export(model, float_path, sample)
-        if int8_validation:
-            extra |= _quantized(model, cfg, float_path, out, int8_validation)
+        if int8:
+            kept_float = quantize(float_path, out, int8.calibration, RECOGNIZER_KEPT_FLOAT)
+            extra |= {
+                "accuracy_int8": {"synthetic": round(_onnx_accuracy(out, int8.validation), 4)},
+                "accuracy_float": {"synthetic": round(accuracy(model, int8.validation, model.charset), 4)},
+                "int8": {"calibration": int8.source, "kept_float": kept_float,
+                         "size_bytes_float": float_path.stat().st_size},
+            }
     if command:
         extra["export_command"] = command
     write_model_card(out, run, cfg, task, data, max_diff, **extra, **card)
     return out
-
-
-def _quantized(model: PlateRecognizer, cfg: RecognizerTrainConfig | TuneConfig, float_path: Path, out: Path,
-               validation: EvalSet) -> dict[str, Any]:
-    """Quantize float_path into out; the card's entries: both models' synthetic validation accuracy, and how."""
-    calibration = SyntheticCropBatches(select_styles(cfg.styles or None), model.charset, CALIBRATION_BATCH,
-                                       cfg.seed + 2, cfg.synth)
-    batches = [calibration.render_batch(b)[0].numpy() for b in range(CALIBRATION_CROPS // CALIBRATION_BATCH)]
-    kept_float = quantize(float_path, out, batches, RECOGNIZER_KEPT_FLOAT)
-    return {
-        "accuracy_int8": {"synthetic": round(_onnx_accuracy(out, validation), 4)},
-        "accuracy_float": {"synthetic": round(accuracy(model, validation, model.charset), 4)},
-        "int8": {"calibration": f"{CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})",
-                 "kept_float": kept_float, "size_bytes_float": float_path.stat().st_size},
-    }
 
 
 def _onnx_accuracy(path: Path, data: EvalSet) -> float:

@@ -16,7 +16,6 @@ from platelab.models.recognizer import PlateRecognizer
 from platelab.predict.charset import Charset
 from platelab.predict.decode import decode
 from platelab.predict.preprocess import preprocess_crops
-from platelab.synth.config import SynthConfig
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import reweighted, select_styles
 from platelab.train.checkpoint import load_checkpoint, save_training_state
@@ -34,15 +33,10 @@ class EvalSet:
 
 
 def synthetic_eval_set(cfg: RecognizerTrainConfig, charset: Charset) -> EvalSet:
-    """The run's fixed synthetic validation set."""
-    return synthetic_crops_set(cfg.styles, cfg.val_size, cfg.seed + 1, cfg.synth, charset)
-
-
-def synthetic_crops_set(styles: list[str], size: int, seed: int, synth: SynthConfig, charset: Charset) -> EvalSet:
-    """size seeded synthetic crops of the styles matching these globs (all if none)."""
-    data = SyntheticCropBatches(select_styles(styles or None), charset, size, seed, synth)
+    styles = select_styles(cfg.styles or None)
+    data = SyntheticCropBatches(styles, charset, cfg.val_size, cfg.seed + 1, cfg.synth)
     images, _ = data.render_batch(0)
-    texts = [data.generator.sample(i).text for i in range(size)]
+    texts = [data.generator.sample(i).text for i in range(cfg.val_size)]
     return EvalSet("synthetic", images, texts)
 
 
