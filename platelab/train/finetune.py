@@ -39,7 +39,7 @@ from platelab.train.loop import CHECKPOINT, CONFIG, MetricsLog, batch_loader, op
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx
 from platelab.train.quantize import CALIBRATION_CROPS
-from platelab.train.recipe import Int8Data, export_with_card
+from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
 from platelab.weights import default_model
 
@@ -48,7 +48,7 @@ FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
 # to the input size still averages away the interpolation of the warp.
 WORK_SIZE = (256, 128)
 BUNDLED = "bundled"  # --from: the recognizer shipped in the package, in float
-INT8_CALIBRATION_CROPS = CALIBRATION_CROPS
+INT8_CALIBRATION_CROPS = CALIBRATION_CROPS  # as a training run's 8-bit export
 INT8_VALIDATION_CROPS = 512  # synthetic crops an 8-bit export is measured on beside the float model
 SYNTH_TRIES = 50  # a synthetic plate whose text the charset cannot write is drawn again, up to this often
 _SEPARATORS = re.compile(r"[\s\-.·]")
@@ -439,18 +439,18 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
     """ONNX with the format prior of all styles, and its model card; sample: (N, 1, H, W) for the check. int8 and
     class_scale as for a training run's export (platelab.train.recipe.export_with_card), calibrated and measured on
     synthetic plates the model's charset can write."""
-    data = getattr(cfg, "data", None)
-    calibration = None
-    if int8:
+    def calibration() -> Int8Data:
         images, _ = _fitting_synthetic(cfg, model.charset, cfg.seed + 2, INT8_CALIBRATION_CROPS)
-        batches = [preprocess_crops(images[i : i + 64]) for i in range(0, len(images), 64)]
+        batches = [preprocess_crops(images[i : i + CALIBRATION_BATCH])
+                   for i in range(0, len(images), CALIBRATION_BATCH)]
         shown, texts = _fitting_synthetic(cfg, model.charset, cfg.seed + 1, INT8_VALIDATION_CROPS)
         validation = EvalSet("synthetic", torch.from_numpy(preprocess_crops(shown)), texts)
-        calibration = Int8Data(batches, validation, f"{INT8_CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
+        return Int8Data(batches, validation, f"{INT8_CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
+
     return export_with_card(model, run, path, cfg, sample, "plate recognition (cropped plate -> text), fine-tuned",
-                            f"real plates from {data}, {cfg.synth_share:.0%} of each batch synthetic plates",
-                            class_scale, command, calibration, finetuned_from=str(getattr(cfg, "from_run", None)),
-                            freeze=cfg.freeze)
+                            f"real plates from {getattr(cfg, 'data', None)}, {cfg.synth_share:.0%} of each batch "
+                            "synthetic plates", class_scale, command, calibration if int8 else None,
+                            finetuned_from=str(getattr(cfg, "from_run", None)), freeze=cfg.freeze)
 
 
 def _fitting_synthetic(cfg: TuneConfig, charset: Charset, seed: int, count: int) -> tuple[list[np.ndarray], list[str]]:

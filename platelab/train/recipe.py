@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,16 +44,17 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
     model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
     model.eval()
     sample = synthetic_eval_set(cfg.model_copy(update={"val_size": 32}), model.charset).images.numpy()
-    calibration = None
-    if int8:
+
+    def calibration() -> Int8Data:
         crops = SyntheticCropBatches(select_styles(cfg.styles or None), model.charset, CALIBRATION_BATCH,
                                      cfg.seed + 2, cfg.synth)
         batches = [crops.render_batch(b)[0].numpy() for b in range(CALIBRATION_CROPS // CALIBRATION_BATCH)]
-        calibration = Int8Data(batches, synthetic_eval_set(cfg, model.charset),
-                               f"{CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
+        return Int8Data(batches, synthetic_eval_set(cfg, model.charset),
+                        f"{CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
+
     return export_with_card(model, run, out, cfg, sample, "plate recognition (cropped plate -> text)",
                             "synthetic plates only (platelab.synth), styles: " + (", ".join(cfg.styles) or "all"),
-                            class_scale, command, calibration)
+                            class_scale, command, calibration if int8 else None)
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ class Int8Data:
 
 def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseModel, sample: np.ndarray, task: str,
                      data: str, class_scale: dict[str, float] | None = None, command: str | None = None,
-                     int8: Int8Data | None = None, **card: Any) -> Path:
+                     int8: Callable[[], Int8Data] | None = None, **card: Any) -> Path:
     """model -> ONNX at out (with every style's format prior) and its model card; sample: (N, 1, H, W) on which
-    ONNX and torch must agree. With int8, out is the 8-bit model, and the card holds both models' accuracy on
-    int8.validation."""
+    ONNX and torch must agree. With int8 (what to calibrate and measure on, made once the float model is
+    written), out is the 8-bit model, and the card holds both models' accuracy on its validation set."""
     unknown = sorted(set(class_scale or {}) - set(model.charset.chars))
     if unknown:
         raise ValueError(f"class scale for {', '.join(unknown)}: not in the model's charset {model.charset.chars}")
@@ -82,11 +83,12 @@ def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseMode
         export_recognizer(model, float_path, formats, {"class_scale": json.dumps(class_scale)} if class_scale else None)
         max_diff = check_export(model, float_path, sample)
         if int8:
-            kept_float = quantize(float_path, out, int8.calibration, RECOGNIZER_KEPT_FLOAT)
+            data8 = int8()
+            kept_float = quantize(float_path, out, data8.calibration, RECOGNIZER_KEPT_FLOAT)
             extra |= {
-                "accuracy_int8": {"synthetic": round(_onnx_accuracy(out, int8.validation), 4)},
-                "accuracy_float": {"synthetic": round(accuracy(model, int8.validation, model.charset), 4)},
-                "int8": {"calibration": int8.source, "kept_float": kept_float,
+                "accuracy_int8": {"synthetic": round(_onnx_accuracy(out, data8.validation), 4)},
+                "accuracy_float": {"synthetic": round(accuracy(model, data8.validation, model.charset), 4)},
+                "int8": {"calibration": data8.source, "kept_float": kept_float,
                          "size_bytes_float": float_path.stat().st_size},
             }
     if command:
