@@ -1,15 +1,15 @@
 """Adapting the recognizer to a region from labelled photos: fine-tune on half a photo set, read the other half.
 
     python benchmarks/finetune_photos.py [--sets endtoend-br endtoend-us] [--epochs 10] [--freeze none] [--seed 0]
-        [--train-photos K]
+        [--train-photos K] [--holdout 0.2]
 
 Each set is split by photo into two seeded halves. The bundled recognizer is fine-tuned on one half's labelled
-plates, cut as the reader first cuts them (what `platelab finetune --from bundled --data PHOTOS` does; it holds a
-fifth of them out to validate on), and the other half is read end to end with the bundled recognizer (8-bit and
-float) and with the tuned one (float, and 8-bit as `platelab export RUN --int8` makes it); then the halves swap,
-so every photo is read once by a model that never saw it. With --train-photos K, each fine-tuning learns from K
-photos of its half only (drawn with the seed), the other half read as before. Prints one markdown table. Needs
-the train extra (PyTorch).
+plates, cut as the reader first cuts them (what `platelab finetune --from bundled --data PHOTOS` does; it holds
+`--holdout` of them, a fifth, out to validate on), and the other half is read end to end with the bundled
+recognizer (8-bit and float) and with the tuned one (float, and 8-bit as `platelab export RUN --int8` makes it);
+then the halves swap, so every photo is read once by a model that never saw it. With --train-photos K, each
+fine-tuning learns from K photos of its half only (drawn with the seed), the other half read as before. Prints
+one markdown table. Needs the train extra (PyTorch).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--freeze", default="none", help="backbone | none | first-K")
     parser.add_argument("--seed", type=int, default=0, help="the split into halves and the fine-tuning")
     parser.add_argument("--train-photos", type=int, help="learn from this many photos of each half (default: all)")
+    parser.add_argument("--holdout", type=float, default=0.2, help="share of them finetune validates on, not learns")
     args = parser.parse_args()
 
     print(f"{describe_environment()}\n")
@@ -83,7 +84,7 @@ def main() -> None:
                 start = time.perf_counter()
                 run = Path(scratch) / f"run-{k}"
                 finetune(FinetuneConfig(from_run=Path(BUNDLED), data=data, out_dir=run, epochs=args.epochs,
-                                        freeze=args.freeze, seed=args.seed, export=tuned))
+                                        freeze=args.freeze, seed=args.seed, export=tuned, val_fraction=args.holdout))
                 seconds.append(time.perf_counter() - start)
                 recognizers = {"bundled 8-bit": default_model("recognizer"),
                                "bundled float": default_model("recognizer-float"), "fine-tuned float": tuned,

@@ -232,6 +232,8 @@ def finetune(
     out: Annotated[Path, typer.Option(help="run folder for checkpoints and metrics")] = Path("runs/finetune"),
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
     export: Annotated[Path | None, typer.Option(help="write the fine-tuned model as ONNX here")] = None,
+    holdout: Annotated[float, typer.Option(
+        min=0, max=0.99, help="share of the plates held out to validate on (0: learn from all)")] = 0.2,
 ) -> None:
     """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in)."""
     from pydantic import ValidationError
@@ -249,7 +251,7 @@ def finetune(
         _fail(str(exc))
     try:
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
-                             out_dir=out, export=export)
+                             out_dir=out, export=export, val_fraction=holdout)
         with _usage_errors():
             run_finetune(cfg, resume=resume)
     except (ValidationError, ValueError) as exc:

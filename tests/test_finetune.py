@@ -265,3 +265,23 @@ def test_a_photo_that_cannot_be_read_is_named_with_the_rest(tmp_path: Path) -> N
     message = str(error.value)
     assert "truncated.jpg plate 1: " in message and "truncated.jpg plate 2: " in message
     assert f"{photo.name}: plate" in message
+
+
+def test_holdout_zero_learns_from_every_plate(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    source = RecognizerTrainConfig(out_dir=tmp_path / "source", steps=2, batch_size=4, workers=0, val_size=4,
+                                   warmup_steps=1, threads=1, styles=STYLES)
+    train_recognizer(source)
+    _crop_folder(tmp_path / "crops", _crops(5), "")
+    runs = {}
+    for holdout in ("0", "0.2"):
+        out = tmp_path / f"tuned-{holdout}"
+        result = CliRunner().invoke(app, ["finetune", "--from", str(source.out_dir), "--data", str(tmp_path / "crops"),
+                                          "--epochs", "1", "--out", str(out), "--holdout", holdout])
+        assert result.exit_code == 0, result.output
+        runs[holdout] = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "val_crops-holdout" not in runs["0"] and "val_crops-holdout" in runs["0.2"]
+    assert json.loads((tmp_path / "tuned-0" / "config.json").read_text())["val_fraction"] == 0
