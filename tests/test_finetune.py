@@ -222,7 +222,9 @@ def test_a_crop_labelled_twice_is_learnt_twice(tmp_path: Path) -> None:
     assert tuning.load_labelled_crops(tmp_path, Charset()).files == ("a.png", "a.png")
 
 
-def test_labelled_photos_give_each_plate_cut_as_the_reader_cuts_it(tmp_path: Path) -> None:
+def test_labelled_photos_give_each_plate_cut_as_the_reader_cuts_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from platelab.io.labels import read_labels, write_photo_labels
     from platelab.predict.detector import DetectionPredictor
     from platelab.predict.reader import quad_box, rectify
@@ -240,6 +242,7 @@ def test_labelled_photos_give_each_plate_cut_as_the_reader_cuts_it(tmp_path: Pat
 
     crops = tuning.load_labelled_crops(tmp_path / "photos", Charset())
 
+    assert "2 of 2 plates cut at the detector's corners" in capsys.readouterr().out
     assert crops.files == (f"{photo.name} plate 1", f"{photo.name} plate 2")
     assert crops.texts == tuple(label.plate for label in labels)
     assert [r.text for r in RecognitionPredictor().read(list(crops.images))] == list(crops.texts)

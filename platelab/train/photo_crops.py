@@ -33,19 +33,21 @@ def label_quad(label: PhotoLabel) -> np.ndarray:
     return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
 
 
-def plate_quad(image: np.ndarray, label: PhotoLabel, detections: Sequence[Detection]) -> np.ndarray:
+def detected_quad(image: np.ndarray, label: PhotoLabel, detections: Sequence[Detection]) -> np.ndarray | None:
     """The corners the reader would first cut the labelled plate at: of the detections that find its box, the one
-    overlapping it most (a loose box may also hold a neighbouring plate's centre)."""
+    overlapping it most (a loose box may also hold a neighbouring plate's centre); None if none finds it."""
     boxes = [quad_box(d.quad, image.shape) for d in detections]
     found = [i for i, box in enumerate(boxes) if overlaps(box, label.box, MATCH_IOU)]
     if not found:
-        return label_quad(label)
+        return None
     return detections[max(found, key=lambda i: (box_iou(boxes[i], label.box), detections[i].score))].quad
 
 
 def photo_plate_crops(
     image: np.ndarray, labels: Sequence[PhotoLabel], detector: DetectionPredictor
-) -> list[np.ndarray]:
-    """One crop per labelled plate of the photo, in the labels' order."""
+) -> list[tuple[np.ndarray, bool]]:
+    """(crop, whether the detector found the plate) for each labelled plate of the photo, in the labels' order."""
     detections = detector.detect(image, MIN_DETECTION_SCORE)
-    return [rectify(image, plate_quad(image, label, detections)) for label in labels]
+    quads = [detected_quad(image, label, detections) for label in labels]
+    return [(rectify(image, label_quad(label) if quad is None else quad), quad is not None)
+            for label, quad in zip(labels, quads)]
