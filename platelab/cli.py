@@ -234,6 +234,9 @@ def finetune(
     export: Annotated[Path | None, typer.Option(help="write the fine-tuned model as ONNX here")] = None,
     holdout: Annotated[float, typer.Option(
         min=0, max=0.99, help="share of the plates held out to validate on (0: learn from all)")] = 0.2,
+    synth_share: Annotated[float, typer.Option(
+        min=0, max=1, help="share of each batch that is synthetic plates: more keeps more of what the model read "
+                           "elsewhere, less learns the new plates best")] = 0.5,
 ) -> None:
     """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in)."""
     from pydantic import ValidationError
@@ -251,7 +254,7 @@ def finetune(
         _fail(str(exc))
     try:
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
-                             out_dir=out, export=export, val_fraction=holdout)
+                             out_dir=out, export=export, val_fraction=holdout, synth_share=synth_share)
         with _usage_errors():
             run_finetune(cfg, resume=resume)
     except (ValidationError, ValueError) as exc:

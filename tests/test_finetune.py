@@ -270,7 +270,7 @@ def test_a_photo_that_cannot_be_read_is_named_with_the_rest(tmp_path: Path) -> N
     assert f"{photo.name}: plate" in message
 
 
-def test_holdout_zero_learns_from_every_plate(tmp_path: Path) -> None:
+def test_holdout_and_synthetic_share_reach_the_run(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from platelab.cli import app
@@ -288,3 +288,8 @@ def test_holdout_zero_learns_from_every_plate(tmp_path: Path) -> None:
         runs[holdout] = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert "val_crops-holdout" not in runs["0"] and "val_crops-holdout" in runs["0.2"]
     assert json.loads((tmp_path / "tuned-0" / "config.json").read_text())["val_fraction"] == 0
+    assert json.loads((tmp_path / "tuned-0" / "config.json").read_text())["synth_share"] == 0.5
+    result = CliRunner().invoke(app, ["finetune", "--from", str(source.out_dir), "--data", str(tmp_path / "crops"),
+                                      "--epochs", "1", "--out", str(tmp_path / "tuned-s"), "--synth-share", "0.75"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "tuned-s" / "config.json").read_text())["synth_share"] == 0.75
