@@ -81,9 +81,10 @@ def main() -> None:
     print(f"{describe_environment()}\n")
     print("| set | recognizer | prior | photos | read (95% interval) | false plates / photo |")
     print("|---|---|---|---|---|---|")
-    for name in args.sets:
+    labels_of = {name: read_labels(args.real / name, "photos") for name in args.sets}
+    for name, labels in labels_of.items():
         source = args.real / name
-        labels = read_labels(source, "photos")
+        others = {other: other_labels for other, other_labels in labels_of.items() if other != name}
         predictions: dict[tuple[str, str | None], dict[str, list[tuple[Box, str]]]] = {}
         elsewhere: dict[tuple[str, int], PhotoScores] = {}
         seconds = []
@@ -109,8 +110,7 @@ def main() -> None:
                     for prior in (None, PRIORS.get(name), AUTO_PRIOR):
                         found = predictions.setdefault((model_name, prior), {})
                         found |= readings(source, test, model, prior)
-                for other in set(args.sets) - {name}:  # what a model adapted to one region still reads elsewhere
-                    other_labels = read_labels(args.real / other, "photos")
+                for other, other_labels in others.items():  # what a model adapted to one region reads elsewhere
                     elsewhere[(other, k)] = score_photos(other_labels, readings(
                         args.real / other, {label.file for label in other_labels}, recognizers["fine-tuned 8-bit"],
                         PRIORS.get(other)))

@@ -17,7 +17,7 @@ from platelab.eval.metrics import overlaps
 from platelab.io.labels import PhotoLabel
 from platelab.predict.detector import Detection, DetectionPredictor
 from platelab.predict.reader import quad_box, rectify
-from platelab.utils.boxes import box_iou
+from platelab.utils.boxes import Box, box_iou
 
 # A weak detection that finds the labelled plate still gives the reader's corners; the photo benchmarks count a
 # detection as finding a plate from this overlap (or its centre inside the box), platelab.eval.metrics.
@@ -33,10 +33,10 @@ def label_quad(label: PhotoLabel) -> np.ndarray:
     return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
 
 
-def detected_quad(image: np.ndarray, label: PhotoLabel, detections: Sequence[Detection]) -> np.ndarray | None:
-    """The corners the reader would first cut the labelled plate at: of the detections that find its box, the one
-    overlapping it most (a loose box may also hold a neighbouring plate's centre); None if none finds it."""
-    boxes = [quad_box(d.quad, image.shape) for d in detections]
+def detected_quad(label: PhotoLabel, detections: Sequence[Detection], boxes: Sequence[Box]) -> np.ndarray | None:
+    """The corners the reader would first cut the labelled plate at: of the detections (boxes: theirs in the photo)
+    that find its box, the one overlapping it most (a loose box may also hold a neighbouring plate's centre); None
+    if none finds it."""
     found = [i for i, box in enumerate(boxes) if overlaps(box, label.box, MATCH_IOU)]
     if not found:
         return None
@@ -48,6 +48,7 @@ def photo_plate_crops(
 ) -> list[tuple[np.ndarray, bool]]:
     """(crop, whether the detector found the plate) for each labelled plate of the photo, in the labels' order."""
     detections = detector.detect(image, MIN_DETECTION_SCORE)
-    quads = [detected_quad(image, label, detections) for label in labels]
+    boxes = [quad_box(d.quad, image.shape) for d in detections]
+    quads = [detected_quad(label, detections, boxes) for label in labels]
     return [(rectify(image, label_quad(label) if quad is None else quad), quad is not None)
             for label, quad in zip(labels, quads)]
