@@ -14,64 +14,15 @@ With --tta both read with test-time jitter, which steadies the photos' small pla
 from __future__ import annotations
 
 import argparse
-from functools import cache
 from pathlib import Path
 
-import numpy as np
-
-from platelab.api import Reader, Recognizer
 from platelab.eval.environment import describe_environment
-from platelab.eval.metrics import score_photos
+from platelab.eval.hits import SYNTHETIC, hits
 from platelab.eval.report import format_share
 from platelab.eval.stats import mcnemar_p
-from platelab.eval.synthetic import UNSEEN_SEED, unseen_crops
-from platelab.io.decode import read_image
-from platelab.io.labels import CropLabel, PhotoLabel, normalize_plate, read_labels
-from platelab.synth.style import select_styles
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PRIORS = {"crops-us": "us", "endtoend-us": "us", "endtoend-br": "br"}
-SYNTHETIC = "synthetic"
-SYNTHETIC_PER_STYLE = 40
-
-
-@cache
-def synthetic_set() -> tuple[list[np.ndarray], list[str]]:
-    crops = [c for style in select_styles(None) for c in unseen_crops(style, SYNTHETIC_PER_STYLE, UNSEEN_SEED)]
-    return [c.image for c in crops], [c.text for c in crops]
-
-
-def synthetic_hits(recognizer: Path | None, tta: bool) -> list[bool]:
-    images, texts = synthetic_set()
-    return [r.text == t for r, t in zip(Recognizer(recognizer, tta=tta).read(images), texts)]
-
-
-def crop_hits(
-    folder: Path, labels: list[CropLabel], recognizer: Path | None, prior: str | None, tta: bool
-) -> list[bool]:
-    readings = Recognizer(recognizer, prior=prior, tta=tta).read([read_image(folder / x.file) for x in labels])
-    return [r.text == normalize_plate(x.plate) for r, x in zip(readings, labels)]
-
-
-def photo_hits(
-    folder: Path, labels: list[PhotoLabel], recognizer: Path | None, detector: Path | None, prior: str | None,
-    tta: bool,
-) -> list[bool]:
-    reader = Reader(detector=detector, recognizer=recognizer, prior=prior, tta=tta)
-    files = dict.fromkeys(x.file for x in labels)
-    predictions = {f: [(p.box, p.text) for p in reader.read(read_image(folder / f, name=f))] for f in files}
-    return score_photos(labels, predictions).hits
-
-
-def hits(
-    folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None, tta: bool
-) -> list[bool]:
-    if folder.name == SYNTHETIC:
-        return synthetic_hits(recognizer, tta)
-    labels = read_labels(folder)
-    if isinstance(labels[0], CropLabel):
-        return crop_hits(folder, labels, recognizer, prior, tta)
-    return photo_hits(folder, labels, recognizer, detector, prior, tta)
 
 
 def main() -> None:

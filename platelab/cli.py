@@ -497,6 +497,30 @@ def serve(
     run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates, watch, model, detector)
 
 
+@app.command("models")
+def models(
+    json_out: Annotated[
+        bool, typer.Option("--json", help="each bundled model's whole card, one JSON line each")
+    ] = False,
+) -> None:
+    """The bundled models: size, what trained them, and what they read (their cards' measured figures)."""
+    import json
+
+    from platelab.eval.measured import summary_lines
+    from platelab.weights import BUNDLED, default_model, model_card
+
+    for name in BUNDLED:
+        path = default_model(name)
+        card = model_card(path) or {}
+        if json_out:
+            typer.echo(json.dumps({"name": name, "file": str(path), "card": card}))
+            continue
+        typer.echo(f"{path.name}  {path.stat().st_size / 2**20:.1f} MB  {card.get('task', '')}")
+        typer.echo(f"  trained on {card.get('data', 'unknown data')}: {card.get('training_command', '')}")
+        for line in summary_lines(card["measured"]) if "measured" in card else ["  not measured"]:
+            typer.echo(f"  {line}")
+
+
 @app.command("eval")
 def evaluate(
     folder: Annotated[Path, typer.Argument(help="folder with images and labels.tsv (crops or photos)")],

@@ -26,6 +26,7 @@ from platelab.serve.pool import PlateReading, ReadPool
 from platelab.serve.schemas import BATCH_BODY, IMAGE_BODY, BatchOut, ImageOut, ModelsOut, Problem
 from platelab.serve.settings import ServeSettings
 from platelab.serve.upload import Upload, read_uploads
+from platelab.weights import model_card
 
 log = logging.getLogger("platelab.serve")
 T = TypeVar("T")
@@ -144,13 +145,13 @@ def _model_cards(models: Sequence[Path]) -> list[dict[str, Any]]:
     """The model card beside each model served (`<model>.card.json`), where there is one."""
     cards = []
     for model in models:
-        path = model.with_suffix(".card.json")
         try:
-            cards.append({"name": model.stem, "card": json.loads(path.read_text())})
-        except FileNotFoundError:
-            continue
+            card = model_card(model)
         except (OSError, ValueError) as exc:
-            log.warning("skipping model card %s: %s", path, exc)
+            log.warning("skipping the model card of %s: %s", model, exc)
+            continue
+        if card is not None:
+            cards.append({"name": model.stem, "card": card})
     return cards
 
 

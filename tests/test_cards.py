@@ -1,0 +1,71 @@
+"""The bundled model cards report what the bundled files read (benchmarks/cards.py --write measured them)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from platelab.eval.hits import crop_hits, synthetic_hits
+from platelab.eval.measured import CROP_SETS, NO_PRIOR, PHOTO_SETS
+from platelab.io.labels import read_labels
+from platelab.weights import default_model
+from tests.conftest import REAL_DATA
+
+RECOGNIZERS = ["recognizer", "recognizer-float"]
+REMEASURE = "re-measure with `python benchmarks/cards.py --write` after changing a bundled model"
+
+
+def _measured(name: str) -> dict[str, Any]:
+    return json.loads(default_model(name).with_suffix(".card.json").read_text())["measured"]
+
+
+@pytest.mark.parametrize("name", [*RECOGNIZERS, "detector"])
+def test_each_card_says_where_when_and_how_it_was_measured(name: str) -> None:
+    measured = _measured(name)
+    assert measured["command"].startswith("python benchmarks/cards.py")
+    assert "cores" in measured["environment"] and "onnxruntime" in measured["environment"]
+    expected = {"synthetic", *CROP_SETS} if name in RECOGNIZERS else set(PHOTO_SETS)
+    assert set(measured["sets"]) == expected
+    for figures in measured["sets"].values():
+        for prior, result in figures.items():
+            if isinstance(result, dict):
+                assert 0 <= result["read"] <= figures["items"], prior
+                assert result["share"] == pytest.approx(result["read"] / figures["items"], abs=1e-4)
+
+
+@pytest.mark.parametrize("name", RECOGNIZERS)
+def test_the_synthetic_figure_is_what_the_file_reads(name: str) -> None:
+    card = _measured(name)["sets"]["synthetic"]
+    hits = synthetic_hits(default_model(name))
+    assert len(hits) == card["items"]
+    # OpenCV's code paths round the renderer's warps a little differently from one CPU to another, which moves a
+    # few plates; another model moves dozens.
+    assert abs(sum(hits) - card[NO_PRIOR]["read"]) <= 6, REMEASURE
+
+
+@pytest.mark.skipif(not (REAL_DATA / "crops-us").is_dir(), reason="../shared/data/real is not here")
+@pytest.mark.parametrize("name", RECOGNIZERS)
+@pytest.mark.parametrize("prior", [None, "us", "auto"])
+def test_the_real_crops_figures_are_what_the_file_reads(name: str, prior: str | None) -> None:
+    labels = read_labels(REAL_DATA / "crops-us", "crops")
+    card = _measured(name)["sets"]["crops-us"]
+    hits = crop_hits(REAL_DATA / "crops-us", labels, default_model(name), prior)
+    assert (len(hits), sum(hits)) == (card["items"], card[prior or NO_PRIOR]["read"]), REMEASURE
+
+
+def test_platelab_models_prints_each_bundled_model_with_what_it_reads() -> None:
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    for name in [*RECOGNIZERS, "detector"]:
+        assert f"{name}.onnx" in result.output
+    synthetic = _measured("recognizer")["sets"]["synthetic"][NO_PRIOR]["share"]
+    assert f"synthetic, 2040 plates, read with each prior: none {synthetic:.1%}" in result.output
+    lines = CliRunner().invoke(app, ["models", "--json"]).output.splitlines()
+    assert [json.loads(line)["card"]["measured"]["command"] for line in lines] == [
+        "python benchmarks/cards.py --write"] * 3
