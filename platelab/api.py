@@ -8,6 +8,7 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
+from platelab.io.arrays import as_image
 from platelab.io.decode import ImageDecodeError, image_or_error, list_images, read_image
 from platelab.io.outputs import OutputError
 from platelab.io.results import ImageResult, PlateResult
@@ -30,7 +31,7 @@ class Recognizer:
     def read(self, images: Sequence[ImageInput] | ImageInput) -> list[PlateResult]:
         if isinstance(images, (np.ndarray, str, Path)):
             images = [images]
-        arrays = [image if isinstance(image, np.ndarray) else read_image(image) for image in images]
+        arrays = [as_image(image) if isinstance(image, np.ndarray) else read_image(image) for image in images]
         return self.predictor.read(arrays)
 
 
@@ -48,7 +49,7 @@ class Reader:
                                   tta=tta, candidates=candidates)
 
     def read(self, image: ImageInput) -> list[PlateResult]:
-        return self.reader.read(image if isinstance(image, np.ndarray) else read_image(image))
+        return self.reader.read(as_image(image) if isinstance(image, np.ndarray) else read_image(image))
 
     def read_video(self, path: str | Path, every: int = 1, progress: bool = False,
                    draw: Path | None = None) -> list[PlateResult]:
@@ -246,7 +247,7 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
         try:
             return ImageResult(name, plates=tuple(reader.read_video(path, every, progress, drawn)))
         except ImageDecodeError as exc:
-            return ImageResult(name, error=f"{name}: {exc.reason}")
+            return ImageResult(name, error=str(ImageDecodeError(name, exc.reason)))
     image = image_or_error(path, name)
     if isinstance(image, str):
         return ImageResult(name, error=image)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -42,7 +42,11 @@ StylesOption = Annotated[
 def _bar_wanted(prints_as_it_goes: bool) -> bool:
     """A progress bar goes to a terminal's stderr; a command that prints as it goes shows its own progress when
     its output is on that terminal too, so it gets a bar only when its output is redirected."""
-    return sys.stderr.isatty() and not (prints_as_it_goes and sys.stdout.isatty())
+    return _on_terminal(sys.stderr) and not (prints_as_it_goes and _on_terminal(sys.stdout))
+
+
+def _on_terminal(stream: TextIO | None) -> bool:
+    return stream is not None and stream.isatty()  # None: the descriptor was closed when Python started
 
 
 def _fail(message: str) -> None:
@@ -448,12 +452,16 @@ def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candid
                 for p in result.plates:
                     seen = f"\t{p.seconds[0]:.2f}-{p.seconds[1]:.2f}s" if p.seconds else ""
                     wanted = f"\twanted: {p.wanted}" if p.wanted else ""
-                    typer.echo(
-                        f"{result.file}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}{seen}{wanted}"
-                    )
+                    typer.echo(f"{_escaped(result.file)}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}"
+                               f"{seen}{wanted}")
                     for candidate in p.candidates:
                         typer.echo(f"  {candidate.text}\t{candidate.confidence:.3f}")
     return failed
+
+
+def _escaped(name: str) -> str:
+    """A file name as one field of a tab-separated line: tabs, newlines and other control characters escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
 @app.command("serve")

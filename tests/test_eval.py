@@ -145,6 +145,9 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("name\tplate\n", 1, "unknown header"),
         ("file\tstate\tplate\na.png\tca\tABC1\nb.png\tABC2\n", 3, "expected 3 tab-separated columns, got 2"),
         ("file\tstate\tplate\na.png\tca\t\n", 2, "empty plate"),
+        ("file\tstate\tplate\na.png\tca\t---\n", 2, "no letters or digits"),
+        ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t3\t4\tAB1\na.jpg\t5\t2\t3\t4\tAB2\na.jpg\t1\t2\t3\t4\tAB1\n", 4,
+         "the same plate box in a.jpg as line 2"),
         (
             "file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t3\t4\tAB1\n\nb.jpg\t1\ttwo\t3\t4\tAB2\n",
             4,

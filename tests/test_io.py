@@ -162,7 +162,7 @@ def _save_with_orientation(path: Path, rgb: np.ndarray, orientation: int) -> Non
     Image.fromarray(rgb).save(path, exif=exif, **({"quality": 95} if path.suffix == ".jpg" else {}))
 
 
-@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
 @pytest.mark.parametrize(("orientation", "turns_anticlockwise"), [(3, 2), (6, -1)])
 def test_exif_rotation(tmp_path: Path, suffix: str, orientation: int, turns_anticlockwise: int) -> None:
     rgb = _marked_image()
@@ -174,9 +174,10 @@ def test_exif_rotation(tmp_path: Path, suffix: str, orientation: int, turns_anti
     assert np.abs(image.astype(int) - expected).mean() < 3
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])  # Pillow turns a TIFF upright itself as it loads
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_all_exif_orientations_match_pillow(tmp_path: Path, orientation: int) -> None:
-    path = tmp_path / "oriented.png"
+def test_all_exif_orientations_match_pillow(tmp_path: Path, orientation: int, suffix: str) -> None:
+    path = tmp_path / f"oriented{suffix}"
     _save_with_orientation(path, _marked_image(), orientation)
     upright = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
     assert np.array_equal(read_image(path), upright[..., ::-1])
@@ -188,12 +189,37 @@ def test_bad_exif_is_ignored(bad_images: dict[str, Path]) -> None:
     assert read_image(jpeg[:2] + broken_exif + jpeg[2:]).shape == (HEIGHT, WIDTH, 3)
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.tile(np.linspace(0, 1, 64, dtype=np.float32), (8, 1)), np.round(np.linspace(0, 255, 64))),  # fractions
+        (np.tile(np.arange(64, dtype=np.int32) * 257, (8, 1)), np.arange(64)),  # 16-bit levels in 32 bits
+        (np.tile(np.arange(64, dtype=np.int32) * 100_000, (8, 1)), np.round(np.arange(64) * 255 / 63)),  # stretched
+    ],
+)
+def test_32_bit_grey_tiffs_keep_their_levels(tmp_path: Path, values: np.ndarray, expected: np.ndarray) -> None:
+    path = tmp_path / "wide.tif"
+    Image.fromarray(values).save(path)
+    assert np.array_equal(read_image(path)[0, :, 0], expected.astype(np.uint8))
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    os.mkfifo(tmp_path / "b.jpg")
+    assert [name for _, name in list_images([tmp_path])] == ["a.jpg"]
+    with pytest.raises(FileNotFoundError, match="not a regular file or folder"):
+        list_images([tmp_path / "b.jpg"])
+    with pytest.raises(ImageDecodeError, match=r"b\.jpg: not a regular file"):
+        read_image(tmp_path / "b.jpg")
+
+
 # --- listing --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def photo_tree(tmp_path: Path) -> Path:
-    names = ["b.jpg", "a.PNG", "notes.txt", "sub/c.webp", "sub/deeper/d.tiff", ".hidden.jpg", ".cache/e.jpg"]
+    names = ["b.jpg", "a.PNG", "notes.txt", "sub/c.webp", "sub/deeper/d.tiff", "sub/f.gif", ".hidden.jpg",
+             ".cache/e.jpg"]
     for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
@@ -202,7 +228,7 @@ def photo_tree(tmp_path: Path) -> Path:
 
 def test_list_folder_recursively_sorted_with_relative_names(photo_tree: Path) -> None:
     listed = list_images([photo_tree])
-    assert [name for _, name in listed] == ["a.PNG", "b.jpg", "sub/c.webp", "sub/deeper/d.tiff"]
+    assert [name for _, name in listed] == ["a.PNG", "b.jpg", "sub/c.webp", "sub/deeper/d.tiff", "sub/f.gif"]
     assert all(path.is_file() for path, _ in listed)
 
 
@@ -217,7 +243,7 @@ def test_list_glob_and_no_repeats(photo_tree: Path) -> None:
     names = [name for _, name in listed]
     assert names[:2] == [str(photo_tree / "a.PNG"), str(photo_tree / "b.jpg")]
     sub = (photo_tree / "sub").as_posix()
-    assert names[2:] == [f"{sub}/c.webp", f"{sub}/deeper/d.tiff"]
+    assert names[2:] == [f"{sub}/c.webp", f"{sub}/deeper/d.tiff", f"{sub}/f.gif"]
 
 
 @pytest.mark.parametrize("missing", ["nowhere/absent.jpg", "nowhere/*.jpg"])

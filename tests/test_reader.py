@@ -161,3 +161,36 @@ def test_draw_refuses_a_folder_of_other_files_and_keeps_drawings_apart(demo: Pat
     for _ in range(2):  # a second run may replace the drawings platelab made
         assert runner.invoke(app, ["read", "--draw", str(out), str(photos)]).exit_code == 0
     assert {p.name for p in out.iterdir()} == {"car.jpg", "car.png.jpg", OWNED_MARKER}
+
+
+@pytest.mark.parametrize(("option", "given", "reason"), [
+    ("--model", "detector", "not a recognizer model: it is a platelab detector"),
+    ("--detector", "recognizer", "not a detector model: it is a platelab recognizer"),
+])
+def test_a_model_of_the_other_task_is_refused_in_one_line(demo: Path, option: str, given: str, reason: str) -> None:
+    from platelab.weights import default_model
+
+    result = CliRunner().invoke(app, ["read", option, str(default_model(given)), str(demo / "scene_000000.jpg")])
+    assert result.exit_code == 2 and reason in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_photo_too_wide_for_a_jpeg_is_drawn_smaller_and_the_batch_goes_on(demo: Path, tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a_panorama.png"), np.full((2, 70_000, 3), 128, np.uint8))
+    (tmp_path / "b.jpg").write_bytes((demo / "scene_000000.jpg").read_bytes())
+    drawn = tmp_path / "drawn"
+    result = CliRunner().invoke(app, ["read", "--json", "--draw", str(drawn), str(tmp_path / "a_panorama.png"),
+                                      str(tmp_path / "b.jpg")])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["file"].rsplit("/", 1)[-1] for line in result.stdout.splitlines()] == [
+        "a_panorama.png", "b.jpg"]
+    panorama = next(drawn.rglob("a_panorama.png.jpg"))
+    assert cv2.imread(str(panorama)).shape[1] == 65_500
+
+
+def test_plain_output_keeps_one_plate_a_line_whatever_the_file_is_called(demo: Path, tmp_path: Path) -> None:
+    (tmp_path / "car\tone\n.jpg").write_bytes((demo / "scene_000000.jpg").read_bytes())
+    result = CliRunner().invoke(app, ["read", str(tmp_path)])
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(lines) == len(_truth(demo))
+    assert all(line.split("\t")[0] == "car\\tone\\n.jpg" and len(line.split("\t")) == 4 for line in lines)

@@ -95,6 +95,32 @@ def test_batch_reads_every_image_in_order_and_reports_bad_ones(client: TestClien
     assert b == {"file": "b.txt", "error": "b.txt: not an image"}
 
 
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [("車.jpg", "車.jpg"), ("Ünï€ 1.jpg", "Ünï€ 1.jpg"), ("../../etc/passwd", "passwd"),
+     ("C:\\Users\\me\\car.jpg", "car.jpg"), ("a\x1b[2Jb.jpg", "a[2Jb.jpg")],
+)
+def test_file_names_come_back_in_utf_8_without_folders_or_control_characters(client: TestClient, sent: str,
+                                                                              echoed: str) -> None:
+    for endpoint, field in (("/v1/read", "image"), ("/v1/read/batch", "images")):
+        response = client.post(endpoint, files=[(field, (sent, _jpeg(), "image/jpeg")), (field, ("b.jpg", _jpeg()))]
+                               if field == "images" else {field: (sent, _jpeg(), "image/jpeg")})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        names = [r["file"] for r in body["results"]] if "results" in body else [body["file"]]
+        assert names[0] == echoed
+
+
+def test_a_body_of_many_parts_is_cut_off_as_it_is_parsed() -> None:
+    with _client(max_batch_images=2) as client:
+        body = b"".join(b'--xyz\r\nContent-Disposition: form-data; name="f"\r\n\r\n\r\n' for _ in range(5000))
+        started = time.perf_counter()
+        response = client.post("/v1/read", content=body + b"--xyz--\r\n",
+                               headers={"Content-Type": f"{MULTIPART}; boundary=xyz"})
+        assert response.status_code == 413 and "more than 10 multipart fields" in response.json()["detail"]
+        assert time.perf_counter() - started < 2
+
+
 def test_batch_refuses_too_many_images() -> None:
     with _client(max_batch_images=2) as client:
         files = [("images", (f"{i}.jpg", _jpeg())) for i in range(3)]
@@ -230,6 +256,8 @@ def test_health_page_and_docs_stay_open_with_a_key() -> None:
 
 def test_health(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+    # load balancers probe with HEAD too
+    assert client.head("/healthz").status_code == client.head("/").status_code == 200
 
 
 def test_page_is_self_contained(client: TestClient) -> None:
@@ -245,8 +273,9 @@ def test_models_lists_the_cards_of_the_models_served(tmp_path: Path) -> None:
     (tmp_path / "mine.card.json").write_text(json.dumps({"task": "plate recognition", "steps": 3}))
     (tmp_path / "broken.card.json").write_text("{")
     with _client(model=str(tmp_path / "mine.onnx"), detector=str(tmp_path / "broken.onnx")) as client:
-        assert client.get("/v1/models").json() == {
-            "models": [{"name": "mine", "card": {"task": "plate recognition", "steps": 3}}]
+        assert client.get("/v1/models").json() == {  # the detector's card is not JSON: listed without one
+            "models": [{"name": "broken", "card": None}, {"name": "mine", "card": {"task": "plate recognition",
+                                                                                  "steps": 3}}]
         }
     with _client() as client:  # the bundled ones
         assert [m["name"] for m in client.get("/v1/models").json()["models"]] == ["detector", "recognizer"]

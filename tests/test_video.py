@@ -74,7 +74,7 @@ def test_two_plates_side_by_side_never_share_a_track() -> None:
     assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 1)), ("DEF456", (0, 1))]
 
 
-@pytest.mark.parametrize(("content", "reason"), [(b"", "not a video"), (b"just text", "not a video")])
+@pytest.mark.parametrize(("content", "reason"), [(b"", "empty file"), (b"just text", "not a video")])
 def test_a_file_that_is_not_a_video_gets_a_one_line_error(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "broken.mp4"
     path.write_bytes(content)

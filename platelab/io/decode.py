@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import stat
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +25,7 @@ from platelab.io.outputs import holds_drawings
 
 MAX_PIXELS: int = 50_000_000
 MIN_SIDE = 2
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
 
 # Only these plugins may look at untrusted bytes: others (EPS runs Ghostscript) are too risky or too exotic.
@@ -32,7 +33,8 @@ _FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 # A file that starts like one of the formats above but will not open is damaged rather than "not an image".
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF87a", b"GIF89a")
 _EXIF_ORIENTATION = 0x0112
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_WIDE_MODES = frozenset({"I", "F"})  # 32-bit integer and float grey: range set by the data
 _ORIENTATION_FIXES: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     2: lambda a: cv2.flip(a, 1),
     3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
@@ -85,9 +87,10 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
     with _open_stream(source) as stream:
         image = _open_header(stream)
         _check_size(image.size, max_pixels)
-        orientation = _orientation(image)
         try:
             image.load()
+            # read once loaded: some plugins (TIFF) turn the pixels upright themselves and drop the tag
+            orientation = _orientation(image)
             pixels = _to_bgr(image)
         except _Refused:
             raise
@@ -99,6 +102,9 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
 
 @contextmanager
 def _open_stream(source: str | Path | bytes) -> Iterator[BinaryIO]:
+    if not isinstance(source, bytes) and Path(source).exists() and not _is_regular(Path(source)):
+        # opening a FIFO or a device would wait for a writer that may never come
+        raise _Refused("not a regular file")
     try:
         stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -154,6 +160,8 @@ def _orientation(image: Image.Image) -> int:
 def _to_bgr(image: Image.Image) -> np.ndarray:
     if image.mode in _SIXTEEN_BIT_MODES:
         return cv2.cvtColor(_scale_to_8bit(np.asarray(image)), cv2.COLOR_GRAY2BGR)
+    if image.mode in _WIDE_MODES:
+        return cv2.cvtColor(_wide_to_8bit(np.asarray(image)), cv2.COLOR_GRAY2BGR)
     if image.mode == "L":
         return cv2.cvtColor(np.asarray(image), cv2.COLOR_GRAY2BGR)
     target = "RGBA" if image.has_transparency_data else "RGB"
@@ -171,6 +179,20 @@ def _scale_to_8bit(values: np.ndarray) -> np.ndarray:
     """Map 0..65535 onto 0..255 as round(v / 257), so a level written as 257 * k reads back as exactly k."""
     wide = np.clip(values, 0, 65535).astype(np.uint32)
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _wide_to_8bit(values: np.ndarray) -> np.ndarray:
+    """32-bit integer or float grey to 8 bits: 16-bit levels as such, floats within 0..1 as fractions of white,
+    anything else stretched from its darkest to its brightest value (such files carry no scale of their own)."""
+    finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(finite.min()), float(finite.max())
+    if values.dtype.kind in "iu" and low >= 0 and high <= 65535:
+        return _scale_to_8bit(finite)
+    if values.dtype.kind == "f" and low >= 0 and high <= 1:
+        return np.round(finite * 255).astype(np.uint8)
+    if high <= low:
+        return np.zeros(values.shape, np.uint8)
+    return np.round((finite - low) * (255 / (high - low))).astype(np.uint8)
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
@@ -212,6 +234,8 @@ def _expand(given: str | Path) -> list[tuple[Path, str]]:
         return found
     if path.is_file():
         return [(path, str(given))]
+    if path.exists():
+        raise FileNotFoundError(f"not a regular file or folder: {given}")
     expanded = _glob_images(str(given)) if any(c in str(given) for c in "*?[") else []
     if not expanded:
         raise FileNotFoundError(f"no such file, folder or matching images: {given}")
@@ -243,4 +267,12 @@ def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
 
 
 def _is_readable_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and _is_regular(path)
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file (after symlinks), not a FIFO, socket or device, which only look like files by name."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False

@@ -18,11 +18,13 @@ CAPTION_TEXT: BGR = (235, 235, 235)
 CELL_BACKGROUND: BGR = (64, 64, 64)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _GAP = 2  # pixels between montage cells
+JPEG_MAX_SIDE = 65500  # OpenCV's JPEG encoder refuses longer sides
 _DRAWS_UNICODE = int(cv2.__version__.split(".")[0]) >= 5  # OpenCV 4's Hershey fonts have only ASCII glyphs
 
 
 def draw_plates(image: np.ndarray, plates: Sequence[PlateResult]) -> np.ndarray:
-    """A BGR copy of image with each plate's quad outlined and labelled with its text and confidence."""
+    """A BGR copy of image with each plate's quad outlined and labelled with its text and confidence (shrunk where a
+    side is longer than a JPEG can be)."""
     canvas = _as_bgr(image).copy()
     height, width = canvas.shape[:2]
     line = max(1, round(max(height, width) / 500))
@@ -32,7 +34,17 @@ def draw_plates(image: np.ndarray, plates: Sequence[PlateResult]) -> np.ndarray:
         cv2.polylines(canvas, [corners], isClosed=True, color=OUTLINE, thickness=line, lineType=cv2.LINE_AA)
         label = f"{plate.text} {plate.confidence:.2f}"
         _put_label_above(canvas, label, (int(corners[:, 0].min()), int(corners[:, 1].min())), scale)
-    return canvas
+    return _within_jpeg_side(canvas)
+
+
+def _within_jpeg_side(image: np.ndarray) -> np.ndarray:
+    """The drawing shrunk where a side exceeds what JPEG can hold (a panorama can be read but not saved whole)."""
+    longest = max(image.shape[:2])
+    if longest <= JPEG_MAX_SIDE:
+        return image
+    factor = JPEG_MAX_SIDE / longest
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _put_label_above(canvas: np.ndarray, text: str, anchor: tuple[int, int], scale: float) -> None:

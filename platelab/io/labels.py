@@ -111,11 +111,18 @@ def _required(path: Path, line: int, name: str, value: str) -> str:
     return value
 
 
+def _plate(path: Path, line: int, value: str) -> str:
+    plate = _required(path, line, "plate", value)
+    if not normalize_plate(plate):  # scored as a plate no reading could ever match
+        raise LabelError(path, line, f"plate {plate!r} has no letters or digits")
+    return plate
+
+
 def _parse_crop(path: Path, line: int, cells: list[str]) -> CropLabel:
     file, region, plate = cells
     return CropLabel(
         file=_required(path, line, "file", file),
-        plate=_required(path, line, "plate", plate),
+        plate=_plate(path, line, plate),
         region=region.strip(),
     )
 
@@ -144,7 +151,7 @@ def _parse_quad(path: Path, line: int, cells: list[str]) -> Quad | None:
 def _parse_photo(path: Path, line: int, cells: list[str]) -> PhotoLabel:
     return PhotoLabel(
         file=_required(path, line, "file", cells[0]),
-        plate=_required(path, line, "plate", cells[5]),
+        plate=_plate(path, line, cells[5]),
         box=_parse_box(path, line, cells[1:5]),
         quad=_parse_quad(path, line, cells[6:]) if len(cells) > 6 else None,
     )
@@ -154,10 +161,17 @@ def _parse_rows(
     path: Path, rows: list[tuple[int, list[str]]], columns: int, parse: Callable[[Path, int, list[str]], Label]
 ) -> list[Label]:
     labels = []
+    first_line: dict[tuple[str, tuple[int, int, int, int]], int] = {}
     for line, cells in rows:
         if len(cells) != columns:
             raise LabelError(path, line, f"expected {columns} tab-separated columns, got {len(cells)}")
-        labels.append(parse(path, line, cells))
+        label = parse(path, line, cells)
+        if isinstance(label, PhotoLabel):
+            # a plate labelled twice in one photo can be matched once: its copy would count as a certain miss
+            earlier = first_line.setdefault((label.file, label.box), line)
+            if earlier != line:
+                raise LabelError(path, line, f"the same plate box in {label.file} as line {earlier}")
+        labels.append(label)
     return labels
 
 

@@ -38,6 +38,8 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
     """
     if not path.is_file():
         raise ImageDecodeError(name, "no such file")
+    if path.stat().st_size == 0:
+        raise ImageDecodeError(name, "empty file")
     yield from _frames(cv2.VideoCapture(str(path)), name, "not a video OpenCV can decode", every, max_pixels)
 
 

@@ -125,7 +125,7 @@ class DetectionPredictor:
 
     def __init__(self, model: str | Path | None = None, threads: int = 0) -> None:
         self.path = Path(model) if model else default_model("detector")
-        self.session, metadata = load_session(self.path, threads)
+        self.session, metadata = load_session(self.path, "detector", threads)
         self.input_size = tuple(json.loads(metadata.get("input_size", json.dumps(INPUT_SIZE))))
         self.stride = int(metadata.get("stride", STRIDE))
         # exported with open height and width, the network also runs on other sizes (zoomed views)

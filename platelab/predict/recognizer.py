@@ -52,7 +52,7 @@ class RecognitionPredictor:
         self.candidates = candidates
         self.jitters = TTA_JITTERS if tta else (NO_JITTER,)
         self.path = Path(model) if model else default_model("recognizer")
-        self.session, metadata = load_session(self.path, threads)
+        self.session, metadata = load_session(self.path, "recognizer", threads)
         self.charset = Charset(metadata["charset"], int(metadata["slots"]))
         self.input_size = tuple(json.loads(metadata["input_size"]))
         self.head = metadata.get("head", "slots")  # models exported before the CTC head carry no "head"

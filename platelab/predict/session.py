@@ -11,8 +11,9 @@ class ModelLoadError(RuntimeError):
     pass
 
 
-def load_session(path: Path, threads: int = 0) -> tuple[ort.InferenceSession, dict[str, str]]:
-    """Session and its metadata; threads = 0 lets onnxruntime use every core."""
+def load_session(path: Path, task: str, threads: int = 0) -> tuple[ort.InferenceSession, dict[str, str]]:
+    """Session and its metadata for a platelab model of a task ("recognizer", "detector"); threads = 0 lets
+    onnxruntime use every core."""
     if not path.is_file():
         raise ModelLoadError(f"{path}: model file not found")
     options = ort.SessionOptions()
@@ -23,4 +24,11 @@ def load_session(path: Path, threads: int = 0) -> tuple[ort.InferenceSession, di
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
         raise ModelLoadError(f"{path}: not a usable ONNX model: {exc}") from exc
-    return session, dict(session.get_modelmeta().custom_metadata_map)
+    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    found = metadata.get("platelab_task")
+    if found != task:
+        # platelab's export names each model's task; a detector given as a recognizer (or any other network)
+        # would only fail later, on the first image, with an error that names neither
+        what = f"a platelab {found}" if found else "not exported by platelab (no platelab_task metadata)"
+        raise ModelLoadError(f"{path}: not a {task} model: it is {what}")
+    return session, metadata

@@ -74,7 +74,7 @@ def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFact
                   description="Reads licence plates in photos. The web page is at /.")
     app.include_router(_api_router(settings, watch))
     app.include_router(_page_router())
-    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/healthz", healthz, methods=["GET", "HEAD"])
     return app
 
 
@@ -97,7 +97,7 @@ def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
         422: {"model": ImageOut, "description": "empty, corrupt, truncated, too small or too large image"}})
     async def read(request: Request) -> Response:
         """One photo, as the multipart field `image` or a raw body with Content-Type image/*."""
-        upload = _single_image(await read_uploads(request, settings.max_upload_bytes))
+        upload = _single_image(await read_uploads(request, settings.max_upload_bytes, settings.max_batch_images))
         try:
             result = await _within(settings.timeout_s, request.app.state.pool.read(upload))
         except ImageDecodeError as exc:
@@ -107,7 +107,7 @@ def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
     @router.post("/read/batch", response_model=BatchOut, openapi_extra=BATCH_BODY)
     async def read_batch(request: Request) -> Response:
         """Several photos as multipart fields `images`; a bad one gets an error entry, the rest are read."""
-        uploads = await read_uploads(request, settings.max_upload_bytes)
+        uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_batch_images)
         images = _batch_images(uploads, settings.max_batch_images)
         results = await _within(settings.timeout_s, request.app.state.pool.read_each(images))
         return _json('{"results":[' + ",".join(shown(result) for result in results) + "]}")
@@ -125,7 +125,7 @@ def _page_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     for route, (file, media_type) in PAGE_FILES.items():
         content = (STATIC_DIR / file).read_bytes()
-        router.add_api_route(route, _page_file(content, media_type))
+        router.add_api_route(route, _page_file(content, media_type), methods=["GET", "HEAD"])
     return router
 
 
@@ -142,16 +142,15 @@ def _page_file(content: bytes, media_type: str) -> Callable[[], Awaitable[Respon
 
 
 def _model_cards(models: Sequence[Path]) -> list[dict[str, Any]]:
-    """The model card beside each model served (`<model>.card.json`), where there is one."""
+    """Each model served with the card beside it (`<model>.card.json`); None where it has none or it is unreadable."""
     cards = []
     for model in models:
         try:
             card = model_card(model)
         except (OSError, ValueError) as exc:
-            log.warning("skipping the model card of %s: %s", model, exc)
-            continue
-        if card is not None:
-            cards.append({"name": model.stem, "card": card})
+            log.warning("the model card of %s cannot be read: %s", model, exc)
+            card = None
+        cards.append({"name": model.stem, "card": card})
     return cards
 
 

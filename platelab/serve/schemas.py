@@ -43,7 +43,7 @@ class BatchOut(BaseModel):
 
 class ModelOut(BaseModel):
     name: str
-    card: dict[str, Any]
+    card: dict[str, Any] | None = Field(description="the model card beside the file; null where it has none")
 
 
 class ModelsOut(BaseModel):

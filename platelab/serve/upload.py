@@ -6,19 +6,23 @@ body is counted while it streams in, so an oversized upload is refused before it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 if TYPE_CHECKING:  # python-multipart defines its callback types for type checkers only
     from python_multipart.multipart import MultipartCallbacks
 
 DEFAULT_NAME = "upload"
 RAW_TYPES = ("image/", "application/octet-stream")
+EXTRA_PARTS = 8  # multipart fields a request may carry beside its images (a client's own form fields)
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,13 @@ class Upload:
 async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     """Join chunks, stopping with 413 as soon as more than limit bytes have arrived."""
     received = bytearray()
-    async for chunk in chunks:
-        received += chunk
-        if len(received) > limit:
-            raise _too_large(limit)
+    try:
+        async for chunk in chunks:
+            received += chunk
+            if len(received) > limit:
+                raise _too_large(limit)
+    except ClientDisconnect:  # nobody is left to answer, but the log should not show it as the server's fault
+        raise HTTPException(400, "the client disconnected before sending the whole body") from None
     return bytes(received)
 
 
@@ -42,8 +49,9 @@ def _too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"upload larger than the limit of {limit / 1024 / 1024:g} MB")
 
 
-async def read_uploads(request: Request, limit: int) -> list[Upload]:
-    """Every part of a multipart body, or the raw body as one upload named "upload"."""
+async def read_uploads(request: Request, limit: int, max_images: int) -> list[Upload]:
+    """Every part of a multipart body (413 past max_images + EXTRA_PARTS), or the raw body as one upload named
+    "upload"."""
     content_type = request.headers.get("content-type", "")
     kind = content_type.split(";")[0].strip().lower()
     if kind != "multipart/form-data" and not kind.startswith(RAW_TYPES):
@@ -53,7 +61,8 @@ async def read_uploads(request: Request, limit: int) -> list[Upload]:
         raise _too_large(limit)
     body = await read_limited(request.stream(), limit)
     if kind == "multipart/form-data":
-        return parse_multipart(body, content_type)
+        # off the event loop: a body of many tiny parts takes seconds to parse, and health checks must not wait
+        return await asyncio.to_thread(parse_multipart, body, content_type, max_images + EXTRA_PARTS)
     return [Upload("image", DEFAULT_NAME, body)]
 
 
@@ -66,7 +75,8 @@ class _Part:
 class _PartCollector:
     """python-multipart callbacks that gather each part's headers and bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_parts: int) -> None:
+        self.max_parts = max_parts
         self.parts: list[_Part] = []
         self.complete = False
         self._header_name = bytearray()
@@ -74,7 +84,7 @@ class _PartCollector:
 
     def callbacks(self) -> MultipartCallbacks:
         return {
-            "on_part_begin": lambda: self.parts.append(_Part()),
+            "on_part_begin": self._part_begin,
             "on_header_field": lambda data, start, end: self._header_name.extend(data[start:end]),
             "on_header_value": lambda data, start, end: self._header_value.extend(data[start:end]),
             "on_header_end": self._header_end,
@@ -82,9 +92,15 @@ class _PartCollector:
             "on_end": self._end,
         }
 
+    def _part_begin(self) -> None:
+        if len(self.parts) == self.max_parts:
+            raise HTTPException(413, f"more than {self.max_parts} multipart fields")
+        self.parts.append(_Part())
+
     def _header_end(self) -> None:
         name = self._header_name.decode("latin-1").strip().lower()
-        self.parts[-1].headers[name] = self._header_value.decode("utf-8", "replace").strip()
+        # latin-1 keeps the bytes as they came: the options' values (a UTF-8 file name) are decoded in _upload
+        self.parts[-1].headers[name] = self._header_value.decode("latin-1").strip()
         self._header_name.clear()
         self._header_value.clear()
 
@@ -92,12 +108,12 @@ class _PartCollector:
         self.complete = True
 
 
-def parse_multipart(body: bytes, content_type: str) -> list[Upload]:
+def parse_multipart(body: bytes, content_type: str, max_parts: int) -> list[Upload]:
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if not boundary:
         raise HTTPException(400, "multipart body without a boundary")
-    collector = _PartCollector()
+    collector = _PartCollector(max_parts)
     try:
         MultipartParser(boundary, collector.callbacks()).write(body)
     except MultipartParseError as exc:
@@ -110,5 +126,11 @@ def parse_multipart(body: bytes, content_type: str) -> list[Upload]:
 def _upload(part: _Part) -> Upload:
     _, options = parse_options_header(part.headers.get("content-disposition", ""))
     name = options.get(b"name", b"").decode("utf-8", "replace")
-    filename = options.get(b"filename", b"").decode("utf-8", "replace")
+    filename = _base_name(options.get(b"filename", b"").decode("utf-8", "replace"))
     return Upload(name, filename or DEFAULT_NAME, bytes(part.data))
+
+
+def _base_name(filename: str) -> str:
+    """The file name a client sent without its folders (either slash) or control characters: it is echoed back,
+    and a client that saves results by it must not be led outside its own folder."""
+    return "".join(c for c in PureWindowsPath(filename).name if c.isprintable())

@@ -1,0 +1,45 @@
+"""Arrays given to the Python API instead of files: checked and brought to what the predictors read (uint8 BGR or
+grey), so that a wrong array gets a one-line ValueError rather than an OpenCV assertion or a silent misreading."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from platelab.io.decode import MIN_SIDE
+
+_CHANNELS = {1: None, 3: None, 4: cv2.COLOR_BGRA2BGR}
+
+
+def as_image(array: np.ndarray) -> np.ndarray:
+    """A HxW grey or HxWx{1,3,4} BGR(A) array as uint8 grey or BGR. uint16 is scaled down, bool is black and white,
+    floats are fractions of white when within 0..1 and grey levels when within 0..255; anything else is refused."""
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in _CHANNELS):
+        raise ValueError(f"image array of shape {array.shape}: expected HxW grey or HxWx1, HxWx3 (BGR), HxWx4 (BGRA)")
+    if min(array.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"image array of shape {array.shape}: too small")
+    pixels = _as_uint8(array)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        return pixels[:, :, 0]
+    conversion = _CHANNELS[pixels.shape[2]] if pixels.ndim == 3 else None
+    return cv2.cvtColor(pixels, conversion) if conversion is not None else pixels
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if array.dtype == np.uint16:
+        return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"image array of dtype {array.dtype}: expected uint8, uint16, bool or float")
+    if not np.isfinite(array).all():
+        raise ValueError("image array holds NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if array.dtype.kind == "f" and low >= 0 and high <= 1:
+        return np.round(array * 255).astype(np.uint8)
+    if low >= 0 and high <= 255:
+        return np.round(array).astype(np.uint8)
+    raise ValueError(f"image array of dtype {array.dtype} with values {low:g} to {high:g}: expected 0..255 "
+                     "(or 0..1 for floats)")
