@@ -157,6 +157,18 @@ def _check_export(export: Path | None, start: Path | None = None) -> None:
             raise OutputError(f"{export}: --export would replace the model the run starts from")
 
 
+@contextmanager
+def _training_errors() -> Iterator[None]:
+    """What stops a run once started, as one line: a loss that diverged, a checkpoint that cannot be loaded."""
+    from platelab.train.checkpoint import CheckpointError
+    from platelab.train.loop import TrainingDiverged
+
+    try:
+        yield
+    except (TrainingDiverged, CheckpointError) as exc:
+        _fail(str(exc))
+
+
 @train_app.command("recognizer")
 def train_recognizer(
     config: Annotated[Path, typer.Option(help="training recipe YAML")],
@@ -174,7 +186,8 @@ def train_recognizer(
         _check_export(export, cfg.init_from)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    run_recognizer_recipe(cfg, resume=resume, val_real=val_real or [], export=export)
+    with _training_errors():
+        run_recognizer_recipe(cfg, resume=resume, val_real=val_real or [], export=export)
 
 
 @train_app.command("detector")
@@ -189,11 +202,12 @@ def train_detector(
 
     try:
         cfg = load_detector_config(config)
-        check_run(cfg.out_dir, cfg.styles, cfg.init_from, resume, {})
+        check_run(cfg, resume)
         _check_export(export, cfg.init_from)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    run_detector_recipe(cfg, resume=resume, export=export)
+    with _training_errors():
+        run_detector_recipe(cfg, resume=resume, export=export)
 
 
 @train_app.command("interpolate")
@@ -250,7 +264,7 @@ def finetune(
 
     if from_run.is_dir() and out.resolve() == from_run.resolve():
         _fail(f"{out}: --out would replace the run it starts from; give another folder")
-    if resume and not (out / "last.ckpt").exists():
+    if resume and not (out / "last.ckpt").exists():  # before the model loads: the usual slip, said at once
         _fail(f"{out}: no last.ckpt to resume; run without --resume to start it")
     try:
         _check_export(export, from_run)

@@ -7,6 +7,7 @@ message contains the given reason. Other test modules reuse both tables for the 
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -118,12 +119,13 @@ class Killed(Exception):
 
 
 def assert_resume_is_exact(train, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module) -> Path:
-    """Train 4 steps unbroken, and 2 steps + kill + resume; the weights must be equal. Returns the resumed run."""
+    """Train 4 steps unbroken, and 2 steps + kill + resume; the weights must be equal, and the metrics logged too
+    (each step once, its running figures as in the unbroken run). Returns the resumed run."""
     unbroken = train(make_config(tmp_path / "a")).state_dict()
     real_save = module.save_training_state
 
-    def save_then_die(path: Path, model, optimizer, scheduler, step: int, elapsed: float) -> None:
-        real_save(path, model, optimizer, scheduler, step, elapsed)
+    def save_then_die(path: Path, model, optimizer, scheduler, step: int, elapsed: float, extra=None) -> None:
+        real_save(path, model, optimizer, scheduler, step, elapsed, extra)
         if step == 2:
             raise Killed
 
@@ -134,4 +136,8 @@ def assert_resume_is_exact(train, make_config, tmp_path: Path, monkeypatch: pyte
     resumed = train(make_config(tmp_path / "b"), resume=True).state_dict()
     for name, value in unbroken.items():
         assert (value == resumed[name]).all(), name
+    logged = [[{k: v for k, v in json.loads(line).items() if k != "seconds"}
+               for line in (run / "metrics.jsonl").read_text().splitlines()]
+              for run in (tmp_path / "a", tmp_path / "b")]
+    assert logged[0] == logged[1]
     return tmp_path / "b"

@@ -98,11 +98,19 @@ def test_freeze_first_k_freezes_exactly_those_layers(tmp_path: Path) -> None:
 
 
 def test_held_out_split_is_disjoint_and_seeded() -> None:
-    train, held = tuning.split_holdout(50, 0.2, seed=3)
+    names = [f"{i}.png" for i in range(50)]
+    train, held = tuning.split_holdout(names, 0.2, seed=3)
     assert len(held) == 10 and not set(train) & set(held) and sorted(train + held) == list(range(50))
-    assert tuning.split_holdout(50, 0.2, seed=3) == (train, held)
-    assert tuning.split_holdout(50, 0.2, seed=4)[1] != held
-    assert tuning.split_holdout(10, 0.0, seed=0) == (list(range(10)), [])
+    assert tuning.split_holdout(names, 0.2, seed=3) == (train, held)
+    assert tuning.split_holdout(names, 0.2, seed=4)[1] != held
+    assert tuning.split_holdout(names[:10], 0.0, seed=0) == (list(range(10)), [])
+
+
+def test_a_plate_labelled_twice_is_never_both_learnt_and_validated_on() -> None:
+    names = [f"{i}.png" for i in range(20) for _ in range(2)]
+    for seed in range(10):
+        train, held = tuning.split_holdout(names, 0.5, seed)
+        assert {names[i] for i in train}.isdisjoint({names[i] for i in held}) and len(held) == 20
 
 
 def test_synthetic_mix_only_writes_what_the_charset_holds() -> None:
@@ -261,13 +269,15 @@ def test_a_photo_that_cannot_be_read_is_named_with_the_rest(tmp_path: Path) -> N
     photo = write_demo(tmp_path)
     (tmp_path / "truncated.jpg").write_bytes(photo.read_bytes()[:300])
     write_photo_labels(tmp_path / "labels.tsv", [PhotoLabel(photo.name, "ABÇ123", (10, 10, 90, 45)),
+                                                 PhotoLabel(photo.name, "ABC123", (5000, 5000, 10, 10)),
                                                  PhotoLabel("truncated.jpg", "ABC123", (10, 10, 90, 45)),
                                                  PhotoLabel("truncated.jpg", "XYZ789", (200, 10, 90, 45))])
-    with pytest.raises(ValueError, match="3 problem") as error:
+    with pytest.raises(ValueError, match="4 problem") as error:
         tuning.load_labelled_crops(tmp_path, Charset())
     message = str(error.value)
     assert "truncated.jpg plate 1: " in message and "truncated.jpg plate 2: " in message
-    assert f"{photo.name}: plate" in message
+    assert f"{photo.name} plate 1: plate" in message
+    assert f"{photo.name} plate 2: box 5000,5000,10,10 lies outside the 1280x720 photo" in message
 
 
 def test_holdout_and_synthetic_share_reach_the_run(tmp_path: Path) -> None:

@@ -192,9 +192,15 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
     _usage_error(["train", "detector", "--config", str(recipe("detector", styles="[nosuch]"))], "nosuch")
     _usage_error(["train", "recognizer", "--config", str(recipe("export")), "--export", str(tmp_path)],
                  "written as .onnx")
+    _usage_error(["train", "recognizer", "--config", str(recipe("charset", charset="AB"))],
+                 "charset 'AB' lacks 0123456789CDEFGHIJKLMNOPQRSTUVWXYZ, which the styles' plates carry")
+    _usage_error(["train", "recognizer", "--config", str(recipe("weights", style_weights="{'zz*': 2}"))],
+                 "no style matches zz*")
     (run / "last.ckpt").write_bytes(b"weights")
     _usage_error(["train", "recognizer", "--config", str(recipe("head", head="slots", charset="ABC")), "--resume"],
-                 "cannot resume with another model (head 'ctc' -> 'slots')")
+                 'head "ctc" -> "slots"')
+    _usage_error(["train", "recognizer", "--config", str(recipe("fresh", head="ctc", charset="ABC"))],
+                 "holds a run already (last.ckpt); continue it with --resume")
     assert _fingerprint(run) == {**before, "last.ckpt": _fingerprint(run)["last.ckpt"]}
 
 

@@ -177,3 +177,66 @@ def test_the_card_names_the_hardware_the_run_trained_on_not_the_exporting_one(tm
     log.write_text("".join(json.dumps({**line, "hardware": "NVIDIA H100 80GB HBM3"}) + "\n" for line in lines))
     card = json.loads(export_run(cfg.out_dir, tmp_path / "model.onnx").with_suffix(".card.json").read_text())
     assert card["hardware"] == "NVIDIA H100 80GB HBM3"
+
+
+def _recipe(path: Path, out: Path, **changes: object) -> Path:
+    fields = {"out_dir": str(out), "steps": 2, "batch_size": 4, "workers": 0, "val_size": 4, "val_every": 100,
+              "checkpoint_every": 1, "warmup_steps": 1, "threads": 1, "lr": 0.001, **changes}
+    path.write_text("".join(f"{key}: {value}\n" for key, value in fields.items()))
+    return path
+
+
+def test_a_run_resumes_only_under_the_config_it_started_with(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    out = tmp_path / "run"
+    runner = CliRunner()
+    started = runner.invoke(app, ["train", "recognizer", "--config", str(_recipe(tmp_path / "a.yaml", out))])
+    assert started.exit_code == 0, started.output
+    before = (out / "last.ckpt").read_bytes()
+    changed = runner.invoke(app, ["train", "recognizer", "--config",
+                                  str(_recipe(tmp_path / "b.yaml", out, lr=0.05, seed=9)), "--resume"])
+    assert changed.exit_code == 2 and "lr 0.001 -> 0.05; seed 0 -> 9" in changed.output
+    assert (out / "last.ckpt").read_bytes() == before
+    # where and how fast it runs is not what it learns: those may change
+    faster = runner.invoke(app, ["train", "recognizer", "--config",
+                                 str(_recipe(tmp_path / "c.yaml", out, threads=2, stop_after=2)), "--resume"])
+    assert faster.exit_code == 0, faster.output
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_in_one_line(tmp_path: Path) -> None:
+    import pickle
+
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (marker.write_text, ("the checkpoint ran code",))
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(_config(run).model_dump_json())
+    (run / "last.ckpt").write_bytes(pickle.dumps({"model": Payload()}))
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2 and "last.ckpt: refused: holds more than weights" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not marker.exists()
+
+
+def test_a_loss_that_stops_being_a_number_stops_the_run_and_keeps_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platelab.train.loop import TrainingDiverged
+
+    training.train_recognizer(_config(tmp_path).model_copy(update={"steps": 2}))
+    kept = (tmp_path / "last.ckpt").read_bytes()
+    real_loss = training.RecognitionLoss.__call__
+    monkeypatch.setattr(training.RecognitionLoss, "__call__", lambda *args: real_loss(*args) * float("nan"))
+    with pytest.raises(TrainingDiverged, match="the loss became nan at step 3"):
+        training.train_recognizer(_config(tmp_path), resume=True)
+    assert (tmp_path / "last.ckpt").read_bytes() == kept

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
 
-from platelab.predict.charset import DEFAULT_CHARS
+from platelab.predict.charset import DEFAULT_CHARS, Charset
 from platelab.synth.config import SynthConfig
 from platelab.utils.config_file import load_model_file
 
@@ -27,7 +27,7 @@ class RecognizerTrainConfig(BaseModel):
     steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
     stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
     batch_size: int = Field(128, ge=1)
-    lr: float = Field(2e-3, gt=0)
+    lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(500, ge=0)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
@@ -40,11 +40,18 @@ class RecognizerTrainConfig(BaseModel):
         default_factory=dict,
         description="training only: multiply the weight of styles matching a name/region glob (validation unchanged)",
     )
-    charset: str = DEFAULT_CHARS
-    val_size: int = Field(1024, ge=0, description="fixed synthetic validation crops (seed + 1)")
+    charset: str = Field(DEFAULT_CHARS, min_length=1)
+    val_size: int = Field(1024, ge=1, description="fixed synthetic validation crops (seed + 1)")
     val_every: int = Field(500, ge=1)
     checkpoint_every: int = Field(250, ge=1)
     synth: SynthConfig = SynthConfig()
+
+
+    @field_validator("charset")
+    @classmethod
+    def _distinct_characters(cls, chars: str) -> str:
+        Charset(chars)  # raises ValueError on repeated characters or the padding one
+        return chars
 
 
 def load_train_config(path: str | Path) -> RecognizerTrainConfig:

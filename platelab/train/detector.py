@@ -77,7 +77,7 @@ class DetectorTrainConfig(BaseModel):
     init_from: Path | None = Field(None, description="start from this run checkpoint's weights (a second stage)")
     steps: int = Field(3000, ge=1)
     batch_size: int = Field(16, ge=1)
-    lr: float = Field(2e-3, gt=0)
+    lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(200, ge=0)
     corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
@@ -313,10 +313,10 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
     loader = batch_loader(stream, cfg.workers, cfg.seed)
     log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
-    running = 0.0
+    running = run.extra.get("loss", 0.0)
     began = time.perf_counter() - run.elapsed
     bar = tqdm(total=cfg.steps, initial=run.start, desc="train detector", dynamic_ncols=True)
-    step = start = run.start
+    step = run.start
     for batch in loader:
         model.train()
         images, heat, corners, weight = (t.to(run.device, non_blocking=True) for t in batch)
@@ -324,7 +324,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         loss = focal_loss(heat_logits, heat) + cfg.corner_weight * corner_loss(corner_pred, corners, weight)
         optimizer_step(loss, model, run)
         step += 1
-        running = 0.98 * running + 0.02 * loss.item() if step > start + 1 else loss.item()
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         bar.update(1)
         if step % cfg.val_every == 0 or step == cfg.steps:
             figures = evaluate(torch_outputs(model), validation) if cfg.val_size else {}
@@ -338,7 +338,8 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
             )
         bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()})
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began)
+            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began,
+                                {"loss": running})
     bar.close()
     return model.cpu().eval()
 

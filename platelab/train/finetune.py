@@ -35,7 +35,16 @@ from platelab.synth.dataset import encode_batch
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command
 from platelab.train.checkpoint import load_checkpoint, save_training_state
-from platelab.train.loop import CHECKPOINT, CONFIG, MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
+from platelab.train.loop import (
+    CHECKPOINT,
+    CONFIG,
+    MetricsLog,
+    batch_loader,
+    check_run_folder,
+    open_run,
+    optimizer_step,
+    seed_everything,
+)
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx
 from platelab.train.quantize import CALIBRATION_CROPS
@@ -75,7 +84,7 @@ class TuneConfig(BaseModel):
     batch_size: int = Field(32, ge=1)
     synth_share: float = Field(0.5, ge=0, le=1, description="share of each batch that is synthetic plates")
     augment: bool = Field(True, description="small affine, gamma and blur changes to the real crops")
-    lr: float = Field(5e-4, gt=0)
+    lr: float = Field(5e-4, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(20, ge=0)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
@@ -269,14 +278,22 @@ def _photo_plates(folder: Path) -> Iterator[LabelledPlate]:
         image = _decoded(folder, file, read_image)
         crops: list[np.ndarray | str] = [image] * len(labels)
         if not isinstance(image, str):
-            cut = photo_plate_crops(image, labels, detector)
-            crops = [crop for crop, _ in cut]
-            found += sum(detected for _, detected in cut)
+            height, width = image.shape[:2]
+            inside = [i for i, label in enumerate(labels) if _centre_within(label.box, width, height)]
+            cut = dict(zip(inside, photo_plate_crops(image, [labels[i] for i in inside], detector)))
+            crops = [cut[i][0] if i in cut else f"box {','.join(map(str, label.box))} lies outside the {width}x"
+                     f"{height} photo" for i, label in enumerate(labels)]
+            found += sum(detected for _, detected in cut.values())
         for name, label, crop in zip(names, labels, crops, strict=True):
             yield name, label.plate, crop
     # the plates the detector misses are cut at their marked boxes: a user should know how many
     tqdm.write(f"{folder}: {found} of {sum(map(len, by_file.values()))} plates cut at the detector's corners, "
                "the others at their marked boxes")
+
+
+def _centre_within(box: tuple[int, int, int, int], width: int, height: int) -> bool:
+    x, y, w, h = box
+    return 0 <= x + w / 2 < width and 0 <= y + h / 2 < height
 
 
 def _decoded(folder: Path, file: str, read_image: Callable[..., np.ndarray]) -> np.ndarray | str:
@@ -287,11 +304,15 @@ def _decoded(folder: Path, file: str, read_image: Callable[..., np.ndarray]) -> 
         return str(exc).removeprefix(f"{file}: ")
 
 
-def split_holdout(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """(training indices, held-out indices): disjoint, sorted, the same for the same seed."""
-    held = min(round(count * fraction), max(count - 1, 0))
-    order = np.random.default_rng(seed).permutation(count)
-    return sorted(order[held:].tolist()), sorted(order[:held].tolist())
+def split_holdout(names: Sequence[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(training indices, held-out indices) of the named plates: disjoint, sorted, the same for the same seed; a
+    plate labelled twice is held out whole or not at all, or it would be validated on the very crop it learnt."""
+    plates = list(dict.fromkeys(names))
+    held = min(round(len(plates) * fraction), max(len(plates) - 1, 0))
+    order = np.random.default_rng(seed).permutation(len(plates))
+    held_out = {plates[i] for i in order[:held]}
+    return ([i for i, name in enumerate(names) if name not in held_out],
+            [i for i, name in enumerate(names) if name in held_out])
 
 
 def augment_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -377,6 +398,11 @@ def steps_per_epoch(cfg: TuneConfig, real_count: int) -> int:
     return math.ceil(real_count / real_per_batch)
 
 
+def run_config_json(cfg: TuneConfig, charset: Charset) -> str:
+    """The config a fine-tuning run writes into its folder: the charset is the model's, whether given or kept."""
+    return cfg.model_copy(update={"charset": charset.chars}).model_dump_json(indent=2)
+
+
 def train_mode(model: nn.Module, frozen: Sequence[nn.Module]) -> None:
     model.train()
     for module in frozen:
@@ -396,7 +422,7 @@ def tune_model(
     frozen = freeze(model, cfg.freeze)
     per_epoch = steps_per_epoch(cfg, len(train))
     total = cfg.epochs * per_epoch
-    run = open_run(cfg.out_dir, cfg.model_copy(update={"charset": charset.chars}).model_dump_json(indent=2), model,
+    run = open_run(cfg.out_dir, run_config_json(cfg, charset), model,
                    total, min(cfg.warmup_steps, total // 4), cfg.lr, cfg.weight_decay, cfg.threads, resume,
                    parameters=[p for p in model.parameters() if p.requires_grad])
     start = run.start
@@ -468,12 +494,13 @@ def _fitting_synthetic(cfg: TuneConfig, charset: Charset, seed: int, count: int)
 
 def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
     """`platelab finetune`: load --from, fit the head to the charset, train on --data, optionally export."""
-    record_command(cfg.out_dir, resume)
     seed_everything(cfg.seed)  # the replaced head's initial weights
     model = load_run_model(cfg.from_run)
     adapt_head(model, Charset(cfg.charset) if cfg.charset else model.charset)
+    check_run_folder(cfg.out_dir, json.loads(run_config_json(cfg, model.charset)), resume)
     crops = load_labelled_crops(cfg.data, model.charset)
-    train_indices, held_indices = split_holdout(len(crops), cfg.val_fraction, cfg.seed)
+    record_command(cfg.out_dir, resume)  # only once nothing can refuse the run: it may be an earlier run's folder
+    train_indices, held_indices = split_holdout(crops.files, cfg.val_fraction, cfg.seed)
     held = crops.subset(held_indices)
     val_sets = [held.eval_set(f"{cfg.data.name}-holdout")] if len(held) else []
     model = tune_model(model, crops.subset(train_indices), val_sets, cfg, resume)

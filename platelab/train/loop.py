@@ -8,9 +8,9 @@ import os
 import platform
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -101,6 +101,7 @@ class Run:
     scheduler: torch.optim.lr_scheduler.LambdaLR
     start: int
     elapsed: float
+    extra: dict[str, float] = field(default_factory=dict)  # a loop's own running figures, kept by checkpoints
 
     @property
     def checkpoint(self) -> Path:
@@ -116,25 +117,61 @@ class Run:
         return float(self.scheduler.get_last_lr()[0])
 
 
-def check_run(out: Path, styles: list[str], init_from: Path | None, resume: bool,
-              same_on_resume: dict[str, object]) -> None:
-    """What would stop a run after it had written into out, checked before it writes anything: unknown styles, a
-    missing init_from, --resume with no checkpoint, or resuming with a model of another shape (same_on_resume:
-    config fields that must equal the run's saved ones)."""
+# Settings that say where and how fast a run goes, not what it learns: a resumed run may change them.
+RESUMABLE_CHANGES = frozenset({"stop_after", "workers", "threads"})
+
+
+class TrainingDiverged(ValueError):
+    """The loss stopped being a number; the step is not taken, so the last checkpoint stays as it was."""
+
+
+class TrainingRun(Protocol):
+    """What the recognizer's and the detector's training configs share."""
+
+    out_dir: Path
+    styles: list[str]
+    init_from: Path | None
+
+    def model_dump_json(self) -> str: ...
+
+
+def check_run(cfg: TrainingRun, resume: bool) -> None:
+    """What would stop a run after it had written into its folder, checked before it writes anything: unknown
+    styles, a missing init_from, and the folder (check_run_folder)."""
     from platelab.synth.style import select_styles
 
-    select_styles(styles or None)
+    select_styles(cfg.styles or None)
+    if not resume and cfg.init_from is not None and not cfg.init_from.is_file():
+        raise ValueError(f"{cfg.init_from}: init_from not found")
+    check_run_folder(cfg.out_dir, json.loads(cfg.model_dump_json()), resume)
+
+
+def check_run_folder(out: Path, config: dict[str, object], resume: bool) -> None:
+    """A run folder belongs to one run. A fresh run refuses a folder that holds a checkpoint (its weights, log and
+    command would be lost); --resume needs the checkpoint and the config the run was started with, but for
+    RESUMABLE_CHANGES: a run continued under another seed, rate or engine would be neither run."""
     checkpoint = out / CHECKPOINT
-    if resume:
-        if not checkpoint.exists():
-            raise ValueError(f"{out}: no {CHECKPOINT} to resume; run without --resume to start it")
-        saved = json.loads((out / CONFIG).read_text(encoding="utf-8"))
-        changed = [f"{key} {saved.get(key)!r} -> {value!r}" for key, value in same_on_resume.items()
-                   if saved.get(key) != value]
-        if changed:
-            raise ValueError(f"{out}: cannot resume with another model ({', '.join(changed)})")
-    elif init_from is not None and not init_from.is_file():
-        raise ValueError(f"{init_from}: init_from not found")
+    if not resume:
+        if checkpoint.exists():
+            raise ValueError(f"{out}: holds a run already ({CHECKPOINT}); continue it with --resume, or give another "
+                             "folder")
+        return
+    if not checkpoint.exists():
+        raise ValueError(f"{out}: no {CHECKPOINT} to resume; run without --resume to start it")
+    if not (out / CONFIG).is_file():
+        raise ValueError(f"{out}: no {CONFIG} beside {CHECKPOINT}; it is not a run folder platelab wrote")
+    saved = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+    changed = [f"{key} {_short(saved.get(key))} -> {_short(config.get(key))}"
+               for key in sorted(set(saved) | set(config))
+               if key not in RESUMABLE_CHANGES and saved.get(key) != config.get(key)]
+    if changed:
+        raise ValueError(f"{out}: cannot resume with another config ({'; '.join(changed)}); resume with the run's "
+                         f"own ({out / CONFIG}) or start a new folder")
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_steps: int, lr: float,
@@ -152,12 +189,24 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
                                   weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(steps, warmup_steps))
     run = Run(out, run_on, optimizer, scheduler, 0, 0.0)
+    for partial in out.glob(f".{Path(CHECKPOINT).stem}.*.tmp{Path(CHECKPOINT).suffix}"):
+        partial.unlink(missing_ok=True)  # a checkpoint whose writing was killed half-way
     if resume and run.checkpoint.exists():
-        run.start, run.elapsed = restore_training_state(run.checkpoint, model, optimizer, scheduler)
+        run.start, run.elapsed, run.extra = restore_training_state(run.checkpoint, model, optimizer, scheduler)
+        _keep_metrics_until(run.metrics, run.start)
     else:
-        # A fresh run in a used folder starts its own log: the model card reads the log's last line.
         run.metrics.unlink(missing_ok=True)
     return run
+
+
+def _keep_metrics_until(path: Path, step: int) -> None:
+    """Drop the log lines written after the checkpoint a run resumes from: it writes them again."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+    if len(kept) < len(lines):
+        atomic_write_text(path, "".join(kept))
 
 
 def batch_loader(batches: IterableDataset, workers: int, seed: int) -> DataLoader:
@@ -174,6 +223,9 @@ def batch_loader(batches: IterableDataset, workers: int, seed: int) -> DataLoade
 
 
 def optimizer_step(loss: torch.Tensor, model: nn.Module, run: Run) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"{run.out}: the loss became {loss.item()} at step {run.scheduler.last_epoch + 1}: "
+                               "training diverged (try a lower lr); the last checkpoint is kept as it was")
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)

@@ -18,8 +18,8 @@ from platelab.predict.charset import Charset
 from platelab.predict.decode import decode
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.synth.dataset import SyntheticCropBatches
-from platelab.synth.formats import formats_by_country
-from platelab.synth.style import select_styles
+from platelab.synth.formats import format_alphabets, formats_by_country
+from platelab.synth.style import reweighted, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint
 from platelab.train.config import RecognizerTrainConfig
@@ -107,9 +107,15 @@ def _onnx_accuracy(path: Path, data: EvalSet) -> float:
 
 
 def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: Sequence[Path]) -> None:
-    """Raises what would stop the run after it had written into its folder (platelab.train.loop.check_run), or a
-    real validation folder without crop labels."""
-    check_run(cfg.out_dir, cfg.styles, cfg.init_from, resume, {"head": cfg.head, "charset": cfg.charset})
+    """Raises what would stop the run after it had written into its folder (platelab.train.loop.check_run), style
+    weights that match no style, a charset without every character the styles' plates carry, or a real validation
+    folder without crop labels."""
+    check_run(cfg, resume)
+    styles = reweighted(select_styles(cfg.styles or None), cfg.style_weights)
+    missing = sorted(set().union(*(alphabet for s in styles for f in s.formats
+                                   for alphabet in format_alphabets(f.patterns, s.all_alphabets))) - set(cfg.charset))
+    if missing:
+        raise ValueError(f"charset {cfg.charset!r} lacks {''.join(missing)}, which the styles' plates carry")
     for folder in val_real:
         read_labels(folder, "crops")
 

@@ -125,10 +125,10 @@ def train_recognizer(
     loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
     log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
-    running_loss, running_acc = 0.0, 0.0
+    running_loss, running_acc = run.extra.get("loss", 0.0), run.extra.get("train_acc", 0.0)
     began = time.perf_counter() - run.elapsed
     bar = tqdm(total=last_step, initial=run.start, desc="train recognizer", dynamic_ncols=True)
-    step = start = run.start
+    step = run.start
     for images, targets in loader:
         model.train()
         images, targets = images.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
@@ -137,8 +137,8 @@ def train_recognizer(
         optimizer_step(loss, model, run)
         step += 1
         exact = exact_hits(logits, targets, charset, model.head_kind)
-        running_loss = 0.98 * running_loss + 0.02 * loss.item() if step > start + 1 else loss.item()
-        running_acc = 0.98 * running_acc + 0.02 * exact if step > start + 1 else exact
+        running_loss = 0.98 * running_loss + 0.02 * loss.item() if step > 1 else loss.item()
+        running_acc = 0.98 * running_acc + 0.02 * exact if step > 1 else exact
         bar.update(1)
         if step % cfg.val_every == 0 or step == last_step:
             shown = {f"val_{e.name}": accuracy(model, e, charset) for e in eval_sets}
@@ -154,6 +154,7 @@ def train_recognizer(
             loss=f"{running_loss:.3f}", acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}
         )
         if step % cfg.checkpoint_every == 0 or step == last_step:
-            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began)
+            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began,
+                                {"loss": running_loss, "train_acc": running_acc})
     bar.close()
     return model.cpu().eval()
