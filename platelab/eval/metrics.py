@@ -16,6 +16,7 @@ from platelab.utils.boxes import Box, box_iou
 
 GAP = "∅"  # stands for the missing side of an insertion or deletion in confusions
 CONFIDENCE_STEPS = (0.3, 0.5, 0.7, 0.9)  # reading confidences the crop report breaks accuracy down by
+MAX_AREA_RATIO = 4.0  # a box found by its centre alone is at most this many times larger or smaller than the plate
 Key = TypeVar("Key", int, str)
 
 
@@ -148,16 +149,20 @@ def overlaps(predicted: Box, labelled: Box, iou_min: float) -> bool:
 
     The hand-drawn boxes of the real photo sets are sometimes loose (a margin of bumper) or tight (the
     characters only), which can push the IoU of a good detection below any sensible threshold; a predicted
-    box whose centre lies inside the labelled box is therefore counted as well.
+    box whose centre lies inside the labelled box is therefore counted as well, when the two are within
+    MAX_AREA_RATIO of each other's size (a box round half the car is not a plate found).
     """
-    return box_iou(predicted, labelled) >= iou_min or _centre_inside(predicted, labelled)
+    if box_iou(predicted, labelled) >= iou_min:
+        return True
+    areas = predicted[2] * predicted[3], labelled[2] * labelled[3]
+    return max(areas) <= MAX_AREA_RATIO * min(areas) and _centre_inside(predicted, labelled)
 
 
 @dataclass
 class PhotoScores:
     """Detection and reading over whole photos.
 
-    `detected`: share of labelled plates that some predicted box overlaps. `read`: share of labelled plates
+    `detected`: share of labelled plates matched to a predicted box that overlaps them (one box to one plate). `read`: share of labelled plates
     whose matched prediction also has the exact text. `false_per_photo`: predicted plates that overlap no
     labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed); `hits` says
     for each labelled plate, in the labels' order, whether it was read; `found`, whether a predicted plate overlaps it;
@@ -200,7 +205,9 @@ class _PhotoTally:
 def _match(
     labels: Sequence[PhotoLabel], predictions: Sequence[tuple[Box, str]], iou_min: float
 ) -> tuple[dict[int, int], set[int]]:
-    """One-to-one label -> prediction matches, best IoU first; and the predictions overlapping any label.
+    """One-to-one label -> prediction matches, as many as the overlaps allow (a prediction overlapping two plates
+    goes to the one no other prediction finds), each label trying its best-overlapping predictions first; and the
+    predictions overlapping any label.
 
     Extra predictions on an already matched plate are neither matches nor false plates.
     """
@@ -210,13 +217,24 @@ def _match(
         for pi, (box, _) in enumerate(predictions)
         if overlaps(box, label.box, iou_min)
     ]
-    matches: dict[int, int] = {}
-    used: set[int] = set()
+    choices: dict[int, list[int]] = {}
     for _, li, pi in sorted(pairs, key=lambda pair: (-pair[0], pair[1], pair[2])):
-        if li not in matches and pi not in used:
-            matches[li] = pi
-            used.add(pi)
-    return matches, {pi for _, _, pi in pairs}
+        choices.setdefault(li, []).append(pi)
+    owner: dict[int, int] = {}  # prediction -> label
+
+    def claim(li: int, tried: set[int]) -> bool:
+        """Kuhn's augmenting path: give li a prediction, moving earlier labels to their other ones if need be."""
+        for pi in choices[li]:
+            if pi not in tried:
+                tried.add(pi)
+                if pi not in owner or claim(owner[pi], tried):
+                    owner[pi] = li
+                    return True
+        return False
+
+    for li in choices:  # labels in the order of their best overlap
+        claim(li, set())
+    return {li: pi for pi, li in owner.items()}, {pi for _, _, pi in pairs}
 
 
 def _tally_photo(

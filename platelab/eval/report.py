@@ -93,18 +93,23 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
     failures = _table(
         ["file", "truth", "read as"], [[file, truth, pred or "(missed)"] for file, truth, pred in shown]
     )
-    heading = f"### Failures (first {max_failures} of {len(scores.failures)})"
+    heading = f"### Failures ({_how_many_shown(max_failures, len(scores.failures))})"
     sections = [f"## {title}", overall]
     if scores.n_among is not None:
         sections += [_among_section(scores.n_among, scores.n_plates)]
     sections += [heading, failures]
     if scores.false_plates:
         sections += [
-            f"### False plates (first {max_failures} of {len(scores.false_plates)}; an unlabelled plate counts too)",
+            f"### False plates ({_how_many_shown(max_failures, len(scores.false_plates))}; an unlabelled plate counts "
+            "too)",
             _table(["file", "read as", "box"],
                    [[file, text, ",".join(map(str, box))] for file, box, text in scores.false_plates[:max_failures]]),
         ]
     return "\n\n".join(sections) + "\n"
+
+
+def _how_many_shown(shown: int, total: int) -> str:
+    return f"first {shown} of {total}" if total > shown else f"all {total}"
 
 
 def _among_section(n_among: int, total: int) -> str:
