@@ -483,14 +483,18 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind; keep loopback behind a reverse proxy")] = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
-    api_key: Annotated[str | None, typer.Option(envvar="PLATELAB_API_KEY", help="required X-API-Key")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        envvar="PLATELAB_API_KEY", help="key every /v1 request must carry (X-API-Key: KEY or Authorization: Bearer KEY)"
+    )] = None,
     max_upload_mb: Annotated[float | None, typer.Option(
         min=0.01, envvar="PLATELAB_MAX_UPLOAD_MB", help="largest accepted request body [default: 20]")] = None,
     timeout: Annotated[float | None, typer.Option(
-        min=0.1, envvar="PLATELAB_TIMEOUT", help="seconds a request may take [default: 10]")] = None,
+        min=0.1, envvar="PLATELAB_TIMEOUT", help="seconds a reading may take once the upload is in [default: 10]"
+    )] = None,
     prior: Annotated[str | None, typer.Option(envvar="PLATELAB_PRIOR", help=PRIOR_HELP)] = None,
     candidates: Annotated[
-        int | None, typer.Option(min=1, envvar="PLATELAB_CANDIDATES", help="list each plate's N most likely texts")
+        int | None,
+        typer.Option(min=1, envvar="PLATELAB_CANDIDATES", help="list each plate's N most likely texts [default: 1]"),
     ] = None,
     watch: Annotated[
         Path | None, typer.Option(envvar="PLATELAB_WATCH", help="file of wanted plates: plates that may be one say so")

@@ -30,10 +30,12 @@ def test_grey_in_any_supported_dtype_reads_as_the_same_levels(array: np.ndarray)
     assert np.array_equal(as_image(array), GREY)
 
 
-def test_colour_arrays_keep_bgr_and_bgra_drops_alpha() -> None:
+def test_colour_arrays_keep_bgr_and_bgra_lies_on_white_as_a_file_does() -> None:
     bgr = np.dstack([GREY, GREY // 2, 255 - GREY])
     assert np.array_equal(as_image(bgr), bgr)
-    assert np.array_equal(as_image(np.dstack([bgr, GREY])), bgr)
+    assert np.array_equal(as_image(np.dstack([bgr, np.full_like(GREY, 255)])), bgr)
+    half_seen = as_image(np.dstack([np.zeros_like(bgr), np.full_like(GREY, 128)]))  # black at half alpha, on white
+    assert np.array_equal(half_seen, np.full_like(bgr, 127))
     assert np.array_equal(as_image(GREY > 127), np.where(GREY > 127, 255, 0))
 
 

@@ -159,3 +159,14 @@ def test_a_class_scale_changes_which_character_is_read_never_whether_one_is() ->
     assert list(out.argmax(1)) == [m, blank, h]
     assert np.allclose(out.sum(1), 1.0) and np.allclose(out[:, blank], frames[:, blank])
     assert np.allclose(out[0, [h, m]], np.array([0.5, 1.6]) * 0.9 / 2.1)
+
+
+def test_a_character_spread_thin_by_a_class_scale_still_outweighs_the_blank() -> None:
+    blank, h, m = CHARSET.pad_index, CHARSET.chars.index("H"), CHARSET.chars.index("M")
+    frames = np.zeros((1, CHARSET.classes), np.float32)
+    frames[0, [blank, h, m]] = 0.4, 0.5, 0.1  # read H; M times 4 takes a share, leaving H under the blank's 0.4
+    scale = np.ones(CHARSET.classes, np.float32)
+    scale[m] = 4.0
+    out = rescaled(frames, scale, blank)
+    assert out.argmax(1)[0] == h and np.isclose(out.sum(), 1.0)
+    assert out[0, h] > out[0, blank] and np.isclose(out[0, m] / out[0, h], 0.4 / 0.5)

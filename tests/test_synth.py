@@ -99,7 +99,12 @@ def test_bent_ink_stays_within_the_shift_it_reports() -> None:
 def test_an_independent_reader_reads_the_labelled_text(glyph_warp: float) -> None:
     """Tesseract, knowing nothing of platelab, reads the character row of clean one-row renders, bent or not."""
     pytest.importorskip("tesserocr")
-    from platelab.eval.peers import TesseractReader
+    from platelab.eval.peers import TesseractReader, tessdata_path
+
+    try:
+        tessdata_path()
+    except RuntimeError as missing:  # the Debian package .ci/apt-packages.txt installs
+        pytest.skip(str(missing))
 
     tesseract = TesseractReader()
     one_row = [s for s in builtin_styles().values() if len(s.rows) == 1][::3]

@@ -67,6 +67,16 @@ def test_a_tracks_readings_vote_and_a_plate_back_after_a_long_gap_is_a_new_track
     assert plates[0].confidence == pytest.approx(0.9 * 3 / 4)  # one reading of four disagreed
 
 
+def test_a_fast_plate_keeps_one_track_through_misreadings_and_missed_frames() -> None:
+    # 120 px wide, 100 px a read frame: no two of its boxes overlap enough; the first two join by their text, then
+    # its speed leads the track to it, through a misreading and past two frames it was not read in
+    tracker = PlateTracker()
+    seen = {0: "ABC123", 1: "ABC123", 2: "A8C123", 5: "ABC123", 6: "ABC123"}
+    for frame in range(8):
+        tracker.add(frame, frame / 10, [_plate(seen[frame], 100 * frame)] if frame in seen else [])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 6))]
+
+
 def test_two_plates_side_by_side_never_share_a_track() -> None:
     tracker = PlateTracker()
     tracker.add(0, 0.0, [_plate("ABC123", 0), _plate("DEF456", 60)])  # boxes overlap by half

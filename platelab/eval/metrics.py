@@ -162,12 +162,13 @@ def overlaps(predicted: Box, labelled: Box, iou_min: float) -> bool:
 class PhotoScores:
     """Detection and reading over whole photos.
 
-    `detected`: share of labelled plates matched to a predicted box that overlaps them (one box to one plate). `read`: share of labelled plates
-    whose matched prediction also has the exact text. `false_per_photo`: predicted plates that overlap no
-    labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when missed); `hits` says
-    for each labelled plate, in the labels' order, whether it was read; `found`, whether a predicted plate overlaps it;
-    `false_plates` lists (file, box, text) of the predictions that overlap no labelled plate. `n_among`, when the
-    predictions' candidates are given, counts the labelled plates whose matched prediction has the truth among them.
+    `detected`: share of labelled plates matched to a predicted box that overlaps them (one box to one plate).
+    `read`: share of labelled plates whose matched prediction also has the exact text. `false_per_photo`: predicted
+    plates that overlap no labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when
+    missed); `hits` says for each labelled plate, in the labels' order, whether it was read; `found`, whether it
+    was matched; `false_plates` lists (file, box, text) of the predictions that overlap no labelled
+    plate. `n_among`, when the predictions' candidates are given, counts the labelled plates whose matched
+    prediction has the truth among them.
     """
 
     n_plates: int

@@ -3,26 +3,25 @@ grey), so that a wrong array gets a one-line ValueError rather than an OpenCV as
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from platelab.io.decode import MIN_SIDE
-
-_CHANNELS = {1: None, 3: None, 4: cv2.COLOR_BGRA2BGR}
+from platelab.io.decode import MIN_SIDE, composite_on_white
 
 
 def as_image(array: np.ndarray) -> np.ndarray:
-    """A HxW grey or HxWx{1,3,4} BGR(A) array as uint8 grey or BGR. uint16 is scaled down, bool is black and white,
-    floats are fractions of white when within 0..1 and grey levels when within 0..255; anything else is refused."""
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in _CHANNELS):
+    """A HxW grey or HxWx{1,3,4} BGR(A) array as uint8 grey or BGR (alpha laid over white, as for files). uint16 is
+    scaled down, bool is black and white, floats are fractions of white when within 0..1 and grey levels when within
+    0..255; anything else is refused."""
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ValueError(f"image array of shape {array.shape}: expected HxW grey or HxWx1, HxWx3 (BGR), HxWx4 (BGRA)")
     if min(array.shape[:2]) < MIN_SIDE:
         raise ValueError(f"image array of shape {array.shape}: too small")
     pixels = _as_uint8(array)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         return pixels[:, :, 0]
-    conversion = _CHANNELS[pixels.shape[2]] if pixels.ndim == 3 else None
-    return cv2.cvtColor(pixels, conversion) if conversion is not None else pixels
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        return composite_on_white(pixels)  # as a file with alpha is read
+    return pixels
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:

@@ -171,7 +171,7 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
         except ValueError as exc:
             raise _Refused(f"unsupported pixel format {image.mode}") from exc
     pixels = np.asarray(image)
-    rgb = _composite_on_white(pixels) if target == "RGBA" else pixels
+    rgb = composite_on_white(pixels) if target == "RGBA" else pixels
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
@@ -195,7 +195,8 @@ def _wide_to_8bit(values: np.ndarray) -> np.ndarray:
     return np.round((finite - low) * (255 / (high - low))).astype(np.uint8)
 
 
-def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+def composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    """Colour and alpha (RGBA or BGRA, uint8) as seen over white paper: a transparent plate reads on white."""
     alpha = rgba[..., 3:]
     if alpha.min() == 255:
         return rgba[..., :3]

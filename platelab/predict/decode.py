@@ -74,6 +74,15 @@ def rescaled(probs: np.ndarray, scale: np.ndarray, keep: int) -> np.ndarray:
     characters = frames.sum(-1, keepdims=True) - frames[:, keep : keep + 1]
     weighted *= characters / np.maximum(weighted.sum(-1, keepdims=True), 1e-12)
     weighted[:, keep] = frames[:, keep]
+    # Spread over the characters, a scaled frame's best one can fall under keep's share: the characters are then
+    # raised together, keep lowered, until the best is just over it again (the frame still reads a character).
+    best = weighted.max(-1, initial=0.0, where=np.arange(weighted.shape[-1]) != keep)
+    short = best <= weighted[:, keep]
+    if short.any():
+        total = characters[short, 0]
+        factor = (1 + 1e-6) / (best[short] + total)
+        weighted[short] *= factor[:, None]
+        weighted[short, keep] = 1 - factor * total
     out[reads_character] = weighted
     return out
 

@@ -71,6 +71,7 @@ class RecognitionPredictor:
     def _prior(self, metadata: dict[str, str], name: str | None) -> Prior | None:
         if name is None:
             return None
+        name = name.lower()  # country codes are written in lower case (us, br, eu-de); a user may type US
         formats = json.loads(metadata.get("formats", "{}"))
         # how each country writes what was read (US: O as 0); models exported before it carry none
         written_as = json.loads(metadata.get("read_as", "{}"))

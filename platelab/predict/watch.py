@@ -42,11 +42,11 @@ class WatchList:
             raise WatchListError("a watch list needs at least one plate")
 
     @classmethod
-    def load(cls, path: Path, look_alikes: bool = True) -> WatchList:
+    def load(cls, path: str | Path, look_alikes: bool = True) -> WatchList:
         """One plate a line; what follows a # is a comment, and blank lines are skipped."""
         try:
             # utf-8-sig: an editor's byte-order mark would otherwise hide a first line's #
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise WatchListError(f"{path}: cannot read the watch list ({exc})") from exc
         try:
