@@ -261,6 +261,7 @@ def finetune(
 
     from platelab.train.finetune import FinetuneConfig
     from platelab.train.finetune import finetune as run_finetune
+    from platelab.utils.config_file import first_problem
 
     if from_run.is_dir() and out.resolve() == from_run.resolve():
         _fail(f"{out}: --out would replace the run it starts from; give another folder")
@@ -275,7 +276,11 @@ def finetune(
                              out_dir=out, export=export, val_fraction=holdout, synth_share=synth_share)
         with _usage_errors():
             run_finetune(cfg, resume=resume)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        field, message = first_problem(exc)
+        given = {"from_run": "--from", "val_fraction": "--holdout", "out_dir": "--out"}
+        _fail(f"{given.get(field, '--' + field.replace('_', '-'))}: {message}")
+    except ValueError as exc:
         _fail(" ".join(str(exc).split()))
 
 

@@ -147,7 +147,7 @@ def test_auto_prior_reads_each_plate_under_the_country_whose_formats_fit_it() ->
     assert decode_with_prior(_probs("0BC123")[None], CHARSET, auto)[0].text == "OBC123"
 
 
-def test_a_class_scale_changes_which_character_is_read_never_whether_one_is() -> None:
+def test_a_class_scale_changes_which_character_is_read_and_never_makes_one() -> None:
     blank, h, m = CHARSET.pad_index, CHARSET.chars.index("H"), CHARSET.chars.index("M")
     frames = np.zeros((3, CHARSET.classes), np.float32)
     frames[0, [blank, h, m]] = 0.1, 0.5, 0.4  # read H; M times 4 outweighs it
@@ -161,12 +161,11 @@ def test_a_class_scale_changes_which_character_is_read_never_whether_one_is() ->
     assert np.allclose(out[0, [h, m]], np.array([0.5, 1.6]) * 0.9 / 2.1)
 
 
-def test_a_character_spread_thin_by_a_class_scale_still_outweighs_the_blank() -> None:
+def test_a_character_spread_thin_by_a_class_scale_gives_way_to_the_blank() -> None:
     blank, h, m = CHARSET.pad_index, CHARSET.chars.index("H"), CHARSET.chars.index("M")
     frames = np.zeros((1, CHARSET.classes), np.float32)
     frames[0, [blank, h, m]] = 0.4, 0.5, 0.1  # read H; M times 4 takes a share, leaving H under the blank's 0.4
     scale = np.ones(CHARSET.classes, np.float32)
     scale[m] = 4.0
     out = rescaled(frames, scale, blank)
-    assert out.argmax(1)[0] == h and np.isclose(out.sum(), 1.0)
-    assert out[0, h] > out[0, blank] and np.isclose(out[0, m] / out[0, h], 0.4 / 0.5)
+    assert out.argmax(1)[0] == blank and np.isclose(out.sum(), 1.0) and np.isclose(out[0, blank], 0.4)

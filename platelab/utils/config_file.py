@@ -24,9 +24,14 @@ def load_model_file(
     try:
         return model.model_validate({**(defaults or {}), **data})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise error(f"{path}: field {where}: {first['msg']}") from exc
+        where, message = first_problem(exc)
+        raise error(f"{path}: field {where}: {message}") from exc
+
+
+def first_problem(exc: ValidationError) -> tuple[str, str]:
+    """(the field, what is wrong with it) of a validation error's first problem, for a one-line message."""
+    first = exc.errors()[0]
+    return ".".join(str(part) for part in first["loc"]) or "(top level)", first["msg"]
 
 
 def _read_fields(path: Path, error: type[ConfigError], extended_by: tuple[Path, ...]) -> dict:
