@@ -78,7 +78,7 @@ def synth_crops(
     out: Annotated[Path, typer.Option(help="output folder")],
     count: Annotated[int, typer.Option(min=1)] = 64,
     styles: StylesOption = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
     config: Annotated[
         Path | None, typer.Option(help="synthesis config YAML (see `platelab synth config`)")
     ] = None,
@@ -93,7 +93,7 @@ def synth_scenes(
     out: Annotated[Path, typer.Option(help="output folder")],
     count: Annotated[int, typer.Option(min=1)] = 16,
     styles: StylesOption = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
     config: Annotated[Path | None, typer.Option(help="synthesis config YAML")] = None,
     preview: Annotated[bool, typer.Option(help="also write preview.png, a montage")] = False,
 ) -> None:

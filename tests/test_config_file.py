@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,23 @@ def test_every_recognizer_recipe_is_a_valid_config(recipe: Path) -> None:
 @pytest.mark.parametrize("recipe", sorted((REFERENCES / "detector").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_detector_recipe_is_a_valid_config(recipe: Path) -> None:
     assert load_detector_config(recipe).task == "detector"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("geometry: {focal: [0, 0]}\n", "field geometry.focal.0: Input should be greater than 0"),
+        ("geometry: {yaw: [-89, 89]}\n", "field geometry.yaw.0: Input should be greater than or equal to -80"),
+        ("geometry: {yaw: [25, -25]}\n", "field geometry.yaw: Value error, a range is (low, high)"),
+        ("crop_size: [0, 64]\n", "field crop_size.0: Input should be greater than or equal to 8"),
+        ("plate_height: [80, 44]\n", "field plate_height: Value error, a range is (low, high)"),
+        ("scene: {size: [0, 0]}\n", "field scene.size.0"),
+        ("scene: {plates: [3, 1]}\n", "field scene.plates: Value error, a range is (low, high)"),
+    ],
+)
+def test_an_engine_setting_out_of_its_range_is_refused_when_read(tmp_path: Path, body: str, problem: str) -> None:
+    from platelab.synth.config import load_synth_config
+
+    (tmp_path / "engine.yaml").write_text(body)
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_synth_config(tmp_path / "engine.yaml")

@@ -94,6 +94,19 @@ def test_synth_keeps_off_other_files_and_a_set_cut_short_has_no_labels(tmp_path:
     assert not (out / "labels.tsv").exists()  # no labels naming the old set's images as the new one's
 
 
+def test_a_smaller_set_written_over_a_larger_one_leaves_none_of_it(tmp_path: Path) -> None:
+    out = tmp_path / "synthetic"
+    styles = select_styles(["us-*"])
+    writer.write_crops(out, 5, styles, preview=True, progress=False)
+    writer.write_crops(out, 2, styles, progress=False)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "crop_000000.png", "crop_000001.png", "labels.tsv"]
+    writer.write_scenes(out, 1, styles, progress=False)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["labels.tsv", "scene_000000.jpg"]
+    negative = CliRunner().invoke(app, ["synth", "crops", "--out", str(out), "--count", "2", "--seed", "-1"])
+    assert negative.exit_code == 2 and "greater than or equal to 0" in negative.output
+
+
 def test_training_outputs_never_replace_their_own_runs(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()

@@ -70,6 +70,20 @@ def test_given_text_is_drawn() -> None:
             "rows.0.y",
         ),
         ("region: [unclosed\n", "cannot read"),
+        *(
+            (f"region: x\nsize_mm: {size}\nrows: [{row}]\nfonts: us-gothic\nformats: [{{patterns: ['{pattern}']}}]\n"
+             f"{extra}", field)
+            for size, row, pattern, extra, field in [
+                ("[300, 150]", "{y: 0.5, height: 0.5, x0: 0.9, x1: 0.2}", "LLL", "", "x0 0.9 must be left of x1"),
+                ("[300, 150]", "{y: 0.9, height: 0.5}", "LLL", "", "run off the plate"),
+                ("[300, 150]", "{y: 0.5, height: 0.5}", "LL(N", "", "a stacked group is one '('"),
+                ("[300, 150]", "{y: 0.5, height: 0.5}", "LL)NN", "", "a stacked group is one '('"),
+                ("[-300, 150]", "{y: 0.5, height: 0.5}", "LLL", "", "size_mm.0"),
+                ("[300, 150]", "{y: 0.5, height: 0.5}", "LLC", "alphabets: {C: ''}\n", "alphabets.C"),
+                ("[300, 150]", "{y: 0.5, height: 0.5}", "LLL", "overlays: [{kind: rectangle}]\n",
+                 "unknown graphic kind 'rectangle'"),
+            ]
+        ),
     ],
 )
 def test_invalid_style_names_file_and_field(tmp_path: Path, body: str, field: str) -> None:
@@ -118,3 +132,17 @@ def test_a_style_sets_how_wide_its_emblem_gap_is() -> None:
         gaps.append((x1 - x0) / (y1 - y0))
         assert plate.text == "ABC123"
     assert gaps[1] > gaps[0] + 0.5
+
+
+def test_a_sticker_that_would_hide_a_character_is_left_off() -> None:
+    # us-colorado's bottom-right registration sticker landed on this plate's Q tail; the label still said Q
+    names = list(builtin_styles())
+    style = builtin_styles()["us-colorado"]
+    seed = [11, names.index("us-colorado"), 118]
+    plate = render_plate(style, np.random.default_rng(seed), height=80, text_scale=(0.9, 1.15))
+    bare = render_plate(style.model_copy(update={"overlays": []}), np.random.default_rng(seed), height=80,
+                        text_scale=(0.9, 1.15))
+    assert plate.text == bare.text == "211MDQ"
+    x0, y0, x1, y1 = np.round(plate.char_boxes[plate.text.index("Q")]).astype(int)
+    assert np.array_equal(plate.image[y0:y1, x0:x1], bare.image[y0:y1, x0:x1])
+    assert not np.array_equal(plate.image, bare.image)  # the other sticker is still there

@@ -14,14 +14,22 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import Annotated, TypeAlias, TypeVar
 
 import cv2
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from platelab.synth.spans import (
+    CountSpan,
+    GainSpan,
+    LevelSpan,
+    PixelSpan,
+    Probability,
+    QualitySpan,
+    UnitSpan,
+)
 
 Box = tuple[int, int, int, int]  # x, y, w, h
-Number = TypeVar("Number", int, float)
 
 GRADIENT_GRID = 24  # cells along the long side of the map a light falloff is computed on
 UNIT = 128  # a uint8 gain map holds gain * UNIT, so it can brighten up to 2x
@@ -31,23 +39,6 @@ NOISE_SEED = 20240531
 MOTION_ANGLE_STEP = 15  # degrees: motion kernels are cached per (length, angle bucket)
 LUMA_BGR = np.array([0.114, 0.587, 0.299], np.float32)
 IDENTITY, ONES = np.eye(3, dtype=np.float32), np.ones(3, np.float32)
-
-
-def _ordered(span: tuple[Number, Number]) -> tuple[Number, Number]:
-    if span[0] > span[1]:
-        raise ValueError(f"a range is (low, high) with low <= high, got {span}")
-    return span
-
-
-# (low, high): a generic alias, not a function's result, so type checkers see each span's tuple type
-Span: TypeAlias = Annotated[tuple[Number, Number], AfterValidator(_ordered)]
-Probability = Annotated[float, Field(ge=0, le=1)]
-UnitSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=1.0)]]
-GainSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=4.0)]]
-LevelSpan: TypeAlias = Span[Annotated[float, Field(ge=-255.0, le=255.0)]]
-PixelSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=32.0)]]
-CountSpan: TypeAlias = Span[Annotated[int, Field(ge=0, le=64)]]
-QualitySpan: TypeAlias = Span[Annotated[int, Field(ge=1, le=100)]]
 
 
 class LightConfig(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from platelab.synth.camera import CameraConfig, LightConfig
 from platelab.synth.geometry import GeometryConfig
 from platelab.synth.scene import SceneConfig
+from platelab.synth.spans import ScaleSpan, SideSpan, Size, UnitSpan, WidthSpan
 from platelab.synth.surroundings import SurroundConfig
 from platelab.utils.config_file import load_model_file
 
@@ -24,19 +25,19 @@ class SceneCropConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     p: float = Field(0.0, ge=0, le=1, description="chance a crop is cut from a scene (else rendered as a crop)")
-    size: tuple[int, int] = Field((640, 384), description="the scene's width and height, px")
-    plate_width: tuple[float, float] = Field((45.0, 200.0), description="the plate's width in it, px (log-uniform)")
+    size: Size = Field((640, 384), description="the scene's width and height, px")
+    plate_width: WidthSpan = Field((45.0, 200.0), description="the plate's width in it, px (log-uniform)")
     jitter: float = Field(0.04, ge=0, le=0.5, description="corner error of the cut, a fraction of the plate height")
 
 
 class SynthConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    crop_size: tuple[int, int] = Field((128, 64), description="recognition crop width and height, px")
-    plate_height: tuple[int, int] = Field((44, 80), description="flat plate render height range, px")
-    text_scale: tuple[float, float] = Field((0.9, 1.15), description="character height / the style's, per plate")
+    crop_size: Size = Field((128, 64), description="recognition crop width and height, px")
+    plate_height: SideSpan = Field((44, 80), description="flat plate render height range, px")
+    text_scale: ScaleSpan = Field((0.9, 1.15), description="character height / the style's, per plate")
     glyph_warp_p: float = Field(0.0, ge=0, le=1, description="chance the characters are bent (faces between fonts)")
-    glyph_warp: tuple[float, float] = Field((0.01, 0.025), description="bend's spread, fraction of character height")
+    glyph_warp: UnitSpan = Field((0.01, 0.025), description="bend's spread, fraction of character height")
     geometry: GeometryConfig = GeometryConfig()
     surround: SurroundConfig = SurroundConfig()
     light: LightConfig = LightConfig()

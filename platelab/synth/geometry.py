@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from platelab.synth.spans import FocalSpan, MarginSpan, TurnSpan
+
 
 class GeometryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    yaw: tuple[float, float] = Field((-25.0, 25.0), description="rotation about the vertical axis, degrees")
-    pitch: tuple[float, float] = Field((-15.0, 15.0), description="rotation about the horizontal axis, degrees")
-    roll: tuple[float, float] = Field((-6.0, 6.0), description="in-plane rotation, degrees")
-    focal: tuple[float, float] = Field((2.0, 8.0), description="focal length / plate width; small = strong perspective")
-    pad_x: tuple[float, float] = Field(
+    yaw: TurnSpan = Field((-25.0, 25.0), description="rotation about the vertical axis, degrees")
+    pitch: TurnSpan = Field((-15.0, 15.0), description="rotation about the horizontal axis, degrees")
+    roll: TurnSpan = Field((-6.0, 6.0), description="in-plane rotation, degrees")
+    focal: FocalSpan = Field((2.0, 8.0), description="focal length / plate width; small = strong perspective")
+    pad_x: MarginSpan = Field(
         (-0.03, 0.08), description="crop margin left and right / plate width; negative cuts in, never into a character"
     )
-    pad_y: tuple[float, float] = Field(
+    pad_y: MarginSpan = Field(
         (-0.1, 0.08), description="crop margin above and below / plate height; real crops cut the edges, not the text"
     )
     aspect_jitter: float = Field(0.1, ge=0, le=0.5, description="crop box aspect change (detector boxes vary)")

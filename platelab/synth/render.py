@@ -210,6 +210,7 @@ _static_cache: dict[tuple[str, int, int], np.ndarray] = {}
 # id -> (style, content hash): the style is held so its id cannot be reused by another object meanwhile
 _fingerprints: dict[int, tuple[PlateStyle, str]] = {}
 STATIC_HEIGHTS = (64, 128, 256, 512)  # the static layer is drawn at the next of these and scaled down
+HIDDEN_SHARE = 0.08  # a sticker may cover this much of a character box (a corner of its margin), no more
 
 
 def _fingerprint(style: PlateStyle) -> str:
@@ -412,6 +413,16 @@ def warp_ink(ink: np.ndarray, rng: np.random.Generator, char_height: float, amou
     return bent, float(max(np.abs(dx).max(), np.abs(dy).max()))
 
 
+def _hides_a_character(before: np.ndarray, after: np.ndarray, boxes: Sequence[Sequence[float]]) -> bool:
+    """Whether what was drawn between before and after covers more than HIDDEN_SHARE of a character's box."""
+    changed = np.any(before != after, axis=-1)
+    for x0, y0, x1, y1 in boxes:
+        region = changed[max(int(y0), 0) : max(int(np.ceil(y1)), 0), max(int(x0), 0) : max(int(np.ceil(x1)), 0)]
+        if region.size and region.mean() > HIDDEN_SHARE:
+            return True
+    return False
+
+
 def render_plate(
     style: PlateStyle,
     rng: np.random.Generator,
@@ -503,14 +514,19 @@ def render_plate(
 
     for g in style.overlays:
         if rng.random() < g.probability:
-            paint(canvas, g, rng)
+            # drawn on a copy first: a sticker that would hide part of a character is left off, or the label would
+            # name what the image no longer shows (its random draws are made all the same, so the rest stays)
+            stuck = canvas.copy()
+            paint(stuck, g, rng)
             if g.text:
                 filler = _fill(
                     [Token("char", g.text)],
                     {**alphabets, **{c: c for c in g.text if c not in alphabets}},
                     rng,
                 )
-                _draw_graphic_text(canvas, g, filler[0].chars)
+                _draw_graphic_text(stuck, g, filler[0].chars)
+            if not _hides_a_character(canvas, stuck, boxes):
+                canvas = stuck
 
     plate_text = "".join(t.chars for tokens in rows_tokens for t in tokens if t.kind == "char")
     return RenderedPlate(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from platelab.synth.camera import CameraConfig, LightConfig, apply_camera, apply
 from platelab.synth.geometry import perspective_homography, transform_points
 from platelab.synth.graphics import BGR, to_bgr
 from platelab.synth.render import choose, render_plate
+from platelab.synth.spans import CountSpan, FocalSpan, SideSpan, Size, Span, UnitSpan, WidthSpan
 from platelab.synth.style import PlateStyle
 from platelab.synth.surroundings import (
     PLASTIC_BUMPER,
@@ -41,30 +43,32 @@ CAR_PER_PLATE_WIDTH = 3.5  # sets the perspective strength of a plate shown with
 class SceneConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    size: tuple[int, int] = Field((1280, 720), description="scene width and height, px")
-    plates: tuple[int, int] = Field((1, 4), description="plates in a scene that has plates (min, max)")
+    size: Size = Field((1280, 720), description="scene width and height, px")
+    plates: Span[Annotated[int, Field(ge=1, le=64)]] = Field(
+        (1, 4), description="plates in a scene that has plates (min, max)"
+    )
     extra_plate_p: float = Field(0.3, ge=0, le=1, description="chance of each plate beyond the minimum")
     empty_p: float = Field(0.08, ge=0, le=1, description="chance of a scene with no plate at all")
-    plate_width: tuple[float, float] = Field(
+    plate_width: WidthSpan = Field(
         (40.0, 1200.0), description="plate width range, px, drawn log-uniformly (capped at the scene width)"
     )
-    render_height: tuple[int, int] = Field(
+    render_height: SideSpan = Field(
         (16, 128), description="flat plate render height range, px; plates render near their scene size"
     )
     yaw: float = Field(45.0, ge=0, le=70, description="max turn about the vertical axis, degrees")
     pitch: float = Field(30.0, ge=0, le=60, description="max tilt about the horizontal axis, degrees")
     roll: float = Field(30.0, ge=0, le=45, description="max in-plane rotation, degrees")
-    camera_distance: tuple[float, float] = Field(
+    camera_distance: FocalSpan = Field(
         (1.2, 6.0), description="camera distance / car width: small means strong perspective"
     )
     car_p: float = Field(0.9, ge=0, le=1, description="chance a plate is on a drawn car (else on its own)")
     front_p: float = Field(0.35, ge=0, le=1, description="chance a car shows its front, not its rear")
     photo_p: float = Field(0.5, ge=0, le=1, description="chance of a photo background (else procedural)")
     distractor_p: float = Field(0.6, ge=0, le=1, description="chance of signs, stickers and lettered boards")
-    distractors: tuple[int, int] = Field((1, 5), description="how many distractors when there are any")
-    distractor_width: tuple[float, float] = Field((30.0, 400.0), description="distractor width range, px")
+    distractors: CountSpan = Field((1, 5), description="how many distractors when there are any")
+    distractor_width: WidthSpan = Field((30.0, 400.0), description="distractor width range, px")
     night_p: float = Field(0.12, ge=0, le=1, description="chance of a night scene: dark, lamps lit")
-    night_level: tuple[float, float] = Field((0.12, 0.4), description="fraction of daylight left at night")
+    night_level: UnitSpan = Field((0.12, 0.4), description="fraction of daylight left at night")
     surround: SurroundConfig = SurroundConfig()
 
 

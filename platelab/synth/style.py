@@ -11,9 +11,9 @@ import re
 from fnmatch import fnmatch
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
 from platelab.utils.config_file import ConfigError, load_model_file
 
@@ -86,6 +86,15 @@ class TextRow(Strict):
     spacing: tuple[float, float] = Field((0.06, 0.16), description="gap between characters / char height")
     align: Literal["center", "left", "right"] = "center"
 
+    @model_validator(mode="after")
+    def _on_the_plate(self) -> TextRow:
+        # characters drawn past the plate's edge, or squeezed into no width, would still be labelled
+        if self.x0 >= self.x1:
+            raise ValueError(f"x0 {self.x0} must be left of x1 {self.x1}")
+        if self.y - self.height / 2 < 0 or self.y + self.height / 2 > 1:
+            raise ValueError(f"characters {self.height} high centred at y {self.y} run off the plate")
+        return self
+
 
 class PlateFormat(Strict):
     """One way of writing the plate's text: one pattern per text row.
@@ -98,6 +107,14 @@ class PlateFormat(Strict):
 
     patterns: list[str] = Field(min_length=1, max_length=2)
     weight: float = Field(1.0, gt=0)
+
+    @field_validator("patterns")
+    @classmethod
+    def _groups_closed(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not re.fullmatch(r"[^()]*(\([^()]+\)[^()]*)*", pattern):
+                raise ValueError(f"pattern {pattern!r}: a stacked group is one '(' then ')' with characters between")
+        return patterns
     rows: list[TextRow] | None = Field(None, description="row layout for this format; style's rows otherwise")
 
 
@@ -115,6 +132,15 @@ class Graphic(Strict):
     probability: float = Field(1.0, ge=0, le=1, description="chance that this graphic is drawn on a plate")
 
     _colours = field_validator("colour", "colour2")(lambda v: v if v is None else _check_colour(v))
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        from platelab.synth.graphics import PAINTERS  # graphics draws Graphic: imported here, once both exist
+
+        if kind not in PAINTERS:
+            raise ValueError(f"unknown graphic kind {kind!r}; known: {', '.join(sorted(PAINTERS))}")
+        return kind
 
 
 class PrintedText(Strict):
@@ -189,7 +215,7 @@ class PlateStyle(Strict):
     country: str = Field("", description="groups regions for the format prior (e.g. 'us'); the region if empty")
     description: str = ""
     weight: float = Field(1.0, gt=0, description="how often the style is drawn when mixing styles")
-    size_mm: tuple[float, float] = Field(description="plate width and height in millimetres")
+    size_mm: tuple[PositiveFloat, PositiveFloat] = Field(description="plate width and height in millimetres")
     background: Background = Background()
     border: Border | None = None
     bolt_holes: list[tuple[float, float]] = Field(default_factory=list)
@@ -198,7 +224,9 @@ class PlateStyle(Strict):
     emboss: float = Field(0.0, ge=0, le=1, description="strength of the pressed-metal shading of characters")
     rows: list[TextRow] = Field(min_length=1, max_length=2)
     formats: list[PlateFormat] = Field(min_length=1)
-    alphabets: dict[str, str] = Field(default_factory=dict, description="extra or overriding pattern alphabets")
+    alphabets: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict, description="extra or overriding pattern alphabets"
+    )
     fonts: str | list[FontChoice] = Field(description="a font set named in fonts.yaml, or a list of fonts")
     printed: list[PrintedText] = Field(default_factory=list)
     overlays: list[Graphic] = Field(default_factory=list, description="drawn over the text: stickers, frames")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from platelab.synth.fonts import GLYPH_PX, text_mask
 from platelab.synth.graphics import BGR, hex_to_bgr, to_bgr
 from platelab.synth.render import RenderedPlate, draw_mask
+from platelab.synth.spans import MarginSpan, UnitSpan
 
 CAR_PAINTS = [  # neutral paints repeated: they are most of the cars on the road
     "#f4f4f2",
@@ -52,7 +53,7 @@ Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in px, x1 and y1 exclusive
 class SurroundConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    margin: tuple[float, float] = Field(
+    margin: MarginSpan = Field(
         (0.3, 0.9), description="canvas added on each side of the plate, fraction of plate height (min, max)"
     )
     body_colours: list[str] = Field(CAR_PAINTS, min_length=1, description="car paints '#rrggbb', any equally")
@@ -60,7 +61,7 @@ class SurroundConfig(BaseModel):
     recess_p: float = Field(0.5, ge=0, le=1, description="chance of a darker plate recess around the plate")
     shadow_p: float = Field(0.6, ge=0, le=1, description="chance of a drop shadow below-right of the plate")
     frame_p: float = Field(0.55, ge=0, le=1, description="chance of a plate frame or holder")
-    frame_width: tuple[float, float] = Field(
+    frame_width: UnitSpan = Field(
         (0.03, 0.16), description="frame side width range, fraction of plate height; top/bottom may be wider"
     )
     frame_cover: float = Field(

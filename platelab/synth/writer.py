@@ -19,6 +19,8 @@ from platelab.synth.scene import render_scene
 from platelab.synth.style import PlateStyle
 
 PREVIEW_NAME = "preview.png"
+CROP_FILES = "crop_[0-9][0-9][0-9][0-9][0-9][0-9].png"
+SCENE_FILES = "scene_[0-9][0-9][0-9][0-9][0-9][0-9].jpg"
 
 
 def _write_preview(out: Path, images: list[np.ndarray], captions: list[str], cell: tuple[int, int]) -> Path:
@@ -28,10 +30,14 @@ def _write_preview(out: Path, images: list[np.ndarray], captions: list[str], cel
 
 
 def _start_set(out: Path, images: str) -> None:
-    """Claim out for a synthetic set of images named as the glob images; its old labels go first, so a set cut
-    short has none rather than wrong ones."""
+    """Claim out for a synthetic set of images named as the glob images. An earlier set there goes first, labels
+    before images: a set cut short has no labels rather than wrong ones, and a smaller set leaves no images of a
+    larger one beside it."""
     claim_folder(out, "synthetic set", (images, "labels.tsv", PREVIEW_NAME))
     (out / "labels.tsv").unlink(missing_ok=True)
+    for pattern in (CROP_FILES, SCENE_FILES, PREVIEW_NAME):
+        for old in out.glob(pattern):
+            old.unlink()
 
 
 def write_crops(
@@ -45,7 +51,7 @@ def write_crops(
 ) -> Path:
     """count crops as PNG files plus labels.tsv (file, state, plate); a preview montage if asked. out must be new,
     empty or written by platelab before (platelab.io.outputs)."""
-    _start_set(out, "crop_[0-9][0-9][0-9][0-9][0-9][0-9].png")
+    _start_set(out, CROP_FILES)
     generator = CropGenerator(styles, cfg, seed)
     labels: list[CropLabel] = []
     shown: list[np.ndarray] = []
@@ -75,7 +81,7 @@ def write_scenes(
 ) -> Path:
     """count scenes as JPEG files plus labels.tsv (file, x, y, w, h, plate, then the 4 corners), one row a plate."""
     cfg = cfg or SynthConfig()
-    _start_set(out, "scene_[0-9][0-9][0-9][0-9][0-9][0-9].jpg")
+    _start_set(out, SCENE_FILES)
     labels: list[PhotoLabel] = []
     shown: list[np.ndarray] = []
     captions: list[str] = []
