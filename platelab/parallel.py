@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from platelab.api import PhotoReaderOptions, Reader, read_photo_file
@@ -35,14 +37,22 @@ def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, 
                     workers: int, inputs: frozenset[Path] = frozenset()) -> Iterator[ImageResult]:
     """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order (inputs: the
     files no drawing may replace). A model or prior that cannot be used raises here, as with one process, not as a
-    broken pool."""
+    broken pool. A worker that dies (killed for memory) fails the files not yet read, each with its error, rather
+    than leaving the batch waiting for them."""
     options.build(threads=1)
     # spawn: a forked child would inherit the parent's threads (progress bars, onnxruntime's) mid-flight
-    pool = multiprocessing.get_context("spawn").Pool(workers, _start, (options, inputs))
+    executor = ProcessPoolExecutor(min(workers, max(len(files), 1)), multiprocessing.get_context("spawn"),
+                                   initializer=_start, initargs=(options, inputs))
+    futures = [executor.submit(_read, (path, name, draw, every)) for path, name in files]
     try:
-        yield from pool.imap(_read, [(path, name, draw, every) for path, name in files])
-        pool.close()
+        for future, (_, name) in zip(futures, files):
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                yield ImageResult(name, error=f"{name}: not read: a reading process died (out of memory?)")
     finally:
-        # a reader that stops early (`| head`) must not wait for a long video another worker is still reading
-        pool.terminate()
-        pool.join()
+        # a reader that stops early (`| head`) must not wait for a long video another worker is still reading;
+        # the executor has no public way to stop its processes before Python 3.14
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        executor.shutdown(wait=True, cancel_futures=True)

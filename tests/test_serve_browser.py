@@ -117,3 +117,19 @@ def test_page_asks_for_the_key_once_and_keeps_it(browser: sync_api.Browser, phot
         assert _table_texts(page) == [FIXED_TEXT]
         assert page.evaluate("sessionStorage.getItem('platelab-api-key')") == KEY
         page.close()
+
+
+def test_a_photo_that_fails_hides_the_last_ones_results(browser: sync_api.Browser, photo: Path,
+                                                        tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a photo")
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        page.set_input_files("#photo", str(bad))
+        page.wait_for_function("document.getElementById('status').textContent.includes('not an image')",
+                               timeout=TIMEOUT_MS)
+        assert page.is_hidden("#results")
+        page.close()

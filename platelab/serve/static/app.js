@@ -20,6 +20,8 @@ const elements = {
 
 // The photo waiting for an API key, sent again once the user gives one.
 let pendingPhoto = null;
+// Each photo sent is numbered; an answer to any but the latest is dropped, so a slow one never shows over a newer.
+let latestRequest = 0;
 
 function showStatus(message, isError = false) {
   elements.status.textContent = message;
@@ -52,6 +54,8 @@ function authHeaders() {
 }
 
 async function readPhoto(file) {
+  const request = ++latestRequest;
+  elements.results.hidden = true; // the last photo's results are not this one's
   showStatus(`Reading ${file.name || "photo"}…`);
   const form = new FormData();
   form.append("image", file, file.name || "photo.jpg");
@@ -59,14 +63,15 @@ async function readPhoto(file) {
   try {
     response = await fetch("v1/read", { method: "POST", body: form, headers: authHeaders() });
   } catch (error) {
-    showStatus(`Could not reach the server: ${error.message}`, true);
+    if (request === latestRequest) showStatus(`Could not reach the server: ${error.message}`, true);
     return;
   }
+  const data = await response.json().catch(() => ({ detail: `HTTP ${response.status}` }));
+  if (request !== latestRequest) return;
   if (response.status === 401) {
     askForKey(file);
     return;
   }
-  const data = await response.json().catch(() => ({ detail: `HTTP ${response.status}` }));
   if (!response.ok) {
     showStatus(data.error || data.detail || `HTTP ${response.status}`, true);
     return;
