@@ -129,7 +129,6 @@ def test_a_photo_that_fails_hides_the_last_ones_results(browser: sync_api.Browse
         page.set_input_files("#photo", str(photo))
         page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
         page.set_input_files("#photo", str(bad))
-        page.wait_for_function("document.getElementById('status').textContent.includes('not an image')",
-                               timeout=TIMEOUT_MS)
-        assert page.is_hidden("#results")
+        page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
+        assert "bad.jpg: not an image" in page.inner_text("#status") and page.is_hidden("#results")
         page.close()
