@@ -1,0 +1,117 @@
+"""Exact values a reviewer's mutations showed no test pinned: detector peaks and scores, box clipping, plate order,
+the JSON of video plates, 16-bit rounding, damaged-file wording, photo scoring's defaults, upload limits to the
+byte, and watch-list spellings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from platelab.eval.metrics import score_photos
+from platelab.io.decode import ImageDecodeError, read_image
+from platelab.io.labels import PhotoLabel
+from platelab.io.results import CharResult, ImageResult, PlateResult, to_json_line
+from platelab.predict.detector import decode_detections, encode_offsets
+from platelab.predict.reader import quad_box
+from platelab.predict.watch import WatchList
+
+STRIDE = 8
+PLATE_CORNERS = np.array([[-3, -1], [3, -1], [3, 1], [-3, 1]], np.float32)  # cells around the peak: 6 x 2
+
+
+def _outputs(peaks: dict[tuple[int, int], float], size: tuple[int, int] = (24, 40)) -> tuple[np.ndarray, np.ndarray]:
+    """A heatmap with a 3x3 blob at each peak (its neighbours 0.8 of it) and every cell's corners 6 x 2 cells."""
+    heatmap = np.zeros(size, np.float32)
+    for (row, col), score in peaks.items():
+        heatmap[row - 1 : row + 2, col - 1 : col + 2] = np.maximum(heatmap[row - 1 : row + 2, col - 1 : col + 2],
+                                                                    0.8 * score)
+        heatmap[row, col] = score
+    corners = np.broadcast_to(encode_offsets(PLATE_CORNERS).reshape(8, 1, 1), (8, *size)).copy()
+    return heatmap, corners
+
+
+def test_a_blob_is_one_detection_scored_at_its_peak_and_placed_at_its_corners() -> None:
+    heatmap, corners = _outputs({(10, 20): 0.9})
+    [found] = decode_detections(heatmap, corners, 0.3, STRIDE)
+    assert found.score == pytest.approx(0.9)
+    assert np.allclose(found.quad, (PLATE_CORNERS + np.float32([20.5, 10.5])) * STRIDE, atol=1e-4)
+
+
+def test_two_peaks_on_one_plate_are_one_detection_and_two_plates_are_two() -> None:
+    heatmap, corners = _outputs({(10, 20): 0.9, (10, 22): 0.7})  # two cells apart: the same 6-cell-wide plate
+    assert [d.score for d in decode_detections(heatmap, corners, 0.3, STRIDE)] == pytest.approx([0.9])
+    heatmap, corners = _outputs({(5, 8): 0.6, (18, 30): 0.9})
+    assert [d.score for d in decode_detections(heatmap, corners, 0.3, STRIDE)] == pytest.approx([0.9, 0.6])
+
+
+def test_a_box_is_clipped_to_the_image_where_the_quad_runs_past_it() -> None:
+    quad = np.array([[-20.5, -3.0], [60.0, -3.0], [60.0, 30.2], [-20.5, 30.2]], np.float32)
+    assert quad_box(quad, (25, 50, 3)) == (0, 0, 50, 25)
+
+
+def test_a_photos_plates_come_best_first() -> None:
+    from platelab.api import Reader
+    from platelab.synth.config import SynthConfig
+    from platelab.synth.scene import render_scene
+    from platelab.synth.style import select_styles
+
+    rng = np.random.default_rng(5)
+    styles, cfg = select_styles(["us-*"]), SynthConfig()
+    scene_cfg = cfg.scene.model_copy(update={"plates": (3, 4), "empty_p": 0.0})
+    reader, orders = Reader(min_confidence=0.0), []
+    for _ in range(4):
+        plates = reader.read(render_scene(styles, rng, scene_cfg, cfg.light, cfg.camera).image)
+        orders.append([p.confidence for p in plates])
+    assert any(len(order) > 1 for order in orders)
+    assert all(order == sorted(order, reverse=True) for order in orders)
+
+
+def test_a_video_plates_json_has_its_frames_seconds_and_each_characters_confidence() -> None:
+    plate = PlateResult("AB1", 0.5, tuple(CharResult(c, 0.25) for c in "AB1"), (1, 2, 3, 4),
+                        ((1, 2), (4, 2), (4, 6), (1, 6)), frames=(3, 9), seconds=(0.1, 0.3))
+    [out] = json.loads(to_json_line(_image(plate)))["plates"]
+    assert out["frames"] == [3, 9] and out["seconds"] == [0.1, 0.3]
+    assert out["chars"] == [{"char": c, "confidence": 0.25} for c in "AB1"]
+
+
+def _image(plate: PlateResult) -> ImageResult:
+    return ImageResult("clip.mp4", plates=(plate,))
+
+
+def test_16_bit_levels_round_to_the_nearest_8_bit_one(tmp_path: Path) -> None:
+    from PIL import Image
+
+    levels = np.array([[0, 128, 129, 200, 65535, 65407]], np.uint16).repeat(4, 0)
+    Image.fromarray(levels).save(tmp_path / "grey16.png")
+    assert read_image(tmp_path / "grey16.png")[0, :, 0].tolist() == [0, 0, 1, 1, 255, 255]
+
+
+def test_a_file_that_starts_as_a_png_but_breaks_is_called_damaged_not_a_non_image(tmp_path: Path) -> None:
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 8)
+    with pytest.raises(ImageDecodeError, match=r"broken\.png: corrupt or truncated"):
+        read_image(tmp_path / "broken.png", name="broken.png")
+
+
+def test_photo_scoring_counts_per_photo_matches_at_iou_0_3_and_finds_one_plate_per_box() -> None:
+    labels = [PhotoLabel("two.jpg", "LEFT1", (0, 0, 100, 50), None),
+              PhotoLabel("two.jpg", "RIGHT2", (300, 0, 100, 50), None)]
+    # IoU 0.35 with the left plate, its centre outside it; one false plate; two plates in one photo
+    scores = score_photos(labels, {"two.jpg": [((40, 0, 130, 50), "LEFT1"), ((600, 0, 50, 20), "JUNK")]})
+    assert scores.hits == [True, False] and scores.false_per_photo == 1.0
+    # one box over two plates finds one of them, not two
+    close = [PhotoLabel("two.jpg", "LEFT1", (0, 0, 100, 50), None), PhotoLabel("two.jpg", "RIGHT2", (110, 0, 100, 50),
+                                                                                None)]
+    assert score_photos(close, {"two.jpg": [((0, 0, 210, 50), "LEFT1")]}).n_detected == 1
+
+
+def _read_as(text: str) -> PlateResult:
+    return PlateResult(text, 0.9, (), (0, 0, 1, 1), ((0, 0), (1, 0), (1, 1), (0, 1)))
+
+
+def test_a_watch_list_keeps_its_first_spelling_and_matches_a_reading_written_with_separators() -> None:
+    wanted = WatchList(["ABC1O3", "ABC103", "XYZ 789"])  # O and 0 look alike: the first spelling is the wanted one
+    assert wanted.match(_read_as("ABC103")) == "ABC1O3"
+    assert wanted.match(_read_as("XYZ-789")) == "XYZ789"
