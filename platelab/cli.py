@@ -542,7 +542,10 @@ def models(
 
     for name in BUNDLED:
         path = default_model(name)
-        card = model_card(path) or {}
+        try:
+            card = model_card(path) or {}
+        except ValueError as exc:  # a card that is not JSON: the model is still listed
+            card = {"task": f"(card unreadable: {' '.join(str(exc).split())})"}
         if json_out:
             typer.echo(json.dumps({"name": name, "file": str(path), "card": card}))
             continue

@@ -57,6 +57,7 @@ def test_every_detector_recipe_is_a_valid_config(recipe: Path) -> None:
         ("plate_height: [80, 44]\n", "field plate_height: Value error, a range is (low, high)"),
         ("scene: {size: [0, 0]}\n", "field scene.size.0"),
         ("scene: {plates: [3, 1]}\n", "field scene.plates: Value error, a range is (low, high)"),
+        ("surround: {margin: [-0.5, -0.4]}\n", "field surround.margin.0: Input should be greater than or equal to 0"),
     ],
 )
 def test_an_engine_setting_out_of_its_range_is_refused_when_read(tmp_path: Path, body: str, problem: str) -> None:

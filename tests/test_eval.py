@@ -191,7 +191,7 @@ def test_missing_labels_file(tmp_path: Path) -> None:
 
 
 def test_crop_labels_round_trip(tmp_path: Path) -> None:
-    rows = [CropLabel("a.png", "ABC123", "ca"), CropLabel("b.png", "B12XY", "")]
+    rows = [CropLabel("a.png", "ABC123", "ca"), CropLabel("b.png", "B12XY", ""), CropLabel("c.png", "ЖК 123", "ru")]
     write_crop_labels(tmp_path / "labels.tsv", rows)
     assert labels_kind(tmp_path) == "crops"
     assert read_labels(tmp_path) == rows

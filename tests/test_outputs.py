@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from platelab.cli import app
 from platelab.io.labels import LabelError, read_labels
-from platelab.io.outputs import OWNED_MARKER, OutputError, claim_folder, prepare_output_file
+from platelab.io.outputs import DRAWINGS, OWNED_MARKER, OutputError, claim_folder, prepare_output_file
 from platelab.synth import writer
 from platelab.synth.style import select_styles
 
@@ -103,6 +103,11 @@ def test_a_smaller_set_written_over_a_larger_one_leaves_none_of_it(tmp_path: Pat
         "crop_000000.png", "crop_000001.png", "labels.tsv"]
     writer.write_scenes(out, 1, styles, progress=False)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["labels.tsv", "scene_000000.jpg"]
+    drawn = tmp_path / "drawn"
+    claim_folder(drawn, DRAWINGS)
+    (drawn / "scene_000000.jpg").write_bytes(b"a drawing")
+    _usage_error(["synth", "scenes", "--out", str(drawn), "--count", "1"], "holds platelab's drawings")
+    assert (drawn / "scene_000000.jpg").read_bytes() == b"a drawing"
     negative = CliRunner().invoke(app, ["synth", "crops", "--out", str(out), "--count", "2", "--seed", "-1"])
     assert negative.exit_code == 2 and "greater than or equal to 0" in negative.output
 

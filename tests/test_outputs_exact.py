@@ -101,6 +101,8 @@ def test_photo_scoring_counts_per_photo_matches_at_iou_0_3_and_finds_one_plate_p
     # IoU 0.35 with the left plate, its centre outside it; one false plate; two plates in one photo
     scores = score_photos(labels, {"two.jpg": [((40, 0, 130, 50), "LEFT1"), ((600, 0, 50, 20), "JUNK")]})
     assert scores.hits == [True, False] and scores.false_per_photo == 1.0
+    # IoU 0.24 with its centre outside the plate: not found
+    assert score_photos(labels, {"two.jpg": [((60, 0, 110, 50), "LEFT1")]}).found == [False, False]
     # one box over two plates finds one of them, not two
     close = [PhotoLabel("two.jpg", "LEFT1", (0, 0, 100, 50), None), PhotoLabel("two.jpg", "RIGHT2", (110, 0, 100, 50),
                                                                                 None)]

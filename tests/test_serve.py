@@ -98,7 +98,7 @@ def test_batch_reads_every_image_in_order_and_reports_bad_ones(client: TestClien
 @pytest.mark.parametrize(
     ("sent", "echoed"),
     [("車.jpg", "車.jpg"), ("Ünï€ 1.jpg", "Ünï€ 1.jpg"), ("../../etc/passwd", "passwd"),
-     ("C:\\Users\\me\\car.jpg", "car.jpg"), ("a\x1b[2Jb.jpg", "a[2Jb.jpg")],
+     ("C:\\Users\\me\\car.jpg", "car.jpg"), ("a\x1b[2Jb.jpg", "a[2Jb.jpg"), ("..", "upload"), ("a/..", "upload")],
 )
 def test_file_names_come_back_in_utf_8_without_folders_or_control_characters(client: TestClient, sent: str,
                                                                               echoed: str) -> None:

@@ -193,17 +193,19 @@ def test_a_run_resumes_only_under_the_config_it_started_with(tmp_path: Path) -> 
 
     out = tmp_path / "run"
     runner = CliRunner()
-    started = runner.invoke(app, ["train", "recognizer", "--config", str(_recipe(tmp_path / "a.yaml", out))])
+    started = runner.invoke(app, ["train", "recognizer", "--config",
+                                  str(_recipe(tmp_path / "a.yaml", out, steps=4, stop_after=2))])
     assert started.exit_code == 0, started.output
     before = (out / "last.ckpt").read_bytes()
     changed = runner.invoke(app, ["train", "recognizer", "--config",
-                                  str(_recipe(tmp_path / "b.yaml", out, lr=0.05, seed=9)), "--resume"])
+                                  str(_recipe(tmp_path / "b.yaml", out, steps=4, lr=0.05, seed=9)), "--resume"])
     assert changed.exit_code == 2 and "lr 0.001 -> 0.05; seed 0 -> 9" in changed.output
     assert (out / "last.ckpt").read_bytes() == before
     # where and how fast it runs is not what it learns: those may change
     faster = runner.invoke(app, ["train", "recognizer", "--config",
-                                 str(_recipe(tmp_path / "c.yaml", out, threads=2, stop_after=2)), "--resume"])
+                                 str(_recipe(tmp_path / "c.yaml", out, steps=4, threads=2)), "--resume"])
     assert faster.exit_code == 0, faster.output
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 4
 
 
 def test_a_checkpoint_that_would_run_code_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -222,10 +224,14 @@ def test_a_checkpoint_that_would_run_code_is_refused_in_one_line(tmp_path: Path)
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(_config(run).model_dump_json())
-    (run / "last.ckpt").write_bytes(pickle.dumps({"model": Payload()}))
+    (run / "last.ckpt").write_bytes(pickle.dumps({"model": Payload()}, protocol=2))  # as torch.save writes
     result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
     assert result.exit_code == 2 and "last.ckpt: refused: holds more than weights" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not marker.exists()
+    for damaged in (b"weights", b"version https://git-lfs.github.com/spec/v1\n", bytes(range(64))):
+        (run / "last.ckpt").write_bytes(damaged)
+        result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
+        assert result.exit_code == 2 and "last.ckpt: not a readable checkpoint" in result.output, result.output
 
 
 def test_a_loss_that_stops_being_a_number_stops_the_run_and_keeps_the_checkpoint(
@@ -240,3 +246,33 @@ def test_a_loss_that_stops_being_a_number_stops_the_run_and_keeps_the_checkpoint
     with pytest.raises(TrainingDiverged, match="the loss became nan at step 3"):
         training.train_recognizer(_config(tmp_path), resume=True)
     assert (tmp_path / "last.ckpt").read_bytes() == kept
+
+
+def test_a_resumed_run_rewrites_the_log_lines_written_after_its_checkpoint_and_a_torn_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platelab.train import loop
+    from tests.conftest import Killed
+
+    def config(out: Path) -> RecognizerTrainConfig:
+        return _config(out).model_copy(update={"val_every": 1, "checkpoint_every": 2})
+
+    training.train_recognizer(config(tmp_path / "a"))
+    real_write = loop.MetricsLog.write
+
+    def write_then_die(self: loop.MetricsLog, **values: object) -> None:
+        real_write(self, **values)
+        if values["step"] == 3:  # after checkpoint 2: this line is written again on resume
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write('{"step": 4, "loss": 1.')  # and a kill cut the next one short
+            raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop.MetricsLog, "write", write_then_die)
+        with pytest.raises(Killed):
+            training.train_recognizer(config(tmp_path / "b"))
+    training.train_recognizer(config(tmp_path / "b"), resume=True)
+    logged = [[{k: v for k, v in json.loads(line).items() if k != "seconds"}
+               for line in (run / "metrics.jsonl").read_text().splitlines()]
+              for run in (tmp_path / "a", tmp_path / "b")]
+    assert [line["step"] for line in logged[1]] == [1, 2, 3, 4] and logged[0] == logged[1]

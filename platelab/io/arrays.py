@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from platelab.io.decode import MIN_SIDE, composite_on_white
+from platelab.io.decode import MIN_SIDE, composite_on_white, sixteen_to_eight_bits
 
 
 def as_image(array: np.ndarray) -> np.ndarray:
@@ -30,7 +30,7 @@ def _as_uint8(array: np.ndarray) -> np.ndarray:
     if array.dtype == np.bool_:
         return array.astype(np.uint8) * 255
     if array.dtype == np.uint16:
-        return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        return sixteen_to_eight_bits(array)
     if array.dtype.kind not in "iuf":
         raise ValueError(f"image array of dtype {array.dtype}: expected uint8, uint16, bool or float")
     if not np.isfinite(array).all():

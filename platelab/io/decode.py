@@ -159,7 +159,7 @@ def _orientation(image: Image.Image) -> int:
 
 def _to_bgr(image: Image.Image) -> np.ndarray:
     if image.mode in _SIXTEEN_BIT_MODES:
-        return cv2.cvtColor(_scale_to_8bit(np.asarray(image)), cv2.COLOR_GRAY2BGR)
+        return cv2.cvtColor(sixteen_to_eight_bits(np.asarray(image)), cv2.COLOR_GRAY2BGR)
     if image.mode in _WIDE_MODES:
         return cv2.cvtColor(_wide_to_8bit(np.asarray(image)), cv2.COLOR_GRAY2BGR)
     if image.mode == "L":
@@ -175,7 +175,7 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
-def _scale_to_8bit(values: np.ndarray) -> np.ndarray:
+def sixteen_to_eight_bits(values: np.ndarray) -> np.ndarray:
     """Map 0..65535 onto 0..255 as round(v / 257), so a level written as 257 * k reads back as exactly k."""
     wide = np.clip(values, 0, 65535).astype(np.uint32)
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
@@ -187,7 +187,7 @@ def _wide_to_8bit(values: np.ndarray) -> np.ndarray:
     finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     low, high = float(finite.min()), float(finite.max())
     if values.dtype.kind in "iu" and low >= 0 and high <= 65535:
-        return _scale_to_8bit(finite)
+        return sixteen_to_eight_bits(finite)
     if values.dtype.kind == "f" and low >= 0 and high <= 1:
         return np.round(finite * 255).astype(np.uint8)
     if high <= low:

@@ -28,19 +28,27 @@ def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
     one named as the first (the images: a lone labels.tsv may be anyone's)."""
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: a file, not a folder for the {what}")
-    if folder.is_dir() and not (folder / OWNED_MARKER).exists() and not _left_by_platelab(folder, tuple(written)):
+    marker = folder / OWNED_MARKER
+    if marker.is_file() and _marked_for(marker) not in (what, ""):
+        # platelab's, but for something else (a --draw folder asked to hold a synthetic set): its files are kept
+        raise OutputError(f"{folder}: holds platelab's {_marked_for(marker)}; give another folder for the {what}")
+    if folder.is_dir() and not marker.exists() and not _left_by_platelab(folder, tuple(written)):
         raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what} "
                           f"(or, if platelab wrote them, add an empty {OWNED_MARKER} file to it)")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / OWNED_MARKER).write_text(f"{what}\nplatelab writes these here and may replace them\n", encoding="utf-8")
 
 
+def _marked_for(marker: Path) -> str:
+    try:
+        return marker.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def holds_drawings(folder: Path) -> bool:
     """Whether folder is one platelab filled with drawings (read --draw), which are no input."""
-    try:
-        return (folder / OWNED_MARKER).read_text(encoding="utf-8").split("\n", 1)[0] == DRAWINGS
-    except (OSError, UnicodeDecodeError):
-        return False
+    return _marked_for(folder / OWNED_MARKER) == DRAWINGS
 
 
 def _left_by_platelab(folder: Path, patterns: tuple[str, ...]) -> bool:

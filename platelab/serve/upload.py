@@ -133,4 +133,5 @@ def _upload(part: _Part) -> Upload:
 def _base_name(filename: str) -> str:
     """The file name a client sent without its folders (either slash) or control characters: it is echoed back,
     and a client that saves results by it must not be led outside its own folder."""
-    return "".join(c for c in PureWindowsPath(filename).name if c.isprintable())
+    name = "".join(c for c in PureWindowsPath(filename).name if c.isprintable())
+    return "" if name in (".", "..") else name

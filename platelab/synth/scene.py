@@ -21,7 +21,7 @@ from platelab.synth.camera import CameraConfig, LightConfig, apply_camera, apply
 from platelab.synth.geometry import perspective_homography, transform_points
 from platelab.synth.graphics import BGR, to_bgr
 from platelab.synth.render import choose, render_plate
-from platelab.synth.spans import CountSpan, FocalSpan, SideSpan, Size, Span, UnitSpan, WidthSpan
+from platelab.synth.spans import CountSpan, DistanceSpan, SideSpan, Size, Span, UnitSpan, WidthSpan
 from platelab.synth.style import PlateStyle
 from platelab.synth.surroundings import (
     PLASTIC_BUMPER,
@@ -58,7 +58,7 @@ class SceneConfig(BaseModel):
     yaw: float = Field(45.0, ge=0, le=70, description="max turn about the vertical axis, degrees")
     pitch: float = Field(30.0, ge=0, le=60, description="max tilt about the horizontal axis, degrees")
     roll: float = Field(30.0, ge=0, le=45, description="max in-plane rotation, degrees")
-    camera_distance: FocalSpan = Field(
+    camera_distance: DistanceSpan = Field(
         (1.2, 6.0), description="camera distance / car width: small means strong perspective"
     )
     car_p: float = Field(0.9, ge=0, le=1, description="chance a plate is on a drawn car (else on its own)")

@@ -27,7 +27,8 @@ CountSpan: TypeAlias = Span[Annotated[int, Field(ge=0, le=64)]]
 QualitySpan: TypeAlias = Span[Annotated[int, Field(ge=1, le=100)]]
 # beyond 80 degrees a plate is seen edge on: nothing is left to read, yet it would be labelled
 TurnSpan: TypeAlias = Span[Annotated[float, Field(ge=-80.0, le=80.0)]]
-FocalSpan: TypeAlias = Span[Annotated[float, Field(gt=0.0, le=100.0)]]
+FocalSpan: TypeAlias = Span[Annotated[float, Field(gt=0.0, le=100.0)]]  # focal length / plate width
+DistanceSpan: TypeAlias = Span[Annotated[float, Field(gt=0.0, le=100.0)]]  # camera distance / car width
 MarginSpan: TypeAlias = Span[Annotated[float, Field(ge=-0.5, le=2.0)]]
 ScaleSpan: TypeAlias = Span[Annotated[float, Field(gt=0.0, le=4.0)]]
 SideSpan: TypeAlias = Span[Annotated[int, Field(ge=8, le=2048)]]  # a plate's height or a crop's side, px

@@ -107,6 +107,7 @@ class PlateFormat(Strict):
 
     patterns: list[str] = Field(min_length=1, max_length=2)
     weight: float = Field(1.0, gt=0)
+    rows: list[TextRow] | None = Field(None, description="row layout for this format; style's rows otherwise")
 
     @field_validator("patterns")
     @classmethod
@@ -115,7 +116,6 @@ class PlateFormat(Strict):
             if not re.fullmatch(r"[^()]*(\([^()]+\)[^()]*)*", pattern):
                 raise ValueError(f"pattern {pattern!r}: a stacked group is one '(' then ')' with characters between")
         return patterns
-    rows: list[TextRow] | None = Field(None, description="row layout for this format; style's rows otherwise")
 
 
 class Graphic(Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Annotated
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from platelab.synth.fonts import GLYPH_PX, text_mask
 from platelab.synth.graphics import BGR, hex_to_bgr, to_bgr
 from platelab.synth.render import RenderedPlate, draw_mask
-from platelab.synth.spans import MarginSpan, UnitSpan
+from platelab.synth.spans import Span, UnitSpan
 
 CAR_PAINTS = [  # neutral paints repeated: they are most of the cars on the road
     "#f4f4f2",
@@ -53,7 +54,7 @@ Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in px, x1 and y1 exclusive
 class SurroundConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    margin: MarginSpan = Field(
+    margin: Span[Annotated[float, Field(ge=0.0, le=2.0)]] = Field(
         (0.3, 0.9), description="canvas added on each side of the plate, fraction of plate height (min, max)"
     )
     body_colours: list[str] = Field(CAR_PAINTS, min_length=1, description="car paints '#rrggbb', any equally")

@@ -28,11 +28,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         with warnings.catch_warnings():  # torch's advice to load an untrusted file unsafely is not for our users
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
+    except OSError:
         raise
-    except pickle.UnpicklingError as exc:  # what weights_only refuses: objects that would run code to be built
-        raise CheckpointError(f"{path}: refused: holds more than weights (loading it could run code)") from exc
-    except (RuntimeError, EOFError, ValueError) as exc:  # a truncated or foreign file
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" in str(exc):  # weights_only met an object that would run code to be built
+            raise CheckpointError(f"{path}: refused: holds more than weights (loading it could run code)") from exc
+        raise CheckpointError(f"{path}: not a readable checkpoint (damaged, or not one)") from exc
+    except Exception as exc:  # a truncated or foreign file fails inside torch with whatever it hit first
         raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: not a platelab checkpoint (holds a {type(state).__name__})")

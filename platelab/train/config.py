@@ -46,7 +46,6 @@ class RecognizerTrainConfig(BaseModel):
     checkpoint_every: int = Field(250, ge=1)
     synth: SynthConfig = SynthConfig()
 
-
     @field_validator("charset")
     @classmethod
     def _distinct_characters(cls, chars: str) -> str:

@@ -313,7 +313,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
     loader = batch_loader(stream, cfg.workers, cfg.seed)
     log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
-    running = run.extra.get("loss", 0.0)
+    running = run.extra.get("loss")  # None until the first step sets it
     began = time.perf_counter() - run.elapsed
     bar = tqdm(total=cfg.steps, initial=run.start, desc="train detector", dynamic_ncols=True)
     step = run.start
@@ -324,7 +324,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         loss = focal_loss(heat_logits, heat) + cfg.corner_weight * corner_loss(corner_pred, corners, weight)
         optimizer_step(loss, model, run)
         step += 1
-        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         bar.update(1)
         if step % cfg.val_every == 0 or step == cfg.steps:
             figures = evaluate(torch_outputs(model), validation) if cfg.val_size else {}

@@ -118,14 +118,14 @@ class Run:
 
 
 # Settings that say where and how fast a run goes, not what it learns: a resumed run may change them.
-RESUMABLE_CHANGES = frozenset({"stop_after", "workers", "threads"})
+RESUMABLE_CHANGES = frozenset({"stop_after", "workers", "threads", "export", "out_dir"})
 
 
 class TrainingDiverged(ValueError):
     """The loss stopped being a number; the step is not taken, so the last checkpoint stays as it was."""
 
 
-class TrainingRun(Protocol):
+class RunSettings(Protocol):
     """What the recognizer's and the detector's training configs share."""
 
     out_dir: Path
@@ -135,7 +135,7 @@ class TrainingRun(Protocol):
     def model_dump_json(self) -> str: ...
 
 
-def check_run(cfg: TrainingRun, resume: bool) -> None:
+def check_run(cfg: RunSettings, resume: bool) -> None:
     """What would stop a run after it had written into its folder, checked before it writes anything: unknown
     styles, a missing init_from, and the folder (check_run_folder)."""
     from platelab.synth.style import select_styles
@@ -199,12 +199,20 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
     return run
 
 
+def _logged_step(line: str) -> int | None:
+    """The step a log line records; None for a line a kill cut short."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _keep_metrics_until(path: Path, step: int) -> None:
     """Drop the log lines written after the checkpoint a run resumes from: it writes them again."""
     if not path.exists():
         return
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+    kept = [line for line in lines if (_logged_step(line) or step + 1) <= step]
     if len(kept) < len(lines):
         atomic_write_text(path, "".join(kept))
 

@@ -125,7 +125,8 @@ def train_recognizer(
     loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
     log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
-    running_loss, running_acc = run.extra.get("loss", 0.0), run.extra.get("train_acc", 0.0)
+    # None until the first step sets them (a fresh run, or a checkpoint saved before they were kept)
+    running_loss, running_acc = run.extra.get("loss"), run.extra.get("train_acc")
     began = time.perf_counter() - run.elapsed
     bar = tqdm(total=last_step, initial=run.start, desc="train recognizer", dynamic_ncols=True)
     step = run.start
@@ -137,8 +138,8 @@ def train_recognizer(
         optimizer_step(loss, model, run)
         step += 1
         exact = exact_hits(logits, targets, charset, model.head_kind)
-        running_loss = 0.98 * running_loss + 0.02 * loss.item() if step > 1 else loss.item()
-        running_acc = 0.98 * running_acc + 0.02 * exact if step > 1 else exact
+        running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
+        running_acc = exact if running_acc is None else 0.98 * running_acc + 0.02 * exact
         bar.update(1)
         if step % cfg.val_every == 0 or step == last_step:
             shown = {f"val_{e.name}": accuracy(model, e, charset) for e in eval_sets}
