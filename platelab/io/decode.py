@@ -95,7 +95,7 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
         except _Refused:
             raise
         except Exception as exc:  # Pillow's decoders raise many types on bad data; all mean the same here
-            raise _Refused(f"corrupt or truncated ({_first_line(exc)})") from exc
+            raise _Refused(f"corrupt or truncated ({first_line(exc)})") from exc
     fix = _ORIENTATION_FIXES.get(orientation)
     return np.ascontiguousarray(fix(pixels)) if fix else pixels
 
@@ -134,7 +134,7 @@ def _open_header(stream: BinaryIO) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise _Refused("corrupt or truncated" if _looks_like_image(head) else "not an image") from exc
     except Exception as exc:  # a header that parses half-way fails with whatever type the plugin hit
-        raise _Refused(f"corrupt or truncated ({_first_line(exc)})") from exc
+        raise _Refused(f"corrupt or truncated ({first_line(exc)})") from exc
 
 
 def _looks_like_image(head: bytes) -> bool:
@@ -205,7 +205,7 @@ def composite_on_white(rgba: np.ndarray) -> np.ndarray:
     return (blended // 255).astype(np.uint8)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from platelab.io.atomic import atomic_path
+from platelab.io.decode import first_line
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -35,15 +36,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             raise CheckpointError(f"{path}: refused: holds more than weights (loading it could run code)") from exc
         raise CheckpointError(f"{path}: not a readable checkpoint (damaged, or not one)") from exc
     except Exception as exc:  # a truncated or foreign file fails inside torch with whatever it hit first
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(exc)})") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: not a platelab checkpoint (holds a {type(state).__name__})")
     return state
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def save_training_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
