@@ -8,7 +8,7 @@ thread each do scale: two read the same photos in 2.4 s.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -33,26 +33,51 @@ def _read(task: tuple[Path, str, Path | None, int]) -> ImageResult:
     return read_photo_file(_reader, path, name, draw, every, inputs=_inputs)
 
 
-def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, draw: Path | None, every: int,
-                    workers: int, inputs: frozenset[Path] = frozenset()) -> Iterator[ImageResult]:
-    """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order (inputs: the
-    files no drawing may replace). A model or prior that cannot be used raises here, as with one process, not as a
-    broken pool. A worker that dies (killed for memory) fails the files not yet read, each with its error, rather
-    than leaving the batch waiting for them."""
-    options.build(threads=1)
+def _pool(workers: int, options: PhotoReaderOptions, inputs: frozenset[Path]) -> ProcessPoolExecutor:
     # spawn: a forked child would inherit the parent's threads (progress bars, onnxruntime's) mid-flight
-    executor = ProcessPoolExecutor(min(workers, max(len(files), 1)), multiprocessing.get_context("spawn"),
-                                   initializer=_start, initargs=(options, inputs))
-    futures = [executor.submit(_read, (path, name, draw, every)) for path, name in files]
+    return ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_start,
+                               initargs=(options, inputs))
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    # a reader that stops early (`| head`) must not wait for a long video another worker is still reading;
+    # the executor has no public way to stop its processes before Python 3.14
+    for process in list(getattr(executor, "_processes", {}).values()):
+        process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, draw: Path | None, every: int,
+                    workers: int, inputs: frozenset[Path] = frozenset(),
+                    read: Callable[[tuple[Path, str, Path | None, int]], ImageResult] = _read
+                    ) -> Iterator[ImageResult]:
+    """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order (inputs: the
+    files no drawing may replace; read: what a worker does with one file, which tests replace). A model or prior
+    that cannot be used raises here, as with one process, not as a broken pool. When a process dies (killed for
+    memory by one huge file), the files not yet read are read again one at a time, so the file it died on is the
+    only one that fails, with its error; the rest then go back to all the workers."""
+    options.build(threads=1)
+    pending, processes = list(files), workers
+    executor: ProcessPoolExecutor | None = None
     try:
-        for future, (_, name) in zip(futures, files):
+        while pending:
+            executor = _pool(min(processes, len(pending)), options, inputs)
+            futures = [executor.submit(read, (path, name, draw, every)) for path, name in pending]
+            done = 0
             try:
-                yield future.result()
+                for future in futures:
+                    yield future.result()
+                    done += 1
             except BrokenProcessPool:
-                yield ImageResult(name, error=f"{name}: not read: a reading process died (out of memory?)")
+                if processes == 1:  # the only process died on this file and on no other
+                    name = pending[done][1]
+                    yield ImageResult(name, error=f"{name}: not read: the reading process died on it (out of memory?)")
+                    done, processes = done + 1, workers
+                else:
+                    processes = 1
+            pending = pending[done:]
+            _stop(executor)
+            executor = None
     finally:
-        # a reader that stops early (`| head`) must not wait for a long video another worker is still reading;
-        # the executor has no public way to stop its processes before Python 3.14
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.terminate()
-        executor.shutdown(wait=True, cancel_futures=True)
+        if executor is not None:
+            _stop(executor)

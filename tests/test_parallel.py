@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from platelab.api import read_paths
+from platelab import parallel
+from platelab.api import PhotoReaderOptions, read_paths
 from platelab.cli import app
 from platelab.io.outputs import OWNED_MARKER
+from platelab.io.results import ImageResult
+from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE
 from platelab.synth.demo import write_demo
 
 
@@ -42,3 +46,26 @@ def test_workers_given_a_prior_the_model_lacks_fail_as_one_process_does(tmp_path
         list(read_paths([photo], prior="mars", workers=2))
     result = CliRunner().invoke(app, ["read", str(photo), "--prior", "mars", "--workers", "2"])
     assert result.exit_code == 2 and "no format prior 'mars'" in result.output and "Traceback" not in result.output
+
+
+def _dies_on_files_named_kill(task: tuple[Path, str, Path | None, int]) -> ImageResult:
+    if task[0].name.startswith("kill"):
+        os._exit(9)  # as the kernel's out-of-memory killer would end it: no exception, no result
+    return parallel._read(task)
+
+
+def test_a_process_that_dies_on_one_file_fails_that_file_alone(tmp_path: Path) -> None:
+    photo = write_demo(tmp_path / "demo")
+    names = ["a.jpg", "kill-1.jpg", "b.jpg", "c.jpg", "kill-2.jpg", "d.jpg"]
+    for name in names:
+        shutil.copy(photo, tmp_path / name)
+    files = [(tmp_path / name, name) for name in names]
+    options = PhotoReaderOptions(None, None, None, None, MIN_SCORE, True, MIN_CHARACTERS, False, 1)
+    results = list(parallel.read_in_workers(files, options, None, 1, 2, read=_dies_on_files_named_kill))
+    alone = next(iter(read_paths([photo])))
+    assert [r.file for r in results] == names
+    for result in results:
+        if result.file.startswith("kill"):
+            assert result.error == f"{result.file}: not read: the reading process died on it (out of memory?)"
+        else:
+            assert result.error is None and result.plates == alone.plates
