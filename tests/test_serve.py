@@ -323,8 +323,7 @@ def test_cores_are_split(workers: int, cores: int, expected: tuple[int, int]) ->
 @pytest.mark.skipif(not (default_model("detector").is_file() and default_model("recognizer").is_file()),
                     reason="the bundled models are not there yet")
 def test_real_models_read_the_demo_photo(tmp_path: Path) -> None:
-    from platelab.api import Reader
-    from platelab.io.decode import read_image
+    from platelab.io.labels import read_labels
     from platelab.synth.demo import write_demo
 
     photo = write_demo(tmp_path)
@@ -332,8 +331,8 @@ def test_real_models_read_the_demo_photo(tmp_path: Path) -> None:
         response = client.post("/v1/read", files={"image": (photo.name, photo.read_bytes(), "image/jpeg")})
     assert response.status_code == 200
     served = [plate["text"] for plate in response.json()["plates"]]
-    assert served, "the bundled models found no plate in the demo photo"
-    assert served == [plate.text for plate in Reader().read(read_image(photo))]
+    # the texts the photo was rendered with; plates come most confident first, so their order is not compared
+    assert sorted(served) == sorted(label.plate for label in read_labels(tmp_path))
 
 
 class _DoubtfulReader(FixedReader):

@@ -84,6 +84,32 @@ def test_two_plates_side_by_side_never_share_a_track() -> None:
     assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 1)), ("DEF456", (0, 1))]
 
 
+@pytest.mark.parametrize(
+    ("gap", "moved", "frames"),
+    [(1, 240, [(0, 1)]), (1, 241, [(0, 0), (1, 1)]), (2, 480, [(0, 2)]), (2, 481, [(0, 0), (2, 2)]),
+     (1, 1000, [(0, 0), (1, 1)])],
+)
+def test_a_plate_read_alike_joins_a_track_only_within_two_widths_a_read_frame(gap: int, moved: int,
+                                                                               frames: list[tuple[int, int]]) -> None:
+    # _plate boxes are 120 px wide at one height, so their centres lie `moved` apart and never overlap here: the
+    # text alone joins them, up to 2 widths (240 px) for each read frame between the two readings
+    tracker = PlateTracker()
+    tracker.add(0, 0.0, [_plate("ABC123", 0)])
+    for frame in range(1, gap):
+        tracker.add(frame, frame / 10, [])
+    tracker.add(gap, gap / 10, [_plate("ABC123", moved)])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", seen) for seen in frames]
+
+
+def test_two_plates_read_alike_in_one_frame_never_join_one_track() -> None:
+    tracker = PlateTracker()
+    tracker.add(0, 0.0, [_plate("ABC123", 0)])
+    # both continue the track: one where it was, one 130 px on (no overlap, but read alike and near enough)
+    tracker.add(1, 0.1, [_plate("ABC123", 0), _plate("ABC123", 130)])
+    assert [(p.text, p.frames, p.box[0]) for p in tracker.plates()] == [("ABC123", (0, 1), 0),
+                                                                       ("ABC123", (1, 1), 130)]
+
+
 @pytest.mark.parametrize(("content", "reason"), [(b"", "empty file"), (b"just text", "not a video")])
 def test_a_file_that_is_not_a_video_gets_a_one_line_error(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "broken.mp4"
