@@ -103,9 +103,12 @@ def test_onnx_export_detects_like_torch(tmp_path: Path) -> None:
     assert np.abs(heat - torch.sigmoid(torch_heat).numpy()).max() < 1e-4
     assert np.abs(corners - torch_corners.numpy()).max() < 1e-4
 
-    expected = decode_detections(heat[0, 0], corners[0], 0.05)
-    found = predictor.detect(photo, min_score=0.05)
-    assert len(found) == len(expected)
+    # a 2-step model scores every cell near its prior, so the threshold is set under its best cells: the mapping
+    # back to the photo is then checked on the detections it makes rather than on none
+    threshold = float(np.sort(heat.ravel())[-20])
+    expected = decode_detections(heat[0, 0], corners[0], threshold)
+    found = predictor.detect(photo, min_score=threshold)
+    assert len(found) == len(expected) >= 1, len(found)
     for ours, theirs in zip(found, expected):
         assert np.allclose(ours.quad, theirs.quad * 2, atol=1e-3)  # 1280 px photo -> 640 px input
 
@@ -202,10 +205,25 @@ def test_the_shipped_int8_detector_finds_rendered_plates_at_their_corners() -> N
 
 def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = _config(tmp_path / "run", steps=2)
-    training.train_detector(cfg)
+    model = training.train_detector(cfg)
     monkeypatch.setattr(training, "CALIBRATION_SCENES", 4)
     onnx_path = training.export_detector_run(cfg.out_dir, tmp_path / "detector.onnx", int8=True)
     card = json.loads(onnx_path.with_suffix(".card.json").read_text())
     assert card["int8"]["kept_float"] and card["int8"]["size_bytes_float"] > card["size_bytes"]
     assert set(card["accuracy"]) == set(card["accuracy_float"]) == {"recall", "fp_per_image", "corner_px"}
-    assert DetectionPredictor(onnx_path, threads=1).detect(np.zeros((360, 640, 3), np.uint8)) is not None
+
+    # On the first of the 4 scenes the 8 bits were calibrated on (the card names their seed), every activation lies
+    # inside its calibrated range, so what remains is rounding to 1/255 of each range: in the layers between the
+    # float stem and heads, which moves outputs under 0.3 by a few parts in a thousand, and at the heatmap's output,
+    # whose range here is about 0.05 wide (1e-4 at most). Measured: 3.5e-4 on the heatmap, 5.8e-4 on the corners.
+    # A scene brighter than all 4 would saturate the 8 bits instead (measured: 0.05 on the corners near a bright
+    # plate); real exports calibrate on 256 scenes.
+    assert f"seed {cfg.seed + 2}" in card["int8"]["calibration"]
+    scene = training.SyntheticSceneBatches(select_styles(None), cfg, cfg.seed + 2).sample(0).image[None, None]
+    (heat8, corners8), (heat, corners) = training.onnx_outputs(onnx_path)(scene), training.torch_outputs(model)(scene)
+    tolerance = 2e-3
+    # After 2 steps the heatmap is still the prior score nearly everywhere, so it checks the scores' scale and
+    # offset; every corner channel varies over the scene by more than twice the tolerance, so a flat int8 output
+    # would miss there.
+    assert np.abs(corners).max() < 0.3 and np.ptp(corners, axis=(0, 2, 3)).min() > 2 * tolerance
+    assert np.abs(heat8 - heat).max() < tolerance and np.abs(corners8 - corners).max() < tolerance

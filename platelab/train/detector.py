@@ -42,7 +42,7 @@ from platelab.synth.scene import SceneConfig, render_scene
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import load_checkpoint, save_training_state
-from platelab.train.export import export_onnx
+from platelab.train.export import export_onnx, publish, require_agreement
 from platelab.train.loop import (
     CHECKPOINT,
     MetricsLog,
@@ -386,7 +386,8 @@ def model_gflops(model: PlateDetector) -> float:
 
 
 def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
-    """The run's last checkpoint -> ONNX at out, checked against torch, with the model card beside it.
+    """The run's last checkpoint -> ONNX at out, checked against torch (nothing is written unless they agree,
+    platelab.train.export.require_agreement), with the model card beside it.
 
     int8: weights and activations in 8 bits (calibrated on synthetic scenes), measured again on the run's
     synthetic validation set beside the float model; the card records both.
@@ -397,9 +398,9 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
     model.eval()
     sample = synthetic_validation_set(cfg.model_copy(update={"val_size": 4})).images.numpy()
     with tempfile.TemporaryDirectory() as folder:
-        float_path = Path(folder) / out.name if int8 else out
+        float_path = Path(folder) / out.name
         export_detector(model, float_path)
-        max_diff = check_detector_export(model, float_path, sample)
+        max_diff = require_agreement(check_detector_export(model, float_path, sample), out)  # int8: as in recipe.py
         extra = {}
         if int8:
             validation = synthetic_validation_set(cfg)
@@ -413,6 +414,8 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
                      "int8": {"calibration": f"{CALIBRATION_SCENES} synthetic scenes (seed {cfg.seed + 2})",
                               "kept_float": kept_float, "size_bytes_float": float_path.stat().st_size,
                               "command": f"platelab export {run} --out {out} --int8"}}
+        else:
+            publish(float_path, out)
     write_model_card(out, run, cfg, "plate detection (photo -> plate corners)",
                      "synthetic scenes only (platelab.synth.scene), styles: " + (", ".join(cfg.styles) or "all"),
                      max_diff, input_size=list(model.input_size),

@@ -1,0 +1,142 @@
+"""Training's exact figures: the warm-up schedule, the clipped step, the wall time a resumed run carries on, and
+exports refused unless the ONNX graph computes what its torch model does."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from platelab.cli import app  # noqa: E402
+from platelab.train import detector as detector_training  # noqa: E402
+from platelab.train import recipe  # noqa: E402
+from platelab.train import recognizer as recognizer_training  # noqa: E402
+from platelab.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from platelab.train.config import RecognizerTrainConfig  # noqa: E402
+from platelab.train.export import EXPORT_TOLERANCE, ExportMismatch  # noqa: E402
+from platelab.train.loop import CLIP_NORM, Run, optimizer_step, schedule  # noqa: E402
+
+REFUSED = "not written: the ONNX graph's outputs differ from torch's"
+
+
+def _recognizer_run(out: Path, **changes: object) -> RecognizerTrainConfig:
+    settings = dict(out_dir=out, steps=4, batch_size=4, workers=0, val_size=4, val_every=1, checkpoint_every=2,
+                    warmup_steps=1, threads=1)
+    return RecognizerTrainConfig(**(settings | changes))
+
+
+def _detector_run(out: Path) -> detector_training.DetectorTrainConfig:
+    return detector_training.DetectorTrainConfig(out_dir=out, steps=2, batch_size=2, workers=0, val_size=2,
+                                                 val_every=100, checkpoint_every=2, warmup_steps=1, threads=1)
+
+
+def test_the_learning_rate_warms_up_linearly_then_decays_by_a_cosine_to_two_percent() -> None:
+    factor = schedule(10, 4)
+    # step s of the 4 warm-up steps runs at (s + 1) / 4 of the peak rate, reaching the peak on the last one
+    assert [factor(step) for step in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    # then half a cosine over the 6 steps left, from 1 down to 0.02: half-way (step 7) at their mean, 0.51
+    assert factor(4) == pytest.approx(1.0) and factor(7) == pytest.approx(0.51)
+    assert factor(10) == pytest.approx(0.02) and factor(25) == pytest.approx(0.02)
+    assert schedule(10, 0)(0) == pytest.approx(1.0)
+
+
+def _weights_after_one_step(gradient: list[float], out: Path) -> torch.Tensor:
+    """Weights starting at 0 after optimizer_step on a loss whose gradient is `gradient`, under plain SGD at rate 1:
+    the step is exactly minus the gradient optimizer_step lets through."""
+    model = nn.Linear(len(gradient), 1, bias=False)
+    nn.init.zeros_(model.weight)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    run = Run(out, torch.device("cpu"), optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0), 0, 0.0)
+    optimizer_step((model.weight[0] * torch.tensor(gradient)).sum(), model, run)
+    return model.weight.detach()[0]
+
+
+def test_a_step_on_a_steep_gradient_is_cut_to_the_clip_norm_in_the_same_direction(tmp_path: Path) -> None:
+    # gradient (300, 400): length 500, direction (0.6, 0.8); cut to length CLIP_NORM it is CLIP_NORM * (0.6, 0.8)
+    assert CLIP_NORM < 500
+    clipped = _weights_after_one_step([300.0, 400.0], tmp_path)
+    assert torch.allclose(clipped, -CLIP_NORM * torch.tensor([0.6, 0.8]), rtol=1e-6, atol=0), clipped
+    # a gradient shorter than the limit passes whole
+    whole = _weights_after_one_step([0.3, 0.4], tmp_path)
+    assert torch.allclose(whole, torch.tensor([-0.3, -0.4]), rtol=1e-6, atol=0), whole
+
+
+def test_a_resumed_run_logs_its_wall_time_on_from_the_time_before_the_break(tmp_path: Path) -> None:
+    recognizer_training.train_recognizer(_recognizer_run(tmp_path, stop_after=2))
+    # as if the 2 steps before the break had taken 1000 s
+    save_checkpoint(tmp_path / "last.ckpt", {**load_checkpoint(tmp_path / "last.ckpt"), "elapsed": 1000.0})
+    began = time.perf_counter()
+    recognizer_training.train_recognizer(_recognizer_run(tmp_path), resume=True)
+    resumed_for = time.perf_counter() - began
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    logged = {line["step"]: line["seconds"] for line in map(json.loads, lines)}
+    assert sorted(logged) == [1, 2, 3, 4]
+    # seconds are logged to 0.1 s
+    assert all(1000.0 <= logged[step] <= 1000.0 + resumed_for + 0.05 for step in (3, 4)), (logged, resumed_for)
+
+
+def _exporting_altered(export: Callable[..., Path], alter: Callable[[nn.Module], object]) -> Callable[..., Path]:
+    """export, but of a copy of the model that alter changed: a graph that no longer computes what the model does."""
+
+    def export_altered(model: nn.Module, path: Path, *args: object) -> Path:
+        altered = copy.deepcopy(model)
+        with torch.no_grad():
+            alter(altered)
+        return export(altered, path, *args)
+
+    return export_altered
+
+
+@pytest.mark.parametrize("int8", [[], ["--int8"]], ids=["float", "int8"])
+def test_a_recognizer_export_whose_graph_is_not_the_model_is_refused_and_leaves_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, int8: list[str]
+) -> None:
+    cfg = _recognizer_run(tmp_path / "run")
+    recognizer_training.train_recognizer(cfg)
+    out = recipe.export_run(cfg.out_dir, tmp_path / "model.onnx")
+    kept = out.read_bytes(), out.with_suffix(".card.json").read_bytes()
+    # One more logit for the first class of the first slot: its probability, about 1/37 in a 4-step model, becomes
+    # e / (e + 36) = 0.07, so the graph misses by 0.04, 400 times the tolerance.
+    monkeypatch.setattr(recipe, "export_recognizer", _exporting_altered(
+        recipe.export_recognizer, lambda model: model.head.classify.bias[0].add_(1.0)))
+    result = CliRunner().invoke(app, ["export", str(cfg.out_dir), "--out", str(out), *int8])
+    assert result.exit_code == 2 and REFUSED in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert (out.read_bytes(), out.with_suffix(".card.json").read_bytes()) == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.card.json", "model.onnx", "run"]  # no temporaries
+
+
+@pytest.mark.parametrize("int8", [False, True], ids=["float", "int8"])
+def test_a_detector_export_whose_graph_is_not_the_model_is_refused_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, int8: bool
+) -> None:
+    cfg = _detector_run(tmp_path / "run")
+    detector_training.train_detector(cfg)
+    # One more heat logit: the prior score 0.05 becomes 0.05e / (0.05e + 0.95) = 0.125, 750 times the tolerance.
+    monkeypatch.setattr(detector_training, "export_detector", _exporting_altered(
+        detector_training.export_detector, lambda model: model.heat.bias.add_(1.0)))
+    out = tmp_path / "detector.onnx"
+    with pytest.raises(ExportMismatch, match=REFUSED):
+        detector_training.export_detector_run(cfg.out_dir, out, int8=int8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_real_export_records_its_difference_within_the_tolerance(tmp_path: Path) -> None:
+    recognizer = _recognizer_run(tmp_path / "recognizer")
+    recognizer_training.train_recognizer(recognizer)
+    detector = _detector_run(tmp_path / "detector")
+    detector_training.train_detector(detector)
+    cards = [recipe.export_run(recognizer.out_dir, tmp_path / "recognizer.onnx"),
+             detector_training.export_detector_run(detector.out_dir, tmp_path / "detector.onnx")]
+    for card in cards:
+        max_diff = json.loads(card.with_suffix(".card.json").read_text())["onnx_vs_torch_max_abs_diff"]
+        assert 0 <= max_diff <= EXPORT_TOLERANCE, (card.name, max_diff)
