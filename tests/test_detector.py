@@ -213,9 +213,9 @@ def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch
     assert set(card["accuracy"]) == set(card["accuracy_float"]) == {"recall", "fp_per_image", "corner_px"}
 
     # On the first of the 4 scenes the 8 bits were calibrated on (the card names their seed), every activation lies
-    # inside its calibrated range, so what remains is rounding to 1/255 of each range: in the layers between the
-    # float stem and heads, which moves outputs under 0.3 by a few parts in a thousand, and at the heatmap's output,
-    # whose range here is about 0.05 wide (1e-4 at most). Measured: 3.5e-4 on the heatmap, 5.8e-4 on the corners.
+    # inside its calibrated range, so what remains is rounding to 1/255 of each range in the layers between the
+    # float stem and heads (the heads and the scores after them are float: quantize.float_outputs), which moves
+    # outputs under 0.3 by a few parts in a thousand. Measured: 5.8e-4 on the corners.
     # A scene brighter than all 4 would saturate the 8 bits instead (measured: 0.05 on the corners near a bright
     # plate); real exports calibrate on 256 scenes.
     assert f"seed {cfg.seed + 2}" in card["int8"]["calibration"]

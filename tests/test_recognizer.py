@@ -47,6 +47,10 @@ def test_the_8_bit_recognizer_reads_as_the_float_one() -> None:
     floats, eights = (Recognizer(default_model(name)).read(images) for name in ("recognizer-float", "recognizer"))
     assert np.mean([a.text == b.text for a, b in zip(floats, eights)]) >= 0.95
     assert default_model("recognizer").stat().st_size < default_model("recognizer-float").stat().st_size / 3
+    # its probabilities come from a float softmax (quantize.float_outputs): rounded to 8 bits, a frame's unlikely
+    # characters would be exactly 0, and they are what a format prior or class scale weighs
+    probabilities = Recognizer(default_model("recognizer")).predictor.probabilities(images[:4])
+    assert np.all(probabilities > 0) and len(np.unique(probabilities)) > 256
 
 
 def _unseen_synthetic_accuracy(per_style: int = 10, two_rows_only: bool = False, tta: bool = False) -> float:

@@ -87,8 +87,8 @@ def table_rows(model: str, sets: dict[str, dict[str, Any]]) -> Iterable[str]:
         for prior, result in _by_prior(figures):
             photos = (f"{result['found']} | {result['false_plates'] / figures['photos']:.2f}"
                       if "found" in result else " | ")
-            yield (f"| {model} | {name} | {prior} | {result['read']} of {figures['items']} ({result['share']:.1%}) | "
-                   f"{photos} |")
+            share = result["read"] / figures["items"]  # not the card's share, rounded once already
+            yield f"| {model} | {name} | {prior} | {result['read']} of {figures['items']} ({share:.1%}) | {photos} |"
 
 
 def _photo_note(figures: dict[str, Any], result: dict[str, Any]) -> str:
@@ -102,7 +102,7 @@ def summary_lines(measured: dict[str, Any]) -> list[str]:
     """A card's measured section in a few lines of plain text: per set, the share read under each prior."""
     lines = []
     for name, figures in measured["sets"].items():
-        shares = "; ".join(f"{prior} {result['share']:.1%}" + _photo_note(figures, result)
+        shares = "; ".join(f"{prior} {result['read'] / figures['items']:.1%}" + _photo_note(figures, result)
                            for prior, result in _by_prior(figures))
         photos = f" in {figures['photos']} photos" if "photos" in figures else ""
         lines.append(f"{name}, {figures['items']} plates{photos}, read with each prior: {shares}")

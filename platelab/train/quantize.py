@@ -4,7 +4,8 @@ inputs. On the 2-core CPU the detector takes about half its float time, the reco
 Some layers stay float. The detector's first convolution (it sees the raw standardised pixels) and output heads
 (scores and corner offsets read as exact values): quantized too, they cost 2 to 3 of the 118 US photos' plates;
 with them kept float, none. The recognizer's first convolution and its classifier, by the same reasoning:
-quantized too, they read one crop of crops-us fewer (measured in docs/engine_log.md).
+quantized too, they read one crop of crops-us fewer (measured in docs/engine_log.md). What follows the last
+weighted layer stays float as well (float_outputs).
 """
 
 from __future__ import annotations
@@ -49,8 +50,36 @@ def quantize(source: Path, out: Path, batches: Sequence[np.ndarray], kept_float:
             quantize_static(str(prepared), str(temp), _Batches(batches, float_model.graph.input[0].name),
                             quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, nodes_to_exclude=kept)
-            quantized = onnx.load(str(temp))
+            quantized = float_outputs(onnx.load(str(temp)))
             del quantized.metadata_props[:]
             quantized.metadata_props.extend(float_model.metadata_props)
             onnx.save(quantized, str(temp))
     return kept
+
+
+def float_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    """model with the quantize-dequantize pairs after its last weighted layer taken out, in place: the outputs are
+    then computed in float from that layer's float result. quantize_static rounds them otherwise: the recognizer's
+    logits and probabilities to 256 levels (most of a frame's alternatives exactly 0, which no prior or class scale
+    can then raise), the detector's heat scores likewise. Measured on the shipped models: as many false plates, a
+    few more plates read, each set within chance (docs/engine_log.md)."""
+    nodes = list(model.graph.node)
+    last = max(i for i, node in enumerate(nodes) if node.op_type in WEIGHTED_OPS)
+    pairs = [node for node in nodes[last + 1 :] if node.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    quantized_from = {node.output[0]: node.input[0] for node in pairs if node.op_type == "QuantizeLinear"}
+    dequantized = {node.output[0]: quantized_from[node.input[0]]
+                   for node in pairs if node.op_type == "DequantizeLinear"}
+    outputs = {output.name for output in model.graph.output}
+    for node in pairs:
+        model.graph.node.remove(node)
+    # a graph output came from a dequantize: its float source takes the output's name
+    renamed = {source: name for name, source in dequantized.items() if name in outputs}
+    for node in model.graph.node:
+        node.input[:] = [renamed.get(dequantized.get(name, name), dequantized.get(name, name)) for name in node.input]
+        node.output[:] = [renamed.get(name, name) for name in node.output]
+    # the pairs' scales and zero points, which onnxruntime would warn about at every load
+    used = {name for node in model.graph.node for name in node.input}
+    for initializer in [i for i in model.graph.initializer if i.name not in used]:
+        model.graph.initializer.remove(initializer)
+    onnx.checker.check_model(model)
+    return model
