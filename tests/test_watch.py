@@ -79,7 +79,7 @@ def test_read_marks_the_wanted_plate_in_a_photo(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (REAL_DATA / "endtoend-us").is_dir(), reason="../shared/data/real is not here")
 def test_real_us_photos_wanted_plates_found() -> None:
     # Measured with the shipped models (python benchmarks/watch.py): 89.8% of the labelled plates found among
-    # 100,000 other wanted plates, no false alert; 82.2% are read exactly.
+    # 100,000 other wanted plates, no false alert; 83.1% are read exactly.
     labels = read_labels(REAL_DATA / "endtoend-us", "photos")
     watch = WatchList([label.plate for label in labels])
     reader = Reader(prior="us", candidates=5)

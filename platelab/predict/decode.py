@@ -14,6 +14,7 @@ from typing import NamedTuple, TypeAlias
 import numpy as np
 
 from platelab.predict.charset import Charset
+from platelab.predict.thresholds import MIN_CANDIDATE_CHAR
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,12 @@ def _candidates(
     read otherwise, and with one
     character fewer (a logo or a bolt read as a character is the commonest misreading), each shortened reading
     decoded again under the prior and weighed by how blank the dropped character's frames ever were (run_blank;
-    a character never blank in any frame is not dropped).
+    a character whose frames were all but never blank, under MIN_CANDIDATE_CHAR, is not dropped).
     A text's confidence is computed as the reading's; texts written alike (O and 0 where the country writes 0)
-    count once, at the likelier one's confidence. Texts the network gave no probability at all (an 8-bit model's
-    outputs are mostly exact zeros) are not candidates: listed, they would match any plate a character away."""
+    count once, at the likelier one's confidence. A text with a character the network all but ruled out (under
+    MIN_CANDIDATE_CHAR at its place) is not a candidate: listed, it would match any plate a character away."""
     positions = np.arange(len(greedy))
-    dropped = [i for i in positions if run_blank[i] > 0] if len(greedy) > 1 else []
+    dropped = [i for i in positions if run_blank[i] >= MIN_CANDIDATE_CHAR] if len(greedy) > 1 else []
     shortened = [np.delete(positions, i) for i in dropped]
     variants = [(reading, 1.0)] + [
         (_choose(char_probs[kept], greedy[kept], prior, charset.pad_index), float(run_blank[i]))
@@ -137,12 +138,14 @@ def _candidates(
     scored: list[tuple[str, float]] = []
     for (choice, dist), weight in variants:
         for classes, _ in most_likely(dist, 2 * n):  # room for texts written alike
-            confidence = float(np.prod(dist[np.arange(len(classes)), classes]) * scale) * weight
-            scored.append(("".join(charset.char(c) for c in choice.write(classes)), confidence))
+            chars = dist[np.arange(len(classes)), classes]
+            if scored and chars.min() < MIN_CANDIDATE_CHAR:  # the first is the reading itself, always kept
+                continue
+            scored.append(("".join(charset.char(c) for c in choice.write(classes)),
+                           float(np.prod(chars) * scale) * weight))
     texts = dict([scored[0]])
     for text, confidence in sorted(scored[1:], key=lambda item: -item[1]):
-        if confidence > 0:
-            texts.setdefault(text, confidence)
+        texts.setdefault(text, confidence)
     return tuple(list(texts.items())[:n])
 
 

@@ -22,3 +22,8 @@ MIN_CHARACTERS = 4
 # a list among 100,000 others and no plate was marked wrongly (benchmarks/watch.py); under the US prior 10 find no
 # more crops-us plates than 5.
 WATCH_CANDIDATES = 5
+# A candidate text's every character must have at least this probability at its place: the 8-bit recognizer's
+# outputs were rounded to steps of 1/255 until 2026-12-07, so that alternatives under half a step were exactly 0 and
+# never listed, and a sure reading then listed no neighbours to match a watch list wrongly. The float outputs keep
+# that line by rule rather than by rounding, for the float model too.
+MIN_CANDIDATE_CHAR = 1 / 510
