@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -54,27 +54,37 @@ def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, 
     """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order (inputs: the
     files no drawing may replace; read: what a worker does with one file, which tests replace). A model or prior
     that cannot be used raises here, as with one process, not as a broken pool. When a process dies (killed for
-    memory by one huge file), the files not yet read are read again one at a time, so the file it died on is the
-    only one that fails, with its error; the rest then go back to all the workers."""
+    memory by one huge file), the files that were in its pool's hands are read again one at a time, so the file it
+    died on is the only one that fails, with its error, and the rest go back to all the workers."""
     options.build(threads=1)
-    pending, processes = list(files), workers
+    pending, alone = list(files), 0  # alone: how many of the pending files to read with one process
     executor: ProcessPoolExecutor | None = None
     try:
         while pending:
-            executor = _pool(min(processes, len(pending)), options, inputs)
-            futures = [executor.submit(read, (path, name, draw, every)) for path, name in pending]
+            batch = pending[:alone] if alone else pending
+            size = 1 if alone else min(workers, len(batch))
+            executor = _pool(size, options, inputs)
+            futures: list[Future[ImageResult]] = []
             done = 0
             try:
+                futures.extend(executor.submit(read, (path, name, draw, every)) for path, name in batch)
                 for future in futures:
                     yield future.result()
                     done += 1
             except BrokenProcessPool:
-                if processes == 1:  # the only process died on this file and on no other
-                    name = pending[done][1]
+                if size == 1:  # the only process died on this file and on no other
+                    name = batch[done][1]
                     yield ImageResult(name, error=f"{name}: not read: the reading process died on it (out of memory?)")
-                    done, processes = done + 1, workers
+                    done += 1
                 else:
-                    processes = 1
+                    # a pool holds at most 2 x its processes + 1 files at once (running or queued), besides those
+                    # it finished out of order: the file a process died on is among them
+                    finished = sum(f.done() and f.exception() is None for f in futures[done:])
+                    alone = min(len(pending) - done, 2 * size + 1 + finished)
+            else:
+                alone = 0
+            if size == 1 and alone:
+                alone = max(alone - done, 0)
             pending = pending[done:]
             _stop(executor)
             executor = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -49,23 +50,61 @@ def test_workers_given_a_prior_the_model_lacks_fail_as_one_process_does(tmp_path
 
 
 def _dies_on_files_named_kill(task: tuple[Path, str, Path | None, int]) -> ImageResult:
-    if task[0].name.startswith("kill"):
+    """Ends its process on a file named kill*, and on a file named once* the first time it is read (a process
+    killed for another's memory)."""
+    path = task[0]
+    first_time = path.with_suffix(".read")
+    if path.name.startswith("once") and not first_time.exists():
+        first_time.touch()
+        os._exit(9)
+    if path.name.startswith("kill"):
         os._exit(9)  # as the kernel's out-of-memory killer would end it: no exception, no result
     return parallel._read(task)
 
 
-def test_a_process_that_dies_on_one_file_fails_that_file_alone(tmp_path: Path) -> None:
+def _read_dying(tmp_path: Path, names: list[str],
+                monkeypatch: pytest.MonkeyPatch) -> tuple[list[ImageResult], list[int]]:
+    """The files read by 2 workers that die as _dies_on_files_named_kill says, and the size of each pool started."""
     photo = write_demo(tmp_path / "demo")
-    names = ["a.jpg", "kill-1.jpg", "b.jpg", "c.jpg", "kill-2.jpg", "d.jpg"]
     for name in names:
         shutil.copy(photo, tmp_path / name)
-    files = [(tmp_path / name, name) for name in names]
+    sizes: list[int] = []
+    start_pool = parallel._pool
+
+    def counted_pool(size: int, *args: Any) -> Any:
+        sizes.append(size)
+        return start_pool(size, *args)
+
+    monkeypatch.setattr(parallel, "_pool", counted_pool)
     options = PhotoReaderOptions(None, None, None, None, MIN_SCORE, True, MIN_CHARACTERS, False, 1)
-    results = list(parallel.read_in_workers(files, options, None, 1, 2, read=_dies_on_files_named_kill))
-    alone = next(iter(read_paths([photo])))
+    files = [(tmp_path / name, name) for name in names]
+    return list(parallel.read_in_workers(files, options, None, 1, 2, read=_dies_on_files_named_kill)), sizes
+
+
+def test_a_process_that_dies_on_one_file_fails_that_file_alone(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    names = ["a.jpg", "kill-1.jpg", "b.jpg", "c.jpg", "kill-2.jpg", "d.jpg"]
+    results, _ = _read_dying(tmp_path, names, monkeypatch)
+    alone = next(iter(read_paths([tmp_path / "a.jpg"])))
     assert [r.file for r in results] == names
     for result in results:
         if result.file.startswith("kill"):
             assert result.error == f"{result.file}: not read: the reading process died on it (out of memory?)"
         else:
             assert result.error is None and result.plates == alone.plates
+
+
+def test_after_a_death_no_file_is_to_blame_for_the_rest_go_back_to_all_the_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pool of 2 holds at most 5 files at once besides those it finished: those are read again alone, and read
+    # well, so the 14 after them go back to 2 processes
+    names = ["a.jpg", "once.jpg", *(f"{i:02d}.jpg" for i in range(18))]
+    results, sizes = _read_dying(tmp_path, names, monkeypatch)
+    assert [r.file for r in results] == names and all(r.error is None and r.plates for r in results)
+    assert sizes == [2, 1, 2]
+
+
+def test_a_file_that_ends_a_pool_of_one_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results, sizes = _read_dying(tmp_path, ["kill.jpg"], monkeypatch)
+    assert [r.error for r in results] == ["kill.jpg: not read: the reading process died on it (out of memory?)"]
+    assert sizes == [1]
