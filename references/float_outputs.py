@@ -33,7 +33,11 @@ def main() -> None:
             parser.error(f"{path}: its card has no int8 section: not an 8-bit export")
         with atomic_path(path) as temp:
             onnx.save(float_outputs(onnx.load(str(path))), str(temp))
-        card["int8"]["float_outputs"] = command
+        card["int8"]["float_outputs"] = {
+            "command": command,
+            "note": "the card's accuracy figures from the export (accuracy, accuracy_int8) are of the graph before "
+                    "this; its measured section, written by benchmarks/cards.py --write, is of this one",
+        }
         card["size_bytes"] = path.stat().st_size
         atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
         print(f"wrote {path} ({card['size_bytes']} bytes) and its card")

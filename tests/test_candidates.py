@@ -191,6 +191,19 @@ def test_a_character_the_network_all_but_ruled_out_makes_no_candidate() -> None:
     assert [text for text, _ in decoded.candidates] == ["FGJ235", "FGI235", "EGJ235", "EGI235"]
 
 
+def test_under_a_prior_the_floor_weighs_the_networks_own_probabilities() -> None:
+    # A digit place read as K (0.97): the prior shares the rest among the digits, 4 at 0.02 of the network's
+    # probability and 7 at 0.001, 90% and 5% of the digits' share; 7 stays no candidate, as without the prior.
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 1.0)], CHARSET)
+    frames = np.full((13, CHARSET.classes), 1e-4, np.float32)
+    for t, c in enumerate("_A_B_C_1_2_K_"):
+        frames[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = 1.0
+    frames[11, CHARSET.chars.index("K")], frames[11, CHARSET.chars.index("4")] = 0.97, 0.02
+    frames[11, CHARSET.chars.index("7")] = 0.001
+    [decoded] = decode_ctc(frames[None], CHARSET, prior, candidates=5)
+    assert [text for text, _ in decoded.candidates] == ["ABC124"]
+
+
 def test_the_first_candidate_keeps_the_plates_confidence_exactly() -> None:
     plate = PlateResult("AB123", 0.8373, (), (0, 0, 1, 1), QUAD,
                         candidates=(Candidate("AB123", 0.8373), Candidate("A8123", 0.1)))

@@ -137,12 +137,14 @@ def _candidates(
     ]
     scored: list[tuple[str, float]] = []
     for (choice, dist), weight in variants:
+        # the floor is on the network's own probabilities, not on a prior's shares of them
+        evidence = dist if choice.allowed_probs is None else choice.allowed_probs
         for classes, _ in most_likely(dist, 2 * n):  # room for texts written alike
-            chars = dist[np.arange(len(classes)), classes]
-            if scored and chars.min() < MIN_CANDIDATE_CHAR:  # the first is the reading itself, always kept
+            places = np.arange(len(classes))
+            if scored and evidence[places, classes].min() < MIN_CANDIDATE_CHAR:  # the reading itself is always kept
                 continue
             scored.append(("".join(charset.char(c) for c in choice.write(classes)),
-                           float(np.prod(chars) * scale) * weight))
+                           float(np.prod(dist[places, classes]) * scale) * weight))
     texts = dict([scored[0]])
     for text, confidence in sorted(scored[1:], key=lambda item: -item[1]):
         texts.setdefault(text, confidence)

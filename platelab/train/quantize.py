@@ -58,28 +58,66 @@ def quantize(source: Path, out: Path, batches: Sequence[np.ndarray], kept_float:
 
 
 def float_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
-    """model with the quantize-dequantize pairs after its last weighted layer taken out, in place: the outputs are
-    then computed in float from that layer's float result. quantize_static rounds them otherwise: the recognizer's
-    logits and probabilities to 256 levels (most of a frame's alternatives exactly 0, which no prior or class scale
-    can then raise), the detector's heat scores likewise. Measured on the shipped models: as many false plates, a
-    few more plates read, each set within chance (docs/engine_log.md)."""
-    nodes = list(model.graph.node)
-    last = max(i for i, node in enumerate(nodes) if node.op_type in WEIGHTED_OPS)
-    pairs = [node for node in nodes[last + 1 :] if node.op_type in ("QuantizeLinear", "DequantizeLinear")]
-    quantized_from = {node.output[0]: node.input[0] for node in pairs if node.op_type == "QuantizeLinear"}
-    dequantized = {node.output[0]: quantized_from[node.input[0]]
-                   for node in pairs if node.op_type == "DequantizeLinear"}
-    outputs = {output.name for output in model.graph.output}
-    for node in pairs:
-        model.graph.node.remove(node)
-    # a graph output came from a dequantize: its float source takes the output's name
-    renamed = {source: name for name, source in dequantized.items() if name in outputs}
-    for node in model.graph.node:
-        node.input[:] = [renamed.get(dequantized.get(name, name), dequantized.get(name, name)) for name in node.input]
-        node.output[:] = [renamed.get(name, name) for name in node.output]
+    """model with the quantize-dequantize pairs between its outputs and the weighted layers that make them taken
+    out, in place: the outputs are then computed in float from those layers' float results. quantize_static rounds
+    them otherwise: the recognizer's logits and probabilities to 256 levels (most of a frame's alternatives exactly
+    0, which no prior or class scale can then raise), the detector's heat scores likewise. Measured on the shipped
+    models: as many false plates, a few more plates read, each set within chance (docs/engine_log.md)."""
+    graph = model.graph
+    producer = {name: node for node in graph.node for name in node.output}
+    weighted_inputs = {name for node in graph.node if node.op_type in WEIGHTED_OPS for name in node.input}
+    outputs = [output.name for output in graph.output]
+    # each output's ancestors back to the weighted layers, through layers without weights (softmax, sigmoid, bias
+    # add): a dequantize there of a quantize is bypassed; one of a constant (an 8-bit bias) is the layer's own
+    float_source: dict[str, str] = {}
+    walked: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        name = stack.pop()
+        node = producer.get(name)
+        if name in walked or node is None or node.op_type in WEIGHTED_OPS:
+            continue
+        walked.add(name)
+        if node.op_type == "DequantizeLinear":
+            quantize = producer.get(node.input[0])
+            # a weighted layer that also reads this one stays 8-bit
+            if quantize is not None and quantize.op_type == "QuantizeLinear" and name not in weighted_inputs:
+                float_source[node.output[0]] = quantize.input[0]
+                stack.append(quantize.input[0])
+            continue
+        stack.extend(node.input)
+
+    def source(name: str) -> str:
+        while name in float_source:
+            name = float_source[name]
+        return name
+
+    bypassed = [producer[name] for name in float_source]
+    for node in bypassed:
+        graph.node.remove(node)
+    for node in graph.node:
+        node.input[:] = [source(name) for name in node.input]
+    still_read = {name for node in graph.node for name in node.input}
+    for quantize in {id(producer[node.input[0]]): producer[node.input[0]] for node in bypassed}.values():
+        if quantize.output[0] not in still_read:
+            graph.node.remove(quantize)
+    # an output that was a dequantize's takes its float source's name, or a copy of it where that tensor is an
+    # output of its own or feeds another output too
+    renamed: dict[str, str] = {}
+    for output in outputs:
+        float_name = source(output)
+        if float_name == output:
+            continue
+        if float_name in renamed or float_name in outputs or float_name not in producer:
+            graph.node.append(onnx.helper.make_node("Identity", [renamed.get(float_name, float_name)], [output]))
+            continue
+        renamed[float_name] = output
+        for node in graph.node:
+            node.input[:] = [output if name == float_name else name for name in node.input]
+            node.output[:] = [output if name == float_name else name for name in node.output]
     # the pairs' scales and zero points, which onnxruntime would warn about at every load
-    used = {name for node in model.graph.node for name in node.input}
-    for initializer in [i for i in model.graph.initializer if i.name not in used]:
-        model.graph.initializer.remove(initializer)
+    used = {name for node in graph.node for name in node.input}
+    for initializer in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(initializer)
     onnx.checker.check_model(model)
     return model

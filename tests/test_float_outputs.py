@@ -1,0 +1,88 @@
+"""quantize.float_outputs on small hand-built graphs: every output computed in float from its weighted layers,
+whatever the order of the graph's nodes, with the outputs' names kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+import onnxruntime as ort  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from platelab.train.quantize import float_outputs  # noqa: E402
+
+X = np.array([[0.37, 0.81, 0.26]], np.float32)
+W1 = np.array([[0.53, 0.12], [0.91, 0.44], [0.28, 0.67]], np.float32)
+W2 = np.array([[0.31, 0.72], [0.15, 0.58], [0.86, 0.24]], np.float32)
+W3 = np.array([[0.47, 0.19], [0.63, 0.95]], np.float32)
+BIAS = np.array([3, 7], np.int32)  # an 8-bit layer's bias: int32 at the scale 0.01
+STEP = 0.1  # the quantize-dequantize pairs' step: any output they round moves by up to 0.05
+
+
+def _pair(name: str, source: str) -> list[onnx.NodeProto]:
+    return [helper.make_node("QuantizeLinear", [source, "step", "zero"], [f"{name}_q"]),
+            helper.make_node("DequantizeLinear", [f"{name}_q", "step", "zero"], [name])]
+
+
+def _model(nodes: list[onnx.NodeProto], outputs: list[str]) -> onnx.ModelProto:
+    read = {name for node in nodes for name in node.input}
+    initializers = [numpy_helper.from_array(array, name) for name, array in
+                    (("w1", W1), ("w2", W2), ("w3", W3), ("bias", BIAS), ("step", np.array(STEP, np.float32)),
+                     ("zero", np.array(0, np.uint8)), ("bias_step", np.array(0.01, np.float32)),
+                     ("bias_zero", np.array(0, np.int32))) if name in read]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                              [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 2]) for name in outputs],
+                              initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _run(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, {"x": X})))
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-values))
+
+
+def _assert_float(model: onnx.ModelProto, expected: dict[str, np.ndarray]) -> None:
+    assert {o: np.abs(v - expected[o]).max() > 1e-3 for o, v in _run(model).items()} == dict.fromkeys(expected, True)
+    got = _run(float_outputs(model))
+    assert set(got) == set(expected)
+    for name, values in got.items():
+        np.testing.assert_allclose(values, expected[name], rtol=1e-6, err_msg=name)
+
+
+def test_a_head_listed_before_the_last_weighted_layer_is_made_float_too() -> None:
+    # the heat head's sigmoid sits before the corner head's second layer in the list, as onnxruntime may order them
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["heat_logits"]), *_pair("heat_dq", "heat_logits"),
+             helper.make_node("Sigmoid", ["heat_dq"], ["heatmap"]),
+             helper.make_node("MatMul", ["x", "w2"], ["hidden"]), *_pair("hidden_dq", "hidden"),
+             helper.make_node("MatMul", ["hidden_dq", "w3"], ["corners_raw"]), *_pair("corners", "corners_raw")]
+    model = _model(nodes, ["heatmap", "corners"])
+    hidden = np.round(X @ W2 / STEP) * STEP  # read by a weighted layer: stays 8-bit
+    _assert_float(model, {"heatmap": _sigmoid(X @ W1), "corners": hidden @ W3})
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "Sigmoid", "MatMul", "QuantizeLinear",
+                                                     "DequantizeLinear", "MatMul"]
+
+
+def test_two_outputs_of_one_rounded_tensor_each_keep_their_name() -> None:
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["logits"]),
+             helper.make_node("QuantizeLinear", ["logits", "step", "zero"], ["logits_q"]),
+             helper.make_node("DequantizeLinear", ["logits_q", "step", "zero"], ["first"]),
+             helper.make_node("DequantizeLinear", ["logits_q", "step", "zero"], ["second"])]
+    model = _model(nodes, ["first", "second"])
+    _assert_float(model, {"first": X @ W1, "second": X @ W1})
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "Identity"]
+
+
+def test_an_8_bit_bias_stays_while_the_probabilities_after_it_are_float() -> None:
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["product"]), *_pair("product_dq", "product"),
+             helper.make_node("DequantizeLinear", ["bias", "bias_step", "bias_zero"], ["bias_dq"]),
+             helper.make_node("Add", ["bias_dq", "product_dq"], ["logits"]), *_pair("logits_dq", "logits"),
+             helper.make_node("Softmax", ["logits_dq"], ["softmax"]), *_pair("probs", "softmax")]
+    logits = X @ W1 + BIAS * 0.01
+    model = _model(nodes, ["probs"])
+    _assert_float(model, {"probs": np.exp(logits) / np.exp(logits).sum(1, keepdims=True)})
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "DequantizeLinear", "Add", "Softmax"]
