@@ -43,6 +43,18 @@ def _frames(path: str, doubts: dict[int, dict[str, float]] | None = None) -> np.
     return probs
 
 
+def _sure(path: str, doubts: dict[int, dict[str, float]] | None = None) -> np.ndarray:
+    """CTC frames whose best path is `path` ("_" = blank) at 1, every other class at 1e-4: under
+    MIN_CANDIDATE_CHAR, as a float model's all but ruled-out classes; doubts[t] sets some of frame t's classes."""
+    probs = np.full((len(path), CHARSET.classes), 1e-4, np.float32)
+    for t, c in enumerate(path):
+        probs[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = 1.0
+    for t, classes in (doubts or {}).items():
+        for c, p in classes.items():
+            probs[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = p
+    return probs
+
+
 def _texts(decoded_candidates: tuple[tuple[str, float], ...]) -> list[str]:
     return [text for text, _ in decoded_candidates]
 
@@ -182,26 +194,46 @@ def test_a_character_the_network_all_but_ruled_out_makes_no_candidate() -> None:
     # J/I doubt and an E at 0.003 (over it) make candidates; listing the 1e-4 ones would put every plate a character
     # away from a sure reading among its candidates, and on a watch list.
     assert 1e-4 < MIN_CANDIDATE_CHAR < 0.003
-    frames = np.full((13, CHARSET.classes), 1e-4, np.float32)
-    for t, c in enumerate("_F_G_J_2_3_5_"):
-        frames[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = 1.0
-    frames[5, CHARSET.chars.index("J")], frames[5, CHARSET.chars.index("I")] = 0.75, 0.25
-    frames[1, CHARSET.chars.index("F")], frames[1, CHARSET.chars.index("E")] = 0.997, 0.003
+    frames = _sure("_F_G_J_2_3_5_", {1: {"F": 0.997, "E": 0.003}, 5: {"J": 0.75, "I": 0.25}})
     [decoded] = decode_ctc(frames[None], CHARSET, candidates=5)
-    assert [text for text, _ in decoded.candidates] == ["FGJ235", "FGI235", "EGJ235", "EGI235"]
+    assert _texts(decoded.candidates) == ["FGJ235", "FGI235", "EGJ235", "EGI235"]
+
+
+def test_the_floor_is_half_a_step_of_8_bits() -> None:
+    # 1/510: a 6 at 0.0021 is a candidate, a C at 0.0019 is not, as when 8-bit outputs rounded it to 0
+    frames = _sure("_F_G_J_", {3: {"G": 0.99, "6": 0.0021, "C": 0.0019}})
+    [decoded] = decode_ctc(frames[None], CHARSET, candidates=5)
+    assert _texts(decoded.candidates) == ["FGJ", "F6J"]
+
+
+def test_a_one_character_reading_lists_no_empty_text() -> None:
+    [decoded] = decode_ctc(_sure("_A_", {1: {"_": 0.3}})[None], CHARSET, candidates=3)
+    assert "" not in _texts(decoded.candidates)
 
 
 def test_under_a_prior_the_floor_weighs_the_networks_own_probabilities() -> None:
     # A digit place read as K (0.97): the prior shares the rest among the digits, 4 at 0.02 of the network's
     # probability and 7 at 0.001, 90% and 5% of the digits' share; 7 stays no candidate, as without the prior.
     prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 1.0)], CHARSET)
-    frames = np.full((13, CHARSET.classes), 1e-4, np.float32)
-    for t, c in enumerate("_A_B_C_1_2_K_"):
-        frames[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = 1.0
-    frames[11, CHARSET.chars.index("K")], frames[11, CHARSET.chars.index("4")] = 0.97, 0.02
-    frames[11, CHARSET.chars.index("7")] = 0.001
+    frames = _sure("_A_B_C_1_2_K_", {11: {"K": 0.97, "4": 0.02, "7": 0.001}})
     [decoded] = decode_ctc(frames[None], CHARSET, prior, candidates=5)
-    assert [text for text, _ in decoded.candidates] == ["ABC124"]
+    assert decoded.candidates == ((decoded.text, decoded.confidence),) and decoded.text == "ABC124"
+
+
+def test_the_reading_stays_first_when_the_prior_forces_a_class_the_network_ruled_out() -> None:
+    # the prior reads the K in a digit place as a digit the network gave 1e-4: under the floor, and still the text
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 1.0)], CHARSET)
+    [decoded] = decode_ctc(_sure("_A_B_C_1_2_K_")[None], CHARSET, prior, candidates=5)
+    assert decoded.candidates[0] == (decoded.text, decoded.confidence)
+
+
+def test_n_candidates_are_counted_after_texts_written_alike_merge() -> None:
+    # O and 0 read in a vanity place are one text to the US: the 3 listed are 3 texts, not 3 readings
+    prior = FormatPrior([([LETTERS + DIGITS] * 5, 1.0)], CHARSET, written_as={"O": "0"})
+    frames = _sure("_G_O_F_A_S_", {3: {"O": 0.55, "0": 0.4}, 7: {"A": 0.7, "4": 0.3}, 9: {"S": 0.8, "5": 0.2}})
+    [decoded] = decode_ctc(frames[None], CHARSET, prior, candidates=3)
+    assert _texts(decoded.candidates) == ["G0FAS", "G0F4S", "G0FA5"]
+    assert decoded.candidates[0] == (decoded.text, decoded.confidence)
 
 
 def test_the_first_candidate_keeps_the_plates_confidence_exactly() -> None:

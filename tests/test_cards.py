@@ -74,11 +74,12 @@ def test_platelab_models_prints_each_bundled_model_with_what_it_reads() -> None:
 def test_a_share_is_rounded_once_from_its_counts() -> None:
     from platelab.eval.measured import summary_lines, table_rows
 
-    # 98 of 118 is 83.05%: a share stored rounded to 0.8305 would print 83.0% (its binary value lies just under)
-    sets = {"endtoend-us": {"items": 118, "photos": 118, "us": {"read": 98, "share": 0.8305, "found": 113,
+    # 98 of 120 plates is 81.67%, 98 of 118 83.05%: a share stored rounded to 0.8305 would print 83.0% (its binary
+    # value lies just under); plates found are a share of the plates, false plates a count per photo
+    sets = {"endtoend-us": {"items": 118, "photos": 100, "us": {"read": 98, "share": 0.8305, "found": 113,
                                                                "false_plates": 7}}}
     assert list(table_rows("detector.onnx", sets)) == [
-        "| detector.onnx | endtoend-us | us | 98 of 118 (83.1%) | 113 | 0.06 |"]
+        "| detector.onnx | endtoend-us | us | 98 of 118 (83.1%) | 113 | 0.07 |"]
     assert summary_lines({"sets": sets, "date": "2026-12-07", "environment": "here"})[0] == (
-        "endtoend-us, 118 plates in 118 photos, read with each prior: "
-        "us 83.1% (95.8% found, 0.06 false plates a photo)")
+        "endtoend-us, 118 plates in 100 photos, read with each prior: "
+        "us 83.1% (95.8% found, 0.07 false plates a photo)")

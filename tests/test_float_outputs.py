@@ -3,6 +3,10 @@ whatever the order of the graph's nodes, with the outputs' names kept."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,3 +90,66 @@ def test_an_8_bit_bias_stays_while_the_probabilities_after_it_are_float() -> Non
     model = _model(nodes, ["probs"])
     _assert_float(model, {"probs": np.exp(logits) / np.exp(logits).sum(1, keepdims=True)})
     assert [n.op_type for n in model.graph.node] == ["MatMul", "DequantizeLinear", "Add", "Softmax"]
+
+
+def test_a_rounded_tensor_a_weighted_layer_also_reads_stays_8_bit() -> None:
+    # one pair read by the sigmoid that makes an output and by a weighted layer: that layer is quantized, so its
+    # input stays rounded, and with it this output
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), *_pair("shared", "h"),
+             helper.make_node("Sigmoid", ["shared"], ["heatmap"]),
+             helper.make_node("MatMul", ["shared", "w3"], ["c"]), *_pair("corners", "c")]
+    rounded = np.round(X @ W1 / STEP) * STEP
+    got = _run(float_outputs(_model(nodes, ["heatmap", "corners"])))
+    np.testing.assert_allclose(got["corners"], rounded @ W3, rtol=1e-6)
+    np.testing.assert_allclose(got["heatmap"], _sigmoid(rounded), rtol=1e-6)
+
+
+def test_a_quantize_that_a_kept_dequantize_still_reads_stays() -> None:
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]),
+             helper.make_node("QuantizeLinear", ["h", "step", "zero"], ["h_q"]),
+             helper.make_node("DequantizeLinear", ["h_q", "step", "zero"], ["h_heat"]),
+             helper.make_node("DequantizeLinear", ["h_q", "step", "zero"], ["h_weighted"]),
+             helper.make_node("Sigmoid", ["h_heat"], ["heatmap"]),
+             helper.make_node("MatMul", ["h_weighted", "w3"], ["c"]), *_pair("corners", "c")]
+    rounded = np.round(X @ W1 / STEP) * STEP
+    _assert_float(_model(nodes, ["heatmap", "corners"]), {"heatmap": _sigmoid(X @ W1), "corners": rounded @ W3})
+
+
+def test_the_walk_back_stops_at_a_weighted_layer() -> None:
+    # the pair before the sigmoid feeds a weighted layer's input, not an output: it stays
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), *_pair("h_dq", "h"),
+             helper.make_node("Sigmoid", ["h_dq"], ["s"]),
+             helper.make_node("MatMul", ["s", "w3"], ["c"]), *_pair("corners", "c")]
+    rounded = np.round(X @ W1 / STEP) * STEP
+    _assert_float(_model(nodes, ["corners"]), {"corners": _sigmoid(rounded) @ W3})
+
+
+def test_an_output_that_is_another_outputs_float_source_keeps_its_name() -> None:
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["raw"]), *_pair("rounded", "raw")]
+    model = float_outputs(_model(nodes, ["raw", "rounded"]))
+    got = _run(model)
+    np.testing.assert_allclose(got["raw"], X @ W1, rtol=1e-6)
+    np.testing.assert_allclose(got["rounded"], X @ W1, rtol=1e-6)
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "Identity"]
+    assert [i.name for i in model.graph.initializer] == ["w1"]  # the pair's step and zero point go with it
+
+
+def test_a_tensor_rounded_twice_is_followed_to_its_float_source() -> None:
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), *_pair("once", "h"), *_pair("twice", "once")]
+    _assert_float(_model(nodes, ["twice"]), {"twice": X @ W1})
+
+
+def test_the_reference_script_gives_a_model_float_outputs_and_says_so_on_its_card(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from references.float_outputs import main
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_model([helper.make_node("MatMul", ["x", "w1"], ["raw"]), *_pair("probs", "raw")], ["probs"]), str(path))
+    card_path = path.with_suffix(".card.json")
+    card_path.write_text(json.dumps({"int8": {}, "size_bytes": path.stat().st_size}))
+    monkeypatch.setattr(sys, "argv", ["references/float_outputs.py", str(path)])
+    main()
+    card = json.loads(card_path.read_text())
+    assert card["size_bytes"] == path.stat().st_size
+    assert card["int8"]["float_outputs"]["command"] == f"python references/float_outputs.py {path}"
+    np.testing.assert_allclose(_run(onnx.load(str(path)))["probs"], X @ W1, rtol=1e-6)

@@ -22,7 +22,7 @@ from platelab.train import recipe  # noqa: E402
 from platelab.train import recognizer as recognizer_training  # noqa: E402
 from platelab.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
-from platelab.train.export import EXPORT_TOLERANCE, ExportMismatch  # noqa: E402
+from platelab.train.export import EXPORT_TOLERANCE, ExportMismatch, publish, require_agreement  # noqa: E402
 from platelab.train.loop import CLIP_NORM, Run, optimizer_step, schedule  # noqa: E402
 
 REFUSED = "not written: the ONNX graph's outputs differ from torch's"
@@ -140,3 +140,16 @@ def test_a_real_export_records_its_difference_within_the_tolerance(tmp_path: Pat
     for card in cards:
         max_diff = json.loads(card.with_suffix(".card.json").read_text())["onnx_vs_torch_max_abs_diff"]
         assert 0 <= max_diff <= EXPORT_TOLERANCE, (card.name, max_diff)
+
+
+def test_agreement_is_the_difference_itself_and_nan_is_none() -> None:
+    assert require_agreement(1e-6, Path("m.onnx")) == 1e-6  # what the card records
+    for difference in (EXPORT_TOLERANCE * 1.01, float("nan"), float("inf")):
+        with pytest.raises(ExportMismatch, match=r"m\.onnx: not written"):
+            require_agreement(difference, Path("m.onnx"))
+
+
+def test_a_checked_export_is_published_into_a_new_folder(tmp_path: Path) -> None:
+    checked = tmp_path / "checked.onnx"
+    checked.write_bytes(b"graph")
+    assert publish(checked, tmp_path / "new" / "m.onnx").read_bytes() == b"graph"
