@@ -153,3 +153,18 @@ def test_the_reference_script_gives_a_model_float_outputs_and_says_so_on_its_car
     assert card["size_bytes"] == path.stat().st_size
     assert card["int8"]["float_outputs"]["command"] == f"python references/float_outputs.py {path}"
     np.testing.assert_allclose(_run(onnx.load(str(path)))["probs"], X @ W1, rtol=1e-6)
+
+
+def test_a_quantized_model_is_written_into_a_new_folder_with_float_outputs(tmp_path: Path) -> None:
+    from platelab.train.quantize import quantize
+
+    source = tmp_path / "float.onnx"
+    onnx.save(_model([helper.make_node("MatMul", ["x", "w1"], ["hidden"]),
+                      helper.make_node("MatMul", ["hidden", "w3"], ["raw"]),
+                      helper.make_node("Sigmoid", ["raw"], ["scores"])], ["scores"]), str(source))
+    out = tmp_path / "new" / "int8.onnx"
+    kept = quantize(source, out, [X * scale for scale in (0.5, 1.0, 1.5)], ["none kept"])
+    assert kept == [] and out.is_file()
+    model = onnx.load(str(out))
+    assert model.graph.node[-1].op_type == "Sigmoid" and model.graph.node[-1].output[0] == "scores"
+    np.testing.assert_allclose(_run(model)["scores"], _sigmoid(X @ W1 @ W3), atol=0.02)  # 8-bit weights

@@ -40,6 +40,7 @@ def quantize(source: Path, out: Path, batches: Sequence[np.ndarray], kept_float:
     """Write source quantized at out (atomically), its metadata kept; batches: (N, C, H, W) float32 model inputs
     for calibration; kept_float: name parts of the weighted layers to leave float. Returns those layers' names."""
     float_model = onnx.load(str(source))
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         prepared = Path(folder) / "prepared.onnx"
         # the detector's height and width are open, which symbolic shape inference cannot follow
