@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,18 @@ def _read_dying(tmp_path: Path, names: list[str],
     monkeypatch.setattr(parallel, "_pool", counted_pool)
     options = PhotoReaderOptions(None, None, None, None, MIN_SCORE, True, MIN_CHARACTERS, False, 1)
     files = [(tmp_path / name, name) for name in names]
-    return list(parallel.read_in_workers(files, options, None, 1, 2, read=_dies_on_files_named_kill)), sizes
+
+    def too_long(*_: object) -> None:
+        raise TimeoutError("read_in_workers still reading after 120 s: a retry that never ends")
+
+    # a mistake in the retries loops for ever rather than failing: the alarm makes it fail
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(120)
+    try:
+        return list(parallel.read_in_workers(files, options, None, 1, 2, read=_dies_on_files_named_kill)), sizes
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_a_process_that_dies_on_one_file_fails_that_file_alone(tmp_path: Path,
