@@ -4,8 +4,8 @@ inputs. On the 2-core CPU the detector takes about half its float time, the reco
 Some layers stay float. The detector's first convolution (it sees the raw standardised pixels) and output heads
 (scores and corner offsets read as exact values): quantized too, they cost 2 to 3 of the 118 US photos' plates;
 with them kept float, none. The recognizer's first convolution and its classifier, by the same reasoning:
-quantized too, they read one crop of crops-us fewer (measured in docs/engine_log.md). What follows the last
-weighted layer stays float as well (float_outputs).
+quantized too, they read one crop of crops-us fewer (measured in docs/engine_log.md). The layers between the
+outputs and the weighted layers that make them (softmax, sigmoid) compute in float as well (float_outputs).
 """
 
 from __future__ import annotations
