@@ -81,9 +81,7 @@ def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, 
                     # it finished out of order: the file a process died on is among them
                     finished = sum(f.done() and f.exception() is None for f in futures[done:])
                     alone = min(len(pending) - done, 2 * size + 1 + finished)
-            else:
-                alone = 0
-            if size == 1 and alone:
+            if size == 1 and alone:  # a pool of one that read its whole batch leaves alone at 0
                 alone = max(alone - done, 0)
             pending = pending[done:]
             _stop(executor)

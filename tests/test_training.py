@@ -23,9 +23,10 @@ from platelab.train.recipe import export_run  # noqa: E402
 from tests.conftest import assert_resume_is_exact  # noqa: E402
 
 
-def _config(out: Path, head: str = "slots") -> RecognizerTrainConfig:
-    return RecognizerTrainConfig(out_dir=out, head=head, steps=4, batch_size=4, workers=0, val_size=4,
-                                 val_every=100, checkpoint_every=2, warmup_steps=1, threads=1)
+def _config(out: Path, head: str = "slots", **changes: object) -> RecognizerTrainConfig:
+    settings = dict(out_dir=out, head=head, steps=4, batch_size=4, workers=0, val_size=4, val_every=100,
+                    checkpoint_every=2, warmup_steps=1, threads=1)
+    return RecognizerTrainConfig(**(settings | changes))
 
 
 @pytest.mark.parametrize("head", ["slots", "ctc"])

@@ -24,19 +24,18 @@ from platelab.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: 
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
 from platelab.train.export import EXPORT_TOLERANCE, ExportMismatch, publish, require_agreement  # noqa: E402
 from platelab.train.loop import CLIP_NORM, Run, optimizer_step, schedule  # noqa: E402
+from tests.test_detector import _config as detector_config  # noqa: E402
+from tests.test_training import _config as recognizer_config  # noqa: E402
 
 REFUSED = "not written: the ONNX graph's outputs differ from torch's"
 
 
 def _recognizer_run(out: Path, **changes: object) -> RecognizerTrainConfig:
-    settings = dict(out_dir=out, steps=4, batch_size=4, workers=0, val_size=4, val_every=1, checkpoint_every=2,
-                    warmup_steps=1, threads=1)
-    return RecognizerTrainConfig(**(settings | changes))
+    return recognizer_config(out, val_every=1, **changes)  # a figure logged every step
 
 
 def _detector_run(out: Path) -> detector_training.DetectorTrainConfig:
-    return detector_training.DetectorTrainConfig(out_dir=out, steps=2, batch_size=2, workers=0, val_size=2,
-                                                 val_every=100, checkpoint_every=2, warmup_steps=1, threads=1)
+    return detector_config(out, steps=2)
 
 
 def test_the_learning_rate_warms_up_linearly_then_decays_by_a_cosine_to_two_percent() -> None:

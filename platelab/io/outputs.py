@@ -29,9 +29,10 @@ def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: a file, not a folder for the {what}")
     marker = folder / OWNED_MARKER
-    if marker.is_file() and _marked_for(marker) not in (what, ""):
+    marked_for = _marked_for(marker) if marker.is_file() else ""
+    if marked_for not in (what, ""):
         # platelab's, but for something else (a --draw folder asked to hold a synthetic set): its files are kept
-        raise OutputError(f"{folder}: holds platelab's {_marked_for(marker)}; give another folder for the {what}")
+        raise OutputError(f"{folder}: holds platelab's {marked_for}; give another folder for the {what}")
     if folder.is_dir() and not marker.exists() and not _left_by_platelab(folder, tuple(written)):
         raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what} "
                           f"(or, if platelab wrote them, add an empty {OWNED_MARKER} file to it)")

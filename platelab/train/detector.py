@@ -50,6 +50,7 @@ from platelab.train.loop import (
     open_run,
     optimizer_step,
     run_config,
+    running_mean,
     seed_everything,
 )
 from platelab.train.quantize import CALIBRATION_SCENES, DETECTOR_KEPT_FLOAT, quantize
@@ -324,7 +325,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         loss = focal_loss(heat_logits, heat) + cfg.corner_weight * corner_loss(corner_pred, corners, weight)
         optimizer_step(loss, model, run)
         step += 1
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        running = running_mean(running, loss.item())
         bar.update(1)
         if step % cfg.val_every == 0 or step == cfg.steps:
             figures = evaluate(torch_outputs(model), validation) if cfg.val_size else {}

@@ -207,12 +207,17 @@ def _logged_step(line: str) -> int | None:
         return None
 
 
+def running_mean(previous: float | None, value: float) -> float:
+    """The running figure a progress bar shows: value at first (previous None), then a 2% step toward each new one."""
+    return value if previous is None else 0.98 * previous + 0.02 * value
+
+
 def _keep_metrics_until(path: Path, step: int) -> None:
     """Drop the log lines written after the checkpoint a run resumes from: it writes them again."""
     if not path.exists():
         return
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if (_logged_step(line) or step + 1) <= step]
+    kept = [line for line in lines if (logged := _logged_step(line)) is not None and logged <= step]
     if len(kept) < len(lines):
         atomic_write_text(path, "".join(kept))
 

@@ -20,7 +20,7 @@ from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import reweighted, select_styles
 from platelab.train.checkpoint import load_checkpoint, save_training_state
 from platelab.train.config import RecognizerTrainConfig
-from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, seed_everything
+from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, running_mean, seed_everything
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import recognizer_from_onnx
 
@@ -138,8 +138,7 @@ def train_recognizer(
         optimizer_step(loss, model, run)
         step += 1
         exact = exact_hits(logits, targets, charset, model.head_kind)
-        running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
-        running_acc = exact if running_acc is None else 0.98 * running_acc + 0.02 * exact
+        running_loss, running_acc = running_mean(running_loss, loss.item()), running_mean(running_acc, exact)
         bar.update(1)
         if step % cfg.val_every == 0 or step == last_step:
             shown = {f"val_{e.name}": accuracy(model, e, charset) for e in eval_sets}
