@@ -246,6 +246,21 @@ def test_list_glob_and_no_repeats(photo_tree: Path) -> None:
     assert names[2:] == [f"{sub}/c.webp", f"{sub}/deeper/d.tiff", f"{sub}/f.gif"]
 
 
+def test_a_linked_folder_is_read_as_a_glob_reads_it_and_a_loop_ends(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "o.jpg").write_bytes(b"x")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.jpg").write_bytes(b"x")
+    (tree / "linked").symlink_to(outside, target_is_directory=True)
+    (outside / "back").symlink_to(tree, target_is_directory=True)  # a loop through the link
+    from_folder = [name for _, name in list_images([tree])]
+    assert from_folder == ["a.jpg", "linked/deep/o.jpg"]
+    from_glob = [name for _, name in list_images([f"{tree.as_posix()}/**"])]
+    assert [name.removeprefix(f"{tree.as_posix()}/") for name in from_glob] == from_folder
+
+
 @pytest.mark.parametrize("missing", ["nowhere/absent.jpg", "nowhere/*.jpg"])
 def test_list_missing_path_names_it(tmp_path: Path, missing: str) -> None:
     with pytest.raises(FileNotFoundError, match=str(tmp_path / missing).replace("*", r"\*")):

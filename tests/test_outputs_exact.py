@@ -5,8 +5,11 @@ byte, and watch-list spellings."""
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -87,6 +90,50 @@ def test_16_bit_levels_round_to_the_nearest_8_bit_one(tmp_path: Path) -> None:
     levels = np.array([[0, 128, 129, 200, 65535, 65407]], np.uint16).repeat(4, 0)
     Image.fromarray(levels).save(tmp_path / "grey16.png")
     assert read_image(tmp_path / "grey16.png")[0, :, 0].tolist() == [0, 0, 1, 1, 255, 255]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tiff"])
+def test_16_bit_colour_levels_round_as_grey_ones_do(tmp_path: Path, suffix: str) -> None:
+    levels = np.array([0, 128, 129, 200, 65535, 65407], np.uint16)
+    bgr = np.stack([levels, levels[::-1], np.roll(levels, 2)], axis=-1)[None].repeat(4, 0)
+    cv2.imwrite(str(tmp_path / f"colour16{suffix}"), bgr)
+    decoded = read_image(tmp_path / f"colour16{suffix}")
+    rounded = [0, 0, 1, 1, 255, 255]
+    assert decoded[0, :, 0].tolist() == rounded
+    assert decoded[0, :, 1].tolist() == rounded[::-1]
+    assert decoded[0, :, 2].tolist() == np.roll(rounded, 2).tolist()
+
+
+def test_16_bit_colour_with_alpha_lies_on_white(tmp_path: Path) -> None:
+    bgra = np.zeros((4, 4, 4), np.uint16)
+    bgra[:, :2] = (0, 0, 65535, 65535)  # opaque red
+    bgra[:, 2:] = (0, 0, 65535, 0)  # transparent: white paper
+    cv2.imwrite(str(tmp_path / "rgba16.png"), bgra)
+    decoded = read_image(tmp_path / "rgba16.png")
+    assert decoded[0].tolist() == [[0, 0, 255]] * 2 + [[255, 255, 255]] * 2
+
+
+def test_16_bit_colour_png_is_turned_upright_by_its_exif_chunk(tmp_path: Path) -> None:
+    stored = np.zeros((2, 3, 3), np.uint16)
+    stored[0, 0] = 65535  # white top-left as stored
+    ok, encoded = cv2.imencode(".png", stored)
+    assert ok
+    png = encoded.tobytes()
+    # orientation 6 (stored turned left: shown turned 90 degrees clockwise) in an eXIf chunk after IHDR
+    exif = b"MM\x00*\x00\x00\x00\x08\x00\x01" + struct.pack(">HHIHH", 0x0112, 3, 1, 6, 0) + b"\x00" * 4
+    chunk = struct.pack(">I", len(exif)) + b"eXIf" + exif + struct.pack(">I", zlib.crc32(b"eXIf" + exif))
+    (tmp_path / "turned.png").write_bytes(png[:33] + chunk + png[33:])
+    upright = read_image(tmp_path / "turned.png")
+    assert upright.shape == (3, 2, 3)
+    assert upright[0, 1].tolist() == [255, 255, 255]
+    assert int(upright.sum()) == 3 * 255
+
+
+def test_a_truncated_16_bit_colour_png_is_called_damaged(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "whole.png"), np.full((64, 64, 3), 40000, np.uint16))
+    (tmp_path / "cut.png").write_bytes((tmp_path / "whole.png").read_bytes()[:120])
+    with pytest.raises(ImageDecodeError, match=r"cut\.png: corrupt or truncated"):
+        read_image(tmp_path / "cut.png", name="cut.png")
 
 
 def test_a_file_that_starts_as_a_png_but_breaks_is_called_damaged_not_a_non_image(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Turning untrusted image files into BGR uint8 arrays, or into one-line ImageDecodeError messages.
 
-Pillow does all the decoding: `Image.open` parses only the header, so the pixel limit is enforced before any
-pixel memory is allocated, and a single decoder means a single set of failures to translate.
+Pillow reads every header: `Image.open` parses only the header, so the pixel limit is enforced before any pixel
+memory is allocated. Pillow decodes the pixels too, except those of 16-bit colour files, whose low bytes it drops:
+OpenCV decodes those once Pillow has checked the header.
 """
 
 from __future__ import annotations
@@ -87,11 +88,13 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
     with _open_stream(source) as stream:
         image = _open_header(stream)
         _check_size(image.size, max_pixels)
+        sixteen_bit_colour = _is_sixteen_bit_colour(image)  # asked first: loading empties the tile list
         try:
-            image.load()
+            if not sixteen_bit_colour:
+                image.load()
             # read once loaded: some plugins (TIFF) turn the pixels upright themselves and drop the tag
             orientation = _orientation(image)
-            pixels = _to_bgr(image)
+            pixels = _sixteen_bit_colour(stream) if sixteen_bit_colour else _to_bgr(image)
         except _Refused:
             raise
         except Exception as exc:  # Pillow's decoders raise many types on bad data; all mean the same here
@@ -173,6 +176,27 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
     pixels = np.asarray(image)
     rgb = composite_on_white(pixels) if target == "RGBA" else pixels
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def _is_sixteen_bit_colour(image: Image.Image) -> bool:
+    """A 16-bit colour PNG or TIFF, which Pillow opens as 8-bit RGB(A) by keeping each level's high byte."""
+    if image.mode not in ("RGB", "RGBA") or not image.tile:
+        return False
+    args = image.tile[0].args
+    raw_mode = args[0] if isinstance(args, tuple) and args else args
+    return isinstance(raw_mode, str) and ";16" in raw_mode
+
+
+def _sixteen_bit_colour(stream: BinaryIO) -> np.ndarray:
+    """Decode with OpenCV, which keeps all 16 bits, so colour levels round to 8 bits as grey ones do (the header,
+    pixel limit included, was checked by Pillow; orientation is applied by the caller, as for every file)."""
+    stream.seek(0)
+    encoded = np.frombuffer(stream.read(), np.uint8)
+    pixels = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if pixels is None or pixels.dtype != np.uint16 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise _Refused("corrupt or truncated (16-bit colour pixels did not decode)")
+    eight = sixteen_to_eight_bits(pixels)
+    return composite_on_white(eight) if eight.shape[2] == 4 else eight
 
 
 def sixteen_to_eight_bits(values: np.ndarray) -> np.ndarray:
@@ -258,13 +282,24 @@ def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
     """Image files under folder, named prefix + their path relative to folder, sorted by name; hidden folders and
     folders of platelab's drawings (platelab.io.outputs.holds_drawings) inside it are not inputs."""
     images = []
-    for root, dirs, files in os.walk(folder):
+    visited = {folder.resolve()}
+    # linked folders are followed, as a ** glob follows them; each real folder is listed once, so a loop ends
+    for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".") and not holds_drawings(Path(root, d))]
+        dirs[:] = [d for d in sorted(dirs) if _first_visit(Path(root, d), visited)]
         for file in files:
             path = Path(root, file)
             if not file.startswith(".") and _is_readable_name(path):
                 images.append((path, prefix + path.relative_to(folder).as_posix()))
     return sorted(images, key=lambda item: item[1])
+
+
+def _first_visit(folder: Path, visited: set[Path]) -> bool:
+    real = folder.resolve()
+    if real in visited:
+        return False
+    visited.add(real)
+    return True
 
 
 def _is_readable_name(path: Path) -> bool:
