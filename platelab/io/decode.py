@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from platelab.io.outputs import holds_drawings
 
@@ -124,7 +124,7 @@ def _quiet_pillow() -> Iterator[None]:
         yield
 
 
-def _open_header(stream: BinaryIO) -> Image.Image:
+def _open_header(stream: BinaryIO) -> ImageFile.ImageFile:
     head = stream.read(16)
     if not head:
         raise _Refused("empty file")
@@ -178,7 +178,7 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
-def _is_sixteen_bit_colour(image: Image.Image) -> bool:
+def _is_sixteen_bit_colour(image: ImageFile.ImageFile) -> bool:
     """A 16-bit colour PNG or TIFF, which Pillow opens as 8-bit RGB(A) by keeping each level's high byte."""
     if image.mode not in ("RGB", "RGBA") or not image.tile:
         return False
