@@ -49,6 +49,21 @@ def _on_terminal(stream: TextIO | None) -> bool:
     return stream is not None and stream.isatty()  # None: the descriptor was closed when Python started
 
 
+# what each optional extra brings (pyproject.toml), by the modules a command imports from it
+_EXTRAS = {"train": ("torch", "onnx"), "serve": ("fastapi", "uvicorn")}
+
+
+def _require_extra(extra: str) -> None:
+    """A command whose extra is not installed ends with one line naming it, not an ImportError's traceback."""
+    from importlib.util import find_spec
+
+    missing = [module for module in _EXTRAS[extra] if find_spec(module) is None]
+    if missing:
+        _fail(f"this command needs the {extra} extra ({', '.join(missing)} not installed): "
+              f'pip install -e ".[{extra}]" in the platelab folder' + (" (the README says which PyTorch build)"
+                                                                        if extra == "train" else ""))
+
+
 def _fail(message: str) -> None:
     typer.secho(f"platelab: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
@@ -104,9 +119,10 @@ def synth_scenes(
 def _synth(
     kind: str, out: Path, count: int, styles: list[str] | None, seed: int, config: Path | None, preview: bool
 ) -> None:
+    from platelab.io.outputs import PREVIEW_NAME
     from platelab.synth.config import load_synth_config
     from platelab.synth.style import select_styles
-    from platelab.synth.writer import PREVIEW_NAME, WRITERS
+    from platelab.synth.writer import WRITERS
     from platelab.utils.config_file import ConfigError
 
     try:
@@ -177,6 +193,7 @@ def train_recognizer(
     export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
 ) -> None:
     """Train the plate recognizer on streamed synthetic crops."""
+    _require_extra("train")
     from platelab.train.config import load_train_config
     from platelab.train.recipe import check_recognizer_recipe, run_recognizer_recipe
 
@@ -197,6 +214,7 @@ def train_detector(
     export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
 ) -> None:
     """Train the plate detector on streamed synthetic scenes."""
+    _require_extra("train")
     from platelab.train.detector import load_detector_config, run_detector_recipe
     from platelab.train.loop import check_run
 
@@ -219,6 +237,7 @@ def train_interpolate(
     val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv")] = None,
 ) -> None:
     """Average a trained-on recognizer with its starting point (norm statistics measured again)."""
+    _require_extra("train")
     from platelab.io.labels import read_labels
     from platelab.train.card import record_command
     from platelab.train.interpolate import interpolate_run
@@ -257,6 +276,7 @@ def finetune(
                            "elsewhere, less learns the new plates best")] = 0.5,
 ) -> None:
     """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in)."""
+    _require_extra("train")
     from pydantic import ValidationError
 
     from platelab.train.finetune import FinetuneConfig
@@ -292,9 +312,11 @@ def export(
                                             "crops (about half the CPU time)")] = False,
     class_scale: Annotated[list[str] | None, typer.Option(
         help="recognizers: CHAR=FACTOR, repeatable; decoding multiplies that character's probability by "
-             "FACTOR (a class the network under-reads on real plates)")] = None,
+             "FACTOR (a class the network under-reads on real plates). A fine-tuning run keeps the scale of the "
+             "ONNX model it started from (bundled: M=4, W=4) unless this is given; M=1 drops it")] = None,
 ) -> None:
     """Export a trained run (recognizer or detector) to ONNX, with its model card beside it."""
+    _require_extra("train")
     import json
     import shlex
     from collections.abc import Callable
@@ -510,6 +532,7 @@ def serve(
         envvar="PLATELAB_DETECTOR", help="detector ONNX (the bundled one by default)")] = None,
 ) -> None:
     """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
+    _require_extra("serve")
     from platelab.api import Reader
     from platelab.serve.app import run_server
     from platelab.serve.settings import ServeSettings

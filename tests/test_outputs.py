@@ -305,3 +305,19 @@ def test_synthetic_sets_are_inputs_and_drawings_named_by_a_glob_are_not(tmp_path
     _photo(tmp_path / "d2" / "IMG_1.jpg", demo_photo)
     _usage_error(["read", "d1", "d2", "--draw", "outd"], "would both be drawn as")
     assert not (tmp_path / "outd").exists()  # refused before the folder was made
+
+
+@pytest.mark.parametrize(("args", "extra", "module"), [
+    (["serve"], "serve", "fastapi"),
+    (["train", "recognizer", "--config", "recipe.yaml"], "train", "torch"),
+    (["finetune", "--from", "bundled", "--data", "crops", "--out", "run"], "train", "torch"),
+    (["export", "run", "--out", "model.onnx"], "train", "onnx"),
+])
+def test_a_command_without_its_extra_names_the_extra_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], extra: str, module: str
+) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real_find_spec(name))
+    _usage_error(args, f'needs the {extra} extra ({module} not installed): pip install -e ".[{extra}]"')

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from platelab.io.outputs import holds_drawings
+from platelab.io.outputs import holds_drawings, is_preview
 
 MAX_PIXELS: int = 50_000_000
 MIN_SIDE = 2
@@ -303,7 +303,8 @@ def _first_visit(folder: Path, visited: set[Path]) -> bool:
 
 
 def _is_readable_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and _is_regular(path)
+    """An image or video a folder or glob lists: a synthetic set's montage is a picture of the set, not one of it."""
+    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and _is_regular(path) and not is_preview(path)
 
 
 def _is_regular(path: Path) -> bool:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 OWNED_MARKER = ".platelab-output"
 DRAWINGS = "drawings"  # what a folder of `read --draw` copies holds: never read back as input
+SYNTHETIC_SET = "synthetic set"  # what a folder of `platelab synth` (or the demo) holds
+PREVIEW_NAME = "preview.png"  # a synthetic set's montage: a picture of the set, not one of its images
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg")  # what cv2.imwrite is asked to write
 
 
@@ -50,6 +52,11 @@ def _marked_for(marker: Path) -> str:
 def holds_drawings(folder: Path) -> bool:
     """Whether folder is one platelab filled with drawings (read --draw), which are no input."""
     return _marked_for(folder / OWNED_MARKER) == DRAWINGS
+
+
+def is_preview(path: Path) -> bool:
+    """Whether path is the montage of a synthetic set platelab wrote, which is no input."""
+    return path.name == PREVIEW_NAME and _marked_for(path.parent / OWNED_MARKER) == SYNTHETIC_SET
 
 
 def _left_by_platelab(folder: Path, patterns: tuple[str, ...]) -> bool:

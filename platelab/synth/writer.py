@@ -12,13 +12,12 @@ from tqdm import tqdm
 from platelab.io.atomic import atomic_write_image
 from platelab.io.draw import montage
 from platelab.io.labels import CropLabel, PhotoLabel, write_crop_labels, write_photo_labels
-from platelab.io.outputs import claim_folder
+from platelab.io.outputs import PREVIEW_NAME, SYNTHETIC_SET, claim_folder
 from platelab.synth.config import SynthConfig
 from platelab.synth.crops import CropGenerator, sample_rng
 from platelab.synth.scene import render_scene
 from platelab.synth.style import PlateStyle
 
-PREVIEW_NAME = "preview.png"
 CROP_FILES = "crop_[0-9][0-9][0-9][0-9][0-9][0-9].png"
 SCENE_FILES = "scene_[0-9][0-9][0-9][0-9][0-9][0-9].jpg"
 
@@ -33,7 +32,7 @@ def _start_set(out: Path, images: str) -> None:
     """Claim out for a synthetic set of images named as the glob images. An earlier set there goes first, labels
     before images: a set cut short has no labels rather than wrong ones, and a smaller set leaves no images of a
     larger one beside it."""
-    claim_folder(out, "synthetic set", (images, "labels.tsv", PREVIEW_NAME))
+    claim_folder(out, SYNTHETIC_SET, (images, "labels.tsv", PREVIEW_NAME))
     (out / "labels.tsv").unlink(missing_ok=True)
     for pattern in (CROP_FILES, SCENE_FILES, PREVIEW_NAME):
         for old in out.glob(pattern):
