@@ -131,7 +131,7 @@ def _synth(
     except ConfigError as exc:
         _fail(str(exc))
     with _usage_errors():
-        labels = WRITERS[kind](out, count, chosen, seed, cfg, preview)
+        labels = WRITERS[kind](out, count, chosen, seed, cfg, preview, progress=_bar_wanted(prints_as_it_goes=False))
     typer.echo(f"wrote {count} {kind} and {labels}" + (f" and {out / PREVIEW_NAME}" if preview else ""))
 
 
@@ -302,6 +302,7 @@ def finetune(
         _fail(f"{given.get(field, '--' + field.replace('_', '-'))}: {message}")
     except ValueError as exc:
         _fail(" ".join(str(exc).split()))
+    typer.echo(f"wrote {out}" + (f" and {export}" if export else ""))
 
 
 @app.command("export")

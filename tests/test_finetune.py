@@ -209,6 +209,37 @@ def test_a_fine_tuning_run_exports_in_8_bits_with_a_class_scale(
     assert predictor.class_scale is not None and predictor.class_scale[predictor.charset.chars.index("M")] == 4
 
 
+def test_a_model_tuned_from_the_bundled_one_keeps_its_class_scale_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functools import partial
+
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    monkeypatch.setattr(tuning, "recognizer_from_onnx", partial(tuning.recognizer_from_onnx, stats_crops=16))
+    crops = _crops(12)
+    _crop_folder(tmp_path / "crops", crops.subset([i for i, text in enumerate(crops.texts) if "W" not in text]), "")
+    no_w = DEFAULT_CHARS.replace("W", "")  # a region whose plates have no W: only M's factor can carry over
+    tuning.finetune(tuning.FinetuneConfig(out_dir=tmp_path / "tuned", from_run=Path(tuning.BUNDLED),
+                                          data=tmp_path / "crops", charset=no_w, epochs=1, batch_size=4, workers=0,
+                                          threads=1, styles=STYLES, export=tmp_path / "kept.onnx"))
+    kept = RecognitionPredictor(tmp_path / "kept.onnx")
+    assert kept.class_scale is not None
+    assert kept.class_scale[kept.charset.chars.index("M")] == 4
+    assert sorted(np.flatnonzero(kept.class_scale != 1)) == [kept.charset.chars.index("M")]
+
+    runner = CliRunner()
+    replaced = tmp_path / "replaced.onnx"
+    result = runner.invoke(app, ["export", str(tmp_path / "tuned"), "--out", str(replaced), "--class-scale", "M=1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(replaced.with_suffix(".card.json").read_text())["class_scale"] == {"M": 1.0}
+    again = tmp_path / "again.onnx"
+    assert runner.invoke(app, ["export", str(tmp_path / "tuned"), "--out", str(again)]).exit_code == 0
+    assert json.loads(again.with_suffix(".card.json").read_text())["class_scale"] == {"M": 4.0}
+
+
 def test_every_crop_that_cannot_be_used_is_named_at_once(tmp_path: Path) -> None:
     crop = CropGenerator(select_styles(["us-*"]), seed=3).sample(0)
     cv2.imwrite(str(tmp_path / "good.png"), crop.image)

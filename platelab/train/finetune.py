@@ -19,6 +19,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+import onnx
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
@@ -46,7 +47,7 @@ from platelab.train.loop import (
     seed_everything,
 )
 from platelab.train.losses import RecognitionLoss, exact_hits
-from platelab.train.onnx_import import OnnxImportError, recognizer_from_onnx
+from platelab.train.onnx_import import OnnxImportError, graph_metadata, recognizer_from_onnx
 from platelab.train.quantize import CALIBRATION_CROPS
 from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
@@ -132,6 +133,21 @@ def load_run_model(run: Path) -> PlateRecognizer:
     model = PlateRecognizer(Charset(chars), backbone, head=head_kind(state))
     model.load_state_dict(state)
     return model
+
+
+def source_class_scale(source: Path | str, charset: Charset) -> dict[str, float] | None:
+    """The decoding class scale of the ONNX recognizer a fine-tuning starts from, for the characters charset keeps:
+    the bias it corrects (the dies' M and W read as H and N) is the source network's and stays in its weights."""
+    path = default_model("recognizer-float") if str(source) == BUNDLED else Path(source)
+    if path.suffix.lower() != ".onnx" or not path.is_file():
+        return None
+    metadata = graph_metadata(onnx.load(str(path), load_external_data=False))
+    try:
+        scale = {char: float(factor) for char, factor in json.loads(metadata.get("class_scale", "{}")).items()
+                 if char in charset.chars}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise FinetuneSourceError(f"{path}: its class_scale metadata is not characters and factors ({exc})") from exc
+    return scale or None
 
 
 def adapt_head(model: PlateRecognizer, charset: Charset) -> None:
@@ -287,8 +303,9 @@ def _photo_plates(folder: Path) -> Iterator[LabelledPlate]:
         for name, label, crop in zip(names, labels, crops, strict=True):
             yield name, label.plate, crop
     # the plates the detector misses are cut at their marked boxes: a user should know how many
-    tqdm.write(f"{folder}: {found} of {sum(map(len, by_file.values()))} plates cut at the detector's corners, "
-               "the others at their marked boxes")
+    total = sum(map(len, by_file.values()))
+    tqdm.write(f"{folder}: {found} of {total} plates cut at the detector's corners"
+               + (", the others at their marked boxes" if found < total else ""))
 
 
 def _centre_within(box: tuple[int, int, int, int], width: int, height: int) -> bool:
@@ -479,6 +496,9 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
         validation = EvalSet("synthetic", torch.from_numpy(preprocess_crops(shown)), texts)
         return Int8Data(batches, validation, f"{INT8_CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
 
+    source = getattr(cfg, "from_run", None)
+    if class_scale is None and source is not None:
+        class_scale = source_class_scale(source, model.charset)
     return export_with_card(model, run, path, cfg, sample, "plate recognition (cropped plate -> text), fine-tuned",
                             f"real plates from {getattr(cfg, 'data', None)}, {cfg.synth_share:.0%} of each batch "
                             "synthetic plates", class_scale, command, calibration if int8 else None,

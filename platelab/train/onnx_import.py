@@ -33,6 +33,11 @@ class OnnxImportError(ValueError):
     """An ONNX file that is not a float recognizer exported by platelab."""
 
 
+def graph_metadata(graph: onnx.ModelProto) -> dict[str, str]:
+    """The key-value metadata platelab's exports carry (charset, head, class_scale, ...)."""
+    return {entry.key: entry.value for entry in graph.metadata_props}
+
+
 def recognizer_from_onnx(path: Path, stats_crops: int = STATS_CROPS) -> PlateRecognizer:
     """The torch recognizer whose softmax equals the ONNX file's output (a float export by platelab)."""
     path = Path(path)
@@ -40,7 +45,7 @@ def recognizer_from_onnx(path: Path, stats_crops: int = STATS_CROPS) -> PlateRec
         graph = onnx.load(str(path))
     except Exception as exc:  # onnx raises protobuf's DecodeError and others for a file that is not ONNX
         raise OnnxImportError(f"{path}: not an ONNX file ({type(exc).__name__})") from exc
-    metadata = {entry.key: entry.value for entry in graph.metadata_props}
+    metadata = graph_metadata(graph)
     if metadata.get("platelab_task") != "recognizer":
         raise OnnxImportError(f"{path}: not a platelab recognizer (its metadata names no recognizer task)")
     if any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in graph.graph.node):
