@@ -298,6 +298,15 @@ def test_settings_travel_through_the_environment() -> None:
     assert ServeSettings(model="", detector="") == ServeSettings()
 
 
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("PLATELAB_CONCURRENT_READS", "abc", "an integer"),
+    ("PLATELAB_MAX_UPLOAD_MB", "lots", "a number"),
+])
+def test_a_malformed_setting_in_the_environment_is_named(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{variable}='{value}': expected {expected}$"):
+        ServeSettings.from_env({variable: value})
+
+
 def test_the_servers_models_prior_and_candidates_reach_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     import platelab.serve.app as served
 

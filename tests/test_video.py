@@ -269,3 +269,13 @@ def test_a_stream_that_drops_is_opened_again_and_counts_on(clip: tuple[Path, set
         (text, frames) for text in clip[1] for frames in ((0, 3), (12, 15)))
     assert all(p.seconds is not None for p in plates)
     assert CliRunner().invoke(app, ["read", str(passing_clip), "--reconnect", "1"]).exit_code == 2
+
+
+def test_a_camera_that_is_not_there_fails_in_one_line_without_opencvs_log(capfd: pytest.CaptureFixture[str]) -> None:
+    from platelab.io.video import stream_frames
+
+    level = cv2.utils.logging.getLogLevel()
+    with pytest.raises(ImageDecodeError, match=r"^99: cannot open it as a camera or a stream$"):
+        next(stream_frames("99"))
+    assert capfd.readouterr().err == ""  # OpenCV's backends each log their failure to open it unless quietened
+    assert cv2.utils.logging.getLogLevel() == level

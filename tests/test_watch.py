@@ -110,3 +110,21 @@ def test_read_paths_matches_a_watch_list_on_candidates_by_default(tmp_path: Path
     [result] = read_paths([photo], watch=WatchList(truth))
     assert {p.wanted for p in result.plates} == set(truth)
     assert all(len(p.candidates) >= 1 for p in result.plates)  # read for matching, and kept for the caller
+
+
+def test_a_watch_list_that_is_no_regular_file_or_too_big_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from platelab.predict import watch
+
+    os.mkfifo(tmp_path / "pipe")  # opened, it would wait for a writer; /dev/zero would fill the memory
+    with pytest.raises(WatchListError, match=r"pipe: not a regular file$"):
+        WatchList.load(tmp_path / "pipe")
+    (tmp_path / "big.txt").write_text("ABC123\n" * 20)
+    monkeypatch.setattr(watch, "MAX_LIST_BYTES", 100)
+    with pytest.raises(WatchListError, match=r"big\.txt: 140 bytes; a watch list \(one plate a line\) may have 100$"):
+        WatchList.load(tmp_path / "big.txt")
+    monkeypatch.setattr(watch, "MAX_LIST_BYTES", 140)
+    assert len(WatchList.load(tmp_path / "big.txt")) == 1  # exactly at the limit: read

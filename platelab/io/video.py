@@ -40,14 +40,29 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
         raise ImageDecodeError(name, "no such file")
     if path.stat().st_size == 0:
         raise ImageDecodeError(name, "empty file")
-    yield from _frames(cv2.VideoCapture(str(path)), name, "not a video OpenCV can decode", every, max_pixels)
+    with _quiet_opencv():
+        capture = cv2.VideoCapture(str(path))
+    yield from _frames(capture, name, "not a video OpenCV can decode", every, max_pixels)
 
 
 def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> Iterator[VideoFrame]:
     """Every `every`-th frame of a camera (its index: "0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://,
     http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does."""
-    capture = cv2.VideoCapture(int(source)) if source.isdecimal() else cv2.VideoCapture(source)
+    with _quiet_opencv():
+        capture = cv2.VideoCapture(int(source)) if source.isdecimal() else cv2.VideoCapture(source)
     yield from _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels)
+
+
+@contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV's backends log each one that fails to open a source (a camera index out of range: a dozen lines);
+    the source's one-line error says it instead."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max_pixels: int

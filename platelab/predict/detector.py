@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from platelab.predict.preprocess import to_gray
-from platelab.predict.session import load_session
+from platelab.predict.session import load_session, metadata_read, size_pair
 from platelab.weights import default_model
 
 INPUT_SIZE = (640, 384)  # width, height
@@ -126,8 +126,11 @@ class DetectionPredictor:
     def __init__(self, model: str | Path | None = None, threads: int = 0) -> None:
         self.path = Path(model) if model else default_model("detector")
         self.session, metadata = load_session(self.path, "detector", threads)
-        self.input_size = tuple(json.loads(metadata.get("input_size", json.dumps(INPUT_SIZE))))
-        self.stride = int(metadata.get("stride", STRIDE))
+        with metadata_read(self.path):
+            self.input_size = size_pair(json.loads(metadata.get("input_size", json.dumps(INPUT_SIZE))), "input_size")
+            self.stride = int(metadata.get("stride", STRIDE))
+            if self.stride < 1:
+                raise ValueError(f"stride {self.stride} is not a positive number of pixels")
         # exported with open height and width, the network also runs on other sizes (zoomed views)
         self.any_size = all(isinstance(d, str) for d in self.session.get_inputs()[0].shape[2:])
 

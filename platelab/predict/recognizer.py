@@ -13,7 +13,7 @@ from platelab.io.results import Candidate, CharResult, PlateResult
 from platelab.predict.charset import Charset
 from platelab.predict.decode import AUTO_PRIOR, AutoPrior, Decoded, FormatPrior, Prior, decode, rescaled
 from platelab.predict.preprocess import NO_JITTER, Jitter, preprocess_crops
-from platelab.predict.session import load_session
+from platelab.predict.session import load_session, metadata_read, size_pair
 from platelab.predict.vote import voted
 from platelab.weights import default_model
 
@@ -53,32 +53,44 @@ class RecognitionPredictor:
         self.jitters = TTA_JITTERS if tta else (NO_JITTER,)
         self.path = Path(model) if model else default_model("recognizer")
         self.session, metadata = load_session(self.path, "recognizer", threads)
-        self.charset = Charset(metadata["charset"], int(metadata["slots"]))
-        self.input_size = tuple(json.loads(metadata["input_size"]))
-        self.head = metadata.get("head", "slots")  # models exported before the CTC head carry no "head"
         self.batch_size = batch_size
-        self.prior = self._prior(metadata, prior)
-        # Factors per character chosen on real crops when the model was exported (`platelab export --class-scale`):
-        # a network trained on synthetic faces can under-read a class whose real shape it never saw (the US dies'
-        # narrow M and W read as H and N, never the other way round).
-        factors = json.loads(metadata.get("class_scale", "{}"))
-        self.class_scale: np.ndarray | None = None
-        if factors:
-            self.class_scale = np.ones(self.charset.classes, np.float32)
-            for char, factor in factors.items():
-                self.class_scale[self.charset.chars.index(char)] = factor
+        with metadata_read(self.path):
+            self.charset = Charset(metadata["charset"], int(metadata["slots"]))
+            classes = self.session.get_outputs()[0].shape[-1]
+            if isinstance(classes, int) and classes != self.charset.classes:
+                raise ValueError(f"{classes} output classes for a charset of {len(self.charset.chars)} characters")
+            self.input_size = size_pair(json.loads(metadata["input_size"]), "input_size")
+            self.head = metadata.get("head", "slots")  # models exported before the CTC head carry no "head"
+            formats = json.loads(metadata.get("formats", "{}"))
+            # how each country writes what was read (US: O as 0); models exported before it carry none
+            written_as = json.loads(metadata.get("read_as", "{}"))
+            # Factors per character chosen on real crops when the model was exported (`platelab export
+            # --class-scale`): a network trained on synthetic faces can under-read a class whose real shape it never
+            # saw (the US dies' narrow M and W read as H and N, never the other way round).
+            self.class_scale = self._class_scale(json.loads(metadata.get("class_scale", "{}")))
+        self.prior = self._prior(formats, written_as, prior)
 
-    def _prior(self, metadata: dict[str, str], name: str | None) -> Prior | None:
+    def _class_scale(self, factors: dict[str, float]) -> np.ndarray | None:
+        if not factors:
+            return None
+        scale = np.ones(self.charset.classes, np.float32)
+        for char, factor in factors.items():
+            if char not in self.charset.chars or not float(factor) > 0:
+                raise ValueError(f"class_scale {char!r}: {factor!r} is not a positive factor of a charset character")
+            scale[self.charset.chars.index(char)] = factor
+        return scale
+
+    def _prior(
+        self, formats: dict[str, list[dict]], written_as: dict[str, dict[str, str]], name: str | None
+    ) -> Prior | None:
         if name is None:
             return None
         name = name.lower()  # country codes are written in lower case (us, br, eu-de); a user may type US
-        formats = json.loads(metadata.get("formats", "{}"))
-        # how each country writes what was read (US: O as 0); models exported before it carry none
-        written_as = json.loads(metadata.get("read_as", "{}"))
 
         def country(code: str) -> FormatPrior:
-            weighted = [(f["alphabets"], f["weight"]) for f in formats[code]]
-            return FormatPrior(weighted, self.charset, written_as.get(code))
+            with metadata_read(self.path):
+                weighted = [(f["alphabets"], f["weight"]) for f in formats[code]]
+                return FormatPrior(weighted, self.charset, written_as.get(code))
 
         if name == AUTO_PRIOR and formats:
             return AutoPrior([country(code) for code in sorted(formats)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import onnxruntime as ort
@@ -32,3 +34,26 @@ def load_session(path: Path, task: str, threads: int = 0) -> tuple[ort.Inference
         what = f"a platelab {found}" if found else "not exported by platelab (no platelab_task metadata)"
         raise ModelLoadError(f"{path}: not a {task} model: it is {what}")
     return session, metadata
+
+
+@contextmanager
+def metadata_read(path: Path) -> Iterator[None]:
+    """Around reading a model's metadata: a field that is missing or malformed (a file edited by hand, or exported by
+    another version) fails the load in one line naming the model, not on the first image or with a traceback."""
+    try:
+        yield
+    except KeyError as exc:
+        raise ModelLoadError(f"{path}: no {exc.args[0]!r} in its platelab metadata") from exc
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path}: malformed platelab metadata ({reason})") from exc
+
+
+def size_pair(values: object, what: str) -> tuple[int, int]:
+    """values as two positive integers (a height and width), or ValueError naming what they are."""
+    if not isinstance(values, list | tuple) or len(values) != 2:
+        raise ValueError(f"{what} is not two numbers: {values!r}")
+    height, width = values
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (height, width)):
+        raise ValueError(f"{what} is not two positive integers: {values!r}")
+    return height, width

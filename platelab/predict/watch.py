@@ -16,6 +16,8 @@ from platelab.io.labels import normalize_plate
 from platelab.io.results import ImageResult, PlateResult
 from platelab.predict.decode import LOOK_ALIKES
 
+# 50 MB is some five million plates: a list bigger than that is not a list of plates, and would be read into memory
+MAX_LIST_BYTES = 50_000_000
 # Each look-alike pair's letter written as its digit, so texts that differ only by look-alikes fold to one.
 _FOLD = str.maketrans({pair[1]: pair[0] for pair in LOOK_ALIKES})
 
@@ -45,6 +47,11 @@ class WatchList:
     def load(cls, path: str | Path, look_alikes: bool = True) -> WatchList:
         """One plate a line; what follows a # is a comment, and blank lines are skipped."""
         try:
+            if Path(path).exists() and not Path(path).is_file():  # a FIFO or device (/dev/zero): read without end
+                raise WatchListError(f"{path}: not a regular file")
+            size = Path(path).stat().st_size
+            if size > MAX_LIST_BYTES:
+                raise WatchListError(f"{path}: {size} bytes; a watch list (one plate a line) may have {MAX_LIST_BYTES}")
             # utf-8-sig: an editor's byte-order mark would otherwise hide a first line's #
             lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:

@@ -87,7 +87,12 @@ class ServeSettings:
         converters = {"float": float, "int": int}
         for name, variable in ENV_NAMES.items():
             if environ.get(variable):
-                given[name] = converters.get(str(types[name]), str)(environ[variable])
+                convert = converters.get(str(types[name]), str)
+                try:
+                    given[name] = convert(environ[variable])
+                except ValueError:
+                    expected = "an integer" if convert is int else "a number"
+                    raise ValueError(f"{variable}={environ[variable]!r}: expected {expected}") from None
         return cls(**given)
 
     def to_env(self) -> dict[str, str]:

@@ -1,0 +1,72 @@
+"""A model whose platelab metadata is missing or malformed fails to load in one line naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from platelab.predict.detector import DetectionPredictor  # noqa: E402
+from platelab.predict.recognizer import PriorError, RecognitionPredictor  # noqa: E402
+from platelab.predict.session import ModelLoadError  # noqa: E402
+from platelab.weights import default_model  # noqa: E402
+
+
+def _edited(model: str, folder: Path, key: str, value: str | None) -> Path:
+    """The bundled model with one metadata entry set to value (None: removed)."""
+    graph = onnx.load(str(default_model(model)))
+    kept = [entry for entry in graph.metadata_props if entry.key != key]
+    del graph.metadata_props[:]
+    graph.metadata_props.extend(kept)
+    if value is not None:
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    path = folder / f"{model}-{key}.onnx"
+    onnx.save(graph, str(path))
+    return path
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("charset", None, "no 'charset' in its platelab metadata"),
+    ("charset", "AB", "37 output classes for a charset of 2 characters"),
+    ("slots", "x", "malformed platelab metadata (invalid literal"),
+    ("input_size", "abc", "malformed platelab metadata (Expecting value"),
+    ("input_size", "[64, 0]", "input_size is not two positive integers"),
+    ("class_scale", "[1, 2]", "malformed platelab metadata"),
+    ("class_scale", '{"Ж": 4}', "class_scale 'Ж'"),
+    ("class_scale", '{"M": -1}', "class_scale 'M'"),
+    ("formats", "{", "malformed platelab metadata"),
+])
+def test_a_recognizer_with_damaged_metadata_is_refused_naming_it(
+    tmp_path: Path, key: str, value: str | None, reason: str
+) -> None:
+    path = _edited("recognizer", tmp_path, key, value)
+    with pytest.raises(ModelLoadError) as caught:
+        RecognitionPredictor(path)
+    assert str(caught.value).startswith(f"{path}: ") and reason in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_damaged_formats_of_one_country_are_found_when_its_prior_is_asked(tmp_path: Path) -> None:
+    path = _edited("recognizer", tmp_path, "formats", '{"us": [{"weight": 1}]}')
+    assert RecognitionPredictor(path).prior is None  # no prior asked: the formats are not needed
+    with pytest.raises(ModelLoadError, match=r"no 'alphabets' in its platelab metadata"):
+        RecognitionPredictor(path, prior="us")
+    with pytest.raises(PriorError, match=r"no format prior 'br' in this model; it has: auto, us"):
+        RecognitionPredictor(path, prior="br")  # a prior the model lacks is the user's choice, not damage
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("stride", "0", "stride 0 is not a positive number of pixels"),
+    ("stride", "four", "malformed platelab metadata (invalid literal"),
+    ("input_size", "[384]", "input_size is not two numbers: [384]"),
+])
+def test_a_detector_with_damaged_metadata_is_refused_naming_it(
+    tmp_path: Path, key: str, value: str, reason: str
+) -> None:
+    path = _edited("detector", tmp_path, key, value)
+    with pytest.raises(ModelLoadError) as caught:
+        DetectionPredictor(path)
+    assert str(caught.value).startswith(f"{path}: ") and reason in str(caught.value)
