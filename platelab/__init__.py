@@ -9,7 +9,23 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from platelab.api import Reader as Reader
+    from platelab.api import Recognizer as Recognizer
+    from platelab.api import read_paths as read_paths
+    from platelab.eval.folders import Evaluation as Evaluation
+    from platelab.eval.folders import evaluate as evaluate
+    from platelab.io.decode import read_image as read_image
+    from platelab.io.results import Candidate as Candidate
+    from platelab.io.results import ImageResult as ImageResult
+    from platelab.io.results import PlateResult as PlateResult
+    from platelab.predict.detector import DetectionPredictor as DetectionPredictor
+    from platelab.predict.track import PlateTracker as PlateTracker
+    from platelab.predict.watch import WatchList as WatchList
+    from platelab.synth.render import render_plate as render_plate
+    from platelab.synth.style import builtin_styles as builtin_styles
 
 __version__ = "0.1.0"
 
