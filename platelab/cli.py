@@ -437,6 +437,8 @@ def read(
                   "--every": every != 1, "--min-chars": min_chars != MIN_CHARACTERS}
     if crops and any(photo_only.values()):
         _fail(f"{', '.join(k for k, given in photo_only.items() if given)}: for photos; --crops skips detection")
+    if stream is not None and not stream.strip():
+        _fail("--stream: empty; give a camera number (0, 1, ...) or a stream URL (rtsp://...)")
     if stream is not None and (paths or crops or draw is not None or workers > 1):
         _fail("--stream reads a camera or a stream alone: no paths, --crops, --draw or --workers with it")
     if reconnect is not None and stream is None:
@@ -509,7 +511,7 @@ def _escaped(name: str) -> str:
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="address to bind; keep loopback behind a reverse proxy")] = "127.0.0.1",
-    port: int = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
     api_key: Annotated[str | None, typer.Option(
         envvar="PLATELAB_API_KEY", help="key every /v1 request must carry (X-API-Key: KEY or Authorization: Bearer KEY)"

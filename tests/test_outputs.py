@@ -189,6 +189,31 @@ def test_serve_refuses_a_model_it_cannot_load_before_starting(tmp_path: Path, mo
     _usage_error(["serve"], "text.onnx")
 
 
+def test_serve_refuses_a_port_out_of_range_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    uvicorn = pytest.importorskip("uvicorn")
+    from platelab.serve.settings import ENV_NAMES
+
+    for variable in ENV_NAMES.values():
+        monkeypatch.delenv(variable, raising=False)
+    started: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs["port"]))
+    for port in ("99999", "65536", "-5"):
+        result = CliRunner().invoke(app, ["serve", "--port", port])
+        assert result.exit_code == 2, (result.output, result.exception)
+        assert "Invalid value for '--port'" in result.output and "Traceback" not in result.output
+    assert started == []
+    result = CliRunner().invoke(app, ["serve", "--port", "65535"])
+    assert result.exit_code == 0 and started == [65535], result.output
+
+
+def test_an_empty_stream_is_refused_before_anything_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platelab.api
+
+    monkeypatch.setattr(platelab.api, "read_stream", lambda *args, **kwargs: pytest.fail("the stream was opened"))
+    for empty in ("", "  "):
+        _usage_error(["read", "--stream", empty], "--stream: empty; give a camera number")
+
+
 def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
