@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
@@ -62,6 +62,9 @@ REGRESS_FROM = 0.5  # cells whose heatmap target reaches this also learn the pla
 MATCH_IOU = 0.5  # a detection finds a plate when their quads overlap this much
 VAL_MIN_SCORE = 0.3
 EVAL_BATCH = 16
+# The input's sides are multiples of the backbone's deepest stride: 32 (platelab.models.detector: stride-4 cells
+# from four halvings merged back up by doublings, each of which must meet the level above it exactly).
+SIZE_MULTIPLE = STRIDE * 2**3
 
 
 def _detector_synth() -> SynthConfig:
@@ -97,6 +100,28 @@ class DetectorTrainConfig(BaseModel):
     val_every: int = Field(250, ge=1)
     checkpoint_every: int = Field(100, ge=1)
     synth: SynthConfig = Field(default_factory=_detector_synth, description="scene.size is the input size")
+
+    @field_validator("window")
+    @classmethod
+    def _window_the_network_takes(cls, window: tuple[int, int] | None) -> tuple[int, int] | None:
+        if window is not None:
+            _check_sides(window, "window")
+        return window
+
+    @model_validator(mode="after")
+    def _window_inside_the_scenes(self) -> DetectorTrainConfig:
+        size = tuple(self.synth.scene.size)
+        _check_sides(size, "synth.scene.size (the detector's input)")
+        if self.window is not None and not (self.window[0] <= size[0] and self.window[1] <= size[1]):
+            raise ValueError(f"window {list(self.window)} is larger than the scenes it is cut from "
+                             f"(synth.scene.size {list(size)})")
+        return self
+
+
+def _check_sides(size: tuple[int, ...], what: str) -> None:
+    """A (width, height) the detector can take: positive multiples of SIZE_MULTIPLE."""
+    if not all(side > 0 and side % SIZE_MULTIPLE == 0 for side in size):
+        raise ValueError(f"{what} {list(size)}: each side must be a positive multiple of {SIZE_MULTIPLE}")
 
 
 def load_detector_config(path: str | Path) -> DetectorTrainConfig:
