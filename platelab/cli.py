@@ -177,11 +177,12 @@ def _check_export(export: Path | None, start: Path | None = None) -> None:
 def _training_errors() -> Iterator[None]:
     """What stops a run once started, as one line: a loss that diverged, a checkpoint that cannot be loaded."""
     from platelab.train.checkpoint import CheckpointError
-    from platelab.train.loop import TrainingDiverged
+    from platelab.train.loop import RunConfigError, TrainingDiverged
+    from platelab.train.onnx_import import OnnxImportError
 
     try:
         yield
-    except (TrainingDiverged, CheckpointError) as exc:
+    except (TrainingDiverged, CheckpointError, OnnxImportError, RunConfigError) as exc:
         _fail(str(exc))
 
 
@@ -215,12 +216,11 @@ def train_detector(
 ) -> None:
     """Train the plate detector on streamed synthetic scenes."""
     _require_extra("train")
-    from platelab.train.detector import load_detector_config, run_detector_recipe
-    from platelab.train.loop import check_run
+    from platelab.train.detector import check_detector_recipe, load_detector_config, run_detector_recipe
 
     try:
         cfg = load_detector_config(config)
-        check_run(cfg, resume)
+        check_detector_recipe(cfg, resume)
         _check_export(export, cfg.init_from)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
@@ -251,8 +251,8 @@ def train_interpolate(
     try:
         for folder in val_real or []:
             read_labels(folder, "crops")
-        record_command(out, resume=False)
-        interpolate_run(start, end, weight, out, val_real or [])
+        interpolate_run(start, end, weight, out, val_real or [])  # refuses an --out that holds a run already
+        record_command(out, resume=False)  # once written: a run it refused keeps its own, or none
     except (OSError, ValueError) as exc:
         _fail(" ".join(str(exc).split()))
     typer.echo(f"wrote {out}")
@@ -318,12 +318,12 @@ def export(
 ) -> None:
     """Export a trained run (recognizer or detector) to ONNX, with its model card beside it."""
     _require_extra("train")
-    import json
     import shlex
     from collections.abc import Callable
     from functools import partial
 
     from platelab.io.outputs import prepare_output_file
+    from platelab.train.loop import RunConfigError, read_run_config
 
     config = run / "config.json"
     if not config.exists() or not (run / "last.ckpt").exists():
@@ -331,9 +331,9 @@ def export(
     with _usage_errors():
         prepare_output_file(out, (".onnx",), "model")
     try:
-        task = json.loads(config.read_text(encoding="utf-8")).get("task")
-    except (ValueError, AttributeError) as exc:
-        _fail(f"{config}: not a run's config ({exc})")
+        task = read_run_config(run).get("task")
+    except RunConfigError as exc:
+        _fail(str(exc))
     if class_scale and task == "detector":
         _fail(f"{run}: --class-scale is for recognizer and fine-tuning runs (this one is a {task} run)")
     export_run: Callable[[Path, Path], Path]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from platelab.cli import app  # noqa: E402
 from platelab.train import recognizer as training  # noqa: E402
-from platelab.train.checkpoint import load_checkpoint  # noqa: E402
+from platelab.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
 from platelab.train.interpolate import averaged_weights, interpolate_run  # noqa: E402
 from platelab.train.recipe import export_run  # noqa: E402
@@ -79,3 +81,54 @@ def test_a_stage_started_from_an_exported_model_carries_that_models_card(
     earlier = card["initialised_from"]
     assert earlier["checkpoint"] == str(exported)
     assert earlier["training_command"] == "platelab train recognizer --config tiny.yaml"
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _refused(args: list[object], *named: object) -> str:
+    result = CliRunner().invoke(app, ["train", "interpolate", *map(str, args)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert all(str(name) in lines[0] for name in named), result.output
+    return lines[0]
+
+
+def test_an_out_folder_that_holds_a_run_or_is_a_file_is_refused_and_kept(
+    start_and_end: tuple[Path, Path], tmp_path: Path
+) -> None:
+    start, end = start_and_end
+    other = shutil.copytree(end, tmp_path / "other-run")  # another run: its weights, config and log
+    before = _fingerprint(other)
+    assert {"last.ckpt", "config.json", "metrics.jsonl"} <= set(before)
+    assert "holds a run already (last.ckpt); give another folder" in _refused(
+        ["--from", start, "--to", end, "--out", other], other)
+    assert _fingerprint(other) == before  # not replaced, and no command.txt beside them
+    note = tmp_path / "note.txt"
+    note.write_text("a user's file")
+    assert "a file, not a folder" in _refused(["--from", start, "--to", end, "--out", note], note)
+    assert note.read_text() == "a user's file"
+
+
+@pytest.mark.parametrize("damage", ["truncated start", "another network as start", "end without weights"])
+def test_a_failed_interpolate_names_the_file_and_leaves_no_folder(
+    start_and_end: tuple[Path, Path], tmp_path: Path, damage: str
+) -> None:
+    start, end = start_and_end
+    if damage == "truncated start":
+        start = tmp_path / "start.ckpt"
+        start.write_bytes(start_and_end[0].read_bytes()[:5000])
+        named = start
+    elif damage == "another network as start":
+        start = tmp_path / "start.ckpt"
+        save_checkpoint(start, {"model": {k: torch.zeros(3) for k in load_checkpoint(start_and_end[0])["model"]}})
+        named = start
+    else:
+        end = shutil.copytree(end, tmp_path / "end")
+        save_checkpoint(end / "last.ckpt", {"step": 3})
+        named = end / "last.ckpt"
+    out = tmp_path / "mid"
+    _refused(["--from", start, "--to", end, "--out", out], named)
+    assert not out.exists()  # no command.txt for a run that was never written

@@ -3,9 +3,14 @@ each is one line naming the file, with exit status 2, before anything is written
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -14,9 +19,14 @@ torch = pytest.importorskip("torch")
 from typer.testing import CliRunner  # noqa: E402
 
 from platelab.cli import app  # noqa: E402
+from platelab.io.labels import CropLabel, write_crop_labels  # noqa: E402
+from platelab.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from platelab.train.detector import load_detector_config  # noqa: E402
 from platelab.utils.config_file import ConfigError  # noqa: E402
+from platelab.weights import default_model  # noqa: E402
 
+RECOGNIZER = {"steps": 2, "batch_size": 4, "workers": 0, "val_size": 4, "val_every": 100, "checkpoint_every": 1,
+              "warmup_steps": 1, "threads": 1, "lr": 0.001}
 DETECTOR = {"steps": 1, "batch_size": 2, "workers": 0, "val_size": 1, "val_every": 100, "checkpoint_every": 1,
             "warmup_steps": 1, "threads": 1}
 
@@ -25,6 +35,11 @@ def _recipe(path: Path, out: Path, fields: dict[str, object], **changes: object)
     values = {"out_dir": str(out), **fields, **{k: str(v) if isinstance(v, Path) else v for k, v in changes.items()}}
     path.write_text(yaml.safe_dump(values))
     return path
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _one_line_error(args: list[str], *named: object) -> str:
@@ -37,6 +52,161 @@ def _one_line_error(args: list[str], *named: object) -> str:
     for name in named:
         assert str(name) in lines[0], result.output
     return lines[0]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 2-step recognizer run and a 1-step detector run, trained by the command, as a user's would be."""
+    root = tmp_path_factory.mktemp("runs")
+    for task, fields in (("recognizer", RECOGNIZER), ("detector", DETECTOR)):
+        recipe = _recipe(root / f"{task}.yaml", root / task, fields)
+        result = CliRunner().invoke(app, ["train", task, "--config", str(recipe)])
+        assert result.exit_code == 0, result.output
+    return {"recognizer": root / "recognizer", "detector": root / "detector"}
+
+
+def _truncated(run: Path, path: Path) -> None:
+    path.write_bytes((run / "last.ckpt").read_bytes()[:5000])  # `head -c 5000 last.ckpt`
+
+
+def _no_model(run: Path, path: Path) -> None:
+    save_checkpoint(path, {"x": torch.zeros(2)})
+
+
+def _reshaped(run: Path, path: Path) -> None:
+    state = load_checkpoint(run / "last.ckpt")
+    save_checkpoint(path, {**state, "model": {k: torch.zeros(3) for k in state["model"]}})
+
+
+def _weights_only(run: Path, path: Path) -> None:  # what interpolate writes: no training state to resume
+    save_checkpoint(path, {"model": load_checkpoint(run / "last.ckpt")["model"]})
+
+
+Damage = Callable[[Path, Path], None]
+DAMAGED: dict[str, Damage] = {"truncated": _truncated, "no-model": _no_model, "reshaped": _reshaped}
+
+
+def _checkpoint(runs: dict[str, Path], task: str, damage: str, path: Path) -> Path:
+    """A checkpoint for a task's run, damaged as named, or another task's ("detector", "recognizer")."""
+    if damage in runs:
+        shutil.copyfile(runs[damage] / "last.ckpt", path)
+    else:
+        {**DAMAGED, "weights-only": _weights_only}[damage](runs[task], path)
+    return path
+
+
+def _crops(folder: Path) -> Path:
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((64, 128, 3), 128, np.uint8))
+    write_crop_labels(folder / "labels.tsv", [CropLabel("a.png", "ABC123", "xx")])
+    return folder
+
+
+def test_a_checkpoint_that_cannot_be_opened_says_why_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"gone.ckpt: cannot read the checkpoint \(No such file or directory\)"):
+        load_checkpoint(tmp_path / "gone.ckpt")
+    with pytest.raises(CheckpointError, match="cannot read the checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize(("task", "source"), [
+    ("recognizer", "truncated"), ("recognizer", "no-model"), ("recognizer", "reshaped"), ("recognizer", "detector"),
+    ("recognizer", "not-onnx.onnx"), ("recognizer", "bundled-int8"), ("recognizer", "bundled-detector"),
+    ("detector", "truncated"), ("detector", "no-model"), ("detector", "reshaped"), ("detector", "recognizer"),
+])
+def test_an_init_from_that_cannot_start_the_run_is_refused_before_it_writes(
+    runs: dict[str, Path], tmp_path: Path, task: str, source: str
+) -> None:
+    if source == "not-onnx.onnx":
+        init_from = tmp_path / source
+        init_from.write_bytes(b"\x08\x01 this is no ONNX graph")
+    elif source.startswith("bundled-"):
+        init_from = default_model(source.removeprefix("bundled-").replace("int8", "recognizer"))
+    else:
+        init_from = _checkpoint(runs, task, source, tmp_path / "init.ckpt")
+    out = tmp_path / "run"
+    recipe = _recipe(tmp_path / "r.yaml", out, RECOGNIZER if task == "recognizer" else DETECTOR, init_from=init_from)
+    _one_line_error(["train", task, "--config", recipe], init_from)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("task", "damage"), [
+    ("recognizer", "truncated"), ("recognizer", "no-model"), ("recognizer", "reshaped"),
+    ("recognizer", "weights-only"), ("recognizer", "detector"), ("detector", "truncated"), ("detector", "recognizer"),
+])
+def test_a_checkpoint_that_cannot_be_resumed_is_refused_and_the_run_kept(
+    runs: dict[str, Path], tmp_path: Path, task: str, damage: str
+) -> None:
+    run = shutil.copytree(runs[task], tmp_path / "run")
+    _checkpoint(runs, task, damage, run / "last.ckpt")
+    before = _fingerprint(run)
+    recipe = _recipe(tmp_path / "r.yaml", run, RECOGNIZER if task == "recognizer" else DETECTOR)
+    _one_line_error(["train", task, "--config", recipe, "--resume"], run / "last.ckpt")
+    assert _fingerprint(run) == before
+
+
+@pytest.mark.parametrize(("task", "damage"), [
+    ("recognizer", "truncated"), ("recognizer", "no-model"), ("recognizer", "reshaped"), ("recognizer", "detector"),
+    ("detector", "truncated"), ("detector", "reshaped"), ("detector", "recognizer"),
+])
+def test_export_names_a_checkpoint_it_cannot_export(
+    runs: dict[str, Path], tmp_path: Path, task: str, damage: str
+) -> None:
+    run = shutil.copytree(runs[task], tmp_path / "run")
+    _checkpoint(runs, task, damage, run / "last.ckpt")
+    message = _one_line_error(["export", run, "--out", tmp_path / "m.onnx"], run / "last.ckpt")
+    if damage in runs:
+        assert f"not a {task} checkpoint" in message
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "no-model", "reshaped", "detector"])
+def test_finetune_names_a_source_checkpoint_it_cannot_start_from(
+    runs: dict[str, Path], tmp_path: Path, damage: str
+) -> None:
+    run = shutil.copytree(runs["recognizer"], tmp_path / "run")
+    _checkpoint(runs, "recognizer", damage, run / "last.ckpt")
+    out = tmp_path / "tuned"
+    _one_line_error(["finetune", "--from", run, "--data", _crops(tmp_path / "crops"), "--out", out],
+                    run / "last.ckpt")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("config", ["{", "[1, 2]", "recognizer-with-an-unknown-field", "detector"])
+def test_a_run_config_that_is_not_one_is_named_by_every_command_that_reads_it(
+    runs: dict[str, Path], tmp_path: Path, config: str
+) -> None:
+    run = shutil.copytree(runs["recognizer"], tmp_path / "run")
+    if config == "detector":
+        shutil.copyfile(runs["detector"] / "config.json", run / "config.json")
+    elif config.startswith("recognizer"):
+        text = (run / "config.json").read_text()
+        (run / "config.json").write_text(text.replace('"task": "recognizer",', '"task": "recognizer", "bogus": 1,'))
+    else:
+        (run / "config.json").write_text(config)
+    before = _fingerprint(run)
+    named = run / "config.json"
+    for args in (["finetune", "--from", run, "--data", _crops(tmp_path / "crops"), "--out", tmp_path / "tuned"],
+                 ["train", "interpolate", "--from", run / "last.ckpt", "--to", run, "--out", tmp_path / "mid"],
+                 ["train", "recognizer", "--config", _recipe(tmp_path / "r.yaml", run, RECOGNIZER), "--resume"]):
+        _one_line_error(args, named)
+    if config != "detector":  # a detector's config exports as a detector: its checkpoint is named instead
+        _one_line_error(["export", run, "--out", tmp_path / "m.onnx"], named)
+    assert _fingerprint(run) == before
+    assert not any((tmp_path / name).exists() for name in ("tuned", "mid", "m.onnx"))
+
+
+@pytest.mark.parametrize("command", ["recognizer", "detector", "finetune"])
+def test_an_out_dir_that_is_a_file_is_refused_and_kept(runs: dict[str, Path], tmp_path: Path, command: str) -> None:
+    out = tmp_path / "notes.txt"
+    out.write_text("a user's file\n")
+    if command == "finetune":
+        args = ["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"), "--out", out]
+    else:
+        recipe = _recipe(tmp_path / "r.yaml", out, RECOGNIZER if command == "recognizer" else DETECTOR)
+        args = ["train", command, "--config", recipe]
+    assert "a file, not a folder" in _one_line_error(args, out)
+    assert out.read_text() == "a user's file\n"
 
 
 @pytest.mark.parametrize(("changes", "where"), [

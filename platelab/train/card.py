@@ -11,15 +11,23 @@ from typing import Any
 from pydantic import BaseModel
 
 from platelab.io.atomic import atomic_write_text
-from platelab.train.loop import CONFIG, METRICS, hardware
+from platelab.train.loop import CONFIG, METRICS, RunConfigError, hardware, read_run_config
 
 COMMAND_FILE = "command.txt"
 
 
 def last_metrics(run: Path) -> dict:
+    """The run's last complete metrics line ({} if none): a kill may have cut the last one short."""
     path = run / METRICS
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    return json.loads(lines[-1]) if lines else {}
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+    for line in reversed(lines):
+        try:
+            values = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(values, dict):
+            return values
+    return {}
 
 
 def _accuracy(metrics: dict) -> dict[str, float]:
@@ -42,7 +50,10 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
     command = run / COMMAND_FILE
     metrics = last_metrics(run)
     config = run / CONFIG
-    earlier = json.loads(config.read_text(encoding="utf-8")).get("init_from") if config.exists() else None
+    try:  # a stage whose config cannot be read ends the chain: what the card can say is still said
+        earlier = read_run_config(run).get("init_from") if config.exists() else None
+    except RunConfigError:
+        earlier = None
     return {"initialised_from": {
         "checkpoint": str(checkpoint),
         "training_command": command.read_text(encoding="utf-8").strip() if command.exists() else "",

@@ -41,14 +41,16 @@ from platelab.synth.dataset import NumberedBatches
 from platelab.synth.scene import SceneConfig, render_scene
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command, write_model_card
-from platelab.train.checkpoint import load_checkpoint, save_training_state
+from platelab.train.checkpoint import check_resumable, load_model_state, save_training_state
 from platelab.train.export import export_onnx, publish, require_agreement
 from platelab.train.loop import (
     CHECKPOINT,
     MetricsLog,
     batch_loader,
+    check_run,
     open_run,
     optimizer_step,
+    resumes,
     run_config,
     running_mean,
     seed_everything,
@@ -327,10 +329,10 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
     """Train (or continue training) and return the model; checkpoints and metrics go to cfg.out_dir."""
     seed_everything(cfg.seed)
     model = PlateDetector()
+    if cfg.init_from is not None and not resumes(cfg.out_dir, resume):  # before the run writes into its folder
+        load_model_state(cfg.init_from, model)
     run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
                    cfg.weight_decay, cfg.threads, resume)
-    if run.start == 0 and cfg.init_from is not None:
-        model.load_state_dict(load_checkpoint(cfg.init_from)["model"])
 
     validation = synthetic_validation_set(cfg)
     stream = SyntheticSceneBatches(
@@ -420,7 +422,7 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
     """
     cfg = run_config(run, DetectorTrainConfig)
     model = PlateDetector()
-    model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
+    load_model_state(run / CHECKPOINT, model)
     model.eval()
     sample = synthetic_validation_set(cfg.model_copy(update={"val_size": 4})).images.numpy()
     with tempfile.TemporaryDirectory() as folder:
@@ -450,8 +452,18 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
     return out
 
 
+def check_detector_recipe(cfg: DetectorTrainConfig, resume: bool) -> None:
+    """Raises what would stop the run after it had written into its folder: what platelab.train.loop.check_run
+    checks, an init_from that is not a detector checkpoint, and a checkpoint to resume that is not this run's."""
+    check_run(cfg, resume)
+    if resume:
+        check_resumable(cfg.out_dir / CHECKPOINT, PlateDetector())
+    elif cfg.init_from is not None:
+        load_model_state(cfg.init_from, PlateDetector())
+
+
 def run_detector_recipe(cfg: DetectorTrainConfig, resume: bool, export: Path | None) -> None:
-    """Train (and export) the run; platelab.train.loop.check_run first, as the CLI does, so a mistake writes nothing."""
+    """Train (and export) the run; check_detector_recipe first, as the CLI does, so a mistake writes nothing."""
     record_command(cfg.out_dir, resume)
     train_detector(cfg, resume=resume)
     if export is not None:

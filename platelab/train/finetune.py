@@ -8,6 +8,7 @@ weights as an unbroken one.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -35,7 +36,8 @@ from platelab.synth.crops import render_crop
 from platelab.synth.dataset import encode_batch
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command
-from platelab.train.checkpoint import load_checkpoint, save_training_state
+from platelab.train.checkpoint import check_resumable, load_model_state, model_weights, save_training_state
+from platelab.train.config import RecognizerTrainConfig
 from platelab.train.loop import (
     CHECKPOINT,
     CONFIG,
@@ -44,6 +46,8 @@ from platelab.train.loop import (
     check_run_folder,
     open_run,
     optimizer_step,
+    read_run_config,
+    run_config,
     seed_everything,
 )
 from platelab.train.losses import RecognitionLoss, exact_hits
@@ -125,14 +129,26 @@ def load_run_model(run: Path) -> PlateRecognizer:
     checkpoint, config = run / CHECKPOINT, run / CONFIG
     if not (checkpoint.is_file() and config.is_file()):
         raise FinetuneSourceError(f"{run}: not a training run folder (needs {CHECKPOINT} and {CONFIG})")
-    chars = json.loads(config.read_text(encoding="utf-8")).get("charset")
+    chars = recognizer_run_config(run).charset
     if not chars:
         raise FinetuneSourceError(f"{config}: no charset; is this a recognizer run?")
-    state = load_checkpoint(checkpoint)["model"]
+    state = model_weights(checkpoint)
     backbone = imagenet_backbone(pretrained=False) if is_lite_state(state) else PlateBackbone()
     model = PlateRecognizer(Charset(chars), backbone, head=head_kind(state))
-    model.load_state_dict(state)
+    load_model_state(checkpoint, model, state)
     return model
+
+
+def recognizer_run_config(run: Path) -> RecognizerTrainConfig | TuneConfig:
+    """The config of a recognizer training run or a fine-tuning run; a ValueError naming the config file and its
+    first problem if it is neither's (RunConfigError, FinetuneSourceError)."""
+    raw = read_run_config(run)
+    task = raw.get("task", "recognizer")
+    if task == "finetune":
+        return run_config(run, FinetuneConfig if "from_run" in raw else TuneConfig, raw)
+    if task == "recognizer":
+        return run_config(run, RecognizerTrainConfig, raw)
+    raise FinetuneSourceError(f"{run / CONFIG}: a {task} run; fine-tuning starts from a recognizer run")
 
 
 def source_class_scale(source: Path | str, charset: Charset) -> dict[str, float] | None:
@@ -518,6 +534,8 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
     model = load_run_model(cfg.from_run)
     adapt_head(model, Charset(cfg.charset) if cfg.charset else model.charset)
     check_run_folder(cfg.out_dir, json.loads(run_config_json(cfg, model.charset)), resume)
+    if resume:
+        check_resumable(cfg.out_dir / CHECKPOINT, copy.deepcopy(model))
     crops = load_labelled_crops(cfg.data, model.charset)
     record_command(cfg.out_dir, resume)  # only once nothing can refuse the run: it may be an earlier run's folder
     train_indices, held_indices = split_holdout(crops.files, cfg.val_fraction, cfg.seed)
@@ -533,8 +551,8 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
 def export_finetune_run(run: Path, out: Path, class_scale: dict[str, float] | None = None,
                         command: str | None = None, int8: bool = False) -> Path:
     """`platelab export RUN` for a fine-tuning run (config task "finetune")."""
-    raw = json.loads((run / CONFIG).read_text(encoding="utf-8"))
-    cfg = FinetuneConfig.model_validate(raw) if "from_run" in raw else TuneConfig.model_validate(raw)
+    raw = read_run_config(run)
+    cfg = run_config(run, FinetuneConfig if "from_run" in raw else TuneConfig, raw)
     model = load_run_model(run).eval()
     sample = np.random.default_rng(0).standard_normal((8, 1, 64, 128)).astype(np.float32)
     return export_tuned(model, run, cfg, out, sample, class_scale, command, int8)

@@ -21,9 +21,15 @@ from platelab.models.recognizer import PlateRecognizer
 from platelab.predict.charset import Charset
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import select_styles
-from platelab.train.checkpoint import load_checkpoint, save_checkpoint
+from platelab.train.checkpoint import (
+    CheckpointError,
+    load_model_state,
+    model_weights,
+    save_checkpoint,
+    weights_mismatch,
+)
 from platelab.train.config import RecognizerTrainConfig
-from platelab.train.loop import CHECKPOINT, CONFIG, METRICS, MetricsLog, run_config
+from platelab.train.loop import CHECKPOINT, CONFIG, METRICS, MetricsLog, check_run_folder, run_config
 from platelab.train.recognizer import accuracy, initial_weights, real_eval_set, synthetic_eval_set
 
 NORM_BATCH = 64
@@ -55,27 +61,32 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
                     norm_crops: int = 3200, seed: int = 777) -> PlateRecognizer:
     """Write out_dir as a run (config, checkpoint, metrics) holding the weights between start and end_run's.
 
-    start: a run checkpoint or a float ONNX recognizer; end_run: a recognizer run trained on from it.
+    start: a run checkpoint or a float ONNX recognizer; end_run: a recognizer run trained on from it. out_dir must
+    not hold a run already; everything is read, checked and measured before anything is written into it.
     """
     began = time.perf_counter()
+    check_run_folder(out_dir, {}, resume=False, advice="give another folder")
     cfg = run_config(end_run, RecognizerTrainConfig)
     charset = Charset(cfg.charset)
     model = PlateRecognizer(charset, head=cfg.head)
-    model.load_state_dict(averaged_weights(initial_weights(start), load_checkpoint(end_run / CHECKPOINT)["model"],
-                                           weight))
+    end = end_run / CHECKPOINT
+    end_weights = model_weights(end)
+    load_model_state(end, model, end_weights)
+    start_weights = initial_weights(start)
+    problem = weights_mismatch(model.state_dict(), start_weights)
+    if problem:
+        raise CheckpointError(f"{start}: not the network {end} was trained on from ({problem})")
+    model.load_state_dict(averaged_weights(start_weights, end_weights, weight))
+    eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
     batches = SyntheticCropBatches(select_styles(cfg.styles or None), charset, NORM_BATCH, seed, cfg.synth)
     measure_norm_statistics(model, batches, max(1, norm_crops // NORM_BATCH))
+    scores = {f"val_{e.name}": round(accuracy(model, e, charset), 4) for e in eval_sets}
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # The model card follows init_from back through the runs: the end run, then what it started from.
-    own = cfg.model_copy(update={"out_dir": out_dir, "init_from": end_run / CHECKPOINT})
+    own = cfg.model_copy(update={"out_dir": out_dir, "init_from": end})
     atomic_write_text(out_dir / CONFIG, own.model_dump_json(indent=2))
     save_checkpoint(out_dir / CHECKPOINT, {"model": model.state_dict()})
     (out_dir / METRICS).unlink(missing_ok=True)
-    eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
-    MetricsLog(out_dir / METRICS).write(
-        step=0,
-        seconds=round(time.perf_counter() - began, 1),
-        **{f"val_{e.name}": round(accuracy(model, e, charset), 4) for e in eval_sets},
-    )
+    MetricsLog(out_dir / METRICS).write(step=0, seconds=round(time.perf_counter() - began, 1), **scores)
     return model

@@ -10,17 +10,19 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from platelab.io.atomic import atomic_write_text
+from platelab.io.decode import first_line
 from platelab.train.checkpoint import restore_training_state
+from platelab.utils.config_file import first_problem
 
 CHECKPOINT = "last.ckpt"
 CONFIG = "config.json"
@@ -30,9 +32,32 @@ CLIP_NORM = 5.0
 RunConfig = TypeVar("RunConfig", bound=BaseModel)
 
 
-def run_config(run: Path, schema: type[RunConfig]) -> RunConfig:
-    """The config a training run wrote into its folder, as schema."""
-    return schema.model_validate_json((run / CONFIG).read_text(encoding="utf-8"))
+class RunConfigError(ValueError):
+    """A run folder's config.json that cannot be read as its run's config; the message names the file."""
+
+
+def read_run_config(run: Path) -> dict[str, Any]:
+    """The fields of the config a training run wrote into its folder, unchecked."""
+    path = run / CONFIG
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunConfigError(f"{path}: cannot read the run's config ({exc.strerror or first_line(exc)})") from exc
+    except ValueError as exc:  # not JSON, or not UTF-8 text
+        raise RunConfigError(f"{path}: not a run's config (not JSON: {first_line(exc)})") from exc
+    if not isinstance(data, dict):
+        raise RunConfigError(f"{path}: not a run's config (holds a JSON {type(data).__name__}, not fields)")
+    return data
+
+
+def run_config(run: Path, schema: type[RunConfig], data: dict[str, Any] | None = None) -> RunConfig:
+    """The config a training run wrote into its folder (data: its fields, if read already), as schema; a
+    RunConfigError naming the file and its first problem if it is not one."""
+    try:
+        return schema.model_validate(read_run_config(run) if data is None else data)
+    except ValidationError as exc:
+        where, message = first_problem(exc)
+        raise RunConfigError(f"{run / CONFIG}: field {where}: {message}") from exc
 
 
 def seed_everything(seed: int) -> None:
@@ -142,31 +167,42 @@ def check_run(cfg: RunSettings, resume: bool) -> None:
 
     select_styles(cfg.styles or None)
     if not resume and cfg.init_from is not None and not cfg.init_from.is_file():
+        if cfg.init_from.is_dir():
+            raise ValueError(f"{cfg.init_from}: init_from is a folder; give a checkpoint file in it "
+                             f"({cfg.init_from / CHECKPOINT})")
         raise ValueError(f"{cfg.init_from}: init_from not found")
     check_run_folder(cfg.out_dir, json.loads(cfg.model_dump_json()), resume)
 
 
-def check_run_folder(out: Path, config: dict[str, object], resume: bool) -> None:
-    """A run folder belongs to one run. A fresh run refuses a folder that holds a checkpoint (its weights, log and
-    command would be lost); --resume needs the checkpoint and the config the run was started with, but for
-    RESUMABLE_CHANGES: a run continued under another seed, rate or engine would be neither run."""
+def check_run_folder(out: Path, config: dict[str, object], resume: bool,
+                     advice: str = "continue it with --resume, or give another folder") -> None:
+    """A run folder belongs to one run. A fresh run refuses a file, and a folder that holds a checkpoint (its
+    weights, log and command would be lost; advice: what to do instead); --resume needs the checkpoint and the
+    config the run was started with, but for RESUMABLE_CHANGES: a run continued under another seed, rate or engine
+    would be neither run."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: a file, not a folder for the run; give a folder")
     checkpoint = out / CHECKPOINT
     if not resume:
         if checkpoint.exists():
-            raise ValueError(f"{out}: holds a run already ({CHECKPOINT}); continue it with --resume, or give another "
-                             "folder")
+            raise ValueError(f"{out}: holds a run already ({CHECKPOINT}); {advice}")
         return
     if not checkpoint.exists():
         raise ValueError(f"{out}: no {CHECKPOINT} to resume; run without --resume to start it")
     if not (out / CONFIG).is_file():
         raise ValueError(f"{out}: no {CONFIG} beside {CHECKPOINT}; it is not a run folder platelab wrote")
-    saved = json.loads((out / CONFIG).read_text(encoding="utf-8"))
+    saved = read_run_config(out)
     changed = [f"{key} {_short(saved.get(key))} -> {_short(config.get(key))}"
                for key in sorted(set(saved) | set(config))
                if key not in RESUMABLE_CHANGES and saved.get(key) != config.get(key)]
     if changed:
         raise ValueError(f"{out}: cannot resume with another config ({'; '.join(changed)}); resume with the run's "
                          f"own ({out / CONFIG}) or start a new folder")
+
+
+def resumes(out: Path, resume: bool) -> bool:
+    """Whether open_run will continue the run in out from its checkpoint (else the run starts afresh)."""
+    return resume and (out / CHECKPOINT).exists()
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -177,22 +213,24 @@ def _short(value: object, limit: int = 60) -> str:
 def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_steps: int, lr: float,
              weight_decay: float, threads: int = 0, resume: bool = False,
              parameters: Iterable[nn.Parameter] | None = None) -> Run:
-    """Write the run's config, move model to the device, build AdamW + schedule, restore a checkpoint if asked."""
+    """Move model to the device, build AdamW + schedule, restore a checkpoint if asked, write the run's config."""
     if threads:
         torch.set_num_threads(threads)
     single_threaded_opencv()
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / CONFIG, config_json)
     run_on = device()
     model.to(run_on)
     optimizer = torch.optim.AdamW(parameters if parameters is not None else model.parameters(), lr=lr,
                                   weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(steps, warmup_steps))
     run = Run(out, run_on, optimizer, scheduler, 0, 0.0)
+    resumed = resumes(out, resume)
+    if resumed:  # first: a checkpoint that cannot be resumed leaves the folder as it was
+        run.start, run.elapsed, run.extra = restore_training_state(run.checkpoint, model, optimizer, scheduler)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / CONFIG, config_json)
     for partial in out.glob(f".{Path(CHECKPOINT).stem}.*.tmp{Path(CHECKPOINT).suffix}"):
         partial.unlink(missing_ok=True)  # a checkpoint whose writing was killed half-way
-    if resume and run.checkpoint.exists():
-        run.start, run.elapsed, run.extra = restore_training_state(run.checkpoint, model, optimizer, scheduler)
+    if resumed:
         _keep_metrics_until(run.metrics, run.start)
     else:
         run.metrics.unlink(missing_ok=True)

@@ -39,7 +39,10 @@ def graph_metadata(graph: onnx.ModelProto) -> dict[str, str]:
 
 
 def recognizer_from_onnx(path: Path, stats_crops: int = STATS_CROPS) -> PlateRecognizer:
-    """The torch recognizer whose softmax equals the ONNX file's output (a float export by platelab)."""
+    """The torch recognizer whose softmax equals the ONNX file's output (a float export by platelab).
+
+    stats_crops: synthetic crops the batch norms' statistics are measured on; 0 leaves each norm passing its input
+    through (the same outputs in eval mode, not a model to train: enough to check that the file imports)."""
     path = Path(path)
     try:
         graph = onnx.load(str(path))
@@ -60,7 +63,8 @@ def recognizer_from_onnx(path: Path, stats_crops: int = STATS_CROPS) -> PlateRec
                               f"{list(model.input_size)}")
     pairs = _conv_norms(model)
     _load_folded(model, pairs, graph, path)
-    _restore_batch_norms(model, pairs, stats_crops)
+    if stats_crops:
+        _restore_batch_norms(model, pairs, stats_crops)
     return model
 
 

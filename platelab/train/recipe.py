@@ -21,12 +21,19 @@ from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.formats import format_alphabets, formats_by_country
 from platelab.synth.style import reweighted, select_styles
 from platelab.train.card import record_command, write_model_card
-from platelab.train.checkpoint import load_checkpoint
+from platelab.train.checkpoint import check_resumable, load_model_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer, publish, require_agreement
 from platelab.train.loop import CHECKPOINT, check_run, run_config
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
-from platelab.train.recognizer import EvalSet, accuracy, exact_share, synthetic_eval_set, train_recognizer
+from platelab.train.recognizer import (
+    EvalSet,
+    accuracy,
+    check_initial_weights,
+    exact_share,
+    synthetic_eval_set,
+    train_recognizer,
+)
 
 CALIBRATION_BATCH = 64
 
@@ -41,7 +48,7 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
     """
     cfg = run_config(run, RecognizerTrainConfig)
     model = PlateRecognizer(Charset(cfg.charset), head=cfg.head)
-    model.load_state_dict(load_checkpoint(run / CHECKPOINT)["model"])
+    load_model_state(run / CHECKPOINT, model)
     model.eval()
     sample = synthetic_eval_set(cfg.model_copy(update={"val_size": 32}), model.charset).images.numpy()
 
@@ -112,9 +119,9 @@ def _onnx_accuracy(path: Path, data: EvalSet) -> float:
 
 
 def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: Sequence[Path]) -> None:
-    """Raises what would stop the run after it had written into its folder (platelab.train.loop.check_run), style
-    weights that match no style, a charset without every character the styles' plates carry, or a real validation
-    folder without crop labels."""
+    """Raises what would stop the run after it had written into its folder (platelab.train.loop.check_run), an
+    init_from that is not a recognizer this configuration can start from, style weights that match no style, a
+    charset without every character the styles' plates carry, or a real validation folder without crop labels."""
     check_run(cfg, resume)
     styles = reweighted(select_styles(cfg.styles or None), cfg.style_weights)
     missing = sorted(set().union(*(alphabet for s in styles for f in s.formats
@@ -123,6 +130,11 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: 
         raise ValueError(f"charset {cfg.charset!r} lacks {''.join(missing)}, which the styles' plates carry")
     for folder in val_real:
         read_labels(folder, "crops")
+    # last: these read the weights
+    if resume:
+        check_resumable(cfg.out_dir / CHECKPOINT, PlateRecognizer(Charset(cfg.charset), head=cfg.head))
+    else:
+        check_initial_weights(cfg)
 
 
 def run_recognizer_recipe(

@@ -18,11 +18,19 @@ from platelab.predict.decode import decode
 from platelab.predict.preprocess import preprocess_crops
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.style import reweighted, select_styles
-from platelab.train.checkpoint import load_checkpoint, save_training_state
+from platelab.train.checkpoint import CheckpointError, model_weights, save_training_state, weights_mismatch
 from platelab.train.config import RecognizerTrainConfig
-from platelab.train.loop import MetricsLog, batch_loader, open_run, optimizer_step, running_mean, seed_everything
+from platelab.train.loop import (
+    MetricsLog,
+    batch_loader,
+    open_run,
+    optimizer_step,
+    resumes,
+    running_mean,
+    seed_everything,
+)
 from platelab.train.losses import RecognitionLoss, exact_hits
-from platelab.train.onnx_import import recognizer_from_onnx
+from platelab.train.onnx_import import STATS_CROPS, recognizer_from_onnx
 
 
 @dataclass
@@ -75,24 +83,45 @@ def accuracy(model: PlateRecognizer, data: EvalSet, charset: Charset) -> float:
     return exact_share(predict_texts(model, data.images, charset), data)
 
 
-def load_matching_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Start from another run's weights; tensors whose name or shape differ (another head) keep their init."""
+def matching_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path) -> dict[str, torch.Tensor]:
+    """The tensors of state (source's weights) that model has, by name and shape: another head's do not match and
+    keep their init; a CheckpointError naming source if the backbone does not match either."""
     own = model.state_dict()
     matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not any(k.startswith("backbone.") for k in matching):
-        raise ValueError("init_from: the checkpoint shares no backbone weights with this model")
-    skipped = sorted(set(own) - set(matching))
+        backbone = {k: v for k, v in own.items() if k.startswith("backbone.")}
+        problem = weights_mismatch(backbone, {k: v for k, v in state.items() if k.startswith("backbone.")})
+        raise CheckpointError(f"{source}: not a recognizer checkpoint of this configuration (backbone: {problem})")
+    return matching
+
+
+def load_matching_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Start from another run's weights (source's); tensors whose name or shape differ (another head) keep their
+    init."""
+    matching = matching_weights(model, state, source)
+    skipped = sorted(set(model.state_dict()) - set(matching))
     if skipped:
         tqdm.write(f"init_from: {len(skipped)} tensors keep their initial values (not in the checkpoint): "
                    f"{skipped[0]} ...")
     model.load_state_dict(matching, strict=False)
 
 
-def initial_weights(source: Path) -> dict[str, torch.Tensor]:
-    """init_from's weights: a run checkpoint's, or those of a float ONNX recognizer exported by platelab."""
+def initial_weights(source: Path, stats_crops: int = STATS_CROPS) -> dict[str, torch.Tensor]:
+    """init_from's weights: a run checkpoint's, or those of a float ONNX recognizer exported by platelab (its batch
+    norms measured on stats_crops synthetic crops, see recognizer_from_onnx). A file that holds neither is a
+    ValueError naming it (CheckpointError, OnnxImportError)."""
     if source.suffix.lower() == ".onnx":
-        return recognizer_from_onnx(source).state_dict()
-    return load_checkpoint(source)["model"]
+        return recognizer_from_onnx(source, stats_crops).state_dict()
+    return model_weights(source)
+
+
+def check_initial_weights(cfg: RecognizerTrainConfig) -> None:
+    """Raises what would stop a fresh run loading cfg.init_from once started: a file that is not a checkpoint or a
+    float platelab recognizer, or one whose backbone is not this configuration's. (The norm statistics of an ONNX
+    source are left unmeasured: the weights are checked, not trained.)"""
+    if cfg.init_from is not None:
+        model = PlateRecognizer(Charset(cfg.charset), head=cfg.head)
+        matching_weights(model, initial_weights(cfg.init_from, stats_crops=0), cfg.init_from)
 
 
 def train_recognizer(
@@ -105,10 +134,10 @@ def train_recognizer(
     seed_everything(cfg.seed)
     charset = Charset(cfg.charset)
     model = model or PlateRecognizer(charset, head=cfg.head)
+    if cfg.init_from is not None and not resumes(cfg.out_dir, resume):  # before the run writes into its folder
+        load_matching_weights(model, initial_weights(cfg.init_from), cfg.init_from)
     run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
                    cfg.weight_decay, cfg.threads, resume)
-    if run.start == 0 and cfg.init_from is not None:
-        load_matching_weights(model, initial_weights(cfg.init_from))
 
     last_step = min(cfg.steps, cfg.stop_after or cfg.steps)
     eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
