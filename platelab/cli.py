@@ -28,6 +28,22 @@ train_app = typer.Typer(
 app.add_typer(synth_app, name="synth")
 app.add_typer(train_app, name="train")
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from platelab import __version__
+
+        typer.echo(f"platelab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print platelab's version and stop")] = False,
+) -> None:
+    """Licence plate recognition trained on synthetic plates."""
+
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="read each crop at small moves and let the readings vote (5x reading time)")
 ]

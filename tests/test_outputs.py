@@ -346,3 +346,10 @@ def test_a_command_without_its_extra_names_the_extra_in_one_line(
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real_find_spec(name))
     _usage_error(args, f'needs the {extra} extra ({module} not installed): pip install -e ".[{extra}]"')
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"platelab {version('platelab')}\n"
