@@ -232,3 +232,16 @@ def test_windows_and_scenes_the_network_takes_are_accepted(tmp_path: Path) -> No
     for changes in ({}, {"window": [64, 64], "synth": {"scene": {"size": [128, 64]}}},
                     {"window": None, "synth": {"scene": {"size": [320, 192]}}}):
         load_detector_config(_recipe(tmp_path / "d.yaml", tmp_path / "run", DETECTOR, **changes))
+
+
+def test_a_real_validation_folder_with_no_readable_crop_is_refused_before_the_run(tmp_path: Path) -> None:
+    folder = tmp_path / "broken-crops"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"not a png")
+    write_crop_labels(folder / "labels.tsv", [CropLabel("a.png", "ABC123", "xx")])
+    out = tmp_path / "run"
+    recipe = _recipe(tmp_path / "recipe.yaml", out, RECOGNIZER)
+    result = CliRunner().invoke(app, ["train", "recognizer", "--config", str(recipe), "--val-real", str(folder)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"platelab: {folder}: none of its 1 crops can be read; nothing to validate on" in result.output.splitlines()
+    assert not out.exists()

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from platelab.io.labels import read_labels
 from platelab.models.recognizer import PlateRecognizer
 from platelab.predict.charset import Charset
 from platelab.predict.decode import decode
@@ -31,6 +30,7 @@ from platelab.train.recognizer import (
     accuracy,
     check_initial_weights,
     exact_share,
+    real_eval_set,
     synthetic_eval_set,
     train_recognizer,
 )
@@ -129,7 +129,7 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: 
     if missing:
         raise ValueError(f"charset {cfg.charset!r} lacks {''.join(missing)}, which the styles' plates carry")
     for folder in val_real:
-        read_labels(folder, "crops")
+        real_eval_set(folder)  # decoded once more when the run starts: a few seconds, to refuse what it cannot use
     # last: these read the weights
     if resume:
         check_resumable(cfg.out_dir / CHECKPOINT, PlateRecognizer(Charset(cfg.charset), head=cfg.head))

@@ -49,18 +49,22 @@ def synthetic_eval_set(cfg: RecognizerTrainConfig, charset: Charset) -> EvalSet:
 
 
 def real_eval_set(folder: Path, name: str | None = None) -> EvalSet:
-    """A folder of real crops with labels.tsv; unreadable files are skipped with a warning."""
+    """A folder of real crops with labels.tsv; unreadable files are skipped with a warning, and a folder none of
+    whose crops can be read is a ValueError (its accuracy would be a 0 measured on nothing)."""
     from platelab.io.decode import ImageDecodeError, read_image
     from platelab.io.labels import normalize_plate, read_labels
 
     images, texts = [], []
-    for label in read_labels(folder):
+    labels = read_labels(folder, "crops")
+    for label in labels:
         try:
             images.append(read_image(folder / label.file, name=label.file))
         except ImageDecodeError as exc:
             tqdm.write(f"skipped {exc}")
             continue
         texts.append(normalize_plate(label.plate))
+    if not images:
+        raise ValueError(f"{folder}: none of its {len(labels)} crops can be read; nothing to validate on")
     return EvalSet(name or folder.name, torch.from_numpy(preprocess_crops(images)), texts)
 
 
