@@ -50,7 +50,9 @@ def test_every_detector_recipe_is_a_valid_config(recipe: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
-        ("geometry: {focal: [0, 0]}\n", "field geometry.focal.0: Input should be greater than 0"),
+        ("geometry: {focal: [0.5, 2]}\n", "field geometry.focal.0: Input should be greater than or equal to 1"),
+        ("scene: {camera_distance: [0.1, 1]}\n",
+         "field scene.camera_distance.0: Input should be greater than or equal to 0.5"),
         ("geometry: {yaw: [-89, 89]}\n", "field geometry.yaw.0: Input should be greater than or equal to -80"),
         ("geometry: {yaw: [25, -25]}\n", "field geometry.yaw: Value error, a range is (low, high)"),
         ("crop_size: [0, 64]\n", "field crop_size.0: Input should be greater than or equal to 8"),
@@ -58,6 +60,16 @@ def test_every_detector_recipe_is_a_valid_config(recipe: Path) -> None:
         ("scene: {size: [0, 0]}\n", "field scene.size.0"),
         ("scene: {plates: [3, 1]}\n", "field scene.plates: Value error, a range is (low, high)"),
         ("surround: {margin: [-0.5, -0.4]}\n", "field surround.margin.0: Input should be greater than or equal to 0"),
+        ("surround: {body_colours: ['#ffffff', white]}\n",
+         "field surround.body_colours.1: Value error, colour must look like '#1a2b3c', got 'white'"),
+        ("scene: {surround: {body_colours: ['#fff']}}\n", "field scene.surround.body_colours.0: Value error"),
+        ("light: {contrast_p: 1, contrast: [0, 0]}\n",
+         "field light.contrast.0: Input should be greater than or equal to 0.1"),
+        ("camera: {lowres_scale: [0.02, 0.5]}\n",
+         "field camera.lowres_scale.0: Input should be greater than or equal to 0.1"),
+        ("scene: {plate_width: [1300, 2000]}\n", "plate_width starts at 1300 px: no plate fits a scene 1280 px wide"),
+        ("scene_crop: {size: [160, 96], plate_width: [200, 300]}\n",
+         "plate_width starts at 200 px: no plate fits a scene 160 px wide"),
     ],
 )
 def test_an_engine_setting_out_of_its_range_is_refused_when_read(tmp_path: Path, body: str, problem: str) -> None:
@@ -66,3 +78,24 @@ def test_an_engine_setting_out_of_its_range_is_refused_when_read(tmp_path: Path,
     (tmp_path / "engine.yaml").write_text(body)
     with pytest.raises(ConfigError, match=re.escape(problem)):
         load_synth_config(tmp_path / "engine.yaml")
+
+
+def test_settings_at_the_edges_the_validator_accepts_render(tmp_path: Path) -> None:
+    """Taller renders than the engine's levels, the thinnest upright bars: accepted, so they must draw."""
+    import numpy as np
+
+    from platelab.synth.config import load_synth_config
+    from platelab.synth.crops import CropGenerator
+    from platelab.synth.scene import render_scene
+    from platelab.synth.style import select_styles
+
+    (tmp_path / "engine.yaml").write_text(
+        "scene: {render_height: [300, 512], plate_width: [600, 900], plates: [1, 1], empty_p: 0}\n"
+        "surround: {occlusion_p: 1, occlusion_width: 0.1}\n"
+    )
+    cfg = load_synth_config(tmp_path / "engine.yaml")
+    styles = select_styles(["us-texas"])
+    scene = render_scene(styles, np.random.default_rng(0), cfg.scene, cfg.light, cfg.camera)
+    assert len(scene.plates) == 1 and scene.image.std() > 0
+    crops = [CropGenerator(styles, cfg, seed=1).sample(i) for i in range(12)]
+    assert all(crop.image.std() > 0 and crop.text for crop in crops)

@@ -26,6 +26,7 @@ from platelab.synth.spans import (
     PixelSpan,
     Probability,
     QualitySpan,
+    ShrinkSpan,
     UnitSpan,
 )
 
@@ -97,7 +98,7 @@ class CameraConfig(BaseModel):
     vignette_p: Probability = Field(0.15, description="chance of vignetting (darker towards the corners)")
     vignette_strength: UnitSpan = Field((0.15, 0.5), description="fraction of light lost in the corners")
     lowres_p: Probability = Field(0.25, description="chance the sensor saw fewer pixels (downscale, upscale)")
-    lowres_scale: UnitSpan = Field((0.35, 0.9), description="fraction of the size the sensor saw")
+    lowres_scale: ShrinkSpan = Field((0.35, 0.9), description="fraction of the size the sensor saw")
     noise_p: Probability = Field(0.4, description="chance of sensor noise")
     noise_sigma: PixelSpan = Field((1.0, 5.0), description="read noise sigma, grey levels")
     noise_shot_p: Probability = Field(0.5, description="chance of shot noise too, growing with brightness")

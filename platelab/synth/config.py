@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from platelab.synth.camera import CameraConfig, LightConfig
 from platelab.synth.geometry import GeometryConfig
 from platelab.synth.scene import SceneConfig
-from platelab.synth.spans import ScaleSpan, SideSpan, Size, UnitSpan, WidthSpan
+from platelab.synth.spans import ScaleSpan, SideSpan, Size, UnitSpan, WidthSpan, check_plates_fit
 from platelab.synth.surroundings import SurroundConfig
 from platelab.utils.config_file import load_model_file
 
@@ -28,6 +28,11 @@ class SceneCropConfig(BaseModel):
     size: Size = Field((640, 384), description="the scene's width and height, px")
     plate_width: WidthSpan = Field((45.0, 200.0), description="the plate's width in it, px (log-uniform)")
     jitter: float = Field(0.04, ge=0, le=0.5, description="corner error of the cut, a fraction of the plate height")
+
+    @model_validator(mode="after")
+    def _plates_fit(self) -> SceneCropConfig:
+        check_plates_fit(self.plate_width, self.size)
+        return self
 
 
 class SynthConfig(BaseModel):

@@ -14,14 +14,23 @@ from typing import Annotated
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from platelab.synth.backgrounds import draw_distractor, paste_warped, random_background
 from platelab.synth.camera import CameraConfig, LightConfig, apply_camera, apply_light
 from platelab.synth.geometry import perspective_homography, transform_points
 from platelab.synth.graphics import BGR, to_bgr
 from platelab.synth.render import choose, render_plate
-from platelab.synth.spans import CountSpan, DistanceSpan, SideSpan, Size, Span, UnitSpan, WidthSpan
+from platelab.synth.spans import (
+    CountSpan,
+    DistanceSpan,
+    SideSpan,
+    Size,
+    Span,
+    UnitSpan,
+    WidthSpan,
+    check_plates_fit,
+)
 from platelab.synth.style import PlateStyle
 from platelab.synth.surroundings import (
     PLASTIC_BUMPER,
@@ -70,6 +79,11 @@ class SceneConfig(BaseModel):
     night_p: float = Field(0.12, ge=0, le=1, description="chance of a night scene: dark, lamps lit")
     night_level: UnitSpan = Field((0.12, 0.4), description="fraction of daylight left at night")
     surround: SurroundConfig = SurroundConfig()
+
+    @model_validator(mode="after")
+    def _plates_fit(self) -> SceneConfig:
+        check_plates_fit(self.plate_width, self.size)
+        return self
 
 
 @dataclass(frozen=True)
@@ -293,7 +307,11 @@ def _render_height(scene_height: float, cfg: SceneConfig) -> int:
     """A render height a little above the plate's height in the scene, from a few levels so that the
     renderer's per-size cache of static plate layers keeps hitting."""
     wanted = np.clip(scene_height * 1.1, *cfg.render_height)
-    return int(np.clip(RENDER_LEVELS[np.searchsorted(RENDER_LEVELS, wanted)], *cfg.render_height))
+    level = np.searchsorted(RENDER_LEVELS, wanted)
+    # above the top level (a config allowing taller renders), multiples of it keep the cache hitting
+    top = RENDER_LEVELS[-1]
+    height = RENDER_LEVELS[level] if level < len(RENDER_LEVELS) else top * np.ceil(wanted / top)
+    return int(np.clip(height, *cfg.render_height))
 
 
 def _night_lit(around: Surrounded, night: float, rng: np.random.Generator) -> np.ndarray:

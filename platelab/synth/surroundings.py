@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from platelab.synth.fonts import GLYPH_PX, text_mask
 from platelab.synth.graphics import BGR, hex_to_bgr, to_bgr
 from platelab.synth.render import RenderedPlate, draw_mask
-from platelab.synth.spans import Span, UnitSpan
+from platelab.synth.spans import HexColour, Span, UnitSpan
 
 CAR_PAINTS = [  # neutral paints repeated: they are most of the cars on the road
     "#f4f4f2",
@@ -57,7 +57,9 @@ class SurroundConfig(BaseModel):
     margin: Span[Annotated[float, Field(ge=0.0, le=2.0)]] = Field(
         (0.3, 0.9), description="canvas added on each side of the plate, fraction of plate height (min, max)"
     )
-    body_colours: list[str] = Field(CAR_PAINTS, min_length=1, description="car paints '#rrggbb', any equally")
+    body_colours: list[HexColour] = Field(
+        CAR_PAINTS, min_length=1, description="car paints '#rrggbb', any equally"
+    )
     bumper_p: float = Field(0.5, ge=0, le=1, description="chance of a bumper crease or plastic bumper edge")
     recess_p: float = Field(0.5, ge=0, le=1, description="chance of a darker plate recess around the plate")
     shadow_p: float = Field(0.6, ge=0, le=1, description="chance of a drop shadow below-right of the plate")
@@ -262,7 +264,7 @@ def _upright_bar(
     """A tow hook or rack strap rising from below: narrower than a character so no character vanishes."""
     x0, y0, x1, y1 = plate
     char_w = float((boxes[:, 2] - boxes[:, 0]).min()) if len(boxes) else (x1 - x0) / 8
-    width = max(1, round(char_w * rng.uniform(0.2, cfg.occlusion_width)))
+    width = max(1, round(char_w * rng.uniform(min(0.2, cfg.occlusion_width), cfg.occlusion_width)))
     x = round(rng.uniform(x0, x1))
     tip = (round(x + rng.uniform(-0.3, 0.3) * (y1 - y0)), round(y1 - (y1 - y0) * rng.uniform(0.3, 1.1)))
     foot = (x, canvas.shape[0])
