@@ -279,3 +279,27 @@ def test_a_camera_that_is_not_there_fails_in_one_line_without_opencvs_log(capfd:
         next(stream_frames("99"))
     assert capfd.readouterr().err == ""  # OpenCV's backends each log their failure to open it unless quietened
     assert cv2.utils.logging.getLogLevel() == level
+
+
+def test_a_plate_in_view_for_hours_is_tallied_in_constant_memory_with_the_same_vote() -> None:
+    import tracemalloc
+
+    from platelab.predict.vote import vote
+
+    def reading(step: int) -> PlateResult:
+        return _plate("ABC123" if step % 3 else "A8C123", 100 + step % 2, 0.5 + (step * 7 % 10) / 25)
+
+    tracker = PlateTracker(keep_closed=False)  # as a stream follows plates
+    tracemalloc.start()
+    for step in range(30_000):
+        tracker.add(step, step / 30, [reading(step)])
+        if step == 9_999:  # past Python's own warm-up of its allocators
+            settled = tracemalloc.get_traced_memory()[0]
+    grown = tracemalloc.get_traced_memory()[0] - settled
+    tracemalloc.stop()
+    assert grown < 20_000, grown  # a reading kept per frame would be some 20,000 x 1 kB
+    (followed,) = tracker.plates()
+    readings = [reading(step) for step in range(30_000)]
+    best, confidence = vote(readings)
+    assert followed.text == readings[best].text and followed.confidence == pytest.approx(confidence)
+    assert followed.box == readings[best].box and followed.frames == (0, 29_999)

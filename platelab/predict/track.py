@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from platelab.io.results import PlateResult
-from platelab.predict.vote import vote
+from platelab.predict.vote import Tally
 from platelab.utils.boxes import box_iou
 
 # A plate moves between read frames, so its box in the next one need only overlap where it was expected this much.
@@ -18,37 +18,43 @@ TEXT_MATCH_WIDTHS = 2.0
 MAX_MISSED = 5
 
 
-@dataclass
 class _Track:
-    readings: list[PlateResult] = field(default_factory=list)
-    frames: list[int] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    steps: list[int] = field(default_factory=list)
+    """One plate's readings so far: their vote as a running tally, the last two readings (its speed) and when it
+    was first and last seen; constant memory however long the plate stays in view."""
+
+    def __init__(self, plate: PlateResult, frame: int, seconds: float, step: int) -> None:
+        self.tally = Tally()
+        self.first = plate  # where it began: the order tracks are given in
+        self.recent: list[tuple[PlateResult, int]] = []  # the last two readings and their read-frame steps
+        self.frames = (frame, frame)
+        self.seconds = (seconds, seconds)
+        self.add(plate, frame, seconds, step)
 
     @property
     def last_step(self) -> int:
-        return self.steps[-1]
+        return self.recent[-1][1]
 
     def add(self, plate: PlateResult, frame: int, seconds: float, step: int) -> None:
-        self.readings.append(plate)
-        self.frames.append(frame)
-        self.seconds.append(seconds)
-        self.steps.append(step)
+        self.tally.add(plate)
+        self.recent = [*self.recent[-1:], (plate, step)]
+        self.frames = (self.frames[0], frame)
+        self.seconds = (self.seconds[0], seconds)
 
     def expected_box(self, step: int) -> tuple[float, float, float, float]:
         """Where the plate should be at this read frame: its last box moved on at the speed it last moved."""
-        x, y, w, h = self.readings[-1].box
-        if len(self.readings) < 2:
+        x, y, w, h = self.recent[-1][0].box
+        if len(self.recent) < 2:
             return x, y, w, h
-        px, py, _, _ = self.readings[-2].box
-        elapsed = (step - self.steps[-1]) / (self.steps[-1] - self.steps[-2])
+        (before, before_step), (_, last_step) = self.recent
+        px, py, _, _ = before.box
+        elapsed = (step - last_step) / (last_step - before_step)
         return x + (x - px) * elapsed, y + (y - py) * elapsed, w, h
 
     def fit(self, plate: PlateResult, step: int, match_iou: float) -> float:
         """How well a plate read at this step continues the track: the overlap with where the track was last or
         is expected now, or match_iou for a plate of the same text near enough (0 for none)."""
-        overlap = max(box_iou(self.readings[-1].box, plate.box), box_iou(self.expected_box(step), plate.box))
-        last = self.readings[-1]
+        last = self.recent[-1][0]
+        overlap = max(box_iou(last.box, plate.box), box_iou(self.expected_box(step), plate.box))
         if overlap < match_iou and plate.text and plate.text == last.text:
             (x, y, w, h), (px, py, _, _) = plate.box, last.box
             distance = ((x + w / 2 - px - last.box[2] / 2) ** 2 + (y + h / 2 - py - last.box[3] / 2) ** 2) ** 0.5
@@ -58,9 +64,8 @@ class _Track:
 
     def result(self) -> PlateResult:
         """The voted text with its surest reading's box, quad and characters, and when the plate was seen."""
-        best, confidence = vote(self.readings)
-        return replace(self.readings[best].with_confidence(confidence), frames=(self.frames[0], self.frames[-1]),
-                       seconds=(self.seconds[0], self.seconds[-1]))
+        _, best, confidence = self.tally.winner()
+        return replace(best.with_confidence(confidence), frames=self.frames, seconds=self.seconds)
 
 
 class PlateTracker:
@@ -100,9 +105,7 @@ class PlateTracker:
                 taken_plates.add(p)
         for p, plate in enumerate(plates):
             if p not in taken_plates:
-                track = _Track()
-                track.add(plate, frame, seconds, self._step)
-                self._open.append(track)
+                self._open.append(_Track(plate, frame, seconds, self._step))
 
     def _close(self, tracks: list[_Track]) -> None:
         closing = {id(t) for t in tracks}  # by identity: two tracks may hold equal readings
@@ -128,4 +131,4 @@ class PlateTracker:
 
 def _in_order(tracks: list[_Track]) -> list[_Track]:
     """By the frame each track began in, then left to right and top to bottom."""
-    return sorted(tracks, key=lambda t: (t.frames[0], t.readings[0].box[:2]))
+    return sorted(tracks, key=lambda t: (t.frames[0], t.first.box[:2]))
