@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -17,8 +17,11 @@ from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
 from platelab.predict.watch import WatchList
 
-ImageInput = np.ndarray | str | Path
+ImageInput = np.ndarray | str | Path | bytes  # an array (BGR or grey), a file path, or a file's encoded bytes
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
+# crops Recognizer.read decodes before reading them: many network batches (the next is prepared while one runs),
+# yet memory stays bounded however many paths it is given
+CROPS_AT_ONCE = 16 * CHUNK
 
 
 class Recognizer:
@@ -28,11 +31,20 @@ class Recognizer:
                  tta: bool = False, candidates: int = 1) -> None:
         self.predictor = RecognitionPredictor(model, prior=prior, threads=threads, tta=tta, candidates=candidates)
 
-    def read(self, images: Sequence[ImageInput] | ImageInput) -> list[PlateResult]:
-        if isinstance(images, (np.ndarray, str, Path)):
+    def read(self, images: Iterable[ImageInput] | ImageInput) -> list[PlateResult]:
+        """One PlateResult per crop, in order. An input that cannot be read raises (ImageDecodeError for a file,
+        ValueError for an array, TypeError for anything else), naming it: a file by its path, an array by its
+        place in images. To read on past bad files, use read_paths(paths, crops=True)."""
+        if isinstance(images, (np.ndarray, str, PurePath, bytes)):
             images = [images]
-        arrays = [as_image(image) if isinstance(image, np.ndarray) else read_image(image) for image in images]
-        return self.predictor.read(arrays)
+        results: list[PlateResult] = []
+        arrays: list[np.ndarray] = []
+        for item, image in enumerate(images):
+            arrays.append(_decoded(image, f"item {item}"))
+            if len(arrays) == CROPS_AT_ONCE:
+                results += self.predictor.read(arrays)
+                arrays = []
+        return results + (self.predictor.read(arrays) if arrays else [])
 
 
 class Reader:
@@ -49,7 +61,8 @@ class Reader:
                                   tta=tta, candidates=candidates)
 
     def read(self, image: ImageInput) -> list[PlateResult]:
-        return self.reader.read(as_image(image) if isinstance(image, np.ndarray) else read_image(image))
+        """The plates in one photo, best first; a photo that cannot be read raises as Recognizer.read says."""
+        return self.reader.read(_decoded(image))
 
     def read_video(self, path: str | Path, every: int = 1, progress: bool = False,
                    draw: Path | None = None) -> list[PlateResult]:
@@ -217,6 +230,27 @@ class PhotoReaderOptions:
         confidence = PHOTO_MIN_CONFIDENCE if self.min_confidence is None else self.min_confidence
         return Reader(self.detector, self.model, self.prior, confidence, self.min_score, threads, refine=self.refine,
                       min_chars=self.min_chars, tta=self.tta, candidates=self.candidates)
+
+
+def _decoded(image: object, name: str | None = None) -> np.ndarray:
+    """An API input as a uint8 grey or BGR array; name says which input an error is about (a file: its path)."""
+    if isinstance(image, np.ndarray):
+        try:
+            return as_image(image)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}" if name else str(exc)) from None
+    if isinstance(image, bytes):
+        return read_image(image, name=name)
+    if isinstance(image, (str, PurePath)):
+        if not str(image):
+            raise ValueError(f"{name + ': ' if name else ''}an empty file path")
+        if is_video(Path(image)):
+            raise ImageDecodeError(str(image), "a video: read it with Reader().read_video")
+        return read_image(image if isinstance(image, str) else Path(image))
+    kind = f"{type(image).__module__}.{type(image).__qualname__}"
+    hint = " (np.asarray(image)[..., ::-1] turns a Pillow RGB image into BGR)" if kind.startswith("PIL.") else ""
+    raise TypeError(f"{name + ': ' if name else ''}expected an image array (BGR or grey), a file path or encoded "
+                    f"bytes, got {kind}{hint}")
 
 
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
 from platelab.api import Reader, Recognizer
 from platelab.eval.synthetic import UNSEEN_SEED
 from platelab.io.arrays import as_image
+from platelab.io.decode import ImageDecodeError
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import select_styles
 
@@ -64,3 +68,57 @@ def test_a_float_crop_in_0_to_1_reads_as_its_uint8_self() -> None:
     recognizer = Recognizer()
     as_uint8, as_float = recognizer.read([crop.image, crop.image.astype(np.float32) / 255])
     assert as_float.text == as_uint8.text == crop.text
+
+
+def _unseen_crops(count: int) -> list[np.ndarray]:
+    generator = CropGenerator(select_styles(["us-*"]), seed=UNSEEN_SEED)
+    return [generator.sample(i).image for i in range(count)]
+
+
+def test_a_bad_item_in_a_batch_is_named_by_its_place() -> None:
+    crops = _unseen_crops(3)
+    with pytest.raises(ValueError, match=r"^item 2: image array of shape \(1, 1\): too small$"):
+        Recognizer().read([crops[0], crops[1], np.zeros((1, 1), np.uint8), crops[2]])
+    with pytest.raises(TypeError, match=r"^item 1: expected an image array \(BGR or grey\), a file path or encoded "
+                                        r"bytes, got builtins\.NoneType$"):
+        Recognizer().read([crops[0], None])  # type: ignore[list-item]
+
+
+def test_other_objects_are_refused_saying_what_is_taken(tmp_path: Path) -> None:
+    from PIL import Image
+
+    with pytest.raises(TypeError, match=r"got PIL\.Image\.Image \(np\.asarray\(image\)\[\.\.\., ::-1\] turns"):
+        Reader().read(Image.new("RGB", (64, 32)))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^an empty file path$"):
+        Reader().read("")
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    with pytest.raises(ImageDecodeError, match=r"clip\.mp4: a video: read it with Reader\(\)\.read_video$"):
+        Reader().read(tmp_path / "clip.mp4")
+
+
+def test_encoded_bytes_are_one_image_for_the_recognizer_as_for_the_reader() -> None:
+    crop = _unseen_crops(1)[0]
+    ok, encoded = cv2.imencode(".png", crop)
+    assert ok
+    recognizer = Recognizer()
+    assert recognizer.read(encoded.tobytes()) == recognizer.read([crop])
+
+
+def test_arrays_over_the_files_pixel_limit_are_refused_before_conversion() -> None:
+    huge = np.zeros((8000, 8000), np.float64)  # 64 MP: allocated lazily, never converted
+    with pytest.raises(ValueError, match=r"too large \(64000000 pixels, limit 50000000\)"):
+        as_image(huge)
+
+
+def test_a_long_stream_of_crops_is_decoded_a_bounded_batch_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from platelab import api
+
+    crops = _unseen_crops(7)
+    recognizer = Recognizer()
+    expected = recognizer.read(crops)
+    seen: list[int] = []
+    read = recognizer.predictor.read
+    monkeypatch.setattr(api, "CROPS_AT_ONCE", 3)
+    monkeypatch.setattr(recognizer.predictor, "read", lambda arrays: seen.append(len(arrays)) or read(arrays))
+    assert recognizer.read(crop for crop in crops) == expected
+    assert seen == [3, 3, 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from platelab.io.decode import MIN_SIDE, composite_on_white, sixteen_to_eight_bits
+from platelab.io.decode import MAX_PIXELS, MIN_SIDE, composite_on_white, sixteen_to_eight_bits
 
 
 def as_image(array: np.ndarray) -> np.ndarray:
@@ -16,6 +16,9 @@ def as_image(array: np.ndarray) -> np.ndarray:
         raise ValueError(f"image array of shape {array.shape}: expected HxW grey or HxWx1, HxWx3 (BGR), HxWx4 (BGRA)")
     if min(array.shape[:2]) < MIN_SIDE:
         raise ValueError(f"image array of shape {array.shape}: too small")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:  # the limit files have: converting one costs memory in kind
+        raise ValueError(f"image array of shape {array.shape}: too large ({array.shape[0] * array.shape[1]} pixels, "
+                         f"limit {MAX_PIXELS})")
     pixels = _as_uint8(array)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         return pixels[:, :, 0]
