@@ -41,6 +41,8 @@ def test_colour_arrays_keep_bgr_and_bgra_lies_on_white_as_a_file_does() -> None:
     half_seen = as_image(np.dstack([np.zeros_like(bgr), np.full_like(GREY, 128)]))  # black at half alpha, on white
     assert np.array_equal(half_seen, np.full_like(bgr, 127))
     assert np.array_equal(as_image(GREY > 127), np.where(GREY > 127, 255, 0))
+    grey_alpha = as_image(np.dstack([np.zeros_like(GREY), np.full_like(GREY, 128)]))  # a file of mode LA reads so
+    assert np.array_equal(grey_alpha, np.full((*GREY.shape, 3), 127))
 
 
 @pytest.mark.parametrize(
@@ -48,7 +50,7 @@ def test_colour_arrays_keep_bgr_and_bgra_lies_on_white_as_a_file_does() -> None:
     [
         (np.zeros((0, 0, 3), np.uint8), "too small"),
         (np.zeros((1, 40, 3), np.uint8), "too small"),
-        (np.zeros((8, 8, 2), np.uint8), "expected HxW grey"),
+        (np.zeros((8, 8, 5), np.uint8), "expected HxW grey"),
         (np.zeros((2, 8, 8, 3), np.uint8), "expected HxW grey"),
         (np.full((8, 8), 300, np.int64), "values 300 to 300"),
         (np.full((8, 8), -1.5, np.float32), "expected 0..255"),

@@ -9,11 +9,12 @@ from platelab.io.decode import MAX_PIXELS, MIN_SIDE, composite_on_white, sixteen
 
 
 def as_image(array: np.ndarray) -> np.ndarray:
-    """A HxW grey or HxWx{1,3,4} BGR(A) array as uint8 grey or BGR (alpha laid over white, as for files). uint16 is
-    scaled down, bool is black and white, floats are fractions of white when within 0..1 and grey levels when within
-    0..255; anything else is refused."""
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"image array of shape {array.shape}: expected HxW grey or HxWx1, HxWx3 (BGR), HxWx4 (BGRA)")
+    """A HxW grey, HxWx1, HxWx2 grey and alpha, or HxWx{3,4} BGR(A) array as uint8 grey or BGR (alpha laid over
+    white, as for files). uint16 is scaled down, bool is black and white, floats are fractions of white when within
+    0..1 and grey levels when within 0..255; anything else is refused."""
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"image array of shape {array.shape}: expected HxW grey or HxWx1, HxWx2 (grey and alpha), "
+                         "HxWx3 (BGR), HxWx4 (BGRA)")
     if min(array.shape[:2]) < MIN_SIDE:
         raise ValueError(f"image array of shape {array.shape}: too small")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:  # the limit files have: converting one costs memory in kind
@@ -22,6 +23,9 @@ def as_image(array: np.ndarray) -> np.ndarray:
     pixels = _as_uint8(array)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         return pixels[:, :, 0]
+    if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey and alpha, as a file of mode LA
+        grey, alpha = pixels[:, :, 0], pixels[:, :, 1]
+        return composite_on_white(np.dstack([grey, grey, grey, alpha]))
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         return composite_on_white(pixels)  # as a file with alpha is read
     return pixels

@@ -37,7 +37,7 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
     over max_pixels. A video cut short ends at its last whole frame.
     """
     if not path.is_file():
-        raise ImageDecodeError(name, "no such file")
+        raise ImageDecodeError(name, "not a regular file" if path.exists() else "no such file")
     if path.stat().st_size == 0:
         raise ImageDecodeError(name, "empty file")
     with _quiet_opencv():
