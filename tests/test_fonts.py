@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from platelab.synth.fonts import DieShapes, glyph
-from platelab.synth.style import FontChoice
+from platelab.synth.style import FontChoice, StyleError
 
 
 def test_monospaced_dies_squeeze_w_and_m_to_the_width_of_the_rest() -> None:
@@ -78,3 +80,25 @@ def test_box_zero_has_straight_sides_and_round_corners() -> None:
     # the grey plates' O is that same box
     grey_plate = DieShapes(zero_o=True, box_zero=True)
     assert np.array_equal(glyph(font, "O", 0, grey_plate).mask, glyph(font, "0", 0, grey_plate).mask)
+
+
+def test_a_font_set_that_cannot_be_drawn_is_one_line_naming_fonts_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platelab.synth import fonts
+
+    for body, field in [
+        ("eu-din:\n  - {file: OSP-DIN.ttf}\n  - {file: NoSuchFont.ttf}\n", "eu-din.1.file"),
+        ("eu-din: []\n", "eu-din"),
+        ("eu-din:\n  - {file: OSP-DIN.ttf, stroke: [3, 0]}\n", "eu-din.0.stroke"),
+    ]:
+        path = tmp_path / "fonts.yaml"
+        path.write_text(body)
+        monkeypatch.setattr(fonts, "FONT_SETS_FILE", path)
+        fonts.font_sets.cache_clear()
+        try:
+            with pytest.raises(StyleError) as error:
+                fonts.font_sets()
+        finally:
+            fonts.font_sets.cache_clear()
+        assert str(error.value).startswith(f"{path}: field {field}: ") and "\n" not in str(error.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,20 @@ def test_a_middle_emblem_never_doubles_the_format_emblem(name: str, text: str) -
     for seed in range(8):
         plate = render_plate(style, np.random.default_rng(seed), height=96, text=text)
         assert [kind for kind, _ in plate.separators].count("emblem") == 1
+
+
+def test_a_specialty_set_that_cannot_be_drawn_is_one_line_naming_specialty_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platelab.synth import specialty
+
+    path = tmp_path / "specialty.yaml"
+    path.write_text("us:\n  code_patterns: []\n  emblems: [{kind: star}]\n  palette: ['#000000']\n")
+    monkeypatch.setattr(specialty, "SPECIALTY_SETS_FILE", path)
+    specialty.specialty_sets.cache_clear()
+    try:
+        with pytest.raises(StyleError) as error:
+            specialty_sets()
+    finally:
+        specialty.specialty_sets.cache_clear()
+    assert str(error.value).startswith(f"{path}: field us.code_patterns: ") and "\n" not in str(error.value)

@@ -146,3 +146,101 @@ def test_a_sticker_that_would_hide_a_character_is_left_off() -> None:
     x0, y0, x1, y1 = np.round(plate.char_boxes[plate.text.index("Q")]).astype(int)
     assert np.array_equal(plate.image[y0:y1, x0:x1], bare.image[y0:y1, x0:x1])
     assert not np.array_equal(plate.image, bare.image)  # the other sticker is still there
+
+
+def _edited(tmp_path: Path, base: str, changes: dict) -> Path:
+    """A copy of a shipped style file with changes: keys are field paths ("rows.0.spacing"), values YAML data."""
+    import yaml
+
+    from platelab.synth.style import STYLES_DIR
+
+    data = yaml.safe_load((STYLES_DIR / f"{base}.yaml").read_text(encoding="utf-8"))
+    for where, value in changes.items():
+        *parents, last = where.split(".")
+        node = data
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        node[int(last) if isinstance(node, list) else last] = value
+    path = tmp_path / f"{base}-edited.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+SPECIALTY = {"side_code": 1.0, "emblems": [{"kind": "star"}], "palette": ["#000000"]}
+STICKER = {"kind": "rect", "x": 0.8, "y": 0.05, "w": 0.15, "h": 0.15, "text": "NN"}
+
+
+# Edits the validator once accepted and render_plate then crashed on (or labelled with what no plate shows): each
+# is now refused when the file is read, in one line naming the file and the field.
+@pytest.mark.parametrize(
+    ("base", "changes", "field", "message"),
+    [
+        ("uk-motorcycle", {"fonts": []}, "fonts", "at least 1 item"),
+        ("uk-motorcycle", {"fonts": "no-such-set"}, "fonts", "no font set named 'no-such-set'"),
+        ("uk-motorcycle", {"fonts": [{"file": "NoSuchFont.ttf"}]}, "fonts.0.file", "'NoSuchFont.ttf' is not installed"),
+        ("uk-motorcycle", {"printed": [{"text": ["UK"], "y": 0.1, "height": 0.1, "font": "Nope.ttf"}]},
+         "printed.0.font", "'Nope.ttf' is not installed"),
+        ("uk-motorcycle", {"fonts": [{"file": "OSP-DIN.ttf", "stroke": [3, 0]}]}, "fonts.0.stroke", "low <= high"),
+        ("uk-motorcycle", {"rows.0.spacing": [0.3, 0.01]}, "rows.0.spacing", "low <= high"),
+        ("uk-motorcycle", {"fonts": [{"file": "OSP-DIN.ttf", "condense": [-1.0, -1.0]}]}, "fonts.0.condense.0",
+         "greater than or equal to 0.5"),
+        ("uk-motorcycle", {"rows.1.spacing": [-5.0, -5.0]}, "rows.1.spacing.0", "greater than or equal to 0"),
+        ("uk-motorcycle", {"formats": [{"patterns": ["(-)NN", "DDD"]}]}, "formats[0]", "a stacked group holds"),
+        ("uk-motorcycle", {"formats": [{"patterns": ["( )NN", "DDD"]}]}, "formats[0]", "a stacked group holds"),
+        ("uk-motorcycle", {"formats": [{"patterns": ["CC(_)NN", "DDD"]}]}, "formats[0]", "a stacked group holds"),
+        ("uk-motorcycle", {"specialty": {**SPECIALTY, "code_patterns": ["ZZ"]}}, "specialty",
+         "code pattern 'ZZ' uses 'Z', not an alphabet"),
+        ("uk-motorcycle", {"specialty": {**SPECIALTY, "code_patterns": []}}, "specialty.code_patterns",
+         "at least 1 item"),
+        ("uk-motorcycle", {"specialty": "no-such-specialty"}, "specialty", "no set named 'no-such-specialty'"),
+        *(
+            ("uk-motorcycle", {"alphabets.C": letters}, "alphabets", "may hold only A-Z and 0-9")
+            for letters in ("abc", "ЖЯ", "-", " ", "\U0001f600", "AB\n")
+        ),
+        ("uk-motorcycle", {"alphabets": {"-": "XY"}, "formats": [{"patterns": ["-N", "NN"]}]}, "alphabets",
+         "neither a separator"),
+        ("uk-motorcycle", {"size_mm": [1, 1000]}, "size_mm.0", "greater than or equal to 50"),
+        ("uk-motorcycle", {"size_mm": [100, 1000]}, "size_mm", "not 0.5 to 6 times as wide as high"),
+        ("uk-motorcycle", {"size_mm": [1e-9, 1e-9]}, "size_mm.0", "greater than or equal to 50"),
+        ("uk-motorcycle", {"bolt_holes": [[-1e9, 1e9]]}, "bolt_holes.0.0", "greater than or equal to -1"),
+        ("uk-motorcycle", {"background.graphics": [{"kind": "gradient_rect", "h": 1e9}]}, "background.graphics.0.h",
+         "less than or equal to 2"),
+        ("uk-motorcycle", {"background.graphics": [{"kind": "qr_code", "count": 100000}]},
+         "background.graphics.0.count", "less than or equal to 100"),
+        ("us-ohio", {"overlays": [{**STICKER, "x": 0.9, "w": 0.3}]}, "overlays.0", "must lie on the plate"),
+        ("us-ohio", {"overlays": [{**STICKER, "w": 0.0}]}, "overlays.0", "cannot hold printed text"),
+        ("us-ohio", {"specialty": {**SPECIALTY, "side_emblem": 1.0, "emblem_width": [-2.0, -2.0]}},
+         "specialty.emblem_width.0", "greater than or equal to 0"),
+    ],
+)
+def test_a_style_that_cannot_render_is_refused_when_read(
+    tmp_path: Path, base: str, changes: dict, field: str, message: str
+) -> None:
+    path = _edited(tmp_path, base, changes)
+    with pytest.raises(StyleError) as error:
+        load_style(path)
+    text = str(error.value)
+    assert text.startswith(f"{path}: field ") and field in text and message in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("base", "changes"),
+    [
+        # the edges of what the checks above accept still draw a plate and label it A-Z0-9
+        ("uk-motorcycle", {"size_mm": [100, 200]}),
+        ("uk-motorcycle", {"size_mm": [600, 100]}),
+        ("uk-motorcycle", {"fonts": [{"file": "OSP-DIN.ttf", "condense": [0.5, 2.0], "stroke": [0, 8]}]}),
+        ("uk-motorcycle", {"rows.0.spacing": [0.0, 0.5], "alphabets.C": "Z"}),
+        ("uk-motorcycle", {"formats": [{"patterns": ["(CD)N", "DDD"]}], "alphabets": {"C": "AB", "D": "9"}}),
+        ("uk-motorcycle", {"bolt_holes": [[-1, 2]], "background.graphics": [{"kind": "qr_code", "x": -1, "y": 2,
+                                                                              "w": 2, "h": -1, "count": 100}]}),
+        ("us-ohio", {"specialty": {**SPECIALTY, "code_patterns": ["L", "NA"], "side_emblem": 1.0,
+                                   "emblem_width": [0.0, 0.5]}}),
+        ("us-ohio", {"overlays": [{**STICKER, "x": 0.0, "y": 0.0, "w": 1 / 0.9, "h": 1 / 0.6}]}),
+    ],
+)
+def test_a_style_at_the_edges_of_the_checks_renders(tmp_path: Path, base: str, changes: dict) -> None:
+    style = load_style(_edited(tmp_path, base, changes))
+    for seed in range(4):
+        plate = render_plate(style, np.random.default_rng(seed), height=44)
+        assert re.fullmatch(r"[A-Z0-9]{1,10}", plate.text) and len(plate.char_boxes) == len(plate.text)

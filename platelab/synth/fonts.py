@@ -7,14 +7,15 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
+from typing import Annotated, cast
 
 import cv2
 import numpy as np
-import yaml
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import Field, RootModel
 
 from platelab.synth.style import FontChoice, PlateStyle, StyleError
+from platelab.utils.config_file import load_model_file
 
 FONT_SETS_FILE = Path(__file__).parent / "fonts.yaml"
 GLYPH_PX = 64  # glyphs are rasterised once at this cap height and scaled when drawn
@@ -58,10 +59,15 @@ def find_font(name: str) -> Path:
     return path
 
 
+class _FontSets(RootModel[dict[str, Annotated[list[FontChoice], Field(min_length=1)]]]):
+    pass
+
+
 @lru_cache(maxsize=1)
 def font_sets() -> dict[str, list[FontChoice]]:
-    raw = yaml.safe_load(FONT_SETS_FILE.read_text(encoding="utf-8"))
-    return {name: [FontChoice.model_validate(f) for f in fonts] for name, fonts in raw.items()}
+    """The sets of fonts.yaml by name; a set that cannot be drawn (no font, one not installed) is one line naming
+    the file and the field."""
+    return load_model_file(FONT_SETS_FILE, _FontSets, StyleError).root
 
 
 def style_fonts(style: PlateStyle) -> list[FontChoice]:

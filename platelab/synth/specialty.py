@@ -11,17 +11,22 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
+from pydantic import RootModel
 
 from platelab.synth.style import Graphic, PlateStyle, Specialty, StyleError, TextRow
+from platelab.utils.config_file import load_model_file
 
 SPECIALTY_SETS_FILE = Path(__file__).parent / "specialty.yaml"
 
 
+class _SpecialtySets(RootModel[dict[str, Specialty]]):
+    pass
+
+
 @lru_cache(maxsize=1)
 def specialty_sets() -> dict[str, Specialty]:
-    raw = yaml.safe_load(SPECIALTY_SETS_FILE.read_text(encoding="utf-8"))
-    return {name: Specialty.model_validate(entry) for name, entry in raw.items()}
+    """The sets of specialty.yaml by name; a wrong one is one line naming the file and the field."""
+    return load_model_file(SPECIALTY_SETS_FILE, _SpecialtySets, StyleError).root
 
 
 def style_specialty(style: PlateStyle) -> Specialty | None:

@@ -11,10 +11,20 @@ import re
 from fnmatch import fnmatch
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
+from platelab.synth.spans import Span
 from platelab.utils.config_file import ConfigError, load_model_file
 
 STYLES_DIR = Path(__file__).parent / "styles"
@@ -27,6 +37,37 @@ DEFAULT_ALPHABETS: dict[str, str] = {
 # Printed in a pattern but never part of the plate's text: a dash, a gap, a middle dot, an emblem gap.
 SEPARATORS = {"-": "dash", " ": "gap", "·": "dot", "_": "emblem"}
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# A label holds these only: an alphabet may draw nothing else (a plate's glyphs, the recognizer's charset).
+PLATE_CHARACTERS = re.compile(r"[A-Z0-9]+")
+# Plates' width / height, with a margin around the real ones: square-ish motorcycle plates (about 1.2) to the
+# EU's long single-row plates (520 x 110 mm, 4.7)
+ASPECT_RANGE = (0.5, 6.0)
+# Positions and sizes in fractions of the plate (or of a graphic's box): a little beyond it may be drawn (a
+# graphic cut by the plate's edge), not so far that drawing it would need an image many times the plate's size
+Fraction: TypeAlias = Annotated[float, Field(ge=-1.0, le=2.0)]
+# Horizontal scale of a glyph: the shipped fonts use 0.65 to 1.3; beyond these a face is no longer itself
+CondenseSpan: TypeAlias = Span[Annotated[float, Field(ge=0.5, le=2.0)]]
+# Extra stroke, px at 64 px glyph height: the shipped fonts add up to 4; more closes the counters of letters
+StrokeSpan: TypeAlias = Span[Annotated[int, Field(ge=0, le=8)]]
+# Gap between characters / character height: the shipped rows use 0.04 to 0.16. Negative gaps overlap the
+# characters (and put them off the plate), wide ones leave the text to be squeezed into the row
+SpacingSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=0.5)]]
+EmblemSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=0.5)]]  # a side emblem's width / plate width
+PlateSide: TypeAlias = Annotated[float, Field(ge=50.0, le=1000.0)]  # mm; real plates are 100 to 520 mm a side
+
+
+def _installed_font(name: str) -> str:
+    from platelab.synth.fonts import FontNotFoundError, find_font  # fonts reads styles: imported once both exist
+
+    try:
+        find_font(name)
+    except FontNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+def _unknown_alphabets(pattern: str, alphabets: dict[str, str]) -> list[str]:
+    return sorted({ch for ch in pattern if ch not in alphabets})
 
 
 def text_positions(pattern: str, alphabets: dict[str, str]) -> list[str]:
@@ -59,8 +100,8 @@ class Strict(BaseModel):
 class FontChoice(Strict):
     file: str = Field(description="font file name, found under the system and package font folders")
     weight: float = Field(1.0, gt=0, description="how often this font is drawn relative to the others")
-    condense: tuple[float, float] = Field((1.0, 1.0), description="horizontal scale range of each glyph")
-    stroke: tuple[int, int] = Field((0, 0), description="extra stroke width range, px at 64 px glyph height")
+    condense: CondenseSpan = Field((1.0, 1.0), description="horizontal scale range of each glyph")
+    stroke: StrokeSpan = Field((0, 0), description="extra stroke width range, px at 64 px glyph height")
     serif_i: float = Field(0.0, ge=0, le=1, description="chance a plate draws I with crossbars (US dies do)")
     monospaced: float = Field(
         0.0, ge=0, le=1, description="chance a plate squeezes W and M to the other characters' width (US dies do)"
@@ -70,6 +111,8 @@ class FontChoice(Strict):
     bare_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar, no flag nor base")
     zero_o: float = Field(0.0, ge=0, le=1, description="chance a plate draws the letter O as its digit 0")
     box_zero: float = Field(0.0, ge=0, le=1, description="chance a plate draws 0 as a rounded box, straight sides")
+
+    _installed = field_validator("file")(_installed_font)
 
     @model_validator(mode="after")
     def _one_shapes_exclusive(self) -> FontChoice:
@@ -83,7 +126,7 @@ class TextRow(Strict):
     height: float = Field(gt=0, le=1, description="character height")
     x0: float = Field(0.06, ge=0, le=1, description="left limit of the text")
     x1: float = Field(0.94, ge=0, le=1, description="right limit of the text")
-    spacing: tuple[float, float] = Field((0.06, 0.16), description="gap between characters / char height")
+    spacing: SpacingSpan = Field((0.06, 0.16), description="gap between characters / char height")
     align: Literal["center", "left", "right"] = "center"
 
     @model_validator(mode="after")
@@ -120,14 +163,15 @@ class PlateFormat(Strict):
 
 class Graphic(Strict):
     kind: str = Field(description="a drawing function registered in platelab.synth.graphics")
-    x: float = 0.0
-    y: float = 0.0
-    w: float = 1.0
-    h: float = 1.0
+    x: Fraction = 0.0
+    y: Fraction = 0.0
+    w: Fraction = 1.0
+    h: Fraction = 1.0
     colour: Colour = "#000000"
     colour2: Colour | None = None
     opacity: float = Field(1.0, ge=0, le=1)
-    count: int = Field(1, ge=0)
+    # trees, stars, stripes, a QR code's modules a side: the shipped graphics draw up to 40
+    count: int = Field(1, ge=0, le=100)
     text: str | None = Field(None, description="printed text, or a pattern filled per plate for stickers")
     probability: float = Field(1.0, ge=0, le=1, description="chance that this graphic is drawn on a plate")
 
@@ -141,6 +185,18 @@ class Graphic(Strict):
         if kind not in PAINTERS:
             raise ValueError(f"unknown graphic kind {kind!r}; known: {', '.join(sorted(PAINTERS))}")
         return kind
+
+    @model_validator(mode="after")
+    def _text_fits(self) -> Graphic:
+        # a sticker's text is printed centred in its box, 0.6 of its height high and at most 0.9 of its width wide
+        # (render._draw_graphic_text): all on the plate, or it cannot be drawn
+        if self.text is not None:
+            if not (0 <= self.x + self.w / 2 <= 1 and 0 <= self.y + self.h / 2 <= 1):
+                raise ValueError(f"text is printed at the box's centre ({self.x + self.w / 2:g}, "
+                                 f"{self.y + self.h / 2:g}), which must lie on the plate")
+            if not (0 < 0.6 * self.h <= 1 and 0 < 0.9 * self.w <= 1):
+                raise ValueError(f"a box {self.w:g} wide and {self.h:g} high cannot hold printed text")
+        return self
 
 
 class PrintedText(Strict):
@@ -159,6 +215,7 @@ class PrintedText(Strict):
     probability: float = Field(1.0, ge=0, le=1)
 
     _colours = field_validator("colour")(_check_colour)
+    _installed = field_validator("font")(lambda v: v if v is None else _installed_font(v))
 
 
 class Border(Strict):
@@ -196,9 +253,11 @@ class Specialty(Strict):
     """
 
     side_code: float = Field(0.0, ge=0, le=1, description="chance of a stacked code at the left or right end")
-    code_patterns: list[str] = Field(default_factory=lambda: ["LL"], description="alphabets of the stacked code")
+    code_patterns: list[str] = Field(
+        default_factory=lambda: ["LL"], min_length=1, description="alphabets of the stacked code, one drawn per plate"
+    )
     side_emblem: float = Field(0.0, ge=0, le=1, description="chance of an emblem left of the text")
-    emblem_width: tuple[float, float] = Field((0.14, 0.24), description="emblem width range / plate width")
+    emblem_width: EmblemSpan = Field((0.14, 0.24), description="emblem width range / plate width")
     middle_emblem: float = Field(0.0, ge=0, le=1, description="chance of an emblem between two characters")
     emblems: list[Graphic] = Field(min_length=1)
     palette: list[Colour] = Field(min_length=1)
@@ -215,17 +274,17 @@ class PlateStyle(Strict):
     country: str = Field("", description="groups regions for the format prior (e.g. 'us'); the region if empty")
     description: str = ""
     weight: float = Field(1.0, gt=0, description="how often the style is drawn when mixing styles")
-    size_mm: tuple[PositiveFloat, PositiveFloat] = Field(description="plate width and height in millimetres")
+    size_mm: tuple[PlateSide, PlateSide] = Field(description="plate width and height in millimetres")
     background: Background = Background()
     border: Border | None = None
-    bolt_holes: list[tuple[float, float]] = Field(default_factory=list)
+    bolt_holes: list[tuple[Fraction, Fraction]] = Field(default_factory=list)
     text_colour: Colour = "#000000"
     text_colours: list[Colour] = Field(default_factory=list, description="alternatives to text_colour")
     emboss: float = Field(0.0, ge=0, le=1, description="strength of the pressed-metal shading of characters")
     rows: list[TextRow] = Field(min_length=1, max_length=2)
     formats: list[PlateFormat] = Field(min_length=1)
     alphabets: dict[str, Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=dict, description="extra or overriding pattern alphabets"
+        default_factory=dict, description="extra or overriding pattern alphabets: one-character names, A-Z and 0-9"
     )
     fonts: str | list[FontChoice] = Field(description="a font set named in fonts.yaml, or a list of fonts")
     printed: list[PrintedText] = Field(default_factory=list)
@@ -239,6 +298,63 @@ class PlateStyle(Strict):
     )
 
     _colours = field_validator("text_colour")(_check_colour)
+
+    @field_validator("size_mm")
+    @classmethod
+    def _plate_shaped(cls, size: tuple[float, float]) -> tuple[float, float]:
+        low, high = ASPECT_RANGE
+        if not low <= size[0] / size[1] <= high:
+            raise ValueError(f"a plate {size[0]:g} x {size[1]:g} mm is not {low:g} to {high:g} times as wide as high")
+        return size
+
+    @field_validator("alphabets")
+    @classmethod
+    def _alphabets(cls, alphabets: dict[str, str]) -> dict[str, str]:
+        for name, letters in alphabets.items():
+            if len(name) != 1 or name in SEPARATORS or name in "()":
+                raise ValueError(f"alphabet {name!r}: a name is one character, neither a separator "
+                                 f"({''.join(SEPARATORS)!r}) nor a parenthesis")
+            if not PLATE_CHARACTERS.fullmatch(letters):
+                raise ValueError(f"alphabet {name}: {letters!r} may hold only A-Z and 0-9")
+        return alphabets
+
+    @field_validator("fonts", mode="wrap")
+    @classmethod
+    def _fonts(cls, value: object, handler: ValidatorFunctionWrapHandler) -> str | list[FontChoice]:
+        # a list is checked as one: its errors then name their own field (fonts.0.file), where the union's would
+        # start with the set name's "fonts.str: Input should be a valid string"
+        if isinstance(value, list):
+            return _FONT_LIST.validate_python(value)
+        fonts = handler(value)
+        from platelab.synth.fonts import font_sets  # fonts reads styles: imported here, once both exist
+
+        if isinstance(fonts, str) and fonts not in font_sets():
+            raise ValueError(f"no font set named {fonts!r}; known: {', '.join(sorted(font_sets()))}")
+        return fonts
+
+    @field_validator("specialty", mode="wrap")
+    @classmethod
+    def _specialty(
+        cls, value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> str | Specialty | None:
+        if isinstance(value, dict):  # as the fonts: errors name their own field, specialty.code_patterns
+            specialty: str | Specialty | None = _SPECIALTY.validate_python(value)
+        else:
+            specialty = handler(value)
+        extras = specialty
+        if isinstance(specialty, str):
+            from platelab.synth.specialty import specialty_sets  # specialty reads styles: imported once both exist
+
+            if specialty not in specialty_sets():
+                raise ValueError(f"no set named {specialty!r}; known: {', '.join(sorted(specialty_sets()))}")
+            extras = specialty_sets()[specialty]
+        if isinstance(extras, Specialty) and "alphabets" in info.data:  # not when the alphabets are wrong
+            names = {**DEFAULT_ALPHABETS, **info.data["alphabets"]}
+            for pattern in extras.code_patterns:
+                unknown = _unknown_alphabets(pattern, names)
+                if unknown:
+                    raise ValueError(f"code pattern {pattern!r} uses {', '.join(map(repr, unknown))}, not an alphabet")
+        return specialty
 
     @field_validator("text_colours")
     @classmethod
@@ -269,9 +385,17 @@ class PlateStyle(Strict):
                 for ch in pattern:
                     if ch not in names and ch not in SEPARATORS and ch not in "()":
                         raise ValueError(f"formats[{i}]: pattern {pattern!r} uses unknown alphabet {ch!r}")
+                for group in re.findall(r"\(([^()]*)\)", pattern):
+                    if _unknown_alphabets(group, names):
+                        raise ValueError(f"formats[{i}]: pattern {pattern!r}: a stacked group holds alphabets only, "
+                                         f"no separators")
             if not 1 <= sum(len(text_positions(p, names)) for p in fmt.patterns) <= 10:
                 raise ValueError(f"formats[{i}]: a plate holds 1 to 10 characters")
         return self
+
+
+_FONT_LIST: TypeAdapter[list[FontChoice]] = TypeAdapter(Annotated[list[FontChoice], Field(min_length=1)])
+_SPECIALTY: TypeAdapter[Specialty] = TypeAdapter(Specialty)
 
 
 def load_style(path: str | Path) -> PlateStyle:
