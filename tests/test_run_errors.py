@@ -214,7 +214,7 @@ def test_an_out_dir_that_is_a_file_is_refused_and_kept(runs: dict[str, Path], tm
     ({"window": [100, 64]}, "window"),  # not a multiple of the backbone's stride 32
     ({"window": [1000, 1000]}, "window"),
     ({"window": [672, 384]}, "(top level)"),  # multiples of 32, larger than the 640x384 scenes
-    ({"synth": {"scene": {"size": [320, 192]}}}, "(top level)"),  # the default window does not fit
+    ({"synth": {"scene": {"size": [256, 160]}}}, "(top level)"),  # the default window (320x192) does not fit
     ({"window": None, "synth": {"scene": {"size": [100, 64]}}}, "(top level)"),  # the network cannot take it whole
 ])
 def test_a_detector_window_the_network_cannot_train_on_is_refused_by_the_recipe(
