@@ -237,6 +237,9 @@ def test_a_style_that_cannot_render_is_refused_when_read(
         ("us-ohio", {"specialty": {**SPECIALTY, "code_patterns": ["L", "NA"], "side_emblem": 1.0,
                                    "emblem_width": [0.0, 0.5]}}),
         ("us-ohio", {"overlays": [{**STICKER, "x": 0.0, "y": 0.0, "w": 1 / 0.9, "h": 1 / 0.6}]}),
+        # a rainbow narrow for its bands: the inner ones shrink away
+        ("uk-motorcycle", {"background.graphics": [{"kind": "arcs", "x": 0.1, "y": 0.1, "w": 0.02, "h": 0.5,
+                                                    "count": 3, "colour": "#ff0000", "colour2": "#0000ff"}]}),
     ],
 )
 def test_a_style_at_the_edges_of_the_checks_renders(tmp_path: Path, base: str, changes: dict) -> None:

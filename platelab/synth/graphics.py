@@ -202,8 +202,10 @@ def arcs(canvas: np.ndarray, g: Graphic, rng: np.random.Generator) -> None:
     bands = max(g.count, 1)
     thickness = max(1, round((y1 - y0) / bands / 1.5))
     for i in range(bands):
-        mask = np.zeros(canvas.shape[:2], np.uint8)
         axes = (round((x1 - x0) / 2 - i * thickness), round((y1 - y0) - i * thickness))
+        if min(axes) < 0:  # a box narrow for its bands: the inner ones have shrunk away
+            break
+        mask = np.zeros(canvas.shape[:2], np.uint8)
         cv2.ellipse(mask, ((x0 + x1) // 2, y1), axes, 0, 180, 360, 255, thickness, cv2.LINE_AA)
         blend_colour(canvas, mask, to_bgr(start + (end - start) * i / max(bands - 1, 1)), g.opacity)
 
