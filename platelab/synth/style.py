@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from platelab.synth.spans import Span
+from platelab.synth.spans import Span, check_colour
 from platelab.utils.config_file import ConfigError, load_model_file
 
 STYLES_DIR = Path(__file__).parent / "styles"
@@ -36,7 +36,6 @@ DEFAULT_ALPHABETS: dict[str, str] = {
 }
 # Printed in a pattern but never part of the plate's text: a dash, a gap, a middle dot, an emblem gap.
 SEPARATORS = {"-": "dash", " ": "gap", "·": "dot", "_": "emblem"}
-HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A label holds these only: an alphabet may draw nothing else (a plate's glyphs, the recognizer's charset).
 PLATE_CHARACTERS = re.compile(r"[A-Z0-9]+")
 # Plates' width / height, with a margin around the real ones: square-ish motorcycle plates (about 1.2) to the
@@ -85,12 +84,6 @@ class StyleError(ConfigError):
 
 
 Colour = str
-
-
-def _check_colour(value: str) -> str:
-    if not HEX_COLOUR.match(value):
-        raise ValueError(f"colour must look like '#1a2b3c', got {value!r}")
-    return value.lower()
 
 
 class Strict(BaseModel):
@@ -175,7 +168,7 @@ class Graphic(Strict):
     text: str | None = Field(None, description="printed text, or a pattern filled per plate for stickers")
     probability: float = Field(1.0, ge=0, le=1, description="chance that this graphic is drawn on a plate")
 
-    _colours = field_validator("colour", "colour2")(lambda v: v if v is None else _check_colour(v))
+    _colours = field_validator("colour", "colour2")(lambda v: v if v is None else check_colour(v))
 
     @field_validator("kind")
     @classmethod
@@ -214,7 +207,7 @@ class PrintedText(Strict):
     vertical: bool = False
     probability: float = Field(1.0, ge=0, le=1)
 
-    _colours = field_validator("colour")(_check_colour)
+    _colours = field_validator("colour")(check_colour)
     _installed = field_validator("font")(lambda v: v if v is None else _installed_font(v))
 
 
@@ -224,7 +217,7 @@ class Border(Strict):
     inset: float = Field(0.02, ge=0, le=0.2, description="distance from the edge / plate height")
     radius: float = Field(0.08, ge=0, le=0.5, description="corner radius / plate height")
 
-    _colours = field_validator("colour")(_check_colour)
+    _colours = field_validator("colour")(check_colour)
 
 
 class Background(Strict):
@@ -232,7 +225,7 @@ class Background(Strict):
     gradient: list[tuple[float, Colour]] | None = Field(None, description="vertical gradient stops (y, colour)")
     graphics: list[Graphic] = Field(default_factory=list)
 
-    _colours = field_validator("colour")(_check_colour)
+    _colours = field_validator("colour")(check_colour)
 
     @field_validator("gradient")
     @classmethod
@@ -241,7 +234,7 @@ class Background(Strict):
             return None
         if len(stops) < 2:
             raise ValueError("a gradient needs at least two stops")
-        return [(float(y), _check_colour(c)) for y, c in stops]
+        return [(float(y), check_colour(c)) for y, c in stops]
 
 
 class Specialty(Strict):
@@ -265,7 +258,7 @@ class Specialty(Strict):
     @field_validator("palette")
     @classmethod
     def _palette(cls, colours: list[str]) -> list[str]:
-        return [_check_colour(c) for c in colours]
+        return [check_colour(c) for c in colours]
 
 
 class PlateStyle(Strict):
@@ -297,7 +290,7 @@ class PlateStyle(Strict):
         None, description="specialty-issue extras: a set named in specialty.yaml, or one given here"
     )
 
-    _colours = field_validator("text_colour")(_check_colour)
+    _colours = field_validator("text_colour")(check_colour)
 
     @field_validator("size_mm")
     @classmethod
@@ -359,7 +352,7 @@ class PlateStyle(Strict):
     @field_validator("text_colours")
     @classmethod
     def _text_colours(cls, colours: list[str]) -> list[str]:
-        return [_check_colour(c) for c in colours]
+        return [check_colour(c) for c in colours]
 
     @property
     def aspect(self) -> float:
