@@ -30,7 +30,8 @@ from platelab.eval.report import format_share
 from platelab.io.decode import read_image
 from platelab.io.labels import PhotoLabel, read_labels, write_photo_labels
 from platelab.predict.decode import AUTO_PRIOR
-from platelab.train.finetune import BUNDLED, FinetuneConfig, TuneConfig, export_finetune_run, finetune
+from platelab.train.config import BUNDLED
+from platelab.train.finetune import FinetuneConfig, TuneConfig, export_finetune_run, finetune
 from platelab.utils.boxes import Box
 from platelab.weights import default_model
 

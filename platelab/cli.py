@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Literal, TextIO
 
 import typer
 
@@ -206,22 +206,32 @@ def _training_errors() -> Iterator[None]:
 def train_recognizer(
     config: Annotated[Path, typer.Option(help="training recipe YAML")],
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
-    val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv")] = None,
+    val_real: Annotated[list[Path] | None, typer.Option(
+        help="real crops folder(s) with labels.tsv, validated on as it trains (the recipe's val_real; a resumed run "
+             "needs the same)")] = None,
     export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
 ) -> None:
     """Train the plate recognizer on streamed synthetic crops."""
     _require_extra("train")
-    from platelab.train.config import load_train_config
+    from pydantic import ValidationError
+
+    from platelab.train.config import RecognizerTrainConfig, load_train_config
     from platelab.train.recipe import check_recognizer_recipe, run_recognizer_recipe
+    from platelab.utils.config_file import first_problem
 
     try:
         cfg = load_train_config(config)
-        check_recognizer_recipe(cfg, resume, val_real or [])
+        if val_real:
+            cfg = RecognizerTrainConfig.model_validate({**cfg.model_dump(), "val_real": val_real})
+        check_recognizer_recipe(cfg, resume)
         _check_export(export, cfg.init_from)
+    except ValidationError as exc:
+        _fail(f"--val-real: {first_problem(exc)[1]}")
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     with _training_errors():
-        run_recognizer_recipe(cfg, resume=resume, val_real=val_real or [], export=export)
+        run_recognizer_recipe(cfg, resume=resume, export=export)
+    typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
 
 
 @train_app.command("detector")
@@ -242,11 +252,33 @@ def train_detector(
         _fail(str(exc))
     with _training_errors():
         run_detector_recipe(cfg, resume=resume, export=export)
+    typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
+
+
+@train_app.command("config")
+def train_config(
+    task: Annotated[Literal["recognizer", "detector"], typer.Argument(help="recognizer or detector")] = "recognizer",
+) -> None:
+    """Every key of a training recipe with its default and meaning (a recipe YAML sets any of them; `extends: FILE`
+    starts from another recipe, its path relative to the recipe; out_dir and init_from are relative to where you
+    run)."""
+    _require_extra("train")
+    from platelab.synth.config import describe
+
+    if task == "detector":
+        from platelab.train.detector import DetectorTrainConfig
+
+        typer.echo(describe(DetectorTrainConfig))
+    else:
+        from platelab.train.config import RecognizerTrainConfig
+
+        typer.echo(describe(RecognizerTrainConfig))
 
 
 @train_app.command("interpolate")
 def train_interpolate(
-    start: Annotated[Path, typer.Option("--from", help="the weights a run started from: checkpoint or float ONNX")],
+    start: Annotated[Path, typer.Option(
+        "--from", help="the weights a run started from: checkpoint, float ONNX, or 'bundled'")],
     end: Annotated[Path, typer.Option("--to", help="a recognizer run trained on from them (last.ckpt + config)")],
     out: Annotated[Path, typer.Option(help="run folder to write (for platelab export)")],
     weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of --to's weights")] = 0.5,
@@ -255,9 +287,11 @@ def train_interpolate(
     """Average a trained-on recognizer with its starting point (norm statistics measured again)."""
     _require_extra("train")
     from platelab.io.labels import read_labels
-    from platelab.train.card import record_command
+    from platelab.train.card import last_metrics, record_command
+    from platelab.train.config import resolve_bundled
     from platelab.train.interpolate import interpolate_run
 
+    start = resolve_bundled(start)
     runs = {end.resolve(), (start if start.is_dir() else start.parent).resolve()}
     if out.resolve() in runs:
         _fail(f"{out}: --out would replace the run it averages; give another folder")
@@ -271,7 +305,9 @@ def train_interpolate(
         record_command(out, resume=False)  # once written: a run it refused keeps its own, or none
     except (OSError, ValueError) as exc:
         _fail(" ".join(str(exc).split()))
-    typer.echo(f"wrote {out}")
+    # the average's figures: far under --to's say --from was not what --to was trained on from
+    figures = {k.removeprefix("val_"): v for k, v in last_metrics(out).items() if k.startswith("val_")}
+    typer.echo(f"wrote {out}: " + ", ".join(f"{name} {value:.1%}" for name, value in figures.items()))
 
 
 @app.command("finetune")
@@ -362,11 +398,10 @@ def export(
         from platelab.train.recipe import export_run as export_recognizer_run
 
         export_run = export_finetune_run if task == "finetune" else export_recognizer_run
-        if class_scale or int8:
-            command = shlex.join(["platelab", "export", str(run), "--out", str(out), *(["--int8"] if int8 else []),
-                                  *(arg for entry in class_scale or [] for arg in ("--class-scale", entry))])
-            scale = _class_scale(class_scale) if class_scale else None
-            export_run = partial(export_run, class_scale=scale, command=command, int8=int8)
+        command = shlex.join(["platelab", "export", str(run), "--out", str(out), *(["--int8"] if int8 else []),
+                              *(arg for entry in class_scale or [] for arg in ("--class-scale", entry))])
+        scale = _class_scale(class_scale) if class_scale else None
+        export_run = partial(export_run, class_scale=scale, command=command, int8=int8)
     try:
         with _usage_errors():
             typer.echo(f"wrote {export_run(run, out)}")

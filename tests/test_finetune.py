@@ -19,7 +19,7 @@ from platelab.predict.recognizer import RecognitionPredictor  # noqa: E402
 from platelab.synth.crops import CropGenerator  # noqa: E402
 from platelab.synth.style import select_styles  # noqa: E402
 from platelab.train import finetune as tuning  # noqa: E402
-from platelab.train.config import RecognizerTrainConfig  # noqa: E402
+from platelab.train.config import BUNDLED, RecognizerTrainConfig  # noqa: E402
 from platelab.train.recognizer import train_recognizer  # noqa: E402
 from platelab.weights import default_model  # noqa: E402
 from tests.conftest import assert_resume_is_exact  # noqa: E402
@@ -142,7 +142,7 @@ def test_an_onnx_source_that_is_no_recognizer_is_refused_by_name(tmp_path: Path)
 
 
 def test_the_bundled_recognizer_is_a_source() -> None:
-    model = tuning.load_run_model(Path(tuning.BUNDLED)).eval()
+    model = tuning.load_run_model(Path(BUNDLED)).eval()
     crops = _crops(8, seed=3)
     images = tuning.LabelledCrops(crops.files, crops.images, crops.texts).eval_set("bundled").images
     expected = RecognitionPredictor(default_model("recognizer-float")).session.run(None, {"image": images.numpy()})[0]
@@ -222,7 +222,7 @@ def test_a_model_tuned_from_the_bundled_one_keeps_its_class_scale_unless_told_ot
     crops = _crops(12)
     _crop_folder(tmp_path / "crops", crops.subset([i for i, text in enumerate(crops.texts) if "W" not in text]), "")
     no_w = DEFAULT_CHARS.replace("W", "")  # a region whose plates have no W: only M's factor can carry over
-    tuning.finetune(tuning.FinetuneConfig(out_dir=tmp_path / "tuned", from_run=Path(tuning.BUNDLED),
+    tuning.finetune(tuning.FinetuneConfig(out_dir=tmp_path / "tuned", from_run=Path(BUNDLED),
                                           data=tmp_path / "crops", charset=no_w, epochs=1, batch_size=4, workers=0,
                                           threads=1, styles=STYLES, export=tmp_path / "kept.onnx"))
     kept = RecognitionPredictor(tmp_path / "kept.onnx")

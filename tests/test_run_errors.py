@@ -245,3 +245,57 @@ def test_a_real_validation_folder_with_no_readable_crop_is_refused_before_the_ru
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"platelab: {folder}: none of its 1 crops can be read; nothing to validate on" in result.output.splitlines()
     assert not out.exists()
+
+
+def test_a_run_keeps_its_real_sets_and_a_resume_reads_the_same(tmp_path: Path) -> None:
+    import json
+
+    first, second = _crops(tmp_path / "crops"), tmp_path / "other"
+    second.mkdir()
+    _crops(second / "crops")
+    out = tmp_path / "run"
+    recipe = _recipe(tmp_path / "r.yaml", out, {**RECOGNIZER, "steps": 3, "stop_after": 1})
+    result = CliRunner().invoke(app, ["train", "recognizer", "--config", str(recipe), "--val-real", str(first)])
+    assert result.exit_code == 0 and result.output.rstrip().endswith(f"trained {out}"), result.output
+    assert json.loads((out / "config.json").read_text())["val_real"] == [str(first)]
+    kept = _fingerprint(out)
+    for other in ([], ["--val-real", str(second / "crops")]):  # a resumed run's figures are the started run's sets
+        line = _one_line_error(["train", "recognizer", "--config", recipe, "--resume", *other], "val_real")
+        assert "cannot resume with another config" in line
+    assert _fingerprint(out) == kept
+    # two sets of one name would be logged as one figure
+    assert "two real sets named crops" in _one_line_error(
+        ["train", "recognizer", "--config", recipe, "--val-real", first, "--val-real", second / "crops"])
+
+
+def test_bundled_starts_a_run_and_an_average_which_prints_its_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functools import partial
+
+    from platelab.train import interpolate
+    from platelab.train.config import load_train_config
+
+    monkeypatch.setattr(interpolate, "interpolate_run", partial(interpolate.interpolate_run, norm_crops=64))
+
+    recipe = _recipe(tmp_path / "r.yaml", tmp_path / "run", {**RECOGNIZER, "head": "ctc"}, init_from="bundled")
+    assert load_train_config(recipe).init_from == default_model("recognizer-float")
+    run = CliRunner().invoke(app, ["train", "recognizer", "--config", str(recipe)])
+    assert run.exit_code == 0, run.output
+    average = CliRunner().invoke(app, ["train", "interpolate", "--from", "bundled", "--to", str(tmp_path / "run"),
+                                       "--out", str(tmp_path / "wise"), "--val-real", str(_crops(tmp_path / "crops"))])
+    assert average.exit_code == 0, average.output
+    assert re.search(rf"wrote {re.escape(str(tmp_path / 'wise'))}: synthetic \d+\.\d%, crops \d+\.\d%$",
+                     average.output.rstrip()), average.output
+
+
+def test_train_config_lists_every_recipe_key_with_its_default() -> None:
+    from platelab.train.config import RecognizerTrainConfig
+    from platelab.train.detector import DetectorTrainConfig
+
+    for task, schema in (("recognizer", RecognizerTrainConfig), ("detector", DetectorTrainConfig)):
+        result = CliRunner().invoke(app, ["train", "config", task])
+        assert result.exit_code == 0, result.output
+        listed = yaml.safe_load(result.output)
+        assert set(listed) == set(schema.model_fields)
+        assert schema.model_validate(listed) == schema()  # the listing is the defaults, loadable as a recipe

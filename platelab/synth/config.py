@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import to_jsonable_python
 
 from platelab.synth.camera import CameraConfig, LightConfig
 from platelab.synth.geometry import GeometryConfig
@@ -55,16 +56,18 @@ def load_synth_config(path: str | Path | None) -> SynthConfig:
     return SynthConfig() if path is None else load_model_file(path, SynthConfig)
 
 
-def describe(model: type[BaseModel] = SynthConfig, indent: str = "") -> str:
-    """The config's defaults as commented YAML, so the documentation is the code."""
+def describe(model: type[BaseModel] | BaseModel = SynthConfig, indent: str = "") -> str:
+    """A config's defaults (a class's, or an instance's values) as commented YAML, so the documentation is the code.
+    Nested configs show the values their parent gives them (a detector recipe's scenes are its own)."""
+    values = model if isinstance(model, BaseModel) else model()
     lines = []
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    for name, field in type(values).model_fields.items():
+        value = getattr(values, name)
+        if isinstance(value, BaseModel):
             lines.append(f"{indent}{name}:")
-            lines.append(describe(annotation, indent + "  "))
+            lines.append(describe(value, indent + "  "))
             continue
-        default = yaml.safe_dump(field.default, default_flow_style=True).strip().removesuffix("...").strip()
+        default = yaml.safe_dump(to_jsonable_python(value), default_flow_style=True).strip().removesuffix("...")
         bounds = [
             f"{k} {v}"
             for m in field.metadata
@@ -72,5 +75,5 @@ def describe(model: type[BaseModel] = SynthConfig, indent: str = "") -> str:
             if v is not None
         ]
         note = "; ".join(filter(None, [field.description or "", ", ".join(bounds)]))
-        lines.append(f"{indent}{name}: {default}" + (f"  # {note}" if note else ""))
+        lines.append(f"{indent}{name}: {default.strip()}" + (f"  # {note}" if note else ""))
     return "\n".join(lines)

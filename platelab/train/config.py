@@ -11,6 +11,17 @@ from platelab.predict.charset import DEFAULT_CHARS, Charset
 from platelab.synth.config import SynthConfig
 from platelab.utils.config_file import load_model_file
 
+BUNDLED = "bundled"  # in init_from, finetune --from and interpolate --from: the bundled recognizer, in float
+
+
+def resolve_bundled(source: Path | str) -> Path:
+    """source as a path; BUNDLED is the file of the bundled recognizer's float version."""
+    if str(source) == BUNDLED:
+        from platelab.weights import default_model
+
+        return default_model("recognizer-float")
+    return Path(source)
+
 
 class RecognizerTrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -22,7 +33,8 @@ class RecognizerTrainConfig(BaseModel):
         "slots", description="ctc: two lines of per-column predictions; slots: fixed character slots"
     )
     init_from: Path | None = Field(
-        None, description="start from this run checkpoint's weights, or a float ONNX recognizer's (a second stage)"
+        None, description="start from this run checkpoint's weights, or a float ONNX recognizer's (a second stage); "
+        "'bundled': the float version of the bundled recognizer"
     )
     steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
     stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
@@ -42,6 +54,10 @@ class RecognizerTrainConfig(BaseModel):
     )
     charset: str = Field(DEFAULT_CHARS, min_length=1)
     val_size: int = Field(1024, ge=1, description="fixed synthetic validation crops (seed + 1)")
+    val_real: list[Path] | None = Field(
+        None, description="real crop folders (labels.tsv) read beside it, each logged by its folder's name "
+        "(`--val-real` sets them; a resumed run reads the same)"
+    )
     val_every: int = Field(500, ge=1)
     checkpoint_every: int = Field(250, ge=1)
     synth: SynthConfig = SynthConfig()
@@ -51,6 +67,20 @@ class RecognizerTrainConfig(BaseModel):
     def _distinct_characters(cls, chars: str) -> str:
         Charset(chars)  # raises ValueError on repeated characters or the padding one
         return chars
+
+    @field_validator("init_from")
+    @classmethod
+    def _bundled(cls, source: Path | None) -> Path | None:
+        return None if source is None else resolve_bundled(source)
+
+    @field_validator("val_real")
+    @classmethod
+    def _distinct_names(cls, folders: list[Path] | None) -> list[Path] | None:
+        names = [folder.name for folder in folders or []]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:  # each set is logged (and carded) by its folder's name: two would write one figure
+            raise ValueError(f"two real sets named {', '.join(twice)}; give folders of different names")
+        return folders
 
 
 def load_train_config(path: str | Path) -> RecognizerTrainConfig:

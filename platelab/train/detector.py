@@ -310,16 +310,15 @@ def match_counts(detections: list[Detection], plates: list[np.ndarray]) -> tuple
 
 
 def evaluate(outputs: DetectorOutputs, data: ValidationSet, min_score: float = VAL_MIN_SCORE) -> dict[str, float]:
-    """Recall, false positives per image and mean corner error (input px) of found plates."""
+    """Recall, false positives per image and mean corner error (input px) of found plates; no corner error when no
+    plate was found (a 0 would read as perfect corners)."""
     found_per_image = detect_batch(outputs, data.images.numpy(), min_score)
     counts = np.array([match_counts(d, q) for d, q in zip(found_per_image, data.quads)]).reshape(-1, 3)
     plates = sum(len(q) for q in data.quads)
     found, false, error = counts.sum(0)
-    return {
-        "recall": float(found / plates) if plates else 0.0,
-        "fp_per_image": float(false / max(len(data.quads), 1)),
-        "corner_px": float(error / found) if found else 0.0,
-    }
+    figures = {"recall": float(found / plates) if plates else 0.0,
+               "fp_per_image": float(false / max(len(data.quads), 1))}
+    return figures | ({"corner_px": float(error / found)} if found else {})
 
 
 # -- training ------------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from platelab.synth.dataset import encode_batch
 from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import record_command
 from platelab.train.checkpoint import check_resumable, load_model_state, model_weights, save_training_state
-from platelab.train.config import RecognizerTrainConfig
+from platelab.train.config import RecognizerTrainConfig, resolve_bundled
 from platelab.train.loop import (
     CHECKPOINT,
     CONFIG,
@@ -55,13 +55,11 @@ from platelab.train.onnx_import import OnnxImportError, graph_metadata, recogniz
 from platelab.train.quantize import CALIBRATION_CROPS
 from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
-from platelab.weights import default_model
 
 FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
 # Real crops are kept grey at twice the network input: augmenting them there is cheap, and the final resize
 # to the input size still averages away the interpolation of the warp.
 WORK_SIZE = (256, 128)
-BUNDLED = "bundled"  # --from: the recognizer shipped in the package, in float
 INT8_CALIBRATION_CROPS = CALIBRATION_CROPS  # as a training run's 8-bit export
 INT8_VALIDATION_CROPS = 512  # synthetic crops an 8-bit export is measured on beside the float model
 SYNTH_TRIES = 50  # a synthetic plate whose text the charset cannot write is drawn again, up to this often
@@ -115,7 +113,7 @@ class FinetuneConfig(TuneConfig):
 def load_run_model(run: Path) -> PlateRecognizer:
     """The recognizer a training or fine-tuning run saved (its backbone kind read from the weights), or the one
     in a float ONNX file exported by platelab; "bundled" is the float version of the bundled recognizer."""
-    run = default_model("recognizer-float") if str(run) == BUNDLED else Path(run)
+    run = resolve_bundled(run)
     if run.suffix.lower() == ".onnx":
         try:
             return recognizer_from_onnx(run)
@@ -154,7 +152,7 @@ def recognizer_run_config(run: Path) -> RecognizerTrainConfig | TuneConfig:
 def source_class_scale(source: Path | str, charset: Charset) -> dict[str, float] | None:
     """The decoding class scale of the ONNX recognizer a fine-tuning starts from, for the characters charset keeps:
     the bias it corrects (the dies' M and W read as H and N) is the source network's and stays in its weights."""
-    path = default_model("recognizer-float") if str(source) == BUNDLED else Path(source)
+    path = resolve_bundled(source)
     if path.suffix.lower() != ".onnx" or not path.is_file():
         return None
     metadata = graph_metadata(onnx.load(str(path), load_external_data=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,7 @@ def _onnx_accuracy(path: Path, data: EvalSet) -> float:
     return exact_share([d.text for d in decode(probs, predictor.charset, predictor.head)], data)
 
 
-def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: Sequence[Path]) -> None:
+def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool) -> None:
     """Raises what would stop the run after it had written into its folder (platelab.train.loop.check_run), an
     init_from that is not a recognizer this configuration can start from, style weights that match no style, a
     charset without every character the styles' plates carry, or a real validation folder without crop labels."""
@@ -128,7 +128,7 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: 
                                    for alphabet in format_alphabets(f.patterns, s.all_alphabets))) - set(cfg.charset))
     if missing:
         raise ValueError(f"charset {cfg.charset!r} lacks {''.join(missing)}, which the styles' plates carry")
-    for folder in val_real:
+    for folder in cfg.val_real or []:
         real_eval_set(folder)  # decoded once more when the run starts: a few seconds, to refuse what it cannot use
     # last: these read the weights
     if resume:
@@ -137,11 +137,9 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, val_real: 
         check_initial_weights(cfg)
 
 
-def run_recognizer_recipe(
-    cfg: RecognizerTrainConfig, resume: bool, val_real: Sequence[Path], export: Path | None
-) -> None:
+def run_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, export: Path | None) -> None:
     """Train (and export) the run; check_recognizer_recipe first, as the CLI does, so a mistake writes nothing."""
     record_command(cfg.out_dir, resume)
-    train_recognizer(cfg, resume=resume, val_real=val_real)
+    train_recognizer(cfg, resume=resume, val_real=cfg.val_real or [])
     if export is not None:
         export_run(cfg.out_dir, export)
