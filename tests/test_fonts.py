@@ -88,7 +88,6 @@ def test_a_font_set_that_cannot_be_drawn_is_one_line_naming_fonts_yaml(
     from platelab.synth import fonts
 
     for body, field in [
-        ("eu-din:\n  - {file: OSP-DIN.ttf}\n  - {file: NoSuchFont.ttf}\n", "eu-din.1.file"),
         ("eu-din: []\n", "eu-din"),
         ("eu-din:\n  - {file: OSP-DIN.ttf, stroke: [3, 0]}\n", "eu-din.0.stroke"),
     ]:
@@ -102,3 +101,20 @@ def test_a_font_set_that_cannot_be_drawn_is_one_line_naming_fonts_yaml(
         finally:
             fonts.font_sets.cache_clear()
         assert str(error.value).startswith(f"{path}: field {field}: ") and "\n" not in str(error.value)
+
+
+def test_a_missing_font_stops_only_the_styles_drawn_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from platelab.synth import fonts
+    from platelab.synth.render import render_plate
+    from platelab.synth.style import select_styles
+
+    index = {name: path for name, path in fonts._font_index().items() if name != "tiresias_lpfont_bold.ttf"}
+    monkeypatch.setattr(fonts, "_font_index", lambda: index)
+    for cached in (fonts._pil_font, fonts._cap_metrics, fonts.glyph, fonts.draws_alike):  # drawn ones look up none
+        cached.cache_clear()
+    rng = np.random.default_rng(0)
+    (texas,) = select_styles(["us-texas"])  # styles load whatever is installed: fonts are what drawing needs
+    assert render_plate(texas, rng, height=44).text
+    (uk,) = select_styles(["uk-rear"])
+    with pytest.raises(fonts.FontNotFoundError, match=r"^font 'tiresias_lpfont_bold\.ttf' is not installed; "):
+        render_plate(uk, rng, height=44)

@@ -383,3 +383,25 @@ def test_montage_checks_arguments() -> None:
         montage([], None, 3, (10, 10))
     with pytest.raises(ValueError, match="captions"):
         montage([np.zeros((4, 4, 3), np.uint8)], ["a", "b"], 3, (10, 10))
+
+
+def test_a_link_back_inside_the_folder_leaves_its_files_their_own_names(tmp_path: Path) -> None:
+    (tmp_path / "zeta").mkdir()
+    (tmp_path / "zeta" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "alpha").symlink_to(tmp_path / "zeta", target_is_directory=True)  # sorts before its target
+    assert [name for _, name in list_images([tmp_path])] == ["zeta/a.jpg"]
+
+
+def test_a_synthetic_sets_montage_is_no_input_but_a_preview_png_elsewhere_is(tmp_path: Path) -> None:
+    from platelab.synth.style import select_styles
+    from platelab.synth.writer import write_crops
+
+    write_crops(tmp_path / "set", 2, select_styles(["us-texas"]), preview=True, progress=False)
+    assert (tmp_path / "set" / "preview.png").is_file()
+    assert [name for _, name in list_images([tmp_path / "set"])] == ["crop_000000.png", "crop_000001.png"]
+    assert len(list_images([f"{(tmp_path / 'set').as_posix()}/*.png"])) == 2
+    named = tmp_path / "set" / "preview.png"
+    assert list_images([named]) == [(named, str(named))]  # named: read whatever it is
+    (tmp_path / "album").mkdir()
+    (tmp_path / "album" / "preview.png").write_bytes(b"x")  # someone's photo of that name
+    assert [name for _, name in list_images([tmp_path / "album"])] == ["preview.png"]

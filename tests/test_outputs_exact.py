@@ -129,6 +129,22 @@ def test_16_bit_colour_png_is_turned_upright_by_its_exif_chunk(tmp_path: Path) -
     assert int(upright.sum()) == 3 * 255
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_16_bit_colour_tiff_is_turned_upright_once(tmp_path: Path, orientation: int) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    from PIL import Image
+
+    stored = np.zeros((2, 3, 3), np.uint16)
+    stored[0, 0] = 65535  # one white pixel, top-left as stored
+    tifffile.imwrite(tmp_path / "t.tif", stored, photometric="rgb", extratags=[(274, 3, 1, orientation, True)])
+    # the same picture in 8 bits with the same tag, which Pillow turns upright (exif_transpose: the tag's meaning)
+    eight = Image.fromarray((stored // 257).astype(np.uint8))
+    exif = eight.getexif()
+    exif[0x0112] = orientation
+    eight.save(tmp_path / "t.png", exif=exif)
+    assert np.array_equal(read_image(tmp_path / "t.tif"), read_image(tmp_path / "t.png"))
+
+
 def test_a_truncated_16_bit_colour_png_is_called_damaged(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "whole.png"), np.full((64, 64, 3), 40000, np.uint16))
     (tmp_path / "cut.png").write_bytes((tmp_path / "whole.png").read_bytes()[:120])

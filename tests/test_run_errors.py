@@ -299,3 +299,20 @@ def test_train_config_lists_every_recipe_key_with_its_default() -> None:
         listed = yaml.safe_load(result.output)
         assert set(listed) == set(schema.model_fields)
         assert schema.model_validate(listed) == schema()  # the listing is the defaults, loadable as a recipe
+
+
+def test_a_run_started_before_val_real_was_recorded_resumes_with_its_sets(tmp_path: Path) -> None:
+    import json
+
+    crops = _crops(tmp_path / "crops")
+    out = tmp_path / "run"
+    recipe = _recipe(tmp_path / "r.yaml", out, {**RECOGNIZER, "steps": 2, "stop_after": 1})
+    assert CliRunner().invoke(app, ["train", "recognizer", "--config", str(recipe)]).exit_code == 0
+    config = json.loads((out / "config.json").read_text())
+    del config["val_real"]  # as an older platelab wrote it
+    (out / "config.json").write_text(json.dumps(config))
+    resumed = _recipe(tmp_path / "r.yaml", out, {**RECOGNIZER, "steps": 2})
+    result = CliRunner().invoke(app, ["train", "recognizer", "--config", str(resumed), "--resume",
+                                      "--val-real", str(crops)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["val_real"] == [str(crops)]

@@ -177,9 +177,6 @@ STICKER = {"kind": "rect", "x": 0.8, "y": 0.05, "w": 0.15, "h": 0.15, "text": "N
     [
         ("uk-motorcycle", {"fonts": []}, "fonts", "at least 1 item"),
         ("uk-motorcycle", {"fonts": "no-such-set"}, "fonts", "no font set named 'no-such-set'"),
-        ("uk-motorcycle", {"fonts": [{"file": "NoSuchFont.ttf"}]}, "fonts.0.file", "'NoSuchFont.ttf' is not installed"),
-        ("uk-motorcycle", {"printed": [{"text": ["UK"], "y": 0.1, "height": 0.1, "font": "Nope.ttf"}]},
-         "printed.0.font", "'Nope.ttf' is not installed"),
         ("uk-motorcycle", {"fonts": [{"file": "OSP-DIN.ttf", "stroke": [3, 0]}]}, "fonts.0.stroke", "low <= high"),
         ("uk-motorcycle", {"rows.0.spacing": [0.3, 0.01]}, "rows.0.spacing", "low <= high"),
         ("uk-motorcycle", {"fonts": [{"file": "OSP-DIN.ttf", "condense": [-1.0, -1.0]}]}, "fonts.0.condense.0",

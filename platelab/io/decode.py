@@ -92,8 +92,9 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
         try:
             if not sixteen_bit_colour:
                 image.load()
-            # read once loaded: some plugins (TIFF) turn the pixels upright themselves and drop the tag
-            orientation = _orientation(image)
+            # read once loaded: some plugins (TIFF) turn the pixels upright themselves and drop the tag; so does
+            # OpenCV's TIFF decoder, whatever it is told, on the 16-bit colour path
+            orientation = 1 if sixteen_bit_colour and image.format == "TIFF" else _orientation(image)
             pixels = _sixteen_bit_colour(stream) if sixteen_bit_colour else _to_bgr(image)
         except _Refused:
             raise
@@ -282,16 +283,23 @@ def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
     """Image files under folder, named prefix + their path relative to folder, sorted by name; hidden folders and
     folders of platelab's drawings (platelab.io.outputs.holds_drawings) inside it are not inputs."""
     images = []
-    visited = {folder.resolve()}
-    # linked folders are followed, as a ** glob follows them; each real folder is listed once, so a loop ends
+    real_root = folder.resolve()
+    visited = {real_root}
+    # linked folders that lead out of the folder are followed, as a ** glob follows them (each real folder once, so
+    # a loop ends); one that leads back inside is not: its files are listed under their own names
     for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".") and not holds_drawings(Path(root, d))]
-        dirs[:] = [d for d in sorted(dirs) if _first_visit(Path(root, d), visited)]
+        dirs[:] = [d for d in sorted(dirs) if _outside_link_or_folder(Path(root, d), real_root)
+                   and _first_visit(Path(root, d), visited)]
         for file in files:
             path = Path(root, file)
             if not file.startswith(".") and _is_readable_name(path):
                 images.append((path, prefix + path.relative_to(folder).as_posix()))
     return sorted(images, key=lambda item: item[1])
+
+
+def _outside_link_or_folder(path: Path, real_root: Path) -> bool:
+    return not path.is_symlink() or not path.resolve().is_relative_to(real_root)
 
 
 def _first_visit(folder: Path, visited: set[Path]) -> bool:

@@ -55,16 +55,6 @@ EmblemSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=0.5)]]  # a side 
 PlateSide: TypeAlias = Annotated[float, Field(ge=50.0, le=1000.0)]  # mm; real plates are 100 to 520 mm a side
 
 
-def _installed_font(name: str) -> str:
-    from platelab.synth.fonts import FontNotFoundError, find_font  # fonts reads styles: imported once both exist
-
-    try:
-        find_font(name)
-    except FontNotFoundError as exc:
-        raise ValueError(str(exc)) from None
-    return name
-
-
 def _unknown_alphabets(pattern: str, alphabets: dict[str, str]) -> list[str]:
     return sorted({ch for ch in pattern if ch not in alphabets})
 
@@ -104,8 +94,6 @@ class FontChoice(Strict):
     bare_one: float = Field(0.0, ge=0, le=1, description="chance a plate draws 1 as a bare bar, no flag nor base")
     zero_o: float = Field(0.0, ge=0, le=1, description="chance a plate draws the letter O as its digit 0")
     box_zero: float = Field(0.0, ge=0, le=1, description="chance a plate draws 0 as a rounded box, straight sides")
-
-    _installed = field_validator("file")(_installed_font)
 
     @model_validator(mode="after")
     def _one_shapes_exclusive(self) -> FontChoice:
@@ -208,7 +196,6 @@ class PrintedText(Strict):
     probability: float = Field(1.0, ge=0, le=1)
 
     _colours = field_validator("colour")(check_colour)
-    _installed = field_validator("font")(lambda v: v if v is None else _installed_font(v))
 
 
 class Border(Strict):

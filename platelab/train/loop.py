@@ -192,8 +192,9 @@ def check_run_folder(out: Path, config: dict[str, object], resume: bool,
     if not (out / CONFIG).is_file():
         raise ValueError(f"{out}: no {CONFIG} beside {CHECKPOINT}; it is not a run folder platelab wrote")
     saved = read_run_config(out)
+    # a key the saved config lacks came after the run was started (an older platelab wrote it): not a change
     changed = [f"{key} {_short(saved.get(key))} -> {_short(config.get(key))}"
-               for key in sorted(set(saved) | set(config))
+               for key in sorted(saved)
                if key not in RESUMABLE_CHANGES and saved.get(key) != config.get(key)]
     if changed:
         raise ValueError(f"{out}: cannot resume with another config ({'; '.join(changed)}); resume with the run's "
