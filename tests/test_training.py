@@ -192,6 +192,7 @@ def test_the_card_names_the_hardware_the_run_trained_on_not_the_exporting_one(tm
     log.write_text("".join(json.dumps({**line, "hardware": "NVIDIA H100 80GB HBM3"}) + "\n" for line in lines))
     card = json.loads(export_run(cfg.out_dir, tmp_path / "model.onnx").with_suffix(".card.json").read_text())
     assert card["hardware"] == "NVIDIA H100 80GB HBM3"
+    assert card["accuracy_synthetic_samples"] == cfg.val_size  # a short run's figure says it is of a few crops
 
 
 def _recipe(path: Path, out: Path, **changes: object) -> Path:

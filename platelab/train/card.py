@@ -95,6 +95,9 @@ def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data
         "wall_time_s": metrics.get("seconds"),
         "hardware": metrics.get("hardware") or hardware(),
         "accuracy": _accuracy(metrics),
+        # how many synthetic crops or scenes "accuracy" was measured on: a short test run's figure is of a few
+        **({"accuracy_synthetic_samples": val_size} if isinstance(val_size := getattr(cfg, "val_size", None), int)
+           else {}),
         **_earlier_stage(getattr(cfg, "init_from", None)),
         **extra,
         "onnx_vs_torch_max_abs_diff": max_diff,

@@ -184,7 +184,7 @@ def train_recognizer(
                 **{k: round(v, 4) for k, v in shown.items()},
             )
         bar.set_postfix(
-            loss=f"{running_loss:.3f}", acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}
+            loss=f"{running_loss:.3f}", train_acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}
         )
         if step % cfg.checkpoint_every == 0 or step == last_step:
             save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began,
