@@ -99,3 +99,16 @@ def test_settings_at_the_edges_the_validator_accepts_render(tmp_path: Path) -> N
     assert len(scene.plates) == 1 and scene.image.std() > 0
     crops = [CropGenerator(styles, cfg, seed=1).sample(i) for i in range(12)]
     assert all(crop.image.std() > 0 and crop.text for crop in crops)
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ("warmup_step: 3\n", "field warmup_step: Extra inputs are not permitted; did you mean 'warmup_steps'?"),
+    ("synth: {light: {glare_pp: 0}}\n",
+     "field synth.light.glare_pp: Extra inputs are not permitted; did you mean 'glare_p'?"),
+    ("bogus_thing: 1\n", "field bogus_thing: Extra inputs are not permitted"),
+])
+def test_an_unknown_key_is_named_with_the_field_it_most_likely_meant(tmp_path: Path, body: str, problem: str) -> None:
+    (tmp_path / "recipe.yaml").write_text(body)
+    with pytest.raises(ConfigError) as error:
+        load_train_config(tmp_path / "recipe.yaml")
+    assert str(error.value) == f"{tmp_path / 'recipe.yaml'}: {problem}"

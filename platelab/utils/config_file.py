@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +26,22 @@ def load_model_file(
         return model.model_validate({**(defaults or {}), **data})
     except ValidationError as exc:
         where, message = first_problem(exc)
+        first = exc.errors()[0]
+        if first["type"] == "extra_forbidden":  # most often a typo of a field the model has
+            close = get_close_matches(str(first["loc"][-1]), _fields_at(model, first["loc"][:-1]), n=1)
+            message += f"; did you mean {close[0]!r}?" if close else ""
         raise error(f"{path}: field {where}: {message}") from exc
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the (nested) model at loc, or none where loc leads elsewhere (a list, a mapping)."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
 
 
 def first_problem(exc: ValidationError) -> tuple[str, str]:
