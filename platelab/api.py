@@ -234,22 +234,23 @@ class PhotoReaderOptions:
 
 def _decoded(image: object, name: str | None = None) -> np.ndarray:
     """An API input as a uint8 grey or BGR array; name says which input an error is about (a file: its path)."""
+    about = f"{name}: " if name else ""
     if isinstance(image, np.ndarray):
         try:
             return as_image(image)
         except ValueError as exc:
-            raise ValueError(f"{name}: {exc}" if name else str(exc)) from None
+            raise ValueError(f"{about}{exc}") from None
     if isinstance(image, bytes):
         return read_image(image, name=name)
     if isinstance(image, (str, PurePath)):
         if not str(image):
-            raise ValueError(f"{name + ': ' if name else ''}an empty file path")
+            raise ValueError(f"{about}an empty file path")
         if is_video(Path(image)):
             raise ImageDecodeError(str(image), "a video: read it with Reader().read_video")
         return read_image(image if isinstance(image, str) else Path(image))
     kind = f"{type(image).__module__}.{type(image).__qualname__}"
     hint = " (np.asarray(image)[..., ::-1] turns a Pillow RGB image into BGR)" if kind.startswith("PIL.") else ""
-    raise TypeError(f"{name + ': ' if name else ''}expected an image array (BGR or grey), a file path or encoded "
+    raise TypeError(f"{about}expected an image array (BGR or grey), a file path or encoded "
                     f"bytes, got {kind}{hint}")
 
 

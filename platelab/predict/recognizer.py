@@ -22,6 +22,15 @@ from platelab.weights import default_model
 TTA_JITTERS = (NO_JITTER, Jitter(1, 1, 1.03), Jitter(-1, -1, 0.97), Jitter(1, -1), Jitter(-1, 1))
 
 
+def class_scale_factors(metadata: dict[str, str]) -> dict[str, float]:
+    """The per-character decoding factors a recognizer's metadata carries (`platelab export --class-scale`); a
+    ValueError if they are not characters and numbers."""
+    factors = json.loads(metadata.get("class_scale", "{}"))
+    if not isinstance(factors, dict):
+        raise ValueError(f"class_scale is not characters and factors: {factors!r}")
+    return {str(char): float(factor) for char, factor in factors.items()}
+
+
 class PriorError(ValueError):
     """A prior the model carries no formats for."""
 
@@ -67,7 +76,7 @@ class RecognitionPredictor:
             # Factors per character chosen on real crops when the model was exported (`platelab export
             # --class-scale`): a network trained on synthetic faces can under-read a class whose real shape it never
             # saw (the US dies' narrow M and W read as H and N, never the other way round).
-            self.class_scale = self._class_scale(json.loads(metadata.get("class_scale", "{}")))
+            self.class_scale = self._class_scale(class_scale_factors(metadata))
         self.prior = self._prior(formats, written_as, prior)
 
     def _class_scale(self, factors: dict[str, float]) -> np.ndarray | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from stat import S_ISREG
 
 from platelab.io.labels import normalize_plate
 from platelab.io.results import ImageResult, PlateResult
@@ -47,11 +48,12 @@ class WatchList:
     def load(cls, path: str | Path, look_alikes: bool = True) -> WatchList:
         """One plate a line; what follows a # is a comment, and blank lines are skipped."""
         try:
-            if Path(path).exists() and not Path(path).is_file():  # a FIFO or device (/dev/zero): read without end
+            info = Path(path).stat()
+            if not S_ISREG(info.st_mode):  # a FIFO or device (/dev/zero) would be read without end
                 raise WatchListError(f"{path}: not a regular file")
-            size = Path(path).stat().st_size
-            if size > MAX_LIST_BYTES:
-                raise WatchListError(f"{path}: {size} bytes; a watch list (one plate a line) may have {MAX_LIST_BYTES}")
+            if info.st_size > MAX_LIST_BYTES:
+                raise WatchListError(f"{path}: {info.st_size} bytes; a watch list (one plate a line) may have "
+                                     f"{MAX_LIST_BYTES}")
             # utf-8-sig: an editor's byte-order mark would otherwise hide a first line's #
             lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:

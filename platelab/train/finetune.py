@@ -31,6 +31,7 @@ from platelab.models.efficientnet_lite import imagenet_backbone, is_lite_state
 from platelab.models.recognizer import PlateBackbone, PlateRecognizer, head_kind
 from platelab.predict.charset import Charset
 from platelab.predict.preprocess import preprocess_crops, to_gray
+from platelab.predict.recognizer import class_scale_factors
 from platelab.synth.config import SynthConfig
 from platelab.synth.crops import render_crop
 from platelab.synth.dataset import encode_batch
@@ -157,9 +158,8 @@ def source_class_scale(source: Path | str, charset: Charset) -> dict[str, float]
         return None
     metadata = graph_metadata(onnx.load(str(path), load_external_data=False))
     try:
-        scale = {char: float(factor) for char, factor in json.loads(metadata.get("class_scale", "{}")).items()
-                 if char in charset.chars}
-    except (ValueError, TypeError, AttributeError) as exc:
+        scale = {char: factor for char, factor in class_scale_factors(metadata).items() if char in charset.chars}
+    except (ValueError, TypeError) as exc:
         raise FinetuneSourceError(f"{path}: its class_scale metadata is not characters and factors ({exc})") from exc
     return scale or None
 
