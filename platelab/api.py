@@ -277,12 +277,16 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
                     inputs: frozenset[Path] = frozenset()) -> ImageResult:
     """One photo or video file's plates (see read_paths), or why it could not be read; inputs: every file being
     read (resolved), which a drawing must not replace."""
+    # a drawing that cannot be written (a name too long once .jpg is added, a full disk) fails its own file, not
+    # the batch
     if is_video(path):
-        drawn = None if draw is None else _drawn_path(draw, name, path, ".mp4", inputs)
         try:
+            drawn = None if draw is None else _drawn_path(draw, name, path, ".mp4", inputs)
             return ImageResult(name, plates=tuple(reader.read_video(path, every, progress, drawn)))
         except ImageDecodeError as exc:
             return ImageResult(name, error=str(ImageDecodeError(name, exc.reason)))
+        except OSError as exc:
+            return ImageResult(name, error=_not_drawn(name, exc))
     image = image_or_error(path, name)
     if isinstance(image, str):
         return ImageResult(name, error=image)
@@ -291,8 +295,15 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
         from platelab.io.atomic import atomic_write_image
         from platelab.io.draw import draw_plates
 
-        atomic_write_image(_drawn_path(draw, name, path, ".jpg", inputs), draw_plates(image, plates))
+        try:
+            atomic_write_image(_drawn_path(draw, name, path, ".jpg", inputs), draw_plates(image, plates))
+        except OSError as exc:
+            return ImageResult(name, error=_not_drawn(name, exc))
     return ImageResult(name, plates=plates)
+
+
+def _not_drawn(name: str, exc: OSError) -> str:
+    return str(ImageDecodeError(name, f"its drawing could not be written ({exc.strerror or exc})"))
 
 
 def _check_drawings_apart(files: list[tuple[Path, str]], draw: Path, inputs: frozenset[Path]) -> None:

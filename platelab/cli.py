@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -43,6 +44,15 @@ def _options(
                                           help="print platelab's version and stop")] = False,
 ) -> None:
     """Licence plate recognition trained on synthetic plates."""
+    _lenient_stdout()
+
+
+def _lenient_stdout() -> None:
+    """Output that the encoding of stdout cannot hold is written as \\u escapes, not a traceback that ends the batch:
+    on Windows, output redirected to a file or a pipe is in the legacy code page (cp1252), which has no decomposed
+    accents, emoji or Cyrillic for the file names and plates printed (stderr escapes so already)."""
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")
 
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="read each crop at small moves and let the readings vote (5x reading time)")
@@ -65,8 +75,10 @@ def _on_terminal(stream: TextIO | None) -> bool:
     return stream is not None and stream.isatty()  # None: the descriptor was closed when Python started
 
 
-# what each optional extra brings (pyproject.toml), by the modules a command imports from it
-_EXTRAS = {"train": ("torch", "onnx"), "serve": ("fastapi", "uvicorn")}
+# what each optional extra brings (pyproject.toml), by the modules a command imports from it; python_multipart
+# too: serve imports it by that name, which python-multipart before 0.0.13 does not have
+_EXTRAS = {"train": ("torch", "onnx"), "serve": ("fastapi", "uvicorn", "python_multipart")}
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _require_extra(extra: str) -> None:
@@ -75,9 +87,19 @@ def _require_extra(extra: str) -> None:
 
     missing = [module for module in _EXTRAS[extra] if find_spec(module) is None]
     if missing:
-        _fail(f"this command needs the {extra} extra ({', '.join(missing)} not installed): "
-              f'pip install -e ".[{extra}]" in the platelab folder' + (" (the README says which PyTorch build)"
-                                                                        if extra == "train" else ""))
+        _fail(f"this command needs the {extra} extra ({', '.join(missing)} not installed): {_install_hint(extra)}"
+              + (" (the README says which PyTorch build)" if extra == "train" else ""))
+
+
+def _install_hint(extra: str) -> str:
+    """How to add an extra: from the clone when platelab runs from one, else by name. An installed wheel has no
+    platelab folder to run `pip install -e` in; pip keeps the installed platelab and adds the extra's packages."""
+    pyproject = _PACKAGE_DIR.parent / "pyproject.toml"
+    try:
+        in_clone = 'name = "platelab"' in pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        in_clone = False
+    return f'pip install -e ".[{extra}]" in the platelab folder' if in_clone else f'pip install "platelab[{extra}]"'
 
 
 def _fail(message: str) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from platelab.api import Reader, Recognizer
 from platelab.io.decode import image_or_error
+from platelab.io.labels import labelled_file
 from platelab.predict.thresholds import MIN_SCORE
 
 UNREADABLE_TILE = np.full((48, 144, 3), 96, np.uint8)  # a failure montage's tile for a file that did not decode
@@ -45,7 +46,7 @@ def evaluate_crops(
     images: list[np.ndarray | None] = []
     unreadable: list[str] = []
     for label in tqdm(labels, desc="decoding", unit="crop", disable=not progress):
-        image = image_or_error(folder / label.file, label.file)
+        image = image_or_error(labelled_file(folder, label.file), label.file)
         images.append(None if isinstance(image, str) else image)
         if isinstance(image, str):
             unreadable.append(image)
@@ -99,7 +100,7 @@ def evaluate_photos(
     files = list(dict.fromkeys(label.file for label in labels))
     unreadable: list[str] = []
     for file in tqdm(files, desc="reading", unit="photo", disable=not progress):
-        image = image_or_error(folder / file, file)
+        image = image_or_error(labelled_file(folder, file), file)
         if isinstance(image, str):
             unreadable.append(image)
             predictions[file], texts[file] = [], []

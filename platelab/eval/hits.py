@@ -12,7 +12,7 @@ from platelab.api import Reader, Recognizer
 from platelab.eval.metrics import PhotoScores, score_photos
 from platelab.eval.synthetic import UNSEEN_SEED, unseen_crops
 from platelab.io.decode import read_image
-from platelab.io.labels import CropLabel, PhotoLabel, normalize_plate, read_labels
+from platelab.io.labels import CropLabel, PhotoLabel, labelled_file, normalize_plate, read_labels
 from platelab.synth.style import select_styles
 
 SYNTHETIC = "synthetic"
@@ -34,7 +34,8 @@ def synthetic_hits(recognizer: Path | None, tta: bool = False) -> list[bool]:
 def crop_hits(
     folder: Path, labels: list[CropLabel], recognizer: Path | None, prior: str | None, tta: bool = False
 ) -> list[bool]:
-    readings = Recognizer(recognizer, prior=prior, tta=tta).read([read_image(folder / x.file) for x in labels])
+    images = [read_image(labelled_file(folder, x.file)) for x in labels]
+    readings = Recognizer(recognizer, prior=prior, tta=tta).read(images)
     return [r.text == normalize_plate(x.plate) for r, x in zip(readings, labels)]
 
 
@@ -44,7 +45,8 @@ def photo_scores(
 ) -> PhotoScores:
     reader = Reader(detector=detector, recognizer=recognizer, prior=prior, tta=tta)
     files = dict.fromkeys(x.file for x in labels)
-    predictions = {f: [(p.box, p.text) for p in reader.read(read_image(folder / f, name=f))] for f in files}
+    predictions = {f: [(p.box, p.text) for p in reader.read(read_image(labelled_file(folder, f), name=f))]
+                   for f in files}
     return score_photos(labels, predictions)
 
 

@@ -48,10 +48,16 @@ def atomic_write_image(path: str | Path, image: np.ndarray) -> None:
     atomic_write_bytes(path, data.tobytes())
 
 
+# The target's stem is cut to this many characters in its temporary name: a name that fits a file system's 255
+# bytes (or UTF-16 units) must not be refused for the 15 characters the temporary name adds. 40 characters of even
+# 4-byte UTF-8 leave room for the rest.
+TEMP_STEM = 40
+
+
 def _create_temp_beside(target: Path) -> Path:
     # Created with mode 0o666 so the umask applies as for a plain open(); mkstemp would force 0o600.
     while True:
-        temp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        temp = target.with_name(f".{target.stem[:TEMP_STEM]}.{secrets.token_hex(4)}.tmp{target.suffix}")
         try:
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:

@@ -275,8 +275,14 @@ def _glob_images(pattern: str) -> list[tuple[Path, str]]:
         if path.is_dir():
             expanded.extend(_folder_images(path, prefix=f"{path.as_posix()}/"))
         elif _is_readable_name(path):
-            expanded.append((path, match))
+            expanded.append((path, _with_slashes(match)))
     return expanded
+
+
+def _with_slashes(match: str) -> str:
+    """A glob's match named with "/" as a folder's files are: on Windows glob joins with "\\" (even `photos/*.jpg`),
+    and outputs are read elsewhere. Elsewhere a backslash is part of a file's name and stays."""
+    return match.replace(os.sep, "/") if os.sep != "/" else match
 
 
 def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:

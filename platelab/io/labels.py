@@ -9,7 +9,9 @@ Two kinds, told apart by the header:
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,33 @@ def labels_path(location: Path) -> Path:
     """The labels file of a folder; a path to the file itself is returned unchanged."""
     location = Path(location)
     return location / LABELS_FILE if location.is_dir() else location
+
+
+def labelled_file(folder: Path, name: str) -> Path:
+    """The file a labels row names, under folder: as named if it is there; else the one file whose name differs
+    only as another system would not tell apart, so a set read on Linux finds what macOS and Windows find. A name
+    typed on one system may reach the disk in another Unicode form (macOS gives decomposed é, most other tools
+    composed é), and a set labelled on Windows may use "\\" between folders and other upper and lower case."""
+    path = folder / name
+    if path.exists():
+        return path
+    found = folder
+    for part in name.replace("\\", "/").split("/"):
+        found = found / part if (found / part).exists() else _same_name(found, part) or found / part
+    return found
+
+
+def _same_name(folder: Path, name: str) -> Path | None:
+    """The entry of folder named name but for Unicode normalization, or else but for case if only one is."""
+    try:
+        entries = [entry.name for entry in os.scandir(folder)]
+    except OSError:
+        return None
+    wanted = unicodedata.normalize("NFC", name)
+    same = [entry for entry in entries if unicodedata.normalize("NFC", entry) == wanted]
+    if not same:
+        same = [entry for entry in entries if unicodedata.normalize("NFC", entry).casefold() == wanted.casefold()]
+    return folder / same[0] if len(same) == 1 else None
 
 
 def _read_rows(path: Path) -> list[tuple[int, list[str]]]:

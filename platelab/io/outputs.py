@@ -60,11 +60,21 @@ def is_preview(path: Path) -> bool:
 
 
 def _left_by_platelab(folder: Path, patterns: tuple[str, ...]) -> bool:
-    entries = list(folder.iterdir())
+    entries = [entry for entry in folder.iterdir() if not is_os_junk(entry.name)]
     if not entries:
         return True
     named = all(entry.is_file() and any(fnmatch(entry.name, p) for p in patterns) for entry in entries)
     return named and any(fnmatch(entry.name, patterns[0]) for entry in entries)
+
+
+# What a desktop leaves in any folder it shows (Finder's .DS_Store and ._ AppleDouble files on volumes without
+# extended attributes, Explorer's thumbnail caches and folder settings): no one's files, so a folder holding only
+# these is as good as empty.
+_OS_JUNK = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini"})
+
+
+def is_os_junk(name: str) -> bool:
+    return name.lower() in _OS_JUNK or name.startswith("._")
 
 
 def prepare_output_file(path: Path, suffixes: Iterable[str], what: str, outside: Path | None = None) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,6 +27,14 @@ class VideoFrame:
     fps: float  # the file's frame rate (0 when it does not say)
 
 
+def opencv_path(path: str | Path) -> Any:
+    """A path as OpenCV must be given it: its bytes. A name that is not valid UTF-8 (bytes from another system's
+    encoding, decoded with surrogateescape) given as str crashes OpenCV's binding outright, killing the process;
+    as the file system's own bytes it opens (on Windows, os.fsencode gives the UTF-8 that OpenCV passes on).
+    Any: OpenCV's stubs name only str, though its binding takes bytes as well."""
+    return os.fsencode(path)
+
+
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
@@ -41,7 +50,7 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
     if path.stat().st_size == 0:
         raise ImageDecodeError(name, "empty file")
     with _quiet_opencv():
-        capture = cv2.VideoCapture(str(path))
+        capture = cv2.VideoCapture(opencv_path(path))
     yield from _frames(capture, name, "not a video OpenCV can decode", every, max_pixels)
 
 
@@ -49,7 +58,7 @@ def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> 
     """Every `every`-th frame of a camera (its index: "0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://,
     http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does."""
     with _quiet_opencv():
-        capture = cv2.VideoCapture(int(source)) if source.isdecimal() else cv2.VideoCapture(source)
+        capture = cv2.VideoCapture(int(source)) if source.isdecimal() else cv2.VideoCapture(opencv_path(source))
     yield from _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels)
 
 
@@ -99,7 +108,7 @@ def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max
 def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[cv2.VideoWriter]:
     """An MPEG-4 writer of (width, height) frames at fps, whose file appears at path only once it is complete."""
     with atomic_path(path) as temp:
-        writer = cv2.VideoWriter(str(temp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+        writer = cv2.VideoWriter(opencv_path(temp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
         if not writer.isOpened():
             raise OSError(f"{path}: OpenCV cannot write MPEG-4 video here")
         try:

@@ -88,8 +88,17 @@ def _wallpapers() -> list[np.ndarray]:
         for p in d.rglob("*")
         if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
     )
-    images = (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in files)
+    images = (_read_wallpaper(p) for p in files)
     return [image for image in images if image is not None]
+
+
+def _read_wallpaper(path: Path) -> np.ndarray | None:
+    # decoded from its bytes: cv2.imread crashes on a name that is not UTF-8 and cannot open a non-ASCII one on
+    # Windows
+    try:
+        return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    except (OSError, cv2.error):  # unreadable, or empty
+        return None
 
 
 @lru_cache(maxsize=1)

@@ -330,7 +330,9 @@ def _centre_within(box: tuple[int, int, int, int], width: int, height: int) -> b
 def _decoded(folder: Path, file: str, read_image: Callable[..., np.ndarray]) -> np.ndarray | str:
     """The image, or why it cannot be read (the file's name left out: the caller names the plate)."""
     try:
-        return read_image(folder / file, name=file)
+        from platelab.io.labels import labelled_file
+
+        return read_image(labelled_file(folder, file), name=file)
     except ValueError as exc:  # ImageDecodeError
         return str(exc).removeprefix(f"{file}: ")
 

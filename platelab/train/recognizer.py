@@ -52,13 +52,13 @@ def real_eval_set(folder: Path, name: str | None = None) -> EvalSet:
     """A folder of real crops with labels.tsv; unreadable files are skipped with a warning, and a folder none of
     whose crops can be read is a ValueError (its accuracy would be a 0 measured on nothing)."""
     from platelab.io.decode import ImageDecodeError, read_image
-    from platelab.io.labels import normalize_plate, read_labels
+    from platelab.io.labels import labelled_file, normalize_plate, read_labels
 
     images, texts = [], []
     labels = read_labels(folder, "crops")
     for label in labels:
         try:
-            images.append(read_image(folder / label.file, name=label.file))
+            images.append(read_image(labelled_file(folder, label.file), name=label.file))
         except ImageDecodeError as exc:
             tqdm.write(f"skipped {exc}")
             continue
