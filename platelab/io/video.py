@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,16 +63,31 @@ def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> 
     yield from _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels)
 
 
+# OpenCV's log level is one for the whole process: two threads opening videos at once would each save the level the
+# other set, and the one leaving last would leave OpenCV silent for good. The first in saves it, the last out puts it
+# back (counted under a lock, not one opening at a time: opening a stream can take seconds).
+_quiet_lock = threading.Lock()
+_quiet_users = 0
+_quiet_level_before = 0
+
+
 @contextmanager
 def _quiet_opencv() -> Iterator[None]:
     """OpenCV's backends log each one that fails to open a source (a camera index out of range: a dozen lines);
     the source's one-line error says it instead."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    global _quiet_users, _quiet_level_before
+    with _quiet_lock:
+        if _quiet_users == 0:
+            _quiet_level_before = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        _quiet_users += 1
     try:
         yield
     finally:
-        cv2.utils.logging.setLogLevel(level)
+        with _quiet_lock:
+            _quiet_users -= 1
+            if _quiet_users == 0:
+                cv2.utils.logging.setLogLevel(_quiet_level_before)
 
 
 def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max_pixels: int

@@ -22,7 +22,7 @@ from platelab.io.results import ImageResult, to_json_line
 from platelab.predict.thresholds import WATCH_CANDIDATES
 from platelab.predict.watch import WatchList
 from platelab.serve.auth import require_api_key
-from platelab.serve.pool import PlateReading, ReadPool
+from platelab.serve.pool import PlateReading, PoolFull, ReadPool
 from platelab.serve.schemas import BATCH_BODY, IMAGE_BODY, BatchOut, ImageOut, ModelsOut, Problem
 from platelab.serve.settings import ServeSettings
 from platelab.serve.upload import Upload, read_uploads
@@ -30,6 +30,7 @@ from platelab.weights import model_card
 
 log = logging.getLogger("platelab.serve")
 T = TypeVar("T")
+RETRY_AFTER_S = 1  # a few reads finish in a second, making room, without leaving the pool idle for long
 ReaderFactory = Callable[[], PlateReading]
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -48,6 +49,7 @@ PAGE_HEADERS = {
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "missing or wrong API key (only when the server has one)"},
     413: {"model": Problem, "description": "upload over the size limit, or too many images"},
+    503: {"model": Problem, "description": "too many images waiting to be read; retry after Retry-After seconds"},
     504: {"model": Problem, "description": "reading took longer than the server's timeout"},
 }
 
@@ -64,7 +66,8 @@ def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFact
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = ReadPool(make_reader(), settings.concurrent_reads, settings.max_pixels)
+        app.state.pool = ReadPool(make_reader(), settings.concurrent_reads, settings.max_pixels,
+                                  settings.max_queued)
         try:
             yield
         finally:
@@ -179,6 +182,8 @@ async def _within(seconds: float, work: Awaitable[T]) -> T:
         return await asyncio.wait_for(work, seconds)
     except asyncio.TimeoutError:
         raise HTTPException(504, f"reading took longer than the limit of {seconds:g} s") from None
+    except PoolFull as exc:
+        raise HTTPException(503, f"busy: {exc}", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
 
 
 def _decode_status(error: ImageDecodeError) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from platelab.io.decode import MAX_PIXELS
+from platelab.serve.pool import MAX_QUEUED
 from platelab.weights import default_model
 
 MEGABYTE = 1024 * 1024
@@ -20,6 +21,7 @@ ENV_NAMES = {
     "max_upload_mb": "PLATELAB_MAX_UPLOAD_MB",
     "timeout_s": "PLATELAB_TIMEOUT",
     "concurrent_reads": "PLATELAB_CONCURRENT_READS",
+    "max_queued": "PLATELAB_MAX_QUEUED",
     "reader_threads": "PLATELAB_READER_THREADS",
     "prior": "PLATELAB_PRIOR",
     "candidates": "PLATELAB_CANDIDATES",
@@ -48,6 +50,7 @@ class ServeSettings:
     timeout_s: float = 10.0
     concurrent_reads: int = field(default_factory=lambda: split_cores(1)[0])
     reader_threads: int = field(default_factory=lambda: split_cores(1)[1])
+    max_queued: int = MAX_QUEUED  # images that may wait for a free read; past it, requests get 503 at once
     max_pixels: int = MAX_PIXELS
     max_batch_images: int = 32
     prior: str | None = None  # the plate-format prior every reading uses: a country, "auto", or none
@@ -61,6 +64,8 @@ class ServeSettings:
             raise ValueError("max_upload_mb and timeout_s must be positive")
         if self.concurrent_reads < 1 or self.reader_threads < 1 or self.candidates < 1:
             raise ValueError("concurrent_reads, reader_threads and candidates must be at least 1")
+        if self.max_queued < 0:
+            raise ValueError("max_queued must be 0 or more")
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)  # an empty key would lock nobody out
         for optional in ("prior", "watch", "model", "detector"):
