@@ -42,6 +42,7 @@ def evaluate_crops(
     from platelab.io.labels import normalize_plate, read_labels
 
     labels = read_labels(folder)
+    _refuse_a_crop_twice(folder)
     recognizer = Recognizer(model, prior, tta=tta, candidates=candidates)
     images: list[np.ndarray | None] = []
     unreadable: list[str] = []
@@ -91,7 +92,6 @@ def evaluate_photos(
     from platelab.io.labels import read_labels
 
     labels = read_labels(folder, "photos")
-    boxes = {(label.file, label.plate): label.box for label in labels}
     reader = Reader(detector, model, prior, min_score=min_score, tta=tta, candidates=candidates)
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
     texts: dict[str, list[list[str]]] = {}
@@ -116,7 +116,9 @@ def evaluate_photos(
     if failures is not None and (scores.failures or scores.false_plates):
         # each tile is a labelled plate missed or misread, or a false plate, with what is around it
         misses = scores.failures[:MONTAGE_TILES]
-        tiles = [around_box(drawn[f], boxes[(f, t)]) if f in drawn else UNREADABLE_TILE for f, t, _ in misses]
+        # by label, not by (file, text): two plates of one photo may carry the same text
+        tiles = [around_box(drawn[f], labels[i].box) if f in drawn else UNREADABLE_TILE
+                 for (f, _, _), i in zip(misses, scores.missed, strict=False)]
         captions = [f"{t} -> {p or 'missed'}" for _, t, p in misses]
         false_plates = scores.false_plates[: MONTAGE_TILES - len(misses)]
         tiles += [around_box(drawn[f], box) for f, box, _ in false_plates]
@@ -129,6 +131,19 @@ def evaluate_photos(
     report += f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(read, 1):.1f} ms\n"
     report += _environment_note()
     return Evaluation(report + _unreadable_note(unreadable), tuple(unreadable))
+
+
+def _refuse_a_crop_twice(folder: Path) -> None:
+    """Every row is scored: a crop labelled twice would count twice (or, labelled two ways, be a certain miss), as a
+    photo's plate labelled twice is refused when the labels are read."""
+    from platelab.io.labels import LabelError, labelled_rows, labels_path
+
+    path = labels_path(folder)
+    first_line: dict[str, int] = {}
+    for line, cells in labelled_rows(path):
+        earlier = first_line.setdefault(cells[0].strip(), line)
+        if earlier != line:
+            raise LabelError(path, line, f"{cells[0].strip()} is labelled on line {earlier} already")
 
 
 def _environment_note() -> str:

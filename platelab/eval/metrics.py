@@ -17,6 +17,7 @@ from platelab.utils.boxes import Box, box_iou
 GAP = "∅"  # stands for the missing side of an insertion or deletion in confusions
 CONFIDENCE_STEPS = (0.3, 0.5, 0.7, 0.9)  # reading confidences the crop report breaks accuracy down by
 MAX_AREA_RATIO = 4.0  # a box found by its centre alone is at most this many times larger or smaller than the plate
+IOU_MIN = 0.3  # a predicted box overlapping a labelled plate at least this much finds it
 Key = TypeVar("Key", int, str)
 
 
@@ -163,12 +164,13 @@ class PhotoScores:
     """Detection and reading over whole photos.
 
     `detected`: share of labelled plates matched to a predicted box that overlaps them (one box to one plate).
-    `read`: share of labelled plates whose matched prediction also has the exact text. `false_per_photo`: predicted
-    plates that overlap no labelled plate, per photo. `failures` lists (file, true plate, predicted text; "" when
-    missed); `hits` says for each labelled plate, in the labels' order, whether it was read; `found`, whether it
-    was matched; `false_plates` lists (file, box, text) of the predictions that overlap no labelled
-    plate. `n_among`, when the predictions' candidates are given, counts the labelled plates whose matched
-    prediction has the truth among them.
+    `read`: share of labelled plates whose matched prediction also has the exact text (of all labelled plates, found
+    or not; `read_of_detected` is the share of the found ones). `false_per_photo`: predicted plates that overlap no
+    labelled plate, per labelled photo. `failures` lists (file, true plate, predicted text; "" when missed), and
+    `missed` the index among the labels of each, in the same order; `hits` says for each labelled plate, in the
+    labels' order, whether it was read; `found`, whether it was matched; `false_plates` lists (file, box, text) of
+    the predictions that overlap no labelled plate. `n_among`, when the predictions' candidates are given, counts the
+    labelled plates whose matched prediction has the truth among them.
     """
 
     n_plates: int
@@ -182,6 +184,11 @@ class PhotoScores:
     found: list[bool] = field(default_factory=list)
     false_plates: list[tuple[str, Box, str]] = field(default_factory=list)
     n_among: int | None = None
+    missed: list[int] = field(default_factory=list)
+
+    @property
+    def read_of_detected(self) -> float:
+        return self.n_read / max(self.n_detected, 1)
 
     @property
     def n_false(self) -> int:
@@ -198,6 +205,7 @@ class _PhotoTally:
     read: int = 0
     false_plates: list[tuple[str, Box, str]] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)  # label index of each failure
     hits: dict[int, bool] = field(default_factory=dict)  # label index -> read
     found: dict[int, bool] = field(default_factory=dict)  # label index -> a prediction overlaps it
     among: int = 0  # labelled plates whose matched prediction has the truth among its candidates
@@ -210,7 +218,9 @@ def _match(
     goes to the one no other prediction finds), each label trying its best-overlapping predictions first; and the
     predictions overlapping any label.
 
-    Extra predictions on an already matched plate are neither matches nor false plates.
+    A plate reported twice is matched to the box that fits it best, read or not: a reader must not gain by listing
+    several texts on one plate, since extra predictions on an already matched plate are neither matches nor false
+    plates.
     """
     pairs = [
         (box_iou(box, label.box), li, pi)
@@ -235,7 +245,7 @@ def _match(
 
     for li in choices:  # labels in the order of their best overlap
         claim(li, set())
-    return {li: pi for pi, li in owner.items()}, {pi for _, _, pi in pairs}
+    return {li: pi for pi, li in owner.items()}, {pi for *_, pi in pairs}
 
 
 def _tally_photo(
@@ -259,10 +269,11 @@ def _tally_photo(
             tally.among += _among(label.plate, candidates[matches[li]])
         if not read:
             tally.failures.append((label.file, label.plate, text))
+            tally.missed.append(indices[li])
 
 
 def score_photos(
-    labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]], iou_min: float = 0.3,
+    labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]], iou_min: float = IOU_MIN,
     candidates: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> PhotoScores:
     """Scores (box, text) predictions per photo file against labelled plates; candidates, per file, the texts of
@@ -286,6 +297,7 @@ def score_photos(
         n_detected=tally.detected,
         n_read=tally.read,
         failures=tally.failures,
+        missed=tally.missed,
         hits=[tally.hits[i] for i in range(n_plates)],
         found=[tally.found[i] for i in range(n_plates)],
         n_among=None if candidates is None else tally.among,

@@ -6,13 +6,29 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from platelab.eval.metrics import CropScores, PhotoScores
+from platelab.eval.metrics import IOU_MIN, MAX_AREA_RATIO, CropScores, PhotoScores
 from platelab.eval.stats import wilson_interval
 from platelab.io.draw import montage
 from platelab.io.labels import normalize_plate
 
 TOP_CONFUSIONS = 15
 NO_FAILURES_SIZE = (96, 192)  # height, width of the blank tile shown when nothing failed
+NOTHING_READ = "(nothing read)"  # a misread crop's caption would otherwise end in a bare arrow
+# What the figures mean, printed under them: where a definition is a choice, the report says which it is.
+COMPARED = "texts compared upper-cased on A-Z and 0-9 only: spaces, dashes, dots dropped, O and 0 differ"
+CROP_DEFINITIONS = (
+    f"exact: the reading is the label ({COMPARED}). CER: edit distance over the labels' characters, all crops "
+    "together; a file that cannot be read counts as read as nothing. Length: the label's. Confusions: the edits of "
+    "one cheapest alignment, ∅ for a character missed (truth) or added (read as)."
+)
+PHOTO_DEFINITIONS = (
+    f"detected: a reported plate overlaps the labelled box (IoU at least {IOU_MIN:g}, or its centre inside it and its "
+    f"area within {MAX_AREA_RATIO:g} times the box's either way), one reported plate per labelled one. read: of "
+    f"all labelled plates, those whose matched plate (the reported one overlapping it most) reads exactly "
+    f"({COMPARED}); read of detected: the same among the detected. false plates: reported plates that overlap no "
+    "labelled plate (a second one on a labelled plate is not counted), per photo named in labels.tsv (a photo with "
+    "no plate has no row there)."
+)
 
 
 def _percent(share: float) -> str:
@@ -46,6 +62,7 @@ def format_crop_report(scores: CropScores, title: str) -> str:
             ["crops", "exact", "95% interval", "CER"],
             [[scores.n, _percent(scores.exact), exact_interval, _percent(scores.cer)]],
         ),
+        CROP_DEFINITIONS,
         "### By length",
         _table(
             ["length", "crops", "exact"],
@@ -77,7 +94,7 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
     """Markdown: detection and end-to-end reading rates, false plates per photo, the first failures and false
     plates."""
     overall = _table(
-        ["photos", "plates", "detected", "read", "read: 95% interval", "false plates / photo"],
+        ["photos", "plates", "detected", "read", "read: 95% interval", "false plates / photo", "read of detected"],
         [
             [
                 scores.n_photos,
@@ -86,6 +103,7 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
                 _percent(scores.read),
                 format_interval(scores.n_read, scores.n_plates),
                 f"{scores.false_per_photo:.2f}",
+                _percent(scores.read_of_detected),
             ]
         ],
     )
@@ -94,7 +112,7 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
         ["file", "truth", "read as"], [[file, truth, pred or "(missed)"] for file, truth, pred in shown]
     )
     heading = f"### Failures ({_how_many_shown(max_failures, len(scores.failures))})"
-    sections = [f"## {title}", overall]
+    sections = [f"## {title}", overall, PHOTO_DEFINITIONS]
     if scores.n_among is not None:
         sections += [_among_section(scores.n_among, scores.n_plates)]
     sections += [heading, failures]
@@ -128,7 +146,7 @@ def failure_montage(
     When every crop was read exactly, one empty tile captioned "no failures", so callers can always save it.
     """
     failed = [
-        (image, f"{truth} -> {pred}")
+        (image, f"{truth} -> {pred or NOTHING_READ}")
         for image, truth, pred in zip(images, truths, preds, strict=True)
         if normalize_plate(truth) != normalize_plate(pred)
     ]

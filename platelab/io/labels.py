@@ -106,6 +106,11 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
     return [(number, line.split("\t")) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
+def labelled_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of every labelled row of a labels file, the header left out."""
+    return _read_rows(path)[1:]
+
+
 def _kind_of_header(path: Path, line: int, header: list[str]) -> LabelsKind:
     names = tuple(cell.strip().lower() for cell in header)
     if names in CROP_HEADERS:
