@@ -611,12 +611,17 @@ def serve(
     _require_extra("serve")
     from platelab.api import Reader
     from platelab.serve.app import run_server
-    from platelab.serve.settings import ServeSettings
+    from platelab.serve.settings import ServeSettings, checked_api_key
 
     try:
         ServeSettings.from_env(workers=workers)
     except (TypeError, ValueError) as exc:
         _fail(f"a PLATELAB_ environment variable: {exc}")
+    try:  # here, not as a traceback from run_server
+        if api_key:
+            checked_api_key(api_key)
+    except ValueError as exc:
+        _fail(f"--api-key: {exc}")
     with _usage_errors():
         # an unknown prior, a model that cannot be loaded or a broken watch list stops here, not in every worker
         Reader(detector=detector, recognizer=model, prior=prior)

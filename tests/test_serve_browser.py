@@ -5,6 +5,7 @@ Uses the bundled models when they exist, else the stand-in reader. PLATELAB_SCRE
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("uvicorn")
@@ -20,6 +22,7 @@ import uvicorn
 from playwright import sync_api
 
 from platelab.io.labels import read_labels
+from platelab.io.results import PlateResult
 from platelab.serve import ServeSettings, create_app
 from platelab.serve.pool import PlateReading
 from platelab.serve.testing import FIXED_TEXT, FixedReader
@@ -130,4 +133,35 @@ def test_a_photo_that_fails_hides_the_last_ones_results(browser: sync_api.Browse
         page.set_input_files("#photo", str(bad))
         page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
         assert "bad.jpg: not an image" in page.inner_text("#status") and page.is_hidden("#results")
+        page.close()
+
+
+# Markup that runs script if the page ever builds HTML from a server's or a client's words; no quotes, which
+# Chromium would percent-encode in a multipart file name.
+HOSTILE = "<img src=x onerror=window.pwned=1>"
+
+
+class _HostileReader(FixedReader):
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        return [dataclasses.replace(plate, text=HOSTILE) for plate in super().read(image)]
+
+
+def test_hostile_file_names_plate_texts_and_errors_are_shown_as_text(browser: sync_api.Browser,
+                                                                      photo: Path) -> None:
+    with _serving(ServeSettings(), _HostileReader()) as url:
+        page = browser.new_page()
+        blocked: list[str] = []  # the CSP must not get in the page's own way
+        page.on("console", lambda message: blocked.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        page.goto(url)
+        page.set_input_files("#photo", {"name": f"{HOSTILE}.jpg", "mimeType": "image/jpeg",
+                                        "buffer": photo.read_bytes()})
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        assert _table_texts(page) == [HOSTILE]
+        assert f'"file": "{HOSTILE}.jpg"' in page.inner_text("#json")
+        page.set_input_files("#photo", {"name": f"{HOSTILE}.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"})
+        page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
+        assert page.inner_text("#status") == f"{HOSTILE}.jpg: not an image"
+        assert page.locator("img").count() == 0 and page.evaluate("window.pwned") is None
+        assert blocked == []
         page.close()

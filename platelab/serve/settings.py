@@ -43,6 +43,22 @@ def split_cores(workers: int, cores: int | None = None) -> tuple[int, int]:
     return concurrent, max(1, per_worker // concurrent)
 
 
+def checked_api_key(key: str) -> str:
+    """The key without surrounding whitespace, or ValueError (which never quotes the key) if no client could send it.
+
+    HTTP drops the whitespace around a header value, so a key read from a file with its final newline would
+    otherwise answer every request 401; and headers carry only ASCII reliably (a browser's fetch refuses the rest,
+    servers decode it as Latin-1), so a non-ASCII key would too.
+    """
+    stripped = key.strip()
+    if not stripped:
+        raise ValueError("the API key is only whitespace: give a real key, or none to serve without one")
+    if not (stripped.isascii() and stripped.isprintable()):
+        raise ValueError("the API key must be printable ASCII (no accents, emoji or control characters): "
+                         "HTTP headers cannot carry the others reliably")
+    return stripped
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     api_key: str | None = None
@@ -68,6 +84,8 @@ class ServeSettings:
             raise ValueError("max_queued must be 0 or more")
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)  # an empty key would lock nobody out
+        elif self.api_key is not None:
+            object.__setattr__(self, "api_key", checked_api_key(self.api_key))
         for optional in ("prior", "watch", "model", "detector"):
             if getattr(self, optional) == "":
                 object.__setattr__(self, optional, None)

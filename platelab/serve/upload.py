@@ -13,7 +13,7 @@ from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
@@ -57,7 +57,8 @@ async def read_uploads(request: Request, limit: int, max_images: int) -> list[Up
     if kind != "multipart/form-data" and not kind.startswith(RAW_TYPES):
         raise HTTPException(415, "send multipart/form-data or a raw body with Content-Type image/*")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # isascii: str.isdigit also passes "²", which int() refuses (uvicorn rejects such a header; other servers may not)
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     body = await read_limited(request.stream(), limit)
     if kind == "multipart/form-data":
@@ -115,8 +116,9 @@ def parse_multipart(body: bytes, content_type: str, max_parts: int) -> list[Uplo
         raise HTTPException(400, "multipart body without a boundary")
     collector = _PartCollector(max_parts)
     try:
+        # FormParserError, the base: a boundary over 256 bytes fails in the constructor with it, not with a parse error
         MultipartParser(boundary, collector.callbacks()).write(body)
-    except MultipartParseError as exc:
+    except FormParserError as exc:
         raise HTTPException(400, f"malformed multipart body ({exc})") from exc
     if not collector.complete:
         raise HTTPException(400, "truncated multipart body (no closing boundary)")
