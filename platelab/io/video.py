@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import queue
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -18,6 +23,8 @@ from platelab.io.decode import MAX_PIXELS, VIDEO_SUFFIXES, ImageDecodeError
 
 # FFmpeg prints its own complaints about a broken file on stderr; the file's one-line error says it instead.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,8 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
     """Every `every`-th frame of the video at path, from the first.
 
     Raises ImageDecodeError naming the file when it cannot be opened, holds no decodable frame, or its frames are
-    over max_pixels. A video cut short ends at its last whole frame.
+    over max_pixels. A video cut short ends at its last whole frame, and says so in a warning (logger
+    "platelab") when its header counts more.
     """
     if not path.is_file():
         raise ImageDecodeError(name, "not a regular file" if path.exists() else "no such file")
@@ -52,15 +60,104 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
         raise ImageDecodeError(name, "empty file")
     with _quiet_opencv():
         capture = cv2.VideoCapture(opencv_path(path))
-    yield from _frames(capture, name, "not a video OpenCV can decode", every, max_pixels)
+    unopened = "not a video OpenCV can decode"
+    if not capture.isOpened() and _mp4_without_index(path):
+        unopened = "an MP4/MOV without its index (moov): cut short, or its recording never finished"
+    try:
+        yield from _frames(capture, name, unopened, every, max_pixels)
+    finally:
+        capture.release()
 
 
 def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> Iterator[VideoFrame]:
     """Every `every`-th frame of a camera (its index: "0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://,
-    http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does."""
-    with _quiet_opencv():
-        capture = cv2.VideoCapture(int(source)) if source.isdecimal() else cv2.VideoCapture(opencv_path(source))
-    yield from _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels)
+    http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does.
+
+    OpenCV is called from a thread of the stream's own, so that Ctrl-C (KeyboardInterrupt) is raised here at once:
+    FFmpeg waits up to 30 s for a server that does not answer or a camera that stalls, and Python cannot run its
+    signal handler until OpenCV returns."""
+    worker = _CallingThread()
+    opened: list[cv2.VideoCapture] = []
+
+    def open_source() -> cv2.VideoCapture:
+        with _quiet_opencv():
+            opened.append(cv2.VideoCapture(int(source)) if source.isdecimal()
+                          else cv2.VideoCapture(opencv_path(source)))
+        return opened[-1]
+
+    try:
+        capture = worker.call(open_source)
+        yield from _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels,
+                           worker.call)
+    finally:
+        # released by the stream's thread once a call it is still in returns (interrupted), never under it
+        def release() -> None:
+            for capture in opened:
+                capture.release()
+
+        worker.close(release)
+
+
+class _CallingThread:
+    """A daemon thread that runs the calls given to it in turn, each waited for in short naps (Ctrl-C is raised
+    between them; a lock waited on without a timeout cannot be interrupted on Windows)."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="platelab-stream", daemon=True).start()
+
+    def _run(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, future = item
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to the caller, which raises it
+                future.set_exception(exc)
+
+    def call(self, function: Callable[[], _T]) -> _T:
+        future: Future[_T] = Future()
+        self._calls.put((function, future))
+        while True:
+            try:
+                return future.result(timeout=0.2)
+            except FutureTimeout:
+                continue
+
+    def close(self, last: Callable[[], Any], wait: float = 1.0) -> None:
+        """last runs after the call in progress, if any; the thread then ends. Waited for up to wait seconds: a
+        process that exits while the thread is still in OpenCV's release aborts, but a call stuck on a server
+        that does not answer must not hold up Ctrl-C."""
+        done: Future[Any] = Future()
+        self._calls.put((last, done))
+        self._calls.put(None)
+        with suppress(FutureTimeout):
+            done.result(timeout=wait)
+
+
+def _mp4_without_index(path: Path) -> bool:
+    """An MP4 or MOV whose top-level boxes hold no moov, the index written when recording stops: a phone's or a
+    dashcam's file cut short (the battery died, a copy was interrupted). Its frames are there, but FFmpeg cannot
+    find them without the index."""
+    try:
+        with path.open("rb") as file:
+            size = path.stat().st_size
+            start, first = 0, True
+            while start + 8 <= size:
+                file.seek(start)
+                header = file.read(16)
+                length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                if first and kind != b"ftyp":
+                    return False
+                if kind == b"moov":
+                    return False
+                if length == 1 and len(header) == 16:
+                    length = int.from_bytes(header[8:16], "big")
+                if length < 8:  # 0: runs to the end of the file (an mdat being recorded); less: damage
+                    break
+                start, first = start + length, False
+            return not first
+    except OSError:
+        return False
 
 
 # OpenCV's log level is one for the whole process: two threads opening videos at once would each save the level the
@@ -90,44 +187,106 @@ def _quiet_opencv() -> Iterator[None]:
                 cv2.utils.logging.setLogLevel(_quiet_level_before)
 
 
-def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max_pixels: int
-            ) -> Iterator[VideoFrame]:
+def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max_pixels: int,
+            call: Callable[[Callable[[], Any]], Any] = lambda function: function()) -> Iterator[VideoFrame]:
+    """call runs each of OpenCV's calls on the capture (a stream: on the stream's thread); the caller releases
+    the capture."""
     if every < 1:
-        capture.release()
         raise ValueError(f"every must be at least 1, got {every}")
-    try:
-        if not capture.isOpened():
-            raise ImageDecodeError(name, unopened)
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        index, yielded = -1, 0
-        while capture.grab():  # grab without converting the frames that are skipped
-            index += 1
-            if index % every:
-                continue
-            ok, image = capture.retrieve()
-            if not ok:
-                break
-            if image.shape[0] * image.shape[1] > max_pixels:
-                raise ImageDecodeError(name, f"frames of {image.shape[1]}x{image.shape[0]} pixels, over the "
-                                             f"{max_pixels} limit")
-            seconds = index / fps if fps > 0 else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
-            bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-            yield VideoFrame(index, seconds, bgr, fps)
-            yielded += 1
-        if not yielded:
-            raise ImageDecodeError(name, "no frame could be decoded")
-    finally:
-        capture.release()
+    if not call(capture.isOpened):
+        raise ImageDecodeError(name, unopened)
+    fps = call(lambda: capture.get(cv2.CAP_PROP_FPS))
+    index, yielded, seconds = -1, 0, 0.0
+
+    def grab() -> float | None:  # the grabbed frame's time in ms, None at the end
+        return capture.get(cv2.CAP_PROP_POS_MSEC) if capture.grab() else None
+
+    while (stamp := call(grab)) is not None:  # grab without converting the frames that are skipped
+        index += 1
+        seconds = _frame_seconds(stamp / 1000, seconds, index, fps)
+        if index % every:
+            continue
+        ok, image = call(capture.retrieve)
+        if not ok:
+            break
+        if image.shape[0] * image.shape[1] > max_pixels:
+            raise ImageDecodeError(name, f"frames of {image.shape[1]}x{image.shape[0]} pixels, over the "
+                                         f"{max_pixels} limit")
+        bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        yield VideoFrame(index, seconds, bgr, fps)
+        yielded += 1
+    if not yielded:
+        raise ImageDecodeError(name, "no frame could be decoded")
+    count = call(lambda: capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    if _cut_short(index + 1, seconds, count, fps):
+        logging.getLogger("platelab").warning(
+            "%s: cut short or damaged: %d of its %d frames could be decoded; its plates are those seen up to "
+            "%.2f s", name, index + 1, count, seconds)
+
+
+def _frame_seconds(stamp: float, before: float, index: int, fps: float) -> float:
+    """When the frame at index is shown: its own time stamp. Counting frames (index / fps) drifts from it in a
+    phone's video, whose frame rate varies (it slows in low light): a clip at 20 fps, then 10, then 5 had a plate
+    seen from 0.6 s counted from 1.2 s. A stamp that is missing or does not move on is replaced by one frame on
+    from the last."""
+    if math.isfinite(stamp) and (stamp > before or (index == 0 and stamp >= 0)):
+        return stamp
+    return 0.0 if index == 0 else before + (1 / fps if fps > 0 else 0.0)
+
+
+def _cut_short(frames: int, seconds: float, count: float, fps: float) -> bool:
+    """Whether frames decoded up to seconds are fewer than the count the file's header gives, by more than a
+    frame or a second: its tail is missing or damaged. Matroska and WebM headers give only a duration (count
+    estimated from it at the nominal rate), so the decoded frames' time must fall short of it too: a video
+    whose rate varies is not mistaken for one cut short."""
+    if not count > frames + 1:  # 0 or less, NaN: not known (a stream, an image read as a video)
+        return False
+    return fps <= 0 or seconds + max(2 / fps, 1.0) < count / fps
+
+
+class CountingWriter:
+    """A video writer's write, counting the frames it was given."""
+
+    def __init__(self, writer: cv2.VideoWriter) -> None:
+        self._writer = writer
+        self.written = 0
+
+    def write(self, image: np.ndarray) -> None:
+        self._writer.write(image)
+        self.written += 1
 
 
 @contextmanager
-def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[cv2.VideoWriter]:
-    """An MPEG-4 writer of (width, height) frames at fps, whose file appears at path only once it is complete."""
+def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[CountingWriter]:
+    """An MPEG-4 writer of (width, height) frames at fps, whose file appears at path only once it is complete.
+
+    OSError when the file written does not play back every frame given: FFmpeg ignores a failed write (a full
+    disk) and OpenCV says nothing, leaving an MP4 without its index that no player opens."""
     with atomic_path(path) as temp:
         writer = cv2.VideoWriter(opencv_path(temp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
         if not writer.isOpened():
-            raise OSError(f"{path}: OpenCV cannot write MPEG-4 video here")
+            raise OSError(f"{path}: OpenCV cannot write MPEG-4 video here{_space_left(path)}")
+        counting = CountingWriter(writer)
         try:
-            yield writer
+            yield counting
         finally:
             writer.release()
+        with _quiet_opencv():
+            written = cv2.VideoCapture(opencv_path(temp))
+        try:
+            count = written.get(cv2.CAP_PROP_FRAME_COUNT) if written.isOpened() else 0
+        finally:
+            written.release()
+        if count != counting.written:
+            raise OSError(f"{path}: the video written is incomplete ({count:.0f} of {counting.written} frames "
+                          f"play back){_space_left(path)}")
+
+
+def _space_left(path: Path) -> str:
+    """Why a write may have failed, when the folder's disk is (nearly) full."""
+    import shutil
+
+    try:
+        return "; the disk is full" if shutil.disk_usage(path.parent).free < 2**20 else ""
+    except OSError:
+        return ""
