@@ -149,18 +149,28 @@ def synth_scenes(
     seed: Annotated[int, typer.Option(min=0)] = 0,
     config: Annotated[Path | None, typer.Option(help="synthesis config YAML")] = None,
     preview: Annotated[bool, typer.Option(help="also write preview.png, a montage")] = False,
+    layout: Annotated[Literal["tsv", "yolo", "yolo-pose"], typer.Option(
+        "--format", help="tsv: labels.tsv beside the images; yolo: also the Ultralytics YOLO layout (images/, "
+        "labels/, data.yaml) with plate boxes; yolo-pose: boxes plus the 4 corners as keypoints")] = "tsv",
 ) -> None:
     """Detection scenes: JPEG files and labels.tsv (file, x, y, w, h, plate, corners)."""
-    _synth("scenes", out, count, styles, seed, config, preview)
+    _synth("scenes", out, count, styles, seed, config, preview, layout=layout)
 
 
 def _synth(
-    kind: str, out: Path, count: int, styles: list[str] | None, seed: int, config: Path | None, preview: bool
+    kind: str,
+    out: Path,
+    count: int,
+    styles: list[str] | None,
+    seed: int,
+    config: Path | None,
+    preview: bool,
+    **options: str,
 ) -> None:
     from platelab.io.outputs import PREVIEW_NAME
     from platelab.synth.config import load_synth_config
     from platelab.synth.style import select_styles
-    from platelab.synth.writer import WRITERS
+    from platelab.synth.writer import WRITERS, YOLO_DATA, YOLO_FORMATS
     from platelab.utils.config_file import ConfigError
 
     try:
@@ -169,8 +179,14 @@ def _synth(
     except ConfigError as exc:
         _fail(str(exc))
     with _usage_errors():
-        labels = WRITERS[kind](out, count, chosen, seed, cfg, preview, progress=_bar_wanted(prints_as_it_goes=False))
-    typer.echo(f"wrote {count} {kind} and {labels}" + (f" and {out / PREVIEW_NAME}" if preview else ""))
+        labels = WRITERS[kind](out, count, chosen, seed, cfg, preview, progress=_bar_wanted(prints_as_it_goes=False),
+                               **options)
+    written = [labels]
+    if options.get("layout") in YOLO_FORMATS:
+        written.append(out / YOLO_DATA)
+    if preview:
+        written.append(out / PREVIEW_NAME)
+    typer.echo(f"wrote {count} {kind} and " + " and ".join(map(str, written)))
 
 
 @synth_app.command("styles")
@@ -669,10 +685,14 @@ def evaluate(
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,
     tta: TtaOption = False,
     candidates: CandidatesOption = 1,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="the report's figures as one JSON object (shares 0-1, counts) instead of markdown")] = False,
 ) -> None:
     """Accuracy, character error rate, by length and region, confusions (crops); detection and reading (photos).
     With --candidates N, also how often the truth is among a plate's N most likely texts.
     Files that cannot be decoded count as misses, are listed, and make the exit status 1."""
+    import json
+
     from platelab.eval.folders import evaluate
     from platelab.io.labels import labels_kind, labels_path
     from platelab.io.outputs import IMAGE_OUTPUTS, prepare_output_file
@@ -685,6 +705,11 @@ def evaluate(
         evaluation = evaluate(folder, prior=prior, model=model, detector=detector, failures=failures,
                               min_score=min_score, tta=tta, progress=_bar_wanted(prints_as_it_goes=False),
                               candidates=candidates)
-    typer.echo(evaluation.report)
+    if json_out:
+        typer.echo(json.dumps(evaluation.to_dict(), indent=2, allow_nan=False))
+    else:
+        typer.echo(evaluation.report)
     if evaluation.unreadable:
+        if json_out:  # listed under "unreadable"; said here too, as the markdown says it under the report
+            typer.secho(f"{len(evaluation.unreadable)} file(s) could not be read and count as misses", err=True)
         raise typer.Exit(1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -23,11 +24,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _installed(package: str) -> str:
+def _installed(package: str) -> str | None:
     try:
-        return f"{package} {version(package)}"
+        return version(package)
     except PackageNotFoundError:
-        return f"{package} not installed"
+        return None
 
 
 def widest_simd(features_line: str) -> str:
@@ -37,15 +38,43 @@ def widest_simd(features_line: str) -> str:
     return usable[-1] if usable else "none"
 
 
+def _simd_path() -> str:
+    """The widest SIMD code path OpenCV runs here, or "off". Its paths round a perspective warp differently (a grey
+    level in a few pixels of a plate's crop), and on the benchmark photos that moves a few small plates."""
+    return widest_simd(cv2.getCPUFeaturesLine()) if cv2.useOptimized() else "off"
+
+
+def _simd_phrase(simd: str) -> str:
+    return "OpenCV SIMD off" if simd == "off" else f"OpenCV SIMD up to {simd}"
+
+
 def opencv_simd() -> str:
-    """The widest SIMD code path OpenCV runs here. Its paths round a perspective warp differently (a grey level in a
-    few pixels of a plate's crop), and on the benchmark photos that moves a few small plates."""
-    if not cv2.useOptimized():
-        return "OpenCV SIMD off"
-    return f"OpenCV SIMD up to {widest_simd(cv2.getCPUFeaturesLine())}"
+    return _simd_phrase(_simd_path())
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a measurement ran on: the facts of `describe_environment`'s line, one field each (for `eval --json`)."""
+
+    cpu: str
+    cores: int | None  # usable by this process (its affinity), not installed
+    python: str
+    packages: dict[str, str | None]  # each of PACKAGES: its version, None when not installed
+    opencv_simd: str  # the widest SIMD path OpenCV runs, or "off"
+
+    @classmethod
+    def here(cls) -> Environment:
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return cls(cpu_name(), usable, platform.python_version(), {p: _installed(p) for p in PACKAGES}, _simd_path())
+
+    def describe(self) -> str:
+        packages = ", ".join(f"{p} {v or 'not installed'}" for p, v in self.packages.items())
+        simd = _simd_phrase(self.opencv_simd)
+        return f"{self.cpu}, {self.cores} usable cores; Python {self.python}, {packages}, {simd}"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def describe_environment() -> str:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    packages = ", ".join(_installed(p) for p in PACKAGES)
-    return f"{cpu_name()}, {usable} usable cores; Python {platform.python_version()}, {packages}, {opencv_simd()}"
+    return Environment.here().describe()

@@ -1,16 +1,19 @@
-"""Scoring the reader on a labelled folder (crops or photos, by its labels.tsv): a markdown report.
+"""Scoring the reader on a labelled folder (crops or photos, by its labels.tsv): a markdown report, or the same
+figures as JSON.
 
 A labelled file that does not decode is scored as read as nothing and listed; the others are scored as usual.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from platelab.api import Reader, Recognizer
+from platelab.eval.environment import Environment
+from platelab.eval.metrics import CropScores, PhotoScores
 from platelab.io.decode import image_or_error
 from platelab.io.labels import labelled_file
 from platelab.predict.thresholds import MIN_SCORE
@@ -19,13 +22,74 @@ UNREADABLE_TILE = np.full((48, 144, 3), 96, np.uint8)  # a failure montage's til
 MONTAGE_TILES = 48  # a photo failure montage shows the first misses, then false plates, up to this many
 
 
+PHOTO_ONLY_OPTIONS = ("detector", "min_score")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What an evaluation was run with: models by file name; detector and min_score are None for crops."""
+
+    prior: str | None
+    recognizer: str
+    tta: bool
+    candidates: int
+    detector: str | None = None
+    min_score: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {key: value for key, value in asdict(self).items() if key not in PHOTO_ONLY_OPTIONS or value is not None}
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """An evaluation's markdown report, and the one-line errors of labelled files that could not be decoded (each
-    scored as read as nothing)."""
+    """An evaluation's scores, what it ran with and on, and the one-line errors of labelled files that could not be
+    decoded (each scored as read as nothing). `report` (markdown) and `to_dict()` (JSON) are both drawn from these
+    fields, so the two always give the same figures."""
 
-    report: str
+    folder: Path
+    scores: CropScores | PhotoScores
+    options: EvalOptions
+    environment: Environment
     unreadable: tuple[str, ...] = ()
+    ms_per_photo: float | None = None  # photos: mean time to read a decoded photo, end to end
+
+    @property
+    def kind(self) -> str:
+        return "crops" if isinstance(self.scores, CropScores) else "photos"
+
+    @property
+    def report(self) -> str:
+        from platelab.eval.report import format_crop_report, format_photo_report
+
+        options = self.options
+        models = f"detector: {options.detector}, " if options.detector is not None else ""
+        models += f"recognizer: {options.recognizer}" + (", tta" if options.tta else "")
+        title = f"{self.folder} (prior: {options.prior or 'none'}, {models})"
+        if isinstance(self.scores, CropScores):
+            report = format_crop_report(self.scores, title)
+        else:
+            report = format_photo_report(self.scores, title)
+        if self.ms_per_photo is not None:
+            report += f"\nmean time per photo (decoded, end to end): {self.ms_per_photo:.1f} ms\n"
+        # what the figures were measured on: small plates turn on how OpenCV and onnxruntime round
+        # (docs/engine_log.md)
+        report += f"\nmeasured on: {self.environment.describe()}\n"
+        return report + _unreadable_note(self.unreadable)
+
+    def to_dict(self) -> dict[str, object]:
+        """Every figure of the report as JSON-ready numbers (shares 0-1, counts), under the keys the README lists for
+        `platelab eval --json`."""
+        photos = {} if self.ms_per_photo is None else {"ms_per_photo": self.ms_per_photo}
+        return {
+            "kind": self.kind,
+            "set": self.folder.absolute().name,
+            "folder": str(self.folder),
+            **self.scores.to_dict(),
+            **photos,
+            "options": self.options.to_dict(),
+            "environment": self.environment.to_dict(),
+            "unreadable": list(self.unreadable),
+        }
 
 
 def evaluate_crops(
@@ -37,7 +101,7 @@ def evaluate_crops(
     from tqdm import tqdm
 
     from platelab.eval.metrics import score_crops
-    from platelab.eval.report import failure_montage, format_crop_report
+    from platelab.eval.report import failure_montage
     from platelab.io.atomic import atomic_write_image
     from platelab.io.labels import normalize_plate, read_labels
 
@@ -63,9 +127,8 @@ def evaluate_crops(
         wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
         tiles = [UNREADABLE_TILE if image is None else image for image in (images[i] for i in wrong)]
         atomic_write_image(failures, failure_montage(tiles, [truths[i] for i in wrong], [preds[i] for i in wrong]))
-    title = f"{folder} (prior: {prior or 'none'}, recognizer: {recognizer.predictor.path.name}{', tta' if tta else ''})"
-    report = format_crop_report(scores, title) + _environment_note()
-    return Evaluation(report + _unreadable_note(unreadable), tuple(unreadable))
+    options = EvalOptions(prior, recognizer.predictor.path.name, tta, candidates)
+    return Evaluation(folder, scores, options, Environment.here(), tuple(unreadable))
 
 
 def evaluate_photos(
@@ -86,7 +149,6 @@ def evaluate_photos(
     from tqdm import tqdm
 
     from platelab.eval.metrics import score_photos
-    from platelab.eval.report import format_photo_report
     from platelab.io.atomic import atomic_write_image
     from platelab.io.draw import around_box, draw_plates, montage
     from platelab.io.labels import read_labels
@@ -124,13 +186,11 @@ def evaluate_photos(
         tiles += [around_box(drawn[f], box) for f, box, _ in false_plates]
         captions += [f"false: {text}" for _, _, text in false_plates]
         atomic_write_image(failures, montage(tiles, captions, cols=6, cell=(320, 200)))
-    models = f"detector: {reader.reader.detector.path.name}, recognizer: {reader.reader.recognizer.path.name}"
-    models += ", tta" if tta else ""
-    report = format_photo_report(scores, f"{folder} (prior: {prior or 'none'}, {models})")
-    read = len(predictions) - len(unreadable)
-    report += f"\nmean time per photo (decoded, end to end): {1000 * seconds / max(read, 1):.1f} ms\n"
-    report += _environment_note()
-    return Evaluation(report + _unreadable_note(unreadable), tuple(unreadable))
+    options = EvalOptions(prior, reader.reader.recognizer.path.name, tta, candidates,
+                          reader.reader.detector.path.name, min_score)
+    decoded = len(predictions) - len(unreadable)
+    return Evaluation(folder, scores, options, Environment.here(), tuple(unreadable),
+                      ms_per_photo=1000 * seconds / max(decoded, 1))
 
 
 def _refuse_a_crop_twice(folder: Path) -> None:
@@ -146,14 +206,7 @@ def _refuse_a_crop_twice(folder: Path) -> None:
             raise LabelError(path, line, f"{cells[0].strip()} is labelled on line {earlier} already")
 
 
-def _environment_note() -> str:
-    """What the figures were measured on: small plates turn on how OpenCV and onnxruntime round (docs/engine_log.md)."""
-    from platelab.eval.environment import describe_environment
-
-    return f"\nmeasured on: {describe_environment()}\n"
-
-
-def _unreadable_note(errors: list[str]) -> str:
+def _unreadable_note(errors: tuple[str, ...]) -> str:
     """The files an evaluation could not decode, which it scored as read as nothing."""
     if not errors:
         return ""

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from platelab.eval.stats import wilson_interval
 from platelab.io.labels import PhotoLabel, normalize_plate
 from platelab.utils.boxes import Box, box_iou
 
@@ -84,6 +85,49 @@ class CropScores:
     confusions: list[tuple[str, str, int]]  # (true char, predicted char, count), most frequent first
     by_confidence: dict[float, tuple[int, float]] = field(default_factory=dict)
     n_among: int | None = None
+
+    @property
+    def n_exact(self) -> int:
+        return round(self.exact * self.n)
+
+    @property
+    def exact_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.n_exact, self.n)
+
+    @property
+    def kept(self) -> dict[float, float]:
+        """By confidence threshold, the share of all crops read at least that surely."""
+        return {step: n / max(self.n, 1) for step, (n, _) in self.by_confidence.items()}
+
+    def to_dict(self) -> dict[str, object]:
+        """The scores as JSON-ready numbers (shares 0-1, counts), under the keys `eval --json` documents."""
+        return {
+            "n_crops": self.n,
+            "n_exact": self.n_exact,
+            "exact": self.exact,
+            "exact_interval": list(self.exact_interval),
+            "cer": self.cer,
+            "by_length": [{"length": length, "n_crops": n, "exact": exact}
+                          for length, (n, exact) in self.by_length.items()],
+            "by_region": [{"region": region, "n_crops": n, "exact": exact}
+                          for region, (n, exact) in self.by_region.items()],
+            "confusions": [{"truth": t, "read": p, "count": n} for t, p, n in self.confusions],
+            "by_confidence": [{"min_confidence": step, "n_kept": n, "kept": self.kept[step], "exact": exact}
+                              for step, (n, exact) in self.by_confidence.items()],
+            "candidates": _among_dict(self.n_among, self.n),
+        }
+
+
+def among_share(n_among: int, total: int) -> tuple[float, tuple[float, float]]:
+    """The share of plates whose truth is among their candidates, and its 95% interval."""
+    return n_among / max(total, 1), wilson_interval(n_among, total)
+
+
+def _among_dict(n_among: int | None, total: int) -> dict[str, object] | None:
+    if n_among is None:
+        return None
+    share, interval = among_share(n_among, total)
+    return {"n_among": n_among, "among": share, "among_interval": list(interval)}
 
 
 def _exact_by_group(keys: Sequence[Key], hits: Sequence[bool]) -> dict[Key, tuple[int, float]]:
@@ -197,6 +241,29 @@ class PhotoScores:
     @property
     def false_per_photo(self) -> float:
         return self.n_false / max(self.n_photos, 1)
+
+    @property
+    def read_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.n_read, self.n_plates)
+
+    def to_dict(self) -> dict[str, object]:
+        """The scores as JSON-ready numbers (shares 0-1, counts) and lists, under the keys `eval --json` documents."""
+        return {
+            "n_photos": self.n_photos,
+            "n_plates": self.n_plates,
+            "n_detected": self.n_detected,
+            "detected": self.detected,
+            "n_read": self.n_read,
+            "read": self.read,
+            "read_interval": list(self.read_interval),
+            "read_of_detected": self.read_of_detected,
+            "n_false": self.n_false,
+            "false_per_photo": self.false_per_photo,
+            "candidates": _among_dict(self.n_among, self.n_plates),
+            "failures": [{"file": file, "truth": truth, "read": read} for file, truth, read in self.failures],
+            "false_plates": [{"file": file, "read": text, "box": [int(v) for v in box]}
+                             for file, box, text in self.false_plates],
+        }
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from platelab.eval.metrics import IOU_MIN, MAX_AREA_RATIO, CropScores, PhotoScores
+from platelab.eval.metrics import IOU_MIN, MAX_AREA_RATIO, CropScores, PhotoScores, among_share
 from platelab.eval.stats import wilson_interval
 from platelab.io.draw import montage
 from platelab.io.labels import normalize_plate
@@ -37,7 +37,11 @@ def _percent(share: float) -> str:
 
 def format_interval(hits: int, total: int) -> str:
     """95% interval of hits out of total items ("84.1-90.8%"): how far a small set's figure can be trusted."""
-    low, high = wilson_interval(hits, total)
+    return _interval(wilson_interval(hits, total))
+
+
+def _interval(bounds: tuple[float, float]) -> str:
+    low, high = bounds
     return f"{100 * low:.1f}-{100 * high:.1f}%"
 
 
@@ -55,12 +59,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def format_crop_report(scores: CropScores, title: str) -> str:
     """Markdown: overall scores, exact share by plate length and by region, the most common confusions, and by
     reading confidence when the scores have it."""
-    exact_interval = format_interval(round(scores.exact * scores.n), scores.n)
     sections = [
         f"## {title}",
         _table(
             ["crops", "exact", "95% interval", "CER"],
-            [[scores.n, _percent(scores.exact), exact_interval, _percent(scores.cer)]],
+            [[scores.n, _percent(scores.exact), _interval(scores.exact_interval), _percent(scores.cer)]],
         ),
         CROP_DEFINITIONS,
         "### By length",
@@ -83,7 +86,7 @@ def format_crop_report(scores: CropScores, title: str) -> str:
             "### By confidence (what `--min-confidence` keeps)",
             _table(
                 ["confidence at least", "crops kept", "exact among them"],
-                [[step, f"{n} ({_percent(n / max(scores.n, 1))})", _percent(exact)]
+                [[step, f"{n} ({_percent(scores.kept[step])})", _percent(exact)]
                  for step, (n, exact) in scores.by_confidence.items()],
             ),
         ]
@@ -101,7 +104,7 @@ def format_photo_report(scores: PhotoScores, title: str, max_failures: int = 20)
                 scores.n_plates,
                 _percent(scores.detected),
                 _percent(scores.read),
-                format_interval(scores.n_read, scores.n_plates),
+                _interval(scores.read_interval),
                 f"{scores.false_per_photo:.2f}",
                 _percent(scores.read_of_detected),
             ]
@@ -131,10 +134,11 @@ def _how_many_shown(shown: int, total: int) -> str:
 
 
 def _among_section(n_among: int, total: int) -> str:
+    share, interval = among_share(n_among, total)
     return "\n\n".join([
         "### Candidates (what matching against a list of plates would find)",
         _table(["truth among a plate's candidates", "95% interval"],
-               [[f"{n_among} of {total} ({_percent(n_among / max(total, 1))})", format_interval(n_among, total)]]),
+               [[f"{n_among} of {total} ({_percent(share)})", _interval(interval)]]),
     ])
 
 
