@@ -26,7 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-style", type=int, default=40)
     parser.add_argument("--seed", type=int, default=UNSEEN_SEED)
-    parser.add_argument("--styles", nargs="*", help="glob patterns of style names or regions (default: all)")
+    parser.add_argument("--styles", nargs="*", help="glob patterns of style names or regions, or style files or "
+                        "folders of them (default: all bundled styles)")
     parser.add_argument("--model", type=Path, help="recognizer ONNX (default: the shipped one)")
     parser.add_argument("--prior", help="decode with this country's format prior")
     parser.add_argument("--effects", choices=list(EFFECTS), default="all",

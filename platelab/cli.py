@@ -61,7 +61,8 @@ CandidatesOption = Annotated[
     int, typer.Option(min=1, help="list each plate's N most likely texts (for matching against a list of plates)")
 ]
 StylesOption = Annotated[
-    list[str] | None, typer.Option("--styles", help="style name or region globs (repeatable)")
+    list[str] | None, typer.Option("--styles", help="style name or region globs, or a style file (.yaml) or a "
+                                   "folder of them (written with a slash: my-styles/); repeatable")
 ]
 
 
@@ -193,11 +194,17 @@ def _synth(
 def synth_styles(
     sheet: Annotated[Path | None, typer.Option(help="write a PNG sheet with samples of every style")] = None,
     samples: Annotated[int, typer.Option(min=1, help="plates per style on the sheet")] = 3,
+    styles: StylesOption = None,
 ) -> None:
-    """List the plate styles; optionally draw a sheet of every one."""
-    from platelab.synth.style import builtin_styles
+    """List the plate styles (all bundled ones, or those --styles chooses); optionally draw a sheet of them."""
+    from platelab.synth.style import select_styles
+    from platelab.utils.config_file import ConfigError
 
-    for style in builtin_styles().values():
+    try:
+        chosen = select_styles(styles)
+    except ConfigError as exc:
+        _fail(str(exc))
+    for style in chosen:
         typer.echo(f"{style.name:24s} {style.region:8s} {style.description}")
     if sheet:
         from platelab.io.outputs import IMAGE_OUTPUTS, prepare_output_file
@@ -205,7 +212,7 @@ def synth_styles(
 
         with _usage_errors():
             prepare_output_file(sheet, IMAGE_OUTPUTS, "style sheet")
-            write_style_sheet(sheet, samples)
+            write_style_sheet(sheet, samples, chosen)
         typer.echo(f"wrote {sheet}")
 
 
@@ -364,11 +371,13 @@ def finetune(
     synth_share: Annotated[float, typer.Option(
         min=0, max=1, help="share of each batch that is synthetic plates: more keeps more of what the model read "
                            "elsewhere, less learns the new plates best")] = 0.5,
+    styles: StylesOption = None,
 ) -> None:
     """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in)."""
     _require_extra("train")
     from pydantic import ValidationError
 
+    from platelab.synth.style import anchored
     from platelab.train.finetune import FinetuneConfig
     from platelab.train.finetune import finetune as run_finetune
     from platelab.utils.config_file import first_problem
@@ -383,7 +392,8 @@ def finetune(
         _fail(str(exc))
     try:
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
-                             out_dir=out, export=export, val_fraction=holdout, synth_share=synth_share)
+                             out_dir=out, export=export, val_fraction=holdout, synth_share=synth_share,
+                             styles=anchored(styles or [], Path.cwd()))
         with _usage_errors():
             run_finetune(cfg, resume=resume)
     except ValidationError as exc:

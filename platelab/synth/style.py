@@ -6,8 +6,11 @@ renders at any resolution. Colours are "#rrggbb" strings.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import re
+from collections.abc import Sequence
 from fnmatch import fnmatch
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +31,9 @@ from platelab.synth.spans import Span, check_colour
 from platelab.utils.config_file import ConfigError, load_model_file
 
 STYLES_DIR = Path(__file__).parent / "styles"
+STYLE_SUFFIXES = (".yaml", ".yml")
+# A region or country names a format prior (`--prior`, chosen in lower case) and fills the labels' state column
+REGION_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 DEFAULT_ALPHABETS: dict[str, str] = {
     "L": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -279,6 +285,14 @@ class PlateStyle(Strict):
 
     _colours = field_validator("text_colour")(check_colour)
 
+    @field_validator("region", "country")
+    @classmethod
+    def _code(cls, code: str, info: ValidationInfo) -> str:
+        if (code or info.field_name == "region") and not REGION_CODE.fullmatch(code):
+            raise ValueError(f"{code!r}: lower-case letters and digits, groups joined by '-' (e.g. 'ar', 'eu-de'); "
+                             "it names the format prior a model is read with (--prior)")
+        return code
+
     @field_validator("size_mm")
     @classmethod
     def _plate_shaped(cls, size: tuple[float, float]) -> tuple[float, float]:
@@ -394,15 +408,97 @@ def _matches(style: PlateStyle, pattern: str) -> bool:
     return fnmatch(style.name, pattern) or fnmatch(style.region, pattern)
 
 
-def select_styles(patterns: list[str] | None = None) -> list[PlateStyle]:
-    """Styles whose name or region matches any glob pattern (all styles when none is given)."""
+def is_style_path(entry: str) -> bool:
+    """Whether an entry of a styles list names a user's style file or folder rather than globbing bundled styles: it
+    ends in .yaml or holds a path separator (a folder is written `my-styles/`); no style name or region holds either."""
+    return entry.lower().endswith(STYLE_SUFFIXES) or "/" in entry or os.sep in entry
+
+
+def anchored(entries: Sequence[str], folder: Path) -> list[str]:
+    """entries with each style path made absolute against folder (a recipe's own): a run records where its styles
+    are, so a resume or an export from another folder finds the same files."""
+    return [str((folder / Path(e).expanduser()).resolve()) if is_style_path(e) else e for e in entries]
+
+
+def _style_files(entry: str) -> list[Path]:
+    path = Path(entry).expanduser()
+    if not path.is_dir():
+        return [path]  # load_style names a missing file
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in STYLE_SUFFIXES and p.is_file())
+    if not files:
+        raise StyleError(f"{path}: a folder without style files (*.yaml)")
+    return files
+
+
+def user_style_files(entries: Sequence[str]) -> list[Path]:
+    """The style files the path entries name (is_style_path), each once, in the order given."""
+    files: dict[Path, Path] = {}
+    for entry in entries:
+        if is_style_path(entry):
+            for file in _style_files(entry):
+                files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
+def load_user_styles(entries: Sequence[str]) -> list[PlateStyle]:
+    """The styles of the files the path entries name, validated as the bundled ones are. A name that is a bundled
+    style's or another file's is refused: styles are chosen, reweighted and reported by name."""
+    named: dict[str, Path] = {}
+    styles = []
+    for file in user_style_files(entries):
+        style = load_style(file)
+        if style.name in builtin_styles():
+            raise StyleError(f"{file}: field name: {style.name!r} is a bundled style's name; give the style its own "
+                             "(its name field, or the file's name)")
+        if style.name in named:
+            raise StyleError(f"{file}: field name: {style.name!r} is also the name of {named[style.name]}")
+        _check_fonts(file, style)
+        named[style.name] = file
+        styles.append(style)
+    return styles
+
+
+def _check_fonts(file: Path, style: PlateStyle) -> None:
+    """A font the style names that is not installed, refused when the file is loaded: drawing would stop at the
+    first plate in that font, part-way through a run. (Bundled styles load whatever is installed: the fonts matter
+    only to the styles drawn.)"""
+    from platelab.synth.fonts import find_font, style_fonts  # fonts reads styles: imported here, once both exist
+
+    fields = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file)
+              for i, font in enumerate(style_fonts(style))]
+    fields += [(f"printed.{i}.font", text.font) for i, text in enumerate(style.printed) if text.font]
+    for field, font in fields:
+        try:
+            find_font(font)
+        except StyleError as exc:
+            raise StyleError(f"{file}: field {field}: {exc}") from exc
+
+
+def user_style_digests(entries: Sequence[str]) -> dict[str, str]:
+    """{file: sha256 of its bytes} for the style files the path entries name: what a run records of them, to refuse
+    resuming or exporting once a file has changed."""
+    return {str(file.resolve()): hashlib.sha256(file.read_bytes()).hexdigest() for file in user_style_files(entries)}
+
+
+def select_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
+    """Bundled styles whose name or region matches any glob pattern (all of them when none is given), then the
+    user's styles of the patterns that are paths to a style file or a folder of them (is_style_path)."""
     styles = list(builtin_styles().values())
     if not patterns:
         return styles
-    chosen = [s for s in styles if any(_matches(s, p) for p in patterns)]
-    if not chosen:
-        raise StyleError(f"no style matches {', '.join(patterns)}; known: {', '.join(sorted(builtin_styles()))}")
-    return chosen
+    globs = [p for p in patterns if not is_style_path(p)]
+    chosen = [s for s in styles if any(_matches(s, p) for p in globs)]
+    if globs and not chosen:
+        folders = [p for p in globs if Path(p).is_dir()]
+        hint = f" (a folder of styles is written with a slash: {folders[0]}/)" if folders else ""
+        raise StyleError(f"no style matches {', '.join(globs)}; known: {', '.join(sorted(builtin_styles()))}{hint}")
+    return chosen + load_user_styles(patterns)
+
+
+def prior_styles(patterns: Sequence[str] = ()) -> list[PlateStyle]:
+    """The styles whose formats an exported recognizer carries: every bundled one, and the user's it was trained on
+    (so `--prior REGION` reads the user's region too)."""
+    return [*builtin_styles().values(), *load_user_styles(patterns)]
 
 
 def reweighted(styles: list[PlateStyle], factors: dict[str, float]) -> list[PlateStyle]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validato
 
 from platelab.predict.charset import DEFAULT_CHARS, Charset
 from platelab.synth.config import SynthConfig
+from platelab.synth.style import anchored
 from platelab.utils.config_file import load_model_file
 
 BUNDLED = "bundled"  # in init_from, finetune --from and interpolate --from: the bundled recognizer, in float
@@ -46,7 +47,8 @@ class RecognizerTrainConfig(BaseModel):
     workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
     threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
     styles: list[str] = Field(
-        default_factory=list, description="style name/region globs; all styles if empty"
+        default_factory=list, description="style name/region globs, or paths to style files or folders of them "
+        "(relative to the recipe); all bundled styles if empty"
     )
     style_weights: dict[str, PositiveFloat] = Field(
         default_factory=dict,
@@ -84,5 +86,6 @@ class RecognizerTrainConfig(BaseModel):
 
 
 def load_train_config(path: str | Path) -> RecognizerTrainConfig:
-    return load_model_file(path, RecognizerTrainConfig)
+    cfg = load_model_file(path, RecognizerTrainConfig)
+    return cfg.model_copy(update={"styles": anchored(cfg.styles, Path(path).parent)})
 

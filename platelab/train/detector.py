@@ -39,7 +39,7 @@ from platelab.synth.config import SynthConfig
 from platelab.synth.crops import sample_rng
 from platelab.synth.dataset import NumberedBatches
 from platelab.synth.scene import SceneConfig, render_scene
-from platelab.synth.style import PlateStyle, select_styles
+from platelab.synth.style import PlateStyle, anchored, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state, save_training_state
 from platelab.train.export import export_onnx, publish, require_agreement
@@ -89,7 +89,8 @@ class DetectorTrainConfig(BaseModel):
     corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
     workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
     threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
-    styles: list[str] = Field(default_factory=list, description="style name/region globs; all if empty")
+    styles: list[str] = Field(default_factory=list, description="style name/region globs, or paths to style files or "
+                              "folders of them (relative to the recipe); all bundled styles if empty")
     letterbox_p: float = Field(0.4, ge=0, le=1, description="chance a scene has a photo's shape and padding")
     window: tuple[int, int] | None = Field(
         (320, 192), description="train on windows of this size cut from each input (4x cheaper steps); None: whole"
@@ -127,7 +128,8 @@ def _check_sides(size: tuple[int, ...], what: str) -> None:
 
 
 def load_detector_config(path: str | Path) -> DetectorTrainConfig:
-    return load_model_file(path, DetectorTrainConfig)
+    cfg = load_model_file(path, DetectorTrainConfig)
+    return cfg.model_copy(update={"styles": anchored(cfg.styles, Path(path).parent)})
 
 
 # -- data ----------------------------------------------------------------------------------------------------

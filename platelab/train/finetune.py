@@ -94,7 +94,8 @@ class TuneConfig(BaseModel):
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     workers: int = Field(1, ge=0, description="processes rendering batches")
     threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
-    styles: list[str] = Field(default_factory=list, description="synthetic style globs; all styles if empty")
+    styles: list[str] = Field(default_factory=list, description="synthetic style globs, or paths to style files or "
+                              "folders of them; all bundled styles if empty")
     synth: SynthConfig = SynthConfig()
 
 
@@ -501,9 +502,10 @@ def tune_model(
 
 def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path, sample: np.ndarray,
                  class_scale: dict[str, float] | None = None, command: str | None = None, int8: bool = False) -> Path:
-    """ONNX with the format prior of all styles, and its model card; sample: (N, 1, H, W) for the check. int8 and
-    class_scale as for a training run's export (platelab.train.recipe.export_with_card), calibrated and measured on
-    synthetic plates the model's charset can write."""
+    """ONNX with the format prior of all bundled styles and of the user's the run drew, and its model card; sample:
+    (N, 1, H, W) for the check. int8 and class_scale as for a training run's export
+    (platelab.train.recipe.export_with_card), calibrated and measured on synthetic plates the model's charset can
+    write."""
     def calibration() -> Int8Data:
         images, _ = _fitting_synthetic(cfg, model.charset, cfg.seed + 2, INT8_CALIBRATION_CROPS)
         batches = [preprocess_crops(images[i : i + CALIBRATION_BATCH])
@@ -518,7 +520,7 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
     return export_with_card(model, run, path, cfg, sample, "plate recognition (cropped plate -> text), fine-tuned",
                             f"real plates from {getattr(cfg, 'data', None)}, {cfg.synth_share:.0%} of each batch "
                             "synthetic plates", class_scale, command, calibration if int8 else None,
-                            finetuned_from=str(getattr(cfg, "from_run", None)), freeze=cfg.freeze)
+                            styles=cfg.styles, finetuned_from=str(getattr(cfg, "from_run", None)), freeze=cfg.freeze)
 
 
 def _fitting_synthetic(cfg: TuneConfig, charset: Charset, seed: int, count: int) -> tuple[list[np.ndarray], list[str]]:
@@ -533,6 +535,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
     seed_everything(cfg.seed)  # the replaced head's initial weights
     model = load_run_model(cfg.from_run)
     adapt_head(model, Charset(cfg.charset) if cfg.charset else model.charset)
+    select_styles(cfg.styles or None)  # a style file that cannot be used, refused before the run folder is written
     check_run_folder(cfg.out_dir, json.loads(run_config_json(cfg, model.charset)), resume)
     if resume:
         check_resumable(cfg.out_dir / CHECKPOINT, copy.deepcopy(model))

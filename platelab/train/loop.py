@@ -27,6 +27,7 @@ from platelab.utils.config_file import first_problem
 CHECKPOINT = "last.ckpt"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
+STYLE_FILES = "style_files.json"  # {file: sha256} of the user's style files a run draws (none: bundled styles only)
 CLIP_NORM = 5.0
 
 RunConfig = TypeVar("RunConfig", bound=BaseModel)
@@ -199,6 +200,39 @@ def check_run_folder(out: Path, config: dict[str, object], resume: bool,
     if changed:
         raise ValueError(f"{out}: cannot resume with another config ({'; '.join(changed)}); resume with the run's "
                          f"own ({out / CONFIG}) or start a new folder")
+    check_style_files(out)
+
+
+def record_style_files(out: Path, styles: list[str]) -> None:
+    """Write the digests of the user's style files among a run's styles beside its config (none: no file)."""
+    from platelab.synth.style import user_style_digests
+
+    digests = user_style_digests(styles)
+    if digests:
+        atomic_write_text(out / STYLE_FILES, json.dumps(digests, indent=2) + "\n")
+    else:
+        (out / STYLE_FILES).unlink(missing_ok=True)
+
+
+def check_style_files(run: Path) -> None:
+    """The user's style files a run started from, as they were: its config names them by path only, and styles
+    changed since would continue (or export the formats of) another run than the one its checkpoint holds."""
+    path = run / STYLE_FILES
+    if not path.is_file():
+        return
+    from platelab.synth.style import user_style_digests
+
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        now = user_style_digests(read_run_config(run).get("styles") or [])
+    except OSError as exc:
+        raise ValueError(f"{run}: a style file the run was started with cannot be read ({first_line(exc)}); put it "
+                         "back, or start a new run folder") from exc
+    for file in sorted(recorded.keys() | now.keys()):
+        if recorded.get(file) != now.get(file):
+            what = "changed" if file in recorded and file in now else "is new" if file in now else "is gone"
+            raise ValueError(f"{file}: {what} since run {run} started ({path} records its style files); put the "
+                             "styles back as they were, or start a new run folder with them")
 
 
 def resumes(out: Path, resume: bool) -> bool:
@@ -226,9 +260,11 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
     run = Run(out, run_on, optimizer, scheduler, 0, 0.0)
     resumed = resumes(out, resume)
     if resumed:  # first: a checkpoint that cannot be resumed leaves the folder as it was
+        check_style_files(out)
         run.start, run.elapsed, run.extra = restore_training_state(run.checkpoint, model, optimizer, scheduler)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / CONFIG, config_json)
+    record_style_files(out, json.loads(config_json).get("styles") or [])
     for partial in out.glob(f".{Path(CHECKPOINT).stem}.*.tmp{Path(CHECKPOINT).suffix}"):
         partial.unlink(missing_ok=True)  # a checkpoint whose writing was killed half-way
     if resumed:

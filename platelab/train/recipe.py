@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,12 @@ from platelab.predict.decode import decode
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.formats import format_alphabets, formats_by_country
-from platelab.synth.style import reweighted, select_styles
+from platelab.synth.style import prior_styles, reweighted, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer, publish, require_agreement
-from platelab.train.loop import CHECKPOINT, check_run, run_config
+from platelab.train.loop import CHECKPOINT, check_run, check_style_files, run_config
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
 from platelab.train.recognizer import (
     EvalSet,
@@ -61,7 +61,7 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
 
     return export_with_card(model, run, out, cfg, sample, "plate recognition (cropped plate -> text)",
                             "synthetic plates only (platelab.synth), styles: " + (", ".join(cfg.styles) or "all"),
-                            class_scale, command, calibration if int8 else None)
+                            class_scale, command, calibration if int8 else None, styles=cfg.styles)
 
 
 @dataclass(frozen=True)
@@ -76,15 +76,17 @@ class Int8Data:
 
 def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseModel, sample: np.ndarray, task: str,
                      data: str, class_scale: dict[str, float] | None = None, command: str | None = None,
-                     int8: Callable[[], Int8Data] | None = None, **card: Any) -> Path:
-    """model -> ONNX at out (with every style's format prior) and its model card; sample: (N, 1, H, W) on which
-    ONNX and torch must agree (platelab.train.export.require_agreement), or nothing is written. With int8 (what to
-    calibrate and measure on, made once the float model is written), out is the 8-bit model, and the card holds both
-    models' accuracy on its validation set."""
+                     int8: Callable[[], Int8Data] | None = None, styles: Sequence[str] = (), **card: Any) -> Path:
+    """model -> ONNX at out (with the format prior of every bundled style and of the user's style files among
+    styles, the run's) and its model card; sample: (N, 1, H, W) on which ONNX and torch must agree
+    (platelab.train.export.require_agreement), or nothing is written. With int8 (what to calibrate and measure on,
+    made once the float model is written), out is the 8-bit model, and the card holds both models' accuracy on its
+    validation set."""
     unknown = sorted(set(class_scale or {}) - set(model.charset.chars))
     if unknown:
         raise ValueError(f"class scale for {', '.join(unknown)}: not in the model's charset {model.charset.chars}")
-    formats = formats_by_country(select_styles(None))
+    check_style_files(run)  # the formats of styles edited since would not be those the model learnt
+    formats = formats_by_country(prior_styles(styles))
     extra: dict[str, Any] = {"class_scale": class_scale} if class_scale else {}
     with tempfile.TemporaryDirectory() as folder:
         float_path = Path(folder) / out.name
