@@ -170,12 +170,12 @@ def _synth(
 ) -> None:
     from platelab.io.outputs import PREVIEW_NAME
     from platelab.synth.config import load_synth_config
-    from platelab.synth.style import select_styles
+    from platelab.synth.style import drawable_styles
     from platelab.synth.writer import WRITERS, YOLO_DATA, YOLO_FORMATS
     from platelab.utils.config_file import ConfigError
 
     try:
-        chosen = select_styles(styles)
+        chosen = drawable_styles(styles)
         cfg = load_synth_config(config)
     except ConfigError as exc:
         _fail(str(exc))
@@ -197,11 +197,11 @@ def synth_styles(
     styles: StylesOption = None,
 ) -> None:
     """List the plate styles (all bundled ones, or those --styles chooses); optionally draw a sheet of them."""
-    from platelab.synth.style import select_styles
+    from platelab.synth.style import drawable_styles, select_styles
     from platelab.utils.config_file import ConfigError
 
     try:
-        chosen = select_styles(styles)
+        chosen = drawable_styles(styles) if sheet else select_styles(styles)
     except ConfigError as exc:
         _fail(str(exc))
     for style in chosen:

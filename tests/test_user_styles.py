@@ -155,3 +155,17 @@ def test_finetune_mixes_in_a_user_style_and_its_export_reads_with_its_prior(tmp_
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["styles"] == [str(EXAMPLE.resolve())]
     assert RecognitionPredictor(model, prior="ar").prior is not None
+
+
+def test_a_bundled_style_whose_font_is_missing_is_refused_before_anything_is_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platelab.synth.fonts as fonts
+
+    monkeypatch.setattr(fonts, "_font_index", lambda: {})  # as on a machine without the Debian font packages
+    out = tmp_path / "crops"
+    result = CliRunner().invoke(app, ["synth", "crops", "--out", str(out), "--count", "2", "--styles", "us-texas"])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "style us-texas: field fonts" in message and "is not installed" in message
+    assert not out.exists()

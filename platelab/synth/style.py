@@ -452,16 +452,15 @@ def load_user_styles(entries: Sequence[str]) -> list[PlateStyle]:
                              "(its name field, or the file's name)")
         if style.name in named:
             raise StyleError(f"{file}: field name: {style.name!r} is also the name of {named[style.name]}")
-        _check_fonts(file, style)
+        _check_fonts(str(file), style)
         named[style.name] = file
         styles.append(style)
     return styles
 
 
-def _check_fonts(file: Path, style: PlateStyle) -> None:
-    """A font the style names that is not installed, refused when the file is loaded: drawing would stop at the
-    first plate in that font, part-way through a run. (Bundled styles load whatever is installed: the fonts matter
-    only to the styles drawn.)"""
+def _check_fonts(where: str, style: PlateStyle) -> None:
+    """A font the style names that is not installed, refused before drawing: drawing would stop at the first plate
+    in that font, part-way through a run. where: the style's file or name, for the message."""
     from platelab.synth.fonts import find_font, style_fonts  # fonts reads styles: imported here, once both exist
 
     fields = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file)
@@ -471,7 +470,17 @@ def _check_fonts(file: Path, style: PlateStyle) -> None:
         try:
             find_font(font)
         except StyleError as exc:
-            raise StyleError(f"{file}: field {field}: {exc}") from exc
+            raise StyleError(f"{where}: field {field}: {exc}") from exc
+
+
+def drawable_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
+    """select_styles, each style's fonts checked: what a command that draws them (synth, train, finetune) chooses
+    before it writes anything. Bundled styles load whatever is installed, as only the styles drawn need their fonts
+    (a missing UK font must not stop a run of US plates); the user's are checked when their files load."""
+    styles = select_styles(patterns)
+    for style in styles:
+        _check_fonts(f"style {style.name}", style)
+    return styles
 
 
 def user_style_digests(entries: Sequence[str]) -> dict[str, str]:

@@ -35,7 +35,7 @@ from platelab.predict.recognizer import class_scale_factors
 from platelab.synth.config import SynthConfig
 from platelab.synth.crops import render_crop
 from platelab.synth.dataset import encode_batch
-from platelab.synth.style import PlateStyle, select_styles
+from platelab.synth.style import PlateStyle, drawable_styles, select_styles
 from platelab.train.card import record_command
 from platelab.train.checkpoint import check_resumable, load_model_state, model_weights, save_training_state
 from platelab.train.config import RecognizerTrainConfig, resolve_bundled
@@ -535,7 +535,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
     seed_everything(cfg.seed)  # the replaced head's initial weights
     model = load_run_model(cfg.from_run)
     adapt_head(model, Charset(cfg.charset) if cfg.charset else model.charset)
-    select_styles(cfg.styles or None)  # a style file that cannot be used, refused before the run folder is written
+    drawable_styles(cfg.styles or None)  # a style that cannot be drawn, refused before the run folder is written
     check_run_folder(cfg.out_dir, json.loads(run_config_json(cfg, model.charset)), resume)
     if resume:
         check_resumable(cfg.out_dir / CHECKPOINT, copy.deepcopy(model))

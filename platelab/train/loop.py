@@ -163,10 +163,10 @@ class RunSettings(Protocol):
 
 def check_run(cfg: RunSettings, resume: bool) -> None:
     """What would stop a run after it had written into its folder, checked before it writes anything: unknown
-    styles, a missing init_from, and the folder (check_run_folder)."""
-    from platelab.synth.style import select_styles
+    styles or their fonts, a missing init_from, and the folder (check_run_folder)."""
+    from platelab.synth.style import drawable_styles
 
-    select_styles(cfg.styles or None)
+    drawable_styles(cfg.styles or None)
     if not resume and cfg.init_from is not None and not cfg.init_from.is_file():
         if cfg.init_from.is_dir():
             raise ValueError(f"{cfg.init_from}: init_from is a folder; give a checkpoint file in it "
