@@ -164,12 +164,10 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         raise ValueError("cropped plates are read in batches, not by worker processes")
     from tqdm import tqdm
 
-    files = list_images(paths)
+    files = input_files(paths, draw)
     if draw is not None:
         from platelab.io.outputs import DRAWINGS, claim_folder
 
-        # the drawings of an earlier run, named by a shell glob or the folder itself, are no input
-        files = [(path, name) for path, name in files if not path.resolve().is_relative_to(draw.resolve())]
         inputs = frozenset(path.resolve() for path, _ in files)
         _check_drawings_apart(files, draw, inputs)
         claim_folder(draw, DRAWINGS)
@@ -192,6 +190,15 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         for result in results:
             bar.update()
             yield result if watch is None else watch.marked_result(result)
+
+
+def input_files(paths: Sequence[str | Path], draw: Path | None = None) -> list[tuple[Path, str]]:
+    """The files read_paths reads from paths, as (path, name) in its order (its results are theirs, one each)."""
+    files = list_images(paths)
+    if draw is None:
+        return files
+    # the drawings of an earlier run, named by a shell glob or the folder itself, are no input
+    return [(path, name) for path, name in files if not path.resolve().is_relative_to(draw.resolve())]
 
 
 def read_stream(source: str, prior: str | None = None, model: str | Path | None = None,

@@ -517,6 +517,13 @@ def read(
     reconnect: Annotated[
         float | None, typer.Option(min=0, help="--stream: open it again this many seconds after it drops")
     ] = None,
+    labels_out: Annotated[Path | None, typer.Option(
+        "--labels-out", help="also write a labels.tsv draft of what was read, to correct and give to `platelab "
+        "finetune --data` or `eval`: a row per plate printed (so --min-confidence applies as given; 0 drafts the "
+        "unsure ones too), names relative to its folder (which must hold every file read), boxes as --json gives "
+        "them; photos 'file x y w h plate', --crops 'file state plate' with state xx. A folder gets labels.tsv. It "
+        "replaces only a draft platelab wrote that no one has edited since (.NAME.platelab-draft beside it holds its "
+        "digest); any other file there is refused")] = None,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
@@ -542,6 +549,8 @@ def read(
         _fail("--stream reads a camera or a stream alone: no paths, --crops, --draw or --workers with it")
     if reconnect is not None and stream is None:
         _fail("--reconnect is for --stream")
+    if labels_out is not None and stream is not None:
+        _fail("--labels-out drafts labels of photo files; a stream's frames are not files a row can name")
     if crops and workers > 1:
         _fail("--workers is for photos and videos; cropped plates (--crops) are read in batches already")
     watch_list = None
@@ -557,6 +566,10 @@ def read(
             demo = write_demo()
         typer.echo(f"no input given: reading {demo}, rendered just now (truth in {demo.parent}/labels.tsv)", err=True)
         paths = [str(demo)]
+    draft: tuple[Path, list[str]] | None = None
+    if labels_out is not None:
+        with _usage_errors():
+            draft = _draft_names(labels_out, paths or [], draw)
     if stream is not None:
         results = read_stream(stream, prior=prior, model=model, detector=detector, min_confidence=min_confidence,
                               min_score=min_score, refine=refine, min_chars=min_chars, tta=tta, every=every,
@@ -567,14 +580,59 @@ def read(
                              min_chars=min_chars, tta=tta, every=every,
                              progress=_bar_wanted(prints_as_it_goes=True), candidates=candidates, watch=watch_list,
                              workers=workers)
+    drafted: list[ImageResult] = []
+    if draft is not None:
+        results = _kept(results, drafted)
     try:
         failed = _print_results(results, json_lines, show_candidates=candidates is not None)
     except BrokenPipeError:  # `platelab read ... | head`: the reader of our output has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return
+        if draft is None:
+            return
+        # the draft needs every file read: the rest are read with their lines going nowhere
+        failed = _print_results(results, json_lines, show_candidates=candidates is not None)
+    if draft is not None:
+        _write_draft(*draft, drafted, crops)
     if failed:
         typer.secho(f"{failed} file(s) could not be read", err=True)
         raise typer.Exit(1)
+
+
+def _draft_names(labels_out: Path, paths: list[str], draw: Path | None) -> tuple[Path, list[str]]:
+    """The labels draft's file and each file's name in it, in the order read, checked before anything is read: no
+    video (its frames are not files), every file under the draft's folder, no file of the user's replaced."""
+    from platelab.api import input_files
+    from platelab.io.labels import labels_path, names_in
+    from platelab.io.outputs import OutputError, prepare_draft_file
+    from platelab.io.video import is_video
+
+    target = labels_path(labels_out)
+    files = input_files(paths, draw)
+    video = next((name for path, name in files if is_video(path)), None)
+    if video is not None:
+        raise OutputError(f"{video}: a video; --labels-out drafts labels of photos, and a video's frames are not "
+                          "files a row can name (leave the videos out)")
+    names = names_in(target.parent, [path for path, _ in files])
+    prepare_draft_file(target, (".tsv",), "labels draft")
+    return target, names
+
+
+def _kept(results: Iterable[ImageResult], into: list[ImageResult]) -> Iterator[ImageResult]:
+    for result in results:
+        into.append(result)
+        yield result
+
+
+def _write_draft(target: Path, names: list[str], results: list[ImageResult], crops: bool) -> None:
+    from platelab.io.labels import write_label_draft
+
+    with _usage_errors():
+        rows, nothing = write_label_draft(target, zip(names, results, strict=True), "crops" if crops else "photos")
+    typer.echo(f"wrote {target}: {rows} plate(s) as read; correct the texts that are wrong", err=True)
+    if nothing:
+        noun = ("crop" if crops else "photo") + ("s" if len(nothing) > 1 else "")
+        typer.echo(f"{len(nothing)} {noun} with no plate found: add their rows by hand "
+                   f"({', '.join(map(_escaped, nothing))})", err=True)
 
 
 def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candidates: bool) -> int:

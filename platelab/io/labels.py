@@ -12,17 +12,22 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
 from platelab.io.atomic import atomic_write_text
+from platelab.io.outputs import OutputError, mark_draft
+
+if TYPE_CHECKING:
+    from platelab.io.results import ImageResult
 
 LABELS_FILE = "labels.tsv"
 CROP_HEADERS = (("file", "state", "plate"), ("file", "region", "plate"))
 PHOTO_HEADER = ("file", "x", "y", "w", "h", "plate")
 CORNER_HEADER = ("x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4")
+DRAFT_STATE = "xx"  # a drafted crop's state: the reader does not know it, and the state only groups eval's figures
 _NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
 
 LabelsKind = Literal["crops", "photos"]
@@ -280,3 +285,61 @@ def write_photo_labels(path: Path, rows: Iterable[PhotoLabel]) -> None:
             cells += _format_quad(row.quad)
         lines.append("\t".join(cells))
     _write_lines(path, lines)
+
+
+def names_in(folder: Path, files: Sequence[Path]) -> list[str]:
+    """Each file as a row of a labels file in folder names it: its path relative to folder, "/" between folders. An
+    OutputError names the first file no row there could name (not under folder, or a tab or newline in its name)."""
+    base = _absolute(folder)
+    names = []
+    for path in files:
+        try:
+            relative = _absolute(path).relative_to(base)
+        except ValueError:
+            try:  # reached by another way than the folder (a linked folder on the way): named as it really lies
+                relative = path.resolve().relative_to(folder.resolve())
+            except ValueError:
+                raise OutputError(f"{path}: not under {folder}, the labels file's folder, so no row of it could name "
+                                  "it; write the labels file in a folder that holds every file read") from None
+        try:
+            names.append(_cell(relative.as_posix(), "file"))
+        except ValueError as exc:
+            raise OutputError(f"{path}: {exc}") from None
+    return names
+
+
+def _absolute(path: Path) -> Path:
+    # ".." taken away by name, as the shell's cd does, so photos/../photos/a.jpg is under photos/
+    return Path(os.path.normpath(path.absolute()))
+
+
+def write_label_draft(path: Path, named: Iterable[tuple[str, ImageResult]], kind: LabelsKind
+                      ) -> tuple[int, list[str]]:
+    """Writes what the reader found as labels for the user to correct: one row per plate reported, under the name
+    given with its result (names_in), its box as read and the text read; crops with the state DRAFT_STATE. Files
+    that could not be read get no row. Returns the number of rows and the names of the files read with no plate
+    found, whose rows (if they hold plates) the user must add by hand. The file is marked as platelab's draft
+    (platelab.io.outputs.mark_draft), which a later draft may replace until someone edits it."""
+    photos: dict[tuple[str, tuple[int, int, int, int]], PhotoLabel] = {}
+    crops: list[CropLabel] = []
+    nothing: list[str] = []
+    for name, result in named:
+        if result.error is not None:
+            continue
+        # a reading with no letter or digit would be refused as a label
+        plates = [plate for plate in result.plates if normalize_plate(plate.text)]
+        if not plates:
+            nothing.append(name)
+        for plate in plates:
+            if kind == "crops":
+                crops.append(CropLabel(name, plate.text, DRAFT_STATE))
+            else:
+                # one box labelled twice is refused on reading; the surer reading (read first) is kept
+                box = (int(plate.box[0]), int(plate.box[1]), int(plate.box[2]), int(plate.box[3]))
+                photos.setdefault((name, box), PhotoLabel(name, plate.text, box))
+    if kind == "crops":
+        write_crop_labels(path, crops)
+    else:
+        write_photo_labels(path, photos.values())
+    mark_draft(path)
+    return len(crops) + len(photos), nothing

@@ -5,15 +5,22 @@ or the run it starts from, or fills a folder of someone else's files. A single o
 A folder platelab writes many files into (drawings, synthetic sets) carries a marker file; a folder that already
 holds other files and no marker is refused, so `--draw album/` cannot replace the album's photos, and a second run
 into platelab's own folder is allowed.
+
+A draft a user is to correct (`read --labels-out`) replaces only the draft platelab wrote there, unchanged since: a
+hidden mark beside it holds the digest of what was written, so a corrected copy is the user's and is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from fnmatch import fnmatch
 from pathlib import Path
 
+from platelab.io.atomic import atomic_write_text
+
 OWNED_MARKER = ".platelab-output"
+DRAFT_MARK = ".platelab-draft"  # .NAME.platelab-draft beside a draft platelab wrote: the digest of what it wrote
 DRAWINGS = "drawings"  # what a folder of `read --draw` copies holds: never read back as input
 SYNTHETIC_SET = "synthetic set"  # what a folder of `platelab synth` (or the demo) holds
 PREVIEW_NAME = "preview.png"  # a synthetic set's montage: a picture of the set, not one of its images
@@ -91,3 +98,31 @@ def prepare_output_file(path: Path, suffixes: Iterable[str], what: str, outside:
     if parent is not None and not parent.is_dir():
         raise OutputError(f"{path}: {parent} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def prepare_draft_file(path: Path, suffixes: Iterable[str], what: str) -> None:
+    """As prepare_output_file, for a file the user is to edit: an existing one is replaced only if it is a draft
+    platelab wrote (mark_draft) that no one has changed since; one a user wrote or corrected is refused."""
+    if path.exists() and not path.is_dir() and not (path.is_file() and _unchanged_draft(path)):
+        raise OutputError(f"{path}: exists and is not a {what} platelab wrote, or was edited since; "
+                          "remove it or give another file")
+    prepare_output_file(path, suffixes, what)
+
+
+def mark_draft(path: Path) -> None:
+    """Record that the file at path, as it is now, is a draft platelab wrote and may replace."""
+    atomic_write_text(_draft_mark(path), f"{_digest(path)}\nplatelab wrote {path.name} as a draft; it may replace "
+                                         "the file while its content has this digest\n")
+
+
+def _draft_mark(path: Path) -> Path:
+    return path.with_name(f".{path.name}{DRAFT_MARK}")
+
+
+def _unchanged_draft(path: Path) -> bool:
+    mark = _draft_mark(path)
+    return mark.is_file() and _marked_for(mark) == _digest(path)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
