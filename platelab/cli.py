@@ -197,15 +197,28 @@ def synth_styles(
     styles: StylesOption = None,
 ) -> None:
     """List the plate styles (all bundled ones, or those --styles chooses); optionally draw a sheet of them."""
-    from platelab.synth.style import drawable_styles, select_styles
+    from platelab.synth.fonts import FONT_DIRS_ENV
+    from platelab.synth.style import drawable_styles, missing_fonts, select_styles
     from platelab.utils.config_file import ConfigError
 
     try:
-        chosen = drawable_styles(styles) if sheet else select_styles(styles)
+        chosen = select_styles(styles)
     except ConfigError as exc:
         _fail(str(exc))
+    undrawable = 0
     for style in chosen:
-        typer.echo(f"{style.name:24s} {style.region:8s} {style.description}")
+        missing = missing_fonts(style)
+        undrawable += bool(missing)
+        note = f" [cannot be drawn here: {', '.join(missing)} not installed]" if missing else ""
+        typer.echo(f"{style.name:24s} {style.region:8s} {style.description}{note}")
+    if undrawable:
+        typer.echo(f"{undrawable} style(s) need fonts that are not installed: the Debian packages in "
+                   f".ci/apt-runtime.txt, or a folder of them in {FONT_DIRS_ENV}", err=True)
+    if sheet:
+        try:
+            drawable_styles(styles)
+        except ConfigError as exc:
+            _fail(str(exc))
     if sheet:
         from platelab.io.outputs import IMAGE_OUTPUTS, prepare_output_file
         from platelab.synth.sheet import write_style_sheet

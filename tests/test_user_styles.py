@@ -169,3 +169,16 @@ def test_a_bundled_style_whose_font_is_missing_is_refused_before_anything_is_dra
     message = " ".join(result.output.split())
     assert "style us-texas: field fonts" in message and "is not installed" in message
     assert not out.exists()
+
+
+def test_the_style_list_marks_the_styles_whose_fonts_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platelab.synth.fonts as fonts
+
+    monkeypatch.setattr(fonts, "_font_index", lambda: {})
+    result = CliRunner().invoke(app, ["synth", "styles", "--styles", "us-texas"])
+    assert result.exit_code == 0, result.output
+    line = result.output.splitlines()[0]
+    assert line.startswith("us-texas") and "[cannot be drawn here: NationalPark-Heavy.otf" in line
+    assert "1 style(s) need fonts that are not installed" in result.output
+    monkeypatch.undo()  # the fonts this machine has: every bundled style drawable
+    assert "cannot be drawn" not in CliRunner().invoke(app, ["synth", "styles"]).output

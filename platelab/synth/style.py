@@ -461,16 +461,35 @@ def load_user_styles(entries: Sequence[str]) -> list[PlateStyle]:
 def _check_fonts(where: str, style: PlateStyle) -> None:
     """A font the style names that is not installed, refused before drawing: drawing would stop at the first plate
     in that font, part-way through a run. where: the style's file or name, for the message."""
-    from platelab.synth.fonts import find_font, style_fonts  # fonts reads styles: imported here, once both exist
+    from platelab.synth.fonts import find_font  # fonts reads styles: imported here, once both exist
 
-    fields = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file)
-              for i, font in enumerate(style_fonts(style))]
-    fields += [(f"printed.{i}.font", text.font) for i, text in enumerate(style.printed) if text.font]
-    for field, font in fields:
+    for field, font in _font_fields(style):
         try:
             find_font(font)
         except StyleError as exc:
             raise StyleError(f"{where}: field {field}: {exc}") from exc
+
+
+def _font_fields(style: PlateStyle) -> list[tuple[str, str]]:
+    """(field, font file) of every font the style draws with."""
+    from platelab.synth.fonts import style_fonts
+
+    fields = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file)
+              for i, font in enumerate(style_fonts(style))]
+    return fields + [(f"printed.{i}.font", text.font) for i, text in enumerate(style.printed) if text.font]
+
+
+def missing_fonts(style: PlateStyle) -> list[str]:
+    """The fonts the style draws with that are not installed here (none: it can be drawn)."""
+    from platelab.synth.fonts import find_font
+
+    missing = []
+    for _, font in _font_fields(style):
+        try:
+            find_font(font)
+        except StyleError:
+            missing.append(font)
+    return list(dict.fromkeys(missing))
 
 
 def drawable_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
