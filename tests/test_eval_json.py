@@ -219,6 +219,17 @@ def test_crop_json_gives_the_figures_of_the_markdown(tmp_path: Path, candidates:
         assert data["candidates"]["n_among"] == 4  # two read right, two with the truth as a second text
 
 
+@pytest.mark.usefixtures("stubs")
+def test_evaluate_takes_the_folder_and_the_montage_as_strings(tmp_path: Path) -> None:
+    """The README's `platelab.evaluate(DIR)`: a folder named by a string, as Reader and Recognizer take files (a str
+    folder ended in a TypeError deep in the labels code)."""
+    folder = _crop_folder(tmp_path)
+    montage = tmp_path / "fails.png"
+    data = folders.evaluate(str(folder), prior="us", failures=str(montage)).to_dict()
+    assert data == folders.evaluate(folder, prior="us").to_dict() | {"environment": data["environment"]}
+    assert (data["n_crops"], data["n_exact"]) == (6, 2) and montage.is_file()
+
+
 @pytest.mark.parametrize("candidates", [1, 3])
 @pytest.mark.usefixtures("stubs")
 def test_photo_json_gives_the_figures_of_the_markdown(tmp_path: Path, candidates: int) -> None:

@@ -213,12 +213,15 @@ def _unreadable_note(errors: tuple[str, ...]) -> str:
     return f"\n{len(errors)} file(s) could not be read and count as misses:\n" + "".join(f"- {e}\n" for e in errors)
 
 
-def evaluate(folder: Path, prior: str | None = None, model: str | Path | None = None,
-             detector: str | Path | None = None, failures: Path | None = None, min_score: float = MIN_SCORE,
+def evaluate(folder: str | Path, prior: str | None = None, model: str | Path | None = None,
+             detector: str | Path | None = None, failures: str | Path | None = None, min_score: float = MIN_SCORE,
              tta: bool = False, progress: bool = False, candidates: int = 1) -> Evaluation:
-    """Crops or photos, by the folder's labels.tsv header; progress: a progress bar on stderr."""
+    """Crops or photos, by the folder's labels.tsv header; progress: a progress bar on stderr. The folder and the
+    failures montage may be given as strings, as the other paths of the Python API may."""
     from platelab.io.labels import labels_kind
 
+    folder = Path(folder)
+    failures = None if failures is None else Path(failures)
     if labels_kind(folder) == "crops":
         return evaluate_crops(folder, prior, model, failures, tta, progress, candidates)
     return evaluate_photos(folder, prior, model, detector, failures, min_score, tta, progress, candidates)
