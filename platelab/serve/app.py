@@ -119,7 +119,8 @@ def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
 
     @router.get("/models", response_model=ModelsOut)
     async def models() -> Response:
-        """The model cards of the models served (the bundled ones unless --model or --detector names others): training data, steps, validation figures, config."""
+        """The model cards of the models served (the bundled ones unless --model or --detector names others):
+        training data, steps, validation figures, config."""
         return _json(cards)
 
     return router
