@@ -292,8 +292,9 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
             return ImageResult(name, plates=tuple(reader.read_video(path, every, progress, drawn)))
         except ImageDecodeError as exc:
             return ImageResult(name, error=str(ImageDecodeError(name, exc.reason)))
-        except OSError as exc:
-            return ImageResult(name, error=_not_drawn(name, exc))
+        except OSError as exc:  # without --draw, the file itself could not be read (its permissions, say)
+            return ImageResult(name, error=_not_drawn(name, exc) if draw is not None
+                               else str(ImageDecodeError(name, exc.strerror or str(exc))))
     image = image_or_error(path, name)
     if isinstance(image, str):
         return ImageResult(name, error=image)

@@ -602,8 +602,10 @@ def read(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         if draft is None:
             return
-        # the draft needs every file read: the rest are read with their lines going nowhere
-        failed = _print_results(results, json_lines, show_candidates=candidates is not None)
+        # the draft needs every file read: the rest are read with their lines going nowhere, and every file's
+        # error counts, those before the break too
+        _print_results(results, json_lines, show_candidates=candidates is not None)
+        failed = sum(result.error is not None for result in drafted)
     if draft is not None:
         _write_draft(*draft, drafted, crops)
     if failed:

@@ -275,3 +275,15 @@ def test_the_readme_documents_every_key() -> None:
     keys = CROP_KEYS | PHOTO_KEYS | CANDIDATE_KEYS | set().union(*NESTED_KEYS.values())
     keys |= set(Environment.here().to_dict()) | {"prior", "recognizer", "detector", "tta", "min_score"}
     assert not {key for key in keys if f"`{key}`" not in text}
+
+
+@pytest.mark.usefixtures("stubs")
+def test_the_set_is_the_folders_name_when_given_as_dot_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "set"
+    (folder / "sub").mkdir(parents=True)
+    _crop_folder(folder)
+    monkeypatch.chdir(folder / "sub")
+    for given in ("..", "../", "../sub/.."):
+        result = CliRunner().invoke(app, ["eval", given, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["set"] == "set", given

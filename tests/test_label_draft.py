@@ -149,3 +149,23 @@ def test_a_draft_is_whole_when_the_output_is_cut_short(tmp_path: Path, demo: Pat
     reading.stdout.close()  # as `| head -1` does: the rest is still read for the draft
     assert reading.wait(timeout=60) == 0, reading.stderr.read()
     assert [label.file for label in read_labels(photos, "photos")] == ["a.jpg"] * 2 + ["cam 1/scene.jpg"] * 2
+
+
+def test_a_file_that_failed_before_the_output_was_cut_still_makes_the_exit_status_1(tmp_path: Path, demo: Path) -> None:
+    import subprocess
+    import sys
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "0-corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a whole JPEG")  # read first, its error on stderr
+    for i in range(6):  # enough plate lines that writing goes on after the reader has gone
+        shutil.copy(demo, photos / f"car{i}.jpg")
+    reading = subprocess.Popen([sys.executable, "-m", "platelab", "read", str(photos), "--labels-out", str(photos)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reading.stdout is not None and reading.stderr is not None
+    reading.stdout.readline()
+    reading.stdout.close()
+    errors = reading.stderr.read().decode()
+    assert reading.wait(timeout=60) == 1, errors
+    assert "0-corrupt.jpg" in errors and "1 file(s) could not be read" in errors
+    assert len(read_labels(photos, "photos")) == 12

@@ -192,3 +192,50 @@ def test_a_stream_from_a_file_still_gives_every_frame_and_its_end(tmp_path: Path
     path = _write(tmp_path / "clip.avi", "MJPG", _noise(7))
     frames = list(stream_frames(str(path), every=2))
     assert [(f.index, f.seconds) for f in frames] == [(k, pytest.approx(k / FPS)) for k in (0, 2, 4, 6)]
+
+
+class _V4l2Camera:
+    """A webcam as OpenCV's V4L2 backend reports it: 30 fps, and each frame's CAP_PROP_POS_MSEC the time stamp its
+    driver gave the buffer, on the kernel's monotonic clock (time since the machine booted: a day here)."""
+
+    def __init__(self, *_: object) -> None:
+        self.grabbed = -1
+
+    def isOpened(self) -> bool:  # OpenCV's name
+        return True
+
+    def grab(self) -> bool:
+        self.grabbed += 1
+        return self.grabbed < 4
+
+    def retrieve(self) -> tuple[bool, np.ndarray]:
+        return True, np.zeros((24, 32, 3), np.uint8)
+
+    def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_POS_MSEC:
+            return 0.0 if self.grabbed < 0 else 86_400_000.0 + 1000 / 30 * self.grabbed
+        return 30.0 if prop == cv2.CAP_PROP_FPS else -1.0
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_cameras_seconds_count_from_its_first_frame_not_from_its_drivers_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cv2, "VideoCapture", _V4l2Camera)
+    frames = list(stream_frames("0"))
+    assert [f.seconds for f in frames] == pytest.approx([0, 1 / 30, 2 / 30, 3 / 30])
+
+
+def test_a_video_that_cannot_be_read_is_not_said_to_have_failed_its_drawing(tmp_path: Path) -> None:
+    from platelab.api import read_photo_file
+
+    class Unreadable:
+        def read_video(self, *args: object) -> list[object]:
+            raise PermissionError(13, "Permission denied")
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 64)
+    result = read_photo_file(Unreadable(), video, "clip.mp4", draw=None, every=1)  # type: ignore[arg-type]
+    assert result.error is not None and "Permission denied" in result.error and "drawing" not in result.error

@@ -6,6 +6,7 @@ A labelled file that does not decode is scored as read as nothing and listed; th
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -82,7 +83,8 @@ class Evaluation:
         photos = {} if self.ms_per_photo is None else {"ms_per_photo": self.ms_per_photo}
         return {
             "kind": self.kind,
-            "set": self.folder.absolute().name,
+            # ".." taken away by name, as the shell's cd does: `eval ..` names the folder, not ".."
+            "set": Path(os.path.normpath(self.folder.absolute())).name,
             "folder": str(self.folder),
             **self.scores.to_dict(),
             **photos,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,7 +71,8 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
 
 def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> Iterator[VideoFrame]:
     """Every `every`-th frame of a camera (its index: "0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://,
-    http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does.
+    http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does. Seconds count
+    from the first frame: a camera's time stamps are its driver's clock (V4L2's: time since the machine booted).
 
     OpenCV is called from a thread of the stream's own, so that Ctrl-C (KeyboardInterrupt) is raised here at once:
     FFmpeg waits up to 30 s for a server that does not answer or a camera that stalls, and Python cannot run its
@@ -87,8 +88,11 @@ def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> 
 
     try:
         capture = worker.call(open_source)
-        yield from _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels,
-                           worker.call)
+        start: float | None = None
+        for frame in _frames(capture, source, "cannot open it as a camera or a stream", every, max_pixels,
+                             worker.call):
+            start = frame.seconds if start is None else start
+            yield replace(frame, seconds=frame.seconds - start)
     finally:
         # released by the stream's thread once a call it is still in returns (interrupted), never under it
         def release() -> None:
