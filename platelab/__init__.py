@@ -3,6 +3,9 @@
     import platelab
     platelab.Reader().read("car.jpg")            # find and read plates in a photo
     platelab.Recognizer().read(["plate.png"])    # read cropped plates
+    platelab.Reader().read_video("clip.mp4")     # plates followed through a video, each read once
+    platelab.WatchList(["ABC123"])               # wanted plates, matched against a plate's candidates
+    platelab.evaluate("labelled/").to_dict()     # accuracy on a folder with labels.tsv
     platelab.render_plate(style, rng)            # the plate engine
 """
 
