@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -139,8 +139,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                min_confidence: float | None = None, draw: Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
                min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False,
-               candidates: int | None = None, watch: WatchList | None = None, workers: int = 1
-               ) -> Iterator[ImageResult]:
+               candidates: int | None = None, watch: WatchList | None = None, workers: int = 1,
+               save_plates: Path | None = None) -> Iterator[ImageResult]:
     """One ImageResult per image or video file found in paths, in order; unreadable files give a result with an
     error. A video's plates are those followed through its frames (Reader.read_video).
 
@@ -158,21 +158,37 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     workers: photos and videos read by this many processes at once, one onnxruntime thread each (on 2 cores, 2
     read about twice as many photos a second as 1); results keep the files' order. Not for crops (read in batches).
     The workers are started afresh (spawn), so a script calling this must do so under `if __name__ == "__main__":`.
+    save_plates: a folder that receives each plate reported in a photo as the crop it was read from (plate_crop),
+    as NAME.plate<N>.png (NAME: the photo's name without its suffix, under its subfolders; N: the plate's place in
+    its result, from 1), and a labels.tsv of crops ('file state plate', state DRAFT_STATE) of the texts read, written
+    once the last result is taken, which `platelab eval` and `finetune --data` read as it is. For photos only (an
+    OutputError for crops or a video); a labels.tsv there that was edited since platelab wrote it is refused.
     """
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")
     from tqdm import tqdm
 
-    files = input_files(paths, draw)
-    if draw is not None:
-        from platelab.io.outputs import DRAWINGS, claim_folder
+    from platelab.io.outputs import DRAWINGS, PLATE_CROPS, claim_folder
 
-        inputs = frozenset(path.resolve() for path, _ in files)
-        _check_drawings_apart(files, draw, inputs)
+    files = input_files(paths, draw, save_plates)
+    inputs = frozenset(path.resolve() for path, _ in files) if draw is not None else frozenset()
+    if draw is not None:
+        _check_apart(files, lambda path, name: _drawn_path(draw, name, path, _drawing_suffix(path), inputs,
+                                                           make=False), "be drawn as {}; draw them separately")
+    if save_plates is not None:
+        _check_plates_savable(files, crops, save_plates)
+        if draw is not None and draw.resolve() == save_plates.resolve():
+            raise OutputError(f"{draw}: the drawings and the plate crops need folders of their own")
+    if draw is not None:
         claim_folder(draw, DRAWINGS)
-    else:
-        inputs = frozenset()
+    if save_plates is not None:
+        from platelab.io.labels import LABELS_FILE
+        from platelab.io.outputs import prepare_draft_file
+
+        claim_folder(save_plates, PLATE_CROPS)
+        # the texts a user corrected there are theirs: a rerun may not take them back to what was read
+        prepare_draft_file(save_plates / LABELS_FILE, (".tsv",), "labels draft")
     if crops:
         results = _read_crop_files(files, Recognizer(model, prior, tta=tta, candidates=candidates),
                                    min_confidence or 0.0)
@@ -182,23 +198,41 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         if workers > 1:
             from platelab.parallel import read_in_workers
 
-            results = read_in_workers(files, options, draw, every, workers, inputs)
+            results = read_in_workers(files, options, draw, every, workers, inputs, save_plates=save_plates)
         else:
             reader = options.build()
-            results = (read_photo_file(reader, path, name, draw, every, progress, inputs) for path, name in files)
+            results = (read_photo_file(reader, path, name, draw, every, progress, inputs, save_plates)
+                       for path, name in files)
+    read: list[ImageResult] = []
     with tqdm(total=len(files), desc="reading", unit="file", disable=not progress) as bar:
         for result in results:
             bar.update()
+            if save_plates is not None:
+                read.append(result)
             yield result if watch is None else watch.marked_result(result)
+    if save_plates is not None:
+        _write_plate_labels(save_plates, read)
 
 
-def input_files(paths: Sequence[str | Path], draw: Path | None = None) -> list[tuple[Path, str]]:
+def input_files(paths: Sequence[str | Path], draw: Path | None = None, save_plates: Path | None = None
+                ) -> list[tuple[Path, str]]:
     """The files read_paths reads from paths, as (path, name) in its order (its results are theirs, one each)."""
     files = list_images(paths)
-    if draw is None:
-        return files
-    # the drawings of an earlier run, named by a shell glob or the folder itself, are no input
-    return [(path, name) for path, name in files if not path.resolve().is_relative_to(draw.resolve())]
+    outputs = [folder.resolve() for folder in (draw, save_plates) if folder is not None]
+    # the drawings and crops of an earlier run, named by a shell glob or the folder itself, are no input
+    return [(path, name) for path, name in files if not any(path.resolve().is_relative_to(o) for o in outputs)]
+
+
+def plate_crop(image: ImageInput, plate: PlateResult) -> np.ndarray:
+    """The plate as the photo reader read it: its quad cut from the photo (or video frame) it was found in, at full
+    resolution, straightened, with the margin the recognizer learnt with; Recognizer().read of it reads what the
+    reader read (without --tta or a prior that Recognizer lacks). The recognizer shrinks it to its input size only
+    as it reads, so the crop keeps the plate's own pixels (small plates brought up to MIN_CROP_HEIGHT, huge ones
+    down to MAX_CROP_SIDE: platelab.predict.reader)."""
+    from platelab.predict.reader import rectify
+
+    # float32, as the reader held the quad: its sides, and so the crop's size, come out the same to the pixel
+    return rectify(_decoded(image), np.array(plate.quad, np.float32))
 
 
 def read_stream(source: str, prior: str | None = None, model: str | Path | None = None,
@@ -281,9 +315,9 @@ def _crop_or_error(path: Path, name: str) -> np.ndarray | str:
 
 
 def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, every: int, progress: bool = False,
-                    inputs: frozenset[Path] = frozenset()) -> ImageResult:
+                    inputs: frozenset[Path] = frozenset(), save_plates: Path | None = None) -> ImageResult:
     """One photo or video file's plates (see read_paths), or why it could not be read; inputs: every file being
-    read (resolved), which a drawing must not replace."""
+    read (resolved), which a drawing must not replace; save_plates: the folder for its plates' crops (photos)."""
     # a drawing that cannot be written (a name too long once .jpg is added, a full disk) fails its own file, not
     # the batch
     if is_video(path):
@@ -307,21 +341,92 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
             atomic_write_image(_drawn_path(draw, name, path, ".jpg", inputs), draw_plates(image, plates))
         except OSError as exc:
             return ImageResult(name, error=_not_drawn(name, exc))
+    if save_plates is not None:
+        from platelab.io.atomic import atomic_write_image
+
+        # as a drawing: a crop that cannot be written fails its own file, and the file gets no labels row
+        try:
+            for number, plate in enumerate(plates, 1):
+                atomic_write_image(_plate_path(save_plates, name, number), plate_crop(image, plate))
+            _remove_stale_crops(save_plates, name, len(plates))
+        except OSError as exc:
+            return ImageResult(name, error=_not_drawn(name, exc, "plate crops"))
     return ImageResult(name, plates=plates)
 
 
-def _not_drawn(name: str, exc: OSError) -> str:
-    return str(ImageDecodeError(name, f"its drawing could not be written ({exc.strerror or exc})"))
+def _not_drawn(name: str, exc: OSError, what: str = "drawing") -> str:
+    return str(ImageDecodeError(name, f"its {what} could not be written ({exc.strerror or exc})"))
 
 
-def _check_drawings_apart(files: list[tuple[Path, str]], draw: Path, inputs: frozenset[Path]) -> None:
-    """Two files listed under one name (car.jpg in two folders given) would share a drawing: refused first."""
+def _check_apart(files: list[tuple[Path, str]], target: Callable[[Path, str], Path], clash: str) -> list[Path]:
+    """Two files listed under one name (car.jpg in two folders given) would share an output: refused first, clash
+    saying how ("be drawn as {}; ..." with the shared path). Each file's output path, in order."""
     seen: dict[Path, str] = {}
     for path, name in files:
-        target = _drawn_path(draw, name, path, ".mp4" if is_video(path) else ".jpg", inputs, make=False)
-        if target in seen:
-            raise OutputError(f"{seen[target]} and {path} would both be drawn as {target}; draw them separately")
-        seen[target] = str(path)
+        output = target(path, name)
+        if output in seen:
+            raise OutputError(f"{seen[output]} and {path} would both {clash.format(output)}")
+        seen[output] = str(path)
+    return list(seen)
+
+
+def _drawing_suffix(path: Path) -> str:
+    return ".mp4" if is_video(path) else ".jpg"
+
+
+def _check_plates_savable(files: list[tuple[Path, str]], crops: bool, folder: Path) -> None:
+    """What read_paths' save_plates refuses before anything is read or written: crops, videos, two photos whose
+    crops would share names (car.jpg and car.png), and a name a labels row cannot hold."""
+    from platelab.io.labels import names_in
+
+    if crops:
+        raise OutputError("plate crops are saved from photos; cropped plates are crops already")
+    video = next((name for path, name in files if is_video(path)), None)
+    if video is not None:
+        raise OutputError(f"{video}: a video; plate crops are saved from photos, and a video's plates are read across "
+                          "frames (leave the videos out)")
+    # distinct names stay distinct as NAME.plate1.png, and so as NAME.plate<N>.png for every N: only the digits
+    # after the last ".plate" differ
+    first = _check_apart(files, lambda _, name: _plate_path(folder, name, 1, make=False),
+                         "have their plates saved as {}; save them separately")
+    names_in(folder, first)
+
+
+def _plate_path(folder: Path, name: str, number: int, make: bool = True) -> Path:
+    """Where the crop of the number-th plate of the file listed as name goes (its folders made unless make is
+    False): name under folder, as a drawing's, its suffix replaced by .plate<number>.png."""
+    target = _under(folder, name)
+    target = target.with_name(f"{PurePath(target.name).stem}.plate{number}.png")
+    if make:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _remove_stale_crops(folder: Path, name: str, kept: int) -> None:
+    """A photo read again with fewer plates (another --min-confidence, another model): its earlier crops past the
+    last one saved now are platelab's own, and would pass for this run's."""
+    number = kept + 1
+    while (stale := _plate_path(folder, name, number, make=False)).is_file():
+        stale.unlink()
+        number += 1
+
+
+def _write_plate_labels(folder: Path, results: list[ImageResult]) -> None:
+    """folder's labels.tsv: a crop row for each plate saved, its text as read (a draft the user corrects)."""
+    from platelab.io.labels import LABELS_FILE, names_in, write_label_draft
+
+    saved = [(_plate_path(folder, result.file, number, make=False), plate) for result in results
+             if result.error is None for number, plate in enumerate(result.plates, 1)]
+    names = names_in(folder, [path for path, _ in saved])
+    write_label_draft(folder / LABELS_FILE, ((name, ImageResult(name, plates=(plate,)))
+                                            for name, (_, plate) in zip(names, saved)), "crops")
+
+
+def _under(folder: Path, name: str) -> Path:
+    """name under folder, never outside it: a file given as /abs/car.jpg or ../car.jpg would otherwise have its
+    output written over it."""
+    listed = PurePath(name)
+    return folder.joinpath(*[part for part in listed.parts if part not in (listed.anchor, "..")])
 
 
 def _drawn_path(draw: Path, name: str, source: Path, suffix: str, inputs: frozenset[Path], make: bool = True
@@ -331,7 +436,7 @@ def _drawn_path(draw: Path, name: str, source: Path, suffix: str, inputs: frozen
     without the drawing's suffix gains it (car.png -> car.png.jpg), so that car.png and car.jpg do not share a
     drawing; and never onto a file being read (NAME.drawn.jpg then)."""
     listed = PurePath(name)
-    target = draw.joinpath(*[part for part in listed.parts if part not in (listed.anchor, "..")])
+    target = _under(draw, name)
     if target.suffix.lower() != suffix:
         target = target.with_name(target.name + suffix)
     if target.resolve() in inputs | {source.resolve()}:

@@ -537,6 +537,12 @@ def read(
         "them; photos 'file x y w h plate', --crops 'file state plate' with state xx. A folder gets labels.tsv. It "
         "replaces only a draft platelab wrote that no one has edited since (.NAME.platelab-draft beside it holds its "
         "digest); any other file there is refused")] = None,
+    save_plates: Annotated[Path | None, typer.Option(
+        "--save-plates", help="folder for each plate printed as the crop it was read from (PNG, at the photo's "
+        "resolution): NAME.plate<N>.png for a photo NAME.jpg, its subfolders kept, N its place in the photo's "
+        "plates; and labels.tsv of them as read ('file state plate', state xx), for `platelab eval` or `finetune "
+        "--data` once corrected. Photos only. The folder must be new, empty or platelab's own (--draw's rules); "
+        "its labels.tsv is replaced only if no one has edited it")] = None,
 ) -> None:
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
@@ -552,6 +558,8 @@ def read(
 
     if crops and draw is not None:
         _fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
+    if crops and save_plates is not None:
+        _fail("--save-plates saves the plates found in photos; cropped plates (--crops) are crops already")
     photo_only = {"--detector": detector is not None, "--min-score": min_score != MIN_SCORE, "--no-refine": not refine,
                   "--every": every != 1, "--min-chars": min_chars != MIN_CHARACTERS}
     if crops and any(photo_only.values()):
@@ -564,6 +572,8 @@ def read(
         _fail("--reconnect is for --stream")
     if labels_out is not None and stream is not None:
         _fail("--labels-out drafts labels of photo files; a stream's frames are not files a row can name")
+    if save_plates is not None and stream is not None:
+        _fail("--save-plates saves the plates of photo files; a stream's plates are read across frames")
     if crops and workers > 1:
         _fail("--workers is for photos and videos; cropped plates (--crops) are read in batches already")
     watch_list = None
@@ -582,7 +592,7 @@ def read(
     draft: tuple[Path, list[str]] | None = None
     if labels_out is not None:
         with _usage_errors():
-            draft = _draft_names(labels_out, paths or [], draw)
+            draft = _draft_names(labels_out, paths or [], draw, save_plates)
     if stream is not None:
         results = read_stream(stream, prior=prior, model=model, detector=detector, min_confidence=min_confidence,
                               min_score=min_score, refine=refine, min_chars=min_chars, tta=tta, every=every,
@@ -592,41 +602,48 @@ def read(
                              min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
                              min_chars=min_chars, tta=tta, every=every,
                              progress=_bar_wanted(prints_as_it_goes=True), candidates=candidates, watch=watch_list,
-                             workers=workers)
+                             workers=workers, save_plates=save_plates)
     drafted: list[ImageResult] = []
-    if draft is not None:
+    if draft is not None or save_plates is not None:
         results = _kept(results, drafted)
     try:
         failed = _print_results(results, json_lines, show_candidates=candidates is not None)
     except BrokenPipeError:  # `platelab read ... | head`: the reader of our output has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        if draft is None:
+        if draft is None and save_plates is None:
             return
-        # the draft needs every file read: the rest are read with their lines going nowhere, and every file's
-        # error counts, those before the break too
+        # the draft and the crops' labels need every file read: the rest are read with their lines going nowhere,
+        # and every file's error counts, those before the break too
         _print_results(results, json_lines, show_candidates=candidates is not None)
         failed = sum(result.error is not None for result in drafted)
     if draft is not None:
         _write_draft(*draft, drafted, crops)
+    if save_plates is not None:
+        saved = sum(len(result.plates) for result in drafted if result.error is None)
+        typer.echo(f"wrote {saved} plate crop(s) to {save_plates} and their texts as read to "
+                   f"{save_plates / 'labels.tsv'}; correct the texts that are wrong", err=True)
     if failed:
         typer.secho(f"{failed} file(s) could not be read", err=True)
         raise typer.Exit(1)
 
 
-def _draft_names(labels_out: Path, paths: list[str], draw: Path | None) -> tuple[Path, list[str]]:
+def _draft_names(labels_out: Path, paths: list[str], draw: Path | None, save_plates: Path | None
+                 ) -> tuple[Path, list[str]]:
     """The labels draft's file and each file's name in it, in the order read, checked before anything is read: no
     video (its frames are not files), every file under the draft's folder, no file of the user's replaced."""
     from platelab.api import input_files
-    from platelab.io.labels import labels_path, names_in
+    from platelab.io.labels import LABELS_FILE, labels_path, names_in
     from platelab.io.outputs import OutputError, prepare_draft_file
     from platelab.io.video import is_video
 
     target = labels_path(labels_out)
-    files = input_files(paths, draw)
+    files = input_files(paths, draw, save_plates)
     video = next((name for path, name in files if is_video(path)), None)
     if video is not None:
         raise OutputError(f"{video}: a video; --labels-out drafts labels of photos, and a video's frames are not "
                           "files a row can name (leave the videos out)")
+    if save_plates is not None and target.resolve() == (save_plates / LABELS_FILE).resolve():
+        raise OutputError(f"{target}: --save-plates writes the crops' labels there; give --labels-out another file")
     names = names_in(target.parent, [path for path, _ in files])
     prepare_draft_file(target, (".tsv",), "labels draft")
     return target, names

@@ -16,27 +16,30 @@ from pathlib import Path
 from platelab.api import PhotoReaderOptions, Reader, read_photo_file
 from platelab.io.results import ImageResult
 
-# each worker process's own reader, built once, and the files being read (which no drawing may replace)
+# each worker process's own reader, built once, the files being read (which no drawing may replace) and the
+# folder for the plates' crops
 _reader: Reader | None = None
 _inputs: frozenset[Path] = frozenset()
+_save_plates: Path | None = None
 
 
-def _start(options: PhotoReaderOptions, inputs: frozenset[Path]) -> None:
-    global _reader, _inputs
-    _reader, _inputs = options.build(threads=1), inputs
+def _start(options: PhotoReaderOptions, inputs: frozenset[Path], save_plates: Path | None = None) -> None:
+    global _reader, _inputs, _save_plates
+    _reader, _inputs, _save_plates = options.build(threads=1), inputs, save_plates
 
 
 def _read(task: tuple[Path, str, Path | None, int]) -> ImageResult:
     if _reader is None:
         raise RuntimeError("a worker read a file before its reader was built")
     path, name, draw, every = task
-    return read_photo_file(_reader, path, name, draw, every, inputs=_inputs)
+    return read_photo_file(_reader, path, name, draw, every, inputs=_inputs, save_plates=_save_plates)
 
 
-def _pool(workers: int, options: PhotoReaderOptions, inputs: frozenset[Path]) -> ProcessPoolExecutor:
+def _pool(workers: int, options: PhotoReaderOptions, inputs: frozenset[Path], save_plates: Path | None = None
+          ) -> ProcessPoolExecutor:
     # spawn: a forked child would inherit the parent's threads (progress bars, onnxruntime's) mid-flight
     return ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_start,
-                               initargs=(options, inputs))
+                               initargs=(options, inputs, save_plates))
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:
@@ -49,10 +52,11 @@ def _stop(executor: ProcessPoolExecutor) -> None:
 
 def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, draw: Path | None, every: int,
                     workers: int, inputs: frozenset[Path] = frozenset(),
-                    read: Callable[[tuple[Path, str, Path | None, int]], ImageResult] = _read
-                    ) -> Iterator[ImageResult]:
+                    read: Callable[[tuple[Path, str, Path | None, int]], ImageResult] = _read,
+                    save_plates: Path | None = None) -> Iterator[ImageResult]:
     """read_photo_file for each (path, name) in files, by `workers` processes, in the files' order (inputs: the
-    files no drawing may replace; read: what a worker does with one file, which tests replace). A model or prior
+    files no drawing may replace; read: what a worker does with one file, which tests replace; save_plates: the
+    folder for the plates' crops). A model or prior
     that cannot be used raises here, as with one process, not as a broken pool. When a process dies (killed for
     memory by one huge file), the files that were in its pool's hands are read again one at a time, so the file it
     died on is the only one that fails, with its error, and the rest go back to all the workers."""
@@ -63,7 +67,7 @@ def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, 
         while pending:
             batch = pending[:alone] if alone else pending
             size = 1 if alone else min(workers, len(batch))
-            executor = _pool(size, options, inputs)
+            executor = _pool(size, options, inputs, save_plates)
             futures: list[Future[ImageResult]] = []
             done = 0
             try:

@@ -8,6 +8,7 @@ message contains the given reason. Other test modules reuse both tables for the 
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -141,3 +142,19 @@ def assert_resume_is_exact(train, make_config, tmp_path: Path, monkeypatch: pyte
               for run in (tmp_path / "a", tmp_path / "b")]
     assert logged[0] == logged[1]
     return tmp_path / "b"
+
+
+@pytest.fixture(scope="module")
+def demo_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled demo scene (two plates), its truth in labels.tsv beside it."""
+    from platelab.synth.demo import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("demo"))
+
+
+def demo_photos(root: Path, scene: Path) -> Path:
+    """root/photos: the demo scene in a nested folder and a blank image in which nothing can be found."""
+    (root / "photos" / "cam 1").mkdir(parents=True)
+    shutil.copy(scene, root / "photos" / "cam 1" / "scene.jpg")
+    cv2.imwrite(str(root / "photos" / "blank.png"), np.full((240, 320, 3), 128, np.uint8))
+    return root / "photos"

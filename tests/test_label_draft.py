@@ -7,8 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -16,22 +14,7 @@ from platelab.cli import app
 from platelab.eval.metrics import IOU_MIN, overlaps
 from platelab.io.labels import DRAFT_STATE, CropLabel, PhotoLabel, names_in, read_labels, write_photo_labels
 from platelab.io.outputs import OutputError, prepare_draft_file
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled demo scene, its truth in labels.tsv beside it."""
-    from platelab.synth.demo import write_demo
-
-    return write_demo(tmp_path_factory.mktemp("demo"))
-
-
-def _photos(root: Path, demo: Path) -> Path:
-    """root/photos: the demo scene in a nested folder and a blank image in which nothing can be found."""
-    (root / "photos" / "cam 1").mkdir(parents=True)
-    shutil.copy(demo, root / "photos" / "cam 1" / "scene.jpg")
-    cv2.imwrite(str(root / "photos" / "blank.png"), np.full((240, 320, 3), 128, np.uint8))
-    return root / "photos"
+from tests.conftest import demo_photos
 
 
 def _invoke(args: list[str]) -> Result:
@@ -47,8 +30,10 @@ def _refused(args: list[str], message: str) -> None:
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
-def test_the_draft_of_the_demo_scene_is_what_was_read_and_eval_scores_it_all_read(tmp_path: Path, demo: Path) -> None:
-    photos = _photos(tmp_path, demo)
+def test_the_draft_of_the_demo_scene_is_what_was_read_and_eval_scores_it_all_read(
+    tmp_path: Path, demo_scene: Path
+) -> None:
+    photos = demo_photos(tmp_path, demo_scene)
     plain = _invoke(["read", str(photos), "--json"])
     drafting = _invoke(["read", str(photos), "--json", "--labels-out", str(photos)])
 
@@ -58,7 +43,7 @@ def test_the_draft_of_the_demo_scene_is_what_was_read_and_eval_scores_it_all_rea
     read = {json.loads(line)["file"]: json.loads(line)["plates"] for line in plain.stdout.splitlines()}
     reported = read["cam 1/scene.jpg"]
     assert draft == [PhotoLabel("cam 1/scene.jpg", p["text"], tuple(p["box"])) for p in reported]
-    truth = read_labels(demo.parent, "photos")
+    truth = read_labels(demo_scene.parent, "photos")
     for label in truth:  # and each plate of the truth is in it, as the reader's tolerance finds a plate
         assert [d.plate for d in draft if overlaps(d.box, label.box, IOU_MIN)] == [label.plate]
 
@@ -76,27 +61,27 @@ def test_names_are_relative_to_the_labels_files_folder(tmp_path: Path) -> None:
         names_in(tmp_path, [tmp_path / "a\tb.jpg"])
 
 
-def test_a_draft_beside_the_photos_folder_names_them_under_it(tmp_path: Path, demo: Path) -> None:
-    photos = _photos(tmp_path, demo)
+def test_a_draft_beside_the_photos_folder_names_them_under_it(tmp_path: Path, demo_scene: Path) -> None:
+    photos = demo_photos(tmp_path, demo_scene)
     draft = tmp_path / "draft.tsv"
     _invoke(["read", str(photos), "--labels-out", str(draft)])
     assert {label.file for label in read_labels(draft, "photos")} == {"photos/cam 1/scene.jpg"}
 
 
 def test_a_file_outside_the_labels_folder_a_video_or_a_stream_is_refused_before_reading(
-    tmp_path: Path, demo: Path
+    tmp_path: Path, demo_scene: Path
 ) -> None:
-    photos = _photos(tmp_path, demo)
-    _refused(["read", str(photos), str(demo), "--labels-out", str(photos)],
-             f"{demo}: not under {photos}, the labels file's folder")
+    photos = demo_photos(tmp_path, demo_scene)
+    _refused(["read", str(photos), str(demo_scene), "--labels-out", str(photos)],
+             f"{demo_scene}: not under {photos}, the labels file's folder")
     (photos / "clip.mp4").write_bytes(b"not even a video: refused by its name, before anything is read")
     _refused(["read", str(photos), "--labels-out", str(photos)], "clip.mp4: a video; --labels-out drafts labels")
     _refused(["read", "--stream", "0", "--labels-out", str(photos)], "a stream's frames are not files")
     assert not (photos / "labels.tsv").exists()
 
 
-def test_a_file_of_the_users_is_never_replaced_and_an_unedited_draft_is(tmp_path: Path, demo: Path) -> None:
-    photos = _photos(tmp_path, demo)
+def test_a_file_of_the_users_is_never_replaced_and_an_unedited_draft_is(tmp_path: Path, demo_scene: Path) -> None:
+    photos = demo_photos(tmp_path, demo_scene)
     mine = photos / "labels.tsv"
     write_photo_labels(mine, [PhotoLabel("cam 1/scene.jpg", "ABC123", (10, 10, 90, 45))])
     before = mine.read_bytes()
@@ -126,9 +111,9 @@ def test_the_crops_draft_has_a_placeholder_state_and_reads_back(tmp_path: Path) 
     assert json.loads(_invoke(["eval", str(crops), "--json"]).stdout)["exact"] == 1.0
 
 
-def test_read_by_workers_the_rows_keep_the_files_order(tmp_path: Path, demo: Path) -> None:
-    photos = _photos(tmp_path, demo)
-    shutil.copy(demo, photos / "a.jpg")
+def test_read_by_workers_the_rows_keep_the_files_order(tmp_path: Path, demo_scene: Path) -> None:
+    photos = demo_photos(tmp_path, demo_scene)
+    shutil.copy(demo_scene, photos / "a.jpg")
     _invoke(["read", str(photos), "--labels-out", str(tmp_path / "one.tsv")])
     _invoke(["read", str(photos), "--labels-out", str(tmp_path / "two.tsv"), "--workers", "2"])
     drafted = read_labels(tmp_path / "two.tsv", "photos")
@@ -136,12 +121,12 @@ def test_read_by_workers_the_rows_keep_the_files_order(tmp_path: Path, demo: Pat
     assert drafted == read_labels(tmp_path / "one.tsv", "photos")
 
 
-def test_a_draft_is_whole_when_the_output_is_cut_short(tmp_path: Path, demo: Path) -> None:
+def test_a_draft_is_whole_when_the_output_is_cut_short(tmp_path: Path, demo_scene: Path) -> None:
     import subprocess
     import sys
 
-    photos = _photos(tmp_path, demo)
-    shutil.copy(demo, photos / "a.jpg")
+    photos = demo_photos(tmp_path, demo_scene)
+    shutil.copy(demo_scene, photos / "a.jpg")
     reading = subprocess.Popen([sys.executable, "-m", "platelab", "read", str(photos), "--labels-out", str(photos)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert reading.stdout is not None and reading.stderr is not None
@@ -151,7 +136,9 @@ def test_a_draft_is_whole_when_the_output_is_cut_short(tmp_path: Path, demo: Pat
     assert [label.file for label in read_labels(photos, "photos")] == ["a.jpg"] * 2 + ["cam 1/scene.jpg"] * 2
 
 
-def test_a_file_that_failed_before_the_output_was_cut_still_makes_the_exit_status_1(tmp_path: Path, demo: Path) -> None:
+def test_a_file_that_failed_before_the_output_was_cut_still_makes_the_exit_status_1(
+    tmp_path: Path, demo_scene: Path
+) -> None:
     import subprocess
     import sys
 
@@ -159,7 +146,7 @@ def test_a_file_that_failed_before_the_output_was_cut_still_makes_the_exit_statu
     photos.mkdir()
     (photos / "0-corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a whole JPEG")  # read first, its error on stderr
     for i in range(6):  # enough plate lines that writing goes on after the reader has gone
-        shutil.copy(demo, photos / f"car{i}.jpg")
+        shutil.copy(demo_scene, photos / f"car{i}.jpg")
     reading = subprocess.Popen([sys.executable, "-m", "platelab", "read", str(photos), "--labels-out", str(photos)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert reading.stdout is not None and reading.stderr is not None

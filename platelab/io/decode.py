@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from platelab.io.outputs import holds_drawings, is_preview
+from platelab.io.outputs import holds_read_outputs, is_preview
 
 MAX_PIXELS: int = 50_000_000
 MIN_SIDE = 2
@@ -287,14 +287,14 @@ def _with_slashes(match: str) -> str:
 
 def _folder_images(folder: Path, prefix: str = "") -> list[tuple[Path, str]]:
     """Image files under folder, named prefix + their path relative to folder, sorted by name; hidden folders and
-    folders of platelab's drawings (platelab.io.outputs.holds_drawings) inside it are not inputs."""
+    folders of platelab's drawings and plate crops (platelab.io.outputs.holds_read_outputs) inside it are not inputs."""
     images = []
     real_root = folder.resolve()
     visited = {real_root}
     # linked folders that lead out of the folder are followed, as a ** glob follows them (each real folder once, so
     # a loop ends); one that leads back inside is not: its files are listed under their own names
     for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not holds_drawings(Path(root, d))]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not holds_read_outputs(Path(root, d))]
         dirs[:] = [d for d in sorted(dirs) if _outside_link_or_folder(Path(root, d), real_root)
                    and _first_visit(Path(root, d), visited)]
         for file in files:

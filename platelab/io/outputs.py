@@ -22,6 +22,7 @@ from platelab.io.atomic import atomic_write_text
 OWNED_MARKER = ".platelab-output"
 DRAFT_MARK = ".platelab-draft"  # .NAME.platelab-draft beside a draft platelab wrote: the digest of what it wrote
 DRAWINGS = "drawings"  # what a folder of `read --draw` copies holds: never read back as input
+PLATE_CROPS = "plate crops"  # what a folder of `read --save-plates` holds: never read back as photos
 SYNTHETIC_SET = "synthetic set"  # what a folder of `platelab synth` (or the demo) holds
 PREVIEW_NAME = "preview.png"  # a synthetic set's montage: a picture of the set, not one of its images
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg")  # what cv2.imwrite is asked to write
@@ -56,9 +57,9 @@ def _marked_for(marker: Path) -> str:
         return ""
 
 
-def holds_drawings(folder: Path) -> bool:
-    """Whether folder is one platelab filled with drawings (read --draw), which are no input."""
-    return _marked_for(folder / OWNED_MARKER) == DRAWINGS
+def holds_read_outputs(folder: Path) -> bool:
+    """Whether folder is one platelab filled with what it read (read --draw, --save-plates), which is no input."""
+    return _marked_for(folder / OWNED_MARKER) in (DRAWINGS, PLATE_CROPS)
 
 
 def is_preview(path: Path) -> bool:
