@@ -141,7 +141,9 @@ def test_crops_that_cannot_be_written_fail_their_own_photo_and_the_batch_goes_on
     assert [label.file for label in read_labels(plates)] == ["gate.plate1.png", "gate.plate2.png"]
 
 
-def test_a_photo_read_again_with_fewer_plates_keeps_no_crop_of_the_earlier_run(tmp_path: Path, demo_scene: Path) -> None:
+def test_a_photo_read_again_with_fewer_plates_keeps_no_crop_of_the_earlier_run(
+    tmp_path: Path, demo_scene: Path
+) -> None:
     photos, crops = tmp_path / "photos", tmp_path / "crops"
     photos.mkdir()
     shutil.copy(demo_scene, photos / "gate.jpg")  # two plates, read 0.76 and 0.60 sure
