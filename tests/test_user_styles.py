@@ -69,10 +69,14 @@ def test_a_bad_user_style_fails_in_one_line_naming_its_file_and_field(tmp_path: 
     # a region names a format prior, chosen in lower case: one written otherwise could never be chosen
     upper = _style(tmp_path / "upper", region="AR")
     assert "field region" in _one_line_error(["synth", "styles", "--styles", str(upper)])
-    # checked as the file loads, not at the first plate drawn in that font, part-way through a run
+    # checked before anything is drawn, not at the first plate drawn in that font, part-way through a run; listed,
+    # it is marked as a bundled style missing a font is
     no_font = _style(tmp_path / "no-font", fonts="[{file: NoSuchFace.ttf}]")
     message = _one_line_error(["synth", "crops", "--out", str(tmp_path / "out"), "--styles", str(no_font)])
     assert f"{no_font}: field fonts.0.file: font 'NoSuchFace.ttf' is not installed" in message
+    assert not (tmp_path / "out").exists()
+    listed = CliRunner().invoke(app, ["synth", "styles", "--styles", str(no_font)])
+    assert listed.exit_code == 0 and "[cannot be drawn here: NoSuchFace.ttf not installed]" in listed.output
     missing = tmp_path / "nowhere.yaml"
     assert f"{missing}: cannot read" in _one_line_error(["synth", "styles", "--styles", str(missing)])
     (tmp_path / "empty").mkdir()

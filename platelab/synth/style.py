@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     TypeAdapter,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -255,6 +256,9 @@ class Specialty(Strict):
 
 
 class PlateStyle(Strict):
+    # the user's file it was read from (None: a bundled style), for messages that name it
+    _source: Path | None = PrivateAttr(default=None)
+
     name: str
     region: str = Field(description="written in the 'state' column of labels.tsv (e.g. 'ca', 'eu-de', 'br')")
     country: str = Field("", description="groups regions for the format prior (e.g. 'us'); the region if empty")
@@ -452,7 +456,7 @@ def load_user_styles(entries: Sequence[str]) -> list[PlateStyle]:
                              "(its name field, or the file's name)")
         if style.name in named:
             raise StyleError(f"{file}: field name: {style.name!r} is also the name of {named[style.name]}")
-        _check_fonts(str(file), style)
+        style._source = file
         named[style.name] = file
         styles.append(style)
     return styles
@@ -494,11 +498,11 @@ def missing_fonts(style: PlateStyle) -> list[str]:
 
 def drawable_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
     """select_styles, each style's fonts checked: what a command that draws them (synth, train, finetune) chooses
-    before it writes anything. Bundled styles load whatever is installed, as only the styles drawn need their fonts
-    (a missing UK font must not stop a run of US plates); the user's are checked when their files load."""
+    before it writes anything. Styles load whatever is installed, as only the styles drawn need their fonts (a
+    missing UK font must not stop a run of US plates, nor the export of a run whose style lacks one here)."""
     styles = select_styles(patterns)
     for style in styles:
-        _check_fonts(f"style {style.name}", style)
+        _check_fonts(f"style {style.name}" if style._source is None else str(style._source), style)
     return styles
 
 
