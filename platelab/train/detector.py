@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-from tqdm import tqdm
 
 from platelab.models.detector import PlateDetector
 from platelab.predict.detector import (
@@ -55,6 +54,7 @@ from platelab.train.loop import (
     running_mean,
     seed_everything,
 )
+from platelab.train.progress import progress_bar
 from platelab.train.quantize import CALIBRATION_SCENES, DETECTOR_KEPT_FLOAT, quantize
 from platelab.utils.config_file import load_model_file
 
@@ -344,7 +344,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
     shown: dict[str, float] = {}
     running = run.extra.get("loss")  # None until the first step sets it
     began = time.perf_counter() - run.elapsed
-    bar = tqdm(total=cfg.steps, initial=run.start, desc="train detector", dynamic_ncols=True)
+    bar = progress_bar(total=cfg.steps, initial=run.start, desc="train detector")
     step = run.start
     for batch in loader:
         model.train()

@@ -53,6 +53,7 @@ from platelab.train.loop import (
 )
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import OnnxImportError, graph_metadata, recognizer_from_onnx
+from platelab.train.progress import progress_bar
 from platelab.train.quantize import CALIBRATION_CROPS
 from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
@@ -304,7 +305,7 @@ def _photo_plates(folder: Path) -> Iterator[LabelledPlate]:
     for label in read_labels(folder, "photos"):
         by_file.setdefault(label.file, []).append(label)
     found = 0
-    for file, labels in tqdm(by_file.items(), desc="cutting plates", unit="photo", dynamic_ncols=True):
+    for file, labels in progress_bar(iterable=by_file.items(), desc="cutting plates", unit="photo"):
         names = [file] if len(labels) == 1 else [f"{file} plate {i}" for i in range(1, len(labels) + 1)]
         image = _decoded(folder, file, read_image)
         crops: list[np.ndarray | str] = [image] * len(labels)
@@ -467,7 +468,7 @@ def tune_model(
     began = time.perf_counter() - run.elapsed
     losses: list[float] = []
     hits: list[float] = []
-    bar = tqdm(total=total, initial=start, desc="finetune", dynamic_ncols=True)
+    bar = progress_bar(total=total, initial=start, desc="finetune")
     step = start
     for images, targets in loader:
         train_mode(model, frozen)

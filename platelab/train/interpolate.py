@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from platelab.io.atomic import atomic_write_text
 from platelab.models.recognizer import PlateRecognizer
@@ -30,6 +29,7 @@ from platelab.train.checkpoint import (
 )
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.loop import CHECKPOINT, CONFIG, METRICS, MetricsLog, check_run_folder, run_config
+from platelab.train.progress import progress_bar
 from platelab.train.recognizer import accuracy, initial_weights, real_eval_set, synthetic_eval_set
 
 NORM_BATCH = 64
@@ -52,7 +52,7 @@ def measure_norm_statistics(model: nn.Module, batches: SyntheticCropBatches, cou
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average: every batch counts alike
     model.train()
-    for batch in tqdm(range(count), desc="norm statistics", leave=False):
+    for batch in progress_bar(iterable=range(count), desc="norm statistics", leave=False):
         model(batches.render_batch(batch)[0])
     model.eval()
 

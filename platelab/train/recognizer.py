@@ -31,6 +31,7 @@ from platelab.train.loop import (
 )
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import STATS_CROPS, recognizer_from_onnx
+from platelab.train.progress import progress_bar
 
 
 @dataclass
@@ -161,7 +162,7 @@ def train_recognizer(
     # None until the first step sets them (a fresh run, or a checkpoint saved before they were kept)
     running_loss, running_acc = run.extra.get("loss"), run.extra.get("train_acc")
     began = time.perf_counter() - run.elapsed
-    bar = tqdm(total=last_step, initial=run.start, desc="train recognizer", dynamic_ncols=True)
+    bar = progress_bar(total=last_step, initial=run.start, desc="train recognizer")
     step = run.start
     for images, targets in loader:
         model.train()
