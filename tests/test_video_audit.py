@@ -239,3 +239,15 @@ def test_a_video_that_cannot_be_read_is_not_said_to_have_failed_its_drawing(tmp_
     video.write_bytes(b"\x00" * 64)
     result = read_photo_file(Unreadable(), video, "clip.mp4", draw=None, every=1)  # type: ignore[arg-type]
     assert result.error is not None and "Permission denied" in result.error and "drawing" not in result.error
+
+
+def test_a_network_stream_that_does_not_answer_fails_within_the_stream_timeout(
+    silent_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platelab.io.video as video
+
+    monkeypatch.setattr(video, "STREAM_TIMEOUT_S", 1.0)  # 10 s by default; FFmpeg's own wait is 30 s
+    start = time.monotonic()
+    with pytest.raises(ImageDecodeError, match="cannot open it as a camera or a stream"):
+        next(stream_frames(f"http://127.0.0.1:{silent_server}/camera.mjpg"))
+    assert time.monotonic() - start < 6

@@ -74,16 +74,20 @@ def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> 
     http://, a file), until it ends. Raises ImageDecodeError naming the source as video_frames does. Seconds count
     from the first frame: a camera's time stamps are its driver's clock (V4L2's: time since the machine booted).
 
-    OpenCV is called from a thread of the stream's own, so that Ctrl-C (KeyboardInterrupt) is raised here at once:
-    FFmpeg waits up to 30 s for a server that does not answer or a camera that stalls, and Python cannot run its
-    signal handler until OpenCV returns."""
+    A network stream (a URL) that does not open, or stalls, within STREAM_TIMEOUT_S fails as one that cannot be
+    opened or ends. OpenCV is called from a thread of the stream's own, so that Ctrl-C (KeyboardInterrupt) is raised
+    here at once: Python cannot run its signal handler until OpenCV returns."""
     worker = _CallingThread()
     opened: list[cv2.VideoCapture] = []
 
     def open_source() -> cv2.VideoCapture:
         with _quiet_opencv():
-            opened.append(cv2.VideoCapture(int(source)) if source.isdecimal()
-                          else cv2.VideoCapture(opencv_path(source)))
+            if source.isdecimal():
+                opened.append(cv2.VideoCapture(int(source)))
+            elif "://" in source:
+                opened.append(cv2.VideoCapture(opencv_path(source), cv2.CAP_FFMPEG, _network_timeouts()))
+            else:
+                opened.append(cv2.VideoCapture(opencv_path(source)))
         return opened[-1]
 
     try:
@@ -100,6 +104,17 @@ def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> 
                 capture.release()
 
         worker.close(release)
+
+
+# How long a network stream may keep the reader waiting to open or for its next frame before it counts as down
+# (an error, or with --reconnect an opening again): FFmpeg's own wait is 30 s, long for a gate camera that has
+# stalled, and a stream of a frame every few seconds still fits.
+STREAM_TIMEOUT_S = 10.0
+
+
+def _network_timeouts() -> list[int]:
+    ms = round(STREAM_TIMEOUT_S * 1000)
+    return [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
 
 
 class _CallingThread:
