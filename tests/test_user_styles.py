@@ -5,13 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
 
 from platelab.cli import app
 from platelab.synth.style import StyleError, select_styles
+
+if TYPE_CHECKING:
+    from platelab.train.config import RecognizerTrainConfig
 
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "ar-mercosur.yaml"
 AR_PLATE = re.compile(r"[A-Z]{2}[0-9]{3}[A-Z]{2}")  # AA 123 BB, its gaps not part of the label
@@ -109,36 +114,114 @@ def test_a_recipes_relative_style_path_is_relative_to_the_recipe(
         assert [s.name for s in select_styles(cfg.styles)] == ["us-texas", "ar-mercosur"]
 
 
-def test_a_run_on_a_user_style_exports_its_prior_and_refuses_to_resume_once_the_file_changed(tmp_path: Path) -> None:
+def _ar_formats(model: Path) -> list[dict[str, object]]:
+    """The formats of region ar that an exported model's prior carries."""
+    import onnx
+
+    metadata = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    return json.loads(metadata["formats"])["ar"]
+
+
+AR_FORMAT = {"alphabets": ["ABCDEFGHIJKLMNOPQRSTUVWXYZ"] * 2 + ["0123456789"] * 3 + ["ABCDEFGHIJKLMNOPQRSTUVWXYZ"] * 2,
+             "weight": 1.0}
+
+
+def _tiny_run(out: Path, styles: list[str], **changes: object) -> RecognizerTrainConfig:
+    from platelab.train.config import RecognizerTrainConfig
+
+    settings: dict[str, object] = dict(out_dir=out, steps=2, batch_size=4, workers=0, val_size=4, val_every=100,
+                                       warmup_steps=1, threads=1, styles=styles)
+    return RecognizerTrainConfig.model_validate(settings | changes)
+
+
+def test_a_run_on_a_user_style_exports_its_prior_and_resumes_from_its_copy_once_the_file_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("torch")
     from platelab.predict.recognizer import RecognitionPredictor
-    from platelab.train.config import RecognizerTrainConfig
-    from platelab.train.loop import STYLE_FILES, check_run
+    from platelab.train.loop import STYLE_COPIES, STYLE_FILES, check_run, style_copy
     from platelab.train.recipe import export_run
     from platelab.train.recognizer import train_recognizer
 
     style = _style(tmp_path / "styles")
-    cfg = RecognizerTrainConfig(out_dir=tmp_path / "run", steps=2, batch_size=4, workers=0, val_size=4, val_every=100,
-                                warmup_steps=1, threads=1, styles=[str(style)])
+    cfg = _tiny_run(tmp_path / "run", [str(style)], stop_after=1)
     train_recognizer(cfg)
-    assert list(json.loads((cfg.out_dir / STYLE_FILES).read_text())) == [str(style.resolve())]
+    recorded = json.loads((cfg.out_dir / STYLE_FILES).read_text())
+    assert list(recorded) == [str(style.resolve())]
+    copy = style_copy(cfg.out_dir, str(style.resolve()), recorded[str(style.resolve())])
+    assert copy.read_bytes() == style.read_bytes() and copy.name == style.name  # the name names the style
 
     model = export_run(cfg.out_dir, tmp_path / "ar.onnx")
     predictor = RecognitionPredictor(model, prior="ar")  # a region countries.yaml has no entry for
-    import onnx
+    assert _ar_formats(model) == [AR_FORMAT] and predictor.prior is not None
 
-    metadata = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
-    assert json.loads(metadata["formats"])["ar"] == [{"alphabets": ["ABCDEFGHIJKLMNOPQRSTUVWXYZ"] * 2
-                                                      + ["0123456789"] * 3 + ["ABCDEFGHIJKLMNOPQRSTUVWXYZ"] * 2,
-                                                      "weight": 1.0}]
-    assert "us" in json.loads(metadata["formats"]) and predictor.prior is not None
-
-    check_run(cfg, resume=True)  # the same file: the run continues
+    assert check_run(cfg, resume=True) == [str(style.resolve())]  # the same file: the run continues with it
+    # edited: the run resumes and exports with what it was trained on, its copy, and says so once
     style.write_text(style.read_text(encoding="utf-8").replace("weight: 1}", "weight: 2}"), encoding="utf-8")
+    assert check_run(cfg, resume=True) == [str(copy)]
+    capsys.readouterr()
+    train_recognizer(cfg.model_copy(update={"stop_after": None}), resume=True)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "changed since run" in line]
+    assert len(notes) == 1 and notes[0].startswith(f"{style.resolve()}: changed since run") and str(copy) in notes[0]
+    assert json.loads((cfg.out_dir / STYLE_FILES).read_text()) == recorded  # still the file it started from
+    assert _ar_formats(export_run(cfg.out_dir, tmp_path / "again.onnx")) == [AR_FORMAT]  # not weight 2
+
+    # with its copy gone as well, an edited file is refused in one line naming it
+    shutil.rmtree(cfg.out_dir / STYLE_COPIES)
     with pytest.raises(ValueError, match=f"{re.escape(str(style.resolve()))}: changed since run"):
         check_run(cfg, resume=True)
     with pytest.raises(ValueError, match="changed since run"):
-        export_run(cfg.out_dir, tmp_path / "again.onnx")
+        export_run(cfg.out_dir, tmp_path / "refused.onnx")
+    # and a copy that changed too is refused in one line naming the file
+    copy.parent.mkdir(parents=True)
+    copy.write_text("region: xx\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{re.escape(str(style.resolve()))}: changed since run .* and the run's "
+                                         f"copy {re.escape(str(copy))} is changed too"):
+        check_run(cfg, resume=True)
+
+
+def test_a_run_moved_away_from_its_style_file_exports_and_resumes_with_its_copy(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from platelab.predict.recognizer import RecognitionPredictor
+    from platelab.train.recipe import check_recognizer_recipe
+    from platelab.train.recognizer import train_recognizer
+
+    style = _style(tmp_path / "styles")
+    cfg = _tiny_run(tmp_path / "run", [str(style), "us-texas"], stop_after=1)
+    train_recognizer(cfg)
+    style.unlink()  # as on the machine the run is exported or resumed on
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    shutil.move(cfg.out_dir, moved)
+
+    model = tmp_path / "moved.onnx"
+    result = CliRunner().invoke(app, ["export", str(moved), "--out", str(model)])
+    assert result.exit_code == 0, result.output
+    assert _ar_formats(model) == [AR_FORMAT] and RecognitionPredictor(model, prior="ar").prior is not None
+
+    resumed = cfg.model_copy(update={"out_dir": moved, "stop_after": None})
+    check_recognizer_recipe(resumed, resume=True)
+    train_recognizer(resumed, resume=True)
+    steps = [json.loads(line)["step"] for line in (moved / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]
+
+
+def test_two_style_files_of_one_name_from_two_folders_are_both_kept(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from platelab.train.loop import STYLE_FILES, run_styles
+    from platelab.train.recognizer import train_recognizer
+
+    first, second = _style(tmp_path / "a"), _style(tmp_path / "b", description="the other one")
+    for file, name in ((first, "ar-one"), (second, "ar-two")):
+        file.write_text(file.read_text(encoding="utf-8") + f"name: {name}\n", encoding="utf-8")
+    cfg = _tiny_run(tmp_path / "run", [str(first), str(second)], steps=1)
+    train_recognizer(cfg)
+    assert list(json.loads((cfg.out_dir / STYLE_FILES).read_text())) == [str(first.resolve()), str(second.resolve())]
+    first.unlink()
+    second.unlink()
+    copies = run_styles(cfg.out_dir, cfg.styles)
+    assert len(set(copies)) == 2 and all(Path(c).name == "ar-mercosur.yaml" for c in copies)
+    assert [s.name for s in select_styles(copies)] == ["ar-one", "ar-two"]
 
 
 def test_finetune_mixes_in_a_user_style_and_its_export_reads_with_its_prior(tmp_path: Path) -> None:

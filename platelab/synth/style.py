@@ -506,10 +506,15 @@ def drawable_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
     return styles
 
 
+def style_digest(data: bytes) -> str:
+    """What a run records of a style file's bytes (its SHA-256, hex), to tell the file it was trained on."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def user_style_digests(entries: Sequence[str]) -> dict[str, str]:
     """{file: sha256 of its bytes} for the style files the path entries name: what a run records of them, to refuse
     resuming or exporting once a file has changed."""
-    return {str(file.resolve()): hashlib.sha256(file.read_bytes()).hexdigest() for file in user_style_files(entries)}
+    return {str(file.resolve()): style_digest(file.read_bytes()) for file in user_style_files(entries)}
 
 
 def select_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:

@@ -51,6 +51,7 @@ from platelab.train.loop import (
     optimizer_step,
     resumes,
     run_config,
+    run_styles,
     running_mean,
     seed_everything,
 )
@@ -334,10 +335,11 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
         load_model_state(cfg.init_from, model)
     run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
                    cfg.weight_decay, cfg.threads, resume)
+    drawn = cfg.model_copy(update={"styles": run_styles(run.out, cfg.styles, resume)})
 
-    validation = synthetic_validation_set(cfg)
+    validation = synthetic_validation_set(drawn)
     stream = SyntheticSceneBatches(
-        select_styles(cfg.styles or None), cfg, cfg.seed, start_batch=run.start, end_batch=cfg.steps
+        select_styles(drawn.styles or None), drawn, cfg.seed, start_batch=run.start, end_batch=cfg.steps
     )
     loader = batch_loader(stream, cfg.workers, cfg.seed)
     log = MetricsLog(run.metrics)
@@ -425,15 +427,17 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
     model = PlateDetector()
     load_model_state(run / CHECKPOINT, model)
     model.eval()
-    sample = synthetic_validation_set(cfg.model_copy(update={"val_size": 4})).images.numpy()
+    # the styles it was trained on, from the run's copies where the files moved or were edited since
+    drawn = cfg.model_copy(update={"styles": run_styles(run, cfg.styles, note=True)})
+    sample = synthetic_validation_set(drawn.model_copy(update={"val_size": 4})).images.numpy()
     with tempfile.TemporaryDirectory() as folder:
         float_path = Path(folder) / out.name
         export_detector(model, float_path)
         max_diff = require_agreement(check_detector_export(model, float_path, sample), out)  # int8: as in recipe.py
         extra = {}
         if int8:
-            validation = synthetic_validation_set(cfg)
-            calibration = SyntheticSceneBatches(select_styles(cfg.styles or None), cfg, cfg.seed + 2)
+            validation = synthetic_validation_set(drawn)
+            calibration = SyntheticSceneBatches(select_styles(drawn.styles or None), drawn, cfg.seed + 2)
             kept_float = quantize(float_path, out, [calibration.sample(i).image[None, None]
                                                     for i in range(CALIBRATION_SCENES)], DETECTOR_KEPT_FLOAT)
             compared = {"accuracy": onnx_outputs(out), "accuracy_float": torch_outputs(model)}

@@ -49,6 +49,7 @@ from platelab.train.loop import (
     optimizer_step,
     read_run_config,
     run_config,
+    run_styles,
     seed_everything,
 )
 from platelab.train.losses import RecognitionLoss, exact_hits
@@ -461,8 +462,9 @@ def tune_model(
                    total, min(cfg.warmup_steps, total // 4), cfg.lr, cfg.weight_decay, cfg.threads, resume,
                    parameters=[p for p in model.parameters() if p.requires_grad])
     start = run.start
+    drawn = cfg.model_copy(update={"styles": run_styles(run.out, cfg.styles, resume)})
 
-    loader = batch_loader(TuneBatches(train, charset, cfg, start, total), cfg.workers, cfg.seed)
+    loader = batch_loader(TuneBatches(train, charset, drawn, start, total), cfg.workers, cfg.seed)
     loss_fn = RecognitionLoss(charset, model.head_kind, cfg.label_smoothing)
     log = MetricsLog(run.metrics)
     began = time.perf_counter() - run.elapsed
@@ -507,11 +509,13 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
     (N, 1, H, W) for the check. int8 and class_scale as for a training run's export
     (platelab.train.recipe.export_with_card), calibrated and measured on synthetic plates the model's charset can
     write."""
+    drawn = cfg.model_copy(update={"styles": run_styles(run, cfg.styles)})  # cfg stays what the card records
+
     def calibration() -> Int8Data:
-        images, _ = _fitting_synthetic(cfg, model.charset, cfg.seed + 2, INT8_CALIBRATION_CROPS)
+        images, _ = _fitting_synthetic(drawn, model.charset, cfg.seed + 2, INT8_CALIBRATION_CROPS)
         batches = [preprocess_crops(images[i : i + CALIBRATION_BATCH])
                    for i in range(0, len(images), CALIBRATION_BATCH)]
-        shown, texts = _fitting_synthetic(cfg, model.charset, cfg.seed + 1, INT8_VALIDATION_CROPS)
+        shown, texts = _fitting_synthetic(drawn, model.charset, cfg.seed + 1, INT8_VALIDATION_CROPS)
         validation = EvalSet("synthetic", torch.from_numpy(preprocess_crops(shown)), texts)
         return Int8Data(batches, validation, f"{INT8_CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
 
@@ -536,7 +540,8 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
     seed_everything(cfg.seed)  # the replaced head's initial weights
     model = load_run_model(cfg.from_run)
     adapt_head(model, Charset(cfg.charset) if cfg.charset else model.charset)
-    drawable_styles(cfg.styles or None)  # a style that cannot be drawn, refused before the run folder is written
+    # a style that cannot be drawn, refused before the run folder is written
+    drawable_styles(run_styles(cfg.out_dir, cfg.styles, resume) or None)
     check_run_folder(cfg.out_dir, json.loads(run_config_json(cfg, model.charset)), resume)
     if resume:
         check_resumable(cfg.out_dir / CHECKPOINT, copy.deepcopy(model))

@@ -28,7 +28,17 @@ from platelab.train.checkpoint import (
     weights_mismatch,
 )
 from platelab.train.config import RecognizerTrainConfig
-from platelab.train.loop import CHECKPOINT, CONFIG, METRICS, MetricsLog, check_run_folder, run_config
+from platelab.train.loop import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    MetricsLog,
+    check_run_folder,
+    record_style_files,
+    run_config,
+    run_style_files,
+    run_styles,
+)
 from platelab.train.progress import progress_bar
 from platelab.train.recognizer import accuracy, initial_weights, real_eval_set, synthetic_eval_set
 
@@ -77,8 +87,9 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     if problem:
         raise CheckpointError(f"{start}: not the network {end} was trained on from ({problem})")
     model.load_state_dict(averaged_weights(start_weights, end_weights, weight))
-    eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
-    batches = SyntheticCropBatches(select_styles(cfg.styles or None), charset, NORM_BATCH, seed, cfg.synth)
+    drawn = cfg.model_copy(update={"styles": run_styles(end_run, cfg.styles)})
+    eval_sets = [synthetic_eval_set(drawn, charset), *(real_eval_set(p) for p in val_real)]
+    batches = SyntheticCropBatches(select_styles(drawn.styles or None), charset, NORM_BATCH, seed, cfg.synth)
     measure_norm_statistics(model, batches, max(1, norm_crops // NORM_BATCH))
     scores = {f"val_{e.name}": round(accuracy(model, e, charset), 4) for e in eval_sets}
 
@@ -86,6 +97,8 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     # The model card follows init_from back through the runs: the end run, then what it started from.
     own = cfg.model_copy(update={"out_dir": out_dir, "init_from": end})
     atomic_write_text(out_dir / CONFIG, own.model_dump_json(indent=2))
+    # the end run's styles and its copies of them: the result exports with their formats wherever it is moved
+    record_style_files(out_dir, run_style_files(end_run, cfg.styles))
     save_checkpoint(out_dir / CHECKPOINT, {"model": model.state_dict()})
     (out_dir / METRICS).unlink(missing_ok=True)
     MetricsLog(out_dir / METRICS).write(step=0, seconds=round(time.perf_counter() - began, 1), **scores)

@@ -7,7 +7,8 @@ import math
 import os
 import platform
 import random
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -18,8 +19,9 @@ import torch
 from pydantic import BaseModel, ValidationError
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
+from tqdm import tqdm
 
-from platelab.io.atomic import atomic_write_text
+from platelab.io.atomic import atomic_write_bytes, atomic_write_text
 from platelab.io.decode import first_line
 from platelab.train.checkpoint import restore_training_state
 from platelab.utils.config_file import first_problem
@@ -28,6 +30,7 @@ CHECKPOINT = "last.ckpt"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 STYLE_FILES = "style_files.json"  # {file: sha256} of the user's style files a run draws (none: bundled styles only)
+STYLE_COPIES = "styles"  # the run's copy of each of them (style_copy): the run exports and resumes without them
 CLIP_NORM = 5.0
 
 RunConfig = TypeVar("RunConfig", bound=BaseModel)
@@ -161,18 +164,21 @@ class RunSettings(Protocol):
     def model_dump_json(self) -> str: ...
 
 
-def check_run(cfg: RunSettings, resume: bool) -> None:
+def check_run(cfg: RunSettings, resume: bool) -> list[str]:
     """What would stop a run after it had written into its folder, checked before it writes anything: unknown
-    styles or their fonts, a missing init_from, and the folder (check_run_folder)."""
+    styles or their fonts, a missing init_from, and the folder (check_run_folder). Returns the style entries the
+    run draws (run_styles)."""
     from platelab.synth.style import drawable_styles
 
-    drawable_styles(cfg.styles or None)
+    styles = run_styles(cfg.out_dir, cfg.styles, resume)
+    drawable_styles(styles or None)
     if not resume and cfg.init_from is not None and not cfg.init_from.is_file():
         if cfg.init_from.is_dir():
             raise ValueError(f"{cfg.init_from}: init_from is a folder; give a checkpoint file in it "
                              f"({cfg.init_from / CHECKPOINT})")
         raise ValueError(f"{cfg.init_from}: init_from not found")
     check_run_folder(cfg.out_dir, json.loads(cfg.model_dump_json()), resume)
+    return styles
 
 
 def check_run_folder(out: Path, config: dict[str, object], resume: bool,
@@ -200,39 +206,96 @@ def check_run_folder(out: Path, config: dict[str, object], resume: bool,
     if changed:
         raise ValueError(f"{out}: cannot resume with another config ({'; '.join(changed)}); resume with the run's "
                          f"own ({out / CONFIG}) or start a new folder")
-    check_style_files(out)
+    run_style_files(out, saved.get("styles") or [])  # refuses a style file neither there nor kept as recorded
 
 
-def record_style_files(out: Path, styles: list[str]) -> None:
-    """Write the digests of the user's style files among a run's styles beside its config (none: no file)."""
-    from platelab.synth.style import user_style_digests
+def style_copy(run: Path, file: str, digest: str) -> Path:
+    """Where a run keeps its copy of a user style file: STYLE_COPIES/<digest prefix>/<the file's name>. A folder per
+    digest keeps the name, which names a style that sets no `name:` (its stem), and keeps two files of one name from
+    different folders apart."""
+    return run / STYLE_COPIES / digest[:16] / Path(file).name
 
-    digests = user_style_digests(styles)
+
+def _named_style_files(entries: Sequence[str]) -> dict[str, Path]:
+    """{file as a run records it (absolute): the file} for the style files the path entries name, as they are now."""
+    from platelab.synth.style import user_style_files
+
+    return {str(file.resolve()): file for file in user_style_files(entries)}
+
+
+def _digest(path: Path) -> str | None:
+    """The digest of the file's bytes; None for a file that cannot be read (gone, or never copied)."""
+    from platelab.synth.style import style_digest
+
+    try:
+        return style_digest(path.read_bytes())
+    except OSError:
+        return None
+
+
+def record_style_files(out: Path, files: Mapping[str, Path]) -> None:
+    """Keep a copy of each user style file a run draws in its folder (style_copy) and write their digests beside its
+    config (none: no file). files: {file as recorded (its absolute path): where to read its bytes}."""
+    from platelab.synth.style import style_digest
+
+    digests = {}
+    for file, source in files.items():
+        data = source.read_bytes()  # once: the copy is the bytes whose digest is recorded, even if the file is edited
+        digests[file] = style_digest(data)
+        copy = style_copy(out, file, digests[file])
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(copy, data)
     if digests:
         atomic_write_text(out / STYLE_FILES, json.dumps(digests, indent=2) + "\n")
     else:
         (out / STYLE_FILES).unlink(missing_ok=True)
 
 
-def check_style_files(run: Path) -> None:
-    """The user's style files a run started from, as they were: its config names them by path only, and styles
-    changed since would continue (or export the formats of) another run than the one its checkpoint holds."""
+def run_style_files(run: Path, entries: Sequence[str], note: bool = False) -> dict[str, Path]:
+    """The user's style files the run draws, {file as recorded: where to read it}; entries: the styles of its config.
+
+    Each file the run recorded at its start is read where it is while its bytes are those recorded, else from the
+    run's copy, so a run folder moved to another machine exports and resumes with exactly the styles it was trained
+    on. A file edited since is read from the copy too, for export and for --resume alike (note: say so in one line):
+    a resumed run continues the run its checkpoint holds, and one whose plates changed part-way would be neither the
+    run started nor one on the edited style; refusing instead would leave a run on a lent machine no way on but to
+    restore an old file, when the run holds that file already. A new run folder trains on the edited file.
+
+    A run that recorded no files draws the entries' files as they are. ValueError, one line naming the file, where
+    neither the file nor the copy is as recorded."""
     path = run / STYLE_FILES
     if not path.is_file():
-        return
-    from platelab.synth.style import user_style_digests
+        return _named_style_files(entries)
+    recorded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    copies = {file: style_copy(run, file, digest) for file, digest in recorded.items()}
+    files = {}
+    for file, digest in recorded.items():
+        now = _digest(Path(file))
+        if now == digest:
+            files[file] = Path(file)
+        elif _digest(copies[file]) == digest:
+            files[file] = copies[file]
+            if note and now is not None:
+                tqdm.write(f"{file}: changed since run {run} started; the run draws its copy {copies[file]}, the "
+                           "style it was trained on (a new run folder trains on the edited file)", file=sys.stderr)
+        else:
+            what = "is gone" if now is None else "changed"
+            copy_is = "gone" if _digest(copies[file]) is None else "changed"
+            raise ValueError(f"{file}: {what} since run {run} started, and the run's copy {copies[file]} is {copy_is} "
+                             "too; put the style back as it was, or start a new run folder with it")
+    return files
 
-    recorded = json.loads(path.read_text(encoding="utf-8"))
-    try:
-        now = user_style_digests(read_run_config(run).get("styles") or [])
-    except OSError as exc:
-        raise ValueError(f"{run}: a style file the run was started with cannot be read ({first_line(exc)}); put it "
-                         "back, or start a new run folder") from exc
-    for file in sorted(recorded.keys() | now.keys()):
-        if recorded.get(file) != now.get(file):
-            what = "changed" if file in recorded and file in now else "is new" if file in now else "is gone"
-            raise ValueError(f"{file}: {what} since run {run} started ({path} records its style files); put the "
-                             "styles back as they were, or start a new run folder with them")
+
+def run_styles(run: Path, entries: Sequence[str], resume: bool = True, note: bool = False) -> list[str]:
+    """The style entries a run draws: entries (its config's) with their style paths replaced by the files
+    run_style_files reads. A run that does not resume (resume False, or no checkpoint in run) draws entries as
+    given: a folder without a checkpoint holds no run whose record counts."""
+    if not resumes(run, resume) or not (run / STYLE_FILES).is_file():
+        return list(entries)
+    from platelab.synth.style import is_style_path
+
+    files = run_style_files(run, entries, note)
+    return [e for e in entries if not is_style_path(e)] + [str(f) for f in files.values()]
 
 
 def resumes(out: Path, resume: bool) -> bool:
@@ -259,12 +322,16 @@ def open_run(out: Path, config_json: str, model: nn.Module, steps: int, warmup_s
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(steps, warmup_steps))
     run = Run(out, run_on, optimizer, scheduler, 0, 0.0)
     resumed = resumes(out, resume)
+    styles = json.loads(config_json).get("styles") or []
     if resumed:  # first: a checkpoint that cannot be resumed leaves the folder as it was
-        check_style_files(out)
+        style_files = run_style_files(out, styles, note=True)
         run.start, run.elapsed, run.extra = restore_training_state(run.checkpoint, model, optimizer, scheduler)
+    else:
+        style_files = _named_style_files(styles)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / CONFIG, config_json)
-    record_style_files(out, json.loads(config_json).get("styles") or [])
+    # a resumed run records again what it resumed with: the same digests, and copies a run from before them lacked
+    record_style_files(out, style_files)
     for partial in out.glob(f".{Path(CHECKPOINT).stem}.*.tmp{Path(CHECKPOINT).suffix}"):
         partial.unlink(missing_ok=True)  # a checkpoint whose writing was killed half-way
     if resumed:

@@ -23,7 +23,7 @@ from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import check_export, export_recognizer, publish, require_agreement
-from platelab.train.loop import CHECKPOINT, check_run, check_style_files, run_config
+from platelab.train.loop import CHECKPOINT, check_run, run_config, run_styles
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
 from platelab.train.recognizer import (
     EvalSet,
@@ -50,13 +50,14 @@ def export_run(run: Path, out: Path, class_scale: dict[str, float] | None = None
     model = PlateRecognizer(Charset(cfg.charset), head=cfg.head)
     load_model_state(run / CHECKPOINT, model)
     model.eval()
-    sample = synthetic_eval_set(cfg.model_copy(update={"val_size": 32}), model.charset).images.numpy()
+    drawn = cfg.model_copy(update={"styles": run_styles(run, cfg.styles)})  # cfg stays what the card records
+    sample = synthetic_eval_set(drawn.model_copy(update={"val_size": 32}), model.charset).images.numpy()
 
     def calibration() -> Int8Data:
-        crops = SyntheticCropBatches(select_styles(cfg.styles or None), model.charset, CALIBRATION_BATCH,
+        crops = SyntheticCropBatches(select_styles(drawn.styles or None), model.charset, CALIBRATION_BATCH,
                                      cfg.seed + 2, cfg.synth)
         batches = [crops.render_batch(b)[0].numpy() for b in range(CALIBRATION_CROPS // CALIBRATION_BATCH)]
-        return Int8Data(batches, synthetic_eval_set(cfg, model.charset),
+        return Int8Data(batches, synthetic_eval_set(drawn, model.charset),
                         f"{CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
 
     return export_with_card(model, run, out, cfg, sample, "plate recognition (cropped plate -> text)",
@@ -85,8 +86,8 @@ def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseMode
     unknown = sorted(set(class_scale or {}) - set(model.charset.chars))
     if unknown:
         raise ValueError(f"class scale for {', '.join(unknown)}: not in the model's charset {model.charset.chars}")
-    check_style_files(run)  # the formats of styles edited since would not be those the model learnt
-    formats = formats_by_country(prior_styles(styles))
+    # the styles the model learnt, from the run's copies where the files moved or were edited since
+    formats = formats_by_country(prior_styles(run_styles(run, styles, note=True)))
     extra: dict[str, Any] = {"class_scale": class_scale} if class_scale else {}
     with tempfile.TemporaryDirectory() as folder:
         float_path = Path(folder) / out.name
@@ -124,8 +125,7 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool) -> None:
     """Raises what would stop the run after it had written into its folder (platelab.train.loop.check_run), an
     init_from that is not a recognizer this configuration can start from, style weights that match no style, a
     charset without every character the styles' plates carry, or a real validation folder without crop labels."""
-    check_run(cfg, resume)
-    styles = reweighted(select_styles(cfg.styles or None), cfg.style_weights)
+    styles = reweighted(select_styles(check_run(cfg, resume) or None), cfg.style_weights)
     missing = sorted(set().union(*(alphabet for s in styles for f in s.formats
                                    for alphabet in format_alphabets(f.patterns, s.all_alphabets))) - set(cfg.charset))
     if missing:

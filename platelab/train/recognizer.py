@@ -26,6 +26,7 @@ from platelab.train.loop import (
     open_run,
     optimizer_step,
     resumes,
+    run_styles,
     running_mean,
     seed_everything,
 )
@@ -143,11 +144,12 @@ def train_recognizer(
         load_matching_weights(model, initial_weights(cfg.init_from), cfg.init_from)
     run = open_run(cfg.out_dir, cfg.model_dump_json(indent=2), model, cfg.steps, cfg.warmup_steps, cfg.lr,
                    cfg.weight_decay, cfg.threads, resume)
+    drawn = cfg.model_copy(update={"styles": run_styles(run.out, cfg.styles, resume)})
 
     last_step = min(cfg.steps, cfg.stop_after or cfg.steps)
-    eval_sets = [synthetic_eval_set(cfg, charset), *(real_eval_set(p) for p in val_real)]
+    eval_sets = [synthetic_eval_set(drawn, charset), *(real_eval_set(p) for p in val_real)]
     stream = SyntheticCropBatches(
-        reweighted(select_styles(cfg.styles or None), cfg.style_weights),
+        reweighted(select_styles(drawn.styles or None), cfg.style_weights),
         charset,
         cfg.batch_size,
         cfg.seed,
