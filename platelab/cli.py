@@ -198,7 +198,7 @@ def synth_styles(
 ) -> None:
     """List the plate styles (all bundled ones, or those --styles chooses); optionally draw a sheet of them."""
     from platelab.synth.fonts import FONT_DIRS_ENV
-    from platelab.synth.style import drawable_styles, missing_fonts, select_styles
+    from platelab.synth.style import check_drawable, missing_fonts, select_styles
     from platelab.utils.config_file import ConfigError
 
     try:
@@ -216,7 +216,7 @@ def synth_styles(
                    f".ci/apt-runtime.txt, or a folder of them in {FONT_DIRS_ENV}", err=True)
     if sheet:
         try:
-            drawable_styles(styles)
+            check_drawable(chosen)
         except ConfigError as exc:
             _fail(str(exc))
     if sheet:

@@ -462,59 +462,55 @@ def load_user_styles(entries: Sequence[str]) -> list[PlateStyle]:
     return styles
 
 
-def _check_fonts(where: str, style: PlateStyle) -> None:
-    """A font the style names that is not installed, refused before drawing: drawing would stop at the first plate
-    in that font, part-way through a run. where: the style's file or name, for the message."""
-    from platelab.synth.fonts import find_font  # fonts reads styles: imported here, once both exist
-
-    for field, font in _font_fields(style):
-        try:
-            find_font(font)
-        except StyleError as exc:
-            raise StyleError(f"{where}: field {field}: {exc}") from exc
-
-
 def _font_fields(style: PlateStyle) -> list[tuple[str, str]]:
     """(field, font file) of every font the style draws with."""
-    from platelab.synth.fonts import style_fonts
+    from platelab.synth.fonts import style_fonts  # fonts reads styles: imported here, once both exist
 
     fields = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file)
               for i, font in enumerate(style_fonts(style))]
     return fields + [(f"printed.{i}.font", text.font) for i, text in enumerate(style.printed) if text.font]
 
 
-def missing_fonts(style: PlateStyle) -> list[str]:
-    """The fonts the style draws with that are not installed here (none: it can be drawn)."""
+def _uninstalled(style: PlateStyle) -> list[tuple[str, str, StyleError]]:
+    """(field, font file, why) of each font the style draws with that is not installed here."""
     from platelab.synth.fonts import find_font
 
-    missing = []
-    for _, font in _font_fields(style):
+    found = []
+    for field, font in _font_fields(style):
         try:
             find_font(font)
-        except StyleError:
-            missing.append(font)
-    return list(dict.fromkeys(missing))
+        except StyleError as exc:
+            found.append((field, font, exc))
+    return found
+
+
+def missing_fonts(style: PlateStyle) -> list[str]:
+    """The fonts the style draws with that are not installed here (none: it can be drawn)."""
+    return list(dict.fromkeys(font for _, font, _ in _uninstalled(style)))
+
+
+def check_drawable(styles: list[PlateStyle]) -> list[PlateStyle]:
+    """styles, each one's fonts installed, or a StyleError naming the first that is not (the style's file, or its
+    name): drawing would stop at the first plate in that font, part-way through a run."""
+    for style in styles:
+        uninstalled = _uninstalled(style)
+        if uninstalled:
+            field, _, exc = uninstalled[0]
+            where = f"style {style.name}" if style._source is None else str(style._source)
+            raise StyleError(f"{where}: field {field}: {exc}") from exc
+    return styles
 
 
 def drawable_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
     """select_styles, each style's fonts checked: what a command that draws them (synth, train, finetune) chooses
     before it writes anything. Styles load whatever is installed, as only the styles drawn need their fonts (a
     missing UK font must not stop a run of US plates, nor the export of a run whose style lacks one here)."""
-    styles = select_styles(patterns)
-    for style in styles:
-        _check_fonts(f"style {style.name}" if style._source is None else str(style._source), style)
-    return styles
+    return check_drawable(select_styles(patterns))
 
 
 def style_digest(data: bytes) -> str:
     """What a run records of a style file's bytes (its SHA-256, hex), to tell the file it was trained on."""
     return hashlib.sha256(data).hexdigest()
-
-
-def user_style_digests(entries: Sequence[str]) -> dict[str, str]:
-    """{file: sha256 of its bytes} for the style files the path entries name: what a run records of them, to refuse
-    resuming or exporting once a file has changed."""
-    return {str(file.resolve()): style_digest(file.read_bytes()) for file in user_style_files(entries)}
 
 
 def select_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
