@@ -69,7 +69,8 @@ class Reader:
         """Every plate that passes in a video file, read in every `every`-th frame and followed from frame to
         frame; each plate's readings vote on its text (platelab.predict.track). Raises ImageDecodeError naming
         the file when it is not a video OpenCV can decode. draw: an MP4 file that receives the frames read, each
-        with the plates read in it outlined, at the rate they were read (written whole or not at all)."""
+        with the plates read in it outlined, at the rate they were read (written whole or not at all; H.264 with
+        the video extra, which browsers play, each frame at its time in the file)."""
         from contextlib import ExitStack
 
         from tqdm import tqdm
@@ -90,7 +91,7 @@ class Reader:
                         height, width = frame.image.shape[:2]
                         fps = frame.fps / every if frame.fps > 0 else 1.0
                         writer = stack.enter_context(video_writer(draw, fps, (width, height)))
-                    writer.write(draw_plates(frame.image, plates))
+                    writer.write(draw_plates(frame.image, plates), frame.seconds)
         return tracker.plates()
 
     def follow(self, source: str, every: int = 1, reconnect: float | None = None) -> Iterator[PlateResult]:

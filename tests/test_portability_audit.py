@@ -72,7 +72,7 @@ def test_videos_and_wallpapers_named_in_bytes_that_are_not_utf8_open_instead_of_
         clip = folder / os.fsdecode(b"clip\\xff.avi")
         print(sum(1 for _ in video_frames(clip, "clip")))
         with video_writer(folder / os.fsdecode(b"drawn\\xfd.mp4"), 5.0, (64, 48)) as writer:
-            writer.write(np.zeros((48, 64, 3), np.uint8))
+            writer.write(np.zeros((48, 64, 3), np.uint8), 0.0)
         print((folder / os.fsdecode(b"drawn\\xfd.mp4")).stat().st_size > 0)
         backgrounds.WALLPAPER_DIRS = (folder / "walls",)
         print(len(backgrounds._wallpapers()))

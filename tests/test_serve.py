@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
 from pathlib import Path
+from urllib.parse import urljoin
 
 import numpy as np
 import pytest
@@ -185,6 +189,72 @@ def test_streamed_upload_is_cut_off_at_the_limit() -> None:
     assert len(sent) < 20  # 50 kB is 13 chunks: the rest were never asked for
 
 
+def test_an_upload_that_does_not_arrive_in_time_gets_408() -> None:
+    async def stalling() -> AsyncIterator[bytes]:  # a client that stops sending, or a phone that lost its signal
+        yield b"\0" * 1000
+        await asyncio.sleep(30)
+        yield b"\0"
+
+    async def upload(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await client.post("/v1/read", content=stalling(), headers={"Content-Type": "image/jpeg"})]
+
+    started = time.perf_counter()
+    [response] = _async_requests(create_app(ServeSettings(receive_timeout_s=0.3), FixedReader), upload)
+    assert response.status_code == 408
+    assert response.json()["detail"] == "the upload did not arrive within the limit of 0.3 s"
+    assert time.perf_counter() - started < 5
+
+
+def _noise_jpeg(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(buffer, "JPEG",
+                                                                                                    quality=95)
+    return buffer.getvalue()
+
+
+def test_uploads_arriving_at_once_are_bounded_in_bytes() -> None:
+    """Bodies being received or parsed hold at most max_receiving_mb: past it, 503 with Retry-After (before any of the
+    body is read when its Content-Length says it cannot fit); a body alone always fits, up to max_upload_mb."""
+    budget = 100_000
+    photo = _noise_jpeg(300)
+    assert len(photo) > budget
+    pulled: list[int] = []
+
+    async def chunks(count: int, size: int) -> AsyncIterator[bytes]:
+        for _ in range(count):
+            pulled.append(size)
+            yield b"\0" * size
+
+    async def send(client: httpx.AsyncClient) -> list[httpx.Response]:
+        first_held = asyncio.Event()
+        release = asyncio.Event()
+
+        async def held_open() -> AsyncIterator[bytes]:
+            yield b"\0" * 60_000
+            first_held.set()  # asked for more: the server holds the first 60 kB
+            await release.wait()
+            yield b"\0"
+
+        raw = {"Content-Type": "image/jpeg"}
+        first = asyncio.ensure_future(client.post("/v1/read", content=held_open(), headers=raw))
+        await first_held.wait()
+        declared = await client.post("/v1/read", content=chunks(1, 50_000), headers={**raw, "Content-Length": "50000"})
+        unannounced = await client.post("/v1/read", content=chunks(10, 10_000), headers=raw)
+        release.set()
+        after = [await first, await client.post("/v1/read", content=photo, headers=raw)]
+        return [declared, unannounced, *after]
+
+    settings = ServeSettings(max_receiving_mb=budget / 1024 / 1024, max_upload_mb=1)
+    declared, unannounced, first, alone = _async_requests(create_app(settings, FixedReader), send)
+    for refused in (declared, unannounced):
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert "uploads are arriving" in refused.json()["detail"]
+    assert pulled.count(50_000) == 0  # refused from its Content-Length
+    assert pulled.count(10_000) == 5  # refused at the chunk that would pass the limit: 60 + 50 kB
+    assert first.status_code == 415  # received whole, and read: 60 kB of zeros is no image
+    assert alone.status_code == 200
+
+
 def test_slow_reading_times_out_with_504() -> None:
     with _client(FixedReader(delay_s=1.0), timeout_s=0.2) as client:
         start = time.perf_counter()
@@ -247,7 +317,8 @@ def test_api_key_guards_the_api(headers: dict[str, str], status: int) -> None:
 
 def test_health_page_and_docs_stay_open_with_a_key() -> None:
     with _client(api_key=KEY) as client:
-        for path in ("/healthz", "/", "/app.js", "/style.css", "/openapi.json"):
+        for path in ("/healthz", "/", "/app.js", "/style.css", "/openapi.json", "/docs", "/redoc",
+                     "/docs-assets/swagger-ui-bundle.js"):
             assert client.get(path).status_code == 200, path
 
 
@@ -267,6 +338,56 @@ def test_page_is_self_contained(client: TestClient) -> None:
     assert 'capture="environment"' in page.text and 'accept="image/*"' in page.text
     assert "http://" not in page.text and "https://" not in page.text
     assert client.get("/app.js").headers["content-type"].startswith("text/javascript")
+
+
+DOCS_PAGES = ("/docs", "/redoc")
+
+
+def test_docs_pages_name_no_other_host(client: TestClient) -> None:
+    for path in DOCS_PAGES:
+        page = client.get(path)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), path
+        assert "http://" not in page.text and "https://" not in page.text, path
+
+
+@pytest.mark.parametrize(("name", "media_type"), [("swagger-ui-bundle.js", "text/javascript"),
+                                                  ("swagger-ui.css", "text/css"),
+                                                  ("redoc.standalone.js", "text/javascript")])
+def test_docs_assets_are_the_installed_files_with_their_types(client: TestClient, name: str, media_type: str) -> None:
+    response = client.get(f"/docs-assets/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.content == (resources.files("fastapi_offline") / "static" / name).read_bytes()
+
+
+@pytest.mark.parametrize("prefix", ["", "/platelab"], ids=["at-the-root", "mounted-under-a-prefix"])
+def test_every_url_a_docs_page_names_is_served_relative_to_it(prefix: str) -> None:
+    app = create_app(ServeSettings(), FixedReader)
+    if prefix:
+        outer = FastAPI()
+        outer.mount(prefix, app)
+        app = outer
+    with TestClient(app) as client:
+        for path in DOCS_PAGES:
+            page_url = f"http://testserver{prefix}{path}"
+            page = client.get(page_url).text
+            named = {"".join(url) for url in re.findall(r'(?:src|href|spec-url)="([^"]+)"|url: \'([^\']+)\'', page)}
+            assert len(named) >= 3, page  # the schema, the script and the icon at least
+            for url in named - {"data:,"}:
+                assert client.get(urljoin(page_url, url)).status_code == 200, (path, url)
+
+
+def test_without_fastapi_offline_the_server_starts_and_the_docs_say_what_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fastapi_offline", None)  # import fastapi_offline now fails
+    with _client() as client:
+        assert client.post("/v1/read", files={"image": ("a.jpg", _jpeg())}).status_code == 200
+        for path in DOCS_PAGES:
+            response = client.get(path)
+            assert response.status_code == 501, path
+            [line] = response.text.splitlines()
+            assert "fastapi-offline" in line and "pip install" in line and ".[serve]" in line
 
 
 def test_models_lists_the_cards_of_the_models_served(tmp_path: Path) -> None:
@@ -296,7 +417,8 @@ def test_openapi_documents_the_endpoints(client: TestClient) -> None:
 def test_settings_travel_through_the_environment() -> None:
     settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
                              reader_threads=2, prior="auto", candidates=5, watch="/srv/wanted.txt",
-                             model="/srv/mine.onnx", detector="/srv/detector.onnx")
+                             model="/srv/mine.onnx", detector="/srv/detector.onnx", receive_timeout_s=30.0,
+                             max_receiving_mb=64.0)
     assert ServeSettings.from_env(settings.to_env()) == settings
     assert ServeSettings(api_key="").api_key is None
     assert ServeSettings(prior="").prior is None
@@ -307,10 +429,18 @@ def test_settings_travel_through_the_environment() -> None:
 @pytest.mark.parametrize(("variable", "value", "expected"), [
     ("PLATELAB_CONCURRENT_READS", "abc", "an integer"),
     ("PLATELAB_MAX_UPLOAD_MB", "lots", "a number"),
+    ("PLATELAB_RECEIVE_TIMEOUT", "soon", "a number"),
 ])
 def test_a_malformed_setting_in_the_environment_is_named(variable: str, value: str, expected: str) -> None:
     with pytest.raises(ValueError, match=rf"^{variable}='{value}': expected {expected}$"):
         ServeSettings.from_env({variable: value})
+
+
+@pytest.mark.parametrize("setting", ["receive_timeout_s", "max_receiving_mb"])
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan")])
+def test_a_receiving_limit_must_be_positive(setting: str, value: float) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        ServeSettings(**{setting: value})
 
 
 def test_the_servers_models_prior_and_candidates_reach_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:

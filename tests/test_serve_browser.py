@@ -165,3 +165,55 @@ def test_hostile_file_names_plate_texts_and_errors_are_shown_as_text(browser: sy
         assert page.locator("img").count() == 0 and page.evaluate("window.pwned") is None
         assert blocked == []
         page.close()
+
+
+
+# An operation of the API as each docs page draws it (Swagger UI: tag "default", then the operation id).
+DOCS_OPERATION = {"docs": "#operations-default-read_v1_read_post",
+                  "redoc": '[data-section-id="operation/read_v1_read_post"]'}
+
+
+def _offline_page(browser: sync_api.Browser, url: str) -> tuple[sync_api.Page, list[str]]:
+    """A page that may fetch from url only, as on a box without internet access; the list fills with what it tried
+    to fetch from elsewhere."""
+    page = browser.new_page()
+    elsewhere: list[str] = []
+
+    def only_this_server(route: sync_api.Route) -> None:
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    return page, elsewhere
+
+
+@pytest.mark.parametrize("path", sorted(DOCS_OPERATION))
+def test_api_docs_render_with_every_other_host_blocked(browser: sync_api.Browser, path: str) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page, elsewhere = _offline_page(browser, url)
+        refused: list[str] = []  # what the page's CSP stops; ReDoc's logo, on cdn.redoc.ly, is expected there
+        page.on("console", lambda message: refused.append(message.text)
+                if "Content Security Policy" in message.text and "cdn.redoc.ly" not in message.text else None)
+        page.goto(url + path)
+        page.wait_for_selector(DOCS_OPERATION[path], timeout=TIMEOUT_MS)
+        assert "/v1/read" in page.inner_text(DOCS_OPERATION[path])
+        assert elsewhere == [] and refused == []
+        page.close()
+
+
+def test_swagger_ui_try_it_out_calls_this_server(browser: sync_api.Browser) -> None:
+    """The docs page's CSP still lets Swagger UI send a request to the API and show the answer."""
+    operation = "#operations-default-models_v1_models_get"
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page, elsewhere = _offline_page(browser, url)
+        page.goto(url + "docs")
+        page.click(f"{operation} .opblock-summary-control")
+        page.click(f"{operation} button.try-out__btn")
+        page.click(f"{operation} button.execute")
+        status = f"{operation} .live-responses-table tbody .response-col_status"
+        page.wait_for_selector(status, timeout=TIMEOUT_MS)
+        assert page.inner_text(status) == "200" and elsewhere == []
+        page.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import re
 from collections.abc import AsyncIterator, MutableMapping
@@ -159,3 +161,18 @@ def test_the_page_script_never_turns_text_into_html() -> None:
     assert sinks == []
     # the key goes only to this server: every fetch is of a relative URL
     assert re.findall(r"fetch\(\s*[\"'`]([^\"'`]+)", script) == ["v1/read"]
+
+
+def test_the_docs_pages_run_no_script_but_their_own() -> None:
+    """Swagger UI's page starts it with an inline script: allowed by its hash, not by 'unsafe-inline' for all."""
+    with _client() as client:
+        swagger, redoc = client.get("/docs"), client.get("/redoc")
+    [inline] = re.findall(r"<script>(.*?)</script>", swagger.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    swagger_policy, redoc_policy = (page.headers["content-security-policy"] for page in (swagger, redoc))
+    assert f"script-src 'self' 'sha256-{digest}';" in swagger_policy
+    assert "script-src" not in redoc_policy  # default-src 'self': ReDoc's page has no inline script
+    for policy in (swagger_policy, redoc_policy):
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-eval" not in policy and "http" not in policy
+    assert "unsafe-inline" not in swagger_policy

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -10,13 +14,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from platelab.api import Reader
+from platelab.api import Reader, read_paths
 from platelab.cli import app
 from platelab.io.decode import ImageDecodeError
 from platelab.io.labels import read_labels
 from platelab.io.outputs import OWNED_MARKER
 from platelab.io.results import CharResult, PlateResult
-from platelab.io.video import video_frames
+from platelab.io.video import h264_installed, video_frames, video_writer
 from platelab.predict.track import PlateTracker
 from platelab.synth.demo import write_demo
 
@@ -159,6 +163,84 @@ def test_draw_writes_a_video_of_the_frames_read_with_their_plates_outlined(
     for frame, original in zip(frames, originals):
         outline = np.abs(frame.image.astype(int) - original.image.astype(int)).max(axis=2) > 100
         assert outline.sum() > 500  # both plates' outlines and labels, not compression noise
+
+
+def _top_level_boxes(data: bytes) -> list[bytes]:
+    """The kinds of an MP4's top-level boxes, in order (each: its size in 4 bytes, then its kind)."""
+    kinds, start = [], 0
+    while start + 8 <= len(data):
+        size = int.from_bytes(data[start : start + 4], "big")
+        assert size >= 8, "a box of 64-bit size, or to the end of the file, in a small test video"
+        kinds.append(data[start + 4 : start + 8])
+        start += size
+    return kinds
+
+
+def test_a_drawn_video_is_h264_with_its_index_first_so_that_browsers_play_it(
+    clip: tuple[Path, set[str]], tmp_path: Path
+) -> None:
+    av = pytest.importorskip("av")
+    path, _ = clip
+    drawn = tmp_path / "drawn.mp4"
+    Reader().read_video(path, every=3, draw=drawn)
+    with av.open(str(drawn)) as container:
+        [stream] = container.streams.video
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert stream.frames == FRAMES // 3
+        assert container.duration / 1e6 == pytest.approx(FRAMES / FPS)  # 4 frames read, each shown for 3
+    kinds = _top_level_boxes(drawn.read_bytes())
+    assert kinds.index(b"moov") < kinds.index(b"mdat")  # faststart: played as it downloads
+    assert len(list(video_frames(drawn, "drawn.mp4"))) == FRAMES // 3  # and OpenCV decodes it
+
+
+@pytest.fixture
+def without_pyav(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """PyAV unimportable, as where the video extra is not installed."""
+    monkeypatch.setitem(sys.modules, "av", None)
+    h264_installed.cache_clear()
+    yield
+    h264_installed.cache_clear()
+
+
+def test_without_pyav_videos_are_drawn_as_mpeg4_and_one_line_says_what_to_install(
+    clip: tuple[Path, set[str]], tmp_path: Path, without_pyav: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, _ = clip
+    second = shutil.copy(path, tmp_path / "second.avi")
+    drawn = tmp_path / "drawn"
+    with caplog.at_level(logging.WARNING, logger="platelab"):
+        results = list(read_paths([path, second], draw=drawn, every=3))
+    assert [r.error for r in results] == [None, None]
+    written_files = sorted(drawn.rglob("*.mp4"))
+    assert sorted(p.name for p in written_files) == ["clip.avi.mp4", "second.avi.mp4"]
+    for written in written_files:
+        capture = cv2.VideoCapture(str(written))
+        assert int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"FMP4"  # FFmpeg's MPEG-4 Part 2
+        assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == FRAMES // 3
+        capture.release()
+    [hint] = [r.getMessage() for r in caplog.records]
+    assert "MPEG-4 Part 2" in hint and 'pip install -e ".[video]"' in hint and "\n" not in hint
+
+
+@pytest.mark.parametrize("codec", ["h264", "mp4v"])
+def test_a_video_of_odd_width_and_height_is_drawn_one_column_and_row_smaller(
+    tmp_path: Path, codec: str, request: pytest.FixtureRequest
+) -> None:
+    if codec == "h264":
+        pytest.importorskip("av")
+    else:
+        request.getfixturevalue("without_pyav")
+    frames = [np.full((121, 161, 3), 60 * (k + 1), np.uint8) for k in range(3)]
+    for frame in frames:  # a white last column and row, which the crop drops and a scaling would smear in
+        frame[-1], frame[:, -1] = 255, 255
+    drawn = tmp_path / "odd.mp4"
+    with video_writer(drawn, FPS, (161, 121)) as writer:
+        for k, frame in enumerate(frames):
+            writer.write(frame, k / FPS)
+    decoded = [f.image for f in video_frames(drawn, "odd.mp4")]
+    assert [image.shape for image in decoded] == [(120, 160, 3)] * 3  # cropped, as yuv420p needs even sides
+    for image, frame in zip(decoded, frames):
+        assert np.abs(image.astype(int) - frame[:120, :160]).max() < 8
 
 
 def test_a_tracker_gives_each_plate_once_when_its_track_closes() -> None:

@@ -132,29 +132,50 @@ def test_an_mp4_cut_before_its_index_is_named_as_such(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
-def test_a_drawing_that_the_disk_cannot_hold_is_an_error_not_a_broken_mp4(tmp_path: Path) -> None:
-    # a file size limit fails FFmpeg's writes as a full disk does; FFmpeg ignores the failure and OpenCV says
-    # nothing, so the check must be of the file written. In a process of its own: the limit is the process's.
+@pytest.mark.parametrize(("codec", "error"), [("h264", "FFmpeg cannot write H.264 video here (File too large)"),
+                                              ("mp4v", "the video written is incomplete (")])
+def test_a_drawing_that_the_disk_cannot_hold_is_an_error_not_a_broken_mp4(tmp_path: Path, codec: str,
+                                                                          error: str) -> None:
+    # a file size limit fails FFmpeg's writes as a full disk does; under OpenCV FFmpeg ignores the failure and
+    # OpenCV says nothing, so the check must be of the file written. In a process of its own: the limit is the
+    # process's. mp4v: PyAV made unimportable, as where the video extra is not installed.
+    if codec == "h264":
+        pytest.importorskip("av")
     script = """
 import resource, signal, sys
 from pathlib import Path
 import numpy as np
+if sys.argv[2] == "mp4v":
+    sys.modules["av"] = None
 from platelab.io.video import video_writer
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 frames = np.random.default_rng(0).integers(0, 256, (30, 120, 160, 3), np.uint8)
 try:
     with video_writer(Path(sys.argv[1]), 10.0, (160, 120)) as writer:
-        for frame in frames:
-            writer.write(frame)
+        for k, frame in enumerate(frames):
+            writer.write(frame, k / 10.0)
 except OSError as exc:
     print(exc)
 """
     drawn = tmp_path / "drawn.mp4"
-    done = subprocess.run([sys.executable, "-c", script, str(drawn)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script, str(drawn), codec], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"{drawn}: the video written is incomplete (")
+    assert done.stdout.startswith(f"{drawn}: {error}")
     assert list(tmp_path.iterdir()) == []  # neither the broken file nor its temporary one
+
+
+def test_a_drawn_phone_video_shows_each_frame_when_the_phone_did(tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
+    path = _write(tmp_path / "phone.mp4", "mp4v", _noise(40))
+    _set_frame_durations(path, [(20, 0.5), (10, 1.0), (10, 2.0)])  # 20 fps, then 10, then 5, as above
+    drawn = tmp_path / "drawn.mp4"
+    Reader().read_video(path, every=3, draw=drawn)
+    shown = [f.seconds for f in video_frames(path, "phone.mp4", every=3)]
+    assert [f.seconds for f in video_frames(drawn, "drawn.mp4")] == pytest.approx(shown, abs=1e-3)
+    with av.open(str(drawn)) as container:  # the last frame read shown for 3 frames at the clip's 10 fps
+        assert container.duration / 1e6 == pytest.approx(shown[-1] + 0.3, abs=1e-3)
 
 
 @pytest.fixture

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import hashlib
 import ipaddress
 import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
 from platelab.api import Reader
 from platelab.io.decode import ImageDecodeError
@@ -25,12 +30,12 @@ from platelab.serve.auth import require_api_key
 from platelab.serve.pool import PlateReading, PoolFull, ReadPool
 from platelab.serve.schemas import BATCH_BODY, IMAGE_BODY, BatchOut, ImageOut, ModelsOut, Problem
 from platelab.serve.settings import ServeSettings
-from platelab.serve.upload import Upload, read_uploads
+from platelab.serve.upload import BodyReceiver, Upload, UploadsFull, read_uploads
 from platelab.weights import model_card
 
 log = logging.getLogger("platelab.serve")
 T = TypeVar("T")
-RETRY_AFTER_S = 1  # a few reads finish in a second, making room, without leaving the pool idle for long
+RETRY_AFTER_S = 1  # a few reads or uploads finish in a second, making room, without leaving the worker idle for long
 ReaderFactory = Callable[[], PlateReading]
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -46,10 +51,30 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# /docs and /redoc run Swagger UI and ReDoc from the copies in the fastapi-offline package (serve extra), served from
+# here rather than from a CDN: ALPR boxes are often kept off the internet. The pages name those files and the schema
+# by relative URLs, so they also load under a path prefix (a mounted app, or a proxy that strips the prefix).
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+}
+DOCS_ASSETS_ROUTE = "/docs-assets"
+NO_FAVICON = "data:,"  # the default is FastAPI's logo on fastapi.tiangolo.com; a browser asks for no icon at all
+# What each docs page needs beyond PAGE_HEADERS' policy, measured in Chromium: Swagger UI's page starts it with one
+# inline script, allowed by its hash; ReDoc injects <style> elements of its own making (styled-components) and runs
+# its search in a worker made from a blob: URL. Neither needs eval or another host (ReDoc's "API docs by Redocly" logo
+# is an image on cdn.redoc.ly: refused, and the link's text stays).
+SWAGGER_POLICY = ("default-src 'self'; script-src 'self' {scripts}; img-src 'self' data:; object-src 'none'; "
+                  "base-uri 'none'; frame-ancestors 'none'")
+REDOC_POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'; worker-src blob:; img-src 'self' data:; "
+                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "missing or wrong API key (only when the server has one)"},
+    408: {"model": Problem, "description": "the upload did not arrive whole within the server's receive timeout"},
     413: {"model": Problem, "description": "upload over the size limit, or too many images"},
-    503: {"model": Problem, "description": "too many images waiting to be read; retry after Retry-After seconds"},
+    503: {"model": Problem, "description": "too many images waiting to be read, or too many uploads arriving; "
+          "retry after Retry-After seconds"},
     504: {"model": Problem, "description": "reading took longer than the server's timeout"},
 }
 
@@ -73,10 +98,13 @@ def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFact
         finally:
             app.state.pool.close()
 
-    app = FastAPI(title="platelab", version="1", lifespan=lifespan,
+    # docs_url and redoc_url None: FastAPI's own pages load from a CDN. Its /docs/oauth2-redirect goes with them, on
+    # purpose: that page only serves OAuth2 logins, and the API's keys are plain headers.
+    app = FastAPI(title="platelab", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Reads licence plates in photos. The web page is at /.")
     app.include_router(_api_router(settings, watch))
     app.include_router(_page_router())
+    app.include_router(_docs_router(app.title))
     app.add_api_route("/healthz", healthz, methods=["GET"])
     # HEAD too, for probes that send it; one operation per path and method in the schema, so HEAD stays out of it
     app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
@@ -92,6 +120,7 @@ def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
     guard = [Depends(require_api_key(settings.api_key))] if settings.api_key else []
     router = APIRouter(prefix="/v1", dependencies=guard, responses=ERRORS)
     cards = json.dumps({"models": _model_cards(settings.model_paths)})
+    receiver = BodyReceiver(settings.max_upload_bytes, settings.max_receiving_bytes, settings.receive_timeout_s)
 
     def shown(result: ImageResult) -> str:
         marked = result if watch is None else watch.marked_result(result)
@@ -102,7 +131,7 @@ def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
         422: {"model": ImageOut, "description": "empty, corrupt, truncated, too small or too large image"}})
     async def read(request: Request) -> Response:
         """One photo, as the multipart field `image` or a raw body with Content-Type image/*."""
-        upload = _single_image(await read_uploads(request, settings.max_upload_bytes, settings.max_batch_images))
+        upload = _single_image(await _received(request, receiver, settings.max_batch_images))
         try:
             result = await _within(settings.timeout_s, request.app.state.pool.read(upload))
         except ImageDecodeError as exc:
@@ -112,7 +141,7 @@ def _api_router(settings: ServeSettings, watch: WatchList | None) -> APIRouter:
     @router.post("/read/batch", response_model=BatchOut, openapi_extra=BATCH_BODY)
     async def read_batch(request: Request) -> Response:
         """Several photos as multipart fields `images`; a bad one gets an error entry, the rest are read."""
-        uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_batch_images)
+        uploads = await _received(request, receiver, settings.max_batch_images)
         images = _batch_images(uploads, settings.max_batch_images)
         results = await _within(settings.timeout_s, request.app.state.pool.read_each(images))
         return _json('{"results":[' + ",".join(shown(result) for result in results) + "]}")
@@ -135,14 +164,53 @@ def _page_router() -> APIRouter:
     return router
 
 
+def _docs_router(title: str) -> APIRouter:
+    """/docs (Swagger UI) and /redoc with the files they run, read once; without fastapi-offline, both say in one
+    line what to install."""
+    router = APIRouter(include_in_schema=False)
+    try:
+        static = resources.files("fastapi_offline") / "static"
+    except ModuleNotFoundError:
+        from platelab.utils.extras import install_hint  # the hint a command whose extra is missing gives
+
+        install_note = f"Swagger UI and ReDoc are not installed here (fastapi-offline): {install_hint('serve')}\n"
+        for route in ("/docs", "/redoc"):
+            router.add_api_route(route, _page_file(install_note.encode(), "text/plain; charset=utf-8", PAGE_HEADERS,
+                                                   501), methods=["GET", "HEAD"])
+        return router
+    for name, media_type in DOCS_ASSETS.items():
+        router.add_api_route(f"{DOCS_ASSETS_ROUTE}/{name}", _page_file((static / name).read_bytes(), media_type),
+                             methods=["GET", "HEAD"])
+    assets = DOCS_ASSETS_ROUTE.lstrip("/")
+    swagger = get_swagger_ui_html(openapi_url="openapi.json", title=f"{title} - Swagger UI",
+                                  swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+                                  swagger_css_url=f"{assets}/swagger-ui.css", swagger_favicon_url=NO_FAVICON)
+    redoc = get_redoc_html(openapi_url="openapi.json", title=f"{title} - ReDoc",
+                           redoc_js_url=f"{assets}/redoc.standalone.js", redoc_favicon_url=NO_FAVICON,
+                           with_google_fonts=False)
+    swagger_policy = SWAGGER_POLICY.format(scripts=_inline_script_hashes(bytes(swagger.body)))
+    for route, page, policy in (("/docs", swagger, swagger_policy), ("/redoc", redoc, REDOC_POLICY)):
+        router.add_api_route(route, _page_file(bytes(page.body), "text/html; charset=utf-8",
+                                               {**PAGE_HEADERS, "Content-Security-Policy": policy}),
+                             methods=["GET", "HEAD"])
+    return router
+
+
+def _inline_script_hashes(page: bytes) -> str:
+    """CSP sources that allow each inline script of the page, and no other."""
+    scripts = re.findall(rb"<script>(.*?)</script>", page, re.DOTALL)
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'" for script in scripts)
+
+
 async def healthz() -> dict[str, str]:
     """Open even when the server has an API key: for load balancers and container health checks."""
     return {"status": "ok"}
 
 
-def _page_file(content: bytes, media_type: str) -> Callable[[], Awaitable[Response]]:
+def _page_file(content: bytes, media_type: str, headers: dict[str, str] = PAGE_HEADERS,
+               status: int = 200) -> Callable[[], Awaitable[Response]]:
     async def serve() -> Response:
-        return Response(content, media_type=media_type, headers=PAGE_HEADERS)
+        return Response(content, status_code=status, media_type=media_type, headers=headers)
 
     return serve
 
@@ -178,13 +246,24 @@ def _batch_images(uploads: Sequence[Upload], limit: int) -> list[Upload]:
     return images
 
 
+async def _received(request: Request, receiver: BodyReceiver, max_images: int) -> list[Upload]:
+    try:
+        return await read_uploads(request, receiver, max_images)
+    except UploadsFull as exc:
+        raise _busy(exc) from None
+
+
 async def _within(seconds: float, work: Awaitable[T]) -> T:
     try:
         return await asyncio.wait_for(work, seconds)
     except asyncio.TimeoutError:
         raise HTTPException(504, f"reading took longer than the limit of {seconds:g} s") from None
     except PoolFull as exc:
-        raise HTTPException(503, f"busy: {exc}", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        raise _busy(exc) from None
+
+
+def _busy(reason: PoolFull | UploadsFull) -> HTTPException:
+    return HTTPException(503, f"busy: {reason}", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def _decode_status(error: ImageDecodeError) -> int:

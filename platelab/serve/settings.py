@@ -12,9 +12,9 @@ from typing import Any
 
 from platelab.io.decode import MAX_PIXELS
 from platelab.serve.pool import MAX_QUEUED
+from platelab.serve.upload import MEGABYTE
 from platelab.weights import default_model
 
-MEGABYTE = 1024 * 1024
 # Field name -> environment variable; these are also the documented way to configure a server without the CLI.
 ENV_NAMES = {
     "api_key": "PLATELAB_API_KEY",
@@ -22,6 +22,8 @@ ENV_NAMES = {
     "timeout_s": "PLATELAB_TIMEOUT",
     "concurrent_reads": "PLATELAB_CONCURRENT_READS",
     "max_queued": "PLATELAB_MAX_QUEUED",
+    "receive_timeout_s": "PLATELAB_RECEIVE_TIMEOUT",
+    "max_receiving_mb": "PLATELAB_MAX_RECEIVING_MB",
     "reader_threads": "PLATELAB_READER_THREADS",
     "prior": "PLATELAB_PRIOR",
     "candidates": "PLATELAB_CANDIDATES",
@@ -67,6 +69,10 @@ class ServeSettings:
     concurrent_reads: int = field(default_factory=lambda: split_cores(1)[0])
     reader_threads: int = field(default_factory=lambda: split_cores(1)[1])
     max_queued: int = MAX_QUEUED  # images that may wait for a free read; past it, requests get 503 at once
+    # A request body must arrive whole within receive_timeout_s (else 408): long enough for a 20 MB upload at 3 Mbit/s,
+    # short enough that a client that stalls, or a phone that lost its signal, does not hold its bytes for good.
+    receive_timeout_s: float = 60.0
+    max_receiving_mb: float = 200.0  # bodies being received or parsed at once (ten of the largest); past it, 503
     max_pixels: int = MAX_PIXELS
     max_batch_images: int = 32
     prior: str | None = None  # the plate-format prior every reading uses: a country, "auto", or none
@@ -76,8 +82,9 @@ class ServeSettings:
     detector: str | None = None  # the detector ONNX; None: the bundled one
 
     def __post_init__(self) -> None:
-        if self.max_upload_mb <= 0 or self.timeout_s <= 0:
-            raise ValueError("max_upload_mb and timeout_s must be positive")
+        if not all(limit > 0 for limit in (self.max_upload_mb, self.timeout_s, self.receive_timeout_s,
+                                           self.max_receiving_mb)):  # > 0 rather than <= 0: NaN fails it too
+            raise ValueError("max_upload_mb, timeout_s, receive_timeout_s and max_receiving_mb must be positive")
         if self.concurrent_reads < 1 or self.reader_threads < 1 or self.candidates < 1:
             raise ValueError("concurrent_reads, reader_threads and candidates must be at least 1")
         if self.max_queued < 0:
@@ -99,6 +106,10 @@ class ServeSettings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * MEGABYTE)
+
+    @property
+    def max_receiving_bytes(self) -> int:
+        return int(self.max_receiving_mb * MEGABYTE)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, workers: int = 1) -> ServeSettings:
