@@ -62,8 +62,9 @@ CandidatesOption = Annotated[
     int, typer.Option(min=1, help="list each plate's N most likely texts (for matching against a list of plates)")
 ]
 StylesOption = Annotated[
-    list[str] | None, typer.Option("--styles", help="style name or region globs, or a style file (.yaml) or a "
-                                   "folder of them (written with a slash: my-styles/); repeatable")
+    list[str] | None, typer.Option("--styles", help="style name, region or country globs (us-tex*, ca, us), or a "
+                                   "style file (.yaml) or a folder of them (written with a slash: my-styles/); "
+                                   "repeatable")
 ]
 
 
@@ -371,9 +372,12 @@ def finetune(
     holdout: Annotated[float, typer.Option(
         min=0, max=0.99, help="share of the plates held out to validate on (0: learn from all)")] = 0.2,
     synth_share: Annotated[float, typer.Option(
-        min=0, max=1, help="share of each batch that is synthetic plates: more keeps more of what the model read "
-                           "elsewhere, less learns the new plates best")] = 0.5,
+        min=0, max=1, help="share of each batch that is synthetic plates of the --styles: more keeps more of how "
+                           "the model reads those, less learns --data's plates best")] = 0.5,
     styles: StylesOption = None,
+    seed: Annotated[int, typer.Option(
+        min=0, help="seeds the held-out split, the synthetic plates and the new head (its synthetic plates are those "
+                    "`synth crops --seed` writes of the --styles)")] = 0,
 ) -> None:
     """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in)."""
     _require_extra("train")
@@ -395,7 +399,7 @@ def finetune(
     try:
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
                              out_dir=out, export=export, val_fraction=holdout, synth_share=synth_share,
-                             styles=anchored(styles or [], Path.cwd()))
+                             styles=anchored(styles or [], Path.cwd()), seed=seed)
         with _usage_errors():
             run_finetune(cfg, resume=resume)
     except ValidationError as exc:
@@ -739,29 +743,51 @@ def serve(
 
 @app.command("models")
 def models(
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="ONNX models to describe (yours: an export or finetune --export); the bundled ones if none")] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="each bundled model's whole card, one JSON line each")
+        bool, typer.Option("--json", help="each model's whole card, one JSON line each")
     ] = False,
 ) -> None:
-    """The bundled models: size, what trained them, and what they read (their cards' measured figures)."""
+    """The bundled models (or the ONNX files named): size, what trained them, what they read (their cards'
+    measured figures) and, for a recognizer, the priors --prior may name with it."""
     import json
 
     from platelab.eval.measured import summary_lines
+    from platelab.predict.recognizer import RecognitionPredictor
+    from platelab.predict.session import ModelLoadError, model_task
     from platelab.weights import BUNDLED, default_model, model_card
 
-    for name in BUNDLED:
-        path = default_model(name)
+    named = files or [default_model(name) for name in BUNDLED]
+    failed = False
+    for path in named:
+        try:
+            task = model_task(path)
+            priors = RecognitionPredictor(path, threads=1).prior_names if task == "recognizer" else None
+        except (ModelLoadError, ValueError) as exc:  # a file that is no platelab model: the others are still listed
+            named_by = "" if isinstance(exc, ModelLoadError) else f"{path}: "  # a ModelLoadError names the file
+            typer.echo(named_by + " ".join(str(exc).split()), err=True)
+            failed = True
+            continue
         try:
             card = model_card(path) or {}
         except ValueError as exc:  # a card that is not JSON: the model is still listed
             card = {"task": f"(card unreadable: {' '.join(str(exc).split())})"}
         if json_out:
-            typer.echo(json.dumps({"name": name, "file": str(path), "card": card}))
+            typer.echo(json.dumps({"name": path.stem, "file": str(path), "card": card}
+                                  | ({} if priors is None else {"priors": priors})))
             continue
-        typer.echo(f"{path.name}  {path.stat().st_size / 2**20:.1f} MB  {card.get('task', '')}")
-        typer.echo(f"  trained on {card.get('data', 'unknown data')}: {card.get('training_command', '')}")
-        for line in summary_lines(card["measured"]) if "measured" in card else ["  not measured"]:
+        typer.echo(f"{path.name}  {path.stat().st_size / 2**20:.1f} MB  {card.get('task', task or '')}")
+        if card:
+            typer.echo(f"  trained on {card.get('data', 'unknown data')}: {card.get('training_command', '')}")
+        else:
+            typer.echo(f"  no model card beside it ({path.with_suffix('.card.json').name})")
+        for line in summary_lines(card["measured"]) if "measured" in card else ["not measured"]:
             typer.echo(f"  {line}")
+        if priors is not None:
+            typer.echo(f"  --prior: {', '.join(priors) or 'none (exported without formats)'}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("eval")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,6 +70,29 @@ def test_platelab_models_prints_each_bundled_model_with_what_it_reads() -> None:
     lines = CliRunner().invoke(app, ["models", "--json"]).output.splitlines()
     assert [json.loads(line)["card"]["measured"]["command"] for line in lines] == [
         "python benchmarks/cards.py --write"] * 3
+
+
+def test_platelab_models_describes_named_files_and_the_priors_a_recognizer_takes(tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    mine = tmp_path / "mine.onnx"  # a model without its card, as a user may copy one
+    shutil.copyfile(default_model("recognizer"), mine)
+    not_a_model = tmp_path / "notes.onnx"
+    not_a_model.write_text("not a model", encoding="utf-8")
+    result = CliRunner().invoke(app, ["models", str(not_a_model), str(mine), str(default_model("detector"))])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{not_a_model}: not a usable ONNX model")
+    assert lines[1].startswith("mine.onnx  1.1 MB  recognizer")
+    assert "no model card beside it (mine.card.json)" in result.output
+    priors = [line for line in lines if line.startswith("  --prior: ")]
+    assert len(priors) == 1 and priors[0].startswith("  --prior: auto, br, ") and priors[0].endswith(", uk, us")
+    record = json.loads(CliRunner().invoke(app, ["models", "--json", str(mine)]).output)
+    assert record["priors"][0] == "auto" and "us" in record["priors"] and record["card"] == {}
 
 
 def test_a_share_is_rounded_once_from_its_counts() -> None:

@@ -245,12 +245,15 @@ def test_every_crop_that_cannot_be_used_is_named_at_once(tmp_path: Path) -> None
     cv2.imwrite(str(tmp_path / "good.png"), crop.image)
     (tmp_path / "broken.png").write_bytes(b"not a png")
     cv2.imwrite(str(tmp_path / "odd.png"), crop.image)
+    cv2.imwrite(str(tmp_path / "long.png"), crop.image)
     write_crop_labels(tmp_path / "labels.tsv", [CropLabel("good.png", crop.text, "CA"),
                                                CropLabel("broken.png", "ABÇ123", "CA"),
-                                               CropLabel("odd.png", "ABÇ123", "CA")])
-    with pytest.raises(ValueError, match="3 problem") as error:
+                                               CropLabel("odd.png", "ABÇ123", "CA"),
+                                               CropLabel("long.png", "AB 123 CD 4567", "CA")])
+    with pytest.raises(ValueError, match="4 problem") as error:
         tuning.load_labelled_crops(tmp_path, Charset())
     assert str(error.value).count("broken.png") == 2 and "odd.png" in str(error.value)
+    assert "long.png: plate 'AB 123 CD 4567' has 11 characters; the model reads at most 10" in str(error.value)
     assert "good.png" not in str(error.value)
 
 

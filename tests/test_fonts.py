@@ -118,3 +118,23 @@ def test_a_missing_font_stops_only_the_styles_drawn_with_it(monkeypatch: pytest.
     (uk,) = select_styles(["uk-rear"])
     with pytest.raises(fonts.FontNotFoundError, match=r"^font 'tiresias_lpfont_bold\.ttf' is not installed; "):
         render_plate(uk, rng, height=44)
+
+
+def test_a_font_is_found_by_its_absolute_path_and_a_format_it_cannot_draw_is_named(tmp_path: Path) -> None:
+    from platelab.synth import fonts
+
+    installed = fonts.find_font("DejaVuSans-Bold.ttf")
+    assert fonts.find_font(str(installed.resolve())) == installed.resolve()
+    with pytest.raises(fonts.FontNotFoundError, match=r"^font '\S+missing\.ttf': no such file$"):
+        fonts.find_font(str(tmp_path / "missing.ttf"))
+    # a Type 1 font (fonts-urw-base35 installs them beside its OpenType files) is a format, not a missing font
+    with pytest.raises(fonts.FontNotFoundError, match=r"TrueType and OpenType files \(\.ttf, \.otf\), not \.pfb$"):
+        fonts.find_font("NimbusSansNarrow-Bold.pfb")
+
+
+def test_a_users_own_font_folder_is_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from platelab.synth import fonts
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    (tmp_path / "fonts").mkdir()
+    assert tmp_path / "fonts" in fonts.font_dirs()

@@ -243,6 +243,17 @@ def test_finetune_mixes_in_a_user_style_and_its_export_reads_with_its_prior(tmp_
     assert json.loads((out / "config.json").read_text())["styles"] == [str(EXAMPLE.resolve())]
     assert RecognitionPredictor(model, prior="ar").prior is not None
 
+    # adapted again, to another region, from that export: the model keeps the first region's prior
+    other = _style(tmp_path / "other", "zz-plate", region="zz")
+    again, model2 = tmp_path / "again", tmp_path / "again.onnx"
+    result = CliRunner().invoke(app, ["finetune", "--from", str(model), "--data", str(crops), "--epochs", "1",
+                                      "--out", str(again), "--styles", str(other), "--export", str(model2),
+                                      "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((again / "config.json").read_text())["seed"] == 3
+    assert RecognitionPredictor(model2, prior="zz").prior is not None
+    assert RecognitionPredictor(model2, prior="ar").prior is not None
+
 
 def test_a_bundled_style_whose_font_is_missing_is_refused_before_anything_is_drawn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -270,3 +281,66 @@ def test_the_style_list_marks_the_styles_whose_fonts_are_missing(monkeypatch: py
     assert "1 style(s) need fonts that are not installed" in result.output
     monkeypatch.undo()  # the fonts this machine has: every bundled style drawable
     assert "cannot be drawn" not in CliRunner().invoke(app, ["synth", "styles"]).output
+
+
+def test_styles_are_chosen_by_country_and_a_folder_without_its_slash_is_hinted_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    us = select_styles(["us"])  # as --prior us names them
+    assert us and {s.country for s in us} == {"us"} and len(us) == len(select_styles(["us-*"]))
+    _style(tmp_path / "mine")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StyleError, match=r"^no style matches mine \(a folder of styles is written with a slash: "
+                                         r"mine/\); known: "):
+        select_styles(["mine"])
+
+
+def test_a_region_may_not_be_named_auto(tmp_path: Path) -> None:
+    from platelab.synth.style import load_user_styles
+
+    path = _style(tmp_path, region="auto")  # else the model's priors would list auto twice, one of them unreachable
+    with pytest.raises(StyleError, match=r"field region: .*'auto' is --prior's name for reading each plate"):
+        load_user_styles([str(path)])
+
+
+def test_a_format_too_long_for_a_plate_is_refused_with_its_length(tmp_path: Path) -> None:
+    from platelab.synth.style import load_user_styles
+
+    path = _style(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    formats = re.search(r"patterns: \[([^\]]+)\]", text)
+    assert formats is not None
+    path.write_text(text.replace(formats.group(0), "patterns: [LLNNNLLNNNLL]"), encoding="utf-8")
+    with pytest.raises(StyleError, match=r"formats\[0\]: 'LLNNNLLNNNLL' holds 12 characters; a plate holds 1 to 10"):
+        load_user_styles([str(path)])
+
+
+def test_text_on_a_graphic_that_prints_none_is_refused_and_gradient_stops_take_any_order(tmp_path: Path) -> None:
+    import yaml
+
+    from platelab.synth.style import load_user_styles
+
+    def style(file: str, **fields: object) -> str:
+        data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")) | fields
+        path = tmp_path / f"{file}.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return str(path)
+
+    with pytest.raises(StyleError, match=r"background\.graphics\.0: text is printed on overlays only"):
+        load_user_styles([style("worded", background={"graphics": [{"kind": "rect", "text": "OOPS"}]})])
+    (graded,) = load_user_styles([style("graded", background={"gradient": [[1, "#ff0000"], [0, "#0000ff"]]})])
+    assert graded.background.gradient == [(0.0, "#0000ff"), (1.0, "#ff0000")]
+    with pytest.raises(StyleError, match=r"field name: String should have at least 1 character"):
+        load_user_styles([style("unnamed", name="")])
+
+
+def test_a_printed_text_without_a_font_needs_the_default_one_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platelab.synth.fonts as fonts
+    from platelab.synth.render import LABEL_FONT
+    from platelab.synth.style import missing_fonts
+
+    (texas,) = select_styles(["us-texas"])
+    assert any(text.font is None for text in texas.printed)
+    index = {name: path for name, path in fonts._font_index().items() if name != LABEL_FONT}
+    monkeypatch.setattr(fonts, "_font_index", lambda: index)
+    assert LABEL_FONT in missing_fonts(texas)

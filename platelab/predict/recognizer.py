@@ -77,6 +77,8 @@ class RecognitionPredictor:
             # --class-scale`): a network trained on synthetic faces can under-read a class whose real shape it never
             # saw (the US dies' narrow M and W read as H and N, never the other way round).
             self.class_scale = self._class_scale(class_scale_factors(metadata))
+        # what --prior may name with this model: the countries whose formats it carries, and auto among them
+        self.prior_names = [AUTO_PRIOR, *sorted(formats)] if formats else []
         self.prior = self._prior(formats, written_as, prior)
 
     def _class_scale(self, factors: dict[str, float]) -> np.ndarray | None:
@@ -104,8 +106,7 @@ class RecognitionPredictor:
         if name == AUTO_PRIOR and formats:
             return AutoPrior([country(code) for code in sorted(formats)])
         if name not in formats:
-            names = [AUTO_PRIOR, *sorted(formats)] if formats else []
-            raise PriorError(f"no format prior {name!r} in this model; it has: {', '.join(names) or 'none'}")
+            raise PriorError(f"no format prior {name!r} in this model; it has: {', '.join(self.prior_names) or 'none'}")
         return country(name)
 
     def probabilities(self, crops: Sequence[np.ndarray], jitter: Jitter = NO_JITTER) -> np.ndarray:

@@ -16,16 +16,7 @@ class ModelLoadError(RuntimeError):
 def load_session(path: Path, task: str, threads: int = 0) -> tuple[ort.InferenceSession, dict[str, str]]:
     """Session and its metadata for a platelab model of a task ("recognizer", "detector"); threads = 0 lets
     onnxruntime use every core."""
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: model file not found")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-        raise ModelLoadError(f"{path}: not a usable ONNX model: {exc}") from exc
+    session = _open(path, threads)
     metadata = dict(session.get_modelmeta().custom_metadata_map)
     found = metadata.get("platelab_task")
     if found != task:
@@ -34,6 +25,24 @@ def load_session(path: Path, task: str, threads: int = 0) -> tuple[ort.Inference
         what = f"a platelab {found}" if found else "not exported by platelab (no platelab_task metadata)"
         raise ModelLoadError(f"{path}: not a {task} model: it is {what}")
     return session, metadata
+
+
+def model_task(path: Path) -> str | None:
+    """The task a platelab model was exported for ("recognizer", "detector"); None for another ONNX network."""
+    return _open(path, 1).get_modelmeta().custom_metadata_map.get("platelab_task")
+
+
+def _open(path: Path, threads: int) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: model file not found")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        raise ModelLoadError(f"{path}: not a usable ONNX model: {exc}") from exc
 
 
 @contextmanager

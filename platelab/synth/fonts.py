@@ -26,13 +26,23 @@ class FontNotFoundError(StyleError):
     pass
 
 
+FONT_SUFFIXES = (".ttf", ".otf")  # what PIL's FreeType loader draws from a file name alone
+
+
 def font_dirs() -> list[Path]:
     extra = [Path(p) for p in os.environ.get(FONT_DIRS_ENV, "").split(os.pathsep) if p]
+    home = Path.home()
+    user_data = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
     system = [
         Path("/usr/share/fonts"),
         Path("/usr/share/texmf/fonts"),
         Path("/usr/local/share/fonts"),
-        Path.home() / ".fonts",
+        home / ".fonts",
+        user_data / "fonts",  # where fc-list finds a user's own fonts
+        Path("/Library/Fonts"),  # macOS
+        home / "Library" / "Fonts",
+        Path(os.environ.get("WINDIR", r"C:\Windows")) / "Fonts",
+        Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "Microsoft" / "Windows" / "Fonts",
     ]
     packaged = [Path(p) for p in sys.path if p.endswith("site-packages")]
     return [d for d in (*extra, *system) if d.is_dir()] + [d for d in packaged if d.is_dir()]
@@ -44,17 +54,26 @@ def _font_index() -> dict[str, Path]:
     for folder in font_dirs():
         pattern = "fontpkg*/**/*" if "site-packages" in folder.parts else "**/*"
         for path in folder.glob(pattern):
-            if path.suffix.lower() in {".ttf", ".otf"}:
+            if path.suffix.lower() in FONT_SUFFIXES:
                 index.setdefault(path.name, path)
     return index
 
 
 def find_font(name: str) -> Path:
+    """A font by file name, looked for in font_dirs(), or by its absolute path."""
+    given = Path(name).expanduser()
+    if given.suffix.lower() not in FONT_SUFFIXES:
+        raise FontNotFoundError(f"font {name!r}: platelab draws TrueType and OpenType files "
+                                f"({', '.join(FONT_SUFFIXES)}), not {given.suffix or 'a file without a suffix'}")
+    if given.is_absolute():
+        if given.is_file():
+            return given
+        raise FontNotFoundError(f"font {name!r}: no such file")
     path = _font_index().get(name)
     if path is None:
         raise FontNotFoundError(
-            f"font {name!r} is not installed; install the Debian font packages listed in the README "
-            f"or add a folder to {FONT_DIRS_ENV}"
+            f"font {name!r} is not installed; install the package that holds it (the bundled styles' Debian packages "
+            f"are in .ci/apt-runtime.txt), give its absolute path, or add its folder to {FONT_DIRS_ENV}"
         )
     return path
 

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from platelab.predict.decode import AUTO_PRIOR
 from platelab.synth.spans import Span, check_colour
 from platelab.utils.config_file import ConfigError, load_model_file
 
@@ -88,7 +89,8 @@ class Strict(BaseModel):
 
 
 class FontChoice(Strict):
-    file: str = Field(description="font file name, found under the system and package font folders")
+    file: str = Field(description="font file name (.ttf, .otf), found under the system, user and package font folders "
+                      "and PLATELAB_FONT_DIRS, or its absolute path")
     weight: float = Field(1.0, gt=0, description="how often this font is drawn relative to the others")
     condense: CondenseSpan = Field((1.0, 1.0), description="horizontal scale range of each glyph")
     stroke: StrokeSpan = Field((0, 0), description="extra stroke width range, px at 64 px glyph height")
@@ -197,7 +199,8 @@ class PrintedText(Strict):
     colour: Colour = "#000000"
     align: Literal["center", "left", "right"] = "center"
     max_width: float = Field(0.9, gt=0, le=1, description="text is condensed to fit this width")
-    font: str | None = Field(None, description="font file; the plate font otherwise")
+    font: str | None = Field(None, description="font file (found as the plate's fonts are); otherwise "
+                             "DejaVuSansCondensed-Bold.ttf (render.LABEL_FONT)")
     italic: bool = False
     vertical: bool = False
     probability: float = Field(1.0, ge=0, le=1)
@@ -228,7 +231,8 @@ class Background(Strict):
             return None
         if len(stops) < 2:
             raise ValueError("a gradient needs at least two stops")
-        return [(float(y), check_colour(c)) for y, c in stops]
+        # in the order of y, which interpolating between them needs, whatever order the file gives them in
+        return sorted((float(y), check_colour(c)) for y, c in stops)
 
 
 class Specialty(Strict):
@@ -259,7 +263,7 @@ class PlateStyle(Strict):
     # the user's file it was read from (None: a bundled style), for messages that name it
     _source: Path | None = PrivateAttr(default=None)
 
-    name: str
+    name: str = Field(min_length=1)
     region: str = Field(description="written in the 'state' column of labels.tsv (e.g. 'ca', 'eu-de', 'br')")
     country: str = Field("", description="groups regions for the format prior (e.g. 'us'); the region if empty")
     description: str = ""
@@ -295,6 +299,9 @@ class PlateStyle(Strict):
         if (code or info.field_name == "region") and not REGION_CODE.fullmatch(code):
             raise ValueError(f"{code!r}: lower-case letters and digits, groups joined by '-' (e.g. 'ar', 'eu-de'); "
                              "it names the format prior a model is read with (--prior)")
+        if code == AUTO_PRIOR:
+            raise ValueError(f"{code!r} is --prior's name for reading each plate under the country it fits best; "
+                             "name the region otherwise")
         return code
 
     @field_validator("size_mm")
@@ -373,6 +380,18 @@ class PlateStyle(Strict):
         return self.country or self.region
 
     @model_validator(mode="after")
+    def _text_on_overlays_only(self) -> PlateStyle:
+        # only an overlay's box prints its text (render._draw_graphic_text); elsewhere it would vanish unsaid
+        emblems = self.specialty.emblems if isinstance(self.specialty, Specialty) else []
+        for field, graphics in (("background.graphics", self.background.graphics), ("gap_graphics", self.gap_graphics),
+                                ("specialty.emblems", emblems)):
+            for i, graphic in enumerate(graphics):
+                if graphic.text is not None:
+                    raise ValueError(f"{field}.{i}: text is printed on overlays only (stickers); put it in overlays "
+                                     "or in printed")
+        return self
+
+    @model_validator(mode="after")
     def _formats_fit(self) -> PlateStyle:
         names = self.all_alphabets
         for i, fmt in enumerate(self.formats):
@@ -387,8 +406,10 @@ class PlateStyle(Strict):
                     if _unknown_alphabets(group, names):
                         raise ValueError(f"formats[{i}]: pattern {pattern!r}: a stacked group holds alphabets only, "
                                          f"no separators")
-            if not 1 <= sum(len(text_positions(p, names)) for p in fmt.patterns) <= 10:
-                raise ValueError(f"formats[{i}]: a plate holds 1 to 10 characters")
+            length = sum(len(text_positions(p, names)) for p in fmt.patterns)
+            if not 1 <= length <= 10:
+                raise ValueError(f"formats[{i}]: {' / '.join(fmt.patterns)!r} holds {length} characters; a plate "
+                                 "holds 1 to 10")
         return self
 
 
@@ -409,7 +430,8 @@ def builtin_styles() -> dict[str, PlateStyle]:
 
 
 def _matches(style: PlateStyle, pattern: str) -> bool:
-    return fnmatch(style.name, pattern) or fnmatch(style.region, pattern)
+    # a country too: `--styles us` chooses the styles `--prior us` reads
+    return any(fnmatch(code, pattern) for code in (style.name, style.region, style.country) if code)
 
 
 def is_style_path(entry: str) -> bool:
@@ -430,7 +452,7 @@ def _style_files(entry: str) -> list[Path]:
         return [path]  # load_style names a missing file
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in STYLE_SUFFIXES and p.is_file())
     if not files:
-        raise StyleError(f"{path}: a folder without style files (*.yaml)")
+        raise StyleError(f"{path}: a folder without style files ({', '.join('*' + s for s in STYLE_SUFFIXES)})")
     return files
 
 
@@ -468,7 +490,9 @@ def _font_fields(style: PlateStyle) -> list[tuple[str, str]]:
 
     fields = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file)
               for i, font in enumerate(style_fonts(style))]
-    return fields + [(f"printed.{i}.font", text.font) for i, text in enumerate(style.printed) if text.font]
+    from platelab.synth.render import LABEL_FONT
+
+    return fields + [(f"printed.{i}.font", text.font or LABEL_FONT) for i, text in enumerate(style.printed)]
 
 
 def _uninstalled(style: PlateStyle) -> list[tuple[str, str, StyleError]]:
@@ -514,7 +538,7 @@ def style_digest(data: bytes) -> str:
 
 
 def select_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
-    """Bundled styles whose name or region matches any glob pattern (all of them when none is given), then the
+    """Bundled styles whose name, region or country matches any glob pattern (all of them when none is given), then the
     user's styles of the patterns that are paths to a style file or a folder of them (is_style_path)."""
     styles = list(builtin_styles().values())
     if not patterns:
@@ -524,7 +548,7 @@ def select_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
     if globs and not chosen:
         folders = [p for p in globs if Path(p).is_dir()]
         hint = f" (a folder of styles is written with a slash: {folders[0]}/)" if folders else ""
-        raise StyleError(f"no style matches {', '.join(globs)}; known: {', '.join(sorted(builtin_styles()))}{hint}")
+        raise StyleError(f"no style matches {', '.join(globs)}{hint}; known: {', '.join(sorted(builtin_styles()))}")
     return chosen + load_user_styles(patterns)
 
 
@@ -535,7 +559,7 @@ def prior_styles(patterns: Sequence[str] = ()) -> list[PlateStyle]:
 
 
 def reweighted(styles: list[PlateStyle], factors: dict[str, float]) -> list[PlateStyle]:
-    """The styles with the weight of each one whose name or region matches a glob multiplied by its factor
+    """The styles with the weight of each one whose name, region or country matches a glob multiplied by its factor
     (a training stage that needs more of a few styles, without changing how often they occur in the data files)."""
     unknown = [p for p in factors if not any(_matches(s, p) for s in styles)]
     if unknown:

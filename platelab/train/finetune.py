@@ -153,13 +153,37 @@ def recognizer_run_config(run: Path) -> RecognizerTrainConfig | TuneConfig:
     raise FinetuneSourceError(f"{run / CONFIG}: a {task} run; fine-tuning starts from a recognizer run")
 
 
-def source_class_scale(source: Path | str, charset: Charset) -> dict[str, float] | None:
-    """The decoding class scale of the ONNX recognizer a fine-tuning starts from, for the characters charset keeps:
-    the bias it corrects (the dies' M and W read as H and N) is the source network's and stays in its weights."""
+def _source_metadata(source: Path | str) -> tuple[Path, dict[str, str]] | None:
+    """(path, graph metadata) of the ONNX recognizer a fine-tuning starts from; None for a run folder."""
     path = resolve_bundled(source)
     if path.suffix.lower() != ".onnx" or not path.is_file():
         return None
-    metadata = graph_metadata(onnx.load(str(path), load_external_data=False))
+    return path, graph_metadata(onnx.load(str(path), load_external_data=False))
+
+
+def source_formats(source: Path | str) -> dict[str, list[dict]]:
+    """The format priors the ONNX recognizer a fine-tuning starts from carries ({country: formats}), so a model
+    adapted to one region and then to another keeps the first one's --prior."""
+    found = _source_metadata(source)
+    if found is None:
+        return {}
+    path, metadata = found
+    try:
+        formats = json.loads(metadata.get("formats", "{}"))
+    except json.JSONDecodeError as exc:
+        raise FinetuneSourceError(f"{path}: its formats metadata is not JSON ({exc})") from exc
+    if not isinstance(formats, dict):
+        raise FinetuneSourceError(f"{path}: its formats metadata is not a mapping of countries to formats")
+    return formats
+
+
+def source_class_scale(source: Path | str, charset: Charset) -> dict[str, float] | None:
+    """The decoding class scale of the ONNX recognizer a fine-tuning starts from, for the characters charset keeps:
+    the bias it corrects (the dies' M and W read as H and N) is the source network's and stays in its weights."""
+    found = _source_metadata(source)
+    if found is None:
+        return None
+    path, metadata = found
     try:
         scale = {char: factor for char, factor in class_scale_factors(metadata).items() if char in charset.chars}
     except (ValueError, TypeError) as exc:
@@ -251,6 +275,8 @@ def plate_text(plate: str, charset: Charset) -> str:
     unknown = sorted(set(text) - set(charset.chars))
     if unknown:
         raise ValueError(f"plate {plate!r} has characters outside the charset: {''.join(unknown)!r}")
+    if len(text) > charset.slots:  # else the first batch that draws it stops the run
+        raise ValueError(f"plate {plate!r} has {len(text)} characters; the model reads at most {charset.slots}")
     return text
 
 
@@ -523,9 +549,10 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
     if class_scale is None and source is not None:
         class_scale = source_class_scale(source, model.charset)
     return export_with_card(model, run, path, cfg, sample, "plate recognition (cropped plate -> text), fine-tuned",
-                            f"real plates from {getattr(cfg, 'data', None)}, {cfg.synth_share:.0%} of each batch "
+                            f"labelled plates from {getattr(cfg, 'data', None)}, {cfg.synth_share:.0%} of each batch "
                             "synthetic plates", class_scale, command, calibration if int8 else None,
-                            styles=cfg.styles, finetuned_from=str(getattr(cfg, "from_run", None)), freeze=cfg.freeze)
+                            styles=cfg.styles, carried_formats=source_formats(source) if source else {},
+                            finetuned_from=str(source), freeze=cfg.freeze)
 
 
 def _fitting_synthetic(cfg: TuneConfig, charset: Charset, seed: int, count: int) -> tuple[list[np.ndarray], list[str]]:

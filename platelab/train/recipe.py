@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,9 +77,11 @@ class Int8Data:
 
 def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseModel, sample: np.ndarray, task: str,
                      data: str, class_scale: dict[str, float] | None = None, command: str | None = None,
-                     int8: Callable[[], Int8Data] | None = None, styles: Sequence[str] = (), **card: Any) -> Path:
+                     int8: Callable[[], Int8Data] | None = None, styles: Sequence[str] = (),
+                     carried_formats: Mapping[str, list[dict]] | None = None, **card: Any) -> Path:
     """model -> ONNX at out (with the format prior of every bundled style and of the user's style files among
-    styles, the run's) and its model card; sample: (N, 1, H, W) on which ONNX and torch must agree
+    styles, the run's, beside carried_formats' countries that those do not draw: a fine-tuning's source model's)
+    and its model card; sample: (N, 1, H, W) on which ONNX and torch must agree
     (platelab.train.export.require_agreement), or nothing is written. With int8 (what to calibrate and measure on,
     made once the float model is written), out is the 8-bit model, and the card holds both models' accuracy on its
     validation set."""
@@ -87,7 +89,7 @@ def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseMode
     if unknown:
         raise ValueError(f"class scale for {', '.join(unknown)}: not in the model's charset {model.charset.chars}")
     # the styles the model learnt, from the run's copies where the files moved or were edited since
-    formats = formats_by_country(prior_styles(run_styles(run, styles, note=True)))
+    formats = {**(carried_formats or {}), **formats_by_country(prior_styles(run_styles(run, styles, note=True)))}
     extra: dict[str, Any] = {"class_scale": class_scale} if class_scale else {}
     with tempfile.TemporaryDirectory() as folder:
         float_path = Path(folder) / out.name
