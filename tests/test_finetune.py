@@ -337,3 +337,19 @@ def test_holdout_and_synthetic_share_reach_the_run(tmp_path: Path) -> None:
                                       "--epochs", "1", "--out", str(tmp_path / "tuned-s"), "--synth-share", "0.75"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "tuned-s" / "config.json").read_text())["synth_share"] == 0.75
+
+
+def test_a_finished_run_asked_for_more_epochs_says_how_to_go_further(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    _crop_folder(tmp_path / "crops", _crops(5), "")
+    out = tmp_path / "tuned"
+    args = ["finetune", "--from", "bundled", "--data", str(tmp_path / "crops"), "--out", str(out), "--holdout", "0"]
+    assert CliRunner().invoke(app, [*args, "--epochs", "1"]).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "--epochs", "2", "--resume"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "cannot resume with another config (epochs 1 -> 2)" in message
+    assert f"start a new folder from it: finetune --from {out})" in message

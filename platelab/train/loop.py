@@ -204,8 +204,12 @@ def check_run_folder(out: Path, config: dict[str, object], resume: bool,
                for key in sorted(saved)
                if key not in RESUMABLE_CHANGES and saved.get(key) != config.get(key)]
     if changed:
+        # a run's schedule (its rate's warm-up and decay) is laid out over its length, so a longer run is a new one
+        longer = any(saved.get(key) != config.get(key) for key in ("epochs", "steps") if key in saved)
+        start_from = f"finetune --from {out}" if saved.get("task") == "finetune" else f"init_from: {out / CHECKPOINT}"
+        further = f" (to train it further, start a new folder from it: {start_from})" if longer else ""
         raise ValueError(f"{out}: cannot resume with another config ({'; '.join(changed)}); resume with the run's "
-                         f"own ({out / CONFIG}) or start a new folder")
+                         f"own ({out / CONFIG}) or start a new folder{further}")
     run_style_files(out, saved.get("styles") or [])  # refuses a style file neither there nor kept as recorded
 
 
