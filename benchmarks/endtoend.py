@@ -32,7 +32,7 @@ from platelab.eval.metrics import score_photos
 from platelab.eval.peers import TEXT_READERS, installed_text_readers, plate_lines, text_reader
 from platelab.eval.report import format_share
 from platelab.io.decode import read_image
-from platelab.io.labels import read_labels
+from platelab.io.labels import read_photo_set
 from platelab.predict.decode import AUTO_PRIOR
 from platelab.utils.boxes import Box
 
@@ -69,10 +69,10 @@ def as_1080p_pixels(image: np.ndarray) -> np.ndarray:
 
 def run(folder: Path, predict: Predict) -> tuple[dict, float, float]:
     """Scores, ms per photo as given, ms per photo resized to 1080p (the first TIMED_1080P photos)."""
-    labels = read_labels(folder)
+    labels, files = read_photo_set(folder)
     found: dict[str, list[Plate]] = {}
     seconds, seconds_1080p = 0.0, []
-    for file in dict.fromkeys(label.file for label in labels):
+    for file in files:
         image = read_image(folder / file, name=file)
         found[file], elapsed = _timed(predict, image)
         seconds += elapsed
@@ -81,7 +81,8 @@ def run(folder: Path, predict: Predict) -> tuple[dict, float, float]:
     per_photo = 1000 * seconds / max(len(found), 1)
     predictions = {file: [(box, text) for box, text, _ in plates] for file, plates in found.items()}
     candidates = {file: [listed for _, _, listed in plates] for file, plates in found.items()}
-    return score_photos(labels, predictions, candidates=candidates), per_photo, 1000 * float(np.mean(seconds_1080p))
+    scores = score_photos(labels, predictions, candidates=candidates, photos=files)
+    return scores, per_photo, 1000 * float(np.mean(seconds_1080p))
 
 
 def main() -> None:

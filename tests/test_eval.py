@@ -20,6 +20,7 @@ from platelab.io.labels import (
     labels_kind,
     normalize_plate,
     read_labels,
+    read_photo_set,
     write_crop_labels,
     write_photo_labels,
 )
@@ -211,6 +212,26 @@ def test_photo_labels_round_trip_with_and_without_corners(tmp_path: Path) -> Non
     write_photo_labels(tmp_path / "labels.tsv", plain)
     assert (tmp_path / "labels.tsv").read_text().splitlines()[0] == "file\tx\ty\tw\th\tplate"
     assert read_labels(tmp_path / "labels.tsv") == plain
+
+
+def test_a_photo_without_plates_is_a_row_of_its_file_alone_and_its_false_plates_count(tmp_path: Path) -> None:
+    plate = PhotoLabel("car.jpg", "AB123", (9, 20, 102, 51), ((9.0, 20.0), (111.0, 20.0), (111.0, 71.0), (9.0, 71.0)))
+    write_photo_labels(tmp_path / "labels.tsv", [plate], ["road.jpg", "car.jpg", "empty.jpg"])
+    lines = (tmp_path / "labels.tsv").read_text().splitlines()
+    assert lines[1] == "road.jpg" + "\t" * 13 and lines[3] == "empty.jpg" + "\t" * 13
+    assert read_labels(tmp_path, "photos") == [plate]
+    labels, files = read_photo_set(tmp_path)
+    assert labels == [plate] and files == ["road.jpg", "car.jpg", "empty.jpg"]
+    predictions = {"car.jpg": [((10, 20, 100, 50), "AB123")], "road.jpg": [((0, 0, 40, 20), "SIGN1")]}
+    scores = score_photos(labels, predictions, photos=files)
+    assert (scores.n_photos, scores.n_plates, scores.n_read, scores.n_false) == (3, 1, 1, 1)
+    assert scores.false_plates == [("road.jpg", (0, 0, 40, 20), "SIGN1")]
+    assert score_photos(labels, predictions).n_false == 0  # without them, the road's false plate went unseen
+    # a photo said to hold no plate and labelled with one is a contradiction, named by its line
+    (tmp_path / "labels.tsv").write_text(f"{lines[0]}\n{lines[2]}\ncar.jpg" + "\t" * 13 + "\n")
+    with pytest.raises(LabelError, match=r"labels\.tsv:3: car\.jpg is said to hold no plate, and a row labels "
+                                         r"a plate in it \(AB123\)"):
+        read_labels(tmp_path)
 
 
 def test_labels_of_the_wrong_kind_are_refused_by_name(tmp_path: Path) -> None:

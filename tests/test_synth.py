@@ -187,3 +187,24 @@ def test_crops_cut_from_scenes_are_seeded_and_read_as_labelled() -> None:
     # large plates cut from scenes read about as well as the engine's own crops: the label is what the cut shows
     readings = Recognizer().read([c.image for c in crops])
     assert np.mean([r.text == c.text for r, c in zip(readings, crops)]) >= 0.75
+
+
+def test_scenes_without_plates_are_listed_and_eval_counts_their_false_plates(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+    from platelab.io.labels import read_photo_set
+    from platelab.synth.style import select_styles
+    from platelab.synth.writer import write_scenes
+
+    empty = SynthConfig.model_validate({"scene": {"empty_p": 1.0}})
+    write_scenes(tmp_path, 3, select_styles(["us-texas"]), seed=1, cfg=empty, progress=False)
+    labels, files = read_photo_set(tmp_path)
+    assert labels == [] and files == ["scene_000000.jpg", "scene_000001.jpg", "scene_000002.jpg"]
+    result = CliRunner().invoke(app, ["eval", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert (figures["n_photos"], figures["n_plates"]) == (3, 0)
+    assert figures["n_false"] == len(figures["false_plates"])

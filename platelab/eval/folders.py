@@ -153,15 +153,14 @@ def evaluate_photos(
     from platelab.eval.metrics import score_photos
     from platelab.io.atomic import atomic_write_image
     from platelab.io.draw import around_box, draw_plates, montage
-    from platelab.io.labels import read_labels
+    from platelab.io.labels import read_photo_set
 
-    labels = read_labels(folder, "photos")
+    labels, files = read_photo_set(folder)
     reader = Reader(detector, model, prior, min_score=min_score, tta=tta, candidates=candidates)
     predictions: dict[str, list[tuple[tuple[int, int, int, int], str]]] = {}
     texts: dict[str, list[list[str]]] = {}
     drawn: dict[str, np.ndarray] = {}
     seconds = 0.0
-    files = list(dict.fromkeys(label.file for label in labels))
     unreadable: list[str] = []
     for file in tqdm(files, desc="reading", unit="photo", disable=not progress):
         image = image_or_error(labelled_file(folder, file), file)
@@ -176,7 +175,7 @@ def evaluate_photos(
         texts[file] = [[c.text for c in p.candidates] for p in plates]
         if failures is not None:
             drawn[file] = draw_plates(image, plates)
-    scores = score_photos(labels, predictions, candidates=texts if candidates > 1 else None)
+    scores = score_photos(labels, predictions, candidates=texts if candidates > 1 else None, photos=files)
     if failures is not None and (scores.failures or scores.false_plates):
         # each tile is a labelled plate missed or misread, or a false plate, with what is around it
         misses = scores.failures[:MONTAGE_TILES]

@@ -341,14 +341,15 @@ def _tally_photo(
 
 def score_photos(
     labels: Sequence[PhotoLabel], predictions: Mapping[str, Sequence[tuple[Box, str]]], iou_min: float = IOU_MIN,
-    candidates: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    candidates: Mapping[str, Sequence[Sequence[str]]] | None = None, photos: Sequence[str] = (),
 ) -> PhotoScores:
     """Scores (box, text) predictions per photo file against labelled plates; candidates, per file, the texts of
-    each of its predictions in their order.
+    each of its predictions in their order; photos, those of the set that hold no labelled plate (every prediction
+    on them is a false plate, and they count among the photos).
 
-    Photos without predictions count as all plates missed; predictions for unlabelled files are ignored.
+    Photos without predictions count as all plates missed; predictions for other files are ignored.
     """
-    by_file: dict[str, dict[int, PhotoLabel]] = defaultdict(dict)
+    by_file: dict[str, dict[int, PhotoLabel]] = defaultdict(dict, {photo: {} for photo in photos})
     for index, label in enumerate(labels):
         by_file[label.file][index] = label
     tally = _PhotoTally()

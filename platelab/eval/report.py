@@ -26,8 +26,8 @@ PHOTO_DEFINITIONS = (
     f"area within {MAX_AREA_RATIO:g} times the box's either way), one reported plate per labelled one. read: of "
     f"all labelled plates, those whose matched plate (the reported one overlapping it most) reads exactly "
     f"({COMPARED}); read of detected: the same among the detected. false plates: reported plates that overlap no "
-    "labelled plate (a second one on a labelled plate is not counted), per photo named in labels.tsv (a photo with "
-    "no plate has no row there)."
+    "labelled plate (a second one on a labelled plate is not counted), per photo named in labels.tsv (a photo "
+    "without plates is named by a row of its file alone, every other cell empty)."
 )
 
 

@@ -4,7 +4,8 @@ Two kinds, told apart by the header:
 
 - crops:  ``file  state  plate`` (``region`` is accepted in place of ``state``)
 - photos: ``file  x  y  w  h  plate`` and, for synthetic scenes, the plate corners ``x1 y1 ... x4 y4`` after
-  ``plate`` (clockwise from top-left). A photo may hold several plates: one row each, same ``file``.
+  ``plate`` (clockwise from top-left). A photo may hold several plates: one row each, same ``file``. A row with a
+  file and every other cell empty names a photo that holds no plate: scored for its false plates only.
 """
 
 from __future__ import annotations
@@ -196,14 +197,23 @@ def _parse_photo(path: Path, line: int, cells: list[str]) -> PhotoLabel:
     )
 
 
+def _holds_no_plate(cells: list[str]) -> bool:
+    """A photo row naming its file and nothing else: a photo without plates."""
+    return bool(cells[0].strip()) and not any(cell.strip() for cell in cells[1:])
+
+
 def _parse_rows(
     path: Path, rows: list[tuple[int, list[str]]], columns: int, parse: Callable[[Path, int, list[str]], Label]
 ) -> list[Label]:
     labels = []
     first_line: dict[tuple[str, tuple[int, int, int, int]], int] = {}
+    plate_free: dict[str, int] = {}  # photo file -> the line that says it holds no plate
     for line, cells in rows:
         if len(cells) != columns:
             raise LabelError(path, line, f"expected {columns} tab-separated columns, got {len(cells)}")
+        if parse is _parse_photo and _holds_no_plate(cells):
+            plate_free.setdefault(cells[0].strip(), line)
+            continue
         label = parse(path, line, cells)
         if isinstance(label, PhotoLabel):
             # a plate labelled twice in one photo can be matched once: its copy would count as a certain miss
@@ -211,6 +221,10 @@ def _parse_rows(
             if earlier != line:
                 raise LabelError(path, line, f"the same plate box in {label.file} as line {earlier}")
         labels.append(label)
+    for label in labels:
+        if isinstance(label, PhotoLabel) and label.file in plate_free:
+            raise LabelError(path, plate_free[label.file], f"{label.file} is said to hold no plate, and a row "
+                                                           f"labels a plate in it ({label.plate})")
     return labels
 
 
@@ -236,6 +250,14 @@ def read_labels(folder: Path, kind: LabelsKind | None = None) -> list[CropLabel]
     if found == "crops":
         return _parse_rows(path, rows[1:], len(header), _parse_crop)
     return _parse_rows(path, rows[1:], len(header), _parse_photo)
+
+
+def read_photo_set(folder: Path) -> tuple[list[PhotoLabel], list[str]]:
+    """A photo folder's labelled plates and every photo its labels name, in file order, those said to hold no plate
+    included (they count in the false plates per photo)."""
+    labels = read_labels(folder, "photos")
+    files = [cells[0].strip() for _, cells in labelled_rows(labels_path(folder))]
+    return labels, list(dict.fromkeys(files))
 
 
 def _cell(value: str, name: str, required: bool = True) -> str:
@@ -274,16 +296,24 @@ def _format_quad(quad: Quad | None) -> list[str]:
     return [repr(float(v)) for corner in quad for v in corner]  # repr: reading back gives the same floats
 
 
-def write_photo_labels(path: Path, rows: Iterable[PhotoLabel]) -> None:
-    """Writes photo labels; the corner columns are added only when some row has a quad."""
+def write_photo_labels(path: Path, rows: Iterable[PhotoLabel], photos: Sequence[str] = ()) -> None:
+    """Writes photo labels; the corner columns are added only when some row has a quad. photos: every photo of the
+    set in order, each followed by its plates' rows, one without plates as a row of its file alone."""
     rows = list(rows)
     with_corners = any(row.quad is not None for row in rows)
-    lines = ["\t".join(PHOTO_HEADER + CORNER_HEADER if with_corners else PHOTO_HEADER)]
+    header = PHOTO_HEADER + CORNER_HEADER if with_corners else PHOTO_HEADER
+    lines = ["\t".join(header)]
+    by_photo: dict[str, list[PhotoLabel]] = {photo: [] for photo in photos}
     for row in rows:
-        cells = [_cell(row.file, "file"), *(str(int(v)) for v in row.box), _cell(row.plate, "plate")]
-        if with_corners:
-            cells += _format_quad(row.quad)
-        lines.append("\t".join(cells))
+        by_photo.setdefault(row.file, []).append(row)
+    for photo, plates in by_photo.items():
+        if not plates:
+            lines.append("\t".join([_cell(photo, "file"), *[""] * (len(header) - 1)]))
+        for row in plates:
+            cells = [_cell(row.file, "file"), *(str(int(v)) for v in row.box), _cell(row.plate, "plate")]
+            if with_corners:
+                cells += _format_quad(row.quad)
+            lines.append("\t".join(cells))
     _write_lines(path, lines)
 
 

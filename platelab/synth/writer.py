@@ -126,7 +126,8 @@ def write_scenes(
     progress: bool = True,
     layout: str = "tsv",
 ) -> Path:
-    """count scenes as JPEG files plus labels.tsv (file, x, y, w, h, plate, then the 4 corners), one row a plate.
+    """count scenes as JPEG files plus labels.tsv (file, x, y, w, h, plate, then the 4 corners), one row a plate (a
+    scene without plates: a row of its file alone).
     With layout yolo or yolo-pose, the images go into images/ and the Ultralytics YOLO labels (platelab.io.yolo) into
     labels/, one file an image, with data.yaml beside them; labels.tsv names the images as images/scene_....jpg."""
     if layout not in SCENE_FORMATS:
@@ -137,6 +138,7 @@ def write_scenes(
     folder = out / YOLO_IMAGES if yolo else out
     folder.mkdir(exist_ok=True)
     labels: list[PhotoLabel] = []
+    files: list[str] = []  # every scene, those without plates too (eval counts their false plates)
     scenes: list[tuple[str, tuple[int, int], list[PhotoLabel]]] = []  # name, (width, height), its plates
     shown: list[np.ndarray] = []
     captions: list[str] = []
@@ -150,6 +152,7 @@ def write_scenes(
             for plate in scene.plates
         ]
         labels += plates
+        files.append(file)
         if yolo:
             scenes.append((name, (scene.image.shape[1], scene.image.shape[0]), plates))
         if preview and len(shown) < 16:
@@ -160,7 +163,7 @@ def write_scenes(
         for name, size, plates in scenes:
             text = yolo_labels(plates, size, corners=YOLO_FORMATS[layout])
             atomic_write_text(out / YOLO_LABELS / f"{Path(name).stem}.txt", text)
-    write_photo_labels(out / "labels.tsv", labels)
+    write_photo_labels(out / "labels.tsv", labels, files)
     if yolo:
         # last: a set cut short has no dataset file to train from
         atomic_write_text(out / YOLO_DATA, data_yaml(YOLO_IMAGES, YOLO_FORMATS[layout]))
