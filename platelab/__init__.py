@@ -22,13 +22,17 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from platelab.api import read_paths as read_paths
     from platelab.eval.folders import Evaluation as Evaluation
     from platelab.eval.folders import evaluate as evaluate
+    from platelab.io.decode import ImageDecodeError as ImageDecodeError
     from platelab.io.decode import read_image as read_image
     from platelab.io.results import Candidate as Candidate
     from platelab.io.results import ImageResult as ImageResult
     from platelab.io.results import PlateResult as PlateResult
     from platelab.predict.detector import DetectionPredictor as DetectionPredictor
+    from platelab.predict.recognizer import PriorError as PriorError
+    from platelab.predict.session import ModelLoadError as ModelLoadError
     from platelab.predict.track import PlateTracker as PlateTracker
     from platelab.predict.watch import WatchList as WatchList
+    from platelab.predict.watch import WatchListError as WatchListError
     from platelab.synth.render import render_plate as render_plate
     from platelab.synth.style import builtin_styles as builtin_styles
 
@@ -49,13 +53,25 @@ _PUBLIC = {
     "Candidate": "platelab.io.results",
     "ImageResult": "platelab.io.results",
     "read_image": "platelab.io.decode",
+    # what the API raises, to catch by name: an unreadable input; a model file that is none (a RuntimeError); a prior
+    # the model has no formats for; a watch list file that cannot be read
+    "ImageDecodeError": "platelab.io.decode",
+    "ModelLoadError": "platelab.predict.session",
+    "PriorError": "platelab.predict.recognizer",
+    "WatchListError": "platelab.predict.watch",
     "render_plate": "platelab.synth.render",
     "builtin_styles": "platelab.synth.style",
 }
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'platelab' has no attribute {name!r}")
-    return getattr(import_module(_PUBLIC[name]), name)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name as platelab's (Any)
+
+    def __getattr__(name: str) -> Any:
+        if name not in _PUBLIC:
+            raise AttributeError(f"module 'platelab' has no attribute {name!r}")
+        return getattr(import_module(_PUBLIC[name]), name)

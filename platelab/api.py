@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import cast
 
 import numpy as np
 
-from platelab.io.arrays import as_image
+from platelab.io.arrays import PillowImage, as_image, from_pillow
 from platelab.io.decode import ImageDecodeError, image_or_error, list_images, read_image
 from platelab.io.outputs import OutputError
 from platelab.io.results import ImageResult, PlateResult
@@ -17,7 +18,10 @@ from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
 from platelab.predict.watch import WatchList
 
-ImageInput = np.ndarray | str | Path | bytes  # an array (BGR or grey), a file path, or a file's encoded bytes
+# an array (BGR or grey), a file path, a file's encoded bytes, or a Pillow image
+ImageInput = np.ndarray | str | Path | bytes | PillowImage
+_NOT_PICKLED = ("a platelab {kind} holds onnxruntime sessions, which cannot be pickled: make one in each process "
+                "(e.g. in a multiprocessing Pool's initializer)")
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
 # crops Recognizer.read decodes before reading them: many network batches (the next is prepared while one runs),
 # yet memory stays bounded however many paths it is given
@@ -25,21 +29,34 @@ CROPS_AT_ONCE = 16 * CHUNK
 
 
 class Recognizer:
-    """Reads cropped plates: `Recognizer().read([crop, ...])` with arrays (BGR or grey) or file paths."""
+    """Reads cropped plates: `Recognizer().read([crop, ...])` with arrays (BGR or grey), Pillow images, file paths
+    or encoded bytes.
+
+    model: a recognizer ONNX file (None: the bundled one). prior: a country whose plate formats constrain the reading
+    (`platelab models` lists a model's; 'auto': each crop under the country it fits best; None: no prior). threads:
+    onnxruntime's threads (0: every core). tta: read each crop at small moves and let the readings vote (five times
+    the time). candidates: each result lists that many of its most likely texts. Raises ModelLoadError for a file
+    that is no platelab recognizer, PriorError for a prior the model has no formats for. Not picklable (it holds
+    an onnxruntime session): make one in each process.
+    """
 
     def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0,
                  tta: bool = False, candidates: int = 1) -> None:
         self.predictor = RecognitionPredictor(model, prior=prior, threads=threads, tta=tta, candidates=candidates)
 
+    def __reduce__(self) -> tuple:
+        raise TypeError(_NOT_PICKLED.format(kind="Recognizer"))
+
     def read(self, images: Iterable[ImageInput] | ImageInput) -> list[PlateResult]:
         """One PlateResult per crop, in order. An input that cannot be read raises (ImageDecodeError for a file,
         ValueError for an array, TypeError for anything else), naming it: a file by its path, an array by its
         place in images. To read on past bad files, use read_paths(paths, crops=True)."""
-        if isinstance(images, (np.ndarray, str, PurePath, bytes)):
-            images = [images]
+        if not _one_image(images) and not isinstance(images, Iterable):
+            _decoded(images)  # raises the TypeError naming what was given
+        items = [images] if _one_image(images) else cast(Iterable[ImageInput], images)
         results: list[PlateResult] = []
         arrays: list[np.ndarray] = []
-        for item, image in enumerate(images):
+        for item, image in enumerate(items):
             arrays.append(_decoded(image, f"item {item}"))
             if len(arrays) == CROPS_AT_ONCE:
                 results += self.predictor.read(arrays)
@@ -48,7 +65,17 @@ class Recognizer:
 
 
 class Reader:
-    """Finds and reads plates in photos: `Reader().read(image)` with a BGR/grey array or a file path."""
+    """Finds and reads plates in photos: `Reader().read(image)` with an array (BGR or grey), a Pillow image, a file
+    path or encoded bytes.
+
+    detector, recognizer: ONNX files (None: the bundled ones). prior, tta, candidates: as Recognizer's.
+    min_confidence: plates read less surely are dropped (0 to 1; a plate's confidence is its detection score times
+    its reading's). min_score: the detector score a plate needs (0 to 1). threads: onnxruntime's threads (0: every
+    core). refine: re-detect each plate in zoomed views and let the crops vote (reads small plates; slower).
+    min_chars: readings with fewer characters are dropped as fragments. Raises ModelLoadError and PriorError as
+    Recognizer does. Not picklable (it holds onnxruntime sessions): make one in each process, e.g. in a Pool's
+    initializer. One Reader may be shared by threads.
+    """
 
     def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
                  prior: str | None = None, min_confidence: float = PHOTO_MIN_CONFIDENCE,
@@ -56,9 +83,17 @@ class Reader:
                  min_chars: int = MIN_CHARACTERS, tta: bool = False, candidates: int = 1) -> None:
         from platelab.predict.reader import PlateReader
 
+        for name, value in (("min_confidence", min_confidence), ("min_score", min_score)):
+            # a percentage (50) or None would drop every plate, or fail on the first photo
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}")
+
         self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
                                   min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars,
                                   tta=tta, candidates=candidates)
+
+    def __reduce__(self) -> tuple:
+        raise TypeError(_NOT_PICKLED.format(kind="Reader"))
 
     def read(self, image: ImageInput) -> list[PlateResult]:
         """The plates in one photo, best first; a photo that cannot be read raises as Recognizer.read says."""
@@ -94,7 +129,8 @@ class Reader:
                     writer.write(draw_plates(frame.image, plates), frame.seconds)
         return tracker.plates()
 
-    def follow(self, source: str, every: int = 1, reconnect: float | None = None) -> Iterator[PlateResult]:
+    def follow(self, source: str | int | Path, every: int = 1,
+               reconnect: float | None = None) -> Iterator[PlateResult]:
         """The plates passing a camera ("0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://, http://, a
         file), read in every `every`-th frame, each given once its track closes: when it has gone unseen for a few
         read frames (platelab.predict.track), or the stream ends or is interrupted (Ctrl-C gives the plates still
@@ -108,6 +144,7 @@ class Reader:
         from platelab.io.video import stream_frames
         from platelab.predict.track import PlateTracker
 
+        source = str(source)  # a camera's index as OpenCV numbers it (0), or a file's Path
         tracker = PlateTracker(keep_closed=False)
         failure = None
         left_at = (0, 0.0)  # the frame number and second after the last frame read, where an opening counts on
@@ -165,6 +202,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     once the last result is taken, which `platelab eval` and `finetune --data` read as it is. For photos only (an
     OutputError for crops or a video); a labels.tsv there that was edited since platelab wrote it is refused.
     """
+    if isinstance(paths, (str, Path)):  # a string's characters would each be a path (one of them "/")
+        raise TypeError(f"read_paths takes a list of paths, not one path: read_paths([{str(paths)!r}])")
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")
@@ -274,6 +313,12 @@ class PhotoReaderOptions:
                       min_chars=self.min_chars, tta=self.tta, candidates=self.candidates)
 
 
+def _one_image(images: object) -> bool:
+    """Whether Recognizer.read was given one image rather than several."""
+    kind = type(images).__module__
+    return isinstance(images, (np.ndarray, str, PurePath, bytes, bytearray, memoryview)) or kind.startswith("PIL.")
+
+
 def _decoded(image: object, name: str | None = None) -> np.ndarray:
     """An API input as a uint8 grey or BGR array; name says which input an error is about (a file: its path)."""
     about = f"{name}: " if name else ""
@@ -291,9 +336,12 @@ def _decoded(image: object, name: str | None = None) -> np.ndarray:
             raise ImageDecodeError(str(image), "a video: read it with Reader().read_video")
         return read_image(image if isinstance(image, str) else Path(image))
     kind = f"{type(image).__module__}.{type(image).__qualname__}"
-    hint = " (np.asarray(image)[..., ::-1] turns a Pillow RGB image into BGR)" if kind.startswith("PIL.") else ""
-    raise TypeError(f"{about}expected an image array (BGR or grey), a file path or encoded "
-                    f"bytes, got {kind}{hint}")
+    if kind.startswith("PIL.") and hasattr(image, "mode"):  # checked by name: reading does not import Pillow
+        return _decoded(from_pillow(cast(PillowImage, image)), name)
+    if isinstance(image, (bytearray, memoryview)):  # an upload's buffer
+        return read_image(bytes(image), name=name)
+    raise TypeError(f"{about}expected an image array (BGR or grey), a Pillow image, a file path or encoded "
+                    f"bytes, got {kind}")
 
 
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float

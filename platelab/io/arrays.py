@@ -3,6 +3,8 @@ grey), so that a wrong array gets a one-line ValueError rather than an OpenCV as
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 
 from platelab.io.decode import MAX_PIXELS, MIN_SIDE, composite_on_white, sixteen_to_eight_bits
@@ -11,7 +13,7 @@ from platelab.io.decode import MAX_PIXELS, MIN_SIDE, composite_on_white, sixteen
 def as_image(array: np.ndarray) -> np.ndarray:
     """A HxW grey, HxWx1, HxWx2 grey and alpha, or HxWx{3,4} BGR(A) array as uint8 grey or BGR (alpha laid over
     white, as for files). uint16 is scaled down, bool is black and white, floats are fractions of white when within
-    0..1 and grey levels when within 0..255; anything else is refused."""
+    -1..2 (clipped to 0..1: see FRACTION_OVERSHOOT) and grey levels when within 0..255; anything else is refused."""
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"image array of shape {array.shape}: expected HxW grey or HxWx1, HxWx2 (grey and alpha), "
                          "HxWx3 (BGR), HxWx4 (BGRA)")
@@ -31,7 +33,14 @@ def as_image(array: np.ndarray) -> np.ndarray:
     return pixels
 
 
+# A float image a little outside 0..1 is fractions of white all the same: resampling (cubic, Lanczos) and gains
+# overshoot by a few percent. One within 0..2 is read so, clipped; as grey levels, 0..2 of 255 would be black anyway.
+FRACTION_OVERSHOOT = 1.0
+
+
 def _as_uint8(array: np.ndarray) -> np.ndarray:
+    if not array.dtype.isnative:  # big-endian data (from a file or another machine), compared by kind below
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype == np.uint8:
         return array
     if array.dtype == np.bool_:
@@ -43,9 +52,33 @@ def _as_uint8(array: np.ndarray) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError("image array holds NaN or infinite values")
     low, high = float(array.min()), float(array.max())
-    if array.dtype.kind == "f" and low >= 0 and high <= 1:
-        return np.round(array * 255).astype(np.uint8)
+    if array.dtype.kind == "f" and low >= -FRACTION_OVERSHOOT and high <= 1 + FRACTION_OVERSHOOT:
+        return np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
     if low >= 0 and high <= 255:
         return np.round(array).astype(np.uint8)
     raise ValueError(f"image array of dtype {array.dtype} with values {low:g} to {high:g}: expected 0..255 "
-                     "(or 0..1 for floats)")
+                     "(or fractions 0..1 for floats)")
+
+
+class PillowImage(Protocol):
+    """What the API uses of a Pillow image: Pillow is not imported to read."""
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def info(self) -> dict[str, Any]: ...
+
+    def convert(self, mode: str) -> Any: ...
+
+
+def from_pillow(image: PillowImage) -> np.ndarray:
+    """A Pillow image as an array as_image reads: BGR, BGRA (alpha laid over white), grey, or 16-bit grey; other modes
+    (palette, CMYK, YCbCr, 1-bit, 32-bit) through Pillow's own conversion. Its pixels as they are: EXIF orientation is
+    not applied, as for an array."""
+    mode = image.mode
+    if mode in ("L", "I;16", "I;16L", "I;16B"):
+        return np.asarray(image)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        return np.asarray(image.convert("RGBA"))[..., [2, 1, 0, 3]]
+    return np.asarray(image if mode == "RGB" else image.convert("RGB"))[..., ::-1]

@@ -124,7 +124,9 @@ class DetectionPredictor:
     """Photos (BGR or grey arrays) -> plate quads in the photo's own pixels."""
 
     def __init__(self, model: str | Path | None = None, threads: int = 0) -> None:
-        self.path = Path(model) if model else default_model("detector")
+        if model is not None and not str(model):  # os.environ.get("MODEL", ""): not a way to ask for the bundled one
+            raise ValueError("an empty detector model path (None for the bundled model)")
+        self.path = Path(model) if model is not None else default_model("detector")
         self.session, metadata = load_session(self.path, "detector", threads)
         with metadata_read(self.path):
             self.input_size = size_pair(json.loads(metadata.get("input_size", json.dumps(INPUT_SIZE))), "input_size")

@@ -56,11 +56,15 @@ class RecognitionPredictor:
         tta: bool = False,
         candidates: int = 1,
     ) -> None:
-        if candidates < 1:
-            raise ValueError(f"candidates must be 1 or more, got {candidates}")
+        if not isinstance(candidates, int) or candidates < 1:
+            raise ValueError(f"candidates must be a whole number, 1 or more, got {candidates!r}")
+        if prior is not None and not isinstance(prior, str):
+            raise TypeError(f"prior must be a country's name (e.g. 'us'), 'auto' or None, got {prior!r}")
         self.candidates = candidates
         self.jitters = TTA_JITTERS if tta else (NO_JITTER,)
-        self.path = Path(model) if model else default_model("recognizer")
+        if model is not None and not str(model):  # os.environ.get("MODEL", ""): not a way to ask for the bundled one
+            raise ValueError("an empty recognizer model path (None for the bundled model)")
+        self.path = Path(model) if model is not None else default_model("recognizer")
         self.session, metadata = load_session(self.path, "recognizer", threads)
         self.batch_size = batch_size
         with metadata_read(self.path):

@@ -35,6 +35,8 @@ class WatchList:
     """Wanted plate texts (spaces and dashes ignored, any case)."""
 
     def __init__(self, texts: Iterable[str], look_alikes: bool = True) -> None:
+        if isinstance(texts, str):  # its characters would each be a wanted plate, and the plate none
+            raise TypeError(f"WatchList takes plates, not one string: WatchList([{texts!r}])")
         self.look_alikes = look_alikes
         self._wanted: dict[str, str] = {}
         for text in texts:

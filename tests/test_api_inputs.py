@@ -1,0 +1,91 @@
+"""What a program embedding platelab meets: the inputs it hands over, the mistakes it makes, the names it imports."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import platelab
+from platelab.api import Reader, Recognizer
+from platelab.eval.synthetic import UNSEEN_SEED
+from platelab.synth.crops import CropGenerator
+from platelab.synth.style import select_styles
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def crop() -> np.ndarray:
+    return CropGenerator(select_styles(["us-*"]), seed=UNSEEN_SEED).sample(3).image
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "CMYK", "LA"])
+def test_a_pillow_image_of_any_mode_reads_as_its_array(crop: np.ndarray, mode: str) -> None:
+    recognizer = Recognizer()
+    pillow = Image.fromarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)).convert(mode)
+    expected = recognizer.read(cv2.cvtColor(np.asarray(pillow.convert("RGB")), cv2.COLOR_RGB2BGR))[0].text
+    assert recognizer.read(pillow)[0].text == recognizer.read([pillow])[0].text == expected
+
+
+def test_encoded_bytes_in_any_buffer_read_alike(crop: np.ndarray) -> None:
+    encoded = cv2.imencode(".png", crop)[1].tobytes()
+    texts = {result.text for result in Recognizer().read([encoded, bytearray(encoded), memoryview(encoded)])}
+    assert len(texts) == 1
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: platelab.WatchList("ABC123"), TypeError, r"WatchList takes plates, not one string: WatchList\(\['ABC123'\]\)"),
+    (lambda: platelab.read_paths("/"), TypeError, r"read_paths takes a list of paths, not one path"),
+    (lambda: Reader(min_confidence=50), ValueError, r"min_confidence must be a number from 0 to 1, got 50"),
+    (lambda: Reader(min_score=None), ValueError, r"min_score must be a number from 0 to 1, got None"),
+    (lambda: Reader(recognizer=""), ValueError, r"an empty recognizer model path"),
+    (lambda: Reader(detector=""), ValueError, r"an empty detector model path"),
+    (lambda: Recognizer(prior=123), TypeError, r"prior must be a country's name"),
+    (lambda: Recognizer(candidates=2.5), ValueError, r"candidates must be a whole number, 1 or more, got 2.5"),
+    (lambda: Recognizer().read(None), TypeError, r"got builtins.NoneType"),
+    (lambda: pickle.dumps(Recognizer()), TypeError, r"a platelab Recognizer holds onnxruntime sessions"),
+])
+def test_a_mistake_is_refused_at_once_in_one_line(call: object, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message) as raised:
+        result = call()  # type: ignore[operator]
+        if hasattr(result, "__next__"):
+            next(result)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_reader_is_not_pickled_and_says_what_to_do_instead() -> None:
+    with pytest.raises(TypeError, match=r"make one in each process \(e\.g\. in a multiprocessing Pool's initializer\)"):
+        pickle.dumps(Reader())
+
+
+def test_a_stream_may_be_named_by_a_path(tmp_path: Path) -> None:
+    with pytest.raises(platelab.ImageDecodeError, match="missing.mp4"):
+        list(Reader().follow(tmp_path / "missing.mp4"))
+
+
+def test_the_errors_the_api_raises_are_importable_from_the_package() -> None:
+    from platelab.io.decode import ImageDecodeError
+    from platelab.predict.recognizer import PriorError
+    from platelab.predict.session import ModelLoadError
+    from platelab.predict.watch import WatchListError
+
+    assert (platelab.ImageDecodeError, platelab.ModelLoadError, platelab.PriorError, platelab.WatchListError) == (
+        ImageDecodeError, ModelLoadError, PriorError, WatchListError)
+    assert {"Reader", "Recognizer", "PriorError"} <= set(dir(platelab))
+
+
+def test_a_type_checker_refuses_a_name_the_package_does_not_have(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    client = tmp_path / "client.py"
+    client.write_text("import platelab\n\nplatelab.Reader().read('car.jpg')\nplatelab.Reder()\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--follow-imports", "silent",
+                             str(client)], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'Module has no attribute "Reder"' in result.stdout and result.stdout.count("error:") == 1, result.stdout
