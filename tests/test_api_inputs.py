@@ -41,7 +41,8 @@ def test_encoded_bytes_in_any_buffer_read_alike(crop: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize(("call", "error", "message"), [
-    (lambda: platelab.WatchList("ABC123"), TypeError, r"WatchList takes plates, not one string: WatchList\(\['ABC123'\]\)"),
+    (lambda: platelab.WatchList("ABC123"), TypeError,
+     r"WatchList takes plates, not one string: WatchList\(\['ABC123'\]\)"),
     (lambda: platelab.read_paths("/"), TypeError, r"read_paths takes a list of paths, not one path"),
     (lambda: Reader(min_confidence=50), ValueError, r"min_confidence must be a number from 0 to 1, got 50"),
     (lambda: Reader(min_score=None), ValueError, r"min_score must be a number from 0 to 1, got None"),
@@ -66,7 +67,7 @@ def test_a_reader_is_not_pickled_and_says_what_to_do_instead() -> None:
 
 
 def test_a_stream_may_be_named_by_a_path(tmp_path: Path) -> None:
-    with pytest.raises(platelab.ImageDecodeError, match="missing.mp4"):
+    with pytest.raises(platelab.ImageDecodeError, match=r"missing\.mp4"):
         list(Reader().follow(tmp_path / "missing.mp4"))
 
 
