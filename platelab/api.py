@@ -131,13 +131,13 @@ class Reader:
 
     def follow(self, source: str | int | Path, every: int = 1,
                reconnect: float | None = None) -> Iterator[PlateResult]:
-        """The plates passing a camera ("0", "1", ...) or a stream OpenCV's FFmpeg opens (rtsp://, http://, a
+        """The plates passing a camera (0, 1, ... or "0") or a stream OpenCV's FFmpeg opens (rtsp://, http://, a
         file), read in every `every`-th frame, each given once its track closes: when it has gone unseen for a few
         read frames (platelab.predict.track), or the stream ends or is interrupted (Ctrl-C gives the plates still
-        in view, then stops). Raises ImageDecodeError naming the source when it cannot be opened or fails, after
-        giving the plates it had in view. With reconnect, a stream that ends, fails or cannot be opened is opened
-        again after that many seconds, until interrupted (a camera that drops off the network); frame numbers and
-        seconds count on from where the stream was left."""
+        in view, then raises KeyboardInterrupt on to the caller). Raises ImageDecodeError naming the source when it
+        cannot be opened or fails, after giving the plates it had in view. With reconnect, a stream that ends,
+        fails or cannot be opened is opened again after that many seconds, until interrupted (a camera that drops
+        off the network); frame numbers and seconds count on from where the stream was left."""
         import logging
         import time
 
@@ -146,7 +146,7 @@ class Reader:
 
         source = str(source)  # a camera's index as OpenCV numbers it (0), or a file's Path
         tracker = PlateTracker(keep_closed=False)
-        failure = None
+        failure: BaseException | None = None
         left_at = (0, 0.0)  # the frame number and second after the last frame read, where an opening counts on
         try:
             while True:
@@ -164,8 +164,8 @@ class Reader:
                 failure = None
                 logging.getLogger("platelab").warning("%s: %s; opening it again in %g s", source, reason, reconnect)
                 time.sleep(reconnect)
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt as interrupt:
+            failure = interrupt  # the caller's own to handle, once the plates in view are given
         tracker.end()
         yield from tracker.passed()
         if failure is not None:

@@ -601,6 +601,10 @@ def read(
         results = _kept(results, drafted)
     try:
         failed = _print_results(results, json_lines, show_candidates=candidates is not None)
+    except KeyboardInterrupt:
+        if stream is None:
+            raise
+        failed = 0  # Ctrl-C is how a stream is ended: the plates in view were printed before it came on
     except BrokenPipeError:  # `platelab read ... | head`: the reader of our output has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         if draft is None and save_plates is None:

@@ -300,6 +300,23 @@ def test_cli_reads_a_stream_plate_by_plate(passing_clip: Path, clip: tuple[Path,
     assert absent.exit_code == 1 and "absent.mp4: cannot open it as a camera or a stream" in absent.output
 
 
+def test_ctrl_c_ends_a_stream_command_with_the_plates_in_view_printed(
+    passing_clip: Path, clip: tuple[Path, set[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platelab.io.video as video
+
+    def camera(source: str, every: int = 1):  # four frames with both plates in view, then Ctrl-C
+        for frame in video_frames(passing_clip, "passing.avi"):
+            if frame.index == 4:
+                raise KeyboardInterrupt
+            yield frame
+
+    monkeypatch.setattr(video, "stream_frames", camera)
+    result = CliRunner().invoke(app, ["read", "--stream", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    assert {json.loads(line)["plates"][0]["text"] for line in result.stdout.splitlines()} == clip[1]
+
+
 def test_a_stream_that_fails_gives_the_plates_in_view_first(clip: tuple[Path, set[str]],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import platelab.io.video as video
@@ -344,7 +361,10 @@ def test_a_stream_that_drops_is_opened_again_and_counts_on(clip: tuple[Path, set
     slept: list[float] = []
     monkeypatch.setattr(video, "stream_frames", camera)
     monkeypatch.setattr(time, "sleep", slept.append)
-    plates = list(Reader().follow("rtsp://camera", reconnect=2.5))
+    plates = []
+    with pytest.raises(KeyboardInterrupt):  # the caller's to handle, after the plates in view
+        for plate in Reader().follow("rtsp://camera", reconnect=2.5):
+            plates.append(plate)
     assert slept == [2.5, 2.5, 2.5] and len(openings) == 4
     # each pass of the clip shows both plates in its first 4 frames; the second pass counts on from frame 12
     assert sorted((p.text, p.frames) for p in plates) == sorted(
