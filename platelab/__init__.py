@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from platelab.io.results import Candidate as Candidate
     from platelab.io.results import ImageResult as ImageResult
     from platelab.io.results import PlateResult as PlateResult
+    from platelab.io.results import to_json_line as to_json_line
     from platelab.predict.detector import DetectionPredictor as DetectionPredictor
     from platelab.predict.recognizer import PriorError as PriorError
     from platelab.predict.session import ModelLoadError as ModelLoadError
@@ -52,6 +53,7 @@ _PUBLIC = {
     "PlateResult": "platelab.io.results",
     "Candidate": "platelab.io.results",
     "ImageResult": "platelab.io.results",
+    "to_json_line": "platelab.io.results",  # a result as `platelab read --json` writes it
     "read_image": "platelab.io.decode",
     # what the API raises, to catch by name: an unreadable input; a model file that is none (a RuntimeError); a prior
     # the model has no formats for; a watch list file that cannot be read

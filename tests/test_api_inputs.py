@@ -90,3 +90,19 @@ def test_a_type_checker_refuses_a_name_the_package_does_not_have(tmp_path: Path)
                              str(client)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert 'Module has no attribute "Reder"' in result.stdout and result.stdout.count("error:") == 1, result.stdout
+
+
+def test_a_result_stored_as_a_json_line_comes_back_as_it_was_written() -> None:
+    import json
+
+    from platelab.io.results import Candidate, CharResult, ImageResult, PlateResult
+
+    plate = PlateResult("AB123", 0.876543, tuple(CharResult(c, 0.9) for c in "AB123"), (1, 2, 30, 10),
+                        ((1.0, 2.0), (31.0, 2.5), (31.0, 12.0), (1.0, 12.0)), frames=(3, 9), seconds=(0.1, 0.3),
+                        candidates=(Candidate("AB123", 0.876543), Candidate("A8123", 0.1)), wanted="AB123")
+    result = ImageResult("cam/car.jpg", (plate,))
+    assert ImageResult.from_dict(result.to_dict()) == result
+    stored = ImageResult.from_dict(json.loads(platelab.to_json_line(result)))
+    assert stored.plates[0].confidence == 0.8765 and stored.plates[0].quad == plate.quad
+    failed = ImageResult("bad.jpg", error="bad.jpg: not an image")
+    assert ImageResult.from_dict(json.loads(platelab.to_json_line(failed))) == failed

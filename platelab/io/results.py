@@ -17,6 +17,10 @@ class CharResult:
     def to_dict(self) -> dict[str, Any]:
         return {"char": self.char, "confidence": float(self.confidence)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CharResult:
+        return cls(str(data["char"]), float(data["confidence"]))
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -27,6 +31,10 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "confidence": float(self.confidence)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+        return cls(str(data["text"]), float(data["confidence"]))
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,18 @@ class PlateResult:
             plate["wanted"] = self.wanted
         return plate
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlateResult:
+        """A plate from its to_dict (a JSON line's, as stored): KeyError or ValueError for one that is not."""
+
+        def pair(values: Any, kind: type) -> Any:
+            return None if values is None else tuple(kind(v) for v in values)
+
+        return cls(str(data["text"]), float(data["confidence"]), tuple(CharResult.from_dict(c) for c in data["chars"]),
+                   pair(data["box"], int), tuple((float(x), float(y)) for x, y in data["quad"]),
+                   pair(data.get("frames"), int), pair(data.get("seconds"), float),
+                   tuple(Candidate.from_dict(c) for c in data.get("candidates", ())), data.get("wanted"))
+
 
 @dataclass(frozen=True)
 class ImageResult:
@@ -95,6 +115,13 @@ class ImageResult:
         if self.error is not None:
             return {"file": self.file, "error": self.error}
         return {"file": self.file, "plates": [p.to_dict() for p in self.plates]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageResult:
+        """An image's result from its to_dict, or from a line `platelab read --json` wrote (json.loads of it)."""
+        if "error" in data:
+            return cls(str(data["file"]), error=str(data["error"]))
+        return cls(str(data["file"]), tuple(PlateResult.from_dict(p) for p in data["plates"]))
 
 
 def to_json_line(result: ImageResult) -> str:
