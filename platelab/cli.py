@@ -660,8 +660,10 @@ def _write_draft(target: Path, names: list[str], results: list[ImageResult], cro
     typer.echo(f"wrote {target}: {rows} plate(s) as read; correct the texts that are wrong", err=True)
     if nothing:
         noun = ("crop" if crops else "photo") + ("s" if len(nothing) > 1 else "")
-        typer.echo(f"{len(nothing)} {noun} with no plate found: add their rows by hand "
-                   f"({', '.join(map(_escaped, nothing))})", err=True)
+        # a photo's row says it holds no plate, which eval scores for false plates; a crop always holds one
+        rows_say = "add their rows by hand" if crops else "their rows say they hold none; add any plates by hand"
+        typer.echo(f"{len(nothing)} {noun} with no plate found: {rows_say} ({', '.join(map(_escaped, nothing))})",
+                   err=True)
 
 
 def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candidates: bool) -> int:

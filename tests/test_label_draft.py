@@ -12,7 +12,15 @@ from typer.testing import CliRunner, Result
 
 from platelab.cli import app
 from platelab.eval.metrics import IOU_MIN, overlaps
-from platelab.io.labels import DRAFT_STATE, CropLabel, PhotoLabel, names_in, read_labels, write_photo_labels
+from platelab.io.labels import (
+    DRAFT_STATE,
+    CropLabel,
+    PhotoLabel,
+    names_in,
+    read_labels,
+    read_photo_set,
+    write_photo_labels,
+)
 from platelab.io.outputs import OutputError, prepare_draft_file
 from tests.conftest import demo_photos
 
@@ -38,8 +46,10 @@ def test_the_draft_of_the_demo_scene_is_what_was_read_and_eval_scores_it_all_rea
     drafting = _invoke(["read", str(photos), "--json", "--labels-out", str(photos)])
 
     assert drafting.stdout == plain.stdout  # reading's own output is unchanged
-    assert drafting.stderr.splitlines()[-1] == "1 photo with no plate found: add their rows by hand (blank.png)"
+    assert drafting.stderr.splitlines()[-1] == ("1 photo with no plate found: their rows say they hold none; add any "
+                                                "plates by hand (blank.png)")
     draft = read_labels(photos, "photos")  # a folder gets labels.tsv; finetune and eval read it as it is
+    assert read_photo_set(photos)[1] == ["blank.png", "cam 1/scene.jpg"]  # the photo without plates is in the set
     read = {json.loads(line)["file"]: json.loads(line)["plates"] for line in plain.stdout.splitlines()}
     reported = read["cam 1/scene.jpg"]
     assert draft == [PhotoLabel("cam 1/scene.jpg", p["text"], tuple(p["box"])) for p in reported]
@@ -48,7 +58,7 @@ def test_the_draft_of_the_demo_scene_is_what_was_read_and_eval_scores_it_all_rea
         assert [d.plate for d in draft if overlaps(d.box, label.box, IOU_MIN)] == [label.plate]
 
     scored = json.loads(_invoke(["eval", str(photos), "--json"]).stdout)
-    assert (scored["n_plates"], scored["read"], scored["n_false"]) == (len(truth), 1.0, 0)
+    assert (scored["n_photos"], scored["n_plates"], scored["read"], scored["n_false"]) == (2, len(truth), 1.0, 0)
 
 
 def test_names_are_relative_to_the_labels_files_folder(tmp_path: Path) -> None:

@@ -347,15 +347,18 @@ def write_label_draft(path: Path, named: Iterable[tuple[str, ImageResult]], kind
                       ) -> tuple[int, list[str]]:
     """Writes what the reader found as labels for the user to correct: one row per plate reported, under the name
     given with its result (names_in), its box as read and the text read; crops with the state DRAFT_STATE. Files
-    that could not be read get no row. Returns the number of rows and the names of the files read with no plate
-    found, whose rows (if they hold plates) the user must add by hand. The file is marked as platelab's draft
+    that could not be read get no row; a photo read with no plate found gets the row of a photo without plates (so
+    eval counts its false plates). Returns the number of plate rows and the names of the files read with no plate
+    found, whose plates (if they hold any) the user must add by hand. The file is marked as platelab's draft
     (platelab.io.outputs.mark_draft), which a later draft may replace until someone edits it."""
     photos: dict[tuple[str, tuple[int, int, int, int]], PhotoLabel] = {}
     crops: list[CropLabel] = []
     nothing: list[str] = []
+    read: list[str] = []
     for name, result in named:
         if result.error is not None:
             continue
+        read.append(name)
         # a reading with no letter or digit would be refused as a label
         plates = [plate for plate in result.plates if normalize_plate(plate.text)]
         if not plates:
@@ -370,6 +373,6 @@ def write_label_draft(path: Path, named: Iterable[tuple[str, ImageResult]], kind
     if kind == "crops":
         write_crop_labels(path, crops)
     else:
-        write_photo_labels(path, photos.values())
+        write_photo_labels(path, photos.values(), read)
     mark_draft(path)
     return len(crops) + len(photos), nothing
