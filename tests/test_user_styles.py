@@ -206,6 +206,28 @@ def test_a_run_moved_away_from_its_style_file_exports_and_resumes_with_its_copy(
     assert steps == [1, 2]
 
 
+def test_a_run_keeps_a_style_that_extends_another_whole_and_sees_an_edit_to_either(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from platelab.train.loop import STYLE_FILES, run_styles
+    from platelab.train.recognizer import train_recognizer
+
+    base = _style(tmp_path / "styles", "ar-base")
+    red = tmp_path / "styles" / "ar-red.yaml"
+    red.write_text('extends: ar-base.yaml\nname: ar-red\ntext_colour: "#b01c1c"\n', encoding="utf-8")
+    cfg = _tiny_run(tmp_path / "run", [str(red)], steps=1)
+    train_recognizer(cfg)
+    recorded = json.loads((cfg.out_dir / STYLE_FILES).read_text())
+    assert list(recorded) == [str(red.resolve())]
+    assert run_styles(cfg.out_dir, cfg.styles) == [str(red.resolve())]  # both files as they were: drawn in place
+    base.write_text(base.read_text(encoding="utf-8").replace("weight: 1}", "weight: 2}"), encoding="utf-8")
+    (copy,) = run_styles(cfg.out_dir, cfg.styles)  # the file it extends edited: the run's copy, which stands alone
+    assert copy != str(red.resolve()) and Path(copy).name == "ar-red.yaml"
+    shutil.rmtree(tmp_path / "styles")
+    (kept,) = select_styles([copy])
+    assert (kept.name, kept.text_colour, kept.region) == ("ar-red", "#b01c1c", "ar")
+    assert [f.weight for f in kept.formats] == [1]
+
+
 def test_two_style_files_of_one_name_from_two_folders_are_both_kept(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from platelab.train.loop import STYLE_FILES, run_styles

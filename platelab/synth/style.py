@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, TypeAlias
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,7 +31,7 @@ from pydantic import (
 
 from platelab.predict.decode import AUTO_PRIOR
 from platelab.synth.spans import Span, check_colour
-from platelab.utils.config_file import ConfigError, load_model_file
+from platelab.utils.config_file import ConfigError, file_fields, load_model_file
 
 STYLES_DIR = Path(__file__).parent / "styles"
 STYLE_SUFFIXES = (".yaml", ".yml")
@@ -535,6 +536,20 @@ def drawable_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:
 def style_digest(data: bytes) -> str:
     """What a run records of a style file's bytes (its SHA-256, hex), to tell the file it was trained on."""
     return hashlib.sha256(data).hexdigest()
+
+
+def style_bytes(path: Path) -> bytes:
+    """A style file as a run keeps it: its own bytes or, for a file that extends others, the fields it comes to
+    written out in full, so that the run's copy needs no other file and an edit to a file it extends is a change.
+    OSError or StyleError where a file cannot be read."""
+    data = path.read_bytes()
+    try:
+        fields = yaml.safe_load(data)
+    except yaml.YAMLError:
+        return data  # refused with its line when the style is loaded
+    if not (isinstance(fields, dict) and "extends" in fields):
+        return data
+    return yaml.safe_dump(file_fields(path, StyleError), sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
 def select_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:

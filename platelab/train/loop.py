@@ -228,23 +228,24 @@ def _named_style_files(entries: Sequence[str]) -> dict[str, Path]:
 
 
 def _digest(path: Path) -> str | None:
-    """The digest of the file's bytes; None for a file that cannot be read (gone, or never copied)."""
-    from platelab.synth.style import style_digest
+    """The digest of the style file as a run keeps it (style_bytes); None for one that cannot be read (gone, never
+    copied, or extending a file that is gone)."""
+    from platelab.synth.style import StyleError, style_bytes, style_digest
 
     try:
-        return style_digest(path.read_bytes())
-    except OSError:
+        return style_digest(style_bytes(path))
+    except (OSError, StyleError):
         return None
 
 
 def record_style_files(out: Path, files: Mapping[str, Path]) -> None:
     """Keep a copy of each user style file a run draws in its folder (style_copy) and write their digests beside its
     config (none: no file). files: {file as recorded (its absolute path): where to read its bytes}."""
-    from platelab.synth.style import style_digest
+    from platelab.synth.style import style_bytes, style_digest
 
     digests = {}
     for file, source in files.items():
-        data = source.read_bytes()  # once: the copy is the bytes whose digest is recorded, even if the file is edited
+        data = style_bytes(source)  # once: the copy is the bytes whose digest is recorded, even if the file is edited
         digests[file] = style_digest(data)
         copy = style_copy(out, file, digests[file])
         copy.parent.mkdir(parents=True, exist_ok=True)

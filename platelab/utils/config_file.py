@@ -24,7 +24,7 @@ def load_model_file(
 ) -> Model:
     """The file as a model. A file with `extends: OTHER.yaml` (relative to it) holds only what differs from OTHER."""
     path = Path(path)
-    data = _read_fields(path, error, ())
+    data = file_fields(path, error)
     try:
         return model.model_validate({**(defaults or {}), **data})
     except ValidationError as exc:
@@ -51,6 +51,11 @@ def first_problem(exc: ValidationError) -> tuple[str, str]:
     """(the field, what is wrong with it) of a validation error's first problem, for a one-line message."""
     first = exc.errors()[0]
     return ".".join(str(part) for part in first["loc"]) or "(top level)", first["msg"]
+
+
+def file_fields(path: Path, error: type[ConfigError] = ConfigError) -> dict:
+    """The fields a file comes to, those of the files it extends merged in (as load_model_file reads them)."""
+    return _read_fields(path, error, ())
 
 
 def _read_fields(path: Path, error: type[ConfigError], extended_by: tuple[Path, ...]) -> dict:
