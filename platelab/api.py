@@ -315,8 +315,12 @@ class PhotoReaderOptions:
 
 def _one_image(images: object) -> bool:
     """Whether Recognizer.read was given one image rather than several."""
-    kind = type(images).__module__
-    return isinstance(images, (np.ndarray, str, PurePath, bytes, bytearray, memoryview)) or kind.startswith("PIL.")
+    return isinstance(images, (np.ndarray, str, PurePath, bytes, bytearray, memoryview)) or _is_pillow(images)
+
+
+def _is_pillow(image: object) -> bool:
+    # by its module's name: reading does not import Pillow
+    return type(image).__module__.startswith("PIL.") and hasattr(image, "mode")
 
 
 def _decoded(image: object, name: str | None = None) -> np.ndarray:
@@ -327,21 +331,18 @@ def _decoded(image: object, name: str | None = None) -> np.ndarray:
             return as_image(image)
         except ValueError as exc:
             raise ValueError(f"{about}{exc}") from None
-    if isinstance(image, bytes):
-        return read_image(image, name=name)
+    if isinstance(image, (bytes, bytearray, memoryview)):  # a file's encoded bytes, or an upload's buffer of them
+        return read_image(bytes(image), name=name)
     if isinstance(image, (str, PurePath)):
         if not str(image):
             raise ValueError(f"{about}an empty file path")
         if is_video(Path(image)):
             raise ImageDecodeError(str(image), "a video: read it with Reader().read_video")
         return read_image(image if isinstance(image, str) else Path(image))
-    kind = f"{type(image).__module__}.{type(image).__qualname__}"
-    if kind.startswith("PIL.") and hasattr(image, "mode"):  # checked by name: reading does not import Pillow
+    if _is_pillow(image):
         return _decoded(from_pillow(cast(PillowImage, image)), name)
-    if isinstance(image, (bytearray, memoryview)):  # an upload's buffer
-        return read_image(bytes(image), name=name)
     raise TypeError(f"{about}expected an image array (BGR or grey), a Pillow image, a file path or encoded "
-                    f"bytes, got {kind}")
+                    f"bytes, got {type(image).__module__}.{type(image).__qualname__}")
 
 
 def _read_crop_files(files: list[tuple[Path, str]], recognizer: Recognizer, min_confidence: float

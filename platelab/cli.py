@@ -760,16 +760,17 @@ def models(
     import json
 
     from platelab.eval.measured import summary_lines
-    from platelab.predict.recognizer import RecognitionPredictor
-    from platelab.predict.session import ModelLoadError, model_task
+    from platelab.predict.recognizer import prior_names
+    from platelab.predict.session import ModelLoadError, model_metadata
     from platelab.weights import BUNDLED, default_model, model_card
 
     named = files or [default_model(name) for name in BUNDLED]
     failed = False
     for path in named:
         try:
-            task = model_task(path)
-            priors = RecognitionPredictor(path, threads=1).prior_names if task == "recognizer" else None
+            metadata = model_metadata(path)
+            task = metadata.get("platelab_task")
+            priors = prior_names(json.loads(metadata.get("formats", "{}"))) if task == "recognizer" else None
         except (ModelLoadError, ValueError) as exc:  # a file that is no platelab model: the others are still listed
             named_by = "" if isinstance(exc, ModelLoadError) else f"{path}: "  # a ModelLoadError names the file
             typer.echo(named_by + " ".join(str(exc).split()), err=True)

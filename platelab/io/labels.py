@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Literal, TypeVar, cast, overload
 
 from platelab.io.atomic import atomic_write_text
 from platelab.io.outputs import OutputError, mark_draft
@@ -239,6 +239,20 @@ def read_labels(folder: Path, kind: None = None) -> list[CropLabel] | list[Photo
 def read_labels(folder: Path, kind: LabelsKind | None = None) -> list[CropLabel] | list[PhotoLabel]:
     """All labels of a folder (or of a labels.tsv given directly), in file order; with kind, a LabelError if the
     folder holds the other kind."""
+    return _labels_and_rows(folder, kind)[0]
+
+
+def read_photo_set(folder: Path) -> tuple[list[PhotoLabel], list[str]]:
+    """A photo folder's labelled plates and every photo its labels name, in file order, those said to hold no plate
+    included (they count in the false plates per photo)."""
+    labels, rows = _labels_and_rows(folder, "photos")
+    return cast(list[PhotoLabel], labels), list(dict.fromkeys(cells[0].strip() for _, cells in rows))
+
+
+def _labels_and_rows(
+    folder: Path, kind: LabelsKind | None
+) -> tuple[list[CropLabel] | list[PhotoLabel], list[tuple[int, list[str]]]]:
+    """The labels (as read_labels) and the labelled rows they were parsed from, the file read once."""
     path = labels_path(folder)
     rows = _read_rows(path)
     header_line, header = _header(path, rows)
@@ -248,16 +262,8 @@ def read_labels(folder: Path, kind: LabelsKind | None = None) -> list[CropLabel]
     if len(rows) < 2:
         raise LabelError(path, header_line, "a header and no labelled rows")
     if found == "crops":
-        return _parse_rows(path, rows[1:], len(header), _parse_crop)
-    return _parse_rows(path, rows[1:], len(header), _parse_photo)
-
-
-def read_photo_set(folder: Path) -> tuple[list[PhotoLabel], list[str]]:
-    """A photo folder's labelled plates and every photo its labels name, in file order, those said to hold no plate
-    included (they count in the false plates per photo)."""
-    labels = read_labels(folder, "photos")
-    files = [cells[0].strip() for _, cells in labelled_rows(labels_path(folder))]
-    return labels, list(dict.fromkeys(files))
+        return _parse_rows(path, rows[1:], len(header), _parse_crop), rows[1:]
+    return _parse_rows(path, rows[1:], len(header), _parse_photo), rows[1:]
 
 
 def _cell(value: str, name: str, required: bool = True) -> str:

@@ -31,6 +31,11 @@ def class_scale_factors(metadata: dict[str, str]) -> dict[str, float]:
     return {str(char): float(factor) for char, factor in factors.items()}
 
 
+def prior_names(formats: dict[str, list[dict]]) -> list[str]:
+    """What --prior may name with a model carrying formats: the countries it has formats for, and auto among them."""
+    return [AUTO_PRIOR, *sorted(formats)] if formats else []
+
+
 class PriorError(ValueError):
     """A prior the model carries no formats for."""
 
@@ -81,8 +86,7 @@ class RecognitionPredictor:
             # --class-scale`): a network trained on synthetic faces can under-read a class whose real shape it never
             # saw (the US dies' narrow M and W read as H and N, never the other way round).
             self.class_scale = self._class_scale(class_scale_factors(metadata))
-        # what --prior may name with this model: the countries whose formats it carries, and auto among them
-        self.prior_names = [AUTO_PRIOR, *sorted(formats)] if formats else []
+        self.prior_names = prior_names(formats)
         self.prior = self._prior(formats, written_as, prior)
 
     def _class_scale(self, factors: dict[str, float]) -> np.ndarray | None:

@@ -27,9 +27,9 @@ def load_session(path: Path, task: str, threads: int = 0) -> tuple[ort.Inference
     return session, metadata
 
 
-def model_task(path: Path) -> str | None:
-    """The task a platelab model was exported for ("recognizer", "detector"); None for another ONNX network."""
-    return _open(path, 1).get_modelmeta().custom_metadata_map.get("platelab_task")
+def model_metadata(path: Path) -> dict[str, str]:
+    """The metadata an ONNX model carries (platelab's: its platelab_task, charset, formats, ...), whatever its task."""
+    return dict(_open(path, 1).get_modelmeta().custom_metadata_map)
 
 
 def _open(path: Path, threads: int) -> ort.InferenceSession:

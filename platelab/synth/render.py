@@ -18,10 +18,18 @@ from platelab.synth.fonts import FONT_SHAPES, GLYPH_PX, DieShapes, draws_alike, 
 from platelab.synth.formats import read_as_by_country
 from platelab.synth.graphics import blend_colour, hex_to_bgr, paint
 from platelab.synth.specialty import Decoration, decorate, pick_emblem, style_specialty
-from platelab.synth.style import SEPARATORS, Graphic, PlateFormat, PlateStyle, PrintedText, TextRow, text_positions
+from platelab.synth.style import (
+    LABEL_FONT,
+    SEPARATORS,
+    Graphic,
+    PlateFormat,
+    PlateStyle,
+    PrintedText,
+    TextRow,
+    text_positions,
+)
 
 T = TypeVar("T")
-LABEL_FONT = "DejaVuSansCondensed-Bold.ttf"
 BACKGROUND_VARIANTS = 4  # random graphics (ridges, trees) are drawn in a few variants per style and size
 SEPARATOR_WIDTH = {"dash": 0.4, "gap": 0.45, "dot": 0.3}  # a "_" emblem gap: the style's gap_width
 

@@ -45,6 +45,7 @@ DEFAULT_ALPHABETS: dict[str, str] = {
 }
 # Printed in a pattern but never part of the plate's text: a dash, a gap, a middle dot, an emblem gap.
 SEPARATORS = {"-": "dash", " ": "gap", "·": "dot", "_": "emblem"}
+LABEL_FONT = "DejaVuSansCondensed-Bold.ttf"  # printed text's, where its entry names none
 # A label holds these only: an alphabet may draw nothing else (a plate's glyphs, the recognizer's charset).
 PLATE_CHARACTERS = re.compile(r"[A-Z0-9]+")
 # Plates' width / height, with a margin around the real ones: square-ish motorcycle plates (about 1.2) to the
@@ -201,7 +202,7 @@ class PrintedText(Strict):
     align: Literal["center", "left", "right"] = "center"
     max_width: float = Field(0.9, gt=0, le=1, description="text is condensed to fit this width")
     font: str | None = Field(None, description="font file (found as the plate's fonts are); otherwise "
-                             "DejaVuSansCondensed-Bold.ttf (render.LABEL_FONT)")
+                             f"{LABEL_FONT}")
     italic: bool = False
     vertical: bool = False
     probability: float = Field(1.0, ge=0, le=1)
@@ -491,8 +492,6 @@ def _font_fields(style: PlateStyle) -> list[tuple[str, str]]:
 
     fields = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file)
               for i, font in enumerate(style_fonts(style))]
-    from platelab.synth.render import LABEL_FONT
-
     return fields + [(f"printed.{i}.font", text.font or LABEL_FONT) for i, text in enumerate(style.printed)]
 
 

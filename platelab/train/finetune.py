@@ -161,10 +161,9 @@ def _source_metadata(source: Path | str) -> tuple[Path, dict[str, str]] | None:
     return path, graph_metadata(onnx.load(str(path), load_external_data=False))
 
 
-def source_formats(source: Path | str) -> dict[str, list[dict]]:
-    """The format priors the ONNX recognizer a fine-tuning starts from carries ({country: formats}), so a model
-    adapted to one region and then to another keeps the first one's --prior."""
-    found = _source_metadata(source)
+def source_formats(found: tuple[Path, dict[str, str]] | None) -> dict[str, list[dict]]:
+    """The format priors the ONNX recognizer a fine-tuning starts from carries ({country: formats}; found: its
+    _source_metadata), so a model adapted to one region and then to another keeps the first one's --prior."""
     if found is None:
         return {}
     path, metadata = found
@@ -177,10 +176,10 @@ def source_formats(source: Path | str) -> dict[str, list[dict]]:
     return formats
 
 
-def source_class_scale(source: Path | str, charset: Charset) -> dict[str, float] | None:
-    """The decoding class scale of the ONNX recognizer a fine-tuning starts from, for the characters charset keeps:
-    the bias it corrects (the dies' M and W read as H and N) is the source network's and stays in its weights."""
-    found = _source_metadata(source)
+def source_class_scale(found: tuple[Path, dict[str, str]] | None, charset: Charset) -> dict[str, float] | None:
+    """The decoding class scale of the ONNX recognizer a fine-tuning starts from (found: its _source_metadata), for
+    the characters charset keeps: the bias it corrects (the dies' M and W read as H and N) is the source network's
+    and stays in its weights."""
     if found is None:
         return None
     path, metadata = found
@@ -546,12 +545,13 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
         return Int8Data(batches, validation, f"{INT8_CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
 
     source = getattr(cfg, "from_run", None)
-    if class_scale is None and source is not None:
-        class_scale = source_class_scale(source, model.charset)
+    found = _source_metadata(source) if source is not None else None  # read once for both
+    if class_scale is None:
+        class_scale = source_class_scale(found, model.charset)
     return export_with_card(model, run, path, cfg, sample, "plate recognition (cropped plate -> text), fine-tuned",
                             f"labelled plates from {getattr(cfg, 'data', None)}, {cfg.synth_share:.0%} of each batch "
                             "synthetic plates", class_scale, command, calibration if int8 else None,
-                            styles=cfg.styles, carried_formats=source_formats(source) if source else {},
+                            styles=cfg.styles, carried_formats=source_formats(found),
                             finetuned_from=str(source), freeze=cfg.freeze)
 
 
