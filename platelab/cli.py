@@ -721,12 +721,15 @@ def serve(
         envvar="PLATELAB_MODEL", help="recognizer ONNX, e.g. a fine-tuned one (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(
         envvar="PLATELAB_DETECTOR", help="detector ONNX (the bundled one by default)")] = None,
+    root_path: Annotated[str | None, typer.Option(
+        envvar="PLATELAB_ROOT_PATH", help="path prefix a reverse proxy serves this under, e.g. /platelab (for "
+        "/docs' Try it out)")] = None,
 ) -> None:
     """HTTP API (POST /v1/read, /v1/read/batch, GET /v1/models, /healthz) and a web page at / (serve extra)."""
     _require_extra("serve")
     from platelab.api import Reader
     from platelab.serve.app import run_server
-    from platelab.serve.settings import ServeSettings, checked_api_key
+    from platelab.serve.settings import ServeSettings, checked_api_key, checked_root_path
 
     try:
         ServeSettings.from_env(workers=workers)
@@ -737,6 +740,10 @@ def serve(
             checked_api_key(api_key)
     except ValueError as exc:
         _fail(f"--api-key: {exc}")
+    try:
+        root_path = checked_root_path(root_path) if root_path else None
+    except ValueError as exc:
+        _fail(f"--root-path: {exc}")
     with _usage_errors():
         # an unknown prior, a model that cannot be loaded or a broken watch list stops here, not in every worker
         Reader(detector=detector, recognizer=model, prior=prior)
@@ -744,7 +751,8 @@ def serve(
             from platelab.predict.watch import WatchList
 
             WatchList.load(watch)
-    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates, watch, model, detector)
+    run_server(host, port, workers, api_key, max_upload_mb, timeout, prior, candidates, watch, model, detector,
+               root_path)
 
 
 @app.command("models")

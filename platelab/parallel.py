@@ -15,6 +15,7 @@ from pathlib import Path
 
 from platelab.api import PhotoReaderOptions, Reader, read_photo_file
 from platelab.io.results import ImageResult
+from platelab.io.video import is_video, leave_h264_warning_to_parent, warn_without_h264
 
 # each worker process's own reader, built once, the files being read (which no drawing may replace) and the
 # folder for the plates' crops
@@ -26,6 +27,7 @@ _save_plates: Path | None = None
 def _start(options: PhotoReaderOptions, inputs: frozenset[Path], save_plates: Path | None = None) -> None:
     global _reader, _inputs, _save_plates
     _reader, _inputs, _save_plates = options.build(threads=1), inputs, save_plates
+    leave_h264_warning_to_parent()  # read_in_workers gives it once for the run; a fresh process would repeat it
 
 
 def _read(task: tuple[Path, str, Path | None, int]) -> ImageResult:
@@ -61,6 +63,8 @@ def read_in_workers(files: list[tuple[Path, str]], options: PhotoReaderOptions, 
     memory by one huge file), the files that were in its pool's hands are read again one at a time, so the file it
     died on is the only one that fails, with its error, and the rest go back to all the workers."""
     options.build(threads=1)
+    if draw is not None and any(is_video(path) for path, _ in files):
+        warn_without_h264()
     pending, alone = list(files), 0  # alone: how many of the pending files to read with one process
     executor: ProcessPoolExecutor | None = None
     try:

@@ -23,7 +23,11 @@ pytest.importorskip("httpx")
 import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from typer.testing import CliRunner
 
+from platelab.cli import app as cli
 from platelab.io.results import PlateResult
 from platelab.serve import ServeSettings, create_app
 from platelab.serve.settings import split_cores
@@ -378,6 +382,83 @@ def test_every_url_a_docs_page_names_is_served_relative_to_it(prefix: str) -> No
                 assert client.get(urljoin(page_url, url)).status_code == 200, (path, url)
 
 
+PREFIX = "/platelab"
+
+
+def _proxy(app: ASGIApp, strips: bool) -> ASGIApp:
+    """nginx's `location /platelab/ { proxy_pass http://127.0.0.1:8000/; }` in front of app: only paths under the
+    prefix reach it, without the prefix (that proxy_pass names a URI) or, when strips is False, as they came (one
+    that names none)."""
+
+    async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await app(scope, receive, send)
+        elif not scope["path"].startswith(PREFIX + "/"):
+            await PlainTextResponse("not proxied", 404)(scope, receive, send)
+        else:
+            path = scope["path"].removeprefix(PREFIX) if strips else scope["path"]
+            await app({**scope, "path": path, "raw_path": path.encode()}, receive, send)
+
+    return proxy
+
+
+@pytest.mark.parametrize("strips", [True, False], ids=["proxy-strips-the-prefix", "proxy-passes-it-on"])
+def test_behind_a_proxy_under_a_prefix_the_schema_names_it_and_every_request_is_served(strips: bool) -> None:
+    """Swagger UI sends "Try it out" to the schema's server: without one, to the host's root, past the proxy."""
+    app = create_app(ServeSettings(root_path=PREFIX + "/"), FixedReader)
+    docs = f"http://testserver{PREFIX}/docs"
+    with TestClient(_proxy(app, strips)) as client:
+        schema = client.get(urljoin(docs, "openapi.json")).json()  # as the page names it
+        assert schema["servers"] == [{"url": PREFIX}]
+        server = urljoin(docs, schema["servers"][0]["url"])  # where Swagger UI sends each request
+        read = client.post(f"{server}/v1/read", files={"image": ("car.jpg", _jpeg(), "image/jpeg")})
+        assert read.status_code == 200 and read.json()["plates"][0]["text"] == FIXED_TEXT
+        assert client.get(f"{server}/v1/models").status_code == 200
+        for page in ("", "docs", "redoc", "app.js", "healthz"):
+            assert client.get(urljoin(docs, page)).status_code == 200, page
+
+
+def test_without_a_prefix_the_schema_names_no_server(client: TestClient) -> None:
+    # a server of "/" would be the same; none keeps the schema as FastAPI writes it for every other deployment
+    assert "servers" not in client.get("/openapi.json").json()
+
+
+@pytest.mark.parametrize(("given", "kept"), [("/platelab", "/platelab"), ("/platelab/", "/platelab"),
+                                             ("/apps/plate-lab_2/", "/apps/plate-lab_2"), ("/", None), ("", None)])
+def test_a_root_path_is_kept_without_its_trailing_slash(given: str, kept: str | None) -> None:
+    assert ServeSettings(root_path=given).root_path == kept
+
+
+@pytest.mark.parametrize("given", ["platelab", "/plate lab", "//platelab", "/a//b", "/a/../b", "/./a", "/pläte",
+                                   "/plate?x=1", "/plate%20lab", " /platelab"])
+def test_a_root_path_that_is_no_path_prefix_is_refused(given: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a path prefix such as /platelab: "):
+        ServeSettings(root_path=given)
+
+
+def test_serve_root_path_reaches_the_workers_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    uvicorn = pytest.importorskip("uvicorn")
+    import platelab.api
+    import platelab.serve.app as served
+    from platelab.serve.settings import ENV_NAMES
+
+    for variable in ENV_NAMES.values():
+        monkeypatch.delenv(variable, raising=False)  # and run_server's, set for its workers, gone afterwards
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    monkeypatch.setattr(platelab.api, "Reader", lambda **kwargs: FixedReader())  # the CLI's check of the models
+    monkeypatch.setattr(served, "Reader", lambda **kwargs: FixedReader())
+
+    refused = CliRunner().invoke(cli, ["serve", "--root-path", "platelab"])
+    assert refused.exit_code == 2 and not started, (refused.output, refused.exception)
+    assert "--root-path: 'platelab' is not a path prefix such as /platelab" in refused.output
+    result = CliRunner().invoke(cli, ["serve", "--root-path", "/platelab/", "--workers", "2"])
+    assert result.exit_code == 0 and len(started) == 1, (result.output, result.exception)
+    assert "root_path" not in started[0]  # uvicorn's would prefix again the paths a proxy passes on with it
+    with TestClient(served.create_app_from_env()) as worker:  # as each uvicorn worker builds its app
+        assert worker.get("/openapi.json").json()["servers"] == [{"url": "/platelab"}]
+
+
 def test_without_fastapi_offline_the_server_starts_and_the_docs_say_what_to_install(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "fastapi_offline", None)  # import fastapi_offline now fails
@@ -418,7 +499,7 @@ def test_settings_travel_through_the_environment() -> None:
     settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
                              reader_threads=2, prior="auto", candidates=5, watch="/srv/wanted.txt",
                              model="/srv/mine.onnx", detector="/srv/detector.onnx", receive_timeout_s=30.0,
-                             max_receiving_mb=64.0)
+                             max_receiving_mb=64.0, root_path="/platelab")
     assert ServeSettings.from_env(settings.to_env()) == settings
     assert ServeSettings(api_key="").api_key is None
     assert ServeSettings(prior="").prior is None

@@ -204,16 +204,46 @@ def test_api_docs_render_with_every_other_host_blocked(browser: sync_api.Browser
         page.close()
 
 
+MODELS_OPERATION = "#operations-default-models_v1_models_get"
+
+
+def _try_it_out(page: sync_api.Page, operation: str) -> tuple[str, str]:
+    """Swagger UI's "Try it out" then "Execute" on an operation of the docs page open: (the URL it requested, the
+    status it shows)."""
+    page.click(f"{operation} .opblock-summary-control")
+    page.click(f"{operation} button.try-out__btn")
+    page.click(f"{operation} button.execute")
+    status = f"{operation} .live-responses-table tbody .response-col_status"
+    page.wait_for_selector(status, timeout=TIMEOUT_MS)
+    return page.inner_text(f"{operation} .request-url pre"), page.inner_text(status)
+
+
 def test_swagger_ui_try_it_out_calls_this_server(browser: sync_api.Browser) -> None:
     """The docs page's CSP still lets Swagger UI send a request to the API and show the answer."""
-    operation = "#operations-default-models_v1_models_get"
     with _serving(ServeSettings(), FixedReader()) as url:
         page, elsewhere = _offline_page(browser, url)
         page.goto(url + "docs")
-        page.click(f"{operation} .opblock-summary-control")
-        page.click(f"{operation} button.try-out__btn")
-        page.click(f"{operation} button.execute")
-        status = f"{operation} .live-responses-table tbody .response-col_status"
-        page.wait_for_selector(status, timeout=TIMEOUT_MS)
-        assert page.inner_text(status) == "200" and elsewhere == []
+        assert _try_it_out(page, MODELS_OPERATION)[1] == "200" and elsewhere == []
+        page.close()
+
+
+@pytest.mark.parametrize("strips", [True, False], ids=["proxy-strips-the-prefix", "proxy-passes-it-on"])
+def test_swagger_ui_try_it_out_stays_under_the_proxys_prefix(browser: sync_api.Browser, strips: bool) -> None:
+    """Served under /platelab/ by a proxy (emulated by routing the page's requests), Try it out sends there too."""
+    with _serving(ServeSettings(root_path="/platelab"), FixedReader()) as url:
+        page = browser.new_page()
+        outside: list[str] = []  # what the page asked for past the proxy's location, which it cannot reach
+
+        def proxy(route: sync_api.Route) -> None:
+            requested = route.request.url
+            if not requested.startswith(url + "platelab/"):
+                outside.append(requested)
+                route.abort()
+            else:
+                route.continue_(url=(url + requested.removeprefix(url + "platelab/")) if strips else requested)
+
+        page.route("**/*", proxy)
+        page.goto(url + "platelab/docs")
+        assert _try_it_out(page, MODELS_OPERATION) == (url + "platelab/v1/models", "200")
+        assert outside == []
         page.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from typer.testing import CliRunner
 
 from platelab.api import Reader, read_paths
 from platelab.cli import app
+from platelab.io import video
 from platelab.io.decode import ImageDecodeError
 from platelab.io.labels import read_labels
 from platelab.io.outputs import OWNED_MARKER
@@ -23,6 +26,7 @@ from platelab.io.results import CharResult, PlateResult
 from platelab.io.video import h264_installed, video_frames, video_writer
 from platelab.predict.track import PlateTracker
 from platelab.synth.demo import write_demo
+from platelab.utils.extras import install_hint
 
 FRAMES, FPS = 12, 10.0
 
@@ -197,6 +201,7 @@ def test_a_drawn_video_is_h264_with_its_index_first_so_that_browsers_play_it(
 def without_pyav(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """PyAV unimportable, as where the video extra is not installed."""
     monkeypatch.setitem(sys.modules, "av", None)
+    monkeypatch.setattr(video, "_h264_hint_due", True)  # as in a process that has not drawn a video yet
     h264_installed.cache_clear()
     yield
     h264_installed.cache_clear()
@@ -220,6 +225,31 @@ def test_without_pyav_videos_are_drawn_as_mpeg4_and_one_line_says_what_to_instal
         capture.release()
     [hint] = [r.getMessage() for r in caplog.records]
     assert "MPEG-4 Part 2" in hint and 'pip install -e ".[video]"' in hint and "\n" not in hint
+
+
+def test_without_pyav_worker_processes_leave_the_hint_to_their_run(clip: tuple[Path, set[str]], tmp_path: Path) -> None:
+    """Each worker process is started afresh: left to itself, each would say what to install, once per worker."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("a.avi", "b.avi"):
+        shutil.copy(clip[0], videos / name)
+    hidden = tmp_path / "without_pyav"
+    hidden.mkdir()
+    # the workers are spawned, so sys.modules cannot hide PyAV from them; a module that fails to import, first on
+    # their path too, does
+    (hidden / "av.py").write_text('raise ImportError("PyAV is not installed here")\n', encoding="utf-8")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(hidden),
+                                                                             os.environ.get("PYTHONPATH")]))}
+    drawn = tmp_path / "drawn"
+    run = subprocess.run([sys.executable, "-m", "platelab", "read", str(videos), "--draw", str(drawn), "--workers",
+                          "2"], capture_output=True, text=True, env=environment, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for name in ("a.avi.mp4", "b.avi.mp4"):
+        capture = cv2.VideoCapture(str(drawn / name))
+        assert int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"FMP4"  # drawn without PyAV indeed
+        capture.release()
+    [hint] = [line for line in run.stderr.splitlines() if "MPEG-4 Part 2" in line]  # once, not once per worker
+    assert hint.endswith(f"for H.264: {install_hint('video')}")
 
 
 @pytest.mark.parametrize("codec", ["h264", "mp4v"])

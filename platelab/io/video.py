@@ -279,20 +279,35 @@ _TIME_BASE = Fraction(1, 90_000)
 
 @functools.cache
 def h264_installed() -> bool:
-    """Whether PyAV with its libx264 is installed (the video extra). Without it, drawn videos are MPEG-4 Part 2,
-    which browsers and phones do not play: said once, in a warning naming what to install."""
+    """Whether PyAV with its libx264 is installed (the video extra)."""
     try:
         import av
-
-        if "libx264" in av.codecs_available:  # a PyAV built on an FFmpeg without x264 has none
-            return True
     except ImportError:
-        pass
-    from platelab.utils.extras import install_hint
+        return False
+    return "libx264" in av.codecs_available  # a PyAV built on an FFmpeg without x264 has none
 
-    logging.getLogger("platelab").warning("drawn videos are MPEG-4 Part 2, which browsers and phones do not play; "
-                                          "for H.264: %s", install_hint("video"))
-    return False
+
+# False once this process has said that drawn videos are not H.264, or in a worker process whose parent says it for
+# the whole run (parallel): the workers are spawned afresh, so each would say it again.
+_h264_hint_due = True
+
+
+def warn_without_h264() -> None:
+    """Without H.264, drawn videos are MPEG-4 Part 2, which browsers and phones do not play: said once, in a warning
+    naming what to install."""
+    global _h264_hint_due
+    if _h264_hint_due and not h264_installed():
+        from platelab.utils.extras import install_hint
+
+        _h264_hint_due = False
+        logging.getLogger("platelab").warning("drawn videos are MPEG-4 Part 2, which browsers and phones do not "
+                                              "play; for H.264: %s", install_hint("video"))
+
+
+def leave_h264_warning_to_parent() -> None:
+    """For a worker process: its parent gives warn_without_h264's warning once for the run."""
+    global _h264_hint_due
+    _h264_hint_due = False
 
 
 class H264Writer:
@@ -379,6 +394,7 @@ def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[Coun
         if h264_installed():
             writer = H264Writer(temp, fps, size, path)
         else:
+            warn_without_h264()
             writer = cv2.VideoWriter(opencv_path(temp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
             if not writer.isOpened():
                 raise OSError(f"{path}: OpenCV cannot write MPEG-4 video here{_space_left(path)}")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from platelab.api import Reader
 from platelab.io.decode import ImageDecodeError
@@ -53,7 +54,7 @@ PAGE_HEADERS = {
 }
 # /docs and /redoc run Swagger UI and ReDoc from the copies in the fastapi-offline package (serve extra), served from
 # here rather than from a CDN: ALPR boxes are often kept off the internet. The pages name those files and the schema
-# by relative URLs, so they also load under a path prefix (a mounted app, or a proxy that strips the prefix).
+# by relative URLs, so they also load under a path prefix (a mounted app, or a proxy: UnderPrefix).
 DOCS_ASSETS = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
@@ -102,6 +103,8 @@ def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFact
     # purpose: that page only serves OAuth2 logins, and the API's keys are plain headers.
     app = FastAPI(title="platelab", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Reads licence plates in photos. The web page is at /.")
+    if settings.root_path:
+        app.add_middleware(UnderPrefix, prefix=settings.root_path)
     app.include_router(_api_router(settings, watch))
     app.include_router(_page_router())
     app.include_router(_docs_router(app.title))
@@ -109,6 +112,31 @@ def create_app(settings: ServeSettings | None = None, reader_factory: ReaderFact
     # HEAD too, for probes that send it; one operation per path and method in the schema, so HEAD stays out of it
     app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
     return app
+
+
+class UnderPrefix:
+    """The app served under a path prefix (settings.root_path) by a reverse proxy, whether the proxy strips the prefix
+    from the paths it forwards or passes it on.
+
+    The prefix becomes the request's ASGI root_path, from which FastAPI names it as the schema's server, so Swagger
+    UI's "Try it out" sends its requests under it. A path that arrives without it gets it back, as ASGI has a path
+    include its root_path (Starlette's routing takes it off again, and request URLs stay right). uvicorn's own
+    --root-path prepends the prefix to every path, so a proxy that passes it on would get 404s.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            if path != self.prefix and not path.startswith(self.prefix + "/"):
+                scope = {**scope, "path": self.prefix + path}
+                if scope.get("raw_path") is not None:
+                    scope["raw_path"] = self.prefix.encode("ascii") + scope["raw_path"]
+            scope = {**scope, "root_path": self.prefix}
+        await self.app(scope, receive, send)
 
 
 def create_app_from_env() -> FastAPI:
@@ -283,7 +311,8 @@ def _is_loopback(host: str) -> bool:
 
 def run_server(host: str, port: int, workers: int, api_key: str | None, max_upload_mb: float | None = None,
                timeout_s: float | None = None, prior: str | None = None, candidates: int | None = None,
-               watch: Path | None = None, model: Path | None = None, detector: Path | None = None) -> None:
+               watch: Path | None = None, model: Path | None = None, detector: Path | None = None,
+               root_path: str | None = None) -> None:
     """Serve until interrupted. A setting given as None falls back to its environment variable (settings.ENV_NAMES),
     then its default; uvicorn trusts X-Forwarded-* only from the addresses in $FORWARDED_ALLOW_IPS (default:
     loopback)."""
@@ -296,9 +325,12 @@ def run_server(host: str, port: int, workers: int, api_key: str | None, max_uplo
                                    candidates=candidates or base.candidates,
                                    watch=str(watch.resolve()) if watch else base.watch,
                                    model=str(model.resolve()) if model else base.model,
-                                   detector=str(detector.resolve()) if detector else base.detector)
+                                   detector=str(detector.resolve()) if detector else base.detector,
+                                   root_path=root_path or base.root_path)
     if settings.api_key is None and not _is_loopback(host):
         log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     os.environ.update(settings.to_env())  # worker processes rebuild the settings from here
+    # no root_path for uvicorn: the app takes its prefix from the settings (UnderPrefix), and uvicorn's would add it
+    # to paths that have it already
     uvicorn.run(f"{__name__}:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, server_header=False)

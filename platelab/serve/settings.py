@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,11 @@ ENV_NAMES = {
     "watch": "PLATELAB_WATCH",
     "model": "PLATELAB_MODEL",
     "detector": "PLATELAB_DETECTOR",
+    "root_path": "PLATELAB_ROOT_PATH",
 }
+# A path prefix as a proxy's location names it: segments of URL characters that need no escaping (the prefix is
+# compared with the decoded path each request arrives with, and written into the schema as it is).
+_ROOT_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 
 def split_cores(workers: int, cores: int | None = None) -> tuple[int, int]:
@@ -61,6 +66,18 @@ def checked_api_key(key: str) -> str:
     return stripped
 
 
+def checked_root_path(path: str) -> str | None:
+    """The path prefix without its trailing slash (None for "" or "/": no prefix), or ValueError saying why it is
+    not one."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return None
+    if not _ROOT_PATH.fullmatch(stripped) or any(part in (".", "..") for part in stripped.split("/")):
+        raise ValueError(f"{path!r} is not a path prefix such as /platelab: each of its segments must follow a '/' "
+                         "and be letters, digits, '-', '.', '_' or '~', and neither '.' nor '..'")
+    return stripped
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     api_key: str | None = None
@@ -80,6 +97,7 @@ class ServeSettings:
     watch: str | None = None  # a file of wanted plates: a plate that may be one says which ("wanted")
     model: str | None = None  # the recognizer ONNX every reading uses; None: the bundled one
     detector: str | None = None  # the detector ONNX; None: the bundled one
+    root_path: str | None = None  # the path prefix a reverse proxy serves the app under, such as "/platelab"
 
     def __post_init__(self) -> None:
         if not all(limit > 0 for limit in (self.max_upload_mb, self.timeout_s, self.receive_timeout_s,
@@ -96,6 +114,8 @@ class ServeSettings:
         for optional in ("prior", "watch", "model", "detector"):
             if getattr(self, optional) == "":
                 object.__setattr__(self, optional, None)
+        if self.root_path is not None:
+            object.__setattr__(self, "root_path", checked_root_path(self.root_path))
 
     @property
     def model_paths(self) -> tuple[Path, Path]:
