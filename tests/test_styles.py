@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platelab.synth.render import choose, render_plate
-from platelab.synth.style import StyleError, builtin_styles, load_style, reweighted
+from platelab.synth.render import blank_plate, choose, render_plate
+from platelab.synth.style import Graphic, PlateStyle, StyleError, builtin_styles, load_style, reweighted
 
 STYLES = sorted(builtin_styles())
 
@@ -63,6 +63,11 @@ def test_given_text_is_drawn() -> None:
             "region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
             "formats: [{patterns: [LLL]}]\ntext_colour: red\n",
             "text_colour",
+        ),
+        (
+            "region: x\nsize_mm: [300, 150]\nrows: [{y: 0.5, height: 0.5}]\nfonts: us-gothic\n"
+            "formats: [{patterns: [LLL]}]\nbackground: {colour: '#141414'}\n",
+            "text_colour: Value error, #000000 on background.colour #141414: contrast ratio 1.",
         ),
         (
             "region: x\nsize_mm: [300, 150]\nrows: [{y: 1.5, height: 0.5}]\nfonts: us-gothic\n"
@@ -208,6 +213,13 @@ STICKER = {"kind": "rect", "x": 0.8, "y": 0.05, "w": 0.15, "h": 0.15, "text": "N
         ("us-ohio", {"overlays": [{**STICKER, "w": 0.0}]}, "overlays.0", "cannot hold printed text"),
         ("us-ohio", {"specialty": {**SPECIALTY, "side_emblem": 1.0, "emblem_width": [-2.0, -2.0]}},
          "specialty.emblem_width.0", "greater than or equal to 0"),
+        # characters in (nearly) the plate's colour: labelled, yet barely drawn
+        ("uk-motorcycle", {"text_colour": "#e8c010"}, "text_colour",
+         "#e8c010 on background.colour #f6cf1a: contrast ratio 1.1"),
+        ("uk-motorcycle", {"text_colours": ["#000000", "#ffe040"]}, "text_colours",
+         "#ffe040 (item 1) on background.colour #f6cf1a"),
+        ("us-arizona", {"background.gradient": [[0, "#ffffff"], [1, "#dddddd"]], "text_colour": "#eeeeee"},
+         "text_colour", "#eeeeee on every stop of background.gradient (#ffffff, #dddddd)"),
     ],
 )
 def test_a_style_that_cannot_render_is_refused_when_read(
@@ -234,6 +246,10 @@ def test_a_style_that_cannot_render_is_refused_when_read(
         ("us-ohio", {"specialty": {**SPECIALTY, "code_patterns": ["L", "NA"], "side_emblem": 1.0,
                                    "emblem_width": [0.0, 0.5]}}),
         ("us-ohio", {"overlays": [{**STICKER, "x": 0.0, "y": 0.0, "w": 1 / 0.9, "h": 1 / 0.6}]}),
+        # low contrast, but no lower than a real design (New Mexico's yellow on turquoise is 2.0); with a gradient,
+        # one stop it shows on is enough
+        ("uk-motorcycle", {"text_colour": "#a08000"}),
+        ("us-arizona", {"background.gradient": [[0, "#ffffff"], [1, "#222222"]], "text_colour": "#eeeeee"}),
         # a rainbow narrow for its bands: the inner ones shrink away
         ("uk-motorcycle", {"background.graphics": [{"kind": "arcs", "x": 0.1, "y": 0.1, "w": 0.02, "h": 0.5,
                                                     "count": 3, "colour": "#ff0000", "colour2": "#0000ff"}]}),
@@ -244,3 +260,114 @@ def test_a_style_at_the_edges_of_the_checks_renders(tmp_path: Path, base: str, c
     for seed in range(4):
         plate = render_plate(style, np.random.default_rng(seed), height=44)
         assert re.fullmatch(r"[A-Z0-9]{1,10}", plate.text) and len(plate.char_boxes) == len(plate.text)
+
+
+def test_every_bundled_style_prints_its_characters_in_a_contrasting_colour() -> None:
+    from platelab.synth.style import MIN_TEXT_CONTRAST, contrast_ratio
+
+    # the check's floor sits below every bundled design with a margin, so no real plate is near being refused
+    lowest = min(
+        max(contrast_ratio(colour, ground) for ground in
+            ([c for _, c in s.background.gradient] if s.background.gradient else [s.background.colour]))
+        for s in builtin_styles().values() for colour in (s.text_colour, *s.text_colours)
+    )
+    assert lowest >= 1.3 * MIN_TEXT_CONTRAST
+    assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast_ratio("#777777", "#777777") == 1.0
+
+
+def _plain(**fields: object) -> PlateStyle:
+    """Black characters on a white plate, one row, one face, a fixed spacing: what is dark is the characters' ink."""
+    return PlateStyle.model_validate({
+        "name": "plain", "region": "x", "size_mm": [400, 150],
+        "rows": [{"y": 0.55, "height": 0.5, "x0": 0.05, "x1": 0.95, "spacing": [0.1, 0.1]}],
+        "formats": [{"patterns": ["NNN"]}], "fonts": [{"file": "OSP-DIN.ttf"}], **fields,
+    })
+
+
+def _ink_bands(image: np.ndarray, x0: int, x1: int) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of each run of inked rows between columns x0 and x1, top to bottom."""
+    ink = image[:, x0:x1].min(axis=2) < 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1) if len(rows) else []
+    bands = []
+    for run in runs:
+        cols = np.flatnonzero(ink[run].any(axis=0))
+        bands.append((int(run[0]), int(run[-1]) + 1, x0 + int(cols[0]), x0 + int(cols[-1]) + 1))
+    return bands
+
+
+@pytest.mark.parametrize("code", ["a", "ab", "abc", "abcd"])
+def test_a_stacked_code_draws_every_character_within_the_row(code: str) -> None:
+    style = _plain(formats=[{"patterns": [f"({code})NNN"]}], alphabets={"a": "H", "b": "E", "c": "M", "d": "K"})
+    height = 200
+    for seed in range(3):
+        plate = render_plate(style, np.random.default_rng(seed), height=height)
+        assert len(plate.text) == 3
+        first = int(plate.char_boxes[0, 0])
+        bands = _ink_bands(plate.image, 0, first)
+        assert len(bands) == len(code)
+        char_h = 0.5 * height
+        top, bottom = 0.55 * height - char_h / 2, 0.55 * height + char_h / 2
+        assert top - 1 <= bands[0][0] and bands[-1][1] <= bottom + 1
+        small = (0.45 if len(code) <= 2 else (1 - 0.05 * (len(code) - 1)) / len(code)) * char_h
+        assert all(abs((b - t) - small) <= 2 for t, b, _, _ in bands)
+        # the column is as wide as its widest character at the small size: the row's spacing follows it
+        assert abs(first - max(right for _, _, _, right in bands) - 0.1 * char_h) <= 2
+
+
+def test_a_stacked_character_keeps_its_own_width() -> None:
+    # stretched to the column's width (the W's), a stacked I was a solid block
+    style = _plain(formats=[{"patterns": ["(iw)NNN"]}], alphabets={"i": "I", "w": "W"})
+    for seed in range(3):
+        plate = render_plate(style, np.random.default_rng(seed), height=200)
+        (_, _, i_left, i_right), (_, _, w_left, w_right) = _ink_bands(plate.image, 0, int(plate.char_boxes[0, 0]))
+        assert i_right - i_left < 0.4 * (w_right - w_left)
+        assert abs((i_left + i_right) / 2 - (w_left + w_right) / 2) <= 1.5
+
+
+def test_a_specialty_code_of_three_letters_is_drawn_whole() -> None:
+    specialty = {"side_code": 1.0, "code_patterns": ["LLL"], "emblems": [{"kind": "star"}], "palette": ["#000000"]}
+    style = _plain(specialty=specialty)
+    for seed in range(4):
+        plate = render_plate(style, np.random.default_rng(seed), height=200)
+        left, right = int(plate.char_boxes[0, 0]), int(np.ceil(plate.char_boxes[-1, 2]))
+        before, after = _ink_bands(plate.image, 0, left), _ink_bands(plate.image, right, plate.image.shape[1])
+        assert sorted([len(before), len(after)]) == [0, 3]
+
+
+COVER = {"kind": "rect", "x": 0.0, "y": 0.0, "w": 0.35, "h": 0.25, "colour": "#c8202f", "probability": 0.99}
+BLOCK = {"text": ["\u2588", "\u2588\u2588"], "x": 0.1, "y": 0.12, "height": 0.2, "colour": "#c8202f"}
+
+
+@pytest.mark.parametrize("over", ["graphic", "printed"])
+@pytest.mark.parametrize("height", [80, 128, 300])
+def test_border_and_bolt_holes_lie_on_top_of_what_varies_per_plate(over: str, height: int) -> None:
+    # drawn after the cached border and holes, a graphic or text drawn per plate covered them
+    style = _plain(
+        border={"colour": "#1b2a6e", "width": 0.04, "inset": 0.02}, bolt_holes=[[0.1, 0.12]],
+        background={"graphics": [COVER]} if over == "graphic" else {}, printed=[BLOCK] if over == "printed" else [],
+    )
+    red, grey, blue = np.array([47, 32, 200]), np.array([60, 60, 60]), np.array([110, 42, 27])
+    for seed in range(3):
+        image = render_plate(style, np.random.default_rng(seed), height=height).image.astype(int)
+        w = image.shape[1]
+        hole_x, hole_y = round(0.1 * w), round(0.12 * height)
+        assert np.abs(image[hole_y, hole_x + round(0.07 * height)] - red).max() < 30  # drawn on this plate
+        assert np.abs(image[hole_y, hole_x] - grey).max() < 30
+        if over == "graphic":
+            assert np.abs(image[round(0.04 * height), round(0.2 * w)] - blue).max() < 30
+
+
+@pytest.mark.parametrize("height", [44, 64, 90, 300])
+def test_a_plate_that_draws_nothing_per_plate_looks_as_its_static_layer(height: int) -> None:
+    # the border and holes drawn per plate, after nothing, are those the static layer caches, pixel for pixel
+    style = builtin_styles()["us-texas"]
+    never = Graphic(kind="rect", colour="#ff0000", probability=0.0)
+    varies = style.model_copy(update={
+        "background": style.background.model_copy(update={"graphics": [*style.background.graphics, never]})})
+    assert style.border is not None and style.bolt_holes
+    for seed in range(4):
+        a = blank_plate(style, height, np.random.default_rng(seed))
+        b = blank_plate(varies, height, np.random.default_rng(seed))
+        assert a.tobytes() == b.tobytes()

@@ -1,7 +1,9 @@
 """Text -> a clean, flat plate image with the box of every character.
 
 The static part of a style (background, graphics, border, fixed printed text) is drawn once per size and cached;
-per plate only the characters, stickers and optional printed text are drawn, which keeps rendering cheap.
+per plate only the characters, stickers and optional printed text are drawn, which keeps rendering cheap. A style
+that draws graphics or printed text per plate draws them on a copy of its static layer, and its border and bolt holes
+after them (blank_plate).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from platelab.synth.style import (
 T = TypeVar("T")
 BACKGROUND_VARIANTS = 4  # random graphics (ridges, trees) are drawn in a few variants per style and size
 SEPARATOR_WIDTH = {"dash": 0.4, "gap": 0.45, "dot": 0.3}  # a "_" emblem gap: the style's gap_width
+STACK_SHARE = 0.45  # a stacked code's character height / the row's, for one or two characters
+STACK_GAP = 0.05  # the least gap between stacked characters / the row's character height
 
 
 @dataclass(frozen=True)
@@ -230,14 +234,42 @@ def _fingerprint(style: PlateStyle) -> str:
     return entry[1]
 
 
-def static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarray:
-    """Background, static graphics, border, bolt holes and fixed printed text at height px (a fresh copy)."""
-    bucket = next((h for h in STATIC_HEIGHTS if h >= height), STATIC_HEIGHTS[-1])
+def _varies(style: PlateStyle) -> bool:
+    """Whether the style prints graphics or text per plate. Its border and bolt holes, which lie on top of all its
+    print as on a real plate, are then drawn per plate after them rather than cached in its static layer."""
+    return any(not _is_static(g) for g in style.background.graphics) or any(not _is_static(p) for p in style.printed)
+
+
+def static_layer(style: PlateStyle, bucket: int, variant: int) -> np.ndarray:
+    """Background, static graphics, fixed printed text, border and bolt holes at one of STATIC_HEIGHTS (the cache's
+    own array: copy it to draw on it); no border nor bolt holes where the style _varies."""
     key = (_fingerprint(style), bucket, variant)
     layer = _static_cache.get(key)
     if layer is None:
         layer = _draw_static_layer(style, bucket, variant)
         _static_cache[key] = layer
+    return layer
+
+
+def blank_plate(style: PlateStyle, height: int, rng: np.random.Generator) -> np.ndarray:
+    """Everything on the plate but its characters, at height px (a fresh array).
+
+    The graphics and printed texts a style draws per plate go on a copy of its static layer, at that layer's height,
+    before its border and bolt holes (on a real plate the rim and the holes lie on top of the print); the whole is
+    then scaled as the static layer alone is, so a plate that draws none of them is the static layer as it was
+    cached with its border and holes, pixel for pixel.
+    """
+    bucket = next((h for h in STATIC_HEIGHTS if h >= height), STATIC_HEIGHTS[-1])
+    layer = static_layer(style, bucket, int(rng.integers(BACKGROUND_VARIANTS)))
+    if _varies(style):
+        layer = layer.copy()
+        for g in style.background.graphics:
+            if not _is_static(g) and rng.random() < g.probability:
+                paint(layer, g, rng)
+        for printed in style.printed:
+            if not _is_static(printed) and rng.random() < printed.probability:
+                draw_printed(layer, printed, printed.text[rng.integers(len(printed.text))])
+        _draw_frame(layer, style)
     if bucket == height:
         return layer.copy()
     return cv2.resize(layer, plate_size(style, height), interpolation=cv2.INTER_LINEAR)
@@ -253,6 +285,14 @@ def _draw_static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarr
     for printed in style.printed:
         if _is_static(printed):
             draw_printed(canvas, printed, printed.text[0])
+    if not _varies(style):
+        _draw_frame(canvas, style)
+    return canvas
+
+
+def _draw_frame(canvas: np.ndarray, style: PlateStyle) -> None:
+    """The style's border and bolt holes, sized to the canvas."""
+    height, width = canvas.shape[:2]
     if style.border:
         b = style.border
         inset, line = b.inset * height + b.width * height / 2, max(1, round(b.width * height))
@@ -276,7 +316,6 @@ def _draw_static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarr
     for bx, by in style.bolt_holes:
         axes = (max(1, round(0.035 * height)), max(1, round(0.022 * height)))
         cv2.ellipse(canvas, (round(bx * width), round(by * height)), axes, 0, 0, 360, (60, 60, 60), -1, cv2.LINE_AA)
-    return canvas
 
 
 # -- characters ---------------------------------------------------------------------------------------------
@@ -286,6 +325,17 @@ def _draw_static_layer(style: PlateStyle, height: int, variant: int) -> np.ndarr
 class _Placed:
     token: Token
     width: float  # in units of character height
+
+
+def _stack_share(count: int) -> float:
+    """The character height of a stacked code of count characters / the row's: STACK_SHARE for one or two; three or
+    more shrink to fit the row's height with STACK_GAP between them (0.3 each for three)."""
+    return min(STACK_SHARE, (1 - STACK_GAP * (count - 1)) / count)
+
+
+def _glyph_width(font: str, char: str, stroke: int, condense: float, die: DieShapes, share: float = 1.0) -> float:
+    """The width of char drawn share of the character height high, in units of character height."""
+    return share * glyph(font, char, stroke, die).mask.shape[1] / GLYPH_PX * condense
 
 
 def _layout_row(
@@ -300,11 +350,10 @@ def _layout_row(
     placed = []
     for token in tokens:
         if token.kind == "char":
-            g = glyph(font, token.chars, stroke, die)
-            placed.append(_Placed(token, g.mask.shape[1] / GLYPH_PX * condense))
+            placed.append(_Placed(token, _glyph_width(font, token.chars, stroke, condense, die)))
         elif token.kind == "stack":
-            widest = max(glyph(font, c, stroke, die).mask.shape[1] for c in token.chars)
-            placed.append(_Placed(token, 0.45 * widest / GLYPH_PX * condense))
+            share = _stack_share(len(token.chars))
+            placed.append(_Placed(token, max(_glyph_width(font, c, stroke, condense, die, share) for c in token.chars)))
         else:
             width = gap_width if token.kind == "emblem" else SEPARATOR_WIDTH[token.kind]
             placed.append(_Placed(token, width - spacing))
@@ -381,10 +430,16 @@ def _draw_row(
         if p.token.kind == "char":
             boxes.append(_draw_glyph(ink, font, p.token.chars, stroke, (x, y0, x + width, y0 + char_h), die))
         elif p.token.kind == "stack":
-            small = char_h * 0.45
-            for i, c in enumerate(p.token.chars[:2]):
-                top = y0 + i * (char_h - small) if len(p.token.chars) > 1 else y0 + (char_h - small) / 2
-                _draw_glyph(ink, font, c, stroke, (x, top, x + width, top + small), die)
+            chars = p.token.chars
+            share = _stack_share(len(chars))
+            small = char_h * share
+            for i, c in enumerate(chars):
+                top = y0 + i * (char_h - small) / (len(chars) - 1) if len(chars) > 1 else y0 + (char_h - small) / 2
+                # each at its own width, centred in the column, as the row's characters are drawn: stretched to the
+                # widest one's width, an I would be a block
+                own = _glyph_width(font, c, stroke, condense, die, share) * char_h * squeeze
+                left = x + (width - own) / 2
+                _draw_glyph(ink, font, c, stroke, (left, top, left + own, top + small), die)
         else:
             _draw_separator(ink, p.token.kind, (x, y0, x + width, y0 + char_h))
             separators.append((p.token.kind, (x, y0, x + width, y0 + char_h)))
@@ -445,13 +500,7 @@ def render_plate(
     and maker); glyph_warp > 0 bends the characters (see warp_ink).
     """
     alphabets = style.all_alphabets
-    canvas = static_layer(style, height, int(rng.integers(BACKGROUND_VARIANTS)))
-    for g in style.background.graphics:
-        if not _is_static(g) and rng.random() < g.probability:
-            paint(canvas, g, rng)
-    for printed in style.printed:
-        if not _is_static(printed) and rng.random() < printed.probability:
-            draw_printed(canvas, printed, printed.text[rng.integers(len(printed.text))])
+    canvas = blank_plate(style, height, rng)
 
     if text is None:
         fmt = choose(rng, style.formats, [f.weight for f in style.formats])

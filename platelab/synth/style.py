@@ -63,6 +63,10 @@ StrokeSpan: TypeAlias = Span[Annotated[int, Field(ge=0, le=8)]]
 SpacingSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=0.5)]]
 EmblemSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=0.5)]]  # a side emblem's width / plate width
 PlateSide: TypeAlias = Annotated[float, Field(ge=50.0, le=1000.0)]  # mm; real plates are 100 to 520 mm a side
+# Characters under this contrast with their background (WCAG 2's ratio of relative luminances, 1 to 21) barely show,
+# yet are labelled. The recognizer reads grey crops, where a difference of hue alone shows nothing. WCAG's own floor
+# for large text, 3, would refuse real designs: New Mexico's yellow on turquoise, the least of the bundled styles, is 2.
+MIN_TEXT_CONTRAST = 1.5
 
 
 def _unknown_alphabets(pattern: str, alphabets: dict[str, str]) -> list[str]:
@@ -77,6 +81,22 @@ def text_positions(pattern: str, alphabets: dict[str, str]) -> list[str]:
         if depth == 0 and ch in alphabets:
             positions.append(ch)
     return positions
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2's relative luminance of a "#rrggbb" colour: 0 for black to 1 for white."""
+    def linear(channel: str) -> float:
+        value = int(channel, 16) / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(colour[i : i + 2]) for i in (1, 3, 5))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2's contrast ratio of two "#rrggbb" colours: 1 for the same luminance to 21 for black on white."""
+    high, low = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 class StyleError(ConfigError):
@@ -274,7 +294,8 @@ class PlateStyle(Strict):
     background: Background = Background()
     border: Border | None = None
     bolt_holes: list[tuple[Fraction, Fraction]] = Field(default_factory=list)
-    text_colour: Colour = "#000000"
+    # checked when not given too: the default black on a dark background is refused as any colour would be
+    text_colour: Colour = Field("#000000", validate_default=True)
     text_colours: list[Colour] = Field(default_factory=list, description="alternatives to text_colour")
     emboss: float = Field(0.0, ge=0, le=1, description="strength of the pressed-metal shading of characters")
     rows: list[TextRow] = Field(min_length=1, max_length=2)
@@ -367,6 +388,26 @@ class PlateStyle(Strict):
     @classmethod
     def _text_colours(cls, colours: list[str]) -> list[str]:
         return [check_colour(c) for c in colours]
+
+    @field_validator("text_colour", "text_colours")
+    @classmethod
+    def _legible(cls, colours: str | list[str], info: ValidationInfo) -> str | list[str]:
+        background = info.data.get("background")
+        if background is None:  # refused on its own account
+            return colours
+        if background.gradient:
+            grounds = [colour for _, colour in background.gradient]
+            field = f"every stop of background.gradient ({', '.join(grounds)})"
+        else:
+            grounds = [background.colour]
+            field = f"background.colour {background.colour}"
+        for i, colour in enumerate([colours] if isinstance(colours, str) else colours):
+            ratio = max(contrast_ratio(colour, ground) for ground in grounds)
+            if ratio < MIN_TEXT_CONTRAST:
+                which = "" if isinstance(colours, str) else f" (item {i})"
+                raise ValueError(f"{colour}{which} on {field}: contrast ratio {ratio:.2f}, under "
+                                 f"{MIN_TEXT_CONTRAST:g} (WCAG 2): the characters would barely show")
+        return colours
 
     @property
     def aspect(self) -> float:
