@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -98,22 +99,38 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM taken as Ctrl-C while a stream is read: systemd, docker stop and kill end a service with it, and a
+    stream's plates still in view are printed before it ends, as for Ctrl-C."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def _usage_errors() -> Iterator[None]:
     """What a user can fix (a missing path, a model that does not load, an unknown prior, a broken labels file, an
-    output that would replace what it must not, a folder that is a file) as one line and exit status 2, not a
-    traceback."""
+    output that would replace what it must not, a folder that is a file, a style or font that cannot be used) as one
+    line and exit status 2, not a traceback."""
     from platelab.io.labels import LabelError
     from platelab.io.outputs import OutputError
     from platelab.predict.recognizer import PriorError
     from platelab.predict.session import ModelLoadError
     from platelab.predict.watch import WatchListError
+    from platelab.utils.config_file import ConfigError
 
     try:
         yield
     except BrokenPipeError:  # not the user's mistake: whoever read the output has stopped (read handles it)
         raise
-    except (ModelLoadError, PriorError, LabelError, WatchListError, OutputError, OSError) as exc:
+    except (ModelLoadError, PriorError, LabelError, WatchListError, OutputError, ConfigError, OSError) as exc:
         _fail(str(exc))
 
 
@@ -187,7 +204,7 @@ def synth_styles(
     styles: StylesOption = None,
 ) -> None:
     """List the plate styles (all bundled ones, or those --styles chooses); optionally draw a sheet of them."""
-    from platelab.synth.fonts import FONT_DIRS_ENV
+    from platelab.synth.fonts import FONT_DIRS_ENV, fonts_install_hint
     from platelab.synth.style import check_drawable, missing_fonts, select_styles
     from platelab.utils.config_file import ConfigError
 
@@ -202,8 +219,8 @@ def synth_styles(
         note = f" [cannot be drawn here: {', '.join(missing)} not installed]" if missing else ""
         typer.echo(f"{style.name:24s} {style.region:8s} {style.description}{note}")
     if undrawable:
-        typer.echo(f"{undrawable} style(s) need fonts that are not installed: the Debian packages in "
-                   f".ci/apt-runtime.txt, or a folder of them in {FONT_DIRS_ENV}", err=True)
+        typer.echo(f"{undrawable} style(s) need fonts that are not installed ({fonts_install_hint()}), or a folder "
+                   f"of them in {FONT_DIRS_ENV}", err=True)
     if sheet:
         try:
             check_drawable(chosen)
@@ -259,7 +276,7 @@ def train_recognizer(
              "needs the same)")] = None,
     export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
 ) -> None:
-    """Train the plate recognizer on streamed synthetic crops."""
+    """Train the plate recognizer on streamed synthetic crops (train extra)."""
     _require_extra("train")
     from pydantic import ValidationError
 
@@ -288,7 +305,7 @@ def train_detector(
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
     export: Annotated[Path | None, typer.Option(help="write the trained model as ONNX here")] = None,
 ) -> None:
-    """Train the plate detector on streamed synthetic scenes."""
+    """Train the plate detector on streamed synthetic scenes (train extra)."""
     _require_extra("train")
     from platelab.train.detector import check_detector_recipe, load_detector_config, run_detector_recipe
 
@@ -332,7 +349,7 @@ def train_interpolate(
     weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of --to's weights")] = 0.5,
     val_real: Annotated[list[Path] | None, typer.Option(help="real crops folder(s) with labels.tsv")] = None,
 ) -> None:
-    """Average a trained-on recognizer with its starting point (norm statistics measured again)."""
+    """Average a trained-on recognizer with its starting point (norm statistics measured again; train extra)."""
     _require_extra("train")
     from platelab.io.labels import read_labels
     from platelab.train.card import last_metrics, record_command
@@ -379,7 +396,8 @@ def finetune(
         min=0, help="seeds the held-out split, the synthetic plates and the new head (its synthetic plates are those "
                     "`synth crops --seed` writes of the --styles)")] = 0,
 ) -> None:
-    """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in)."""
+    """Adapt a trained recognizer to a region from a few real crops or labelled photos (synthetic samples mixed in;
+    train extra)."""
     _require_extra("train")
     from pydantic import ValidationError
 
@@ -422,7 +440,7 @@ def export(
              "FACTOR (a class the network under-reads on real plates). A fine-tuning run keeps the scale of the "
              "ONNX model it started from (bundled: M=4, W=4) unless this is given; M=1 drops it")] = None,
 ) -> None:
-    """Export a trained run (recognizer or detector) to ONNX, with its model card beside it."""
+    """Export a trained run (recognizer or detector) to ONNX, with its model card beside it (train extra)."""
     _require_extra("train")
     import shlex
     from collections.abc import Callable
@@ -600,11 +618,15 @@ def read(
     if draft is not None or save_plates is not None:
         results = _kept(results, drafted)
     try:
-        failed = _print_results(results, json_lines, show_candidates=candidates is not None)
+        if stream is None:
+            failed = _print_results(results, json_lines, show_candidates=candidates is not None)
+        else:
+            with _terminate_as_interrupt():
+                failed = _print_results(results, json_lines, show_candidates=candidates is not None)
     except KeyboardInterrupt:
         if stream is None:
             raise
-        failed = 0  # Ctrl-C is how a stream is ended: the plates in view were printed before it came on
+        failed = 0  # Ctrl-C (or SIGTERM) is how a stream is ended: the plates in view were printed before it came on
     except BrokenPipeError:  # `platelab read ... | head`: the reader of our output has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         if draft is None and save_plates is None:

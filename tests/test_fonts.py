@@ -138,3 +138,28 @@ def test_a_users_own_font_folder_is_searched(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     (tmp_path / "fonts").mkdir()
     assert tmp_path / "fonts" in fonts.font_dirs()
+
+
+def test_the_fonts_debian_packages_named_in_errors_are_those_the_ci_installs() -> None:
+    from platelab.synth.fonts import FONT_PACKAGES
+
+    runtime = (Path(__file__).parents[1] / ".ci" / "apt-runtime.txt").read_text().split()
+    assert sorted(FONT_PACKAGES) == sorted(p for p in runtime if p.startswith("fonts-"))
+
+
+def test_without_the_fonts_the_demo_says_which_packages_in_one_line_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+    from platelab.synth import fonts
+
+    monkeypatch.setattr(fonts, "_font_index", dict)  # a wheel installed where none of the plate fonts are
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["read"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("platelab: style us-") and "is not installed" in lines[0]
+    assert "apt-get install fonts-opendin fonts-roadgeek" in lines[0]
+    assert not (tmp_path / "platelab-demo").exists()

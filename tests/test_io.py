@@ -232,6 +232,18 @@ def test_list_folder_recursively_sorted_with_relative_names(photo_tree: Path) ->
     assert all(path.is_file() for path, _ in listed)
 
 
+def test_folders_beside_other_inputs_name_their_files_with_the_folder_as_given(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    for folder in ("cam1", "cam2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "car.jpg").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    # two cameras' folders often hold files of the same names: the outputs must tell them apart
+    assert [name for _, name in list_images(["cam1/", "cam2"])] == ["cam1/car.jpg", "cam2/car.jpg"]
+    assert [name for _, name in list_images(["cam1/"])] == ["car.jpg"]  # one folder: named inside it, as ever
+    assert [name for _, name in list_images([".", "cam2/car.jpg"])] == ["cam1/car.jpg", "cam2/car.jpg"]
+
+
 def test_list_file_keeps_name_as_given_and_any_suffix(photo_tree: Path) -> None:
     given = str(photo_tree / "notes.txt")
     assert list_images([given]) == [(Path(given), given)]

@@ -260,12 +260,20 @@ def _photo(path: Path, content: bytes) -> Path:
     return path
 
 
-def test_drawings_that_would_share_a_file_or_be_read_back_are_kept_out(tmp_path: Path, demo_photo: bytes) -> None:
+def test_drawings_that_would_share_a_file_or_be_read_back_are_kept_out(tmp_path: Path, demo_photo: bytes,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _photo(tmp_path / "cam1" / "img.jpg", demo_photo)
     _photo(tmp_path / "cam2" / "img.jpg", demo_photo)
-    _usage_error(["read", str(tmp_path / "cam1"), str(tmp_path / "cam2"), "--draw", str(tmp_path / "out")],
-                 "would both be drawn as")
+    _photo(tmp_path / "w" / "cam1" / "img.jpg", demo_photo)
+    # ../cam1/img.jpg is drawn as out/cam1/img.jpg (never outside out/), as the folder cam1's img.jpg is
+    _usage_error(["read", str(tmp_path / "w" / "cam1"), str(tmp_path / "w" / ".." / "cam1" / "img.jpg"), "--draw",
+                  str(tmp_path / "out")], "would both be drawn as")
+    monkeypatch.chdir(tmp_path)
     runner = CliRunner()
+    two = runner.invoke(app, ["read", "cam1", "cam2/", "--draw", "out"])  # files of one name, told apart by folder
+    assert two.exit_code == 0, two.output
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.jpg")) == [
+        "cam1/img.jpg", "cam2/img.jpg"]
     inside = tmp_path / "cam1" / "drawn"
     outputs = [runner.invoke(app, ["read", str(tmp_path / "cam1"), "--draw", str(inside)]) for _ in range(2)]
     assert outputs[0].exit_code == outputs[1].exit_code == 0
@@ -327,9 +335,10 @@ def test_synthetic_sets_are_inputs_and_drawings_named_by_a_glob_are_not(tmp_path
     runs = [CliRunner().invoke(app, ["read", "g/*", "--draw", "g/drawn"]) for _ in range(2)]
     assert [r.exit_code for r in runs] == [0, 0] and runs[0].stdout == runs[1].stdout
     _photo(tmp_path / "d1" / "IMG_1.jpg", demo_photo)
-    _photo(tmp_path / "d2" / "IMG_1.jpg", demo_photo)
-    _usage_error(["read", "d1", "d2", "--draw", "outd"], "would both be drawn as")
-    assert not (tmp_path / "outd").exists()  # refused before the folder was made
+    _photo(tmp_path / "w" / "d1" / "IMG_1.jpg", demo_photo)
+    monkeypatch.chdir(tmp_path / "w")
+    _usage_error(["read", "d1", "../d1/IMG_1.jpg", "--draw", "outd"], "would both be drawn as")
+    assert not (tmp_path / "w" / "outd").exists()  # refused before the folder was made
 
 
 @pytest.mark.parametrize(("args", "extra", "module"), [

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -345,6 +346,23 @@ def test_ctrl_c_ends_a_stream_command_with_the_plates_in_view_printed(
     result = CliRunner().invoke(app, ["read", "--stream", "0", "--json"])
     assert result.exit_code == 0, result.output
     assert {json.loads(line)["plates"][0]["text"] for line in result.stdout.splitlines()} == clip[1]
+
+
+def test_sigterm_ends_a_stream_command_as_ctrl_c_does(clip: tuple[Path, set[str]]) -> None:
+    # a service manager's stop (systemd, docker stop) sends SIGTERM: the plates still in view must be printed first
+    command = [sys.executable, "-m", "platelab", "read", "--stream", str(clip[0]), "--json", "--reconnect", "60"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # the clip has been read whole, its plates still in view, when it is reopened
+            if "opening it again" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert {json.loads(line)["plates"][0]["text"] for line in out.splitlines()} == clip[1]
 
 
 def test_a_stream_that_fails_gives_the_plates_in_view_first(clip: tuple[Path, set[str]],

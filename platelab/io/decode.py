@@ -240,21 +240,24 @@ def list_images(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
 
     A named file is kept whatever its suffix; folders and globs contribute only files with an image or video suffix.
     Hidden files and folders inside a folder are skipped. A folder or glob with none raises FileNotFoundError.
+    A folder's files are named by their path inside it; beside other inputs, with the folder as given in front (two
+    folders often hold files of the same names, which the outputs must tell apart).
     """
     seen: set[Path] = set()
     listed: list[tuple[Path, str]] = []
     for given in paths:
-        for path, name in _expand(given):
+        for path, name in _expand(given, named_with_folder=len(paths) > 1):
             if path.resolve() not in seen:
                 seen.add(path.resolve())
                 listed.append((path, name))
     return listed
 
 
-def _expand(given: str | Path) -> list[tuple[Path, str]]:
+def _expand(given: str | Path, named_with_folder: bool) -> list[tuple[Path, str]]:
     path = Path(given)
     if path.is_dir():
-        found = _folder_images(path)
+        folder = _with_slashes(str(given)).rstrip("/")
+        found = _folder_images(path, prefix=f"{folder}/" if named_with_folder and path != Path(".") else "")
         if not found:  # as a glob that matches nothing: most likely the wrong folder
             raise FileNotFoundError(f"no images or videos in {given}")
         return found

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from platelab.synth.config import SynthConfig
 from platelab.synth.scene import SceneConfig
-from platelab.synth.style import select_styles
+from platelab.synth.style import drawable_styles
 from platelab.synth.writer import write_scenes
 
 DEMO_DIR = Path("platelab-demo")
@@ -17,7 +17,8 @@ DEMO_SCENE = SceneConfig(plates=(2, 2), empty_p=0.0, plate_width=(170.0, 260.0),
 
 
 def write_demo(out: Path = DEMO_DIR) -> Path:
-    """One 1280x720 photo with its labels.tsv (the truth) and a preview with the plates outlined; the photo's path."""
-    write_scenes(out, 1, select_styles(["us-*"]), seed=DEMO_SEED, cfg=SynthConfig(scene=DEMO_SCENE), preview=True,
+    """One 1280x720 photo with its labels.tsv (the truth) and a preview with the plates outlined; the photo's path.
+    A StyleError, before anything is written, where the US styles' fonts are not installed."""
+    write_scenes(out, 1, drawable_styles(["us-*"]), seed=DEMO_SEED, cfg=SynthConfig(scene=DEMO_SCENE), preview=True,
                  progress=False)
     return out / "scene_000000.jpg"

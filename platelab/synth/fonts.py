@@ -27,6 +27,16 @@ class FontNotFoundError(StyleError):
 
 
 FONT_SUFFIXES = (".ttf", ".otf")  # what PIL's FreeType loader draws from a file name alone
+# The Debian and Ubuntu packages of the bundled styles' fonts (.ci/apt-runtime.txt installs them, with Python): named
+# in the errors, since a wheel's user has no checkout to read that list in.
+FONT_PACKAGES = ("fonts-opendin", "fonts-roadgeek", "fonts-bebas-neue", "fonts-dejavu-core", "fonts-liberation",
+                 "fonts-roboto-unhinted", "fonts-urw-base35", "fonts-texgyre", "fonts-paratype", "fonts-b612",
+                 "fonts-tiresias", "fonts-national-park")
+
+
+def fonts_install_hint() -> str:
+    """Where the bundled styles' fonts come from, for a message saying one is missing."""
+    return f"on Debian or Ubuntu: apt-get install {' '.join(FONT_PACKAGES)}"
 
 
 def font_dirs() -> list[Path]:
@@ -72,8 +82,8 @@ def find_font(name: str) -> Path:
     path = _font_index().get(name)
     if path is None:
         raise FontNotFoundError(
-            f"font {name!r} is not installed; install the package that holds it (the bundled styles' Debian packages "
-            f"are in .ci/apt-runtime.txt), give its absolute path, or add its folder to {FONT_DIRS_ENV}"
+            f"font {name!r} is not installed; install the package that holds it (the bundled styles' fonts: "
+            f"{fonts_install_hint()}), give its absolute path, or add its folder to {FONT_DIRS_ENV}"
         )
     return path
 
