@@ -124,7 +124,7 @@ def _usage_errors() -> Iterator[None]:
     from platelab.predict.recognizer import PriorError
     from platelab.predict.session import ModelLoadError
     from platelab.predict.watch import WatchListError
-    from platelab.utils.config_file import ConfigError
+    from platelab.utils.errors import ConfigError
 
     try:
         yield
@@ -179,7 +179,7 @@ def _synth(
     from platelab.synth.config import load_synth_config
     from platelab.synth.style import drawable_styles
     from platelab.synth.writer import WRITERS, YOLO_DATA, YOLO_FORMATS
-    from platelab.utils.config_file import ConfigError
+    from platelab.utils.errors import ConfigError
 
     try:
         chosen = drawable_styles(styles)
@@ -206,7 +206,7 @@ def synth_styles(
     """List the plate styles (all bundled ones, or those --styles chooses); optionally draw a sheet of them."""
     from platelab.synth.fonts import FONT_DIRS_ENV, fonts_install_hint
     from platelab.synth.style import check_drawable, missing_fonts, select_styles
-    from platelab.utils.config_file import ConfigError
+    from platelab.utils.errors import ConfigError
 
     try:
         chosen = select_styles(styles)

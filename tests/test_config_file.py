@@ -9,7 +9,7 @@ import pytest
 
 from platelab.train.config import load_train_config
 from platelab.train.detector import load_detector_config
-from platelab.utils.config_file import ConfigError
+from platelab.utils.errors import ConfigError
 
 REFERENCES = Path(__file__).resolve().parents[1] / "references"
 RECIPES = REFERENCES / "recognizer"

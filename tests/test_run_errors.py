@@ -22,7 +22,7 @@ from platelab.cli import app  # noqa: E402
 from platelab.io.labels import CropLabel, write_crop_labels  # noqa: E402
 from platelab.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from platelab.train.detector import load_detector_config  # noqa: E402
-from platelab.utils.config_file import ConfigError  # noqa: E402
+from platelab.utils.errors import ConfigError  # noqa: E402
 from platelab.weights import default_model  # noqa: E402
 
 RECOGNIZER = {"steps": 2, "batch_size": 4, "workers": 0, "val_size": 4, "val_every": 100, "checkpoint_every": 1,

@@ -31,7 +31,8 @@ from pydantic import (
 
 from platelab.predict.decode import AUTO_PRIOR
 from platelab.synth.spans import Span, check_colour
-from platelab.utils.config_file import ConfigError, file_fields, load_model_file
+from platelab.utils.config_file import file_fields, load_model_file
+from platelab.utils.errors import ConfigError
 
 STYLES_DIR = Path(__file__).parent / "styles"
 STYLE_SUFFIXES = (".yaml", ".yml")

@@ -9,14 +9,12 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from platelab.utils.errors import ConfigError
+
 Model = TypeVar("Model", bound=BaseModel)
 # libyaml's parser where PyYAML was built with it (its wheels are): the same data as the pure-Python one in a tenth
 # of the time; parsing the 51 built-in styles was a quarter of `platelab read` with no input (its sample photo)
 _SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class ConfigError(ValueError):
-    """A config or data file that cannot be used; the message names the file and the field."""
 
 
 def load_model_file(
