@@ -183,6 +183,39 @@ def test_all_exif_orientations_match_pillow(tmp_path: Path, orientation: int, su
     assert np.array_equal(read_image(path), upright[..., ::-1])
 
 
+@pytest.mark.parametrize("suffix", [".heic", ".avif"])
+def test_phone_formats_are_read_upright(tmp_path: Path, suffix: str) -> None:
+    from PIL import features
+
+    if suffix == ".heic":
+        pytest.importorskip("pillow_heif").register_heif_opener()  # to write one; reading registers it itself
+    elif not features.check("avif"):
+        pytest.skip("this Pillow was built without AVIF")
+    rgb = _marked_image()
+    path = tmp_path / f"phone{suffix}"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    # given as bytes, pillow-heif writes the turn as the file's own rotation (irot), as phones do and as HEIF readers
+    # follow (they ignore the EXIF tag: pillow-heif sets it to 1 on reading); AVIF keeps the tag
+    Image.fromarray(rgb).save(path, exif=exif.tobytes(), quality=95)
+    assert [name for _, name in list_images([tmp_path])] == [path.name]
+    expected = np.rot90(rgb[..., ::-1], -1)
+    image = read_image(path)
+    assert image.shape == expected.shape
+    assert np.abs(image.astype(int) - expected).mean() < 8  # lossy, as a phone's photo is
+
+
+def test_a_heic_without_the_heif_extra_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pillow_heif").register_heif_opener()
+    path = tmp_path / "IMG_0001.HEIC"
+    Image.fromarray(_marked_image()).save(path, format="HEIF")
+    from platelab.io import decode
+
+    monkeypatch.setattr(decode, "_heif_registered", lambda: False)
+    with pytest.raises(ImageDecodeError, match=r"IMG_0001\.HEIC: a HEIC image, read with the heif extra: pip install"):
+        read_image(path)
+
+
 def test_bad_exif_is_ignored(bad_images: dict[str, Path]) -> None:
     jpeg = bad_images["normal_jpeg"].read_bytes()
     broken_exif = b"\xff\xe1\x00\x10Exif\x00\x00II*\x00\xff\xff\xff\x7f"  # IFD offset far past the end

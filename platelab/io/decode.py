@@ -7,6 +7,7 @@ OpenCV decodes those once Pillow has checked the header.
 
 from __future__ import annotations
 
+import functools
 import glob
 import io
 import os
@@ -20,17 +21,22 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError, features
 
 from platelab.io.outputs import holds_read_outputs, is_preview
 
 MAX_PIXELS: int = 50_000_000
 MIN_SIDE = 2
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif",
+                            ".avif"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
 
 # Only these plugins may look at untrusted bytes: others (EPS runs Ghostscript) are too risky or too exotic.
 _FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+# HEIC (what iPhones take) and AVIF, told by the brands of their ISO media file type box: AVIF through Pillow's own
+# plugin where it was built with libavif, HEIC through pillow-heif (the heif extra), each only when a file is one.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
 # A file that starts like one of the formats above but will not open is damaged rather than "not an image".
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF87a", b"GIF89a")
 _EXIF_ORIENTATION = 0x0112
@@ -126,19 +132,52 @@ def _quiet_pillow() -> Iterator[None]:
 
 
 def _open_header(stream: BinaryIO) -> ImageFile.ImageFile:
-    head = stream.read(16)
+    head = stream.read(64)
     if not head:
         raise _Refused("empty file")
     stream.seek(0)
+    formats = _FORMATS + _media_file_format(head)
     try:
         with _quiet_pillow():
-            return Image.open(stream, formats=_FORMATS)
+            return Image.open(stream, formats=formats)
     except Image.DecompressionBombError as exc:
         raise _Refused("too large (over Pillow's decompression-bomb limit)") from exc
     except UnidentifiedImageError as exc:
         raise _Refused("corrupt or truncated" if _looks_like_image(head) else "not an image") from exc
     except Exception as exc:  # a header that parses half-way fails with whatever type the plugin hit
         raise _Refused(f"corrupt or truncated ({first_line(exc)})") from exc
+
+
+def _media_file_format(head: bytes) -> tuple[str, ...]:
+    """The Pillow format of an AVIF or HEIC file, to be tried beside _FORMATS; () for any other file. A _Refused
+    saying what to install where this Pillow or its extras cannot decode it."""
+    size = int.from_bytes(head[:4], "big")
+    if head[4:8] != b"ftyp" or not 16 <= size <= len(head):
+        return ()
+    brands = {head[i : i + 4] for i in range(8, size, 4)} - {b"\0\0\0\0"}  # major, minor version, compatible ones
+    if brands & _AVIF_BRANDS:
+        if not features.check("avif"):
+            raise _Refused("an AVIF image, which this Pillow cannot decode (its wheels from 11.3 on can)")
+        return ("AVIF",)
+    if brands & _HEIF_BRANDS:
+        if not _heif_registered():
+            from platelab.utils.extras import install_hint
+
+            raise _Refused(f"a HEIC image, read with the heif extra: {install_hint('heif')}")
+        return ("HEIF",)
+    return ()
+
+
+@functools.cache
+def _heif_registered() -> bool:
+    """Whether pillow-heif is installed, its Pillow plugin registered now. It applies the image's rotation and mirror
+    and sets its EXIF orientation to 1, so the orientation is not applied twice."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def _looks_like_image(head: bytes) -> bool:
