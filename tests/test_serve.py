@@ -339,7 +339,8 @@ def test_page_is_self_contained(client: TestClient) -> None:
     page = client.get("/")
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert 'capture="environment"' in page.text and 'accept="image/*"' in page.text
+    # no capture attribute: with it, phones open the camera and offer no gallery
+    assert 'accept="image/*"' in page.text and "capture=" not in page.text
     assert "http://" not in page.text and "https://" not in page.text
     assert client.get("/app.js").headers["content-type"].startswith("text/javascript")
 
@@ -352,6 +353,7 @@ def test_docs_pages_name_no_other_host(client: TestClient) -> None:
         page = client.get(path)
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), path
         assert "http://" not in page.text and "https://" not in page.text, path
+        assert '<html lang="en">' in page.text, path
 
 
 @pytest.mark.parametrize(("name", "media_type"), [("swagger-ui-bundle.js", "text/javascript"),

@@ -5,6 +5,7 @@ Uses the bundled models when they exist, else the stand-in reader. PLATELAB_SCRE
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import threading
@@ -12,9 +13,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("playwright")
@@ -167,6 +170,381 @@ def test_hostile_file_names_plate_texts_and_errors_are_shown_as_text(browser: sy
         page.close()
 
 
+def _jpeg(folder: Path, name: str, size: tuple[int, int]) -> Path:
+    path = folder / name
+    Image.new("RGB", size, (90, 90, 90)).save(path, "JPEG")
+    return path
+
+
+def _read(page: sync_api.Page, photo: Path | sync_api.FilePayload) -> None:
+    page.set_input_files("#photo", photo if isinstance(photo, dict) else str(photo))
+    page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+
+
+def _stored_key(page: sync_api.Page) -> str | None:
+    return page.evaluate("sessionStorage.getItem('platelab-api-key')")
+
+
+def _focused(page: sync_api.Page) -> str:
+    return page.evaluate("document.activeElement.id")
+
+
+def test_a_key_that_is_not_printable_ascii_is_refused_before_it_is_saved(browser: sync_api.Browser,
+                                                                        photo: Path) -> None:
+    """fetch throws on a header past U+00FF: a key with a phone's curly quote would break every later photo."""
+    with _serving(ServeSettings(api_key=KEY), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#key-form:not([hidden])", timeout=TIMEOUT_MS)
+        page.fill("#key-input", "browser\u2019key")
+        page.click("#key-form button")
+        assert "\u2019" in page.inner_text("#key-error") and "ASCII" in page.inner_text("#key-error")
+        assert page.is_visible("#key-form") and _stored_key(page) is None and _focused(page) == "key-input"
+        assert page.get_attribute("#key-input", "aria-invalid") == "true"
+        page.fill("#key-input", KEY)
+        page.click("#key-form button")
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        assert page.is_hidden("#key-error")
+        # one saved by an older page is dropped at load, so the page asks again instead of failing
+        page.evaluate("sessionStorage.setItem('platelab-api-key', 'browser\u2019key')")
+        page.reload()
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#key-form:not([hidden])", timeout=TIMEOUT_MS)
+        assert page.inner_text("#status") == "This server needs an API key."
+        page.close()
+
+
+def test_a_wrong_key_is_said_so_and_a_good_one_can_be_forgotten(browser: sync_api.Browser, photo: Path) -> None:
+    with _serving(ServeSettings(api_key=KEY), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        assert page.is_hidden("#forget-key")
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#key-form:not([hidden])", timeout=TIMEOUT_MS)
+        page.fill("#key-input", "wrong-key")
+        page.click("#key-form button")
+        page.wait_for_selector("#status:has-text('refused')", timeout=TIMEOUT_MS)
+        assert page.input_value("#key-input") == "" and _focused(page) == "key-input"
+        page.fill("#key-input", KEY)
+        page.click("#key-form button")
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        assert _focused(page) == "status"  # not <body>, where the hidden form would leave it
+        page.click("#forget-key")
+        assert _stored_key(page) is None and page.is_hidden("#forget-key")
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#key-form:not([hidden])", timeout=TIMEOUT_MS)
+        page.close()
+
+
+# Holds each photo's decoding until the test opens window.decodeGate's promise, to decode an older photo last.
+HOLD_DECODING = """
+window.decodeGate = null;
+const decode = HTMLImageElement.prototype.decode;
+HTMLImageElement.prototype.decode = function () {
+  const gate = window.decodeGate;
+  return decode.call(this).then(() => gate);
+};
+"""
+
+
+def test_an_older_photo_decoded_last_does_not_draw_over_a_newer_one(browser: sync_api.Browser, photo: Path,
+                                                                     tmp_path: Path) -> None:
+    small = _jpeg(tmp_path, "small.jpg", (320, 240))
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.add_init_script(HOLD_DECODING)
+        page.goto(url)
+        _read(page, small)
+        page.evaluate("() => { window.decodeGate = new Promise((open) => (window.openGate = open)); }")
+        _read(page, photo)
+        assert page.is_hidden("#preview")  # not the last photo under this one's table
+        page.evaluate("window.decodeGate = null")
+        _read(page, small)
+        page.wait_for_selector("#preview:not([hidden])", timeout=TIMEOUT_MS)
+        page.evaluate("window.openGate(); new Promise((done) => setTimeout(done, 200))")
+        assert page.eval_on_selector("#preview", "canvas => canvas.width") == 320
+        page.close()
+
+
+def test_the_file_input_is_emptied_so_the_same_photo_can_be_chosen_again(browser: sync_api.Browser,
+                                                                         photo: Path) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        _read(page, photo)
+        assert page.eval_on_selector("#photo", "input => input.files.length") == 0
+        page.close()
+
+
+# Drops files on an element as a browser would: [dragover prevented, drop prevented].
+DROP = """([selector, files]) => {
+  const data = new DataTransfer();
+  for (const [name, type, base64] of files) {
+    data.items.add(new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], name, { type }));
+  }
+  const target = document.querySelector(selector);
+  return ["dragover", "drop"].map((kind) =>
+    !target.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true })));
+}"""
+
+
+def _drop(page: sync_api.Page, selector: str, *files: tuple[str, str, bytes]) -> list[bool]:
+    encoded = [(name, kind, base64.b64encode(content).decode()) for name, kind, content in files]
+    return page.evaluate(DROP, [selector, encoded])
+
+
+def test_files_dropped_anywhere_are_read_or_refused_by_name(browser: sync_api.Browser, photo: Path) -> None:
+    jpeg = photo.read_bytes()
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        _read(page, photo)
+        # on the photo shown, outside the zone: left to the browser, the drop would open the file in the page's place
+        assert _drop(page, "#preview", ("car.jpg", "image/jpeg", jpeg)) == [True, True]
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        assert '"file": "car.jpg"' in page.inner_text("#json")
+        _drop(page, "#drop-zone", ("notes.txt", "text/plain", b"hello"))
+        assert page.inner_text("#status") == "notes.txt: not an image file." and page.is_hidden("#results")
+        # no type known to the browser (.jfif): sent, and the server reads it by its content
+        _drop(page, "#drop-zone", ("car.jfif", "", jpeg))
+        page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        assert '"file": "car.jfif"' in page.inner_text("#json")
+        _drop(page, "#drop-zone", ("a.jpg", "image/jpeg", jpeg), ("b.jpg", "image/jpeg", jpeg))
+        page.wait_for_selector("#status:has-text('Only a.jpg was read, of the 2 files dropped.')",
+                               timeout=TIMEOUT_MS)
+        assert '"file": "a.jpg"' in page.inner_text("#json")
+        page.close()
+
+
+class _PlacedReader(FixedReader):
+    """Plates at fixed boxes of a 1920x1080 photo: at its right edge, at its top, and one just above another."""
+
+    BOXES = ((1700, 500, 220, 60), (800, 0, 300, 80), (300, 300, 300, 80), (300, 400, 300, 80))
+
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        plate = super().read(image)[0]
+        return [dataclasses.replace(plate, box=(x, y, w, h), quad=((x, y), (x + w, y), (x + w, y + h), (x, y + h)))
+                for x, y, w, h in self.BOXES]
+
+
+# Records the labels' backgrounds, the rectangles filled in the outline's colour.
+RECORD_LABELS = """
+window.labels = [];
+const fillRect = CanvasRenderingContext2D.prototype.fillRect;
+CanvasRenderingContext2D.prototype.fillRect = function (...rect) {
+  if (this.fillStyle === "#00e676") window.labels.push(rect);
+  return fillRect.apply(this, rect);
+};
+"""
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def test_labels_stay_inside_the_photo_off_other_plates_and_readable_on_a_phone(browser: sync_api.Browser,
+                                                                                tmp_path: Path) -> None:
+    wide = _jpeg(tmp_path, "wide.jpg", (1920, 1080))
+    boxes = _PlacedReader.BOXES
+    with _serving(ServeSettings(), _PlacedReader()) as url:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.add_init_script(RECORD_LABELS)
+        page.goto(url)
+        _read(page, wide)
+        page.wait_for_function(f"window.labels.length >= {len(boxes)}", timeout=TIMEOUT_MS)
+        labels = page.evaluate("window.labels")[-len(boxes):]
+        css_per_pixel = page.eval_on_selector("#preview", "c => c.getBoundingClientRect().width / c.width")
+        for index, (x, y, w, h) in enumerate(labels):
+            assert min(x, y) >= 0 and x + w <= 1920 and y + h <= 1080, (index, labels)
+            assert not any(_overlap((x, y, w, h), box) for other, box in enumerate(boxes) if other != index), index
+            assert h * css_per_pixel >= 14, (h, css_per_pixel)
+        page.close()
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(value) / 255 for value in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_errors_are_legible_in_either_colour_scheme(browser: sync_api.Browser, scheme: Literal["light", "dark"],
+                                                    tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a photo")
+    # the page sets no background: Chromium's canvas is white in light mode and #121212 in dark mode
+    background = {"light": "rgb(255, 255, 255)", "dark": "rgb(18, 18, 18)"}[scheme]
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page(color_scheme=scheme)
+        page.goto(url)
+        page.set_input_files("#photo", str(bad))
+        page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
+        colour = page.eval_on_selector("#status", "status => getComputedStyle(status).color")
+        lighter, darker = sorted((_luminance(colour), _luminance(background)), reverse=True)
+        assert (lighter + 0.05) / (darker + 0.05) >= 4.5, colour
+        page.close()
+
+
+def test_the_scrolling_json_can_be_reached_by_keyboard_and_is_named(browser: sync_api.Browser, photo: Path) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        _read(page, photo)
+        assert page.get_attribute("#json", "tabindex") == "0"
+        sync_api.expect(page.locator("#json")).to_have_accessible_name("JSON")
+        page.close()
+
+
+# Keeps the AbortSignal each request of the page was sent with.
+RECORD_SIGNALS = """
+window.signals = [];
+const fetchOriginal = window.fetch;
+window.fetch = (resource, options = {}) => {
+  window.signals.push(options.signal);
+  return fetchOriginal(resource, options);
+};
+"""
+
+
+def test_a_new_photo_aborts_the_one_being_read(browser: sync_api.Browser, photo: Path, tmp_path: Path) -> None:
+    small = _jpeg(tmp_path, "small.jpg", (320, 240))
+    with _serving(ServeSettings(), FixedReader(delay_s=1.0)) as url:
+        page = browser.new_page()
+        page.add_init_script(RECORD_SIGNALS)
+        page.goto(url)
+        page.set_input_files("#photo", str(photo))
+        assert page.is_visible("#busy") and page.is_visible("#cancel")
+        _read(page, small)
+        assert page.evaluate("window.signals.map((signal) => Boolean(signal && signal.aborted))") == [True, False]
+        assert page.is_hidden("#busy") and page.is_hidden("#cancel")
+        page.close()
+
+
+def _held(page: sync_api.Page) -> list[sync_api.Route]:
+    """Requests to v1/read are held unanswered, as over a network that has stalled."""
+    held: list[sync_api.Route] = []
+    page.route("**/v1/read", lambda route: held.append(route))
+    return held
+
+
+def test_a_stalled_read_can_be_cancelled(browser: sync_api.Browser, photo: Path) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.add_init_script(RECORD_SIGNALS)
+        page.goto(url)
+        _held(page)
+        page.set_input_files("#photo", str(photo))
+        page.click("#cancel")
+        assert page.inner_text("#status") == f"Stopped reading {photo.name}."
+        assert page.is_hidden("#busy") and page.evaluate("window.signals[0].aborted")
+        page.close()
+
+
+def test_a_stalled_read_times_out(browser: sync_api.Browser, photo: Path) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.clock.install()
+        page.goto(url)
+        _held(page)
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#busy:not([hidden])", timeout=TIMEOUT_MS)
+        page.clock.run_for(80_000)
+        page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
+        assert page.inner_text("#status") == f"{photo.name}: no answer from the server within 75 s."
+        page.close()
+
+
+@pytest.mark.parametrize("busy_answers", [2, 3])
+def test_a_busy_server_is_tried_again_after_its_retry_after(browser: sync_api.Browser, photo: Path,
+                                                            busy_answers: int) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        sent: list[str] = []
+
+        def busy_then_through(route: sync_api.Route) -> None:
+            sent.append(route.request.url)
+            if len(sent) <= busy_answers:
+                route.fulfill(status=503, headers={"Retry-After": "1"},
+                              json={"detail": "busy: too many images waiting"})
+            else:
+                route.continue_()
+
+        page.route("**/v1/read", busy_then_through)
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#status:has-text('busy; trying again in 1 s (1 of 2)')", timeout=TIMEOUT_MS)
+        if busy_answers == 2:
+            page.wait_for_selector("#results:not([hidden])", timeout=TIMEOUT_MS)
+        else:
+            page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
+            assert page.inner_text("#status") == f"{photo.name}: busy: too many images waiting (tried 3 times)"
+        assert len(sent) == 3
+        page.close()
+
+
+@pytest.mark.parametrize("status", [413, 504, None], ids=["413", "504", "network"])
+def test_every_error_names_the_file(browser: sync_api.Browser, photo: Path, status: int | None) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.route("**/v1/read", lambda route: route.fulfill(status=status, json={"detail": "as the server says"})
+                   if status else route.abort())
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
+        assert page.inner_text("#status").startswith(f"{photo.name}: ")
+        page.close()
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_on_a_phone_the_table_fits_and_lists_wanted_plates_only_with_a_watch_list(
+        browser: sync_api.Browser, photo: Path, tmp_path: Path, watched: bool) -> None:
+    watch = tmp_path / "wanted.txt"
+    watch.write_text(f"{FIXED_TEXT}\n")
+    with _serving(ServeSettings(watch=str(watch) if watched else None), FixedReader()) as url:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(url)
+        _read(page, photo)
+        assert page.is_visible("#wanted-header") == watched
+        assert page.locator("#plates tbody tr:first-child td").count() == (5 if watched else 4)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the page does not scroll sideways
+        heights = page.eval_on_selector_all("#plates th:not([hidden])", "cells => cells.map((c) => c.offsetHeight)")
+        assert len(set(heights)) == 1, heights  # no header wraps
+        # under 16px, iOS zooms in on a focused field
+        assert page.eval_on_selector("#key-input", "input => getComputedStyle(input).fontSize") == "16px"
+        page.close()
+
+
+def test_a_portrait_photo_fits_the_window(browser: sync_api.Browser, tmp_path: Path) -> None:
+    portrait = _jpeg(tmp_path, "portrait.jpg", (720, 1280))
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url)
+        _read(page, portrait)
+        page.wait_for_selector("#preview:not([hidden])", timeout=TIMEOUT_MS)
+        width, height = page.eval_on_selector("#preview", "c => [c.clientWidth, c.clientHeight]")
+        assert height <= 0.8 * 900 + 1 and abs(width / height - 720 / 1280) < 0.01, (width, height)
+        page.close()
+
+
+# Every way of copying fails, as on a plain-http page whose browser also refuses execCommand.
+NO_CLIPBOARD = """
+navigator.clipboard.writeText = () => Promise.reject(new Error("not allowed"));
+document.execCommand = () => false;
+"""
+
+
+def test_a_failed_copy_is_not_reported_as_copied(browser: sync_api.Browser, photo: Path) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.add_init_script(NO_CLIPBOARD)
+        page.goto(url)
+        _read(page, photo)
+        page.click("#copy-json")
+        page.wait_for_selector("#copy-status:has-text('Could not copy')", timeout=TIMEOUT_MS)
+        assert page.evaluate("getSelection().toString()") == page.inner_text("#json")
+        page.close()
+
 
 # An operation of the API as each docs page draws it (Swagger UI: tag "default", then the operation id).
 DOCS_OPERATION = {"docs": "#operations-default-read_v1_read_post",
@@ -200,6 +578,7 @@ def test_api_docs_render_with_every_other_host_blocked(browser: sync_api.Browser
         page.goto(url + path)
         page.wait_for_selector(DOCS_OPERATION[path], timeout=TIMEOUT_MS)
         assert "/v1/read" in page.inner_text(DOCS_OPERATION[path])
+        assert page.evaluate("document.documentElement.lang") == "en"
         assert elsewhere == [] and refused == []
         page.close()
 
