@@ -245,26 +245,47 @@ def synth_config() -> None:
 
 
 def _check_export(export: Path | None, start: Path | None = None) -> None:
-    """An --export path that a run could only refuse once trained, refused now; never the model it starts from."""
+    """An --export path that a run could only refuse once trained, refused now: never the model it starts from,
+    and only where a file can be written."""
     if export is not None:
+        from platelab.io.atomic import check_writable
         from platelab.io.outputs import OutputError, prepare_output_file
 
         prepare_output_file(export, (".onnx",), "model")
         if start is not None and export.resolve() == start.resolve():
             raise OutputError(f"{export}: --export would replace the model the run starts from")
+        try:
+            check_writable(export)
+        except OSError as exc:
+            raise OutputError(f"{export}: --export cannot be written there ({exc.strerror or exc}); give another "
+                              "file") from exc
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An OSError as "file: cause" (its own text is "[Errno 30] Read-only file system: 'file'"); one that names
+    no file as it says itself."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 @contextmanager
 def _training_errors() -> Iterator[None]:
-    """What stops a run once started, as one line: a loss that diverged, a checkpoint that cannot be loaded."""
+    """What stops a run once started, as one line: a loss that diverged, a checkpoint that cannot be loaded or
+    written, a folder another run holds or that cannot be written, a model that cannot be exported where asked."""
+    from platelab.io.outputs import OutputError
     from platelab.train.checkpoint import CheckpointError
-    from platelab.train.loop import RunConfigError, TrainingDiverged
+    from platelab.train.export import ExportMismatch, ExportWriteError
+    from platelab.train.loop import RunConfigError, RunInUse, TrainingDiverged
     from platelab.train.onnx_import import OnnxImportError
 
     try:
         yield
-    except (TrainingDiverged, CheckpointError, OnnxImportError, RunConfigError) as exc:
+    except (TrainingDiverged, CheckpointError, OnnxImportError, RunConfigError, RunInUse, OutputError,
+            ExportMismatch, ExportWriteError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error_line(exc))
 
 
 @train_app.command("recognizer")
@@ -292,8 +313,10 @@ def train_recognizer(
         _check_export(export, cfg.init_from)
     except ValidationError as exc:
         _fail(f"--val-real: {first_problem(exc)[1]}")
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error_line(exc))
     with _training_errors():
         run_recognizer_recipe(cfg, resume=resume, export=export)
     typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
@@ -313,8 +336,10 @@ def train_detector(
         cfg = load_detector_config(config)
         check_detector_recipe(cfg, resume)
         _check_export(export, cfg.init_from)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error_line(exc))
     with _training_errors():
         run_detector_recipe(cfg, resume=resume, export=export)
     typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
@@ -351,24 +376,29 @@ def train_interpolate(
 ) -> None:
     """Average a trained-on recognizer with its starting point (norm statistics measured again; train extra)."""
     _require_extra("train")
-    from platelab.io.labels import read_labels
     from platelab.train.card import last_metrics, record_command
     from platelab.train.config import resolve_bundled
     from platelab.train.interpolate import interpolate_run
+    from platelab.train.recognizer import read_real_labels
 
     start = resolve_bundled(start)
     runs = {end.resolve(), (start if start.is_dir() else start.parent).resolve()}
     if out.resolve() in runs:
         _fail(f"{out}: --out would replace the run it averages; give another folder")
+    if start.is_dir():  # a run folder: which of its weights is meant is --to's question, not --from's
+        _fail(f"{start}: a folder; --from takes a checkpoint file ({start / 'last.ckpt'}), a float ONNX recognizer "
+              "or 'bundled'")
     for given in (start, end / "last.ckpt"):
         if not given.is_file():
             _fail(f"{given}: not found (--from is a checkpoint or float ONNX file, --to a run folder)")
     try:
         for folder in val_real or []:
-            read_labels(folder, "crops")
+            read_real_labels(folder)
         interpolate_run(start, end, weight, out, val_real or [])  # refuses an --out that holds a run already
         record_command(out, resume=False)  # once written: a run it refused keeps its own, or none
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        _fail(_os_error_line(exc))
+    except ValueError as exc:
         _fail(" ".join(str(exc).split()))
     # the average's figures: far under --to's say --from was not what --to was trained on from
     figures = {k.removeprefix("val_"): v for k, v in last_metrics(out).items() if k.startswith("val_")}
@@ -418,7 +448,7 @@ def finetune(
         cfg = FinetuneConfig(from_run=from_run, data=data, freeze=freeze, charset=charset, epochs=epochs,
                              out_dir=out, export=export, val_fraction=holdout, synth_share=synth_share,
                              styles=anchored(styles or [], Path.cwd()), seed=seed)
-        with _usage_errors():
+        with _usage_errors(), _training_errors():
             run_finetune(cfg, resume=resume)
     except ValidationError as exc:
         field, message = first_problem(exc)
@@ -479,6 +509,33 @@ def export(
             typer.echo(f"wrote {export_run(run, out)}")
     except ValueError as exc:
         _fail(str(exc))
+
+
+def _trained_lines(card: dict) -> list[str]:
+    """What a card without measured figures (a user's export) says of its training: how far, how long, on what,
+    and the validation figures it holds ("not measured" where it says nothing)."""
+    lines = []
+    steps, seconds, hardware = card.get("steps"), card.get("wall_time_s"), card.get("hardware")
+    took = [f"{steps} steps" if steps is not None else "",
+            f"in {_duration(seconds)}" if isinstance(seconds, (int, float)) else "",
+            f"on {hardware}" if hardware else ""]
+    if any(took):
+        lines.append("trained " + " ".join(part for part in took if part))
+    at = f" at step {card['accuracy_at_step']}" if "accuracy_at_step" in card else ""
+    for key, what in (("accuracy", f"validation{at}"), ("accuracy_float", "validation, float model"),
+                      ("accuracy_int8", "validation, 8-bit model")):
+        figures = card.get(key)
+        if isinstance(figures, dict) and figures:
+            lines.append(f"{what}: " + ", ".join(
+                f"{name} {value:.4g}" if isinstance(value, (int, float)) else f"{name} {value}"
+                for name, value in figures.items()))
+    return lines or ["not measured"]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _class_scale(entries: list[str]) -> dict[str, float]:
@@ -819,7 +876,7 @@ def models(
             typer.echo(f"  trained on {card.get('data', 'unknown data')}: {card.get('training_command', '')}")
         else:
             typer.echo(f"  no model card beside it ({path.with_suffix('.card.json').name})")
-        for line in summary_lines(card["measured"]) if "measured" in card else ["not measured"]:
+        for line in summary_lines(card["measured"]) if "measured" in card else _trained_lines(card):
             typer.echo(f"  {line}")
         if priors is not None:
             typer.echo(f"  --prior: {', '.join(priors) or 'none (exported without formats)'}")

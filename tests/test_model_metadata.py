@@ -70,3 +70,26 @@ def test_a_detector_with_damaged_metadata_is_refused_naming_it(
     with pytest.raises(ModelLoadError) as caught:
         DetectionPredictor(path)
     assert str(caught.value).startswith(f"{path}: ") and reason in str(caught.value)
+
+
+def test_models_shows_what_a_users_card_says_of_its_training(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    model = tmp_path / "mine.onnx"
+    shutil.copyfile(default_model("recognizer"), model)
+    model.with_suffix(".card.json").write_text(json.dumps({
+        "task": "plate recognition (cropped plate -> text)", "data": "synthetic plates only",
+        "training_command": "platelab train recognizer --config r.yaml --val-real crops-us", "steps": 18,
+        "wall_time_s": 42.3, "hardware": "AMD EPYC, 2 cores", "accuracy": {"synthetic": 0.25, "crops-us": 0.8378},
+        "accuracy_at_step": 10}))
+    result = CliRunner().invoke(app, ["models", str(model)])
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert "trained 18 steps in 42 s on AMD EPYC, 2 cores" in lines
+    assert "validation at step 10: synthetic 0.25, crops-us 0.8378" in lines
+    assert "not measured" not in result.output

@@ -231,7 +231,7 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
                  "gone.ckpt: init_from not found")
     _usage_error(["train", "recognizer", "--config", str(recipe("resume")), "--resume"], "no last.ckpt to resume")
     _usage_error(["train", "recognizer", "--config", str(recipe("real")), "--val-real", str(tmp_path / "none")],
-                 "no labels file")
+                 f"{tmp_path / 'none'}: no such folder (--val-real")
     _usage_error(["train", "detector", "--config", str(recipe("detector", styles="[nosuch]"))], "nosuch")
     _usage_error(["train", "recognizer", "--config", str(recipe("export")), "--export", str(tmp_path)],
                  "written as .onnx")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +32,20 @@ def test_a_bar_on_a_terminal_is_redrawn_live(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(sys, "stderr", _Terminal())
     with progress_bar(total=10, desc="train") as bar:
         assert bar.mininterval < 1 and bar.dynamic_ncols
+
+
+def test_a_training_run_into_a_log_file_writes_its_first_and_last_states_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")
+    from platelab.train.config import RecognizerTrainConfig
+    from platelab.train.recognizer import train_recognizer
+
+    cfg = RecognizerTrainConfig(out_dir=tmp_path / "run", steps=6, batch_size=2, workers=0, val_size=2, val_every=2,
+                                checkpoint_every=100, warmup_steps=1, threads=1)
+    log = tmp_path / "stderr.log"
+    with open(log, "w", encoding="utf-8") as stderr:  # `platelab train ... 2> stderr.log`
+        monkeypatch.setattr(sys, "stderr", stderr)
+        train_recognizer(cfg)
+    states = [state for state in re.split("[\r\n]", log.read_text(encoding="utf-8")) if "train recognizer" in state]
+    assert len(states) == 2 and "6/6" in states[-1], states

@@ -316,3 +316,184 @@ def test_a_run_started_before_val_real_was_recorded_resumes_with_its_sets(tmp_pa
                                       "--val-real", str(crops)])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["val_real"] == [str(crops)]
+
+
+def _read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """No new file can be made in folder, as on a read-only mount (chmod does not stop root, who runs CI here)."""
+    import errno
+    import os
+
+    real_open = os.open
+
+    def refusing_open(path: str | os.PathLike[str], flags: int, *args: object, **kwargs: object) -> int:
+        if flags & os.O_CREAT and Path(path).parent.resolve() == folder.resolve():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refusing_open)
+
+
+def _last_line_error(args: list[object]) -> str:
+    """The command ends with exit status 2 and its error on a line of its own (a progress bar may come before)."""
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    last = result.output.rstrip("\n").split("\n")[-1]
+    assert last.startswith("platelab: "), result.output
+    return last.removeprefix("platelab: ")
+
+
+@pytest.mark.parametrize("command", ["recognizer", "detector", "finetune"])
+def test_an_export_that_cannot_be_written_is_refused_before_the_run_trains(
+    runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    _read_only(monkeypatch, shelf)
+    out, export = tmp_path / "run", shelf / "m.onnx"
+    if command == "finetune":
+        args = ["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"), "--out", out]
+    else:
+        args = ["train", command, "--config", _recipe(tmp_path / "r.yaml", out,
+                                                      RECOGNIZER if command == "recognizer" else DETECTOR)]
+    line = _one_line_error([*args, "--export", export], export, "Read-only file system")
+    assert ".tmp" not in line
+    assert not out.exists() and list(shelf.iterdir()) == []
+
+
+def test_a_model_that_cannot_be_written_after_training_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from platelab.train import export as exporting
+
+    def full_disk(source: object, target: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))  # the hidden temporary file
+
+    monkeypatch.setattr(exporting.shutil, "copyfile", full_disk)
+    out, export = tmp_path / "run", tmp_path / "m.onnx"
+    line = _last_line_error(["train", "recognizer", "--config", _recipe(tmp_path / "r.yaml", out, RECOGNIZER),
+                             "--export", export])
+    assert line == (f"{export}: not written (No space left on device); the run is kept: platelab export {out} "
+                    "--out FILE")
+    assert (out / "last.ckpt").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["r.yaml", "run"]
+
+
+@pytest.mark.parametrize("command", ["recognizer", "finetune"])
+def test_a_read_only_run_folder_is_refused_before_the_run(
+    runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    _read_only(monkeypatch, out)
+    if command == "finetune":
+        args = ["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"), "--out", out]
+    else:
+        args = ["train", "recognizer", "--config", _recipe(tmp_path / "r.yaml", out, RECOGNIZER)]
+    _one_line_error(args, f"{out}: the run cannot be written there (Read-only file system)")
+    assert list(out.iterdir()) == []
+
+
+def test_a_checkpoint_that_cannot_be_written_ends_the_run_in_one_line_keeping_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = torch.save
+    saved = []
+
+    def full_disk(state: object, path: object) -> None:
+        if saved:  # what torch's zip writer raises when a write comes up short
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 5312 vs 5208")
+        saved.append(path)
+        real_save(state, path)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    out = tmp_path / "run"
+    line = _last_line_error(["train", "recognizer", "--config", _recipe(tmp_path / "r.yaml", out, RECOGNIZER)])
+    assert re.fullmatch(re.escape(f"{out / 'last.ckpt'}: the checkpoint could not be written (the write failed; ")
+                        + r"\d+\.\d MB free in " + re.escape(f"{out}); the one before it is kept"), line), line
+    assert load_checkpoint(out / "last.ckpt")["step"] == 1
+    assert not list(out.glob(".last.*"))
+
+
+@pytest.mark.parametrize("command", ["recognizer", "detector", "finetune"])
+@pytest.mark.parametrize("held", [{"notes.txt": "my notes\n"}, {".platelab-output": "drawings\n", "a.jpg": "x"}])
+def test_an_out_dir_holding_other_files_is_refused_and_kept(
+    runs: dict[str, Path], tmp_path: Path, command: str, held: dict[str, str]
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    for name, text in held.items():
+        (out / name).write_text(text)
+    if command == "finetune":
+        args = ["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"), "--out", out]
+    else:
+        args = ["train", command, "--config", _recipe(tmp_path / "r.yaml", out,
+                                                      RECOGNIZER if command == "recognizer" else DETECTOR)]
+    line = _one_line_error(args, out)
+    assert ("holds files platelab did not write" if "notes.txt" in held else "holds platelab's drawings") in line
+    assert {p.name: p.read_text() for p in out.iterdir()} == held
+
+
+def test_a_run_written_before_folders_were_marked_resumes(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = shutil.copytree(runs["recognizer"], tmp_path / "run")
+    (run / ".platelab-output").unlink()
+    (run / ".platelab-run.lock").unlink()
+    (run / "styles" / "0123456789abcdef").mkdir(parents=True)  # a run's copies of style files
+    result = CliRunner().invoke(app, ["train", "recognizer", "--config", str(_recipe(tmp_path / "r.yaml", run,
+                                                                                     RECOGNIZER)), "--resume"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_run_folder_in_use_is_refused_and_one_whose_run_was_killed_is_not(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from platelab.train.loop import hold_run_folder
+
+    run = shutil.copytree(runs["recognizer"], tmp_path / "run")
+    resume = ["train", "recognizer", "--config", _recipe(tmp_path / "r.yaml", run, RECOGNIZER), "--resume"]
+    fresh = tmp_path / "fresh"
+    with hold_run_folder(run), hold_run_folder(fresh):
+        kept = _fingerprint(run)
+        _one_line_error(resume, f"{run}: in use by another run (process ")
+        _one_line_error(["train", "recognizer", "--config", _recipe(tmp_path / "f.yaml", fresh, RECOGNIZER)],
+                        f"{fresh}: in use by another run")
+        _one_line_error(["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"),
+                         "--out", fresh], f"{fresh}: in use by another run")
+        assert _fingerprint(run) == kept
+    holder = ("import os, sys\nfrom pathlib import Path\nfrom platelab.train.loop import hold_run_folder\n"
+              "with hold_run_folder(Path(sys.argv[1])):\n    os.kill(os.getpid(), 9)\n")
+    killed = subprocess.run([sys.executable, "-c", holder, str(run)], cwd=Path(__file__).parents[1], check=False)
+    assert killed.returncode == -9
+    result = CliRunner().invoke(app, [str(a) for a in resume])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("source", ["bundled", "detector.onnx"])
+def test_a_detector_run_starts_only_from_a_detector_checkpoint(tmp_path: Path, source: str) -> None:
+    init_from = default_model("detector") if source.endswith(".onnx") else source
+    out = tmp_path / "run"
+    line = _one_line_error(["train", "detector", "--config", _recipe(tmp_path / "d.yaml", out, DETECTOR,
+                                                                     init_from=init_from)],
+                           f"{init_from}: init_from: a detector run starts from a detector run's checkpoint")
+    assert "cannot be trained further" in line and not out.exists()
+
+
+def test_a_detector_run_stops_after_its_budget_and_resumes_to_its_end(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    for changes, resume, step in (({"stop_after": 1}, [], 1), ({}, ["--resume"], 2)):
+        recipe = _recipe(tmp_path / "d.yaml", out, DETECTOR, steps=2, **changes)
+        result = CliRunner().invoke(app, ["train", "detector", "--config", str(recipe), *resume])
+        assert result.exit_code == 0, result.output
+        assert load_checkpoint(out / "last.ckpt")["step"] == step
+
+
+def test_interpolate_from_a_run_folder_says_what_from_takes(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = runs["recognizer"]
+    _one_line_error(["train", "interpolate", "--from", run, "--to", run, "--out", tmp_path / "mid"],
+                    f"{run}: a folder; --from takes a checkpoint file ({run / 'last.ckpt'})")
+    assert not (tmp_path / "mid").exists()

@@ -292,3 +292,51 @@ def test_a_resumed_run_rewrites_the_log_lines_written_after_its_checkpoint_and_a
                for line in (run / "metrics.jsonl").read_text().splitlines()]
               for run in (tmp_path / "a", tmp_path / "b")]
     assert [line["step"] for line in logged[1]] == [1, 2, 3, 4] and logged[0] == logged[1]
+
+
+def test_the_card_is_of_the_exported_checkpoint_not_of_steps_logged_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platelab.train.checkpoint import load_checkpoint
+    from tests.conftest import Killed
+
+    cfg = _config(tmp_path / "run").model_copy(update={"val_every": 1, "checkpoint_every": 2})
+    real_save = training.save_training_state
+
+    def killed_before_checkpoint_4(path: Path, *args: object, **kwargs: object) -> None:
+        if args[3] == 4:  # the step: lines 3 and 4 are logged, the checkpoint stays at step 2
+            raise Killed
+        real_save(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "save_training_state", killed_before_checkpoint_4)
+        with pytest.raises(Killed):
+            training.train_recognizer(cfg)
+    log = cfg.out_dir / "metrics.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3, 4]
+    # figures that tell the lines apart (a 4-crop validation reads 0 throughout)
+    log.write_text("".join(json.dumps({**line, "val_synthetic": line["step"] / 10, "hardware": f"hw {line['step']}"})
+                           + "\n" for line in lines))
+    card = json.loads(export_run(cfg.out_dir, tmp_path / "m.onnx").with_suffix(".card.json").read_text())
+    elapsed = load_checkpoint(cfg.out_dir / "last.ckpt")["elapsed"]
+    assert (card["steps"], card["samples_seen"], card["accuracy"], card["hardware"]) == (
+        2, 2 * cfg.batch_size, {"synthetic": 0.2}, "hw 2")
+    assert card["wall_time_s"] == round(elapsed, 1)
+
+    # a stage started from it says the same of it
+    stage = _config(tmp_path / "stage2").model_copy(update={"init_from": cfg.out_dir / "last.ckpt", "steps": 1})
+    training.train_recognizer(stage)
+    chained = json.loads(export_run(stage.out_dir, tmp_path / "s.onnx").with_suffix(".card.json").read_text())
+    earlier = chained["initialised_from"]
+    assert (earlier["steps"], earlier["accuracy"], earlier["wall_time_s"]) == (2, {"synthetic": 0.2}, round(elapsed, 1))
+
+
+def test_the_hardware_names_the_cpu_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    info = Path("/proc/cpuinfo")
+    names = [line.partition(":")[2].strip() for line in info.read_text().splitlines()
+             if line.partition(":")[0].strip() == "model name"] if info.is_file() else []
+    if not names:
+        pytest.skip("no CPU model name in /proc/cpuinfo here")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert hardware().startswith(f"{names[0]}, ")

@@ -18,6 +18,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     The temporary name keeps the target's suffix, so writers that pick the format from it (cv2.imwrite) work.
     If the block raises, the temporary file is removed and `path` is left as it was.
+    An OSError on the temporary file (or on no file: a write to it) is raised as one on `path`, the file the caller
+    named: a hidden `.name.1a2b3c4d.tmp.onnx` in a message names a file no one can find afterwards.
     """
     target = Path(path)
     temp = _create_temp_beside(target)
@@ -25,10 +27,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield temp
         _fsync(temp, os.O_RDWR)  # Windows refuses to fsync a read-only descriptor
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as exc:
         temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None and str(exc.filename or temp) == str(temp):
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
     _fsync_folder(target.parent)
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise now the OSError atomic_path would raise for want of a file beside path (a read-only folder or file
+    system, one not the user's), writing nothing: for a file written at the end of hours of work."""
+    _create_temp_beside(Path(path)).unlink()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -62,6 +72,8 @@ def _create_temp_beside(target: Path) -> Path:
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
             continue
+        except OSError as exc:  # named as the file asked for, as in atomic_path
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc
         return temp
 
 

@@ -34,8 +34,17 @@ class OutputError(ValueError):
 
 def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
     """Make folder platelab's to write `what` into: a new or empty folder (created, marked), one it marked before,
-    or one a platelab before markers left: only files named as the glob patterns written name them, and at least
-    one named as the first (the images: a lone labels.tsv may be anyone's)."""
+    or one a platelab before markers left: only files named as the glob patterns written name them (a pattern
+    ending in / names a folder), and at least one named as the first (the images: a lone labels.tsv may be
+    anyone's)."""
+    check_claim(folder, what, written)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / OWNED_MARKER).write_text(f"{what}\nplatelab writes these here and may replace them\n", encoding="utf-8")
+
+
+def check_claim(folder: Path, what: str, written: Iterable[str] = ()) -> None:
+    """The OutputError claim_folder would raise, writing nothing: for a command that checks all it can before it
+    starts work whose end writes the folder."""
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: a file, not a folder for the {what}")
     marker = folder / OWNED_MARKER
@@ -46,8 +55,6 @@ def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
     if folder.is_dir() and not marker.exists() and not _left_by_platelab(folder, tuple(written)):
         raise OutputError(f"{folder}: holds files platelab did not write; give a new or empty folder for the {what} "
                           f"(or, if platelab wrote them, add an empty {OWNED_MARKER} file to it)")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / OWNED_MARKER).write_text(f"{what}\nplatelab writes these here and may replace them\n", encoding="utf-8")
 
 
 def _marked_for(marker: Path) -> str:
@@ -71,8 +78,14 @@ def _left_by_platelab(folder: Path, patterns: tuple[str, ...]) -> bool:
     entries = [entry for entry in folder.iterdir() if not is_os_junk(entry.name)]
     if not entries:
         return True
-    named = all(entry.is_file() and any(fnmatch(entry.name, p) for p in patterns) for entry in entries)
-    return named and any(fnmatch(entry.name, patterns[0]) for entry in entries)
+    named = all(_named_as(entry, patterns) for entry in entries)
+    return named and any(_named_as(entry, patterns[:1]) for entry in entries)
+
+
+def _named_as(entry: Path, patterns: tuple[str, ...]) -> bool:
+    """Whether entry is a file a pattern names, or a folder a pattern ending in / names."""
+    return any(fnmatch(entry.name, p.removesuffix("/")) and (entry.is_dir() if p.endswith("/") else entry.is_file())
+               for p in patterns)
 
 
 # What a desktop leaves in any folder it shows (Finder's .DS_Store and ._ AppleDouble files on volumes without

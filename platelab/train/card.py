@@ -11,13 +11,21 @@ from typing import Any
 from pydantic import BaseModel
 
 from platelab.io.atomic import atomic_write_text
-from platelab.train.loop import CONFIG, METRICS, RunConfigError, hardware, read_run_config
+from platelab.train.checkpoint import CheckpointError, load_checkpoint
+from platelab.train.loop import (
+    CHECKPOINT,
+    COMMAND_FILE,
+    CONFIG,
+    METRICS,
+    RunConfigError,
+    hardware,
+    read_run_config,
+)
 
-COMMAND_FILE = "command.txt"
 
-
-def last_metrics(run: Path) -> dict:
-    """The run's last complete metrics line ({} if none): a kill may have cut the last one short."""
+def last_metrics(run: Path, until: int | None = None) -> dict:
+    """The run's last complete metrics line ({} if none): a kill may have cut the last one short. until: the last
+    line of a step at or before it (a run killed between checkpoints logged steps its checkpoint does not hold)."""
     path = run / METRICS
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
     for line in reversed(lines):
@@ -25,9 +33,45 @@ def last_metrics(run: Path) -> dict:
             values = json.loads(line)
         except ValueError:
             continue
-        if isinstance(values, dict):
+        if isinstance(values, dict) and (until is None or _step_at_most(values.get("step"), until)):
             return values
     return {}
+
+
+def _step_at_most(step: object, until: int) -> bool:
+    return isinstance(step, int) and step <= until
+
+
+def checkpoint_progress(checkpoint: Path) -> tuple[int, float] | None:
+    """(step, seconds trained) of the weights a checkpoint holds; None for weights alone (an average's) or a file
+    that does not load (the caller names the file where it matters)."""
+    try:
+        state = load_checkpoint(checkpoint)
+    except CheckpointError:
+        return None
+    step, elapsed = state.get("step"), state.get("elapsed")
+    if not isinstance(step, int) or not isinstance(elapsed, (int, float)):
+        return None
+    return step, float(elapsed)
+
+
+def _trained(checkpoint: Path) -> dict[str, Any]:
+    """What a card says of how far the weights in checkpoint were trained: its step and time, and the figures
+    of the last metrics line at or before that step (the log runs on past the checkpoint when a run is killed
+    between checkpoints, and the weights are the checkpoint's). A checkpoint without a step (an average's) takes
+    the run's last line."""
+    progress = checkpoint_progress(checkpoint)
+    metrics = last_metrics(checkpoint.parent, None if progress is None else progress[0])
+    step, seconds = progress if progress is not None else (metrics.get("step"), metrics.get("seconds"))
+    measured_at = metrics.get("step")
+    return {
+        "steps": step,
+        "wall_time_s": None if seconds is None else round(seconds, 1),
+        "hardware": metrics.get("hardware"),
+        "accuracy": _accuracy(metrics),
+        # the figures are the validation's last before the checkpoint: say so where that is not its step
+        **({"accuracy_at_step": measured_at} if measured_at is not None and measured_at != step else {}),
+    }
 
 
 def _accuracy(metrics: dict) -> dict[str, float]:
@@ -48,7 +92,7 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
         return {"initialised_from": {"checkpoint": str(checkpoint), **{k: card[k] for k in kept if k in card}}}
     run = Path(checkpoint).parent
     command = run / COMMAND_FILE
-    metrics = last_metrics(run)
+    trained = _trained(Path(checkpoint))
     config = run / CONFIG
     try:  # a stage whose config cannot be read ends the chain: what the card can say is still said
         earlier = read_run_config(run).get("init_from") if config.exists() else None
@@ -57,10 +101,7 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
     return {"initialised_from": {
         "checkpoint": str(checkpoint),
         "training_command": command.read_text(encoding="utf-8").strip() if command.exists() else "",
-        "steps": metrics.get("step"),
-        "wall_time_s": metrics.get("seconds"),
-        **({"hardware": metrics["hardware"]} if "hardware" in metrics else {}),
-        "accuracy": _accuracy(metrics),
+        **{k: v for k, v in trained.items() if v is not None or k in ("steps", "wall_time_s")},
         **_earlier_stage(earlier),
     }}
 
@@ -81,7 +122,7 @@ def record_command(run: Path, resume: bool) -> None:
 def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data: str, max_diff: float,
                      **extra: Any) -> Path:
     """<model>.card.json: command, data, steps, time, hardware, validation figures, size and the full config."""
-    metrics = last_metrics(run)
+    trained = _trained(run / CHECKPOINT)
     command = run / COMMAND_FILE
     batch_size = getattr(cfg, "batch_size", 0)
     card = {
@@ -89,12 +130,13 @@ def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data
         "task": task,
         "training_command": command.read_text(encoding="utf-8").strip() if command.exists() else "",
         "data": data,
-        "steps": metrics.get("step"),
+        "steps": trained["steps"],
         "batch_size": batch_size,
-        "samples_seen": (metrics.get("step") or 0) * batch_size,
-        "wall_time_s": metrics.get("seconds"),
-        "hardware": metrics.get("hardware") or hardware(),
-        "accuracy": _accuracy(metrics),
+        "samples_seen": (trained["steps"] or 0) * batch_size,
+        "wall_time_s": trained["wall_time_s"],
+        "hardware": trained["hardware"] or hardware(),
+        "accuracy": trained["accuracy"],
+        **({"accuracy_at_step": trained["accuracy_at_step"]} if "accuracy_at_step" in trained else {}),
         # how many synthetic crops or scenes "accuracy" was measured on: a short test run's figure is of a few
         **({"accuracy_synthetic_samples": val_size} if isinstance(val_size := getattr(cfg, "val_size", None), int)
            else {}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,29 @@ from platelab.io.atomic import atomic_path
 from platelab.io.decode import first_line
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint that could not be written; the one before it is kept (atomic_path)."""
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except (OSError, RuntimeError) as exc:
+        # torch's writer reports a write that failed for want of space as a RuntimeError about a position in its
+        # zip container ("[enforce fail at inline_container.cc...] unexpected pos"): say what it most likely means
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else "the write failed"
+        raise CheckpointWriteError(f"{path}: the checkpoint could not be written ({cause}; "
+                                   f"{_free_space(path.parent)} free in {path.parent}); the one before it is kept"
+                                   ) from exc
+
+
+def _free_space(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**20:.1f} MB"
+    except OSError:
+        return "unknown space"
 
 
 class CheckpointError(ValueError):

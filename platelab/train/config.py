@@ -45,7 +45,9 @@ class RecognizerTrainConfig(BaseModel):
     warmup_steps: int = Field(500, ge=0)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
-    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
+    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default (the "
+                         "machine's cores). Sums run in another order on another count: the weights differ by "
+                         "rounding, so a bit-exact rerun or resume needs the same threads")
     styles: list[str] = Field(
         default_factory=list, description="style name/region globs, or paths to style files or folders of them "
         "(relative to the recipe); all bundled styles if empty"

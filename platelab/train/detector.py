@@ -41,12 +41,14 @@ from platelab.synth.scene import SceneConfig, render_scene
 from platelab.synth.style import PlateStyle, anchored, select_styles
 from platelab.train.card import record_command, write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state, save_training_state
-from platelab.train.export import export_onnx, publish, require_agreement
+from platelab.train.config import BUNDLED
+from platelab.train.export import export_onnx, exporting_trained_run, publish, require_agreement
 from platelab.train.loop import (
     CHECKPOINT,
     MetricsLog,
     batch_loader,
     check_run,
+    hold_run_folder,
     open_run,
     optimizer_step,
     resumes,
@@ -81,15 +83,19 @@ class DetectorTrainConfig(BaseModel):
     task: Literal["detector"] = "detector"
     out_dir: Path = Field(Path("runs/detector"), description="checkpoints, metrics log and exported model")
     seed: int = 0
-    init_from: Path | None = Field(None, description="start from this run checkpoint's weights (a second stage)")
-    steps: int = Field(3000, ge=1)
+    init_from: Path | None = Field(None, description="start from this detector run checkpoint's weights (a second "
+                                   "stage); an exported ONNX detector cannot be trained further")
+    steps: int = Field(3000, ge=1, description="length of the learning-rate schedule")
+    stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
     batch_size: int = Field(16, ge=1)
     lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(200, ge=0)
     corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
     workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
-    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
+    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default (the "
+                         "machine's cores). Sums run in another order on another count: the weights differ by "
+                         "rounding, so a bit-exact rerun or resume needs the same threads")
     styles: list[str] = Field(default_factory=list, description="style name/region globs, or paths to style files or "
                               "folders of them (relative to the recipe); all bundled styles if empty")
     letterbox_p: float = Field(0.4, ge=0, le=1, description="chance a scene has a photo's shape and padding")
@@ -337,41 +343,42 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
                    cfg.weight_decay, cfg.threads, resume)
     drawn = cfg.model_copy(update={"styles": run_styles(run.out, cfg.styles, resume)})
 
+    last_step = min(cfg.steps, cfg.stop_after or cfg.steps)
     validation = synthetic_validation_set(drawn)
     stream = SyntheticSceneBatches(
-        select_styles(drawn.styles or None), drawn, cfg.seed, start_batch=run.start, end_batch=cfg.steps
+        select_styles(drawn.styles or None), drawn, cfg.seed, start_batch=run.start, end_batch=last_step
     )
     loader = batch_loader(stream, cfg.workers, cfg.seed)
     log = MetricsLog(run.metrics)
     shown: dict[str, float] = {}
     running = run.extra.get("loss")  # None until the first step sets it
     began = time.perf_counter() - run.elapsed
-    bar = progress_bar(total=cfg.steps, initial=run.start, desc="train detector")
-    step = run.start
-    for batch in loader:
-        model.train()
-        images, heat, corners, weight = (t.to(run.device, non_blocking=True) for t in batch)
-        heat_logits, corner_pred = model(images)
-        loss = focal_loss(heat_logits, heat) + cfg.corner_weight * corner_loss(corner_pred, corners, weight)
-        optimizer_step(loss, model, run)
-        step += 1
-        running = running_mean(running, loss.item())
-        bar.update(1)
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            figures = evaluate(torch_outputs(model), validation) if cfg.val_size else {}
-            shown = {f"val_{k}": v for k, v in figures.items()}
-            log.write(
-                step=step,
-                loss=round(running, 4),
-                lr=run.last_lr,
-                seconds=round(time.perf_counter() - began, 1),
-                **{k: round(v, 4) for k, v in shown.items()},
-            )
-        bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()})
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began,
-                                {"loss": running})
-    bar.close()
+    with progress_bar(total=last_step, initial=run.start, desc="train detector") as bar:
+        step = run.start
+        for batch in loader:
+            model.train()
+            images, heat, corners, weight = (t.to(run.device, non_blocking=True) for t in batch)
+            heat_logits, corner_pred = model(images)
+            loss = focal_loss(heat_logits, heat) + cfg.corner_weight * corner_loss(corner_pred, corners, weight)
+            optimizer_step(loss, model, run)
+            step += 1
+            running = running_mean(running, loss.item())
+            bar.update(1)
+            if step % cfg.val_every == 0 or step == last_step:
+                figures = evaluate(torch_outputs(model), validation) if cfg.val_size else {}
+                shown = {f"val_{k}": v for k, v in figures.items()}
+                log.write(
+                    step=step,
+                    loss=round(running, 4),
+                    lr=run.last_lr,
+                    seconds=round(time.perf_counter() - began, 1),
+                    **{k: round(v, 4) for k, v in shown.items()},
+                )
+            # shown at the bar's next redraw (progress_bar's interval): a redraw here would write every step into a log
+            bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+            if step % cfg.checkpoint_every == 0 or step == last_step:
+                save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step,
+                                    time.perf_counter() - began, {"loss": running})
     return model.cpu().eval()
 
 
@@ -460,6 +467,14 @@ def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:
 def check_detector_recipe(cfg: DetectorTrainConfig, resume: bool) -> None:
     """Raises what would stop the run after it had written into its folder: what platelab.train.loop.check_run
     checks, an init_from that is not a detector checkpoint, and a checkpoint to resume that is not this run's."""
+    if not resume and cfg.init_from is not None:
+        # a recognizer's init_from takes an ONNX file or "bundled" (platelab.train.onnx_import); a detector's
+        # cannot: its exported graph is not loaded back into a trainable network
+        given = str(cfg.init_from)
+        if given == BUNDLED or cfg.init_from.suffix.lower() == ".onnx":
+            what = "the bundled detector" if given == BUNDLED else "an ONNX detector"
+            raise ValueError(f"{given}: init_from: a detector run starts from a detector run's checkpoint (its "
+                             f"{CHECKPOINT}); {what} cannot be trained further")
     check_run(cfg, resume)
     if resume:
         check_resumable(cfg.out_dir / CHECKPOINT, PlateDetector())
@@ -468,8 +483,11 @@ def check_detector_recipe(cfg: DetectorTrainConfig, resume: bool) -> None:
 
 
 def run_detector_recipe(cfg: DetectorTrainConfig, resume: bool, export: Path | None) -> None:
-    """Train (and export) the run; check_detector_recipe first, as the CLI does, so a mistake writes nothing."""
-    record_command(cfg.out_dir, resume)
-    train_detector(cfg, resume=resume)
-    if export is not None:
-        export_detector_run(cfg.out_dir, export)
+    """Train (and export) the run, holding its folder; check_detector_recipe first, as the CLI does, so a mistake
+    writes nothing."""
+    with hold_run_folder(cfg.out_dir):
+        record_command(cfg.out_dir, resume)
+        train_detector(cfg, resume=resume)
+        if export is not None:
+            with exporting_trained_run(cfg.out_dir, export):
+                export_detector_run(cfg.out_dir, export)

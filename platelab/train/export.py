@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import torch
 from torch import nn
 
 from platelab.io.atomic import atomic_path
+from platelab.io.decode import first_line
 from platelab.models.recognizer import PlateRecognizer
 from platelab.synth.formats import read_as_by_country
 
@@ -24,6 +27,24 @@ EXPORT_TOLERANCE = 1e-4
 
 class ExportMismatch(ValueError):
     """An exported graph whose outputs are not its torch model's; it is not written."""
+
+
+class ExportWriteError(ValueError):
+    """A trained run whose model could not be written where asked; the run is kept."""
+
+
+@contextmanager
+def exporting_trained_run(run: Path, out: Path) -> Iterator[None]:
+    """An OSError while a run just trained is exported to out, as one line naming out, its cause, and how to
+    export the run (kept) once there is somewhere to write it."""
+    try:
+        yield
+    except OSError as exc:
+        cause = exc.strerror or first_line(exc)
+        if exc.filename is not None and Path(exc.filename) != out:  # the card beside it, or a file it reads
+            cause = f"{exc.filename}: {cause}"
+        raise ExportWriteError(f"{out}: not written ({cause}); the run is kept: platelab export {run} --out FILE"
+                               ) from exc
 
 
 class WithSoftmax(nn.Module):

@@ -39,12 +39,14 @@ from platelab.synth.style import PlateStyle, drawable_styles, select_styles
 from platelab.train.card import record_command
 from platelab.train.checkpoint import check_resumable, load_model_state, model_weights, save_training_state
 from platelab.train.config import RecognizerTrainConfig, resolve_bundled
+from platelab.train.export import exporting_trained_run
 from platelab.train.loop import (
     CHECKPOINT,
     CONFIG,
     MetricsLog,
     batch_loader,
     check_run_folder,
+    hold_run_folder,
     open_run,
     optimizer_step,
     read_run_config,
@@ -95,7 +97,9 @@ class TuneConfig(BaseModel):
     warmup_steps: int = Field(20, ge=0)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     workers: int = Field(1, ge=0, description="processes rendering batches")
-    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default")
+    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default (the "
+                         "machine's cores). Sums run in another order on another count: the weights differ by "
+                         "rounding, so a bit-exact rerun or resume needs the same threads")
     styles: list[str] = Field(default_factory=list, description="synthetic style globs, or paths to style files or "
                               "folders of them; all bundled styles if empty")
     synth: SynthConfig = SynthConfig()
@@ -495,33 +499,35 @@ def tune_model(
     began = time.perf_counter() - run.elapsed
     losses: list[float] = []
     hits: list[float] = []
-    bar = progress_bar(total=total, initial=start, desc="finetune")
-    step = start
-    for images, targets in loader:
-        train_mode(model, frozen)
-        images, targets = images.to(run.device), targets.to(run.device)
-        logits = model(images)
-        loss = loss_fn(logits, targets)
-        optimizer_step(loss, model, run)
-        step += 1
-        losses.append(loss.item())
-        hits.append(exact_hits(logits, targets, charset, model.head_kind))
-        bar.update(1)
-        if step % per_epoch == 0:
-            scores = {f"val_{v.name}": round(accuracy(model, v, charset), 4) for v in val_sets}
-            log.write(
-                epoch=step // per_epoch,
-                step=step,
-                loss=round(float(np.mean(losses)), 4),
-                train_acc=round(float(np.mean(hits)), 4),
-                lr=run.last_lr,
-                seconds=round(time.perf_counter() - began, 1),
-                **scores,
-            )
-            bar.set_postfix(loss=f"{np.mean(losses):.3f}", **{k: f"{v:.3f}" for k, v in scores.items()})
-            losses, hits = [], []
-            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began)
-    bar.close()
+    with progress_bar(total=total, initial=start, desc="finetune") as bar:
+        step = start
+        for images, targets in loader:
+            train_mode(model, frozen)
+            images, targets = images.to(run.device), targets.to(run.device)
+            logits = model(images)
+            loss = loss_fn(logits, targets)
+            optimizer_step(loss, model, run)
+            step += 1
+            losses.append(loss.item())
+            hits.append(exact_hits(logits, targets, charset, model.head_kind))
+            bar.update(1)
+            if step % per_epoch == 0:
+                scores = {f"val_{v.name}": round(accuracy(model, v, charset), 4) for v in val_sets}
+                log.write(
+                    epoch=step // per_epoch,
+                    step=step,
+                    loss=round(float(np.mean(losses)), 4),
+                    train_acc=round(float(np.mean(hits)), 4),
+                    lr=run.last_lr,
+                    seconds=round(time.perf_counter() - began, 1),
+                    **scores,
+                )
+                # shown at the bar's next redraw: one here would write every epoch into a log (see progress_bar)
+                bar.set_postfix(loss=f"{np.mean(losses):.3f}", **{k: f"{v:.3f}" for k, v in scores.items()},
+                                refresh=False)
+                losses, hits = [], []
+                save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step,
+                                    time.perf_counter() - began)
     return model.cpu().eval()
 
 
@@ -573,14 +579,16 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> PlateRecognizer:
     if resume:
         check_resumable(cfg.out_dir / CHECKPOINT, copy.deepcopy(model))
     crops = load_labelled_crops(cfg.data, model.charset)
-    record_command(cfg.out_dir, resume)  # only once nothing can refuse the run: it may be an earlier run's folder
-    train_indices, held_indices = split_holdout(crops.files, cfg.val_fraction, cfg.seed)
-    held = crops.subset(held_indices)
-    val_sets = [held.eval_set(f"{cfg.data.name}-holdout")] if len(held) else []
-    model = tune_model(model, crops.subset(train_indices), val_sets, cfg, resume)
-    if cfg.export is not None:
-        sample = val_sets[0].images[:32].numpy() if val_sets else crops.eval_set("sample").images[:32].numpy()
-        export_tuned(model, cfg.out_dir, cfg, cfg.export, sample)
+    with hold_run_folder(cfg.out_dir):
+        record_command(cfg.out_dir, resume)  # only once nothing can refuse the run: it may be an earlier run's folder
+        train_indices, held_indices = split_holdout(crops.files, cfg.val_fraction, cfg.seed)
+        held = crops.subset(held_indices)
+        val_sets = [held.eval_set(f"{cfg.data.name}-holdout")] if len(held) else []
+        model = tune_model(model, crops.subset(train_indices), val_sets, cfg, resume)
+        if cfg.export is not None:
+            sample = val_sets[0].images[:32].numpy() if val_sets else crops.eval_set("sample").images[:32].numpy()
+            with exporting_trained_run(cfg.out_dir, cfg.export):
+                export_tuned(model, cfg.out_dir, cfg, cfg.export, sample)
     return model
 
 

@@ -34,6 +34,7 @@ from platelab.train.loop import (
     METRICS,
     MetricsLog,
     check_run_folder,
+    hold_run_folder,
     record_style_files,
     run_config,
     run_style_files,
@@ -93,13 +94,13 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     measure_norm_statistics(model, batches, max(1, norm_crops // NORM_BATCH))
     scores = {f"val_{e.name}": round(accuracy(model, e, charset), 4) for e in eval_sets}
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # The model card follows init_from back through the runs: the end run, then what it started from.
-    own = cfg.model_copy(update={"out_dir": out_dir, "init_from": end})
-    atomic_write_text(out_dir / CONFIG, own.model_dump_json(indent=2))
-    # the end run's styles and its copies of them: the result exports with their formats wherever it is moved
-    record_style_files(out_dir, run_style_files(end_run, cfg.styles))
-    save_checkpoint(out_dir / CHECKPOINT, {"model": model.state_dict()})
-    (out_dir / METRICS).unlink(missing_ok=True)
-    MetricsLog(out_dir / METRICS).write(step=0, seconds=round(time.perf_counter() - began, 1), **scores)
+    with hold_run_folder(out_dir):
+        # The model card follows init_from back through the runs: the end run, then what it started from.
+        own = cfg.model_copy(update={"out_dir": out_dir, "init_from": end})
+        atomic_write_text(out_dir / CONFIG, own.model_dump_json(indent=2))
+        # the end run's styles and its copies of them: the result exports with their formats wherever it is moved
+        record_style_files(out_dir, run_style_files(end_run, cfg.styles))
+        save_checkpoint(out_dir / CHECKPOINT, {"model": model.state_dict()})
+        (out_dir / METRICS).unlink(missing_ok=True)
+        MetricsLog(out_dir / METRICS).write(step=0, seconds=round(time.perf_counter() - began, 1), **scores)
     return model

@@ -8,7 +8,8 @@ import os
 import platform
 import random
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -21,17 +22,25 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
-from platelab.io.atomic import atomic_write_bytes, atomic_write_text
+from platelab.io.atomic import atomic_write_bytes, atomic_write_text, check_writable
 from platelab.io.decode import first_line
+from platelab.io.outputs import check_claim, claim_folder
 from platelab.train.checkpoint import restore_training_state
 from platelab.utils.config_file import first_problem
 
 CHECKPOINT = "last.ckpt"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
+COMMAND_FILE = "command.txt"
+RUN_LOCK = ".platelab-run.lock"  # held (flock) by the run writing the folder; its process id inside, for the message
+RUN_FOLDER = "training run"  # what platelab.io.outputs' marker says a run folder holds
 STYLE_FILES = "style_files.json"  # {file: sha256} of the user's style files a run draws (none: bundled styles only)
 STYLE_COPIES = "styles"  # the run's copy of each of them (style_copy): the run exports and resumes without them
 CLIP_NORM = 5.0
+# What a run folder written before folders were marked holds (platelab.io.outputs.claim_folder): its config first,
+# which every run writes as it starts; a half-written checkpoint a kill left; its copies of style files.
+RUN_FILES = (CONFIG, CHECKPOINT, METRICS, COMMAND_FILE, STYLE_FILES, f"{STYLE_COPIES}/", RUN_LOCK,
+             f".{Path(CHECKPOINT).stem}.*.tmp{Path(CHECKPOINT).suffix}")
 
 RunConfig = TypeVar("RunConfig", bound=BaseModel)
 
@@ -89,7 +98,22 @@ def device() -> torch.device:
 def hardware() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+    return f"{cpu_model()}, {os.cpu_count()} cores"
+
+
+def cpu_model() -> str:
+    """The CPU's model name where the system says it (Linux's /proc/cpuinfo; platform.processor() elsewhere, which
+    on Linux gives only the architecture), else the architecture and "CPU"."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    processor = platform.processor()
+    return processor if processor and processor != platform.machine() else f"{platform.machine()} CPU"
 
 
 def schedule(steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -116,8 +140,13 @@ class MetricsLog:
         self.hardware = hardware()
 
     def write(self, **values: float | int | str) -> None:
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({**values, "hardware": self.hardware}) + "\n")
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({**values, "hardware": self.hardware}) + "\n")
+        except OSError as exc:  # a failed write (a full disk) names no file: name the log
+            if exc.errno is None or exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
 
 
 @dataclass
@@ -183,12 +212,22 @@ def check_run(cfg: RunSettings, resume: bool) -> list[str]:
 
 def check_run_folder(out: Path, config: dict[str, object], resume: bool,
                      advice: str = "continue it with --resume, or give another folder") -> None:
-    """A run folder belongs to one run. A fresh run refuses a file, and a folder that holds a checkpoint (its
-    weights, log and command would be lost; advice: what to do instead); --resume needs the checkpoint and the
+    """A run folder belongs to one run. It must be new, empty or a run's (platelab.io.outputs.claim_folder: a folder
+    of anyone's files is not written into), not held by a run writing it (hold_run_folder), and writable. A fresh
+    run refuses a file, and a folder that holds a checkpoint (its weights, log and command would be lost; advice:
+    what to do instead); --resume needs the checkpoint and the
     config the run was started with, but for RESUMABLE_CHANGES: a run continued under another seed, rate or engine
     would be neither run."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: a file, not a folder for the run; give a folder")
+    check_claim(out, RUN_FOLDER, RUN_FILES)
+    check_free(out)
+    if out.is_dir():  # a read-only folder, said before the run rather than at its first write
+        try:
+            check_writable(out / CONFIG)
+        except OSError as exc:
+            raise ValueError(f"{out}: the run cannot be written there ({exc.strerror or first_line(exc)}); give "
+                             "another folder") from exc
     checkpoint = out / CHECKPOINT
     if not resume:
         if checkpoint.exists():
@@ -211,6 +250,47 @@ def check_run_folder(out: Path, config: dict[str, object], resume: bool,
         raise ValueError(f"{out}: cannot resume with another config ({'; '.join(changed)}); resume with the run's "
                          f"own ({out / CONFIG}) or start a new folder{further}")
     run_style_files(out, saved.get("styles") or [])  # refuses a style file neither there nor kept as recorded
+
+
+class RunInUse(ValueError):
+    """A run folder another run is writing."""
+
+
+@contextmanager
+def hold_run_folder(out: Path) -> Iterator[None]:
+    """Make out a run folder (created and marked, platelab.io.outputs.claim_folder) and hold it for the block: a
+    second run into it is refused (RunInUse) while this one writes, rather than the two interleaving their
+    checkpoints and logs. The lock is flock's on RUN_LOCK inside, which the system lets go when the process ends,
+    so a killed run leaves nothing to remove. Where there is no flock (Windows) the folder is claimed but not held."""
+    claim_folder(out, RUN_FOLDER, RUN_FILES)
+    with open(out / RUN_LOCK, "a+", encoding="utf-8") as handle:
+        _lock(handle.fileno(), out)
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+def check_free(out: Path) -> None:
+    """The RunInUse hold_run_folder would raise, taking nothing."""
+    lock = out / RUN_LOCK
+    if not lock.is_file():
+        return
+    with open(lock, encoding="utf-8", errors="replace") as handle:
+        _lock(handle.fileno(), out)  # let go as the file closes
+
+
+def _lock(descriptor: int, out: Path) -> None:
+    if sys.platform == "win32":  # no flock; msvcrt's locks are of byte ranges and break the lock file's rewrite
+        return
+    import fcntl
+
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = (out / RUN_LOCK).read_text(encoding="utf-8", errors="replace").strip()
+        by = f" (process {holder})" if holder.isdigit() else ""
+        raise RunInUse(f"{out}: in use by another run{by}; wait for it to end, or give another folder") from None
 
 
 def style_copy(run: Path, file: str, digest: str) -> Path:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import STATS_CROPS, recognizer_from_onnx
 from platelab.train.progress import progress_bar
 
+if TYPE_CHECKING:
+    from platelab.io.labels import CropLabel
+
 
 @dataclass
 class EvalSet:
@@ -54,10 +58,10 @@ def real_eval_set(folder: Path, name: str | None = None) -> EvalSet:
     """A folder of real crops with labels.tsv; unreadable files are skipped with a warning, and a folder none of
     whose crops can be read is a ValueError (its accuracy would be a 0 measured on nothing)."""
     from platelab.io.decode import ImageDecodeError, read_image
-    from platelab.io.labels import labelled_file, normalize_plate, read_labels
+    from platelab.io.labels import labelled_file, normalize_plate
 
     images, texts = [], []
-    labels = read_labels(folder, "crops")
+    labels = read_real_labels(folder)
     for label in labels:
         try:
             images.append(read_image(labelled_file(folder, label.file), name=label.file))
@@ -68,6 +72,17 @@ def real_eval_set(folder: Path, name: str | None = None) -> EvalSet:
     if not images:
         raise ValueError(f"{folder}: none of its {len(labels)} crops can be read; nothing to validate on")
     return EvalSet(name or folder.name, torch.from_numpy(preprocess_crops(images)), texts)
+
+
+def read_real_labels(folder: Path) -> list[CropLabel]:
+    """The labels of a real validation set (--val-real, a recipe's val_real); a folder that is not there says so,
+    where read_labels' "no labels file" would read as if it were."""
+    from platelab.io.labels import read_labels
+
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such folder (--val-real, or a recipe's val_real, names a folder of crops with "
+                         "labels.tsv)")
+    return read_labels(folder, "crops")
 
 
 @torch.no_grad()
@@ -164,33 +179,32 @@ def train_recognizer(
     # None until the first step sets them (a fresh run, or a checkpoint saved before they were kept)
     running_loss, running_acc = run.extra.get("loss"), run.extra.get("train_acc")
     began = time.perf_counter() - run.elapsed
-    bar = progress_bar(total=last_step, initial=run.start, desc="train recognizer")
-    step = run.start
-    for images, targets in loader:
-        model.train()
-        images, targets = images.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
-        logits = model(images)
-        loss = loss_fn(logits, targets)
-        optimizer_step(loss, model, run)
-        step += 1
-        exact = exact_hits(logits, targets, charset, model.head_kind)
-        running_loss, running_acc = running_mean(running_loss, loss.item()), running_mean(running_acc, exact)
-        bar.update(1)
-        if step % cfg.val_every == 0 or step == last_step:
-            shown = {f"val_{e.name}": accuracy(model, e, charset) for e in eval_sets}
-            log.write(
-                step=step,
-                loss=round(running_loss, 4),
-                train_acc=round(running_acc, 4),
-                lr=run.last_lr,
-                seconds=round(time.perf_counter() - began, 1),
-                **{k: round(v, 4) for k, v in shown.items()},
-            )
-        bar.set_postfix(
-            loss=f"{running_loss:.3f}", train_acc=f"{running_acc:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}
-        )
-        if step % cfg.checkpoint_every == 0 or step == last_step:
-            save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step, time.perf_counter() - began,
-                                {"loss": running_loss, "train_acc": running_acc})
-    bar.close()
+    with progress_bar(total=last_step, initial=run.start, desc="train recognizer") as bar:
+        step = run.start
+        for images, targets in loader:
+            model.train()
+            images, targets = images.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
+            logits = model(images)
+            loss = loss_fn(logits, targets)
+            optimizer_step(loss, model, run)
+            step += 1
+            exact = exact_hits(logits, targets, charset, model.head_kind)
+            running_loss, running_acc = running_mean(running_loss, loss.item()), running_mean(running_acc, exact)
+            bar.update(1)
+            if step % cfg.val_every == 0 or step == last_step:
+                shown = {f"val_{e.name}": accuracy(model, e, charset) for e in eval_sets}
+                log.write(
+                    step=step,
+                    loss=round(running_loss, 4),
+                    train_acc=round(running_acc, 4),
+                    lr=run.last_lr,
+                    seconds=round(time.perf_counter() - began, 1),
+                    **{k: round(v, 4) for k, v in shown.items()},
+                )
+            # shown at the bar's next redraw (progress_bar's interval): a redraw here would write every step into a log
+            bar.set_postfix(loss=f"{running_loss:.3f}", train_acc=f"{running_acc:.3f}",
+                            **{k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+            if step % cfg.checkpoint_every == 0 or step == last_step:
+                save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step,
+                                    time.perf_counter() - began, {"loss": running_loss, "train_acc": running_acc})
     return model.cpu().eval()
