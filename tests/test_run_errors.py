@@ -318,11 +318,13 @@ def test_a_run_started_before_val_real_was_recorded_resumes_with_its_sets(tmp_pa
     assert json.loads((out / "config.json").read_text())["val_real"] == [str(crops)]
 
 
-def _read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
-    """No new file can be made in folder, as on a read-only mount (chmod does not stop root, who runs CI here)."""
+def _read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
+    """folder, made, in which no new file can be made, as on a read-only mount (chmod does not stop root, who runs
+    CI here)."""
     import errno
     import os
 
+    folder.mkdir()
     real_open = os.open
 
     def refusing_open(path: str | os.PathLike[str], flags: int, *args: object, **kwargs: object) -> int:
@@ -331,6 +333,7 @@ def _read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
         return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "open", refusing_open)
+    return folder
 
 
 def _last_line_error(args: list[object]) -> str:
@@ -343,20 +346,22 @@ def _last_line_error(args: list[object]) -> str:
     return last.removeprefix("platelab: ")
 
 
+def _run_args(command: str, runs: dict[str, Path], tmp_path: Path, out: Path) -> list[object]:
+    """The command line of a tiny run into out: a recognizer or detector recipe, or a fine-tuning of the recognizer."""
+    if command == "finetune":
+        return ["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"), "--out", out]
+    fields = RECOGNIZER if command == "recognizer" else DETECTOR
+    return ["train", command, "--config", _recipe(tmp_path / "r.yaml", out, fields)]
+
+
 @pytest.mark.parametrize("command", ["recognizer", "detector", "finetune"])
 def test_an_export_that_cannot_be_written_is_refused_before_the_run_trains(
     runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    shelf = tmp_path / "shelf"
-    shelf.mkdir()
-    _read_only(monkeypatch, shelf)
+    shelf = _read_only(monkeypatch, tmp_path / "shelf")
     out, export = tmp_path / "run", shelf / "m.onnx"
-    if command == "finetune":
-        args = ["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"), "--out", out]
-    else:
-        args = ["train", command, "--config", _recipe(tmp_path / "r.yaml", out,
-                                                      RECOGNIZER if command == "recognizer" else DETECTOR)]
-    line = _one_line_error([*args, "--export", export], export, "Read-only file system")
+    line = _one_line_error([*_run_args(command, runs, tmp_path, out), "--export", export], export,
+                           "Read-only file system")
     assert ".tmp" not in line
     assert not out.exists() and list(shelf.iterdir()) == []
 
@@ -385,14 +390,9 @@ def test_a_model_that_cannot_be_written_after_training_is_one_line_naming_it(
 def test_a_read_only_run_folder_is_refused_before_the_run(
     runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    out = tmp_path / "run"
-    out.mkdir()
-    _read_only(monkeypatch, out)
-    if command == "finetune":
-        args = ["finetune", "--from", runs["recognizer"], "--data", _crops(tmp_path / "crops"), "--out", out]
-    else:
-        args = ["train", "recognizer", "--config", _recipe(tmp_path / "r.yaml", out, RECOGNIZER)]
-    _one_line_error(args, f"{out}: the run cannot be written there (Read-only file system)")
+    out = _read_only(monkeypatch, tmp_path / "run")
+    _one_line_error(_run_args(command, runs, tmp_path, out),
+                    f"{out}: the run cannot be written there (Read-only file system)")
     assert list(out.iterdir()) == []
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -248,13 +248,19 @@ HTMLImageElement.prototype.decode = function () {
 """
 
 
+def _opened(browser: sync_api.Browser, url: str, script: str, **options: Any) -> sync_api.Page:
+    """A new page at url with script run before the page's own (a recorder or a stand-in for a browser API)."""
+    page = browser.new_page(**options)
+    page.add_init_script(script)
+    page.goto(url)
+    return page
+
+
 def test_an_older_photo_decoded_last_does_not_draw_over_a_newer_one(browser: sync_api.Browser, photo: Path,
                                                                      tmp_path: Path) -> None:
     small = _jpeg(tmp_path, "small.jpg", (320, 240))
     with _serving(ServeSettings(), FixedReader()) as url:
-        page = browser.new_page()
-        page.add_init_script(HOLD_DECODING)
-        page.goto(url)
+        page = _opened(browser, url, HOLD_DECODING)
         _read(page, small)
         page.evaluate("() => { window.decodeGate = new Promise((open) => (window.openGate = open)); }")
         _read(page, photo)
@@ -348,9 +354,7 @@ def test_labels_stay_inside_the_photo_off_other_plates_and_readable_on_a_phone(b
     wide = _jpeg(tmp_path, "wide.jpg", (1920, 1080))
     boxes = _PlacedReader.BOXES
     with _serving(ServeSettings(), _PlacedReader()) as url:
-        page = browser.new_page(viewport={"width": 390, "height": 844})
-        page.add_init_script(RECORD_LABELS)
-        page.goto(url)
+        page = _opened(browser, url, RECORD_LABELS, viewport={"width": 390, "height": 844})
         _read(page, wide)
         page.wait_for_function(f"window.labels.length >= {len(boxes)}", timeout=TIMEOUT_MS)
         labels = page.evaluate("window.labels")[-len(boxes):]
@@ -410,9 +414,7 @@ window.fetch = (resource, options = {}) => {
 def test_a_new_photo_aborts_the_one_being_read(browser: sync_api.Browser, photo: Path, tmp_path: Path) -> None:
     small = _jpeg(tmp_path, "small.jpg", (320, 240))
     with _serving(ServeSettings(), FixedReader(delay_s=1.0)) as url:
-        page = browser.new_page()
-        page.add_init_script(RECORD_SIGNALS)
-        page.goto(url)
+        page = _opened(browser, url, RECORD_SIGNALS)
         page.set_input_files("#photo", str(photo))
         assert page.is_visible("#busy") and page.is_visible("#cancel")
         _read(page, small)
@@ -430,9 +432,7 @@ def _held(page: sync_api.Page) -> list[sync_api.Route]:
 
 def test_a_stalled_read_can_be_cancelled(browser: sync_api.Browser, photo: Path) -> None:
     with _serving(ServeSettings(), FixedReader()) as url:
-        page = browser.new_page()
-        page.add_init_script(RECORD_SIGNALS)
-        page.goto(url)
+        page = _opened(browser, url, RECORD_SIGNALS)
         _held(page)
         page.set_input_files("#photo", str(photo))
         page.click("#cancel")
@@ -536,9 +536,7 @@ document.execCommand = () => false;
 
 def test_a_failed_copy_is_not_reported_as_copied(browser: sync_api.Browser, photo: Path) -> None:
     with _serving(ServeSettings(), FixedReader()) as url:
-        page = browser.new_page()
-        page.add_init_script(NO_CLIPBOARD)
-        page.goto(url)
+        page = _opened(browser, url, NO_CLIPBOARD)
         _read(page, photo)
         page.click("#copy-json")
         page.wait_for_selector("#copy-status:has-text('Could not copy')", timeout=TIMEOUT_MS)
