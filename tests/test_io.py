@@ -216,6 +216,18 @@ def test_a_heic_without_the_heif_extra_says_what_to_install(tmp_path: Path, monk
         read_image(path)
 
 
+def test_a_heic_with_a_long_list_of_brands_is_still_told_by_them(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from platelab.io import decode
+
+    monkeypatch.setattr(decode, "_heif_registered", lambda: False)
+    brands = b"mif1" + b"\0\0\0\0" + b"miafMA1BMiHBMiHAMiHEMiPrmiCmmiPrjpegmsf1isomiso8mp41" + b"heic"
+    box = (8 + len(brands)).to_bytes(4, "big") + b"ftyp" + brands  # 72 bytes: its last brand past the first 64
+    (tmp_path / "IMG_0002.HEIC").write_bytes(box + bytes(64))
+    with pytest.raises(ImageDecodeError, match="a HEIC image, read with the heif extra"):
+        read_image(tmp_path / "IMG_0002.HEIC")
+
+
 def test_bad_exif_is_ignored(bad_images: dict[str, Path]) -> None:
     jpeg = bad_images["normal_jpeg"].read_bytes()
     broken_exif = b"\xff\xe1\x00\x10Exif\x00\x00II*\x00\xff\xff\xff\x7f"  # IFD offset far past the end
@@ -373,6 +385,23 @@ def test_atomic_path_keeps_old_file_when_block_raises(tmp_path: Path) -> None:
         raise RuntimeError("writer failed")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_atomic_path_names_the_target_for_a_full_disk_and_nothing_else(tmp_path: Path) -> None:
+    import errno
+
+    target = tmp_path / "model.onnx"
+    with pytest.raises(OSError) as full, atomic_path(target):
+        raise OSError(errno.ENOSPC, "No space left on device")  # a write to the temporary file names no file
+    assert full.value.filename == str(target)
+    with pytest.raises(OSError) as piped, atomic_path(target):
+        raise OSError(errno.EPIPE, "Broken pipe")  # not the file being written: its own message stays
+    assert piped.value.filename is None
+    source = tmp_path / "source.onnx"
+    with pytest.raises(OSError) as unread, atomic_path(target):
+        raise OSError(errno.EIO, "Input/output error", str(source))
+    assert unread.value.filename == str(source)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_atomic_path_keeps_suffix_for_cv2(tmp_path: Path) -> None:

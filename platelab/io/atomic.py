@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     The temporary name keeps the target's suffix, so writers that pick the format from it (cv2.imwrite) work.
     If the block raises, the temporary file is removed and `path` is left as it was.
-    An OSError on the temporary file (or on no file: a write to it) is raised as one on `path`, the file the caller
-    named: a hidden `.name.1a2b3c4d.tmp.onnx` in a message names a file no one can find afterwards.
+    An OSError on the temporary file (or on no file, where the disk is full or read-only: a write to it) is raised as
+    one on `path`, the file the caller named: a hidden `.name.1a2b3c4d.tmp.onnx` in a message names a file no one can
+    find afterwards. Other errors (reading what is copied in, a closed pipe) keep their own file or none.
     """
     target = Path(path)
     temp = _create_temp_beside(target)
@@ -29,10 +31,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(temp, target)
     except BaseException as exc:
         temp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno is not None and str(exc.filename or temp) == str(temp):
+        if isinstance(exc, OSError) and _on_temp(exc, temp):
             raise OSError(exc.errno, exc.strerror, str(target)) from exc
         raise
     _fsync_folder(target.parent)
+
+
+# what a write with no file named fails with for want of room or of a writable disk
+_DISK_ERRORS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EFBIG})
+
+
+def _on_temp(exc: OSError, temp: Path) -> bool:
+    if exc.errno is None:
+        return False
+    return str(exc.filename) == str(temp) if exc.filename is not None else exc.errno in _DISK_ERRORS
 
 
 def check_writable(path: str | Path) -> None:

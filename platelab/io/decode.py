@@ -132,7 +132,7 @@ def _quiet_pillow() -> Iterator[None]:
 
 
 def _open_header(stream: BinaryIO) -> ImageFile.ImageFile:
-    head = stream.read(64)
+    head = stream.read(512)  # an ISO media file type box lists its brands within it
     if not head:
         raise _Refused("empty file")
     stream.seek(0)
@@ -152,11 +152,13 @@ def _media_file_format(head: bytes) -> tuple[str, ...]:
     """The Pillow format of an AVIF or HEIC file, to be tried beside _FORMATS; () for any other file. A _Refused
     saying what to install where this Pillow or its extras cannot decode it."""
     size = int.from_bytes(head[:4], "big")
-    if head[4:8] != b"ftyp" or not 16 <= size <= len(head):
+    if head[4:8] != b"ftyp" or size < 16:
         return ()
-    brands = {head[i : i + 4] for i in range(8, size, 4)} - {b"\0\0\0\0"}  # major, minor version, compatible ones
+    # major brand, minor version, then the compatible brands, as many as head holds (a long list runs past it)
+    brands = {head[i : i + 4] for i in range(8, min(size, len(head)) - 3, 4)} - {b"\0\0\0\0"}
     if brands & _AVIF_BRANDS:
-        if not features.check("avif"):
+        # a Pillow older than its AVIF plugin warns of an unknown feature when asked for it
+        if "avif" not in features.modules or not features.check_module("avif"):
             raise _Refused("an AVIF image, which this Pillow cannot decode (its wheels from 11.3 on can)")
         return ("AVIF",)
     if brands & _HEIF_BRANDS:

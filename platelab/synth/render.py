@@ -438,8 +438,8 @@ def _draw_row(
                 # each at its own width, centred in the column, as the row's characters are drawn: stretched to the
                 # widest one's width, an I would be a block
                 own = _glyph_width(font, c, stroke, condense, die, share) * char_h * squeeze
-                left = x + (width - own) / 2
-                _draw_glyph(ink, font, c, stroke, (left, top, left + own, top + small), die)
+                glyph_left = x + (width - own) / 2
+                _draw_glyph(ink, font, c, stroke, (glyph_left, top, glyph_left + own, top + small), die)
         else:
             _draw_separator(ink, p.token.kind, (x, y0, x + width, y0 + char_h))
             separators.append((p.token.kind, (x, y0, x + width, y0 + char_h)))

@@ -65,8 +65,9 @@ SpacingSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=0.5)]]
 EmblemSpan: TypeAlias = Span[Annotated[float, Field(ge=0.0, le=0.5)]]  # a side emblem's width / plate width
 PlateSide: TypeAlias = Annotated[float, Field(ge=50.0, le=1000.0)]  # mm; real plates are 100 to 520 mm a side
 # Characters under this contrast with their background (WCAG 2's ratio of relative luminances, 1 to 21) barely show,
-# yet are labelled. The recognizer reads grey crops, where a difference of hue alone shows nothing. WCAG's own floor
-# for large text, 3, would refuse real designs: New Mexico's yellow on turquoise, the least of the bundled styles, is 2.
+# yet are labelled: a difference of hue alone hardly survives a camera, least of all at night or in a grey crop.
+# WCAG's own floor for large text, 3, would refuse real designs: New Mexico's yellow on turquoise, the least of the
+# bundled styles, is 2. Embossed characters show by their shading too, but not in every light: they are held to it.
 MIN_TEXT_CONTRAST = 1.5
 
 
