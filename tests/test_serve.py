@@ -416,8 +416,9 @@ def test_behind_a_proxy_under_a_prefix_the_schema_names_it_and_every_request_is_
         read = client.post(f"{server}/v1/read", files={"image": ("car.jpg", _jpeg(), "image/jpeg")})
         assert read.status_code == 200 and read.json()["plates"][0]["text"] == FIXED_TEXT
         assert client.get(f"{server}/v1/models").status_code == 200
-        for page in ("", "docs", "redoc", "app.js", "healthz"):
+        for page in ("./", "docs", "redoc", "app.js", "healthz"):  # "./": the page itself ("" would be docs)
             assert client.get(urljoin(docs, page)).status_code == 200, page
+        assert '<script src="app.js"' in client.get(urljoin(docs, "./")).text
 
 
 def test_without_a_prefix_the_schema_names_no_server(client: TestClient) -> None:

@@ -30,6 +30,7 @@ from platelab.serve import ServeSettings, create_app
 from platelab.serve.pool import PlateReading
 from platelab.serve.testing import FIXED_TEXT, FixedReader
 from platelab.synth.demo import write_demo
+from platelab.synth.style import contrast_ratio
 from platelab.weights import default_model
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -323,6 +324,32 @@ def test_files_dropped_anywhere_are_read_or_refused_by_name(browser: sync_api.Br
         page.close()
 
 
+def test_a_non_image_dropped_while_a_photo_is_read_stops_that_read(browser: sync_api.Browser,
+                                                                    photo: Path) -> None:
+    with _serving(ServeSettings(), FixedReader(delay_s=1.0)) as url:
+        page = _opened(browser, url, RECORD_SIGNALS)
+        page.set_input_files("#photo", str(photo))
+        assert page.is_visible("#busy")
+        _drop(page, "#drop-zone", ("notes.txt", "text/plain", b"hello"))
+        assert page.is_hidden("#busy") and page.is_hidden("#cancel") and page.evaluate("window.signals[0].aborted")
+        page.wait_for_timeout(1500)  # past the reader's delay: the photo's answer, had it come, would be shown
+        assert page.inner_text("#status") == "notes.txt: not an image file." and page.is_hidden("#results")
+        page.close()
+
+
+def test_an_error_also_says_only_the_first_of_the_files_dropped_was_read(browser: sync_api.Browser,
+                                                                         photo: Path) -> None:
+    jpeg = photo.read_bytes()
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.route("**/v1/read", lambda route: route.fulfill(status=413, json={"detail": "too large"}))
+        _drop(page, "#drop-zone", ("a.jpg", "image/jpeg", jpeg), ("b.jpg", "image/jpeg", jpeg))
+        page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
+        assert page.inner_text("#status") == "a.jpg: too large Only a.jpg was read, of the 2 files dropped."
+        page.close()
+
+
 class _PlacedReader(FixedReader):
     """Plates at fixed boxes of a 1920x1080 photo: at its right edge, at its top, and one just above another."""
 
@@ -366,10 +393,10 @@ def test_labels_stay_inside_the_photo_off_other_plates_and_readable_on_a_phone(b
         page.close()
 
 
-def _luminance(rgb: str) -> float:
-    channels = [int(value) / 255 for value in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+def _hex(rgb: str) -> str:
+    """A computed "rgb(r, g, b)" or "rgba(r, g, b, a)" colour as "#rrggbb" (its alpha dropped)."""
+    channels = rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]
+    return "#" + "".join(f"{int(channel):02x}" for channel in channels)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -385,8 +412,7 @@ def test_errors_are_legible_in_either_colour_scheme(browser: sync_api.Browser, s
         page.set_input_files("#photo", str(bad))
         page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
         colour = page.eval_on_selector("#status", "status => getComputedStyle(status).color")
-        lighter, darker = sorted((_luminance(colour), _luminance(background)), reverse=True)
-        assert (lighter + 0.05) / (darker + 0.05) >= 4.5, colour
+        assert contrast_ratio(_hex(colour), _hex(background)) >= 4.5, colour
         page.close()
 
 
@@ -455,12 +481,60 @@ def test_a_stalled_read_times_out(browser: sync_api.Browser, photo: Path) -> Non
         page.close()
 
 
+def test_the_deadline_counts_from_the_first_try_not_from_each(browser: sync_api.Browser, photo: Path) -> None:
+    with _serving(ServeSettings(), FixedReader()) as url:
+        page = browser.new_page()
+        page.clock.install()
+        page.goto(url)
+        sent: list[sync_api.Route] = []  # a 503 first, then held unanswered
+
+        def busy_then_stalled(route: sync_api.Route) -> None:
+            sent.append(route)
+            if len(sent) == 1:
+                route.fulfill(status=503, headers={"Retry-After": "10"}, json={"detail": "busy"})
+
+        page.route("**/v1/read", busy_then_stalled)
+        page.set_input_files("#photo", str(photo))
+        page.wait_for_selector("#status:has-text('trying again in 10 s')", timeout=TIMEOUT_MS)
+        with page.expect_request("**/v1/read"):
+            page.clock.run_for(10_000)
+        page.clock.run_for(66_000)  # 76 s after the photo was sent, 66 s after the second try
+        page.wait_for_selector("#status.error", timeout=5_000)
+        assert page.inner_text("#status") == f"{photo.name}: no answer from the server within 75 s."
+        page.close()
+
+
+# Counts the listeners the page's own script keeps on AbortSignals, added and not yet removed or fired.
+RECORD_ABORT_LISTENERS = """
+window.abortListeners = 0;
+const add = AbortSignal.prototype.addEventListener;
+const remove = AbortSignal.prototype.removeEventListener;
+const kept = new WeakMap();
+AbortSignal.prototype.addEventListener = function (type, listener, options) {
+  const counted = (...args) => {
+    if (options && options.once && kept.delete(listener)) window.abortListeners--;
+    return listener.apply(this, args);
+  };
+  kept.set(listener, counted);
+  window.abortListeners++;
+  return add.call(this, type, counted, options);
+};
+AbortSignal.prototype.removeEventListener = function (type, listener, options) {
+  const counted = kept.get(listener);
+  if (counted) {
+    kept.delete(listener);
+    window.abortListeners--;
+  }
+  return remove.call(this, type, counted || listener, options);
+};
+"""
+
+
 @pytest.mark.parametrize("busy_answers", [2, 3])
 def test_a_busy_server_is_tried_again_after_its_retry_after(browser: sync_api.Browser, photo: Path,
                                                             busy_answers: int) -> None:
     with _serving(ServeSettings(), FixedReader()) as url:
-        page = browser.new_page()
-        page.goto(url)
+        page = _opened(browser, url, RECORD_ABORT_LISTENERS)
         sent: list[str] = []
 
         def busy_then_through(route: sync_api.Route) -> None:
@@ -480,6 +554,7 @@ def test_a_busy_server_is_tried_again_after_its_retry_after(browser: sync_api.Br
             page.wait_for_selector("#status.error", timeout=TIMEOUT_MS)
             assert page.inner_text("#status") == f"{photo.name}: busy: too many images waiting (tried 3 times)"
         assert len(sent) == 3
+        assert page.evaluate("window.abortListeners") == 0  # none left behind by the waits between tries
         page.close()
 
 

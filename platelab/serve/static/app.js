@@ -5,7 +5,7 @@
 const KEY_STORAGE = "platelab-api-key";
 const OUTLINE = "#00e676";
 // The server answers within PLATELAB_RECEIVE_TIMEOUT (60 s by default) for a slow upload plus PLATELAB_TIMEOUT (10 s)
-// for the read; past both and a margin, no answer will come.
+// for the read; past both and a margin, no answer will come. One deadline for the photo, its 503 retries included.
 const TIMEOUT_S = 75;
 // A 503 means the server is full for now and says when to come back (Retry-After); a few tries ride out a burst.
 const BUSY_RETRIES = 2;
@@ -33,7 +33,7 @@ const elements = {
   copyStatus: document.getElementById("copy-status"),
 };
 
-// The photo waiting for an API key, sent again once the user gives one.
+// The photo waiting for an API key ({ file, note }), sent again once the user gives one.
 let pendingPhoto = null;
 // Each photo sent is numbered; an answer to any but the latest is dropped, so a slow one never shows over a newer.
 let latestRequest = 0;
@@ -89,6 +89,14 @@ function setBusy(busy) {
   elements.cancel.hidden = !busy;
 }
 
+// Drops the photo being read, if any: its request is aborted, and whatever of it still comes is not shown.
+function stopReading() {
+  reading?.controller.abort();
+  latestRequest++; // an answer or a drawing still to come is dropped
+  reading = null;
+  setBusy(false);
+}
+
 function hideResults() {
   elements.results.hidden = true; // the last photo's results are not this one's
   elements.canvas.hidden = true; // shown again once this photo is drawn
@@ -108,20 +116,20 @@ async function readPhoto(file, note = "") {
     const { response, data, sentKey } = await postPhoto(file, name, controller);
     if (request !== latestRequest) return;
     if (response.status === 401) {
-      askForKey(file, Boolean(sentKey));
+      askForKey(file, Boolean(sentKey), note);
       return;
     }
     if (!response.ok) {
       // the server names the file in image errors; its other errors (413, 503, 504...) do not
-      showStatus(data.error || `${name}: ${data.detail || `HTTP ${response.status}`}`, true);
+      showStatus((data.error || `${name}: ${data.detail || `HTTP ${response.status}`}`) + note, true);
       return;
     }
     await showResult(file, data, request, note);
   } catch (error) {
     if (request !== latestRequest) return;
     const timedOut = controller.signal.reason === "timeout";
-    showStatus(timedOut ? `${name}: no answer from the server within ${TIMEOUT_S} s.`
-      : `${name}: could not reach the server (${error.message || error}).`, true);
+    showStatus((timedOut ? `${name}: no answer from the server within ${TIMEOUT_S} s.`
+      : `${name}: could not reach the server (${error.message || error}).`) + note, true);
   } finally {
     if (request === latestRequest) {
       setBusy(false);
@@ -130,45 +138,49 @@ async function readPhoto(file, note = "") {
   }
 }
 
-// POSTs the photo, trying again after a 503 as its Retry-After says; throws when aborted or the network fails.
+// POSTs the photo, trying again after a 503 as its Retry-After says; throws when aborted, past the deadline (one for
+// all the attempts and the waits between them) or when the network fails.
 async function postPhoto(file, name, controller) {
   const signal = controller.signal;
-  for (let attempt = 0; ; attempt++) {
-    const form = new FormData();
-    form.append("image", file, file.name || "photo.jpg");
-    const sentKey = apiKey;
-    const timer = setTimeout(() => controller.abort("timeout"), TIMEOUT_S * 1000);
-    let response, data;
-    try {
-      response = await fetch("v1/read", { method: "POST", body: form, headers: authHeaders(), signal });
-      data = await response.json().catch(() => null);
+  const timer = setTimeout(() => controller.abort("timeout"), TIMEOUT_S * 1000);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const form = new FormData();
+      form.append("image", file, file.name || "photo.jpg");
+      const sentKey = apiKey;
+      const response = await fetch("v1/read", { method: "POST", body: form, headers: authHeaders(), signal });
+      const data = (await response.json().catch(() => null)) || { detail: `HTTP ${response.status}` };
       signal.throwIfAborted(); // json() failing on an abort is not a body without JSON
-    } finally {
-      clearTimeout(timer);
+      if (response.status !== 503 || attempt === BUSY_RETRIES) {
+        if (response.status === 503 && attempt) data.detail += ` (tried ${attempt + 1} times)`;
+        return { response, data, sentKey };
+      }
+      const wait = Math.min(Number(response.headers.get("Retry-After")) || 1, MAX_RETRY_WAIT_S);
+      showStatus(`${name}: the server is busy; trying again in ${wait} s (${attempt + 1} of ${BUSY_RETRIES})…`);
+      await pause(wait, signal);
     }
-    data = data || { detail: `HTTP ${response.status}` };
-    if (response.status !== 503 || attempt === BUSY_RETRIES) {
-      if (response.status === 503 && attempt) data.detail += ` (tried ${attempt + 1} times)`;
-      return { response, data, sentKey };
-    }
-    const wait = Math.min(Number(response.headers.get("Retry-After")) || 1, MAX_RETRY_WAIT_S);
-    showStatus(`${name}: the server is busy; trying again in ${wait} s (${attempt + 1} of ${BUSY_RETRIES})…`);
-    await pause(wait, signal);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
+// Waits the seconds given, or rejects as soon as the signal aborts; either way it leaves no listener on the signal.
 function pause(seconds, signal) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, seconds * 1000);
-    signal.addEventListener("abort", () => {
+    const aborted = () => {
       clearTimeout(timer);
       reject(signal.reason);
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", aborted);
+      resolve();
+    }, seconds * 1000);
+    signal.addEventListener("abort", aborted, { once: true });
   });
 }
 
-function askForKey(file, refused) {
-  pendingPhoto = file;
+function askForKey(file, refused, note = "") {
+  pendingPhoto = { file, note };
   saveKey(null);
   elements.keyForm.hidden = false;
   elements.keyInput.value = "";
@@ -326,6 +338,7 @@ function readFiles(files) {
   const all = Array.from(files || []);
   const file = all.find(mayBeImage);
   if (!file) {
+    stopReading(); // the photo being read would otherwise show its results over this refusal
     hideResults();
     const names = all.map((each) => each.name).join(", ");
     showStatus(`${names || "That"}: not an image file.`, true);
@@ -384,7 +397,7 @@ elements.keyForm.addEventListener("submit", (event) => {
   elements.status.focus(); // the form had focus; the status is where the photo's answer will be told
   const photo = pendingPhoto;
   pendingPhoto = null;
-  if (photo) readPhoto(photo);
+  if (photo) readPhoto(photo.file, photo.note);
 });
 
 elements.forgetKey.addEventListener("click", () => {
@@ -395,12 +408,10 @@ elements.forgetKey.addEventListener("click", () => {
 
 elements.cancel.addEventListener("click", () => {
   if (!reading) return;
-  reading.controller.abort();
-  latestRequest++; // whatever of it still comes, an answer or its drawing, is dropped
+  const { name } = reading;
+  stopReading();
   hideResults();
-  setBusy(false);
-  showStatus(`Stopped reading ${reading.name}.`);
-  reading = null;
+  showStatus(`Stopped reading ${name}.`);
   elements.status.focus(); // the button hid itself
 });
 
