@@ -4,6 +4,7 @@ each is one line naming the file, with exit status 2, before anything is written
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -322,7 +323,6 @@ def _read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
     """folder, made, in which no new file can be made, as on a read-only mount (chmod does not stop root, who runs
     CI here)."""
     import errno
-    import os
 
     folder.mkdir()
     real_open = os.open
@@ -370,7 +370,6 @@ def test_a_model_that_cannot_be_written_after_training_is_one_line_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import errno
-    import os
 
     from platelab.train import export as exporting
 
@@ -471,6 +470,63 @@ def test_a_run_folder_in_use_is_refused_and_one_whose_run_was_killed_is_not(
     assert killed.returncode == -9
     result = CliRunner().invoke(app, [str(a) for a in resume])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("planted", ["link", "dangling link", "hard link", "pipe"])
+def test_a_lock_file_planted_as_a_link_is_refused_and_what_it_points_at_is_kept(
+    runs: dict[str, Path], tmp_path: Path, planted: str
+) -> None:
+    from platelab.io.outputs import OutputError
+    from platelab.train.loop import hold_run_folder
+
+    run = shutil.copytree(runs["recognizer"], tmp_path / "run")
+    victim, elsewhere = tmp_path / "victim.txt", tmp_path / "elsewhere.txt"
+    victim.write_text("someone's file\n")
+    lock = run / ".platelab-run.lock"
+    lock.unlink()
+    if planted == "link":
+        lock.symlink_to(victim)
+    elif planted == "dangling link":  # opened to write, it would create the file it points at
+        lock.symlink_to(elsewhere)
+    elif planted == "hard link":
+        os.link(victim, lock)
+    else:
+        os.mkfifo(lock)
+    refusal = f"{lock}: a link or special file, not the lock file a run writes"
+    _one_line_error(["train", "recognizer", "--config", _recipe(tmp_path / "r.yaml", run, RECOGNIZER), "--resume"],
+                    refusal)
+    with pytest.raises(OutputError, match=re.escape(refusal)), hold_run_folder(run):  # past the check, a race
+        pass
+    assert victim.read_text() == "someone's file\n" and not elsewhere.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_the_processes_a_killed_run_forked_do_not_hold_its_folder(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from platelab.train.loop import check_free
+
+    # as a run's data loader forks its workers while it holds the folder; the worker outlives the kill
+    holder = ("import multiprocessing, os, sys, time\nfrom pathlib import Path\n"
+              "from platelab.train.loop import hold_run_folder\n"
+              "def work(ready):\n    ready.set()\n    time.sleep(60)\n"
+              "with hold_run_folder(Path(sys.argv[1])):\n"
+              "    fork = multiprocessing.get_context('fork')\n    ready = fork.Event()\n"
+              "    worker = fork.Process(target=work, args=(ready,))\n    worker.start()\n    ready.wait(60)\n"
+              "    Path(sys.argv[2]).write_text(str(worker.pid))\n    os.kill(os.getpid(), 9)\n")
+    run, pid = tmp_path / "run", tmp_path / "worker.pid"
+    # no pipes: the worker inherits them, and reading them to their end would wait for it to exit
+    killed = subprocess.run([sys.executable, "-c", holder, str(run), str(pid)], cwd=Path(__file__).parents[1],
+                            stdout=subprocess.DEVNULL, check=False)
+    assert killed.returncode == -9
+    worker = int(pid.read_text())
+    try:
+        os.kill(worker, 0)  # still running (it sleeps a minute)
+        check_free(run)
+    finally:
+        os.kill(worker, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("source", ["bundled", "detector.onnx"])

@@ -331,12 +331,37 @@ def test_the_card_is_of_the_exported_checkpoint_not_of_steps_logged_after_it(
     earlier = chained["initialised_from"]
     assert (earlier["steps"], earlier["accuracy"], earlier["wall_time_s"]) == (2, {"synthetic": 0.2}, round(elapsed, 1))
 
+    # no line at or before the checkpoint (validated at step 3 only): the run's lines past it still name the machine
+    # it trained on, not the one exporting it
+    log.write_text("".join(json.dumps({**line, "hardware": "NVIDIA H100 80GB HBM3"}) + "\n" for line in lines[2:3]))
+    card = json.loads(export_run(cfg.out_dir, tmp_path / "m.onnx").with_suffix(".card.json").read_text())
+    assert (card["steps"], card["accuracy"], card["hardware"]) == (2, {}, "NVIDIA H100 80GB HBM3")
 
-def test_the_hardware_names_the_cpu_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    info = Path("/proc/cpuinfo")
-    names = [line.partition(":")[2].strip() for line in info.read_text().splitlines()
-             if line.partition(":")[0].strip() == "model name"] if info.is_file() else []
-    if not names:
-        pytest.skip("no CPU model name in /proc/cpuinfo here")
+
+@pytest.mark.parametrize(("cpuinfo", "processor", "machine", "named"), [
+    ("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13 64-Core Processor\n", "x86_64",
+     "x86_64", "AMD EPYC 7B13 64-Core Processor"),
+    # an ARM machine's cpuinfo names no model, and Linux's processor() is the architecture alone
+    ("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n", "aarch64", "aarch64", "aarch64 CPU"),
+    ("model name\t:\n", "", "x86_64", "x86_64 CPU"),
+    # no cpuinfo (Windows, macOS): processor() names the CPU there
+    (None, "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel", "AMD64",
+     "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel"),
+])
+def test_the_hardware_names_the_cpu_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpuinfo: str | None,
+                                          processor: str, machine: str, named: str) -> None:
+    import os
+    import platform
+
+    from platelab.eval import environment
+
+    if cpuinfo is not None:
+        (tmp_path / "cpuinfo").write_text(cpuinfo)
+    monkeypatch.setattr(environment, "CPUINFO", tmp_path / "cpuinfo")
+    monkeypatch.setattr(platform, "processor", lambda: processor)
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert hardware().startswith(f"{names[0]}, ")
+    assert hardware() == f"{named}, 8 cores"
+    assert environment.Environment.here().cpu == named  # a benchmark's line names it the same way
+

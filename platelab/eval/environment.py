@@ -15,13 +15,23 @@ import cv2
 PACKAGES = ("onnxruntime", "opencv-python-headless", "numpy")
 
 
+CPUINFO = Path("/proc/cpuinfo")  # Linux's; the tests point it at a fixed text
+
+
 def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    """The CPU's model name where the system says it (CPUINFO; platform.processor() elsewhere, which on Linux gives
+    only the architecture), else the architecture and "CPU". A benchmark's environment line and a training run's
+    hardware (platelab.train.loop) both name the CPU by it."""
+    try:
+        with CPUINFO.open(encoding="utf-8", errors="replace") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    processor = platform.processor()
+    return processor if processor and processor != platform.machine() else f"{platform.machine()} CPU"
 
 
 def _installed(package: str) -> str | None:

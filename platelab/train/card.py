@@ -55,7 +55,7 @@ def checkpoint_progress(checkpoint: Path) -> tuple[int, float] | None:
     return step, float(elapsed)
 
 
-def _trained(checkpoint: Path) -> dict[str, Any]:
+def _checkpoint_summary(checkpoint: Path) -> dict[str, Any]:
     """What a card says of how far the weights in checkpoint were trained: its step and time, and the figures
     of the last metrics line at or before that step (the log runs on past the checkpoint when a run is killed
     between checkpoints, and the weights are the checkpoint's). A checkpoint without a step (an average's) takes
@@ -67,7 +67,9 @@ def _trained(checkpoint: Path) -> dict[str, Any]:
     return {
         "steps": step,
         "wall_time_s": None if seconds is None else round(seconds, 1),
-        "hardware": metrics.get("hardware"),
+        # any line of the run names the machine it trained on: a run killed after its checkpoint but before a
+        # validation at or before it has lines only past the checkpoint, and the exporting machine may be another
+        "hardware": metrics.get("hardware") or last_metrics(checkpoint.parent).get("hardware"),
         "accuracy": _accuracy(metrics),
         # the figures are the validation's last before the checkpoint: say so where that is not its step
         **({"accuracy_at_step": measured_at} if measured_at is not None and measured_at != step else {}),
@@ -92,7 +94,7 @@ def _earlier_stage(checkpoint: Path | str | None) -> dict[str, Any]:
         return {"initialised_from": {"checkpoint": str(checkpoint), **{k: card[k] for k in kept if k in card}}}
     run = Path(checkpoint).parent
     command = run / COMMAND_FILE
-    trained = _trained(Path(checkpoint))
+    trained = _checkpoint_summary(Path(checkpoint))
     config = run / CONFIG
     try:  # a stage whose config cannot be read ends the chain: what the card can say is still said
         earlier = read_run_config(run).get("init_from") if config.exists() else None
@@ -122,7 +124,7 @@ def record_command(run: Path, resume: bool) -> None:
 def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data: str, max_diff: float,
                      **extra: Any) -> Path:
     """<model>.card.json: command, data, steps, time, hardware, validation figures, size and the full config."""
-    trained = _trained(run / CHECKPOINT)
+    trained = _checkpoint_summary(run / CHECKPOINT)
     command = run / COMMAND_FILE
     batch_size = getattr(cfg, "batch_size", 0)
     card = {
@@ -134,6 +136,7 @@ def write_model_card(onnx_path: Path, run: Path, cfg: BaseModel, task: str, data
         "batch_size": batch_size,
         "samples_seen": (trained["steps"] or 0) * batch_size,
         "wall_time_s": trained["wall_time_s"],
+        # a run with no metrics line at all (killed before its first validation) recorded none: this machine's
         "hardware": trained["hardware"] or hardware(),
         "accuracy": trained["accuracy"],
         **({"accuracy_at_step": trained["accuracy_at_step"]} if "accuracy_at_step" in trained else {}),

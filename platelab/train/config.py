@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
 
@@ -13,6 +13,12 @@ from platelab.synth.style import anchored
 from platelab.utils.config_file import load_model_file
 
 BUNDLED = "bundled"  # in init_from, finetune --from and interpolate --from: the bundled recognizer, in float
+
+# Fields of more than one training config (the recognizer's here, the detector's, a fine-tuning's): one wording each.
+Threads = Annotated[int, Field(ge=0, description="torch threads for the training step; 0 = torch's default (the "
+                               "machine's cores). Sums run in another order on another count: the weights differ by "
+                               "rounding, so a bit-exact rerun or resume needs the same threads")]
+StopAfter = Annotated[int | None, Field(ge=1, description="end the run at this step, schedule unchanged (a budget)")]
 
 
 def resolve_bundled(source: Path | str) -> Path:
@@ -38,16 +44,14 @@ class RecognizerTrainConfig(BaseModel):
         "'bundled': the float version of the bundled recognizer"
     )
     steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
-    stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
+    stop_after: StopAfter = None
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(500, ge=0)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
-    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default (the "
-                         "machine's cores). Sums run in another order on another count: the weights differ by "
-                         "rounding, so a bit-exact rerun or resume needs the same threads")
+    threads: Threads = 0
     styles: list[str] = Field(
         default_factory=list, description="style name/region globs, or paths to style files or folders of them "
         "(relative to the recipe); all bundled styles if empty"

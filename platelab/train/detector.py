@@ -39,25 +39,25 @@ from platelab.synth.crops import sample_rng
 from platelab.synth.dataset import NumberedBatches
 from platelab.synth.scene import SceneConfig, render_scene
 from platelab.synth.style import PlateStyle, anchored, select_styles
-from platelab.train.card import record_command, write_model_card
+from platelab.train.card import write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state, save_training_state
-from platelab.train.config import BUNDLED
-from platelab.train.export import export_onnx, exporting_trained_run, publish, require_agreement
+from platelab.train.config import BUNDLED, StopAfter, Threads
+from platelab.train.export import export_onnx, publish, require_agreement
 from platelab.train.loop import (
     CHECKPOINT,
     MetricsLog,
     batch_loader,
     check_run,
-    hold_run_folder,
     open_run,
     optimizer_step,
     resumes,
     run_config,
+    run_recipe,
     run_styles,
     running_mean,
     seed_everything,
 )
-from platelab.train.progress import progress_bar
+from platelab.train.progress import progress_bar, show_figures
 from platelab.train.quantize import CALIBRATION_SCENES, DETECTOR_KEPT_FLOAT, quantize
 from platelab.utils.config_file import load_model_file
 
@@ -86,16 +86,14 @@ class DetectorTrainConfig(BaseModel):
     init_from: Path | None = Field(None, description="start from this detector run checkpoint's weights (a second "
                                    "stage); an exported ONNX detector cannot be trained further")
     steps: int = Field(3000, ge=1, description="length of the learning-rate schedule")
-    stop_after: int | None = Field(None, ge=1, description="end the run at this step, schedule unchanged (a budget)")
+    stop_after: StopAfter = None
     batch_size: int = Field(16, ge=1)
     lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(200, ge=0)
     corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
     workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
-    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default (the "
-                         "machine's cores). Sums run in another order on another count: the weights differ by "
-                         "rounding, so a bit-exact rerun or resume needs the same threads")
+    threads: Threads = 0
     styles: list[str] = Field(default_factory=list, description="style name/region globs, or paths to style files or "
                               "folders of them (relative to the recipe); all bundled styles if empty")
     letterbox_p: float = Field(0.4, ge=0, le=1, description="chance a scene has a photo's shape and padding")
@@ -374,8 +372,7 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False) -> PlateDetec
                     seconds=round(time.perf_counter() - began, 1),
                     **{k: round(v, 4) for k, v in shown.items()},
                 )
-            # shown at the bar's next redraw (progress_bar's interval): a redraw here would write every step into a log
-            bar.set_postfix(loss=f"{running:.3f}", **{k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+            show_figures(bar, loss=running, **shown)
             if step % cfg.checkpoint_every == 0 or step == last_step:
                 save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step,
                                     time.perf_counter() - began, {"loss": running})
@@ -485,9 +482,4 @@ def check_detector_recipe(cfg: DetectorTrainConfig, resume: bool) -> None:
 def run_detector_recipe(cfg: DetectorTrainConfig, resume: bool, export: Path | None) -> None:
     """Train (and export) the run, holding its folder; check_detector_recipe first, as the CLI does, so a mistake
     writes nothing."""
-    with hold_run_folder(cfg.out_dir):
-        record_command(cfg.out_dir, resume)
-        train_detector(cfg, resume=resume)
-        if export is not None:
-            with exporting_trained_run(cfg.out_dir, export):
-                export_detector_run(cfg.out_dir, export)
+    run_recipe(cfg.out_dir, resume, lambda: train_detector(cfg, resume=resume), export, export_detector_run)

@@ -38,7 +38,7 @@ from platelab.synth.dataset import encode_batch
 from platelab.synth.style import PlateStyle, drawable_styles, select_styles
 from platelab.train.card import record_command
 from platelab.train.checkpoint import check_resumable, load_model_state, model_weights, save_training_state
-from platelab.train.config import RecognizerTrainConfig, resolve_bundled
+from platelab.train.config import RecognizerTrainConfig, Threads, resolve_bundled
 from platelab.train.export import exporting_trained_run
 from platelab.train.loop import (
     CHECKPOINT,
@@ -56,7 +56,7 @@ from platelab.train.loop import (
 )
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import OnnxImportError, graph_metadata, recognizer_from_onnx
-from platelab.train.progress import progress_bar
+from platelab.train.progress import progress_bar, show_figures
 from platelab.train.quantize import CALIBRATION_CROPS
 from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
@@ -97,9 +97,7 @@ class TuneConfig(BaseModel):
     warmup_steps: int = Field(20, ge=0)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     workers: int = Field(1, ge=0, description="processes rendering batches")
-    threads: int = Field(0, ge=0, description="torch threads for the training step; 0 = torch's default (the "
-                         "machine's cores). Sums run in another order on another count: the weights differ by "
-                         "rounding, so a bit-exact rerun or resume needs the same threads")
+    threads: Threads = 0
     styles: list[str] = Field(default_factory=list, description="synthetic style globs, or paths to style files or "
                               "folders of them; all bundled styles if empty")
     synth: SynthConfig = SynthConfig()
@@ -522,9 +520,7 @@ def tune_model(
                     seconds=round(time.perf_counter() - began, 1),
                     **scores,
                 )
-                # shown at the bar's next redraw: one here would write every epoch into a log (see progress_bar)
-                bar.set_postfix(loss=f"{np.mean(losses):.3f}", **{k: f"{v:.3f}" for k, v in scores.items()},
-                                refresh=False)
+                show_figures(bar, loss=float(np.mean(losses)), **scores)
                 losses, hits = [], []
                 save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step,
                                     time.perf_counter() - began)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
-import platform
 import random
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,10 +23,12 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
+from platelab.eval.environment import cpu_name
 from platelab.io.atomic import atomic_write_bytes, atomic_write_text, check_writable
 from platelab.io.decode import first_line
-from platelab.io.outputs import check_claim, claim_folder
+from platelab.io.outputs import OutputError, check_claim, claim_folder
 from platelab.train.checkpoint import restore_training_state
+from platelab.train.export import exporting_trained_run
 from platelab.utils.config_file import first_problem
 
 CHECKPOINT = "last.ckpt"
@@ -33,7 +36,7 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 COMMAND_FILE = "command.txt"
 RUN_LOCK = ".platelab-run.lock"  # held (flock) by the run writing the folder; its process id inside, for the message
-RUN_FOLDER = "training run"  # what platelab.io.outputs' marker says a run folder holds
+RUN_MARKER_KIND = "training run"  # what platelab.io.outputs' marker says a run folder holds
 STYLE_FILES = "style_files.json"  # {file: sha256} of the user's style files a run draws (none: bundled styles only)
 STYLE_COPIES = "styles"  # the run's copy of each of them (style_copy): the run exports and resumes without them
 CLIP_NORM = 5.0
@@ -98,22 +101,7 @@ def device() -> torch.device:
 def hardware() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"{cpu_model()}, {os.cpu_count()} cores"
-
-
-def cpu_model() -> str:
-    """The CPU's model name where the system says it (Linux's /proc/cpuinfo; platform.processor() elsewhere, which
-    on Linux gives only the architecture), else the architecture and "CPU"."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
-            for line in info:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    processor = platform.processor()
-    return processor if processor and processor != platform.machine() else f"{platform.machine()} CPU"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def schedule(steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -220,7 +208,7 @@ def check_run_folder(out: Path, config: dict[str, object], resume: bool,
     would be neither run."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: a file, not a folder for the run; give a folder")
-    check_claim(out, RUN_FOLDER, RUN_FILES)
+    check_claim(out, RUN_MARKER_KIND, RUN_FILES)
     check_free(out)
     if out.is_dir():  # a read-only folder, said before the run rather than at its first write
         try:
@@ -256,28 +244,91 @@ class RunInUse(ValueError):
     """A run folder another run is writing."""
 
 
+# Descriptors of the lock files this process holds. A forked child (a DataLoader worker) shares each one's open file,
+# and with it the flock: after a kill -9 of the run its workers would hold the folder until they noticed (about 5 s).
+# Each child closes its copies as it starts, so the lock is the run's own.
+_HELD_LOCKS: set[int] = set()
+
+
+def _let_go_in_child() -> None:
+    for descriptor in _HELD_LOCKS:
+        os.close(descriptor)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):  # no fork on Windows
+    os.register_at_fork(after_in_child=_let_go_in_child)
+
+
 @contextmanager
 def hold_run_folder(out: Path) -> Iterator[None]:
     """Make out a run folder (created and marked, platelab.io.outputs.claim_folder) and hold it for the block: a
     second run into it is refused (RunInUse) while this one writes, rather than the two interleaving their
     checkpoints and logs. The lock is flock's on RUN_LOCK inside, which the system lets go when the process ends,
-    so a killed run leaves nothing to remove. Where there is no flock (Windows) the folder is claimed but not held."""
-    claim_folder(out, RUN_FOLDER, RUN_FILES)
-    with open(out / RUN_LOCK, "a+", encoding="utf-8") as handle:
-        _lock(handle.fileno(), out)
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+    so a killed run leaves nothing to remove; the processes it forks (its loader's workers) let go of it as they
+    start (_HELD_LOCKS). Where there is no flock (Windows) the folder is claimed but not held."""
+    claim_folder(out, RUN_MARKER_KIND, RUN_FILES)
+    descriptor, owner = _open_lock(out, os.O_RDWR | os.O_CREAT), os.getpid()
+    try:
+        _lock(descriptor, out)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{owner}\n".encode())
+        _HELD_LOCKS.add(descriptor)
         yield
+    finally:
+        if os.getpid() == owner:  # a forked child that unwinds this closed its copy as it started
+            _HELD_LOCKS.discard(descriptor)
+            os.close(descriptor)
+
+
+def run_recipe(out: Path, resume: bool, train: Callable[[], object], export: Path | None,
+               export_run: Callable[[Path, Path], object]) -> None:
+    """A recipe's run into out, holding its folder (hold_run_folder): its command recorded, train() run, and, where
+    export is given, the run written there by export_run(out, export). The caller checks the recipe first, as the
+    CLI does, so a mistake writes nothing."""
+    from platelab.train.card import record_command  # here, not at the top: card imports this module
+
+    with hold_run_folder(out):
+        record_command(out, resume)
+        train()
+        if export is not None:
+            with exporting_trained_run(out, export):
+                export_run(out, export)
 
 
 def check_free(out: Path) -> None:
-    """The RunInUse hold_run_folder would raise, taking nothing."""
-    lock = out / RUN_LOCK
-    if not lock.is_file():
+    """The error hold_run_folder would raise for its lock (RunInUse, or _open_lock's OutputError), taking nothing."""
+    try:
+        descriptor = _open_lock(out, os.O_RDONLY)
+    except FileNotFoundError:
         return
-    with open(lock, encoding="utf-8", errors="replace") as handle:
-        _lock(handle.fileno(), out)  # let go as the file closes
+    try:
+        _lock(descriptor, out)  # let go as the file closes
+    finally:
+        os.close(descriptor)
+
+
+def _open_lock(out: Path, flags: int) -> int:
+    """out's RUN_LOCK opened with flags, never through a link: a run writes its process id into it, and a lock file
+    planted as a link to another file would have that file cut to a number. OutputError, one line, for a link (a
+    hard one too) or anything but a plain file. Non-blocking, so that a planted pipe is refused, not waited on."""
+    path = out / RUN_LOCK
+    try:
+        descriptor = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno != errno.ENOENT and path.is_symlink():  # O_NOFOLLOW's refusal (ELOOP; EMLINK on some BSDs)
+            raise _not_a_lock(path) from None
+        raise
+    details = os.fstat(descriptor)
+    if not stat.S_ISREG(details.st_mode) or details.st_nlink > 1:
+        os.close(descriptor)
+        raise _not_a_lock(path)
+    return descriptor
+
+
+def _not_a_lock(path: Path) -> OutputError:
+    return OutputError(f"{path}: a link or special file, not the lock file a run writes; remove it (it holds "
+                       "nothing of the run), or give another folder")
 
 
 def _lock(descriptor: int, out: Path) -> None:
@@ -288,7 +339,8 @@ def _lock(descriptor: int, out: Path) -> None:
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = (out / RUN_LOCK).read_text(encoding="utf-8", errors="replace").strip()
+        # read through the descriptor checked, not the path: the file at the path may have been swapped since
+        holder = os.pread(descriptor, 32, 0).decode("utf-8", errors="replace").strip()
         by = f" (process {holder})" if holder.isdigit() else ""
         raise RunInUse(f"{out}: in use by another run{by}; wait for it to end, or give another folder") from None
 

@@ -13,7 +13,12 @@ LOG_INTERVAL_S = 60.0
 
 def progress_bar(**options: Any) -> tqdm:
     """A bar to use as a context manager, so that an error closes it too: its last state ends its line, and the
-    error's one line is not written onto it. Figures set on it wait for its next redraw (set_postfix(...,
-    refresh=False)): a redraw per step would write a state a step into a log."""
+    error's one line is not written onto it. Set its figures with show_figures."""
     on_terminal = sys.stderr is not None and sys.stderr.isatty()
     return tqdm(mininterval=0.1 if on_terminal else LOG_INTERVAL_S, dynamic_ncols=on_terminal, **options)
+
+
+def show_figures(bar: tqdm, **figures: float) -> None:
+    """Figures beside the bar, three decimals each, shown at its next redraw (progress_bar's interval): a redraw
+    here, once a step, would write a state a step into a log."""
+    bar.set_postfix({name: f"{value:.3f}" for name, value in figures.items()}, refresh=False)

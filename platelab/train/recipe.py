@@ -19,17 +19,16 @@ from platelab.predict.recognizer import RecognitionPredictor
 from platelab.synth.dataset import SyntheticCropBatches
 from platelab.synth.formats import format_alphabets, formats_by_country
 from platelab.synth.style import prior_styles, reweighted, select_styles
-from platelab.train.card import record_command, write_model_card
+from platelab.train.card import write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state
 from platelab.train.config import RecognizerTrainConfig
 from platelab.train.export import (
     check_export,
     export_recognizer,
-    exporting_trained_run,
     publish,
     require_agreement,
 )
-from platelab.train.loop import CHECKPOINT, check_run, hold_run_folder, run_config, run_styles
+from platelab.train.loop import CHECKPOINT, check_run, run_config, run_recipe, run_styles
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
 from platelab.train.recognizer import (
     EvalSet,
@@ -150,9 +149,5 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool) -> None:
 def run_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool, export: Path | None) -> None:
     """Train (and export) the run, holding its folder; check_recognizer_recipe first, as the CLI does, so a mistake
     writes nothing."""
-    with hold_run_folder(cfg.out_dir):
-        record_command(cfg.out_dir, resume)
-        train_recognizer(cfg, resume=resume, val_real=cfg.val_real or [])
-        if export is not None:
-            with exporting_trained_run(cfg.out_dir, export):
-                export_run(cfg.out_dir, export)
+    run_recipe(cfg.out_dir, resume, lambda: train_recognizer(cfg, resume=resume, val_real=cfg.val_real or []),
+               export, export_run)

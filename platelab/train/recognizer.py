@@ -33,7 +33,7 @@ from platelab.train.loop import (
 )
 from platelab.train.losses import RecognitionLoss, exact_hits
 from platelab.train.onnx_import import STATS_CROPS, recognizer_from_onnx
-from platelab.train.progress import progress_bar
+from platelab.train.progress import progress_bar, show_figures
 
 if TYPE_CHECKING:
     from platelab.io.labels import CropLabel
@@ -201,9 +201,7 @@ def train_recognizer(
                     seconds=round(time.perf_counter() - began, 1),
                     **{k: round(v, 4) for k, v in shown.items()},
                 )
-            # shown at the bar's next redraw (progress_bar's interval): a redraw here would write every step into a log
-            bar.set_postfix(loss=f"{running_loss:.3f}", train_acc=f"{running_acc:.3f}",
-                            **{k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+            show_figures(bar, loss=running_loss, train_acc=running_acc, **shown)
             if step % cfg.checkpoint_every == 0 or step == last_step:
                 save_training_state(run.checkpoint, model, run.optimizer, run.scheduler, step,
                                     time.perf_counter() - began, {"loss": running_loss, "train_acc": running_acc})
