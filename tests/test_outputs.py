@@ -31,6 +31,16 @@ def _usage_error(args: list[str], message: str) -> None:
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
+def test_a_marker_planted_as_a_link_is_replaced_not_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("drawings\nsomeone's notes\n")  # a first line that passes for platelab's own marker
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / OWNED_MARKER).symlink_to(victim)
+    claim_folder(tmp_path / "shared", "drawings")
+    assert victim.read_text() == "drawings\nsomeone's notes\n"
+    assert not (tmp_path / "shared" / OWNED_MARKER).is_symlink()
+
+
 def test_a_folder_is_claimed_only_when_new_empty_or_platelabs(tmp_path: Path) -> None:
     claim_folder(tmp_path / "new", "drawings")
     assert (tmp_path / "new" / OWNED_MARKER).is_file()

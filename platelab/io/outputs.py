@@ -39,7 +39,8 @@ def claim_folder(folder: Path, what: str, written: Iterable[str] = ()) -> None:
     anyone's)."""
     check_claim(folder, what, written)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / OWNED_MARKER).write_text(f"{what}\nplatelab writes these here and may replace them\n", encoding="utf-8")
+    # written as a new file: a marker planted as a link would have its target written over
+    atomic_write_text(folder / OWNED_MARKER, f"{what}\nplatelab writes these here and may replace them\n")
 
 
 def check_claim(folder: Path, what: str, written: Iterable[str] = ()) -> None:
