@@ -467,11 +467,17 @@ def test_a_stalled_read_can_be_cancelled(browser: sync_api.Browser, photo: Path)
         page.close()
 
 
+def _clocked(browser: sync_api.Browser, url: str) -> sync_api.Page:
+    """A new page at url whose clock the test moves (page.clock.run_for), for the page's timers."""
+    page = browser.new_page()
+    page.clock.install()
+    page.goto(url)
+    return page
+
+
 def test_a_stalled_read_times_out(browser: sync_api.Browser, photo: Path) -> None:
     with _serving(ServeSettings(), FixedReader()) as url:
-        page = browser.new_page()
-        page.clock.install()
-        page.goto(url)
+        page = _clocked(browser, url)
         _held(page)
         page.set_input_files("#photo", str(photo))
         page.wait_for_selector("#busy:not([hidden])", timeout=TIMEOUT_MS)
@@ -483,9 +489,7 @@ def test_a_stalled_read_times_out(browser: sync_api.Browser, photo: Path) -> Non
 
 def test_the_deadline_counts_from_the_first_try_not_from_each(browser: sync_api.Browser, photo: Path) -> None:
     with _serving(ServeSettings(), FixedReader()) as url:
-        page = browser.new_page()
-        page.clock.install()
-        page.goto(url)
+        page = _clocked(browser, url)
         sent: list[sync_api.Route] = []  # a 503 first, then held unanswered
 
         def busy_then_stalled(route: sync_api.Route) -> None:
