@@ -248,17 +248,11 @@ def _check_export(export: Path | None, start: Path | None = None) -> None:
     """An --export path that a run could only refuse once trained, refused now: never the model it starts from,
     and only where a file can be written."""
     if export is not None:
-        from platelab.io.atomic import check_writable
         from platelab.io.outputs import OutputError, prepare_output_file
 
         prepare_output_file(export, (".onnx",), "model")
         if start is not None and export.resolve() == start.resolve():
             raise OutputError(f"{export}: --export would replace the model the run starts from")
-        try:
-            check_writable(export)
-        except OSError as exc:
-            raise OutputError(f"{export}: --export cannot be written there ({exc.strerror or exc}); give another "
-                              "file") from exc
 
 
 def _os_error_line(exc: OSError) -> str:
@@ -376,7 +370,7 @@ def train_interpolate(
 ) -> None:
     """Average a trained-on recognizer with its starting point (norm statistics measured again; train extra)."""
     _require_extra("train")
-    from platelab.train.card import last_metrics, record_command
+    from platelab.train.card import last_metrics, record_command, validation_figures
     from platelab.train.config import resolve_bundled
     from platelab.train.interpolate import interpolate_run
     from platelab.train.recognizer import read_real_labels
@@ -401,7 +395,7 @@ def train_interpolate(
     except ValueError as exc:
         _fail(" ".join(str(exc).split()))
     # the average's figures: far under --to's say --from was not what --to was trained on from
-    figures = {k.removeprefix("val_"): v for k, v in last_metrics(out).items() if k.startswith("val_")}
+    figures = validation_figures(last_metrics(out))
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {value:.1%}" for name, value in figures.items()))
 
 

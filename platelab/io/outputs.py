@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from fnmatch import fnmatch
 from pathlib import Path
 
-from platelab.io.atomic import atomic_write_text
+from platelab.io.atomic import atomic_write_text, check_writable
 
 OWNED_MARKER = ".platelab-output"
 DRAFT_MARK = ".platelab-draft"  # .NAME.platelab-draft beside a draft platelab wrote: the digest of what it wrote
@@ -101,7 +101,8 @@ def is_os_junk(name: str) -> bool:
 
 def prepare_output_file(path: Path, suffixes: Iterable[str], what: str, outside: Path | None = None) -> None:
     """A file to be written: its suffix one of suffixes, not a folder, not inside outside (a folder being read);
-    its folder is made."""
+    its folder is made, and one where no file can be made (read-only) refused now rather than once the work that
+    ends in the write is done."""
     allowed = tuple(suffixes)
     if path.suffix.lower() not in allowed:
         raise OutputError(f"{path}: the {what} is written as {' or '.join(allowed)}")
@@ -113,6 +114,11 @@ def prepare_output_file(path: Path, suffixes: Iterable[str], what: str, outside:
     if parent is not None and not parent.is_dir():
         raise OutputError(f"{path}: {parent} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise OutputError(f"{path}: the {what} cannot be written there ({exc.strerror or exc}); give another "
+                          "file") from exc
 
 
 def prepare_draft_file(path: Path, suffixes: Iterable[str], what: str) -> None:

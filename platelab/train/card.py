@@ -26,16 +26,26 @@ from platelab.train.loop import (
 def last_metrics(run: Path, until: int | None = None) -> dict:
     """The run's last complete metrics line ({} if none): a kill may have cut the last one short. until: the last
     line of a step at or before it (a run killed between checkpoints logged steps its checkpoint does not hold)."""
+    return _newest_until(_metrics_newest_first(run), until)
+
+
+def _newest_until(lines: list[dict], until: int | None) -> dict:
+    return next((values for values in lines if until is None or _step_at_most(values.get("step"), until)), {})
+
+
+def _metrics_newest_first(run: Path) -> list[dict]:
+    """The run's complete metrics lines, the last first."""
     path = run / METRICS
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+    parsed = []
     for line in reversed(lines):
         try:
             values = json.loads(line)
         except ValueError:
             continue
-        if isinstance(values, dict) and (until is None or _step_at_most(values.get("step"), until)):
-            return values
-    return {}
+        if isinstance(values, dict):
+            parsed.append(values)
+    return parsed
 
 
 def _step_at_most(step: object, until: int) -> bool:
@@ -61,7 +71,8 @@ def _checkpoint_summary(checkpoint: Path) -> dict[str, Any]:
     between checkpoints, and the weights are the checkpoint's). A checkpoint without a step (an average's) takes
     the run's last line."""
     progress = checkpoint_progress(checkpoint)
-    metrics = last_metrics(checkpoint.parent, None if progress is None else progress[0])
+    lines = _metrics_newest_first(checkpoint.parent)
+    metrics = _newest_until(lines, None if progress is None else progress[0])
     step, seconds = progress if progress is not None else (metrics.get("step"), metrics.get("seconds"))
     measured_at = metrics.get("step")
     return {
@@ -69,14 +80,14 @@ def _checkpoint_summary(checkpoint: Path) -> dict[str, Any]:
         "wall_time_s": None if seconds is None else round(seconds, 1),
         # any line of the run names the machine it trained on: a run killed after its checkpoint but before a
         # validation at or before it has lines only past the checkpoint, and the exporting machine may be another
-        "hardware": metrics.get("hardware") or last_metrics(checkpoint.parent).get("hardware"),
-        "accuracy": _accuracy(metrics),
+        "hardware": metrics.get("hardware") or (lines[0].get("hardware") if lines else None),
+        "accuracy": validation_figures(metrics),
         # the figures are the validation's last before the checkpoint: say so where that is not its step
         **({"accuracy_at_step": measured_at} if measured_at is not None and measured_at != step else {}),
     }
 
 
-def _accuracy(metrics: dict) -> dict[str, float]:
+def validation_figures(metrics: dict) -> dict[str, float]:
     """A metrics line's validation figures by set name (val_crops-us -> crops-us)."""
     return {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")}
 
