@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class Recognizer:
                  tta: bool = False, candidates: int = 1) -> None:
         self.predictor = RecognitionPredictor(model, prior=prior, threads=threads, tta=tta, candidates=candidates)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError(_NOT_PICKLED.format(kind="Recognizer"))
 
     def read(self, images: Iterable[ImageInput] | ImageInput) -> list[PlateResult]:
@@ -92,7 +92,7 @@ class Reader:
                                   min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars,
                                   tta=tta, candidates=candidates)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError(_NOT_PICKLED.format(kind="Reader"))
 
     def read(self, image: ImageInput) -> list[PlateResult]:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO
 
 import typer
 
@@ -505,7 +505,7 @@ def export(
         _fail(str(exc))
 
 
-def _trained_lines(card: dict) -> list[str]:
+def _trained_lines(card: dict[str, Any]) -> list[str]:
     """What a card without measured figures (a user's export) says of its training: how far, how long, on what,
     and the validation figures it holds ("not measured" where it says nothing)."""
     lines = []

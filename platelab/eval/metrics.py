@@ -138,7 +138,7 @@ def _exact_by_group(keys: Sequence[Key], hits: Sequence[bool]) -> dict[Key, tupl
     return {key: (n, right / n) for key, (n, right) in sorted(counts.items())}
 
 
-def _ranked(counter: Counter) -> list[tuple[str, str, int]]:
+def _ranked(counter: Counter[tuple[str, str]]) -> list[tuple[str, str, int]]:
     return [(t, p, n) for (t, p), n in sorted(counter.items(), key=lambda item: (-item[1], item[0]))]
 
 
@@ -155,7 +155,7 @@ def score_crops(
     truths = [normalize_plate(t) for t in truths]
     preds = [normalize_plate(p) for p in preds]
     hits = [t == p for t, p in zip(truths, preds, strict=True)]
-    confusions: Counter = Counter()
+    confusions: Counter[tuple[str, str]] = Counter()
     edits = 0
     for t, p in zip(truths, preds, strict=True):
         operations = edit_operations(t, p)

@@ -27,5 +27,5 @@ def mcnemar_p(fixed: int, broken: int) -> float:
     changed = fixed + broken
     if changed == 0:
         return 1.0
-    tail = sum(comb(changed, k) for k in range(min(fixed, broken) + 1)) / 2**changed
+    tail: float = sum(comb(changed, k) for k in range(min(fixed, broken) + 1)) / 2**changed
     return min(1.0, 2 * tail)

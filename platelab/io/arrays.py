@@ -53,7 +53,8 @@ def _as_uint8(array: np.ndarray) -> np.ndarray:
         raise ValueError("image array holds NaN or infinite values")
     low, high = float(array.min()), float(array.max())
     if array.dtype.kind == "f" and low >= -FRACTION_OVERSHOOT and high <= 1 + FRACTION_OVERSHOOT:
-        return np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
+        fractions: np.ndarray = np.clip(array, 0, 1)
+        return np.round(fractions * 255).astype(np.uint8)
     if low >= 0 and high <= 255:
         return np.round(array).astype(np.uint8)
     raise ValueError(f"image array of dtype {array.dtype} with values {low:g} to {high:g}: expected 0..255 "

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageFile, UnidentifiedImageError, features
 
 from platelab.io.outputs import holds_read_outputs, is_preview
@@ -243,7 +244,7 @@ def _sixteen_bit_colour(stream: BinaryIO) -> np.ndarray:
 
 def sixteen_to_eight_bits(values: np.ndarray) -> np.ndarray:
     """Map 0..65535 onto 0..255 as round(v / 257), so a level written as 257 * k reads back as exactly k."""
-    wide = np.clip(values, 0, 65535).astype(np.uint32)
+    wide: npt.NDArray[np.uint32] = np.clip(values, 0, 65535).astype(np.uint32)
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 

@@ -50,7 +50,7 @@ class TopDown(nn.Module):
         self.channels = widths[0]
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        x = self.lateral[-1](features[-1])
+        x: torch.Tensor = self.lateral[-1](features[-1])
         for level in reversed(range(len(features) - 1)):
             up = F.interpolate(self.reduce[level](x), scale_factor=2.0, mode="nearest")
             x = self.mix[level](self.lateral[level](features[level]) + up)

@@ -70,7 +70,7 @@ class MBConv(nn.Module):
         self.act = nn.ReLU6(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.act(self._bn0(self._expand_conv(x))) if self.expands else x
+        y: torch.Tensor = self.act(self._bn0(self._expand_conv(x))) if self.expands else x
         y = self._bn2(self._project_conv(self.act(self._bn1(self._depthwise_conv(y)))))
         return x + y if self.residual else y
 
@@ -83,7 +83,8 @@ class Stem(nn.Module):
         self.act = nn.ReLU6(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self._bn0(self._conv_stem(x)))
+        features: torch.Tensor = self.act(self._bn0(self._conv_stem(x)))
+        return features
 
 
 def mbconv_blocks(strides: tuple[Stride, ...] = IMAGENET_STRIDES) -> list[MBConv]:
@@ -114,7 +115,8 @@ class EfficientNetLite0(nn.Module):
         for block in self._blocks:
             x = block(x)
         x = self.act(self._bn1(self._conv_head(x)))
-        return self._fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        logits: torch.Tensor = self._fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        return logits
 
 
 class LiteBackbone(nn.Module):
@@ -129,7 +131,8 @@ class LiteBackbone(nn.Module):
         self.channels = LITE0_STAGES[-1].channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+        features: torch.Tensor = self.layers(x)
+        return features
 
 
 def imagenet_weights_path() -> Path:

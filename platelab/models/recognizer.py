@@ -52,7 +52,8 @@ class PlateBackbone(nn.Module):
         self.channels = w[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+        features: torch.Tensor = self.layers(x)
+        return features
 
 
 class SlotHead(nn.Module):
@@ -77,7 +78,8 @@ class SlotHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.reduce(features), 1))
-        return self.classify(x).view(-1, self.charset.slots, self.charset.classes)
+        logits: torch.Tensor = self.classify(x)
+        return logits.view(-1, self.charset.slots, self.charset.classes)
 
 
 def conv1d_bn(cin: int, cout: int) -> nn.Sequential:
@@ -99,7 +101,7 @@ class CtcLine(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         n, c, rows, cols = features.shape
-        x = self.refine(self.upsample(self.columns(features.reshape(n, c * rows, cols))))
+        x: torch.Tensor = self.refine(self.upsample(self.columns(features.reshape(n, c * rows, cols))))
         return x.transpose(1, 2)
 
 
@@ -126,7 +128,8 @@ class CtcHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         frames = torch.cat([line(features) for line in self.lines], dim=1)
-        return self.classify(self.dropout(frames))
+        logits: torch.Tensor = self.classify(self.dropout(frames))
+        return logits
 
 
 HEADS: dict[str, type[CtcHead] | type[SlotHead]] = {head.kind: head for head in (CtcHead, SlotHead)}
@@ -165,7 +168,8 @@ class PlateRecognizer(nn.Module):
         return self.head.kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        logits: torch.Tensor = self.head(self.backbone(x))
+        return logits
 
     def replace_head(self, charset: Charset) -> None:
         """A new output layer for another character set (fine-tuning to a region); the backbone stays."""

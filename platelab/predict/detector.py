@@ -63,11 +63,13 @@ def letterbox(image: np.ndarray, size: tuple[int, int] = INPUT_SIZE) -> Letterbo
 
 def encode_offsets(offsets: np.ndarray) -> np.ndarray:
     """Corner offsets in cells -> targets: linear near 0, logarithmic for the far corners of big plates."""
-    return np.sign(offsets) * np.log1p(np.abs(offsets))
+    encoded: np.ndarray = np.sign(offsets) * np.log1p(np.abs(offsets))
+    return encoded
 
 
 def decode_offsets(encoded: np.ndarray) -> np.ndarray:
-    return np.sign(encoded) * np.expm1(np.abs(encoded))
+    offsets: np.ndarray = np.sign(encoded) * np.expm1(np.abs(encoded))
+    return offsets
 
 
 def cell_centres(height: int, width: int) -> np.ndarray:

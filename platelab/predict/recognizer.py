@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def class_scale_factors(metadata: dict[str, str]) -> dict[str, float]:
     return {str(char): float(factor) for char, factor in factors.items()}
 
 
-def prior_names(formats: dict[str, list[dict]]) -> list[str]:
+def prior_names(formats: dict[str, list[dict[str, Any]]]) -> list[str]:
     """What --prior may name with a model carrying formats: the countries it has formats for, and auto among them."""
     return [AUTO_PRIOR, *sorted(formats)] if formats else []
 
@@ -100,7 +101,7 @@ class RecognitionPredictor:
         return scale
 
     def _prior(
-        self, formats: dict[str, list[dict]], written_as: dict[str, dict[str, str]], name: str | None
+        self, formats: dict[str, list[dict[str, Any]]], written_as: dict[str, dict[str, str]], name: str | None
     ) -> Prior | None:
         if name is None:
             return None
@@ -119,7 +120,8 @@ class RecognitionPredictor:
 
     def probabilities(self, crops: Sequence[np.ndarray], jitter: Jitter = NO_JITTER) -> np.ndarray:
         """(N, positions, classes) class probabilities for each crop (slots or CTC frames), each moved by jitter."""
-        return self._probabilities(crops, (jitter,))[0]
+        probs: np.ndarray = self._probabilities(crops, (jitter,))[0]
+        return probs
 
     def _probabilities(self, crops: Sequence[np.ndarray], jitters: Sequence[Jitter]) -> np.ndarray:
         """(jitters, N, positions, classes): every crop at every jitter, each batch in one run of the network."""
@@ -131,7 +133,7 @@ class RecognitionPredictor:
             return preprocess_crops(chunk, self.input_size, jitters)
 
         def run(batch: np.ndarray) -> np.ndarray:
-            out = self.session.run(None, {"image": batch})[0]
+            out: np.ndarray = self.session.run(None, {"image": batch})[0]
             return out.reshape(len(jitters), -1, *out.shape[1:])
 
         if len(chunks) == 1:

@@ -133,7 +133,8 @@ def _smooth_noise(rng: np.random.Generator, size: Size, cells: int, amplitude: f
 
 def _textured(rng: np.random.Generator, size: Size, colour: BGR, amplitude: float) -> np.ndarray:
     noise = _smooth_noise(rng, size, int(rng.integers(6, 24)), amplitude)
-    return np.clip(np.asarray(colour, np.float32) + noise[:, :, None], 0, 255).astype(np.uint8)
+    textured: np.ndarray = np.clip(np.asarray(colour, np.float32) + noise[:, :, None], 0, 255).astype(np.uint8)
+    return textured
 
 
 def _grey(rng: np.random.Generator, low: int, high: int) -> BGR:
@@ -250,7 +251,8 @@ def _cv_matrix(matrix: np.ndarray, x: int, y: int) -> np.ndarray:
     with the output's origin at (x, y)."""
     to_roi = np.array([[1, 0, -x - 0.5], [0, 1, -y - 0.5], [0, 0, 1]], float)
     from_centres = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]], float)
-    return to_roi @ matrix @ from_centres
+    homography: np.ndarray = to_roi @ matrix @ from_centres
+    return homography
 
 
 def _composite(roi: np.ndarray, layer: np.ndarray, coverage: np.ndarray) -> None:

@@ -274,7 +274,8 @@ def _shadow_polygon(rng: np.random.Generator, box: Box, reach: float) -> np.ndar
         steps = np.sort(rng.uniform(-1, 1, int(rng.integers(3, 8))))
         ts = np.concatenate(([-reach], steps * max(w, h), [reach]))
         jitter = rng.normal(0, 0.08 * h, len(ts))
-        return centre + ts[:, None] * along + (offset + jitter)[:, None] * normal
+        edge: np.ndarray = centre + ts[:, None] * along + (offset + jitter)[:, None] * normal
+        return edge
 
     near = ragged_edge(0.0)
     is_band = rng.random() < 0.5  # a band has a second ragged edge 0.15 to 0.7 plate heights away
@@ -490,7 +491,8 @@ def _motion_kernel(length: int, angle_bucket: int) -> np.ndarray:
     # keep the kernel centred so the image does not move: crop symmetrically around the centre
     ry, rx = max(abs(rows - centre)), max(abs(cols - centre))
     kernel = kernel[centre - ry : centre + ry + 1, centre - rx : centre + rx + 1].astype(np.float32)
-    return kernel / kernel.sum()
+    normalised: np.ndarray = kernel / kernel.sum()
+    return normalised
 
 
 def _defocus(image: np.ndarray, rng: np.random.Generator, cfg: CameraConfig) -> None:

@@ -23,7 +23,7 @@ def encode_batch(texts: Sequence[str], charset: Charset) -> np.ndarray:
     return np.stack([charset.encode(t) for t in texts])
 
 
-class NumberedBatches(IterableDataset):
+class NumberedBatches(IterableDataset[tuple[torch.Tensor, ...]]):
     """Batches start_batch, start_batch + 1, ... (to end_batch), each rendered from its number alone."""
 
     start_batch: int

@@ -207,7 +207,8 @@ def draws_alike(font: str, a: str, b: str, stroke: int = 0, die: DieShapes = FON
 
 def _die_cell(font: str, stroke: int) -> int:
     """Width of a monospaced die's character cell, px at GLYPH_PX cap height."""
-    return round(DIE_CELL * glyph(font, "H", stroke).mask.shape[1])
+    width: int = glyph(font, "H", stroke).mask.shape[1]
+    return round(DIE_CELL * width)
 
 
 def _serifed_i(bar: Glyph) -> Glyph:
@@ -261,7 +262,8 @@ def _box_zero(bar: Glyph, width: int) -> Glyph:
     x, y = np.abs(xs / scale - width / 2), np.abs(ys / scale - height / 2)
 
     def inside(half_w: float, half_h: float) -> np.ndarray:
-        return (x / half_w) ** BOX_ZERO_POWER + (y / half_h) ** BOX_ZERO_POWER <= 1
+        within: np.ndarray = (x / half_w) ** BOX_ZERO_POWER + (y / half_h) ** BOX_ZERO_POWER <= 1
+        return within
 
     thin = 0.85 * stroke  # tops and bottoms of die characters are a little thinner than their sides
     ring = inside(width / 2, height / 2) & ~inside(max(width / 2 - stroke, 1), max(height / 2 - thin, 1))

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -18,7 +19,7 @@ def format_alphabets(pattern_rows: Sequence[str], alphabets: dict[str, str]) -> 
     return [alphabets[name] for row in pattern_rows for name in text_positions(row, alphabets)]
 
 
-def formats_by_country(styles: Sequence[PlateStyle]) -> dict[str, list[dict]]:
+def formats_by_country(styles: Sequence[PlateStyle]) -> dict[str, list[dict[str, Any]]]:
     """{country: [{"alphabets": [...], "weight": w}]}; weights sum the style's and format's shares."""
     merged: dict[str, dict[tuple[str, ...], float]] = defaultdict(lambda: defaultdict(float))
     for style in styles:

@@ -29,7 +29,8 @@ def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
     rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
     rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
-    return rz @ rx @ ry
+    matrix: np.ndarray = rz @ rx @ ry
+    return matrix
 
 
 def perspective_homography(
@@ -48,13 +49,15 @@ def perspective_homography(
     lift = np.array([[r[0, 0], r[0, 1], 0], [r[1, 0], r[1, 1], 0], [r[2, 0], r[2, 1], f]])
     project = np.array([[f, 0, 0], [0, f, 0], [0, 0, 1]], float)
     back = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]], float)
-    return back @ project @ lift @ to_centre
+    homography: np.ndarray = back @ project @ lift @ to_centre
+    return homography
 
 
 def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     pts = np.asarray(points, np.float64).reshape(-1, 2)
     homogeneous = np.hstack([pts, np.ones((len(pts), 1))]) @ matrix.T
-    return (homogeneous[:, :2] / homogeneous[:, 2:3]).astype(np.float32)
+    moved: np.ndarray = (homogeneous[:, :2] / homogeneous[:, 2:3]).astype(np.float32)
+    return moved
 
 
 def transform_boxes(matrix: np.ndarray, boxes: np.ndarray) -> np.ndarray:

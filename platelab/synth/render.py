@@ -335,7 +335,8 @@ def _stack_share(count: int) -> float:
 
 def _glyph_width(font: str, char: str, stroke: int, condense: float, die: DieShapes, share: float = 1.0) -> float:
     """The width of char drawn share of the character height high, in units of character height."""
-    return share * glyph(font, char, stroke, die).mask.shape[1] / GLYPH_PX * condense
+    width_px: int = glyph(font, char, stroke, die).mask.shape[1]
+    return share * width_px / GLYPH_PX * condense
 
 
 def _layout_row(
@@ -408,7 +409,7 @@ def _draw_row(
     gap_width: float,
     scale: float = 1.0,
     die: DieShapes = FONT_SHAPES,
-) -> tuple[list, list]:
+) -> tuple[list[tuple[float, float, float, float]], list[tuple[str, tuple[float, float, float, float]]]]:
     h, w = ink.shape[:2]
     char_h = min(row.height * scale, 0.95) * h
     placed = _layout_row(tokens, font, stroke, condense, spacing, gap_width, die)

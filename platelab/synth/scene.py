@@ -8,7 +8,7 @@ car's plate. Coordinates are continuous (pixel i spans [i, i + 1)).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -170,7 +170,9 @@ def _car(
     return _Car(shapes, bumper if plate_height_mm < bumper_top else paint, 2 * half)
 
 
-def _lamps(cx: float, half: float, y, mm: float, front: bool, rng: np.random.Generator) -> list[_Shape]:
+def _lamps(
+    cx: float, half: float, y: Callable[[float], float], mm: float, front: bool, rng: np.random.Generator
+) -> list[_Shape]:
     """Tail lights, or headlights with a grille between them."""
     low, high = (
         (rng.uniform(650, 800), rng.uniform(830, 950))

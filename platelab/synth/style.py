@@ -355,7 +355,7 @@ class PlateStyle(Strict):
         # start with the set name's "fonts.str: Input should be a valid string"
         if isinstance(value, list):
             return _FONT_LIST.validate_python(value)
-        fonts = handler(value)
+        fonts: str | list[FontChoice] = handler(value)
         from platelab.synth.fonts import font_sets  # fonts reads styles: imported here, once both exist
 
         if isinstance(fonts, str) and fonts not in font_sets():
@@ -591,7 +591,8 @@ def style_bytes(path: Path) -> bytes:
         return data  # refused with its line when the style is loaded
     if not (isinstance(fields, dict) and "extends" in fields):
         return data
-    return yaml.safe_dump(file_fields(path, StyleError), sort_keys=False, allow_unicode=True).encode("utf-8")
+    text: str = yaml.safe_dump(file_fields(path, StyleError), sort_keys=False, allow_unicode=True)
+    return text.encode("utf-8")
 
 
 def select_styles(patterns: Sequence[str] | None = None) -> list[PlateStyle]:

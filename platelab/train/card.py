@@ -23,17 +23,17 @@ from platelab.train.loop import (
 )
 
 
-def last_metrics(run: Path, until: int | None = None) -> dict:
+def last_metrics(run: Path, until: int | None = None) -> dict[str, Any]:
     """The run's last complete metrics line ({} if none): a kill may have cut the last one short. until: the last
     line of a step at or before it (a run killed between checkpoints logged steps its checkpoint does not hold)."""
     return _newest_until(_metrics_newest_first(run), until)
 
 
-def _newest_until(lines: list[dict], until: int | None) -> dict:
+def _newest_until(lines: list[dict[str, Any]], until: int | None) -> dict[str, Any]:
     return next((values for values in lines if until is None or _step_at_most(values.get("step"), until)), {})
 
 
-def _metrics_newest_first(run: Path) -> list[dict]:
+def _metrics_newest_first(run: Path) -> list[dict[str, Any]]:
     """The run's complete metrics lines, the last first."""
     path = run / METRICS
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
@@ -87,7 +87,7 @@ def _checkpoint_summary(checkpoint: Path) -> dict[str, Any]:
     }
 
 
-def validation_figures(metrics: dict) -> dict[str, float]:
+def validation_figures(metrics: dict[str, Any]) -> dict[str, float]:
     """A metrics line's validation figures by set name (val_crops-us -> crops-us)."""
     return {k.removeprefix("val_"): v for k, v in metrics.items() if k.startswith("val_")}
 

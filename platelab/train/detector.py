@@ -417,7 +417,8 @@ def model_gflops(model: PlateDetector) -> float:
     width, height = model.input_size
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model.cpu().eval()(torch.zeros(1, 1, height, width))
-    return counter.get_total_flops() / 1e9
+    flops: int = counter.get_total_flops()
+    return flops / 1e9
 
 
 def export_detector_run(run: Path, out: Path, int8: bool = False) -> Path:

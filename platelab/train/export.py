@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -88,7 +89,7 @@ def export_onnx(module: nn.Module, image_shape: tuple[int, int, int], path: Path
 def export_recognizer(
     model: PlateRecognizer,
     path: Path,
-    formats: dict[str, list[dict]] | None = None,
+    formats: dict[str, list[dict[str, Any]]] | None = None,
     extra: dict[str, str] | None = None,
 ) -> Path:
     """Write model as ONNX at path (atomically), with its charset, input size and format prior."""

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -163,7 +163,7 @@ def _source_metadata(source: Path | str) -> tuple[Path, dict[str, str]] | None:
     return path, graph_metadata(onnx.load(str(path), load_external_data=False))
 
 
-def source_formats(found: tuple[Path, dict[str, str]] | None) -> dict[str, list[dict]]:
+def source_formats(found: tuple[Path, dict[str, str]] | None) -> dict[str, list[dict[str, Any]]]:
     """The format priors the ONNX recognizer a fine-tuning starts from carries ({country: formats}; found: its
     _source_metadata), so a model adapted to one region and then to another keeps the first one's --prior."""
     if found is None:
@@ -396,7 +396,7 @@ def augment_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # -- batches -------------------------------------------------------------------------------------------------
 
 
-class TuneBatches(IterableDataset):
+class TuneBatches(IterableDataset[tuple[torch.Tensor, torch.Tensor]]):
     """(images, targets) for steps start..end-1: real crops drawn and augmented per step, then synthetic ones.
 
     Workers take every W-th step, the same scheme as SyntheticCropBatches, so the stream does not depend on

@@ -501,7 +501,9 @@ def _keep_metrics_until(path: Path, step: int) -> None:
         atomic_write_text(path, "".join(kept))
 
 
-def batch_loader(batches: IterableDataset, workers: int, seed: int) -> DataLoader:
+def batch_loader(
+    batches: IterableDataset[tuple[torch.Tensor, ...]], workers: int, seed: int
+) -> DataLoader[tuple[torch.Tensor, ...]]:
     """A loader over pre-batched streams. It draws its workers' base seed from its own generator: from torch's
     global one it would shift the dropout masks of a resumed run away from those of an unbroken run."""
     return DataLoader(
@@ -519,7 +521,7 @@ def optimizer_step(loss: torch.Tensor, model: nn.Module, run: Run) -> None:
         raise TrainingDiverged(f"{run.out}: the loss became {loss.item()} at step {run.scheduler.last_epoch + 1}: "
                                "training diverged (try a lower lr); the last checkpoint is kept as it was")
     run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
     nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
     run.optimizer.step()
     run.scheduler.step()

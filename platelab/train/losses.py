@@ -20,12 +20,14 @@ class RecognitionLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if self.head != "ctc":
-            return self.slots(logits.reshape(-1, self.charset.classes), targets.reshape(-1))
+            loss: torch.Tensor = self.slots(logits.reshape(-1, self.charset.classes), targets.reshape(-1))
+            return loss
         log_probs = torch.log_softmax(logits.float(), -1).transpose(0, 1)  # (frames, N, classes)
         is_char = targets != self.charset.pad_index
         lengths = is_char.sum(1)
         frames = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long)
-        return self.ctc(log_probs, targets[is_char], frames, lengths.cpu())
+        loss = self.ctc(log_probs, targets[is_char], frames, lengths.cpu())
+        return loss
 
 
 def ctc_greedy_reads(logits: torch.Tensor, blank: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,7 +28,7 @@ RECOGNIZER_KEPT_FLOAT = ("/backbone/layers/layers.0/layers.0.0/", "/head/classif
 WEIGHTED_OPS = ("Conv", "MatMul", "Gemm")
 
 
-class _Batches(CalibrationDataReader):
+class _Batches(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no type information: its base is Any
     def __init__(self, batches: Sequence[np.ndarray], input_name: str) -> None:
         self.feeds: Iterator[dict[str, np.ndarray]] = iter({input_name: batch} for batch in batches)
 

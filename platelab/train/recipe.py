@@ -83,7 +83,7 @@ class Int8Data:
 def export_with_card(model: PlateRecognizer, run: Path, out: Path, cfg: BaseModel, sample: np.ndarray, task: str,
                      data: str, class_scale: dict[str, float] | None = None, command: str | None = None,
                      int8: Callable[[], Int8Data] | None = None, styles: Sequence[str] = (),
-                     carried_formats: Mapping[str, list[dict]] | None = None, **card: Any) -> Path:
+                     carried_formats: Mapping[str, list[dict[str, Any]]] | None = None, **card: Any) -> Path:
     """model -> ONNX at out (with the format prior of every bundled style and of the user's style files among
     styles, the run's, beside carried_formats' countries that those do not draw: a fine-tuning's source model's)
     and its model card; sample: (N, 1, H, W) on which ONNX and torch must agree

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from difflib import get_close_matches
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -18,7 +18,7 @@ _SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CS
 
 
 def load_model_file(
-    path: str | Path, model: type[Model], error: type[ConfigError] = ConfigError, defaults: dict | None = None
+    path: str | Path, model: type[Model], error: type[ConfigError] = ConfigError, defaults: dict[str, Any] | None = None
 ) -> Model:
     """The file as a model. A file with `extends: OTHER.yaml` (relative to it) holds only what differs from OTHER."""
     path = Path(path)
@@ -51,12 +51,12 @@ def first_problem(exc: ValidationError) -> tuple[str, str]:
     return ".".join(str(part) for part in first["loc"]) or "(top level)", first["msg"]
 
 
-def file_fields(path: Path, error: type[ConfigError] = ConfigError) -> dict:
+def file_fields(path: Path, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
     """The fields a file comes to, those of the files it extends merged in (as load_model_file reads them)."""
     return _read_fields(path, error, ())
 
 
-def _read_fields(path: Path, error: type[ConfigError], extended_by: tuple[Path, ...]) -> dict:
+def _read_fields(path: Path, error: type[ConfigError], extended_by: tuple[Path, ...]) -> dict[str, Any]:
     try:
         data = _parsed(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -82,7 +82,7 @@ def _parsed(text: str) -> object:
         return yaml.safe_load(text)
 
 
-def _merged(base: dict, changes: dict) -> dict:
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """base with changes applied; nested mappings are merged field by field."""
     out = dict(base)
     for key, value in changes.items():

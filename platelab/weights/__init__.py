@@ -23,6 +23,7 @@ def model_card(model: Path) -> dict[str, Any] | None:
     """The card beside a model (`<model>.card.json`), None where it has none; a card that is not JSON raises
     ValueError."""
     try:
-        return json.loads(model.with_suffix(".card.json").read_text(encoding="utf-8"))
+        card: dict[str, Any] = json.loads(model.with_suffix(".card.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    return card
