@@ -324,7 +324,8 @@ def train_detector(
 ) -> None:
     """Train the plate detector on streamed synthetic scenes (train extra)."""
     _require_extra("train")
-    from platelab.train.detector import check_detector_recipe, load_detector_config, run_detector_recipe
+    from platelab.train.config import load_detector_config
+    from platelab.train.detector import check_detector_recipe, run_detector_recipe
 
     try:
         cfg = load_detector_config(config)
@@ -345,18 +346,11 @@ def train_config(
 ) -> None:
     """Every key of a training recipe with its default and meaning (a recipe YAML sets any of them; `extends: FILE`
     starts from another recipe, its path relative to the recipe; out_dir and init_from are relative to where you
-    run)."""
-    _require_extra("train")
+    run). Needs no extra: the keys can be read before PyTorch is installed."""
     from platelab.synth.config import describe
+    from platelab.train.config import DetectorTrainConfig, RecognizerTrainConfig
 
-    if task == "detector":
-        from platelab.train.detector import DetectorTrainConfig
-
-        typer.echo(describe(DetectorTrainConfig))
-    else:
-        from platelab.train.config import RecognizerTrainConfig
-
-        typer.echo(describe(RecognizerTrainConfig))
+    typer.echo(describe(DetectorTrainConfig if task == "detector" else RecognizerTrainConfig))
 
 
 @train_app.command("interpolate")

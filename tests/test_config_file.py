@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from platelab.train.config import load_train_config
-from platelab.train.detector import load_detector_config
+from platelab.train.config import load_detector_config, load_train_config
 from platelab.utils.errors import ConfigError
 
 REFERENCES = Path(__file__).resolve().parents[1] / "references"

@@ -163,3 +163,18 @@ def test_reading_imports_nothing_from_the_extras_nor_the_plate_engine(tmp_path: 
     for heavy in ("torch", "onnx", "fastapi", "uvicorn", "yaml", "platelab.synth", "platelab.train",
                   "platelab.serve", "platelab.models"):
         assert not {m for m in modules if m == heavy or m.startswith(heavy + ".")}, heavy
+
+
+def test_the_training_recipe_keys_are_listed_without_pytorch(tmp_path: Path) -> None:
+    # a fresh interpreter in which importing torch fails, as in an install without the train extra
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None
+        from platelab.cli import app
+        for task in ("recognizer", "detector"):
+            app(["train", "config", task], standalone_mode=False)
+    """)
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.count("\nout_dir:") + output.stdout.startswith("out_dir:") == 2, output.stdout
+    assert "window_on_plate_p:" in output.stdout and "head:" in output.stdout

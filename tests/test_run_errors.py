@@ -22,7 +22,7 @@ from typer.testing import CliRunner  # noqa: E402
 from platelab.cli import app  # noqa: E402
 from platelab.io.labels import CropLabel, write_crop_labels  # noqa: E402
 from platelab.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from platelab.train.detector import load_detector_config  # noqa: E402
+from platelab.train.config import load_detector_config  # noqa: E402
 from platelab.utils.errors import ConfigError  # noqa: E402
 from platelab.weights import default_model  # noqa: E402
 
@@ -291,8 +291,7 @@ def test_bundled_starts_a_run_and_an_average_which_prints_its_figures(
 
 
 def test_train_config_lists_every_recipe_key_with_its_default() -> None:
-    from platelab.train.config import RecognizerTrainConfig
-    from platelab.train.detector import DetectorTrainConfig
+    from platelab.train.config import DetectorTrainConfig, RecognizerTrainConfig
 
     for task, schema in (("recognizer", RecognizerTrainConfig), ("detector", DetectorTrainConfig)):
         result = CliRunner().invoke(app, ["train", "config", task])

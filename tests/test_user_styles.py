@@ -100,8 +100,7 @@ def test_a_name_taken_by_a_bundled_style_or_another_file_is_refused(tmp_path: Pa
 def test_a_recipes_relative_style_path_is_relative_to_the_recipe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from platelab.train.config import load_train_config
-    from platelab.train.detector import load_detector_config
+    from platelab.train.config import load_detector_config, load_train_config
 
     style = _style(tmp_path / "styles")
     recipe = tmp_path / "recipes" / "ar.yaml"

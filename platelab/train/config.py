@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
 from platelab.predict.charset import DEFAULT_CHARS, Charset
+from platelab.predict.detector import INPUT_SIZE, STRIDE
 from platelab.synth.config import SynthConfig
+from platelab.synth.scene import SceneConfig
 from platelab.synth.style import anchored
 from platelab.utils.config_file import load_model_file
 
@@ -95,3 +97,72 @@ def load_train_config(path: str | Path) -> RecognizerTrainConfig:
     cfg = load_model_file(path, RecognizerTrainConfig)
     return cfg.model_copy(update={"styles": anchored(cfg.styles, Path(path).parent)})
 
+
+# The input's sides are multiples of the backbone's deepest stride: 32 (platelab.models.detector: stride-4 cells
+# from four halvings merged back up by doublings, each of which must meet the level above it exactly).
+SIZE_MULTIPLE = STRIDE * 2**3
+
+
+def _detector_synth() -> SynthConfig:
+    scene = SceneConfig(size=INPUT_SIZE, plate_width=(16.0, 400.0), distractor_width=(15.0, 200.0))
+    return SynthConfig(scene=scene)
+
+
+class DetectorTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["detector"] = "detector"
+    out_dir: Path = Field(Path("runs/detector"), description="checkpoints, metrics log and exported model")
+    seed: int = 0
+    init_from: Path | None = Field(None, description="start from this detector run checkpoint's weights (a second "
+                                   "stage); an exported ONNX detector cannot be trained further")
+    steps: int = Field(3000, ge=1, description="length of the learning-rate schedule")
+    stop_after: StopAfter = None
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(200, ge=0)
+    corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
+    workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
+    threads: Threads = 0
+    styles: list[str] = Field(default_factory=list, description="style name/region globs, or paths to style files or "
+                              "folders of them (relative to the recipe); all bundled styles if empty")
+    letterbox_p: float = Field(0.4, ge=0, le=1, description="chance a scene has a photo's shape and padding")
+    window: tuple[int, int] | None = Field(
+        (320, 192), description="train on windows of this size cut from each input (4x cheaper steps); None: whole"
+    )
+    window_on_plate_p: float = Field(0.8, ge=0, le=1, description="chance a window is placed around a plate")
+    aspects: list[float] = Field(
+        [4 / 3, 3 / 2, 16 / 9, 3 / 4], description="photo shapes (width / height) for letterboxed scenes"
+    )
+    val_size: int = Field(128, ge=0, description="fixed synthetic validation scenes (seed + 1)")
+    val_every: int = Field(250, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+    synth: SynthConfig = Field(default_factory=_detector_synth, description="scene.size is the input size")
+
+    @field_validator("window")
+    @classmethod
+    def _window_the_network_takes(cls, window: tuple[int, int] | None) -> tuple[int, int] | None:
+        if window is not None:
+            _check_sides(window, "window")
+        return window
+
+    @model_validator(mode="after")
+    def _window_inside_the_scenes(self) -> DetectorTrainConfig:
+        size = tuple(self.synth.scene.size)
+        _check_sides(size, "synth.scene.size (the detector's input)")
+        if self.window is not None and not (self.window[0] <= size[0] and self.window[1] <= size[1]):
+            raise ValueError(f"window {list(self.window)} is larger than the scenes it is cut from "
+                             f"(synth.scene.size {list(size)})")
+        return self
+
+
+def _check_sides(size: tuple[int, ...], what: str) -> None:
+    """A (width, height) the detector can take: positive multiples of SIZE_MULTIPLE."""
+    if not all(side > 0 and side % SIZE_MULTIPLE == 0 for side in size):
+        raise ValueError(f"{what} {list(size)}: each side must be a positive multiple of {SIZE_MULTIPLE}")
+
+
+def load_detector_config(path: str | Path) -> DetectorTrainConfig:
+    cfg = load_model_file(path, DetectorTrainConfig)
+    return cfg.model_copy(update={"styles": anchored(cfg.styles, Path(path).parent)})

@@ -14,18 +14,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from platelab.models.detector import PlateDetector
 from platelab.predict.detector import (
-    INPUT_SIZE,
     STRIDE,
     Detection,
     cell_centres,
@@ -34,14 +31,13 @@ from platelab.predict.detector import (
     letterbox,
     quad_iou,
 )
-from platelab.synth.config import SynthConfig
 from platelab.synth.crops import sample_rng
 from platelab.synth.dataset import NumberedBatches
-from platelab.synth.scene import SceneConfig, render_scene
-from platelab.synth.style import PlateStyle, anchored, select_styles
+from platelab.synth.scene import render_scene
+from platelab.synth.style import PlateStyle, select_styles
 from platelab.train.card import write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state, save_training_state
-from platelab.train.config import BUNDLED, StopAfter, Threads
+from platelab.train.config import BUNDLED, DetectorTrainConfig
 from platelab.train.export import export_onnx, publish, require_agreement
 from platelab.train.loop import (
     CHECKPOINT,
@@ -59,7 +55,6 @@ from platelab.train.loop import (
 )
 from platelab.train.progress import progress_bar, show_figures
 from platelab.train.quantize import CALIBRATION_SCENES, DETECTOR_KEPT_FLOAT, quantize
-from platelab.utils.config_file import load_model_file
 
 SIGMA_PER_SIZE = 0.15  # heatmap spread, as a fraction of the plate's box in cells
 MIN_SIGMA = 0.6  # cells: the smallest plates still get a few near-positive cells around their centre
@@ -67,76 +62,6 @@ REGRESS_FROM = 0.5  # cells whose heatmap target reaches this also learn the pla
 MATCH_IOU = 0.5  # a detection finds a plate when their quads overlap this much
 VAL_MIN_SCORE = 0.3
 EVAL_BATCH = 16
-# The input's sides are multiples of the backbone's deepest stride: 32 (platelab.models.detector: stride-4 cells
-# from four halvings merged back up by doublings, each of which must meet the level above it exactly).
-SIZE_MULTIPLE = STRIDE * 2**3
-
-
-def _detector_synth() -> SynthConfig:
-    scene = SceneConfig(size=INPUT_SIZE, plate_width=(16.0, 400.0), distractor_width=(15.0, 200.0))
-    return SynthConfig(scene=scene)
-
-
-class DetectorTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    task: Literal["detector"] = "detector"
-    out_dir: Path = Field(Path("runs/detector"), description="checkpoints, metrics log and exported model")
-    seed: int = 0
-    init_from: Path | None = Field(None, description="start from this detector run checkpoint's weights (a second "
-                                   "stage); an exported ONNX detector cannot be trained further")
-    steps: int = Field(3000, ge=1, description="length of the learning-rate schedule")
-    stop_after: StopAfter = None
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
-    weight_decay: float = Field(1e-4, ge=0)
-    warmup_steps: int = Field(200, ge=0)
-    corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
-    workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
-    threads: Threads = 0
-    styles: list[str] = Field(default_factory=list, description="style name/region globs, or paths to style files or "
-                              "folders of them (relative to the recipe); all bundled styles if empty")
-    letterbox_p: float = Field(0.4, ge=0, le=1, description="chance a scene has a photo's shape and padding")
-    window: tuple[int, int] | None = Field(
-        (320, 192), description="train on windows of this size cut from each input (4x cheaper steps); None: whole"
-    )
-    window_on_plate_p: float = Field(0.8, ge=0, le=1, description="chance a window is placed around a plate")
-    aspects: list[float] = Field(
-        [4 / 3, 3 / 2, 16 / 9, 3 / 4], description="photo shapes (width / height) for letterboxed scenes"
-    )
-    val_size: int = Field(128, ge=0, description="fixed synthetic validation scenes (seed + 1)")
-    val_every: int = Field(250, ge=1)
-    checkpoint_every: int = Field(100, ge=1)
-    synth: SynthConfig = Field(default_factory=_detector_synth, description="scene.size is the input size")
-
-    @field_validator("window")
-    @classmethod
-    def _window_the_network_takes(cls, window: tuple[int, int] | None) -> tuple[int, int] | None:
-        if window is not None:
-            _check_sides(window, "window")
-        return window
-
-    @model_validator(mode="after")
-    def _window_inside_the_scenes(self) -> DetectorTrainConfig:
-        size = tuple(self.synth.scene.size)
-        _check_sides(size, "synth.scene.size (the detector's input)")
-        if self.window is not None and not (self.window[0] <= size[0] and self.window[1] <= size[1]):
-            raise ValueError(f"window {list(self.window)} is larger than the scenes it is cut from "
-                             f"(synth.scene.size {list(size)})")
-        return self
-
-
-def _check_sides(size: tuple[int, ...], what: str) -> None:
-    """A (width, height) the detector can take: positive multiples of SIZE_MULTIPLE."""
-    if not all(side > 0 and side % SIZE_MULTIPLE == 0 for side in size):
-        raise ValueError(f"{what} {list(size)}: each side must be a positive multiple of {SIZE_MULTIPLE}")
-
-
-def load_detector_config(path: str | Path) -> DetectorTrainConfig:
-    cfg = load_model_file(path, DetectorTrainConfig)
-    return cfg.model_copy(update={"styles": anchored(cfg.styles, Path(path).parent)})
-
-
 # -- data ----------------------------------------------------------------------------------------------------
 
 
