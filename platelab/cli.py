@@ -808,7 +808,8 @@ def serve(
     except ValueError as exc:
         _fail(f"--api-key: {exc}")
     try:
-        root_path = checked_root_path(root_path) if root_path else None
+        if root_path is not None:
+            checked_root_path(root_path)
     except ValueError as exc:
         _fail(f"--root-path: {exc}")
     with _usage_errors():

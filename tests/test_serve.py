@@ -461,6 +461,14 @@ def test_serve_root_path_reaches_the_workers_schema(monkeypatch: pytest.MonkeyPa
     with TestClient(served.create_app_from_env()) as worker:  # as each uvicorn worker builds its app
         assert worker.get("/openapi.json").json()["servers"] == [{"url": "/platelab"}]
 
+    # an explicit "/" serves at the root although the environment names a prefix
+    monkeypatch.setenv("PLATELAB_ROOT_PATH", "/elsewhere")
+    result = CliRunner().invoke(cli, ["serve", "--root-path", "/"])
+    assert result.exit_code == 0 and len(started) == 2, (result.output, result.exception)
+    with TestClient(served.create_app_from_env()) as worker:
+        assert "servers" not in worker.get("/openapi.json").json()
+        assert worker.get("/healthz").status_code == 200
+
 
 def test_without_fastapi_offline_the_server_starts_and_the_docs_say_what_to_install(
         monkeypatch: pytest.MonkeyPatch) -> None:

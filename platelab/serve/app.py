@@ -30,7 +30,7 @@ from platelab.predict.watch import WatchList
 from platelab.serve.auth import require_api_key
 from platelab.serve.pool import PlateReading, PoolFull, ReadPool
 from platelab.serve.schemas import BATCH_BODY, IMAGE_BODY, BatchOut, ImageOut, ModelsOut, Problem
-from platelab.serve.settings import ServeSettings
+from platelab.serve.settings import ENV_NAMES, ServeSettings
 from platelab.serve.upload import BodyReceiver, Upload, UploadsFull, read_uploads
 from platelab.weights import model_card
 
@@ -332,10 +332,14 @@ def run_server(host: str, port: int, workers: int, api_key: str | None, max_uplo
                                    watch=str(watch.resolve()) if watch else base.watch,
                                    model=str(model.resolve()) if model else base.model,
                                    detector=str(detector.resolve()) if detector else base.detector,
-                                   root_path=root_path or base.root_path)
+                                   # "/" is a setting (no prefix), given to override the environment's
+                                   root_path=base.root_path if root_path is None else root_path)
     if settings.api_key is None and not _is_loopback(host):
         log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
-    os.environ.update(settings.to_env())  # worker processes rebuild the settings from here
+    # worker processes rebuild the settings from here, so a setting now unset must not be left there either
+    for variable in ENV_NAMES.values():
+        os.environ.pop(variable, None)
+    os.environ.update(settings.to_env())
     # no root_path for uvicorn: the app takes its prefix from the settings (UnderPrefix), and uvicorn's would add it
     # to paths that have it already
     uvicorn.run(f"{__name__}:create_app_from_env", factory=True, host=host, port=port, workers=workers,
