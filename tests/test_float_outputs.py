@@ -163,8 +163,22 @@ def test_a_quantized_model_is_written_into_a_new_folder_with_float_outputs(tmp_p
                       helper.make_node("MatMul", ["hidden", "w3"], ["raw"]),
                       helper.make_node("Sigmoid", ["raw"], ["scores"])], ["scores"]), str(source))
     out = tmp_path / "new" / "int8.onnx"
-    kept = quantize(source, out, [X * scale for scale in (0.5, 1.0, 1.5)], ["none kept"])
+    kept = quantize(source, out, [X * scale for scale in (0.5, 1.0, 1.5)], [])
     assert kept == [] and out.is_file()
     model = onnx.load(str(out))
     assert model.graph.node[-1].op_type == "Sigmoid" and model.graph.node[-1].output[0] == "scores"
     np.testing.assert_allclose(_run(model)["scores"], _sigmoid(X @ W1 @ W3), atol=0.02)  # 8-bit weights
+
+
+def test_layers_to_keep_float_that_name_no_layer_are_refused_not_quantized(tmp_path: Path) -> None:
+    from platelab.train.quantize import quantize
+
+    source = tmp_path / "float.onnx"
+    onnx.save(_model([helper.make_node("MatMul", ["x", "w1"], ["hidden"], name="/head/MatMul"),
+                      helper.make_node("MatMul", ["hidden", "w3"], ["scores"], name="node_MatMul_7")], ["scores"]),
+              str(source))
+    batches = [X * scale for scale in (0.5, 1.0, 1.5)]
+    assert quantize(source, tmp_path / "kept.onnx", batches, ["/head/"]) == ["/head/MatMul"]
+    with pytest.raises(ValueError, match=r"no weighted layer named with '/classify/'"):
+        quantize(source, tmp_path / "refused.onnx", batches, ["/head/", "/classify/"])
+    assert not (tmp_path / "refused.onnx").exists()

@@ -365,3 +365,17 @@ def test_the_hardware_names_the_cpu_model(tmp_path: Path, monkeypatch: pytest.Mo
     assert hardware() == f"{named}, 8 cores"
     assert environment.Environment.here().cpu == named  # a benchmark's line names it the same way
 
+
+@pytest.mark.parametrize("backbone", ["plate", "lite"])
+def test_the_8_bit_recognizer_keeps_its_first_convolution_and_classifier_float(tmp_path: Path, backbone: str) -> None:
+    from platelab.models.efficientnet_lite import LiteBackbone
+    from platelab.models.recognizer import PlateRecognizer
+    from platelab.train.export import export_recognizer
+    from platelab.train.quantize import RECOGNIZER_KEPT_FLOAT, quantize
+
+    model = PlateRecognizer(backbone=LiteBackbone() if backbone == "lite" else None, head="ctc")
+    source = export_recognizer(model, tmp_path / "float.onnx")
+    batches = [np.random.default_rng(i).standard_normal((2, 1, 64, 128)).astype(np.float32) for i in range(2)]
+    kept = quantize(source, tmp_path / "int8.onnx", batches, RECOGNIZER_KEPT_FLOAT)
+    assert len(kept) == 2 and "/head/classify/" in kept[1], kept
+    assert ("_conv_stem" if backbone == "lite" else "layers.0.0") in kept[0], kept

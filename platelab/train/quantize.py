@@ -24,7 +24,8 @@ from platelab.io.atomic import atomic_path
 CALIBRATION_SCENES = 256
 CALIBRATION_CROPS = 512
 DETECTOR_KEPT_FLOAT = ("/stem/stem.0/", "/head/", "/heat/", "/corners/")
-RECOGNIZER_KEPT_FLOAT = ("/backbone/layers/layers.0/layers.0.0/", "/head/classify/")
+# the first convolution of either backbone (the plate one's conv_bn, EfficientNet-Lite's stem) and the classifier
+RECOGNIZER_KEPT_FLOAT = ("/backbone/layers/layers.0/", "/head/classify/")
 WEIGHTED_OPS = ("Conv", "MatMul", "Gemm")
 
 
@@ -47,6 +48,11 @@ def quantize(source: Path, out: Path, batches: Sequence[np.ndarray], kept_float:
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         kept = [node.name for node in onnx.load(str(prepared)).graph.node
                 if node.op_type in WEIGHTED_OPS and any(part in node.name for part in kept_float)]
+        # found by name: an exporter that names its nodes otherwise (torch's dynamo one) would quantize them all
+        unmatched = [part for part in kept_float if not any(part in name for name in kept)]
+        if unmatched:
+            raise ValueError(f"{source}: no weighted layer named with {', '.join(map(repr, unmatched))}, which "
+                             "should stay float; the export's layer names are not the ones platelab's exporter gives")
         with atomic_path(out) as temp:
             quantize_static(str(prepared), str(temp), _Batches(batches, float_model.graph.input[0].name),
                             quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
