@@ -87,3 +87,23 @@ def test_a_file_that_is_not_onnx_is_refused_by_name(tmp_path: Path, content: byt
 def test_the_detector_is_not_taken_for_a_recognizer() -> None:
     with pytest.raises(OnnxImportError, match="not a platelab recognizer"):
         recognizer_from_onnx(default_model("detector"))
+
+
+def test_a_convolution_exported_without_its_zero_bias_imports_as_one(tmp_path: Path) -> None:
+    import onnx
+
+    source = default_model("recognizer-float")
+    graph = onnx.load(str(source))
+    first = next(node for node in graph.graph.node if node.op_type == "Conv")
+    bias = next(t for t in graph.graph.initializer if t.name == first.input[2])
+    bias.CopyFrom(onnx.numpy_helper.from_array(np.zeros(bias.dims, np.float32), bias.name))
+    zero_bias = tmp_path / "zero-bias.onnx"
+    onnx.save(graph, str(zero_bias))
+    del first.input[2]  # as an exporter that drops a bias of zeros writes it: the same network
+    no_bias = tmp_path / "no-bias.onnx"
+    onnx.save(graph, str(no_bias))
+    images = _synthetic_images(8, seed=7)
+    np.testing.assert_allclose(_onnx_probs(no_bias, images), _onnx_probs(zero_bias, images), atol=1e-6)
+    model = recognizer_from_onnx(no_bias, stats_crops=16).eval()
+    with torch.no_grad():
+        assert np.abs(torch.softmax(model(images), -1).numpy() - _onnx_probs(no_bias, images)).max() < 1e-4

@@ -78,7 +78,13 @@ def _load_folded(model: PlateRecognizer, pairs: list[ConvNorm], graph: onnx.Mode
     if len(convs) != len(pairs):
         raise OnnxImportError(f"{path}: {len(convs)} convolutions where this model has {len(pairs)}")
     for node, (conv, norm) in zip(convs, pairs):
-        weight, bias = (tensors[name] for name in node.input[1:3])
+        weight_name, *bias_name = node.input[1:3]
+        if weight_name not in tensors or not all(name in tensors for name in bias_name if name):
+            raise OnnxImportError(f"{path}: convolution {node.name or weight_name!r} has weights the file does not "
+                                  "hold")
+        weight = tensors[weight_name]
+        # an exporter may leave out a bias that is all zeros (torch's dynamo exporter does)
+        bias = tensors[bias_name[0]] if bias_name and bias_name[0] else np.zeros(weight.shape[0], np.float32)
         _check_shape(path, "a convolution", weight, conv.weight)
         assert norm.running_mean is not None and norm.running_var is not None  # conv_bn's norms track statistics
         with torch.no_grad():
