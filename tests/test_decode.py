@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
-from platelab.predict.charset import Charset
+import numpy as np
+import pytest
+
+from platelab.predict.charset import PAD, Charset
 from platelab.predict.decode import (
+    LOOK_ALIKES,
     AutoPrior,
     FormatPrior,
     decode,
     decode_ctc,
     decode_greedy,
     decode_with_prior,
+    most_likely,
+    readable_formats,
     rescaled,
 )
 
@@ -20,9 +26,15 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DIGITS = "0123456789"
 
 
-def _probs(text: str, sure: float = 0.9) -> np.ndarray:
-    """Slot probabilities that spell text with confidence `sure`, the rest spread evenly."""
-    probs = np.full((CHARSET.slots, CHARSET.classes), (1 - sure) / (CHARSET.classes - 1), np.float32)
+def _index(c: str) -> int:
+    """The class of character c ("_" = the blank or empty slot)."""
+    return CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)
+
+
+def _probs(text: str, sure: float = 0.9, rest: float | None = None) -> np.ndarray:
+    """Slot probabilities that spell text with confidence `sure`, the rest spread evenly (or each at `rest`)."""
+    rest = (1 - sure) / (CHARSET.classes - 1) if rest is None else rest
+    probs = np.full((CHARSET.slots, CHARSET.classes), rest, np.float32)
     for i, code in enumerate(CHARSET.encode(text)):
         probs[i, code] = sure
     return probs
@@ -44,6 +56,8 @@ def test_prior_settles_letter_digit_confusions() -> None:
     prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 4, 10.0), ([LETTERS + DIGITS] * 7, 0.1)], CHARSET)
     assert decode_greedy(probs[None], CHARSET)[0].text == "0BC1234"
     assert decode_with_prior(probs[None], CHARSET, prior)[0].text == "OBC1234"
+    # decode() applies a prior to a slots head too, not only to CTC frames
+    assert decode(probs[None], CHARSET, "slots", prior)[0].text == "OBC1234"
 
 
 def test_prior_keeps_a_confident_vanity_reading() -> None:
@@ -52,11 +66,12 @@ def test_prior_keeps_a_confident_vanity_reading() -> None:
     assert decode_with_prior(probs[None], CHARSET, prior)[0].text == "GOFAST"
 
 
-def _frames(path: str, sure: float = 0.9) -> np.ndarray:
-    """CTC frame probabilities whose best path is `path` ("_" = blank), the rest spread evenly."""
-    probs = np.full((len(path), CHARSET.classes), (1 - sure) / (CHARSET.classes - 1), np.float32)
+def _frames(path: str, sure: float = 0.9, rest: float | None = None) -> np.ndarray:
+    """CTC frame probabilities whose best path is `path` ("_" = blank), the rest spread evenly (or each at `rest`)."""
+    rest = (1 - sure) / (CHARSET.classes - 1) if rest is None else rest
+    probs = np.full((len(path), CHARSET.classes), rest, np.float32)
     for t, c in enumerate(path):
-        probs[t, CHARSET.pad_index if c == "_" else CHARSET.chars.index(c)] = sure
+        probs[t, _index(c)] = sure
     return probs
 
 
@@ -131,6 +146,8 @@ def test_a_countrys_way_of_writing_applies_only_where_the_chosen_format_allows_i
     assert no_format.text == "G0"
     slots = decode_with_prior(_probs("NOX226")[None], CHARSET, prior)[0]
     assert slots.text == "NOX226"
+    # a slots reading is written as the country writes too, where its format allows
+    assert decode(_probs("CHICAGO")[None], CHARSET, "slots", prior)[0].text == "CHICAG0"
 
 
 def test_auto_prior_reads_each_plate_under_the_country_whose_formats_fit_it() -> None:
@@ -169,3 +186,176 @@ def test_a_character_spread_thin_by_a_class_scale_gives_way_to_the_blank() -> No
     scale[m] = 4.0
     out = rescaled(frames, scale, blank)
     assert out.argmax(1)[0] == blank and np.isclose(out.sum(), 1.0) and np.isclose(out[0, blank], 0.4)
+
+
+def test_a_class_scale_leaves_a_frame_read_as_blank_exactly_as_it_was() -> None:
+    # Blank 0.4 against H and M at 0.3 each: M x 4 rescaled among the characters would be 0.48, over the blank, and
+    # make a character out of a gap. A scale must only touch frames read as a character.
+    blank, h, m = CHARSET.pad_index, _index("H"), _index("M")
+    frames = np.zeros((2, CHARSET.classes), np.float32)
+    frames[0, [blank, h, m]] = 0.1, 0.5, 0.4  # read H: rescaled
+    frames[1, [blank, h, m]] = 0.4, 0.3, 0.3  # read blank: untouched
+    scale = np.ones(CHARSET.classes, np.float32)
+    scale[m] = 4.0
+    out = rescaled(frames, scale, blank)
+    assert list(out.argmax(1)) == [m, blank]
+    assert np.array_equal(out[1], frames[1])
+
+
+def test_most_likely_is_exact_when_a_position_has_more_classes_than_the_n_asked_for() -> None:
+    # The beam keeps n classes per position: with n - 1 the n-th best sequence, which may take a position's n-th
+    # class, goes missing (test_candidates' exact check has fewer classes than n, so never prunes).
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        probs = rng.dirichlet(np.ones(7) * 0.7, size=3)
+        brute = sorted((float(np.prod(probs[[0, 1, 2], list(c)])) for c in itertools.product(range(7), repeat=3)),
+                       reverse=True)
+        found = most_likely(probs, 4)
+        assert np.allclose([score for _, score in found], brute[:4])
+    one_place = np.array([[0.3, 0.25, 0.2, 0.15, 0.1]])
+    assert [int(path[0]) for path, _ in most_likely(one_place, 5)] == [0, 1, 2, 3, 4]
+
+
+def test_a_character_is_dropped_in_a_candidate_by_its_runs_most_blank_frame_wherever_it_lies() -> None:
+    # The S (a logo) spans two frames, one all but never blank (0.001, under MIN_CANDIDATE_CHAR), the other 0.35
+    # blank: the S may be dropped, weighed by 0.35, whichever of its frames comes first.
+    doubts = ({"S": 0.99, "_": 0.001}, {"S": 0.6, "_": 0.35})
+    readings = []
+    for first, second in (doubts, doubts[::-1]):
+        frames = _frames("_SS_A_B_C_1_2_3_")
+        for t, classes in ((1, first), (2, second)):
+            frames[t] = 0.001
+            for c, p in classes.items():
+                frames[t, _index(c)] = p
+        [decoded] = decode_ctc(frames[None], CHARSET, candidates=3)
+        readings.append(decoded)
+    assert readings[0].candidates == readings[1].candidates
+    assert [text for text, _ in readings[0].candidates][:2] == ["SABC123", "ABC123"]
+    assert readings[0].candidates[1][1] == pytest.approx(readings[0].confidence / 0.99 * 0.35)
+
+
+def test_under_a_prior_a_characters_confidence_is_its_share_of_what_its_place_allows() -> None:
+    # chars A, B, 1 (no look-alike pair among them); the format allows a letter. The network gave A 0.5, B 0.2 and
+    # the digit 1 0.25: given the format the character is A or B, so A is 0.5 / 0.7 sure, not 0.5.
+    charset = Charset(chars="AB1", slots=3)
+    blank = charset.pad_index
+    frames = np.zeros((3, charset.classes))
+    frames[[0, 2], blank] = 1.0
+    frames[1, [0, 1, 2, blank]] = 0.5, 0.2, 0.25, 0.05
+    prior = FormatPrior([(["AB"], 1.0)], charset)
+    [plain] = decode_ctc(frames[None], charset)
+    [formatted] = decode_ctc(frames[None], charset, prior)
+    assert plain.char_confidences == pytest.approx((0.5,))
+    assert formatted.text == "A"
+    assert formatted.char_confidences == pytest.approx((0.5 / 0.7,))
+    assert formatted.confidence == pytest.approx(0.5 / 0.7)
+
+
+@pytest.mark.parametrize("pair", LOOK_ALIKES)
+def test_look_alikes_count_both_ways(pair: str) -> None:
+    # A digit read where the format has a letter is its look-alike letter, and a letter read where the format has a
+    # digit is its look-alike digit, even where another class of the place (3 or X at 0.2) beats the look-alike's
+    # own 0.05: the look-alike table is symmetric.
+    digit, letter = pair
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 1.0)], CHARSET)
+    letter_in_digit_place = _frames("_A_B_C_1_2_" + letter + "_")
+    letter_in_digit_place[11] = 0.001
+    letter_in_digit_place[11, [_index(letter), _index("3"), _index(digit)]] = 0.7, 0.2, 0.05
+    digit_in_letter_place = _frames("_" + digit + "_B_C_1_2_3_")
+    digit_in_letter_place[1] = 0.001
+    digit_in_letter_place[1, [_index(digit), _index("X"), _index(letter)]] = 0.7, 0.2, 0.05
+    assert decode_ctc(letter_in_digit_place[None], CHARSET, prior)[0].text == "ABC12" + digit
+    assert decode_ctc(digit_in_letter_place[None], CHARSET, prior)[0].text == letter + "BC123"
+
+
+def test_a_format_needing_a_class_the_network_all_but_ruled_out_loses_even_to_a_rare_format() -> None:
+    # The sixth character is K at 0.99, every digit at 1e-5: LLLNNN (weight 0.9999) scores log 1e-5 there, the
+    # vanity format (weight 1e-4) log 1e-4 for its weight, so the vanity reading ABC12K stands. The score follows
+    # the network's probabilities down to 1e-9; a floor at 1e-3 or 1e-2 would force a digit.
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 0.9999), ([LETTERS + DIGITS] * 6, 0.0001)], CHARSET)
+    frames, slots = _frames("_A_B_C_1_2_K_", 0.99, rest=1e-5), _probs("ABC12K", 0.99, rest=1e-5)
+    assert decode(frames[None], CHARSET, "ctc", prior)[0].text == "ABC12K"
+    assert decode(slots[None], CHARSET, "slots", prior)[0].text == "ABC12K"
+
+
+def test_an_auto_prior_follows_the_network_down_to_small_probabilities_too() -> None:
+    # As test_a_format_needing_a_class_the_network_all_but_ruled_out_loses_even_to_a_rare_format, through a
+    # country chosen automatically: its LLLNNN needs a digit the network gave 1e-5, its vanity format weighs 1e-4.
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 0.9999), ([LETTERS + DIGITS] * 6, 0.0001)], CHARSET)
+    auto = AutoPrior([prior, FormatPrior([([DIGITS] * 7, 1.0)], CHARSET)])
+    frames = _frames("_A_B_C_1_2_K_", 0.99, rest=1e-5)
+    assert decode(frames[None], CHARSET, "ctc", auto)[0].text == "ABC12K"
+
+
+def test_an_auto_prior_weighs_each_format_within_its_own_country() -> None:
+    # One country lists its one format at weight 100, the other at 1: each is its country's only format, so both
+    # weigh 1 within their country, and the digits the network prefers (0.6 against 0.3) decide. Raw weights
+    # would let the first country's 100 outvote the network.
+    charset = Charset(chars="A1", slots=3)
+    letters = FormatPrior([(["A", "A"], 100.0)], charset)
+    digits = FormatPrior([(["1", "1"], 1.0)], charset)
+    auto = AutoPrior([letters, digits])
+    slots = np.array([[0.3, 0.6, 0.1], [0.3, 0.6, 0.1], [0.1, 0.1, 0.8]])
+    frames = np.array([[0, 0, 1.0], [0.3, 0.6, 0.1], [0, 0, 1.0], [0.3, 0.6, 0.1], [0, 0, 1.0]])
+    assert decode(slots[None], charset, "slots", auto)[0].text == "11"
+    assert decode(frames[None], charset, "ctc", auto)[0].text == "11"
+
+
+def test_a_format_as_long_as_the_models_slots_is_a_format() -> None:
+    # A format of exactly `slots` characters fits the model (the limit is inclusive): it must not be dropped, and
+    # with it the only format the prior would refuse to build.
+    charset = Charset(chars="A1", slots=3)
+    prior = FormatPrior([(["A", "A", "A"], 1.0)], charset)
+    slots = np.array([[0.4, 0.55, 0.05], [0.9, 0.05, 0.05], [0.9, 0.05, 0.05]])
+    assert decode(slots[None], charset, "slots")[0].text == "1AA"
+    assert decode(slots[None], charset, "slots", prior)[0].text == "AAA"
+    frames = np.array([[0, 0, 1.0], [0.4, 0.55, 0.05], [0, 0, 1.0], [0.9, 0.05, 0.05], [0, 0, 1.0],
+                       [0.9, 0.05, 0.05], [0, 0, 1.0]])
+    assert decode(frames[None], charset, "ctc", prior)[0].text == "AAA"
+
+
+def test_a_format_may_list_characters_the_model_does_not_read() -> None:
+    # A country's formats are written for the full alphabet; a model trained on fewer characters still takes them,
+    # each place keeping the characters it can read.
+    charset = Charset(chars="A1", slots=3)
+    prior = FormatPrior([(["AB", "10"], 1.0)], charset)
+    slots = np.array([[0.4, 0.5, 0.1], [0.4, 0.5, 0.1], [0.05, 0.05, 0.9]])
+    assert decode(slots[None], charset, "slots", prior)[0].text == "A1"
+
+
+def test_a_format_with_a_place_the_model_reads_no_character_of_is_no_format() -> None:
+    # The format's first place lists only B, which this model does not read: it could only ever be read there as a
+    # character the format does not allow (argmax over nothing allowed gives class 0), so it is left out.
+    charset = Charset(chars="1A", slots=3)
+    assert readable_formats([(["B", "1"], 1.0), (["A", "1"], 2.0)], charset) == [(["A", "1"], 2.0)]
+    with pytest.raises(ValueError, match="fits the model's slots and characters"):
+        FormatPrior([(["B", "1"], 1.0)], charset)
+    prior = FormatPrior([(["B", "1"], 1.0), (["A", "1"], 1.0)], charset)
+    slots = np.array([[0.8, 0.1, 0.1], [0.8, 0.1, 0.1], [0.05, 0.05, 0.9]])  # read "11": the 1 is no B
+    assert decode(slots[None], charset, "slots", prior)[0].text == "A1"
+
+
+@pytest.mark.parametrize("head", ["ctc", "slots"])
+def test_a_place_whose_allowed_characters_all_got_exactly_zero_is_read_as_one_of_them(head: str) -> None:
+    # 8-bit or underflowed outputs: a sure 3 where LLLNNN wants a letter, every letter exactly 0. The reading keeps
+    # the format (a letter, at confidence 0) rather than the charset's first class, 0, which it does not allow.
+    prior = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 1.0)], CHARSET)
+    probs = _frames("_3_B_C_1_2_3_", sure=1.0, rest=0.0) if head == "ctc" else _probs("3BC123", sure=1.0, rest=0.0)
+    [decoded] = decode(probs[None], CHARSET, head, prior)
+    assert decoded.text[0] in LETTERS and decoded.text[1:] == "BC123"
+    assert decoded.char_confidences[0] == 0.0 and decoded.confidence == 0.0
+
+
+def test_a_format_of_no_characters_is_no_format() -> None:
+    # an empty format would let a prior read an empty plate
+    with pytest.raises(ValueError, match="at least one format"):
+        FormatPrior([([], 1.0)], CHARSET)
+
+
+def test_a_charset_may_not_hold_the_empty_slots_character() -> None:
+    # "_" stands for the empty slot in labels and paths: a model reading it as a character would make texts that end
+    # early or never
+    with pytest.raises(ValueError, match="distinct characters"):
+        Charset(chars="AB" + PAD)
+    with pytest.raises(ValueError, match="distinct characters"):
+        Charset(chars="ABA")

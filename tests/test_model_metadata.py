@@ -8,6 +8,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
+from platelab.predict.decode import AutoPrior  # noqa: E402
 from platelab.predict.detector import DetectionPredictor  # noqa: E402
 from platelab.predict.recognizer import PriorError, RecognitionPredictor  # noqa: E402
 from platelab.predict.session import ModelLoadError  # noqa: E402
@@ -56,6 +57,16 @@ def test_damaged_formats_of_one_country_are_found_when_its_prior_is_asked(tmp_pa
         RecognitionPredictor(path, prior="us")
     with pytest.raises(PriorError, match=r"no format prior 'br' in this model; it has: auto, us"):
         RecognitionPredictor(path, prior="br")  # a prior the model lacks is the user's choice, not damage
+
+
+def test_auto_leaves_out_a_country_whose_formats_the_model_cannot_read(tmp_path: Path) -> None:
+    # "xx" writes a Cyrillic letter first, which this model does not read: no reading could keep to its format
+    formats = '{"us": [{"alphabets": ["ABC", "123"], "weight": 1}], "xx": [{"alphabets": ["Ж", "123"], "weight": 1}]}'
+    path = _edited("recognizer", tmp_path, "formats", formats)
+    auto = RecognitionPredictor(path, prior="auto").prior
+    assert isinstance(auto, AutoPrior) and len(auto.priors) == 1  # us alone
+    with pytest.raises(ModelLoadError, match="fits the model's slots and characters"):
+        RecognitionPredictor(path, prior="xx")
 
 
 @pytest.mark.parametrize(("key", "value", "reason"), [

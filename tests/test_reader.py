@@ -20,9 +20,12 @@ from platelab.eval.metrics import score_photos
 from platelab.io.decode import read_image
 from platelab.io.labels import read_labels
 from platelab.io.outputs import OWNED_MARKER
+from platelab.predict.reader import PlateReader
 from platelab.synth.backgrounds import photos
 from platelab.synth.demo import write_demo
 from tests.conftest import REAL_DATA, SHOULD_FAIL
+from tests.test_rectify_exact import ScriptedRecognizer
+from tests.test_refine import FirstViewOnlyDetector, _photo
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +66,15 @@ def test_readings_shorter_than_min_chars_are_not_plates(demo: Path) -> None:
     assert {p.text for p in kept} >= {text for text in truth if len(text) == longest}
     assert all(len(p.text) >= longest for p in kept)
     assert Reader(min_chars=longest + 1).read(demo / "scene_000000.jpg") == []
+
+
+@pytest.mark.parametrize(("text", "kept"), [("ABC", False), ("ABCD", True), ("ABC1234", True)])
+def test_the_photo_reader_drops_readings_under_four_characters_by_default(text: str, kept: bool) -> None:
+    # MIN_CHARACTERS: a photo's reading of 1-3 characters is a fragment (a logo's letter, a sticker's digits), not a
+    # plate; four characters or more are kept
+    recognizer = ScriptedRecognizer([[0.9], []], text)  # the plate's crop, then no zoomed views' crops
+    reader = PlateReader(FirstViewOnlyDetector(), recognizer, refine=False)
+    assert [p.text for p in reader.read(_photo())] == ([text] if kept else [])
 
 
 def test_a_photo_without_plates_gives_none(reader: Reader) -> None:

@@ -62,15 +62,16 @@ def test_a_huge_plate_gives_a_crop_no_longer_than_max_crop_side(width: int, heig
 
 
 class ScriptedRecognizer(RecognitionPredictor):
-    """Reads every crop as ABC123, each batch of crops at the next list of confidences."""
+    """Reads every crop as text (ABC123 unless told), each batch of crops at the next list of confidences."""
 
-    def __init__(self, batches: list[list[float]]) -> None:
+    def __init__(self, batches: list[list[float]], text: str = "ABC123") -> None:
         self.batches = iter(batches)
+        self.text = text
 
     def read(self, images: list[np.ndarray]) -> list[PlateResult]:
         confidences = next(self.batches)
         assert len(confidences) == len(images)
-        return [_reading("ABC123", confidence) for confidence in confidences]
+        return [_reading(self.text, confidence) for confidence in confidences]
 
 
 def test_the_reported_quad_is_that_of_the_view_whose_reading_won(monkeypatch: pytest.MonkeyPatch) -> None:

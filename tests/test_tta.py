@@ -34,6 +34,29 @@ def test_a_jitter_moves_the_input_by_whole_pixels_and_none_leaves_it() -> None:
     assert np.array_equal(moved[:-1, 1:], crop[1:, :-1].astype(np.float32))
 
 
+def test_a_jitter_along_one_axis_or_in_scale_alone_still_moves_the_crop() -> None:
+    # only the jitter that moves nothing leaves the crop as it is
+    rng = np.random.default_rng(1)
+    crop = rng.integers(0, 255, (64, 128)).astype(np.float32)
+    assert np.array_equal(Jitter(dy=2).apply(crop)[2:], crop[:-2])
+    assert np.array_equal(Jitter(dx=-2).apply(crop)[:, :-2], crop[:, 2:])
+    assert not np.array_equal(Jitter(scale=1.1).apply(crop), crop)
+
+
+def _centroid(image: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.indices(image.shape)
+    return float((image * xs).sum() / image.sum()), float((image * ys).sum() / image.sum())
+
+
+def test_a_scale_jitter_keeps_the_crop_centred() -> None:
+    # Jitter.scale is about the centre: a centred dot stays put (within half a pixel) as the crop grows or shrinks
+    image = np.zeros((64, 128), np.float32)
+    image[28:36, 60:68] = 255
+    for scale in (0.8, 0.97, 1.03, 1.2):
+        x, y = _centroid(Jitter(scale=scale).apply(image))
+        assert abs(x - 63.5) < 0.5 and abs(y - 31.5) < 0.5, (scale, x, y)
+
+
 def test_a_tta_reading_is_the_vote_of_its_jittered_readings() -> None:
     crops = [c.image for c in _unseen_crops(12)]
     plain, jittered = RecognitionPredictor(), RecognitionPredictor(tta=True)

@@ -1,4 +1,5 @@
-"""Videos: plates followed from frame to frame and read once each; bad videos fail one by one."""
+"""Videos: plates followed from frame to frame and read once each, by the vote of their readings; bad videos fail
+one by one."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from platelab.io.outputs import OWNED_MARKER
 from platelab.io.results import CharResult, PlateResult
 from platelab.io.video import h264_installed, video_frames, video_writer
 from platelab.predict.track import PlateTracker
+from platelab.predict.vote import Tally, vote, voted
 from platelab.synth.demo import write_demo
 from platelab.utils.extras import install_hint
 
@@ -58,9 +60,9 @@ def test_each_plate_in_a_video_is_read_once_with_when_it_was_seen(clip: tuple[Pa
     assert all(p.frames == (0, 8) for p in every_fourth)
 
 
-def _plate(text: str, x: int, confidence: float = 0.9) -> PlateResult:
-    return PlateResult(text, confidence, tuple(CharResult(c, confidence) for c in text), (x, 100, 120, 40),
-                       ((x, 100), (x + 120, 100), (x + 120, 140), (x, 140)))
+def _plate(text: str, x: int, confidence: float = 0.9, width: int = 120) -> PlateResult:
+    return PlateResult(text, confidence, tuple(CharResult(c, confidence) for c in text), (x, 100, width, 40),
+                       ((x, 100), (x + width, 100), (x + width, 140), (x, 140)))
 
 
 def test_a_tracks_readings_vote_and_a_plate_back_after_a_long_gap_is_a_new_track() -> None:
@@ -117,6 +119,95 @@ def test_two_plates_read_alike_in_one_frame_never_join_one_track() -> None:
     tracker.add(1, 0.1, [_plate("ABC123", 0), _plate("ABC123", 130)])
     assert [(p.text, p.frames, p.box[0]) for p in tracker.plates()] == [("ABC123", (0, 1), 0),
                                                                        ("ABC123", (1, 1), 130)]
+
+
+def test_a_tracks_speed_is_per_read_frame_across_frames_it_missed() -> None:
+    # 100 px a read frame, unseen in frame 2: from frame 1 to 3 it moved 200 px in two read frames, so in frame 4 it
+    # is expected at 400, where it is (misread, so only its place joins it). Taking 200 px as one frame's move would
+    # expect it at 500, overlapping the plate too little, and start a second track.
+    tracker = PlateTracker()
+    seen = {0: ("ABC123", 0), 1: ("ABC123", 100), 3: ("ABC123", 300), 4: ("A8C123", 400)}
+    for frame in range(5):
+        tracker.add(frame, frame / 10, [_plate(*seen[frame])] if frame in seen else [])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 4))]
+
+
+def test_a_tracks_speed_is_its_last_move_not_its_average() -> None:
+    # 20 px a read frame, then 160 (the car pulls away): in frame 4 the plate is where its last move leads (360),
+    # misread there; the average speed since its first reading (67 px a frame) would expect it at 267, too far off
+    tracker = PlateTracker()
+    seen = [("ABC123", 0), ("ABC123", 20), ("ABC123", 40), ("ABC123", 200), ("A8C123", 360)]
+    for frame, (text, x) in enumerate(seen):
+        tracker.add(frame, frame / 10, [_plate(text, x)])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 4))]
+
+
+def test_a_plate_that_stops_keeps_its_track_where_it_was_last_seen() -> None:
+    # moving 100 px a read frame, then halted at a barrier and misread there: the box its speed leads to is 100 px
+    # on, but it overlaps its last box fully
+    tracker = PlateTracker()
+    for frame, (text, x) in enumerate([("ABC123", 0), ("ABC123", 100), ("A8C123", 100)]):
+        tracker.add(frame, frame / 10, [_plate(text, x)])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 2))]
+
+
+def test_plates_read_as_nothing_are_not_joined_by_their_empty_text() -> None:
+    # two unread plates 200 px apart (within two widths) in successive frames, not overlapping: an empty text is no
+    # evidence that they are one plate
+    tracker = PlateTracker()
+    tracker.add(0, 0.0, [_plate("", 0)])
+    tracker.add(1, 0.1, [_plate("", 200)])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("", (0, 0)), ("", (1, 1))]
+
+
+def test_a_plate_growing_as_it_comes_closer_is_joined_within_two_of_its_new_widths() -> None:
+    # 120 px wide, then 200 px wide 300 px further (centre to centre): within two widths of the larger box (400 px)
+    # though not of the smaller (240 px)
+    tracker = PlateTracker()
+    tracker.add(0, 0.0, [_plate("ABC123", 0)])
+    tracker.add(1, 0.1, [_plate("ABC123", 260, width=200)])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 1))]
+
+
+def test_one_plate_in_a_frame_joins_one_track_only() -> None:
+    # Two plates side by side, then only one seen, overlapping both tracks: it continues the one it overlaps most;
+    # the other track must not take the same reading too (it would be seen in a frame it was not).
+    tracker = PlateTracker()
+    tracker.add(0, 0.0, [_plate("ABC123", 0), _plate("DEF456", 60)])
+    tracker.add(1, 0.1, [_plate("ABC123", 20)])
+    assert [(p.text, p.frames) for p in tracker.plates()] == [("ABC123", (0, 1)), ("DEF456", (0, 0))]
+
+
+def test_plates_first_seen_in_one_frame_are_given_left_to_right() -> None:
+    tracker = PlateTracker()
+    tracker.add(0, 0.0, [_plate("XYZ789", 600), _plate("ABC123", 0), _plate("DEF456", 300)])
+    assert [p.text for p in tracker.plates()] == ["ABC123", "DEF456", "XYZ789"]
+    tracker.end()
+    assert [p.text for p in tracker.passed()] == ["ABC123", "DEF456", "XYZ789"]
+
+
+def test_of_equally_sure_readings_of_the_winning_text_the_first_is_given() -> None:
+    # In the photo reader the first reading is the detector's own crop, in TTA the crop as it is, in a track the
+    # first frame's: where a later reading gives the winning text just as surely, the plate keeps the first one's
+    # box and characters.
+    readings = [_plate("ABC123", 0, 0.8), _plate("ABC123", 10, 0.8), _plate("ABC128", 20, 0.5)]
+    assert vote(readings)[0] == 0
+    assert voted(readings).box == readings[0].box
+    tally = Tally()
+    for reading in readings:
+        tally.add(reading)
+    index, reading, _ = tally.winner()
+    assert index == 0 and reading.box == readings[0].box
+
+
+def test_a_plate_passing_by_with_dozens_of_misreadings_is_voted_without_forgetting_any() -> None:
+    # The tally forgets only past MAX_TEXTS texts, far more than a passing plate gives: read weakly first, then 30
+    # different misreadings, then twice more, the plate's text wins with all three of its readings counted.
+    readings = [_plate("ABC123", 0, 0.3)] + [_plate(f"X{k:05d}", 0, 0.5) for k in range(30)]
+    readings += [_plate("ABC123", 0, 0.3), _plate("ABC123", 0, 0.3)]
+    best, confidence = vote(readings)
+    assert readings[best].text == "ABC123"
+    assert confidence == pytest.approx(0.9 / len(readings))
 
 
 @pytest.mark.parametrize(("content", "reason"), [(b"", "empty file"), (b"just text", "not a video")])
@@ -433,8 +524,6 @@ def test_a_camera_that_is_not_there_fails_in_one_line_without_opencvs_log(capfd:
 
 def test_a_plate_in_view_for_hours_is_tallied_in_constant_memory_with_the_same_vote() -> None:
     import tracemalloc
-
-    from platelab.predict.vote import vote
 
     def reading(step: int) -> PlateResult:
         return _plate("ABC123" if step % 3 else "A8C123", 100 + step % 2, 0.5 + (step * 7 % 10) / 25)

@@ -213,9 +213,9 @@ class FormatPrior:
     def __init__(
         self, formats: list[tuple[list[str], float]], charset: Charset, written_as: dict[str, str] | None = None
     ) -> None:
-        usable = [(alphabets, w) for alphabets, w in formats if 0 < len(alphabets) <= charset.slots]
+        usable = readable_formats(formats, charset)
         if not usable:
-            raise ValueError("a format prior needs at least one format that fits the model's slots")
+            raise ValueError("a format prior needs at least one format that fits the model's slots and characters")
         total = sum(w for _, w in usable)
         self.charset = charset
         by_length: dict[int, list[tuple[np.ndarray, float]]] = {}
@@ -261,7 +261,7 @@ class FormatPrior:
             k = int(np.argmax(scores))
             if scores[k] > best_score:
                 best_score = float(scores[k])
-                chosen = self._allowed_probs(probs[:length], allowed[k : k + 1])[0].argmax(1)
+                chosen = _allowed_argmax(self._allowed_probs(probs[:length], allowed[k : k + 1])[0], allowed[k])
                 best = np.concatenate([self._written(chosen, allowed[k]), np.full(self.charset.slots - length, pad)])
         return best_score, best
 
@@ -283,7 +283,7 @@ class FormatPrior:
         """A CTC reading's characters under one of the formats, allowed (characters, classes); its allowed
         probabilities are _allowed_probs's."""
         pooled = self._allowed_probs(probs, allowed[None])[0]
-        read = pooled.argmax(1)
+        read = _allowed_argmax(pooled, allowed)
         return RunChoice(read, self._written(read, allowed), pooled, partial(self._written, allowed=allowed))
 
     def best_run_classes(self, probs: np.ndarray, greedy: np.ndarray) -> RunChoice:
@@ -295,6 +295,19 @@ class FormatPrior:
             write = partial(self._written, allowed=np.ones_like(probs, bool))
             return RunChoice(greedy, write(greedy), None, write)
         return self.run_classes(probs, chosen[1])
+
+
+def readable_formats(formats: Sequence[tuple[list[str], float]], charset: Charset) -> list[tuple[list[str], float]]:
+    """The formats a model of charset can read: within its slots, and a character it reads at every place."""
+    return [(alphabets, weight) for alphabets, weight in formats if 0 < len(alphabets) <= charset.slots
+            and all(any(c in charset.chars for c in letters) for letters in alphabets)]
+
+
+def _allowed_argmax(pooled: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Each position's likeliest allowed class (positions, classes): an allowed one even where the network gave
+    every allowed class exactly 0 (8-bit or underflowed outputs), where a plain argmax would give class 0."""
+    classes: np.ndarray = np.where(allowed, pooled, -1.0).argmax(1)
+    return classes
 
 
 AUTO_PRIOR = "auto"

@@ -12,7 +12,16 @@ import numpy as np
 
 from platelab.io.results import Candidate, CharResult, PlateResult
 from platelab.predict.charset import Charset
-from platelab.predict.decode import AUTO_PRIOR, AutoPrior, Decoded, FormatPrior, Prior, decode, rescaled
+from platelab.predict.decode import (
+    AUTO_PRIOR,
+    AutoPrior,
+    Decoded,
+    FormatPrior,
+    Prior,
+    decode,
+    readable_formats,
+    rescaled,
+)
 from platelab.predict.preprocess import NO_JITTER, Jitter, preprocess_crops
 from platelab.predict.session import load_session, metadata_read, size_pair
 from platelab.predict.vote import voted
@@ -107,13 +116,19 @@ class RecognitionPredictor:
             return None
         name = name.lower()  # country codes are written in lower case (us, br, eu-de); a user may type US
 
+        def weighted(code: str) -> list[tuple[list[str], float]]:
+            with metadata_read(self.path):
+                return [(f["alphabets"], f["weight"]) for f in formats[code]]
+
         def country(code: str) -> FormatPrior:
             with metadata_read(self.path):
-                weighted = [(f["alphabets"], f["weight"]) for f in formats[code]]
-                return FormatPrior(weighted, self.charset, written_as.get(code))
+                return FormatPrior(weighted(code), self.charset, written_as.get(code))
 
         if name == AUTO_PRIOR and formats:
-            return AutoPrior([country(code) for code in sorted(formats)])
+            # a country none of whose formats this model can read (a fine-tune to fewer characters) is left out
+            readable = [code for code in sorted(formats) if readable_formats(weighted(code), self.charset)]
+            with metadata_read(self.path):
+                return AutoPrior([country(code) for code in readable])
         if name not in formats:
             raise PriorError(f"no format prior {name!r} in this model; it has: {', '.join(self.prior_names) or 'none'}")
         return country(name)
