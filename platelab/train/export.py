@@ -76,6 +76,9 @@ def export_onnx(module: nn.Module, image_shape: tuple[int, int, int], path: Path
             output_names=outputs,
             dynamic_axes={name: axes for name in ["image", *outputs]},
             opset_version=OPSET,
+            # The torch.export-based exporter (PyTorch 2.9's default) gives the same outputs, size and speed here
+            # (measured with torch 2.13), but names its nodes node_Conv_40, ...: the 8-bit export finds the layers
+            # it keeps float by their module path, and this one writes it only with stack traces beside it.
             dynamo=False,
         )
         graph = onnx.load(str(tmp))
