@@ -67,6 +67,9 @@ def test_auto_leaves_out_a_country_whose_formats_the_model_cannot_read(tmp_path:
     assert isinstance(auto, AutoPrior) and len(auto.priors) == 1  # us alone
     with pytest.raises(ModelLoadError, match="fits the model's slots and characters"):
         RecognitionPredictor(path, prior="xx")
+    malformed = _edited("recognizer", tmp_path, "formats", '{"us": [{"alphabets": 5, "weight": 1}]}')
+    with pytest.raises(ModelLoadError, match="malformed platelab metadata"):
+        RecognitionPredictor(malformed, prior="auto")
 
 
 @pytest.mark.parametrize(("key", "value", "reason"), [

@@ -126,8 +126,8 @@ class RecognitionPredictor:
 
         if name == AUTO_PRIOR and formats:
             # a country none of whose formats this model can read (a fine-tune to fewer characters) is left out
-            readable = [code for code in sorted(formats) if readable_formats(weighted(code), self.charset)]
             with metadata_read(self.path):
+                readable = [code for code in sorted(formats) if readable_formats(weighted(code), self.charset)]
                 return AutoPrior([country(code) for code in readable])
         if name not in formats:
             raise PriorError(f"no format prior {name!r} in this model; it has: {', '.join(self.prior_names) or 'none'}")
