@@ -65,7 +65,7 @@ def test_auto_leaves_out_a_country_whose_formats_the_model_cannot_read(tmp_path:
     path = _edited("recognizer", tmp_path, "formats", formats)
     auto = RecognitionPredictor(path, prior="auto").prior
     assert isinstance(auto, AutoPrior) and len(auto.priors) == 1  # us alone
-    with pytest.raises(ModelLoadError, match="fits the model's slots and characters"):
+    with pytest.raises(PriorError, match="this model can read none of the 'xx' formats it carries"):
         RecognitionPredictor(path, prior="xx")
     malformed = _edited("recognizer", tmp_path, "formats", '{"us": [{"alphabets": 5, "weight": 1}]}')
     with pytest.raises(ModelLoadError, match="malformed platelab metadata"):

@@ -122,7 +122,11 @@ class RecognitionPredictor:
 
         def country(code: str) -> FormatPrior:
             with metadata_read(self.path):
-                return FormatPrior(weighted(code), self.charset, written_as.get(code))
+                readable = readable_formats(weighted(code), self.charset)
+            if not readable:  # the model's own limit (a fine-tune to fewer characters), not damage
+                raise PriorError(f"this model can read none of the {code!r} formats it carries: each needs a character "
+                                 f"it does not read, or more than its {self.charset.slots} characters")
+            return FormatPrior(readable, self.charset, written_as.get(code))
 
         if name == AUTO_PRIOR and formats:
             # a country none of whose formats this model can read (a fine-tune to fewer characters) is left out
