@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import signal
 import sys
@@ -807,6 +808,9 @@ def serve(
             checked_api_key(api_key)
     except ValueError as exc:
         _fail(f"--api-key: {exc}")
+    for option, limit in (("--max-upload-mb", max_upload_mb), ("--timeout", timeout)):
+        if limit is not None and not math.isfinite(limit):  # typer takes "inf" as a number over any minimum
+            _fail(f"{option}: {limit} is not a finite number")
     try:
         if root_path is not None:
             checked_root_path(root_path)

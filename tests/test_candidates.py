@@ -168,6 +168,15 @@ def test_scores_count_the_truth_among_candidates() -> None:
         score_photos(labels, predictions, candidates={"a.jpg": [["A8C123"]]})
 
 
+def test_a_plate_is_scored_by_its_matched_predictions_candidates_written_any_way() -> None:
+    # the predictions in another order than the labels; labels and candidates with dashes, spaces, lower case
+    labels = [PhotoLabel("a.jpg", "abc-123", (0, 0, 50, 20)), PhotoLabel("a.jpg", "xyz 789", (100, 0, 50, 20))]
+    predictions = {"a.jpg": [((100, 0, 50, 20), "XYZ789"), ((0, 0, 50, 20), "A8C123")]}
+    photos = score_photos(labels, predictions, candidates={"a.jpg": [["XYZ789"], ["a8c 123", "ABC 123"]]})
+    assert (photos.hits, photos.n_among) == ([False, True], 2)
+    assert score_crops(["ABC123"], ["A8C123"], candidates=[["a8c-123", "abc 123"]]).n_among == 1
+
+
 @pytest.mark.skipif(not (REAL_DATA / "crops-us").is_dir(), reason="../shared/data/real is not here")
 def test_real_us_crops_truth_among_five_candidates() -> None:
     # Measured with the shipped recognizer: 331 of 370 read exactly (89.5%), 356 among 5 candidates (96.2%).

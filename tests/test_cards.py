@@ -6,13 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
+from platelab.eval import hits as per_item
 from platelab.eval.hits import crop_hits, synthetic_hits
 from platelab.eval.measured import CROP_SETS, NO_PRIOR, PHOTO_SETS
 from platelab.io.labels import read_labels
 from platelab.weights import default_model
 from tests.conftest import REAL_DATA
+from tests.test_eval_audit import _plate, _StubReader, _StubRecognizer
 
 RECOGNIZERS = ["recognizer", "recognizer-float"]
 REMEASURE = "re-measure with `python benchmarks/cards.py --write` after changing a bundled model"
@@ -107,3 +111,35 @@ def test_a_share_is_rounded_once_from_its_counts() -> None:
     assert summary_lines({"sets": sets, "date": "2026-12-07", "environment": "here"})[0] == (
         "endtoend-us, 118 plates in 100 photos, read with each prior: "
         "us 83.1% (95.8% found, 0.07 false plates a photo)")
+
+
+def test_each_item_of_a_set_is_read_right_or_not_with_the_options_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What benchmarks/compare.py pairs item by item (McNemar): a crop or a labelled plate read exactly, written as
+    the label is, with the prior and test-time augmentation asked for."""
+    monkeypatch.setattr(per_item, "Recognizer", _StubRecognizer)
+    monkeypatch.setattr(per_item, "Reader", _StubReader)
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    for name, height in (("a.png", 40), ("b.png", 41)):
+        cv2.imwrite(str(crops / name), np.full((height, 90, 3), 120, np.uint8))
+    (crops / "labels.tsv").write_text("file\tstate\tplate\na.png\tca\tabc-123\nb.png\tca\tXY12\n")
+    _StubRecognizer.texts = {40: "ABC123", 41: "XY13"}
+    assert per_item.hits(crops, None, None, "us", tta=True) == [True, False]
+    assert _StubRecognizer.made_with[1] == {"prior": "us", "tta": True}
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "car.png"), np.full((120, 200, 3), 90, np.uint8))
+    (photos / "labels.tsv").write_text("file\tx\ty\tw\th\tplate\ncar.png\t10\t10\t60\t20\tABC123\n"
+                                       "car.png\t100\t60\t60\t20\tXYZ789\ncar.png\t10\t90\t60\t20\tMISS1\n")
+    # the first plate read, the second found and misread, the third missed: found is not read
+    _StubReader.plates = {120: [_plate("ABC123", (10, 10, 60, 20)), _plate("XYZ788", (100, 60, 60, 20))]}
+    assert per_item.hits(photos, None, None, "us", tta=True) == [True, False, False]
+    assert _StubReader.made_with[1] == {"detector": None, "recognizer": None, "prior": "us", "tta": True}
+
+    monkeypatch.setattr(per_item, "synthetic_set", lambda: ([np.zeros((40, 90, 3), np.uint8)], ["ABC123"]))
+    _StubRecognizer.texts = {40: "ABC123"}
+    assert per_item.hits(tmp_path / per_item.SYNTHETIC, None, None, None, tta=True) == [True]
+    assert _StubRecognizer.made_with[1] == {"tta": True}

@@ -137,6 +137,25 @@ def test_reads_that_time_out_give_their_place_in_the_queue_back() -> None:
     assert asyncio.run(run()) == (1, 0, 3)
 
 
+def test_closing_the_pool_cancels_the_reads_still_waiting() -> None:
+    """At shutdown only the read under way finishes: the queued ones are dropped rather than read for nobody."""
+    reader = _GatedReader()
+    upload = Upload("image", "a.jpg", JPEG)
+
+    async def run() -> tuple[int, int]:
+        pool = ReadPool(reader, workers=1, max_pixels=10**7, max_queued=4)
+        batch = asyncio.ensure_future(pool.read_each([upload] * 3))
+        await _until(lambda: pool.pending == 3)
+        pool.close()
+        after_close = pool.pending
+        reader.gate.set()
+        await _until(lambda: pool.pending == 0)
+        batch.cancel()
+        return after_close, pool.pending
+
+    assert asyncio.run(run()) == (1, 0)
+
+
 # --- videos opened from several threads --------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from platelab.eval import (
     score_crops,
     score_photos,
 )
+from platelab.eval.metrics import IOU_MIN, overlaps
 from platelab.io.labels import (
     CropLabel,
     LabelError,
@@ -51,6 +52,14 @@ def test_edit_operations_mark_substitutions_deletions_insertions() -> None:
     assert edit_operations("SAME", "SAME") == []
 
 
+def test_edit_operations_come_in_reading_order_and_break_ties_as_documented() -> None:
+    assert edit_operations("ABC123", "X8C12Y") == [("A", "X"), ("B", "8"), ("3", "Y")]
+    # where alignments of equal cost differ, the docstring's rule (walking back from the end: substitution, then
+    # deletion, then insertion) picks one, so the confusions of a set do not depend on chance
+    assert edit_operations("7ABC12", "ABC127") == [("7", "∅"), ("∅", "7")]
+    assert edit_operations("ABA", "BAB") == [("∅", "B"), ("A", "∅")]
+
+
 def test_normalize_plate() -> None:
     assert normalize_plate(" ab-12.3 c ") == "AB123C"
     assert normalize_plate("ÄB 1") == "B1"
@@ -61,6 +70,8 @@ def test_confusions_counted_and_ranked() -> None:
     assert scores.confusions == [("O", "0", 3), ("B", "8", 1), ("C", "∅", 1), ("∅", "Z", 1)]
     assert scores.exact == 0.0
     assert scores.cer == pytest.approx(6 / 14)  # edits / truth characters
+    # equally frequent confusions by their characters, not by which crop came first
+    assert score_crops(["Z1", "A2"], ["Y1", "B2"]).confusions == [("A", "B", 1), ("Z", "Y", 1)]
 
 
 def test_scores_grouped_by_length_and_region() -> None:
@@ -71,6 +82,7 @@ def test_scores_grouped_by_length_and_region() -> None:
     assert scores.exact == pytest.approx(3 / 5)
     assert scores.by_length == {4: (2, 0.5), 6: (2, 1.0), 7: (1, 0.0)}
     assert scores.by_region == {"ca": (3, pytest.approx(2 / 3)), "ny": (2, 0.5)}
+    assert list(scores.by_length) == [4, 6, 7]  # the report's rows, shortest first whatever the crops' order
     with pytest.raises(ValueError, match="2 predictions"):
         score_crops(["A", "B", "C"], ["A", "B"], ["", "", ""])
 
@@ -81,8 +93,16 @@ def test_scores_by_confidence_count_what_a_threshold_keeps() -> None:
     scores = score_crops(truths, preds, confidences=[0.95, 0.6, 0.35, 0.8])
     assert scores.by_confidence == {0.3: (4, 0.75), 0.5: (3, pytest.approx(2 / 3)), 0.7: (2, 0.5), 0.9: (1, 1.0)}
     assert score_crops(truths, preds).by_confidence == {}
+    # a reading exactly at a threshold is kept, as `--min-confidence` keeps it; kept is the share of all crops
+    at_step = score_crops(["AB1", "AB2"], ["AB1", "AB2"], confidences=[0.5, 0.2])
+    assert at_step.by_confidence[0.5] == (1, 1.0) and at_step.kept == {0.3: 0.5, 0.5: 0.5, 0.7: 0.0, 0.9: 0.0}
     with pytest.raises(ValueError, match="3 confidences for 4 crops"):
         score_crops(truths, preds, confidences=[0.1, 0.2, 0.3])
+
+
+def test_predicted_texts_are_compared_as_normalized_as_the_labels() -> None:
+    scores = score_crops(["ABC123", "XY12"], ["abc-123", "xy 12"])
+    assert (scores.exact, scores.cer, scores.confusions) == (1.0, 0.0, [])
 
 
 def test_box_iou() -> None:
@@ -120,6 +140,7 @@ def test_score_photos_hit_wrong_text_miss_and_false_plate() -> None:
         ("unpredicted.jpg", "NONE1", ""),
     ]
     assert scores.false_plates == [("miss.jpg", (0, 0, 60, 30), "MISS1")]
+    assert scores.missed == [1, 2, 4]  # each failure's index among all labels: the montage draws labels[i].box
     report = format_photo_report(scores, "set")
     assert "### False plates (all 1;" in report and "| miss.jpg | MISS1 | 0,0,60,30 |" in report
 
@@ -148,6 +169,16 @@ def test_a_box_round_half_the_photo_does_not_find_the_plate_at_its_centre() -> N
     labels = [PhotoLabel("car.jpg", "ABC123", (930, 530, 60, 20), None)]
     assert score_photos(labels, {"car.jpg": [((0, 0, 1920, 1080), "ABC123")]}).found == [False]
     assert score_photos(labels, {"car.jpg": [((920, 525, 80, 30), "ABC123")]}).hits == [True]
+
+
+def test_a_box_finds_a_plate_by_its_iou_or_by_its_centre_within_four_times_its_size() -> None:
+    plate = (0, 0, 100, 40)
+    assert overlaps((40, 0, 160, 40), plate, IOU_MIN)  # IoU exactly 0.3, its centre outside
+    assert overlaps((50, 10, 60, 20), plate, IOU_MIN)  # IoU 0.24, its centre (80, 20) inside
+    assert overlaps((70, 0, 60, 40), plate, IOU_MIN)  # IoU 0.23, its centre on the plate's right edge
+    assert not overlaps((20, 40, 60, 20), plate, IOU_MIN)  # its centre (50, 50) below the plate
+    assert overlaps((25, 10, 50, 20), plate, IOU_MIN)  # a quarter of the plate's area, IoU 0.25
+    assert not overlaps((30, 12, 40, 20), plate, IOU_MIN)  # a fifth: too small to be the plate
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -26,8 +26,10 @@ class _StubReader:
     """Reader stand-in: each photo's plates from a table, by the photo's height (the tests' photos differ in it)."""
 
     plates: ClassVar[dict[int, list[PlateResult]]] = {}
+    made_with: ClassVar[tuple[tuple[Any, ...], dict[str, Any]]] = ((), {})  # the last one's arguments
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _StubReader.made_with = args, kwargs
         model = SimpleNamespace(path=Path("stub.onnx"))
         self.reader = SimpleNamespace(detector=model, recognizer=model)
 
@@ -39,8 +41,10 @@ class _StubRecognizer:
     """Recognizer stand-in: reads each crop as the text of its height in a table."""
 
     texts: ClassVar[dict[int, str]] = {}
+    made_with: ClassVar[tuple[tuple[Any, ...], dict[str, Any]]] = ((), {})  # the last one's arguments
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _StubRecognizer.made_with = args, kwargs
         self.predictor = SimpleNamespace(path=Path("stub.onnx"))
 
     def read(self, images: Sequence[np.ndarray]) -> list[PlateResult]:
@@ -92,11 +96,66 @@ def test_crops_lower_case_and_dashes_empty_readings_and_missing_files(
     )
     _StubRecognizer.texts = {40: "ABC123", 41: ""}
     monkeypatch.setattr(folders, "Recognizer", _StubRecognizer)
-    evaluation = folders.evaluate_crops(tmp_path)
+    import platelab.eval.report as report
+
+    tiled: list[tuple[list[np.ndarray], list[str], list[str]]] = []
+    monkeypatch.setattr(report, "failure_montage", lambda *shown: tiled.append(shown) or np.zeros((8, 8, 3), np.uint8))
+    evaluation = folders.evaluate_crops(tmp_path, failures=tmp_path.parent / "fails.png")
     # one of three right; CER: 4 + 4 edits over 6 + 4 + 4 label characters, the missing file read as nothing
     assert "| 3 | 33.3% | 6.1-79.2% | 57.1% |" in evaluation.report
     assert "| 4 | 2 | 0.0% |" in evaluation.report and "| 6 | 1 | 100.0% |" in evaluation.report
     assert evaluation.unreadable and "gone.png" in evaluation.unreadable[0]
+    # the missing file was read at confidence 0: kept at no threshold
+    assert evaluation.scores.by_confidence[0.3] == (2, 0.5)
+    # the montage shows the two misses, the missing file as the blank tile, and not abc-123 read as ABC123
+    [(tiles, truths, reads)] = tiled
+    assert (truths, reads) == (["XY12", "QRS9"], ["", ""])
+    assert [tile.shape[0] for tile in tiles] == [41, folders.UNREADABLE_TILE.shape[0]]
+
+
+def test_eval_reads_with_the_options_it_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((40, 90, 3), 120, np.uint8))
+    (tmp_path / "labels.tsv").write_text("file\tstate\tplate\na.png\tca\tABC123\n")
+    _StubRecognizer.texts = {40: "ABC123"}
+    monkeypatch.setattr(folders, "Recognizer", _StubRecognizer)
+    crops = folders.evaluate_crops(tmp_path, prior="us", model="mine.onnx", tta=True, candidates=3)
+    assert _StubRecognizer.made_with == (("mine.onnx", "us"), {"tta": True, "candidates": 3})
+    assert (crops.options.prior, crops.options.tta, crops.options.candidates) == ("us", True, 3)
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "car.png"), np.full((120, 200, 3), 90, np.uint8))
+    (photos / "labels.tsv").write_text("file\tx\ty\tw\th\tplate\ncar.png\t10\t10\t60\t20\tABC123\n")
+    _StubReader.plates = {120: []}
+    monkeypatch.setattr(folders, "Reader", _StubReader)
+    evaluation = folders.evaluate_photos(photos, prior="br", min_score=0.6, tta=True, candidates=2)
+    assert _StubReader.made_with == ((None, None, "br"), {"min_score": 0.6, "tta": True, "candidates": 2})
+    assert (evaluation.options.min_score, evaluation.options.tta) == (0.6, True)
+
+
+def test_photo_eval_counts_the_photos_without_plates_and_times_only_those_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "car.png"), np.full((120, 200, 3), 90, np.uint8))
+    cv2.imwrite(str(folder / "road.png"), np.full((121, 200, 3), 90, np.uint8))
+    (folder / "labels.tsv").write_text("file\tx\ty\tw\th\tplate\ncar.png\t10\t10\t60\t20\tABC123\n"
+                                       "road.png\t\t\t\t\t\ngone.png\t\t\t\t\t\n")
+    # the plate read right, and a sign on the photo without plates read as one
+    _StubReader.plates = {120: [_plate("ABC123", (10, 10, 60, 20))], 121: [_plate("SIGN1", (0, 0, 40, 20))]}
+    monkeypatch.setattr(folders, "Reader", _StubReader)
+    import time
+
+    ticks = iter(range(1000))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))  # each read takes 1 s
+    evaluation = folders.evaluate_photos(folder, failures=tmp_path / "fails.png")
+    scores = evaluation.scores
+    assert (scores.n_photos, scores.n_plates, scores.n_read, scores.n_false) == (3, 1, 1, 1)
+    assert scores.false_plates == [("road.png", (0, 0, 40, 20), "SIGN1")]
+    assert (tmp_path / "fails.png").is_file()  # a montage of the false plate alone
+    assert evaluation.ms_per_photo == 1000.0  # two photos decoded and read, the missing one not counted
+    assert len(evaluation.unreadable) == 1
 
 
 def test_a_crop_read_as_nothing_is_captioned_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from PIL import Image
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -90,6 +90,8 @@ def test_read_raw_body_is_named_upload(client: TestClient) -> None:
     response = client.post("/v1/read", content=_jpeg(), headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 200
     assert response.json()["file"] == "upload"
+    # media types are case-insensitive (RFC 9110): a client sending Image/JPEG is not refused with 415
+    assert client.post("/v1/read", content=_jpeg(), headers={"Content-Type": "Image/JPEG"}).status_code == 200
 
 
 def test_batch_reads_every_image_in_order_and_reports_bad_ones(client: TestClient) -> None:
@@ -259,6 +261,43 @@ def test_uploads_arriving_at_once_are_bounded_in_bytes() -> None:
     assert alone.status_code == 200
 
 
+def test_a_client_that_leaves_mid_upload_gets_400_and_holds_no_bytes() -> None:
+    """Not a 500 in the log (the server is not at fault), and the bytes it had sent are no longer counted as held."""
+    from starlette.requests import ClientDisconnect
+
+    from platelab.serve.upload import BodyReceiver
+
+    class Leaving:
+        def __init__(self) -> None:
+            self.headers: dict[str, str] = {}  # no Content-Length
+
+        async def stream(self) -> AsyncIterator[bytes]:
+            yield b"\0" * 1000
+            raise ClientDisconnect
+
+    async def receive(receiver: BodyReceiver) -> None:
+        async with receiver.receiving(Leaving()):  # type: ignore[arg-type]
+            pytest.fail("a body that never arrived whole was used")
+
+    receiver = BodyReceiver(max_bytes=10_000, max_held_bytes=10_000, deadline_s=5)
+    with pytest.raises(HTTPException) as refused:
+        asyncio.run(receive(receiver))
+    assert refused.value.status_code == 400 and "disconnected" in refused.value.detail
+    assert receiver.held == 0
+
+
+class _BrokenReader:
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        raise RuntimeError("the reader broke")
+
+
+def test_a_reader_that_fails_is_a_server_error_not_an_image_error() -> None:
+    """Only an image that cannot be decoded is an entry with its error; anything else is the server's fault (500),
+    not an answer of 200 that quotes the exception to the client."""
+    with _client(_BrokenReader()) as client, pytest.raises(RuntimeError, match="the reader broke"):
+        client.post("/v1/read/batch", files=[("images", ("a.jpg", _jpeg()))])
+
+
 def test_slow_reading_times_out_with_504() -> None:
     with _client(FixedReader(delay_s=1.0), timeout_s=0.2) as client:
         start = time.perf_counter()
@@ -317,6 +356,8 @@ def test_api_key_guards_the_api(headers: dict[str, str], status: int) -> None:
         response = client.post("/v1/read", files={"image": ("a.jpg", _jpeg())}, headers=headers)
         assert response.status_code == status
         assert client.get("/v1/models", headers=headers).status_code == status
+        if status == 401:  # a 401 must say how to authenticate (RFC 9110)
+            assert response.headers["www-authenticate"] == "Bearer"
 
 
 def test_health_page_and_docs_stay_open_with_a_key() -> None:
@@ -510,8 +551,10 @@ def test_settings_travel_through_the_environment() -> None:
     settings = ServeSettings(api_key=KEY, max_upload_mb=5.5, timeout_s=3.0, concurrent_reads=3,
                              reader_threads=2, prior="auto", candidates=5, watch="/srv/wanted.txt",
                              model="/srv/mine.onnx", detector="/srv/detector.onnx", receive_timeout_s=30.0,
-                             max_receiving_mb=64.0, root_path="/platelab")
+                             max_receiving_mb=64.0, root_path="/platelab", max_queued=0)  # 0: no queue at all
     assert ServeSettings.from_env(settings.to_env()) == settings
+    # a variable set to nothing (`PLATELAB_MAX_UPLOAD_MB=` in a unit file) is one not set
+    assert ServeSettings.from_env({"PLATELAB_MAX_UPLOAD_MB": "", "PLATELAB_MAX_QUEUED": ""}) == ServeSettings()
     assert ServeSettings(api_key="").api_key is None
     assert ServeSettings(prior="").prior is None
     assert ServeSettings(watch="").watch is None
@@ -528,11 +571,52 @@ def test_a_malformed_setting_in_the_environment_is_named(variable: str, value: s
         ServeSettings.from_env({variable: value})
 
 
-@pytest.mark.parametrize("setting", ["receive_timeout_s", "max_receiving_mb"])
-@pytest.mark.parametrize("value", [0.0, -1.0, float("nan")])
-def test_a_receiving_limit_must_be_positive(setting: str, value: float) -> None:
+@pytest.mark.parametrize("setting", ["max_upload_mb", "timeout_s", "receive_timeout_s", "max_receiving_mb"])
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_size_or_time_limit_must_be_positive(setting: str, value: float) -> None:
+    # a NaN upload limit would let every body in: no size compares greater than NaN; an infinite one is no number of
+    # bytes, and every worker would fail on it as it started
     with pytest.raises(ValueError, match="must be positive"):
         ServeSettings(**{setting: value})
+
+
+@pytest.mark.parametrize(("arguments", "environment", "message"), [
+    (["--max-upload-mb", "inf"], {}, "--max-upload-mb: inf is not a finite number"),
+    (["--timeout", "inf"], {}, "--timeout: inf is not a finite number"),
+    ([], {"PLATELAB_MAX_RECEIVING_MB": "inf"}, "a PLATELAB_ environment variable: "),
+])
+def test_an_infinite_limit_stops_serve_before_the_server_starts(
+    monkeypatch: pytest.MonkeyPatch, arguments: list[str], environment: dict[str, str], message: str
+) -> None:
+    uvicorn = pytest.importorskip("uvicorn")
+    from platelab.serve.settings import ENV_NAMES
+
+    for variable in ENV_NAMES.values():
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    started: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    result = CliRunner().invoke(cli, ["serve", *arguments])
+    assert result.exit_code == 2 and not started, (result.output, result.exception)
+    assert message in result.output
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("concurrent_reads", 0, "at least 1"), ("reader_threads", 0, "at least 1"), ("candidates", 0, "at least 1"),
+    ("max_queued", -1, "0 or more"),
+])
+def test_a_count_below_its_least_is_refused(setting: str, value: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ServeSettings(**{setting: value})
+
+
+def test_the_default_limits_are_the_documented_ones() -> None:
+    """docs/serving.md: 20 MB a body, 10 s to read, 60 s to arrive, 200 MB arriving at once, 32 images a batch and
+    32 waiting; a deployment that relies on them must not find them raised."""
+    defaults = ServeSettings()
+    assert (defaults.max_upload_mb, defaults.timeout_s, defaults.receive_timeout_s, defaults.max_receiving_mb,
+            defaults.max_batch_images, defaults.max_queued, defaults.api_key) == (20, 10, 60, 200, 32, 32, None)
 
 
 def test_the_servers_models_prior_and_candidates_reach_its_reader(monkeypatch: pytest.MonkeyPatch) -> None:

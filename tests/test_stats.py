@@ -25,3 +25,14 @@ def test_mcnemar_exact_p() -> None:
     assert mcnemar_p(3, 3) == 1.0
     assert mcnemar_p(8, 2) == pytest.approx(2 * (1 + 10 + 45) / 1024)
     assert mcnemar_p(2, 8) == mcnemar_p(8, 2)
+
+
+def test_an_interval_stays_within_zero_and_one() -> None:
+    # at 0 or all hits the bounds land on 0 and 1 up to rounding: -3e-17 would print as "-0.0%" and break the JSON's
+    # 0-1 range
+    for total in range(1, 60):
+        assert wilson_interval(0, total)[0] == 0.0 and wilson_interval(total, total)[1] <= 1.0, total
+
+
+def test_an_empty_set_says_nothing_of_its_accuracy() -> None:
+    assert wilson_interval(0, 0) == (0.0, 1.0)

@@ -4,6 +4,7 @@ are started fresh, so the environment is how settings reach them)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -100,9 +101,12 @@ class ServeSettings:
     root_path: str | None = None  # the path prefix a reverse proxy serves the app under, such as "/platelab"
 
     def __post_init__(self) -> None:
-        if not all(limit > 0 for limit in (self.max_upload_mb, self.timeout_s, self.receive_timeout_s,
-                                           self.max_receiving_mb)):  # > 0 rather than <= 0: NaN fails it too
-            raise ValueError("max_upload_mb, timeout_s, receive_timeout_s and max_receiving_mb must be positive")
+        # 0 < limit < inf rather than <= 0: NaN fails it too; an infinite size is no number of bytes, which every
+        # worker would only find as it starts
+        if not all(0 < limit < math.inf for limit in (self.max_upload_mb, self.timeout_s, self.receive_timeout_s,
+                                                      self.max_receiving_mb)):
+            raise ValueError("max_upload_mb, timeout_s, receive_timeout_s and max_receiving_mb must be positive "
+                             "and finite")
         if self.concurrent_reads < 1 or self.reader_threads < 1 or self.candidates < 1:
             raise ValueError("concurrent_reads, reader_threads and candidates must be at least 1")
         if self.max_queued < 0:
