@@ -7,13 +7,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from platelab.api import Reader, Recognizer
 from platelab.eval.synthetic import UNSEEN_SEED
-from platelab.io.arrays import as_image
-from platelab.io.decode import ImageDecodeError
+from platelab.io.arrays import as_image, from_pillow
+from platelab.io.decode import MAX_PIXELS, MIN_SIDE, ImageDecodeError, read_image
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import select_styles
+from tests.conftest import SHOULD_DECODE
 
 GREY = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (16, 1))  # 16x64, columns 0, 4, ..., 252
 
@@ -57,6 +59,7 @@ def test_colour_arrays_keep_bgr_and_bgra_lies_on_white_as_a_file_does() -> None:
         (np.full((8, 8), -1.5, np.float32), "expected 0..255"),
         (np.linspace(-2, 1.5, 64).reshape(8, 8), "values -2 to 1.5: expected 0..255"),
         (np.full((8, 8), np.nan, np.float32), "NaN"),
+        (np.full((8, 8), np.inf, np.float64), "infinite"),
         (np.zeros((8, 8), np.complex64), "dtype complex64"),
     ],
 )
@@ -73,6 +76,34 @@ def test_a_float_image_a_little_over_white_or_under_black_is_fractions_clipped()
     expected = np.round(np.clip(GREY.astype(np.float32) / 255 * 1.05 - 0.02, 0, 1) * 255).astype(np.uint8)
     assert np.array_equal(as_image(overshot), expected)
     assert as_image(overshot).max() == 255 and as_image(overshot).min() == 0
+
+
+def test_floats_anywhere_within_minus_1_to_2_are_fractions_of_white() -> None:
+    # FRACTION_OVERSHOOT: a float image from -1 to 2 is fractions of white, clipped; one reaching 2.5 is grey levels
+    assert as_image(np.tile(np.float32([-1, 0, 0.5, 1, 2]), (2, 1)))[0].tolist() == [0, 0, 128, 255, 255]
+    assert as_image(np.tile(np.float32([0, 0.5, 1, 2.5]), (2, 1)))[0].tolist() == [0, 0, 1, 2]
+
+
+def test_integer_and_float_grey_levels_round_to_the_nearest_level_up_to_white() -> None:
+    # integers are levels whatever their range (a 0/1 mask is near black, not black and white); floats past 0..2
+    # are levels too, rounded, 255 included
+    assert as_image(np.tile(np.int64([0, 1, 1, 0]), (2, 1)))[0].tolist() == [0, 1, 1, 0]
+    assert as_image(np.tile(np.float64([3, 127.4, 127.6, 255]), (2, 1)))[0].tolist() == [3, 127, 128, 255]
+
+
+def test_arrays_at_the_size_limits_files_have_are_taken() -> None:
+    # MIN_SIDE and MAX_PIXELS bound arrays as they bound files: a 2 x 2 array and one of exactly MAX_PIXELS are read
+    assert as_image(np.zeros((MIN_SIDE, MIN_SIDE), np.uint8)).shape == (MIN_SIDE, MIN_SIDE)
+    assert as_image(np.zeros((MAX_PIXELS // 10_000, 10_000), np.uint8)).shape == (MAX_PIXELS // 10_000, 10_000)
+
+
+@pytest.mark.parametrize("name", SHOULD_DECODE)
+def test_a_pillow_image_reads_as_its_file_does(bad_images: dict[str, Path], name: str) -> None:
+    # 16-bit grey (mode I;16) keeps its low bytes, a palette's transparent colour lies on white, CMYK is converted
+    with Image.open(bad_images[name]) as opened:
+        image = as_image(from_pillow(opened))
+    bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+    assert np.array_equal(bgr, read_image(bad_images[name]))
 
 
 def test_a_float_crop_in_0_to_1_reads_as_its_uint8_self() -> None:

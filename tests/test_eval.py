@@ -202,8 +202,15 @@ def _write(tmp_path: Path, text: str) -> Path:
             "must be integers",
         ),
         ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t0\t4\tAB1\n", 2, "must be positive"),
+        ("file\tx\ty\tw\th\tplate\na.jpg\t1\t2\t3\t0\tAB1\n", 2, "must be positive"),
+        ("file\tx\ty\tw\th\tplate\na.jpg\t5\t\t\t\t\n", 2, "empty plate"),  # not a photo without plates
         (
             "file\tx\ty\tw\th\tplate\tx1\ty1\tx2\ty2\tx3\ty3\tx4\ty4\na.jpg\t1\t2\t3\t4\tAB1\t1\t2\t3\tq\t5\t6\t7\t8\n",
+            2,
+            "eight numbers",
+        ),
+        (  # some corners but not all: not a row without corners
+            "file\tx\ty\tw\th\tplate\tx1\ty1\tx2\ty2\tx3\ty3\tx4\ty4\na.jpg\t1\t2\t3\t4\tAB1\t1\t2\t3\t\t5\t6\t7\t8\n",
             2,
             "eight numbers",
         ),
@@ -274,9 +281,24 @@ def test_labels_of_the_wrong_kind_are_refused_by_name(tmp_path: Path) -> None:
     assert str(error.value).startswith(f"{tmp_path / 'labels.tsv'}:1: ")
 
 
-def test_writing_rejects_tabs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("separator", ["\t", "\r", "\n"])
+def test_writing_rejects_tabs_and_line_breaks(tmp_path: Path, separator: str) -> None:
+    # reading splits rows at any line break, \r included, and cells at tabs: such a cell would shift or split its row
     with pytest.raises(ValueError, match="plate"):
-        write_crop_labels(tmp_path / "labels.tsv", [CropLabel("a.png", "AB\t1", "ca")])
+        write_crop_labels(tmp_path / "labels.tsv", [CropLabel("a.png", f"AB{separator}1", "ca")])
+
+
+def test_writing_rejects_a_quad_without_four_corners(tmp_path: Path) -> None:
+    # its row would have fewer cells than the header and the whole file would not read back
+    three = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0))
+    with pytest.raises(ValueError, match="a plate quad needs 4 corners, got 3"):
+        write_photo_labels(tmp_path / "labels.tsv", [PhotoLabel("a.jpg", "AB1", (1, 2, 3, 4), three)])
+
+
+def test_a_header_typed_with_capitals_and_spaces_is_read(tmp_path: Path) -> None:
+    # as a spreadsheet may save it; "region" is taken for "state"
+    folder = _write(tmp_path, "File \t Region\tPLATE\na.png\t ca \tABC1\n")
+    assert read_labels(folder) == [CropLabel("a.png", "ABC1", "ca")]
 
 
 @pytest.mark.parametrize(

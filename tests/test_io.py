@@ -26,6 +26,7 @@ from platelab.io import (
     read_image,
     to_json_line,
 )
+from platelab.io.decode import composite_on_white, first_line
 from tests.conftest import DECODED_SIZE, SHOULD_DECODE, SHOULD_FAIL, bomb_png_bytes
 
 WIDTH, HEIGHT = DECODED_SIZE
@@ -73,6 +74,13 @@ def test_16_bit_grey_scales_to_8_bit_by_257(bad_images: dict[str, Path]) -> None
     assert np.array_equal(image[..., 0], image[..., 2])
 
 
+def test_big_endian_16_bit_grey_reads_as_its_levels(tmp_path: Path) -> None:
+    # a TIFF written by a big-endian machine opens as mode I;16B: the same levels as a little-endian one
+    Image.fromarray((257 * 4 * np.arange(WIDTH, dtype=np.uint16))[None].repeat(4, 0).astype(">u2")).save(
+        tmp_path / "grey16be.tif")
+    assert np.array_equal(read_image(tmp_path / "grey16be.tif")[0, :, 0], 4 * np.arange(WIDTH))
+
+
 def test_16_bit_colour_png(tmp_path: Path) -> None:
     path = tmp_path / "colour16.png"
     cv2.imwrite(str(path), np.full((8, 8, 3), (65535, 32896, 0), np.uint16))  # BGR
@@ -84,6 +92,14 @@ def test_rgba_composites_on_white(bad_images: dict[str, Path]) -> None:
     assert tuple(image[0, 5]) == RED
     assert tuple(image[0, 30]) == WHITE
     assert _close(image[0, 50], (255, 127, 127), 1)
+
+
+def test_alpha_lies_on_white_rounded_to_the_nearest_level() -> None:
+    # every level at every alpha: level * alpha / 255 + 255 * (1 - alpha / 255), to the nearest (never half-way)
+    level, alpha = (a.astype(np.uint8) for a in np.mgrid[0:256, 0:256])
+    seen = composite_on_white(np.dstack([level, level, level, alpha]))[..., 0]
+    exact = level.astype(int) * alpha + 255 * (255 - alpha.astype(int))
+    assert np.array_equal(seen, (2 * exact + 255) // 510)
 
 
 def test_cmyk_colour_roughly_right(bad_images: dict[str, Path]) -> None:
@@ -138,6 +154,17 @@ def test_max_pixels_argument_and_pillow_limit_untouched(bad_images: dict[str, Pa
         read_image(bad_images["normal_jpeg"], max_pixels=WIDTH * HEIGHT - 1)
     assert read_image(bad_images["normal_jpeg"], max_pixels=WIDTH * HEIGHT).shape == (HEIGHT, WIDTH, 3)
     assert pillow_limit == Image.MAX_IMAGE_PIXELS
+
+
+@pytest.mark.parametrize("size", [(64, 1), (1, 64)])
+def test_an_image_one_pixel_across_either_way_is_too_small(size: tuple[int, int]) -> None:
+    with pytest.raises(ImageDecodeError, match=rf"^thin\.png: too small \({size[0]}x{size[1]}\)$"):
+        read_image(cv2.imencode(".png", np.zeros(size[::-1], np.uint8))[1].tobytes(), name="thin.png")
+
+
+def test_a_decoding_error_without_a_message_is_named_by_its_type() -> None:
+    # "corrupt or truncated (struct.error)" rather than an empty "()"
+    assert first_line(ValueError()) == "ValueError" and first_line(ValueError(" two\nlines ")) == "two"
 
 
 def test_error_pickles_with_its_fields() -> None:
@@ -240,6 +267,10 @@ def test_bad_exif_is_ignored(bad_images: dict[str, Path]) -> None:
         (np.tile(np.linspace(0, 1, 64, dtype=np.float32), (8, 1)), np.round(np.linspace(0, 255, 64))),  # fractions
         (np.tile(np.arange(64, dtype=np.int32) * 257, (8, 1)), np.arange(64)),  # 16-bit levels in 32 bits
         (np.tile(np.arange(64, dtype=np.int32) * 100_000, (8, 1)), np.round(np.arange(64) * 255 / 63)),  # stretched
+        (np.tile(np.linspace(-0.5, 1, 64, dtype=np.float32), (8, 1)), np.round(np.linspace(0, 255, 64))),  # too
+        (np.full((8, 64), 5.0, np.float32), np.zeros(64)),  # one level and no scale: black
+        (np.tile(np.r_[np.nan, np.linspace(0, 1, 63)].astype(np.float32), (8, 1)),  # NaN as 0, the rest fractions
+         np.r_[0, np.round(np.linspace(0, 255, 63))]),
     ],
 )
 def test_32_bit_grey_tiffs_keep_their_levels(tmp_path: Path, values: np.ndarray, expected: np.ndarray) -> None:

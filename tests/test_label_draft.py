@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,13 @@ from platelab.io.labels import (
     names_in,
     read_labels,
     read_photo_set,
+    write_label_draft,
     write_photo_labels,
 )
 from platelab.io.outputs import OutputError, prepare_draft_file
+from platelab.io.results import ImageResult
 from tests.conftest import demo_photos
+from tests.test_refine import _reading
 
 
 def _invoke(args: list[str]) -> Result:
@@ -69,6 +73,19 @@ def test_names_are_relative_to_the_labels_files_folder(tmp_path: Path) -> None:
         names_in(tmp_path / "set" / "day", [nested, tmp_path / "set" / "b.jpg"])
     with pytest.raises(OutputError, match="cannot be written to a labels file"):
         names_in(tmp_path, [tmp_path / "a\tb.jpg"])
+
+
+def test_a_box_read_twice_keeps_its_surer_reading_and_a_reading_with_no_letter_or_digit_is_no_row(
+    tmp_path: Path,
+) -> None:
+    # either would be refused on reading, and the whole draft with it; plates come best first, so the first is surer
+    box = (1, 2, 30, 10)
+    plates = (replace(_reading("AB123", 0.9), box=box), replace(_reading("AB128", 0.5), box=box),
+              replace(_reading("--", 0.4), box=(50, 2, 30, 10)))
+    named = [("a.jpg", ImageResult("a.jpg", plates)), ("b.jpg", ImageResult("b.jpg", plates[2:])),
+             ("c.jpg", ImageResult("c.jpg", error="c.jpg: not an image"))]
+    assert write_label_draft(tmp_path / "labels.tsv", named, "photos") == (1, ["b.jpg"])
+    assert read_photo_set(tmp_path) == ([PhotoLabel("a.jpg", "AB123", box)], ["a.jpg", "b.jpg"])
 
 
 def test_a_draft_beside_the_photos_folder_names_them_under_it(tmp_path: Path, demo_scene: Path) -> None:

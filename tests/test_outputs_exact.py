@@ -1,6 +1,6 @@
-"""Exact values a reviewer's mutations showed no test pinned: detector peaks and scores, box clipping, plate order,
-the JSON of video plates, 16-bit rounding, damaged-file wording, photo scoring's defaults, upload limits to the
-byte, and watch-list spellings."""
+"""Exact values a reviewer's mutations showed no test pinned: detector peaks and scores, overlaps, limits, stride and
+input sizes, box clipping, plate order, the JSON of video plates, 16-bit rounding, damaged-file wording, photo
+scoring's defaults, upload limits to the byte, and watch-list spellings."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import struct
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -17,7 +18,15 @@ from platelab.eval.metrics import score_photos
 from platelab.io.decode import ImageDecodeError, read_image
 from platelab.io.labels import PhotoLabel
 from platelab.io.results import CharResult, ImageResult, PlateResult, to_json_line
-from platelab.predict.detector import decode_detections, encode_offsets
+from platelab.predict.detector import (
+    MAX_DETECTIONS,
+    Detection,
+    DetectionPredictor,
+    decode_detections,
+    encode_offsets,
+    quad_iou,
+    suppress_overlaps,
+)
 from platelab.predict.reader import quad_box
 from platelab.predict.watch import WatchList
 
@@ -50,9 +59,99 @@ def test_two_peaks_on_one_plate_are_one_detection_and_two_plates_are_two() -> No
     assert [d.score for d in decode_detections(heatmap, corners, 0.3, STRIDE)] == pytest.approx([0.9, 0.6])
 
 
+def test_a_peak_scoring_exactly_min_score_is_a_detection() -> None:
+    # min_score is the lowest score kept, not one to beat
+    heatmap, corners = _outputs({(10, 20): 0.5})
+    assert [d.score for d in decode_detections(heatmap, corners, 0.5, STRIDE)] == [0.5]
+
+
+def test_plates_stacked_two_cells_apart_are_two_detections() -> None:
+    # two 2-cell-high plates touching one above the other: the weaker peak is the maximum of its own 3 x 3 cells
+    heatmap, corners = _outputs({(10, 20): 0.9, (12, 20): 0.7})
+    assert [d.score for d in decode_detections(heatmap, corners, 0.3, STRIDE)] == pytest.approx([0.9, 0.7])
+
+
+def test_at_most_max_detections_are_kept_and_they_are_the_best() -> None:
+    # 100 separate plates on a 10 x 10 grid: a heatmap full of peaks cannot flood the recognizer
+    peaks = {(1 + 3 * (i // 10), 3 + 7 * (i % 10)): 0.3 + 0.005 * i for i in range(100)}
+    heatmap, corners = _outputs(peaks, size=(32, 72))
+    found = decode_detections(heatmap, corners, 0.3, STRIDE)
+    assert [d.score for d in found] == pytest.approx(sorted(peaks.values(), reverse=True)[:MAX_DETECTIONS])
+
+
+@pytest.mark.parametrize(("shift", "kept"), [(4.5, 1), (6.0, 2)])
+def test_a_weaker_detection_overlapping_a_stronger_one_by_over_0_3_iou_is_the_same_plate(shift: float,
+                                                                                         kept: int) -> None:
+    # two 10 x 2 quads, the weaker shifted right: by 4.5 they share 0.38 of their union, by 6 only 0.25
+    quad = np.float32([[0, 0], [10, 0], [10, 2], [0, 2]])
+    found = suppress_overlaps([Detection(0.9, quad), Detection(0.8, quad + np.float32([shift, 0]))])
+    assert [d.score for d in found] == [0.9, 0.8][:kept]
+
+
+def test_a_self_crossing_quad_overlaps_as_its_hull_does() -> None:
+    # a bad prediction with two corners swapped is a bow-tie of no area; taken as its hull it is the plate itself
+    quad = np.float32([[0, 0], [10, 0], [10, 4], [0, 4]])
+    assert quad_iou(quad[[0, 1, 3, 2]], quad) == pytest.approx(1.0)
+
+
+class OutputsSession:
+    """Stands in for a detector's onnxruntime session: its input has the given shape (names where sizes are open),
+    every image it runs gets the same outputs, and it keeps the shape of each batch it was fed."""
+
+    def __init__(self, outputs: tuple[np.ndarray, np.ndarray], shape: list[int | str]) -> None:
+        self.heatmap, self.corners = outputs
+        self.shape = shape
+        self.fed: list[tuple[int, ...]] = []
+
+    def get_inputs(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(shape=self.shape)]
+
+    def run(self, names: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        batch = feeds["image"]
+        self.fed.append(batch.shape)
+        return [np.repeat(self.heatmap[None, None], len(batch), 0), np.repeat(self.corners[None], len(batch), 0)]
+
+
+def _predictor(monkeypatch: pytest.MonkeyPatch, session: OutputsSession) -> DetectionPredictor:
+    """A DetectionPredictor over session, whose metadata says stride STRIDE and input 320 x 192."""
+    metadata = {"platelab_task": "detector", "stride": str(STRIDE), "input_size": "[320, 192]"}
+    monkeypatch.setattr("platelab.predict.detector.load_session", lambda path, task, threads: (session, metadata))
+    return DetectionPredictor("detector.onnx")
+
+
+def test_quads_are_placed_by_the_models_own_stride_in_the_photos_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a stride-8 model fed a photo twice its 320 x 192 input: the peak's corners in cells, times 8, times 2
+    session = OutputsSession(_outputs({(10, 20): 0.9}), [1, 1, 192, 320])
+    [found] = _predictor(monkeypatch, session).detect(np.zeros((384, 640, 3), np.uint8))
+    assert session.fed == [(1, 1, 192, 320)]
+    assert np.allclose(found.quad, (PLATE_CORNERS + np.float32([20.5, 10.5])) * STRIDE * 2, atol=1e-4)
+
+
+@pytest.mark.parametrize(("shape", "fed"), [
+    (["batch", 1, "height", "width"], (2, 1, 384, 640)),  # exported with open sizes: run at the size asked
+    ([1, 1, 192, 320], (2, 1, 192, 320)),  # fixed: always at its own input size
+])
+def test_a_model_with_open_sizes_runs_at_the_size_asked_and_a_fixed_one_at_its_own(
+    monkeypatch: pytest.MonkeyPatch, shape: list[int | str], fed: tuple[int, ...]
+) -> None:
+    session = OutputsSession(_outputs({(10, 20): 0.9}), shape)
+    predictor = _predictor(monkeypatch, session)
+    assert predictor.detect_batch([], (640, 384), 0.3) == [] and session.fed == []  # no images: no run
+    found = predictor.detect_batch([np.zeros((384, 640), np.uint8)] * 2, (640, 384), 0.3)
+    assert session.fed == [fed]
+    expected = (PLATE_CORNERS + np.float32([20.5, 10.5])) * STRIDE * 640 / fed[3]  # back in the photo's pixels
+    assert [len(f) for f in found] == [1, 1] and all(np.allclose(f[0].quad, expected, atol=1e-4) for f in found)
+
+
 def test_a_box_is_clipped_to_the_image_where_the_quad_runs_past_it() -> None:
     quad = np.array([[-20.5, -3.0], [60.0, -3.0], [60.0, 30.2], [-20.5, 30.2]], np.float32)
     assert quad_box(quad, (25, 50, 3)) == (0, 0, 50, 25)
+
+
+def test_a_box_holds_every_pixel_its_quad_reaches() -> None:
+    # from the floor of the least corner to the ceiling of the greatest: 10.2 to 40.3 across covers pixels 10 to 40
+    quad = np.float32([[10.2, 5.7], [40.3, 5.7], [40.3, 20.1], [10.2, 20.1]])
+    assert quad_box(quad, (100, 100, 3)) == (10, 5, 31, 16)
 
 
 def test_a_photos_plates_come_best_first() -> None:
@@ -107,10 +206,11 @@ def test_16_bit_colour_levels_round_as_grey_ones_do(tmp_path: Path, suffix: str)
 def test_16_bit_colour_with_alpha_lies_on_white(tmp_path: Path) -> None:
     bgra = np.zeros((4, 4, 4), np.uint16)
     bgra[:, :2] = (0, 0, 65535, 65535)  # opaque red
-    bgra[:, 2:] = (0, 0, 65535, 0)  # transparent: white paper
+    bgra[:, 2] = (0, 0, 65535, 0)  # transparent: white paper
+    bgra[:, 3] = (129, 65407, 200, 65535)  # opaque, its levels rounded as without alpha (not cut to their high byte)
     cv2.imwrite(str(tmp_path / "rgba16.png"), bgra)
     decoded = read_image(tmp_path / "rgba16.png")
-    assert decoded[0].tolist() == [[0, 0, 255]] * 2 + [[255, 255, 255]] * 2
+    assert decoded[0].tolist() == [[0, 0, 255]] * 2 + [[255, 255, 255], [1, 255, 1]]
 
 
 def test_16_bit_colour_png_is_turned_upright_by_its_exif_chunk(tmp_path: Path) -> None:
@@ -152,10 +252,14 @@ def test_a_truncated_16_bit_colour_png_is_called_damaged(tmp_path: Path) -> None
         read_image(tmp_path / "cut.png", name="cut.png")
 
 
-def test_a_file_that_starts_as_a_png_but_breaks_is_called_damaged_not_a_non_image(tmp_path: Path) -> None:
-    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)  # starts as PNG, no plugin takes it
-    with pytest.raises(ImageDecodeError, match=r"broken\.png: corrupt or truncated"):
-        read_image(tmp_path / "broken.png", name="broken.png")
+@pytest.mark.parametrize("start", [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"GIF87a",
+                                   b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP"],
+                         ids=["png", "jpeg", "bmp", "tiff-le", "tiff-be", "gif87a", "gif89a", "webp"])
+def test_a_file_that_starts_as_an_image_but_breaks_is_called_damaged_not_a_non_image(tmp_path: Path,
+                                                                                      start: bytes) -> None:
+    (tmp_path / "broken.img").write_bytes(start + b"\x00" * 10)  # starts as the format, no plugin takes it
+    with pytest.raises(ImageDecodeError, match=r"broken\.img: corrupt or truncated"):
+        read_image(tmp_path / "broken.img", name="broken.img")
 
 
 def test_photo_scoring_counts_per_photo_matches_at_iou_0_3_and_finds_one_plate_per_box() -> None:

@@ -20,12 +20,13 @@ from platelab.eval.metrics import score_photos
 from platelab.io.decode import read_image
 from platelab.io.labels import read_labels
 from platelab.io.outputs import OWNED_MARKER
-from platelab.predict.reader import PlateReader
+from platelab.predict.reader import REFINE_MIN_CONFIDENCE, PlateReader, rectify
+from platelab.predict.refine import ZOOM_VIEWS
 from platelab.synth.backgrounds import photos
 from platelab.synth.demo import write_demo
 from tests.conftest import REAL_DATA, SHOULD_FAIL
 from tests.test_rectify_exact import ScriptedRecognizer
-from tests.test_refine import FirstViewOnlyDetector, _photo
+from tests.test_refine import PLATE, BlobDetector, FirstViewOnlyDetector, _photo
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,49 @@ def test_the_photo_reader_drops_readings_under_four_characters_by_default(text: 
     recognizer = ScriptedRecognizer([[0.9], []], text)  # the plate's crop, then no zoomed views' crops
     reader = PlateReader(FirstViewOnlyDetector(), recognizer, refine=False)
     assert [p.text for p in reader.read(_photo())] == ([text] if kept else [])
+
+
+def test_a_plate_is_read_from_a_crop_of_the_full_photo_with_its_margin() -> None:
+    # the detector may see the photo shrunk; the recognizer gets the plate cut from the photo itself, margin and all
+    recognizer = ScriptedRecognizer([[0.9], []])
+    PlateReader(FirstViewOnlyDetector(), recognizer, refine=False).read(_photo())
+    [crop] = recognizer.crops
+    assert np.array_equal(crop, rectify(_photo(), PLATE))
+
+
+@pytest.mark.parametrize(("confidence", "refine", "views"),
+                         [(0.005, True, 0), (REFINE_MIN_CONFIDENCE, True, len(ZOOM_VIEWS)), (0.9, False, 0)])
+def test_a_plate_is_looked_at_again_in_zoomed_views_when_refining_and_read_at_the_gate_or_over(
+    confidence: float, refine: bool, views: int
+) -> None:
+    # REFINE_MIN_CONFIDENCE: a first crop read under it is most likely no plate, and is not worth the zoomed views
+    detector = BlobDetector()  # finds the plate in every view
+    detector.input_size = (640, 384)
+    recognizer = ScriptedRecognizer([[confidence], [0.5] * views])
+    [plate] = PlateReader(detector, recognizer, refine=refine).read(_photo())
+    assert len(recognizer.crops) == 1 + views and plate.text == "ABC123"
+
+
+@pytest.mark.parametrize(("min_score", "found"), [({}, 1), ({"min_score": 0.25}, 1), ({"min_score": 0.3}, 0)])
+def test_the_photo_reader_finds_plates_down_to_its_own_min_score(min_score: dict[str, float], found: int) -> None:
+    # a detection scoring 0.25 is kept at the reader's default MIN_SCORE (0.2), not at the detector's own default 0.3
+    recognizer = ScriptedRecognizer([[0.9] * found, []])
+    reader = PlateReader(FirstViewOnlyDetector(score=0.25), recognizer, refine=False, **min_score)
+    assert len(reader.read(_photo())) == found
+
+
+def test_a_plate_at_exactly_min_confidence_is_kept() -> None:
+    # 0.9 (detection) x 0.5 (reading) = 0.45: min_confidence is the lowest confidence kept
+    reader = PlateReader(FirstViewOnlyDetector(), ScriptedRecognizer([[0.5], []]), min_confidence=0.45, refine=False)
+    assert [p.confidence for p in reader.read(_photo())] == [0.45]
+
+
+def test_readings_pair_each_plate_with_its_detection_score_before_any_filter() -> None:
+    # PlateReader.readings: (detector score, plate) for every detection, min_confidence and min_chars not yet applied
+    reader = PlateReader(FirstViewOnlyDetector(), ScriptedRecognizer([[0.5], []]), min_confidence=0.9, min_chars=10,
+                         refine=False)
+    [(score, plate)] = reader.readings(_photo())
+    assert score == 0.9 and plate.confidence == pytest.approx(0.45)
 
 
 def test_a_photo_without_plates_gives_none(reader: Reader) -> None:

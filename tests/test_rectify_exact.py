@@ -51,26 +51,31 @@ def test_a_plate_at_the_photo_edge_gets_the_edge_pixels_as_its_margin() -> None:
 
 @pytest.mark.parametrize(
     ("width", "height"),
-    [(2000, 20), (1500, 500)],  # thin enough to be upscaled to 64 px high, and simply big
+    [(2000, 20), (1500, 500), (500, 1500)],  # thin enough to be upscaled to 64 px high, simply big, and tall
 )
 def test_a_huge_plate_gives_a_crop_no_longer_than_max_crop_side(width: int, height: int) -> None:
     photo = np.zeros((height + 40, width + 40, 3), np.uint8)
     quad = np.float32([[20, 20], [20 + width, 20], [20 + width, 20 + height], [20, 20 + height]])
     crop = rectify(photo, quad)
     # the longer side with its margins is shrunk to MAX_CROP_SIDE, the other keeping the plate's aspect
-    assert crop.shape[:2] == (round(MAX_CROP_SIDE * height / width), MAX_CROP_SIDE)
+    longer, shorter = max(width, height), min(width, height)
+    sides = (MAX_CROP_SIDE, round(MAX_CROP_SIDE * shorter / longer))
+    assert crop.shape[:2] == (sides if height > width else sides[::-1])
 
 
 class ScriptedRecognizer(RecognitionPredictor):
-    """Reads every crop as text (ABC123 unless told), each batch of crops at the next list of confidences."""
+    """Reads every crop as text (ABC123 unless told), each batch of crops at the next list of confidences; keeps the
+    crops it was given, in order."""
 
     def __init__(self, batches: list[list[float]], text: str = "ABC123") -> None:
         self.batches = iter(batches)
         self.text = text
+        self.crops: list[np.ndarray] = []
 
     def read(self, images: list[np.ndarray]) -> list[PlateResult]:
         confidences = next(self.batches)
         assert len(confidences) == len(images)
+        self.crops += images
         return [_reading(self.text, confidence) for confidence in confidences]
 
 
