@@ -21,6 +21,8 @@ Threads = Annotated[int, Field(ge=0, description="torch threads for the training
                                "machine's cores). Sums run in another order on another count: the weights differ by "
                                "rounding, so a bit-exact rerun or resume needs the same threads")]
 StopAfter = Annotated[int | None, Field(ge=1, description="end the run at this step, schedule unchanged (a budget)")]
+Steps = Annotated[int, Field(ge=1, description="length of the learning-rate schedule")]
+Workers = Annotated[int, Field(ge=0, description="processes rendering synthetic batches")]
 
 
 def resolve_bundled(source: Path | str) -> Path:
@@ -45,14 +47,14 @@ class RecognizerTrainConfig(BaseModel):
         None, description="start from this run checkpoint's weights, or a float ONNX recognizer's (a second stage); "
         "'bundled': the float version of the bundled recognizer"
     )
-    steps: int = Field(20000, ge=1, description="length of the learning-rate schedule")
+    steps: Steps = 20000
     stop_after: StopAfter = None
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(500, ge=0)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
-    workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
+    workers: Workers = 1
     threads: Threads = 0
     styles: list[str] = Field(
         default_factory=list, description="style name/region globs, or paths to style files or folders of them "
@@ -116,14 +118,14 @@ class DetectorTrainConfig(BaseModel):
     seed: int = 0
     init_from: Path | None = Field(None, description="start from this detector run checkpoint's weights (a second "
                                    "stage); an exported ONNX detector cannot be trained further")
-    steps: int = Field(3000, ge=1, description="length of the learning-rate schedule")
+    steps: Steps = 3000
     stop_after: StopAfter = None
     batch_size: int = Field(16, ge=1)
     lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(200, ge=0)
     corner_weight: float = Field(1.0, ge=0, description="corner L1 loss weight against the heatmap loss")
-    workers: int = Field(1, ge=0, description="processes rendering synthetic batches")
+    workers: Workers = 1
     threads: Threads = 0
     styles: list[str] = Field(default_factory=list, description="style name/region globs, or paths to style files or "
                               "folders of them (relative to the recipe); all bundled styles if empty")
