@@ -163,3 +163,17 @@ def test_a_long_stream_of_crops_is_decoded_a_bounded_batch_at_a_time(monkeypatch
     monkeypatch.setattr(recognizer.predictor, "read", lambda arrays: seen.append(len(arrays)) or read(arrays))
     assert recognizer.read(crop for crop in crops) == expected
     assert seen == [3, 3, 1]
+
+
+@pytest.mark.parametrize("pixels", [
+    np.tile(np.linspace(0, 1, 8, dtype=np.float32), (8, 1)),  # mode F: fractions of white
+    np.tile(np.arange(0, 65536, 9362, dtype=np.int32), (8, 1)),  # mode I: 16-bit levels
+])
+def test_a_32_bit_grey_pillow_image_reads_as_its_file_does(tmp_path: Path, pixels: np.ndarray) -> None:
+    # Pillow's own RGB conversion clips these modes to 0..255: the float ramp read black, the levels white
+    pillow = Image.fromarray(pixels)
+    assert pillow.mode in ("F", "I")
+    pillow.save(tmp_path / "ramp.tif")
+    from_file = read_image(tmp_path / "ramp.tif")[..., 0]
+    assert from_file[0, -1] == 255 and from_file[0, 1] not in (0, 255)
+    np.testing.assert_array_equal(as_image(from_pillow(pillow)), from_file)

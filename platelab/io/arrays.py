@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from platelab.io.decode import MAX_PIXELS, MIN_SIDE, composite_on_white, sixteen_to_eight_bits
+from platelab.io.decode import MAX_PIXELS, MIN_SIDE, composite_on_white, sixteen_to_eight_bits, wide_to_eight_bits
 
 
 def as_image(array: np.ndarray) -> np.ndarray:
@@ -74,12 +74,14 @@ class PillowImage(Protocol):
 
 
 def from_pillow(image: PillowImage) -> np.ndarray:
-    """A Pillow image as an array as_image reads: BGR, BGRA (alpha laid over white), grey, or 16-bit grey; other modes
-    (palette, CMYK, YCbCr, 1-bit, 32-bit) through Pillow's own conversion. Its pixels as they are: EXIF orientation is
-    not applied, as for an array."""
+    """A Pillow image as an array as_image reads: BGR, BGRA (alpha laid over white), grey, or 16-bit grey; 32-bit grey
+    (I, F) as its file would read; other modes (palette, CMYK, YCbCr, 1-bit) through Pillow's own conversion. Its
+    pixels as they are: EXIF orientation is not applied, as for an array."""
     mode = image.mode
     if mode in ("L", "I;16", "I;16L", "I;16B"):
         return np.asarray(image)
+    if mode in ("I", "F"):  # Pillow's conversion clips these to 0..255: a 0-1 float ramp would read black
+        return wide_to_eight_bits(np.asarray(image))
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
         return np.asarray(image.convert("RGBA"))[..., [2, 1, 0, 3]]
     return np.asarray(image if mode == "RGB" else image.convert("RGB"))[..., ::-1]

@@ -207,7 +207,7 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
     if image.mode in _SIXTEEN_BIT_MODES:
         return cv2.cvtColor(sixteen_to_eight_bits(np.asarray(image)), cv2.COLOR_GRAY2BGR)
     if image.mode in _WIDE_MODES:
-        return cv2.cvtColor(_wide_to_8bit(np.asarray(image)), cv2.COLOR_GRAY2BGR)
+        return cv2.cvtColor(wide_to_eight_bits(np.asarray(image)), cv2.COLOR_GRAY2BGR)
     if image.mode == "L":
         return cv2.cvtColor(np.asarray(image), cv2.COLOR_GRAY2BGR)
     target = "RGBA" if image.has_transparency_data else "RGB"
@@ -248,7 +248,7 @@ def sixteen_to_eight_bits(values: np.ndarray) -> np.ndarray:
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _wide_to_8bit(values: np.ndarray) -> np.ndarray:
+def wide_to_eight_bits(values: np.ndarray) -> np.ndarray:
     """32-bit integer or float grey to 8 bits: 16-bit levels as such, floats within 0..1 as fractions of white,
     anything else stretched from its darkest to its brightest value (such files carry no scale of their own)."""
     finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
