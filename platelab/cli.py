@@ -256,6 +256,17 @@ def _check_export(export: Path | None, start: Path | None = None) -> None:
             raise OutputError(f"{export}: --export would replace the model the run starts from")
 
 
+@contextmanager
+def _recipe_errors() -> Iterator[None]:
+    """A recipe's mistake, found before its run writes anything, as one line: its message, or the file and cause."""
+    try:
+        yield
+    except ValueError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error_line(exc))
+
+
 def _os_error_line(exc: OSError) -> str:
     """An OSError as "file: cause" (its own text is "[Errno 30] Read-only file system: 'file'"); one that names
     no file as it says itself."""
@@ -300,18 +311,15 @@ def train_recognizer(
     from platelab.train.recipe import check_recognizer_recipe, run_recognizer_recipe
     from platelab.utils.config_file import first_problem
 
-    try:
-        cfg = load_train_config(config)
-        if val_real:
-            cfg = RecognizerTrainConfig.model_validate({**cfg.model_dump(), "val_real": val_real})
-        check_recognizer_recipe(cfg, resume)
-        _check_export(export, cfg.init_from)
-    except ValidationError as exc:
-        _fail(f"--val-real: {first_problem(exc)[1]}")
-    except ValueError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(_os_error_line(exc))
+    with _recipe_errors():
+        try:
+            cfg = load_train_config(config)
+            if val_real:
+                cfg = RecognizerTrainConfig.model_validate({**cfg.model_dump(), "val_real": val_real})
+            check_recognizer_recipe(cfg, resume)
+            _check_export(export, cfg.init_from)
+        except ValidationError as exc:
+            _fail(f"--val-real: {first_problem(exc)[1]}")
     with _training_errors():
         run_recognizer_recipe(cfg, resume=resume, export=export)
     typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
@@ -328,14 +336,10 @@ def train_detector(
     from platelab.train.config import load_detector_config
     from platelab.train.detector import check_detector_recipe, run_detector_recipe
 
-    try:
+    with _recipe_errors():
         cfg = load_detector_config(config)
         check_detector_recipe(cfg, resume)
         _check_export(export, cfg.init_from)
-    except ValueError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(_os_error_line(exc))
     with _training_errors():
         run_detector_recipe(cfg, resume=resume, export=export)
     typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))

@@ -23,10 +23,9 @@ from platelab.train.loop import (
 )
 
 
-def last_metrics(run: Path, until: int | None = None) -> dict[str, Any]:
-    """The run's last complete metrics line ({} if none): a kill may have cut the last one short. until: the last
-    line of a step at or before it (a run killed between checkpoints logged steps its checkpoint does not hold)."""
-    return _newest_until(_metrics_newest_first(run), until)
+def last_metrics(run: Path) -> dict[str, Any]:
+    """The run's last complete metrics line ({} if none): a kill may have cut the last one short."""
+    return next(iter(_metrics_newest_first(run)), {})
 
 
 def _newest_until(lines: list[dict[str, Any]], until: int | None) -> dict[str, Any]:
@@ -52,7 +51,7 @@ def _step_at_most(step: object, until: int) -> bool:
     return isinstance(step, int) and step <= until
 
 
-def checkpoint_progress(checkpoint: Path) -> tuple[int, float] | None:
+def _checkpoint_progress(checkpoint: Path) -> tuple[int, float] | None:
     """(step, seconds trained) of the weights a checkpoint holds; None for weights alone (an average's) or a file
     that does not load (the caller names the file where it matters)."""
     try:
@@ -70,7 +69,7 @@ def _checkpoint_summary(checkpoint: Path) -> dict[str, Any]:
     of the last metrics line at or before that step (the log runs on past the checkpoint when a run is killed
     between checkpoints, and the weights are the checkpoint's). A checkpoint without a step (an average's) takes
     the run's last line."""
-    progress = checkpoint_progress(checkpoint)
+    progress = _checkpoint_progress(checkpoint)
     lines = _metrics_newest_first(checkpoint.parent)
     metrics = _newest_until(lines, None if progress is None else progress[0])
     step, seconds = progress if progress is not None else (metrics.get("step"), metrics.get("seconds"))

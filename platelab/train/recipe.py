@@ -22,12 +22,7 @@ from platelab.synth.style import prior_styles, reweighted, select_styles
 from platelab.train.card import write_model_card
 from platelab.train.checkpoint import check_resumable, load_model_state
 from platelab.train.config import RecognizerTrainConfig
-from platelab.train.export import (
-    check_export,
-    export_recognizer,
-    publish,
-    require_agreement,
-)
+from platelab.train.export import check_export, export_recognizer, publish, require_agreement
 from platelab.train.loop import CHECKPOINT, check_run, run_config, run_recipe, run_styles
 from platelab.train.quantize import CALIBRATION_CROPS, RECOGNIZER_KEPT_FLOAT, quantize
 from platelab.train.recognizer import (
