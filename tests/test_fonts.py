@@ -163,3 +163,30 @@ def test_without_the_fonts_the_demo_says_which_packages_in_one_line_and_writes_n
     assert len(lines) == 1 and lines[0].startswith("platelab: style us-") and "is not installed" in lines[0]
     assert "apt-get install fonts-opendin fonts-roadgeek" in lines[0]
     assert not (tmp_path / "platelab-demo").exists()
+
+
+def test_letters_of_one_size_but_another_shape_do_not_draw_alike() -> None:
+    from platelab.synth.fonts import draws_alike
+
+    # RG2014D's H and N, C and G: boxes of one size, a quarter of their ink apart
+    assert not draws_alike("RG2014D.ttf", "H", "N") and not draws_alike("RG2014D.ttf", "C", "G")
+    # DIN's B and D, 7% apart: near, but a camera still tells them apart
+    assert not draws_alike("OSP-DIN.ttf", "B", "D") and draws_alike("OSP-DIN.ttf", "O", "0")
+
+
+def test_a_font_in_the_users_font_folders_comes_before_an_installed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from platelab.synth import fonts
+
+    mine = tmp_path / "DejaVuSans-Bold.ttf"
+    shutil.copy(fonts.find_font("DejaVuSans-Bold.ttf"), mine)
+    monkeypatch.setenv(fonts.FONT_DIRS_ENV, str(tmp_path))
+    fonts._font_index.cache_clear()
+    try:
+        assert fonts.find_font("DejaVuSans-Bold.ttf") == mine
+    finally:
+        monkeypatch.undo()
+        fonts._font_index.cache_clear()

@@ -154,3 +154,24 @@ def test_occluders_hide_little_and_no_whole_character() -> None:
             assert around.plate_mask[y0:y1, x0:x1].mean() > 0.85 * 255
             for bx0, by0, bx1, by1 in np.round(around.char_boxes).astype(int):
                 assert around.plate_mask[by0:by1, bx0:bx1].mean() > 0.3 * 255
+
+
+def test_quad_corners_go_clockwise_from_the_top_left_and_name_the_region(magenta_style: PlateStyle) -> None:
+    style = magenta_style.model_copy(update={"name": "magenta"})  # the region is eu-de's
+    for seed in range(4):
+        scene = render_scene([style], np.random.default_rng(seed), _scene_config(), NO_LIGHT, NO_CAMERA)
+        for plate in scene.plates:
+            quad = plate.quad
+            assert quad[1, 0] > quad[0, 0] and quad[2, 0] > quad[3, 0]  # the top and bottom edges run right
+            assert quad[3, 1] > quad[0, 1] and quad[2, 1] > quad[1, 1]  # the sides run down
+            assert plate.region == "eu-de"
+
+
+def test_a_scene_holds_the_plates_its_config_asks_for() -> None:
+    styles = [builtin_styles()["eu-de"]]
+    for plates, extra, most in (((2, 2), 0.0, 2), ((1, 2), 1.0, 2)):
+        cfg = _scene_config(size=(960, 540), plates=plates, extra_plate_p=extra, plate_width=(40.0, 120.0),
+                            car_p=0.0)
+        counts = [len(render_scene(styles, np.random.default_rng(seed), cfg, NO_LIGHT, NO_CAMERA).plates)
+                  for seed in range(6)]
+        assert max(counts) == most  # placement may drop one; none is added

@@ -82,3 +82,66 @@ def test_a_specialty_set_that_cannot_be_drawn_is_one_line_naming_specialty_yaml(
     finally:
         specialty.specialty_sets.cache_clear()
     assert str(error.value).startswith(f"{path}: field us.code_patterns: ") and "\n" not in str(error.value)
+
+
+def test_a_middle_emblem_lies_between_two_characters_of_the_number() -> None:
+    style = builtin_styles()["us-ohio"].model_copy(update={"specialty": _always(middle_emblem=1.0)})
+    after = set()
+    for seed in range(16):
+        plate = render_plate(style, np.random.default_rng(seed), height=96, text="ABC1234")
+        (x0, _, x1, _), = [box for kind, box in plate.separators if kind == "emblem"]
+        lefts, rights = plate.char_boxes[:, 0], plate.char_boxes[:, 2]
+        index = int(np.searchsorted(lefts, x0))  # the character the gap comes before
+        assert 1 <= index <= 6 and rights[index - 1] <= x0 < x1 <= lefts[index]
+        after.add(index)
+    assert len(after) >= 4  # anywhere between the first and the last character
+
+
+def test_a_side_code_beside_a_side_emblem_goes_at_the_other_end() -> None:
+    from platelab.synth.specialty import decorate
+
+    row = builtin_styles()["us-ohio"].rows[0]
+    both = _always(side_emblem=1.0, side_code=1.0)
+    for seed in range(12):
+        decoration = decorate(both, row, 7, np.random.default_rng(seed))
+        assert decoration.emblem_box is not None and (decoration.prefix, decoration.suffix) == ("", "LL")
+    ends = {decorate(_always(side_code=1.0), row, 7, np.random.default_rng(seed)).prefix for seed in range(12)}
+    assert ends == {"", "LL"}  # without an emblem, either end
+
+
+def test_a_wide_side_emblem_never_covers_the_characters() -> None:
+    # an emblem half the plate wide, beside a row that keeps 0.3 of it: it was painted over two of the three
+    # characters the label named
+    from platelab.synth.style import PlateStyle
+
+    wide = _always(side_emblem=1.0).model_copy(update={"emblem_width": (0.5, 0.5)})
+    style = PlateStyle.model_validate({
+        "name": "wide-emblem", "region": "x", "size_mm": [400, 150], "fonts": [{"file": "OSP-DIN.ttf"}],
+        "rows": [{"y": 0.55, "height": 0.5, "x0": 0.3, "x1": 0.9}], "formats": [{"patterns": ["NNN"]}],
+    })
+    plate = render_plate(style.model_copy(update={"specialty": wide}), np.random.default_rng(0), height=100,
+                         text="808")
+    assert plate.text == "808"
+    red = np.array([0x2f, 0x20, 0xc8])  # the emblem's palette colour, BGR
+    for x0, y0, x1, y1 in np.round(plate.char_boxes).astype(int):
+        assert not (np.abs(plate.image[y0:y1, x0:x1].astype(int) - red).max(axis=2) < 40).any()
+
+
+def test_a_plate_of_two_rows_carries_no_extras() -> None:
+    # the extras are laid out on a single row; a two-row motorcycle plate has no room beside its number
+    style = builtin_styles()["us-california-motorcycle"]
+    two_rows = [f for f in style.formats if len(f.patterns) == 2]
+    plain = style.model_copy(update={"formats": two_rows, "specialty": None})
+    special = plain.model_copy(update={"specialty": _always(side_code=1.0, side_emblem=1.0, middle_emblem=1.0)})
+    for seed in range(3):
+        a = render_plate(plain, np.random.default_rng(seed), height=96)
+        b = render_plate(special, np.random.default_rng(seed), height=96)
+        assert a.text == b.text and a.image.tobytes() == b.image.tobytes()
+
+
+def test_an_emblem_takes_two_different_colours_of_its_palette() -> None:
+    from platelab.synth.specialty import pick_emblem
+
+    two = _always().model_copy(update={"palette": ["#c8202f", "#1b2a6e"]})
+    picked = [pick_emblem(two, np.random.default_rng(seed)) for seed in range(12)]
+    assert all(g.colour != g.colour2 for g in picked) and {g.colour for g in picked} == set(two.palette)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from platelab.synth.render import blank_plate, choose, render_plate
-from platelab.synth.style import Graphic, PlateStyle, StyleError, builtin_styles, load_style, reweighted
+from platelab.synth.style import Graphic, PlateFormat, PlateStyle, StyleError, builtin_styles, load_style, reweighted
 
 STYLES = sorted(builtin_styles())
 
@@ -48,6 +48,8 @@ def test_same_seed_same_bytes() -> None:
 def test_given_text_is_drawn() -> None:
     style = builtin_styles()[STYLES[0]]
     assert render_plate(style, np.random.default_rng(0), text="AB12").text == "AB12"
+    # shorter than every format of the style: one row of it, not a format's first characters
+    assert render_plate(builtin_styles()["uk-motorcycle"], np.random.default_rng(0), text="AB").text == "AB"
 
 
 @pytest.mark.parametrize(
@@ -220,6 +222,18 @@ STICKER = {"kind": "rect", "x": 0.8, "y": 0.05, "w": 0.15, "h": 0.15, "text": "N
          "#ffe040 (item 1) on background.colour #f6cf1a"),
         ("us-arizona", {"background.gradient": [[0, "#ffffff"], [1, "#dddddd"]], "text_colour": "#eeeeee"},
          "text_colour", "#eeeeee on every stop of background.gradient (#ffffff, #dddddd)"),
+        # a row of no width squeezes its characters into nothing, yet labels them
+        ("uk-motorcycle", {"rows.0.x0": 0.5, "rows.0.x1": 0.5}, "rows.0", "x0 0.5 must be left of x1 0.5"),
+        # fewer patterns than rows, or none but stacked small characters: a plate without (all of) its number
+        ("uk-motorcycle", {"formats": [{"patterns": ["CCNN"]}]}, "formats", "1 pattern rows but 2 text rows"),
+        ("uk-motorcycle", {"formats": [{"patterns": ["(CC)", "--"]}]}, "formats", "holds 0 characters"),
+        ("uk-motorcycle", {"formats": [{"patterns": ["CCNNNNN", "DDDD"]}]}, "formats", "holds 11 characters"),
+        ("uk-motorcycle", {"formats": [{"patterns": ["CC()NN", "DDD"]}]}, "formats.0.patterns",
+         "a stacked group is one '('"),
+        ("uk-motorcycle", {"background.gradient": [[0, "#ffffff"]]}, "background.gradient", "at least two stops"),
+        ("us-ohio", {"overlays": [{**STICKER, "h": 0.0}]}, "overlays.0", "cannot hold printed text"),
+        ("uk-motorcycle", {"gap_graphics": [{"kind": "rect", "text": "NN"}]}, "gap_graphics.0",
+         "text is printed on overlays only"),
     ],
 )
 def test_a_style_that_cannot_render_is_refused_when_read(
@@ -253,6 +267,12 @@ def test_a_style_that_cannot_render_is_refused_when_read(
         # a rainbow narrow for its bands: the inner ones shrink away
         ("uk-motorcycle", {"background.graphics": [{"kind": "arcs", "x": 0.1, "y": 0.1, "w": 0.02, "h": 0.5,
                                                     "count": 3, "colour": "#ff0000", "colour2": "#0000ff"}]}),
+        # characters touching the plate's top edge; every drawn 1 one of the two die shapes
+        ("uk-motorcycle", {"rows.0.y": 0.25, "rows.0.height": 0.5}),
+        ("uk-motorcycle", {"fonts": [{"file": "OSP-DIN.ttf", "flag_one": 0.5, "bare_one": 0.5}]}),
+        ("uk-motorcycle", {"formats": [{"patterns": ["CCNNNN", "DDDD"]}]}),
+        # a format's own rows stand in for the style's: one row here, where the style has two
+        ("uk-motorcycle", {"formats": [{"patterns": ["CCNN"], "rows": [{"y": 0.5, "height": 0.5}]}]}),
     ],
 )
 def test_a_style_at_the_edges_of_the_checks_renders(tmp_path: Path, base: str, changes: dict) -> None:
@@ -371,3 +391,122 @@ def test_a_plate_that_draws_nothing_per_plate_looks_as_its_static_layer(height: 
         a = blank_plate(style, height, np.random.default_rng(seed))
         b = blank_plate(varies, height, np.random.default_rng(seed))
         assert a.tobytes() == b.tobytes()
+
+
+def _ink(image: np.ndarray) -> np.ndarray:
+    return image.min(axis=2) < 128
+
+
+def test_every_letter_of_an_alphabet_is_drawn() -> None:
+    # the last letter of an alphabet (Z, 9) was as likely as the others to be drawn, and labelled as drawn
+    style = _plain(formats=[{"patterns": ["xxx"]}], alphabets={"x": "QZ"})
+    drawn = "".join(render_plate(style, np.random.default_rng(seed), height=44).text for seed in range(6))
+    assert set(drawn) == {"Q", "Z"}
+    # a style's own alphabet of a default name replaces the default one
+    assert render_plate(_plain(alphabets={"N": "7"}), np.random.default_rng(0), height=44).text == "777"
+
+
+@pytest.mark.parametrize("align", ["left", "center", "right"])
+def test_a_row_keeps_its_spacing_and_alignment_and_long_text_is_squeezed_into_it(align: str) -> None:
+    height = 200
+    short = _plain(rows=[{"y": 0.55, "height": 0.5, "x0": 0.05, "x1": 0.95, "spacing": [0.1, 0.1], "align": align}])
+    plate = render_plate(short, np.random.default_rng(0), height=height, text="808")
+    boxes, width = plate.char_boxes, plate.image.shape[1]
+    gaps = boxes[1:, 0] - boxes[:-1, 2]
+    assert np.abs(gaps - 0.1 * 0.5 * height).max() <= 1.5  # the row's spacing, not stretched to fill the row
+    margins = {"left": boxes[0, 0] - 0.05 * width, "right": 0.95 * width - boxes[-1, 2]}
+    if align == "center":
+        assert abs(margins["left"] - margins["right"]) <= 2 and margins["left"] > 20
+    else:
+        assert abs(margins[align]) <= 1.5 and margins["right" if align == "left" else "left"] > 20
+    long = short.model_copy(update={"formats": [PlateFormat(patterns=["NNNNNNNNNN"])]})
+    boxes = render_plate(long, np.random.default_rng(0), height=height).char_boxes
+    assert boxes[0, 0] >= 0.05 * width - 1.5 and boxes[-1, 2] <= 0.95 * width + 1.5
+
+
+@pytest.mark.parametrize(("pattern", "width"), [("NN_NN", 0.85), ("NN-NN", 0.4), ("NN NN", 0.45)])
+def test_a_separator_is_as_wide_as_its_kind_with_the_row_spacing_each_side(pattern: str, width: float) -> None:
+    height, spacing, char_h = 200, 0.1, 0.5 * 200
+    plate = render_plate(_plain(formats=[{"patterns": [pattern]}]), np.random.default_rng(1), height=height)
+    (_, (x0, _, x1, _)), = plate.separators
+    boxes = plate.char_boxes
+    assert abs(boxes[2, 0] - boxes[1, 2] - (width + spacing) * char_h) <= 1.5
+    assert abs((x1 - x0) - (width - spacing) * char_h) <= 1.5
+
+
+def test_a_characters_box_is_its_ink() -> None:
+    # Q's tail below the line, 0's overshoot above it: the box is where the ink is, not the row's cap band
+    style = _plain(formats=[{"patterns": ["qoj"]}], alphabets={"q": "Q", "o": "0", "j": "J"})
+    plate = render_plate(style, np.random.default_rng(0), height=200)
+    assert plate.text == "Q0J"
+    ink = _ink(plate.image)
+    for x0, y0, x1, y1 in plate.char_boxes:
+        rows = np.flatnonzero(ink[:, int(x0) + 1 : int(np.ceil(x1)) - 1].any(axis=1))
+        assert abs(rows[0] - y0) <= 1.5 and abs(rows[-1] + 1 - y1) <= 1.5
+
+
+def test_a_given_text_fills_the_rows_of_its_format_in_order() -> None:
+    style = builtin_styles()["uk-motorcycle"]
+    plate = render_plate(style, np.random.default_rng(0), height=120, text="AB12XYZ")
+    assert plate.text == "AB12XYZ"
+    centres = (plate.char_boxes[:, 1] + plate.char_boxes[:, 3]) / 2
+    assert centres[:4].max() < 0.5 * 120 < centres[4:].min()  # CCNN on the top row, DDD below it
+
+
+def test_every_text_colour_of_a_style_is_drawn() -> None:
+    style = _plain(text_colours=["#0000ff"])
+    inks = set()
+    for seed in range(8):
+        image = render_plate(style, np.random.default_rng(seed), height=64).image.astype(int)
+        darkest = image[image.sum(axis=2).argmin() // image.shape[1], image.sum(axis=2).argmin() % image.shape[1]]
+        inks.add("blue" if darkest[0] > 200 else "black")
+    assert inks == {"blue", "black"}
+
+
+def test_bent_characters_keep_their_ink_in_boxes_grown_by_the_bend() -> None:
+    style = _plain()
+    flat = render_plate(style, np.random.default_rng(2), height=120, text="888")
+    bent = render_plate(style, np.random.default_rng(2), height=120, text="888", glyph_warp=0.04)
+    grown = bent.char_boxes - flat.char_boxes
+    assert (grown[:, :2] < 0).all() and (grown[:, 2:] > 0).all()
+    assert np.allclose(grown, grown[0, 2] * np.array([-1, -1, 1, 1]), atol=1e-3)
+
+
+def test_a_plate_at_a_cached_height_leaves_the_cache_as_it_was() -> None:
+    from platelab.synth.render import BACKGROUND_VARIANTS, static_layer
+
+    style = _plain(printed=[{"text": ["PLAIN"], "y": 0.15, "height": 0.12}])
+    for height in (64, 128):
+        variant = int(np.random.default_rng(4).integers(BACKGROUND_VARIANTS))
+        blank = blank_plate(style, height, np.random.default_rng(4)).copy()
+        render_plate(style, np.random.default_rng(4), height=height)
+        assert blank.tobytes() == blank_plate(style, height, np.random.default_rng(4)).tobytes()
+        assert blank.tobytes() == static_layer(style, height, variant).tobytes()  # drawn at its height, not scaled
+
+
+def test_a_printed_text_with_choices_is_chosen_per_plate_and_edited_copies_draw_their_own() -> None:
+    style = _plain(printed=[{"text": ["AAAA", "WWWW"], "y": 0.15, "height": 0.12}])
+    blanks = {blank_plate(style, 60, np.random.default_rng(seed)).tobytes() for seed in range(8)}
+    assert len(blanks) == 2
+    # an edited copy keeps the name but not the look
+    yellow = style.model_copy(update={"background": style.background.model_copy(update={"colour": "#ffff00"})})
+    assert blank_plate(yellow, 60, np.random.default_rng(0))[30, 5].tolist() == [0, 255, 255]
+
+
+def test_every_stroke_of_a_fonts_range_is_drawn() -> None:
+    style = _plain(fonts=[{"file": "OSP-DIN.ttf", "stroke": [0, 1]}])
+    boxes = [render_plate(style, np.random.default_rng(seed), height=200).char_boxes[0] for seed in range(8)]
+    widths = {round(float(x1 - x0)) for x0, _, x1, _ in boxes}
+    assert len(widths) == 2  # a glyph is 2 px wider at 64 px per px of stroke
+
+
+def test_a_stickers_text_is_printed_in_its_second_colour_and_a_right_aligned_text_ends_at_its_anchor() -> None:
+    sticker = {"kind": "rect", "x": 0.78, "y": 0.0, "w": 0.2, "h": 0.25, "colour": "#ff0000", "colour2": "#000000",
+               "text": "NN"}
+    right = {"text": ["WWW"], "x": 0.5, "y": 0.9, "height": 0.1, "align": "right"}
+    plate = render_plate(_plain(overlays=[sticker], printed=[right]), np.random.default_rng(0), height=200)
+    h, w = plate.image.shape[:2]
+    box = plate.image[: round(0.25 * h), round(0.78 * w) : round(0.98 * w)]
+    assert (box.max(axis=2) < 60).mean() > 0.05  # black digits on the red sticker
+    columns = np.flatnonzero(_ink(plate.image[round(0.85 * h) :]).any(axis=0))
+    assert abs(columns[-1] + 1 - 0.5 * w) <= 2 and columns[0] < 0.5 * w - 20

@@ -171,6 +171,10 @@ def test_a_face_that_draws_o_as_its_0_labels_the_shape_as_the_country_writes_it(
     assert "O" not in vanity and vanity.count("0") > 1.5 * vanity.count("1")  # the Os are written as 0s
     assert "O" in texts("LLLNNNN", "RG2014D.ttf")
     assert "O" in texts("AAAAAAA", "LiberationSansNarrow-Bold.ttf")
+    # a text given is drawn and labelled as given: the caller asked for those characters
+    style = maryland.model_copy(update={"formats": [PlateFormat(patterns=["AAAAAAA"])],
+                                        "fonts": [FontChoice(file="RG2014D.ttf")]})
+    assert render_plate(style, np.random.default_rng(0), text="OOO0OOO").text == "OOO0OOO"
 
 
 def test_crops_cut_from_scenes_are_seeded_and_read_as_labelled() -> None:
@@ -208,3 +212,56 @@ def test_scenes_without_plates_are_listed_and_eval_counts_their_false_plates(tmp
     figures = json.loads(result.output)
     assert (figures["n_photos"], figures["n_plates"]) == (3, 0)
     assert figures["n_false"] == len(figures["false_plates"])
+
+
+def test_each_seed_and_index_is_its_own_sample() -> None:
+    styles = list(builtin_styles().values())
+    seed5, seed6 = CropGenerator(styles, seed=5), CropGenerator(styles, seed=6)
+    # a stream keyed on seed + index would give seed 5's second crop as seed 6's first
+    assert seed5.sample(1).image.tobytes() != seed6.sample(0).image.tobytes()
+
+
+def test_the_default_engine_draws_a_crop_from_its_own_stream_alone() -> None:
+    from platelab.synth.crops import render_crop, sample_rng
+
+    # scene crops and bent glyphs off make no draw of their own: the default engine's seeded crops stay as they were
+    styles = list(builtin_styles().values())
+    cfg = SynthConfig()
+    for index in range(3):
+        crop = CropGenerator(styles, cfg, seed=9).sample(index)
+        alone = render_crop(styles, sample_rng(9, index), cfg)
+        assert (crop.text, crop.image.tobytes()) == (alone.text, alone.image.tobytes())
+
+
+def test_labels_tsv_holds_each_scenes_plates_as_drawn(tmp_path: Path) -> None:
+    from platelab.synth.crops import sample_rng
+    from platelab.synth.scene import render_scene
+    from platelab.synth.writer import write_scenes
+
+    styles = [builtin_styles()["us-texas"], builtin_styles()["eu-de"]]
+    cfg = SynthConfig.model_validate({"scene": {"size": [320, 240], "plate_width": [60, 150], "empty_p": 0.0}})
+    write_scenes(tmp_path, 3, styles, seed=2, cfg=cfg, progress=False)
+    expected = [
+        (f"scene_{i:06d}.jpg", p.text, p.box, [tuple(map(float, corner)) for corner in p.quad])
+        for i in range(3)
+        for p in render_scene(styles, sample_rng(2, i), cfg.scene, cfg.light, cfg.camera).plates
+    ]
+    labels = read_labels(tmp_path)
+    assert expected and [(x.file, x.plate, x.box, list(x.quad or ())) for x in labels] == expected
+
+
+def test_a_new_crop_set_replaces_the_old_and_labels_go_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from platelab.synth import writer
+
+    styles = [builtin_styles()["eu-de"]]
+    writer.write_crops(tmp_path, 3, styles, progress=False)
+    writer.write_crops(tmp_path, 1, styles, progress=False)
+    assert sorted(p.name for p in tmp_path.glob("crop_*")) == ["crop_000000.png"]
+
+    def broken(self: CropGenerator, index: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer.CropGenerator, "sample", broken)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_crops(tmp_path, 2, styles, progress=False)
+    assert not (tmp_path / "labels.tsv").exists()  # a set cut short has no labels rather than the last set's

@@ -172,3 +172,11 @@ def test_cli_writes_the_yolo_layout(tmp_path: Path) -> None:
     assert (tmp_path / "labels" / "scene_000000.txt").is_file() and (tmp_path / "images" / "scene_000000.jpg").is_file()
     bad = CliRunner().invoke(app, ["synth", "scenes", "--out", str(tmp_path), "--format", "yolo-obb"])
     assert bad.exit_code == 2 and "yolo-obb" in bad.output
+
+
+def test_an_interrupted_writes_hidden_file_does_not_refuse_the_next_set(tmp_path: Path, styles: list) -> None:
+    out = tmp_path / "set"
+    _write(out, styles, "yolo", count=1)
+    (out / "images" / ".scene_000001.jpg.tmp").write_bytes(b"half a JPEG")  # Ultralytics' glob skips it too
+    _write(out, styles, "yolo", count=1)
+    assert (out / "images" / "scene_000000.jpg").exists() and (out / "data.yaml").exists()

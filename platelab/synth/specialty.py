@@ -62,8 +62,12 @@ def decorate(specialty: Specialty, row: TextRow, chars: int, rng: np.random.Gene
     emblem_box = None
     if rng.random() < specialty.side_emblem:
         width = float(rng.uniform(*specialty.emblem_width))
-        emblem_box = (row.x0, row.x0 + width)
-        row = row.model_copy(update={"x0": min(row.x0 + width + 0.02, row.x1 - 0.3)})
+        end = row.x0 + width
+        text_x0 = min(end + 0.02, row.x1 - 0.3)
+        # where the text keeps its least room (0.3 of the plate), the emblem narrows to end left of it: painted
+        # over the characters it would hide what the label names
+        emblem_box = (row.x0, end if end + 0.02 <= text_x0 else max(row.x0, text_x0 - 0.02))
+        row = row.model_copy(update={"x0": text_x0})
     if rng.random() < specialty.side_code:
         code = specialty.code_patterns[rng.integers(len(specialty.code_patterns))]
         if emblem_box is None and rng.random() < 0.5:
