@@ -61,6 +61,46 @@ def test_a_mistake_is_refused_at_once_in_one_line(call: object, error: type[Exce
     assert "\n" not in str(raised.value)
 
 
+def test_the_bounds_of_min_confidence_and_min_score_are_accepted() -> None:
+    for bound in (0, 1, 0.0, 1.0):
+        assert Reader(min_confidence=bound, min_score=bound).reader.min_confidence == bound
+    with pytest.raises(ValueError, match="min_confidence must be a number from 0 to 1, got True"):
+        Reader(min_confidence=True)  # a flag is no share
+
+
+def test_a_min_confidence_of_0_keeps_every_plate_of_a_photo_and_none_is_the_default() -> None:
+    from platelab.api import PhotoReaderOptions
+    from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE
+
+    def built(min_confidence: float | None) -> float:
+        options = PhotoReaderOptions(None, None, None, min_confidence, MIN_SCORE, True, MIN_CHARACTERS, False, 1)
+        return float(options.build().reader.min_confidence)
+
+    assert (built(0.0), built(None), built(0.5)) == (0.0, PHOTO_MIN_CONFIDENCE, 0.5)
+
+
+def test_crops_read_in_chunks_give_one_result_each_in_order(
+    tmp_path: Path, crop: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import platelab.api
+
+    monkeypatch.setattr(platelab.api, "CHUNK", 2)
+    for name in ("a.png", "b.png", "d.png", "e.png"):
+        cv2.imwrite(str(tmp_path / name), crop)
+    (tmp_path / "c.png").write_bytes(b"not a png")
+    results = list(platelab.read_paths([tmp_path], crops=True))
+    assert [(r.file, r.error is None, len(r.plates)) for r in results] == [
+        ("a.png", True, 1), ("b.png", True, 1), ("c.png", False, 0), ("d.png", True, 1), ("e.png", True, 1)]
+    assert results[2].error is not None and results[2].error.startswith("c.png: ")
+
+
+def test_a_video_that_cannot_be_read_is_named_as_listed(tmp_path: Path) -> None:
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "gate.mp4").write_bytes(b"no video in here")
+    [result] = platelab.read_paths([tmp_path / "clips"])
+    assert result.error is not None and result.error.startswith("gate.mp4: "), result.error
+
+
 def test_a_reader_is_not_pickled_and_says_what_to_do_instead() -> None:
     with pytest.raises(TypeError, match=r"make one in each process \(e\.g\. in a multiprocessing Pool's initializer\)"):
         pickle.dumps(Reader())

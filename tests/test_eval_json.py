@@ -267,7 +267,7 @@ def test_the_command_prints_one_json_object_and_fails_on_an_unreadable_file(
     assert len(data["unreadable"]) == 1 and "gone.png" in data["unreadable"][0]
     assert "1 file(s) could not be read" in result.stderr
     plain = CliRunner().invoke(app, ["eval", str(folder)])
-    assert plain.exit_code == 1 and "could not be read and count as misses" in plain.stdout
+    assert plain.exit_code == 1 and "\n1 file(s) could not be read and count as misses:\n" in plain.stdout
 
 
 def test_the_readme_documents_every_key() -> None:

@@ -5,6 +5,7 @@ import os
 import pickle
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -27,6 +28,7 @@ from platelab.io import (
     to_json_line,
 )
 from platelab.io.decode import composite_on_white, first_line
+from platelab.io.results import Candidate
 from tests.conftest import DECODED_SIZE, SHOULD_DECODE, SHOULD_FAIL, bomb_png_bytes
 
 WIDTH, HEIGHT = DECODED_SIZE
@@ -390,6 +392,14 @@ def test_json_line_error_form_and_odd_names() -> None:
     line = to_json_line(ImageResult("\u2028odd.jpg", (plate,)))
     assert line.isascii()
     assert json.loads(line)["plates"][0]["text"] == "Ö1"
+
+
+def test_a_plate_at_another_confidence_has_its_own_candidate_at_exactly_that() -> None:
+    unsure = PlateResult("AB1", 0.0, (), (0, 0, 1, 1), ((0, 0), (1, 0), (1, 1), (0, 1)),
+                         candidates=(Candidate("AB1", 0.0), Candidate("A81", 0.0)))
+    assert unsure.with_confidence(0.5).candidates == (Candidate("AB1", 0.5), Candidate("A81", 0.0))
+    sure = replace(unsure, confidence=0.8, candidates=(Candidate("AB1", 0.8), Candidate("A81", 0.4)))
+    assert sure.with_confidence(0.4).candidates == (Candidate("AB1", 0.4), Candidate("A81", 0.2))
 
 
 def test_plate_needs_four_corners() -> None:

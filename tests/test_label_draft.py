@@ -20,6 +20,7 @@ from platelab.io.labels import (
     names_in,
     read_labels,
     read_photo_set,
+    write_crop_labels,
     write_label_draft,
     write_photo_labels,
 )
@@ -73,6 +74,20 @@ def test_names_are_relative_to_the_labels_files_folder(tmp_path: Path) -> None:
         names_in(tmp_path / "set" / "day", [nested, tmp_path / "set" / "b.jpg"])
     with pytest.raises(OutputError, match="cannot be written to a labels file"):
         names_in(tmp_path, [tmp_path / "a\tb.jpg"])
+
+
+def test_a_linked_file_named_by_way_of_dot_dot_is_named_where_it_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.jpg").write_bytes(b"a photo kept out of the set's folder")
+    (tmp_path / "set" / "day").mkdir(parents=True)
+    (tmp_path / "set" / "car.jpg").symlink_to(tmp_path / "elsewhere.jpg")
+    assert names_in(tmp_path / "set", [tmp_path / "set" / "day" / ".." / "car.jpg"]) == ["car.jpg"]
+
+
+def test_a_row_without_a_file_or_a_plate_is_not_written(tmp_path: Path) -> None:
+    for row in (CropLabel("", "ABC123", "CA"), CropLabel("a.png", "", "CA")):
+        with pytest.raises(ValueError, match="cannot be written to a labels file"):
+            write_crop_labels(tmp_path / "labels.tsv", [row])
+    assert not (tmp_path / "labels.tsv").exists()
 
 
 def test_a_box_read_twice_keeps_its_surer_reading_and_a_reading_with_no_letter_or_digit_is_no_row(

@@ -70,6 +70,7 @@ def test_a_folder_is_claimed_only_when_new_empty_or_platelabs(tmp_path: Path) ->
 
 def test_an_output_file_has_its_kind_and_stays_out_of_the_folder_read(tmp_path: Path) -> None:
     prepare_output_file(tmp_path / "fails.png", (".png", ".jpg"), "montage", outside=tmp_path / "crops")
+    prepare_output_file(tmp_path / "FAILS.PNG", (".png", ".jpg"), "montage")  # a camera's upper-case suffix
     with pytest.raises(OutputError, match=r"written as \.png or \.jpg"):
         prepare_output_file(tmp_path / "fails.txt", (".png", ".jpg"), "montage")
     with pytest.raises(OutputError, match="inside"):
@@ -147,6 +148,7 @@ def test_eval_checks_its_montage_path_before_scoring(tmp_path: Path) -> None:
     _usage_error(["eval", str(crops), "--failures", str(crops / "a.png")], "inside")
     _usage_error(["eval", str(crops), "--failures", str(tmp_path / "fails.txt")], "written as .png or .jpg")
     _usage_error(["eval", str(crops), "--detector", str(tmp_path / "d.onnx")], "are for photos")
+    _usage_error(["eval", str(crops), "--min-score", "0.5"], "are for photos")
     assert _fingerprint(crops) == before
 
 
@@ -154,6 +156,7 @@ def test_options_a_mode_cannot_use_are_refused(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "a.png"), np.full((64, 128, 3), 128, np.uint8))
     _usage_error(["read", "--crops", str(tmp_path), "--min-score", "0.9", "--no-refine"],
                  "--min-score, --no-refine: for photos")
+    _usage_error(["read", "--crops", str(tmp_path), "--min-chars", "0"], "--min-chars: for photos")
     (tmp_path / "empty").mkdir()
     _usage_error(["read", str(tmp_path / "empty")], "no images or videos in")
 
@@ -222,6 +225,7 @@ def test_an_empty_stream_is_refused_before_anything_opens(monkeypatch: pytest.Mo
     monkeypatch.setattr(platelab.api, "read_stream", lambda *args, **kwargs: pytest.fail("the stream was opened"))
     for empty in ("", "  "):
         _usage_error(["read", "--stream", empty], "--stream: empty; give a camera number")
+    _usage_error(["read", "--stream", "0", "--workers", "2"], "--stream reads a camera or a stream alone")
 
 
 def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path) -> None:
@@ -291,6 +295,22 @@ def test_drawings_that_would_share_a_file_or_be_read_back_are_kept_out(tmp_path:
     assert sorted(p.name for p in inside.iterdir()) == [OWNED_MARKER, "img.jpg"]
 
 
+def test_a_drawing_never_replaces_another_photo_read_through_a_folder_linked_into_the_drawings(
+    tmp_path: Path, demo_photo: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cv2.imwrite(str(_photo(tmp_path / "cam" / "a.png", b"")), np.full((240, 320, 3), 128, np.uint8))
+    _photo(tmp_path / "cam" / "a.png.jpg", demo_photo)  # where a.png's drawing would go, through the link
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / OWNED_MARKER).write_text(f"{DRAWINGS}\n")  # platelab's, with a folder linked into it
+    (tmp_path / "out" / "cam").symlink_to(tmp_path / "cam")
+    for workers in ("1", "2"):
+        result = CliRunner().invoke(app, ["read", "cam/a.png", "cam/a.png.jpg", "--draw", "out", "--workers", workers])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "cam" / "a.png.jpg").read_bytes() == demo_photo
+    assert (tmp_path / "cam" / "a.png.drawn.jpg").is_file()
+
+
 def test_the_demo_folder_and_inputs_named_as_outputs_are_refused_in_one_line(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -318,6 +338,8 @@ def test_the_demo_folder_and_inputs_named_as_outputs_are_refused_in_one_line(tmp
 def test_a_labels_file_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
     (tmp_path / "labels.tsv").write_text("\ufefffile\tstate\tplate\na.png\tCA\tABC123\n", encoding="utf-8")
     assert [label.plate for label in read_labels(tmp_path)] == ["ABC123"]
+    (tmp_path / "labels.tsv").write_text("file\tstate\tplate\n \t\na.png\tCA\tABC123\n\n", encoding="utf-8")
+    assert [label.plate for label in read_labels(tmp_path)] == ["ABC123"]  # a line of blanks is no row
 
 
 def test_reading_into_a_pipe_that_closes_ends_quietly(tmp_path: Path, demo_photo: bytes) -> None:

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from platelab.eval.metrics import score_photos
 from platelab.io.decode import ImageDecodeError, read_image
@@ -284,3 +285,35 @@ def test_a_watch_list_keeps_its_first_spelling_and_matches_a_reading_written_wit
     wanted = WatchList(["ABC1O3", "ABC103", "XYZ 789"])  # O and 0 look alike: the first spelling is the wanted one
     assert wanted.match(_read_as("ABC103")) == "ABC1O3"
     assert wanted.match(_read_as("XYZ-789")) == "XYZ789"
+
+
+def test_a_plates_line_holds_its_file_text_confidence_box_seconds_and_wanted_plate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import platelab.api
+    from platelab.cli import app
+
+    plate = PlateResult("AB1", 0.98765, (), (1, 2, 3, 4), ((1, 2), (4, 2), (4, 6), (1, 6)), seconds=(0.126, 2.5),
+                        wanted="AB-1")
+    monkeypatch.setattr(platelab.api, "read_paths", lambda *args, **kwargs: iter([_image(plate)]))
+    result = CliRunner().invoke(app, ["read", "clip.mp4"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "clip.mp4\tAB1\t0.988\t1,2,3,4\t0.13-2.50s\twanted: AB-1\n"
+
+
+def test_two_empty_boxes_and_boxes_that_only_touch_do_not_overlap() -> None:
+    from platelab.utils.boxes import box_iou
+
+    assert box_iou((5, 5, 0, 0), (5, 5, 0, 0)) == 0.0
+    assert box_iou((0, 0, 10, 10), (10, 0, 10, 10)) == box_iou((0, 0, 10, 10), (0, 10, 10, 10)) == 0.0
+
+
+def test_a_plates_label_holds_its_confidence_and_sits_on_it_where_there_is_no_room_above() -> None:
+    from platelab.io.draw import OUTLINE, draw_plates
+
+    white = np.full((200, 400, 3), 255, np.uint8)
+    plate = PlateResult("AB1", 0.5, (), (100, 5, 100, 40), ((100, 5), (200, 5), (200, 45), (100, 45)))
+    drawn = draw_plates(white, [plate])
+    assert (drawn[:4] == 255).all()  # the label starts at the plate's top, 5 rows down, not at the photo's
+    text_width = cv2.getTextSize("AB1 0.50", cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0]
+    assert (drawn[6, 100 : 100 + text_width] == OUTLINE).all()  # the label's padding row, above its text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,11 @@ def test_workers_read_as_one_process_does_in_the_files_order(tmp_path: Path, bad
 def test_workers_are_for_photos_not_crops(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["read", "--crops", str(tmp_path), "--workers", "2"])
     assert result.exit_code == 2 and "cropped plates (--crops) are read in batches" in result.output
+
+
+def test_the_api_refuses_workers_for_crops_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cropped plates are read in batches, not by worker processes"):
+        next(read_paths([tmp_path], crops=True, workers=2))
 
 
 def test_workers_given_a_prior_the_model_lacks_fail_as_one_process_does(tmp_path: Path) -> None:
@@ -91,6 +97,27 @@ def _read_dying(tmp_path: Path, names: list[str],
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _sleeps_on_files_named_slow(task: tuple[Path, str, Path | None, int]) -> ImageResult:
+    """Reads a file named slow* for a minute (a long video), the others at once."""
+    if task[0].name.startswith("slow"):
+        time.sleep(60)
+    return parallel._read(task)
+
+
+def test_a_reading_stopped_early_does_not_wait_for_a_file_a_worker_is_still_reading(tmp_path: Path) -> None:
+    photo = write_demo(tmp_path / "demo")
+    names = ["a.jpg", "slow.jpg"]
+    for name in names:
+        shutil.copy(photo, tmp_path / name)
+    options = PhotoReaderOptions(None, None, None, None, MIN_SCORE, True, MIN_CHARACTERS, False, 1)
+    results = parallel.read_in_workers([(tmp_path / name, name) for name in names], options, None, 1, 2,
+                                       read=_sleeps_on_files_named_slow)
+    assert next(results).file == "a.jpg"
+    started = time.monotonic()
+    results.close()  # `platelab read --workers 2 ... | head -1`
+    assert time.monotonic() - started < 15
 
 
 def test_a_process_that_dies_on_one_file_fails_that_file_alone(tmp_path: Path,

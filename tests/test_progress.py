@@ -49,3 +49,16 @@ def test_a_training_run_into_a_log_file_writes_its_first_and_last_states_only(
         train_recognizer(cfg)
     states = [state for state in re.split("[\r\n]", log.read_text(encoding="utf-8")) if "train recognizer" in state]
     assert len(states) == 2 and "6/6" in states[-1], states
+
+
+def test_read_gets_a_bar_only_when_its_lines_do_not_go_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from platelab.cli import _bar_wanted
+
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    assert not _bar_wanted(prints_as_it_goes=True)  # `platelab read` on a terminal: its lines are its progress
+    assert _bar_wanted(prints_as_it_goes=False)  # eval prints at the end: a bar meanwhile
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert _bar_wanted(prints_as_it_goes=True)  # `platelab read ... > out.txt`
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not _bar_wanted(prints_as_it_goes=False)  # no bar into a log file

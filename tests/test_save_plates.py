@@ -49,6 +49,7 @@ def test_each_crop_reads_as_the_photo_reader_read_it_and_eval_scores_the_folder_
     plain = _invoke(["read", str(photos), "--json"])
     saving = _invoke(["read", str(photos), "--json", "--save-plates", str(plates)])
     assert saving.stdout == plain.stdout  # reading's own output is unchanged
+    assert f"wrote 4 plate crop(s) to {plates} " in saving.stderr  # the plates of 3 photos, one of them blank
     assert _invoke(["read", str(photos), "--json"]).stdout == plain.stdout
 
     read = {json.loads(line)["file"]: json.loads(line)["plates"] for line in plain.stdout.splitlines()}
@@ -152,3 +153,18 @@ def test_a_photo_read_again_with_fewer_plates_keeps_no_crop_of_the_earlier_run(
     _invoke(["read", str(photos), "--save-plates", str(crops), "--min-confidence", "0.7"])
     assert sorted(crops.glob("*.png")) == [crops / "gate.plate1.png"]
     assert len(read_labels(crops)) == 1
+
+
+def test_every_photos_crops_are_saved_when_the_output_is_cut_short(tmp_path: Path, demo_scene: Path) -> None:
+    import shlex
+    import subprocess
+    import sys
+
+    photos = _photos(tmp_path, demo_scene)
+    for name in ("x1.jpg", "x2.jpg"):  # read after `head` has gone
+        shutil.copy(demo_scene, photos / name)
+    command = shlex.join([sys.executable, "-m", "platelab", "read", str(photos), "--save-plates", str(tmp_path / "p")])
+    cut = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, text=True,
+                         timeout=60)
+    assert cut.returncode == 0 and len(cut.stdout.splitlines()) == 1, cut.stderr
+    assert [label.file for label in read_labels(tmp_path / "p")][-2:] == ["x2.plate1.png", "x2.plate2.png"]
