@@ -111,3 +111,41 @@ def test_an_unknown_key_is_named_with_the_field_it_most_likely_meant(tmp_path: P
     with pytest.raises(ConfigError) as error:
         load_train_config(tmp_path / "recipe.yaml")
     assert str(error.value) == f"{tmp_path / 'recipe.yaml'}: {problem}"
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ("lr: 0\n", "field lr: Input should be greater than 0"),
+    ("label_smoothing: 1\n", "field label_smoothing: Input should be less than 1"),
+    ("val_size: 0\n", "field val_size: Input should be greater than or equal to 1"),
+    ("stop_after: 0\n", "field stop_after: Input should be greater than or equal to 1"),
+    ("val_real: [a/crops, b/crops]\n",
+     "field val_real: Value error, two real sets named crops; give folders of different names"),
+])
+def test_a_recognizer_setting_out_of_its_range_is_one_line_naming_it(tmp_path: Path, body: str, problem: str) -> None:
+    (tmp_path / "recipe.yaml").write_text(body)
+    with pytest.raises(ConfigError) as error:
+        load_train_config(tmp_path / "recipe.yaml")
+    assert str(error.value) == f"{tmp_path / 'recipe.yaml'}: {problem}"
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ("window: [320, 176]\n",
+     "field window: Value error, window [320, 176]: each side must be a positive multiple of 32"),
+    ("window: [0, 192]\n", "field window: Value error, window [0, 192]: each side must be a positive multiple of 32"),
+    ("window: [672, 384]\n",
+     "window [672, 384] is larger than the scenes it is cut from (synth.scene.size [640, 384])"),
+    ("synth: {scene: {size: [640, 400]}}\n",
+     "synth.scene.size (the detector's input) [640, 400]: each side must be a positive multiple of 32"),
+])
+def test_a_detector_window_or_input_it_cannot_take_is_one_line_naming_it(
+    tmp_path: Path, body: str, problem: str
+) -> None:
+    (tmp_path / "recipe.yaml").write_text(body)
+    with pytest.raises(ConfigError) as error:
+        load_detector_config(tmp_path / "recipe.yaml")
+    assert problem in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+def test_a_window_as_large_as_the_scenes_is_the_whole_scene(tmp_path: Path) -> None:
+    (tmp_path / "recipe.yaml").write_text("window: [640, 384]\n")
+    assert load_detector_config(tmp_path / "recipe.yaml").window == (640, 384)

@@ -353,3 +353,89 @@ def test_a_finished_run_asked_for_more_epochs_says_how_to_go_further(tmp_path: P
     message = " ".join(result.output.split())
     assert "cannot resume with another config (epochs 1 -> 2)" in message
     assert f"start a new folder from it: finetune --from {out})" in message
+
+
+def test_freeze_first_k_takes_every_layer_and_no_more() -> None:
+    model = PlateRecognizer()
+    layers = tuning.backbone_layers(model.backbone)
+    assert tuning.freeze(model, f"first-{len(layers)}") == layers
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    with pytest.raises(ValueError, match=f"freeze first-{len(layers) + 1}: the backbone has only {len(layers)} layers"):
+        tuning.freeze(PlateRecognizer(), f"first-{len(layers) + 1}")
+
+
+@pytest.mark.parametrize("freeze", ["first-", "first-x", "head", "first-2 "])
+def test_a_freeze_mode_that_is_none_of_the_three_is_refused_by_the_config(freeze: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="freeze"):
+        _config(Path("unused"), freeze=freeze)
+
+
+def test_a_holdout_keeps_at_least_one_plate_to_train_on() -> None:
+    train, held = tuning.split_holdout(["a.png", "b.png", "c.png"], 0.99, seed=0)
+    assert (len(train), len(held)) == (1, 2)
+
+
+def test_an_epoch_is_enough_steps_to_draw_each_real_crop_once() -> None:
+    # 4 a batch, half of them real: 5 crops take 3 steps
+    assert tuning.steps_per_epoch(_config(Path("unused"), steps_per_epoch=0), 5) == 3
+    assert tuning.steps_per_epoch(_config(Path("unused"), steps_per_epoch=0), 4) == 2
+
+
+def test_a_batch_of_more_real_crops_than_there_are_draws_some_twice_augmented_or_as_they_are() -> None:
+    from platelab.predict.preprocess import preprocess_crops
+
+    crop = _crops(1)
+    plain = tuning.TuneBatches(crop, Charset(), _config(Path("unused"), synth_share=0, augment=False), 0, 1)
+    images, targets = plain.render_batch(0)
+    assert torch.equal(images, torch.from_numpy(preprocess_crops([crop.images[0]] * 4)))
+    assert (targets == torch.from_numpy(Charset().encode(crop.texts[0]))).all()
+    augmented, _ = tuning.TuneBatches(crop, Charset(), _config(Path("unused"), synth_share=0), 0, 1).render_batch(0)
+    assert all(not torch.equal(image, images[0]) for image in augmented)
+
+
+def test_a_label_loses_its_separators_and_may_fill_every_slot() -> None:
+    assert tuning.plate_text("ab-12 3.4", Charset()) == "AB1234"
+    assert tuning.plate_text("ABC1234567", Charset()) == "ABC1234567"
+
+
+def test_the_warm_up_of_a_short_fine_tuning_is_a_quarter_of_it(tmp_path: Path) -> None:
+    from platelab.train.loop import schedule
+
+    cfg = _config(tmp_path, steps_per_epoch=4, warmup_steps=20, lr=1e-3)
+    tuning.tune_model(PlateRecognizer(), _crops(4), [], cfg)
+    logged = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert logged["lr"] == pytest.approx(cfg.lr * schedule(4, 1)(4))  # warm-up 1 step: decayed to 2% by step 4
+
+
+def test_a_ctc_run_is_fine_tuned_with_its_ctc_head(tmp_path: Path) -> None:
+    source = RecognizerTrainConfig(out_dir=tmp_path / "source", head="ctc", steps=1, batch_size=4, workers=0,
+                                   val_size=4, warmup_steps=1, threads=1, styles=STYLES)
+    trained = train_recognizer(source)
+    model = tuning.load_run_model(source.out_dir)
+    assert model.head_kind == "ctc" and _same(trained.state_dict(), model)
+
+
+def test_a_fine_tuning_on_real_crops_alone_exports_in_8_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tuning, "INT8_CALIBRATION_CROPS", 8)
+    monkeypatch.setattr(tuning, "INT8_VALIDATION_CROPS", 8)
+    cfg = _config(tmp_path, synth_share=0)  # calibrated and measured on synthetic plates all the same
+    sample = _crops(2).eval_set("sample").images.numpy()
+    out = tuning.export_tuned(PlateRecognizer(), tmp_path, cfg, tmp_path / "m.onnx", sample, int8=True)
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["int8"]["calibration"] == "8 synthetic crops (seed 2)" and card["config"]["synth_share"] == 0
+    assert set(card["accuracy_int8"]) == {"synthetic"}
+
+
+def test_a_fine_tuning_to_a_new_charset_is_reproducible_from_its_seed(tmp_path: Path) -> None:
+    source = RecognizerTrainConfig(out_dir=tmp_path / "source", steps=1, batch_size=4, workers=0, val_size=4,
+                                   warmup_steps=1, threads=1, styles=STYLES)
+    train_recognizer(source)
+    _crop_folder(tmp_path / "crops", _crops(2), "")
+    models = [tuning.finetune(tuning.FinetuneConfig(out_dir=tmp_path / f"tuned-{i}", from_run=source.out_dir,
+                                                    data=tmp_path / "crops", charset=DEFAULT_CHARS + "Ж", epochs=1,
+                                                    batch_size=4, workers=0, threads=1, styles=STYLES, val_fraction=0))
+              for i in range(2)]
+    # the new output layer starts from the seed too, so the two runs end alike
+    assert _same(models[0].state_dict(), models[1])

@@ -81,6 +81,9 @@ def test_a_stage_started_from_an_exported_model_carries_that_models_card(
     earlier = card["initialised_from"]
     assert earlier["checkpoint"] == str(exported)
     assert earlier["training_command"] == "platelab train recognizer --config tiny.yaml"
+    exported_card = json.loads(exported.with_suffix(".card.json").read_text())
+    assert (earlier["steps"], earlier["accuracy"]) == (3, exported_card["accuracy"]) and earlier["accuracy"]
+    assert card["wall_time_all_stages_s"] == round(card["wall_time_s"] + exported_card["wall_time_s"], 1)
 
 
 def _fingerprint(folder: Path) -> dict[str, str]:
@@ -132,3 +135,24 @@ def test_a_failed_interpolate_names_the_file_and_leaves_no_folder(
     out = tmp_path / "mid"
     _refused(["--from", start, "--to", end, "--out", out], named)
     assert not out.exists()  # no command.txt for a run that was never written
+
+
+def test_a_quarter_of_the_way_with_few_norm_crops_measures_each_norm_on_one_batch(
+    start_and_end: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import torch.nn.functional as F
+
+    from platelab.predict.charset import Charset
+    from platelab.synth.dataset import SyntheticCropBatches
+    from platelab.synth.style import select_styles
+    from platelab.train.interpolate import NORM_BATCH
+
+    start, end = start_and_end
+    interpolate_run(start, end, 0.25, tmp_path / "q", norm_crops=16, seed=5)  # fewer than a batch: one batch
+    a, b, q = (load_checkpoint(p)["model"] for p in (start, end / "last.ckpt", tmp_path / "q" / "last.ckpt"))
+    conv = "backbone.layers.0.0.weight"
+    assert torch.allclose(q[conv], 0.75 * a[conv] + 0.25 * b[conv], atol=1e-7)
+    # the first norm's running mean: the plain mean of the first convolution's outputs on that batch
+    images = SyntheticCropBatches(select_styles(None), Charset(), NORM_BATCH, 5).render_batch(0)[0]
+    expected = F.conv2d(images, q[conv], stride=2, padding=1).mean((0, 2, 3))
+    assert torch.allclose(q["backbone.layers.0.1.running_mean"], expected, atol=1e-5)

@@ -107,3 +107,15 @@ def test_a_convolution_exported_without_its_zero_bias_imports_as_one(tmp_path: P
     model = recognizer_from_onnx(no_bias, stats_crops=16).eval()
     with torch.no_grad():
         assert np.abs(torch.softmax(model(images), -1).numpy() - _onnx_probs(no_bias, images)).max() < 1e-4
+
+
+def test_a_recognizer_of_another_input_size_is_refused_with_both_sizes(tmp_path: Path) -> None:
+    import onnx
+
+    graph = onnx.load(str(default_model("recognizer-float")))
+    entry = next(e for e in graph.metadata_props if e.key == "input_size")
+    entry.value = "[96, 48]"
+    path = tmp_path / "small.onnx"
+    onnx.save(graph, str(path))
+    with pytest.raises(OnnxImportError, match=r"small\.onnx: input size \[96, 48\] is not this version's \[128, 64\]"):
+        recognizer_from_onnx(path, stats_crops=0)

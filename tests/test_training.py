@@ -43,9 +43,12 @@ def test_resume_after_a_kill_matches_an_unbroken_run(
 def test_a_fresh_run_in_a_used_folder_starts_its_own_metrics_log(tmp_path: Path) -> None:
     training.train_recognizer(_config(tmp_path))
     first = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    partial = tmp_path / ".last.1a2b3c4d.tmp.ckpt"  # a checkpoint whose writing a kill cut short
+    partial.write_bytes(b"PK\x03\x04half a zip")
     training.train_recognizer(_config(tmp_path).model_copy(update={"steps": 2}))
     second = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(second) == len(first) and '"step": 2' in second[-1] and '"step": 4' not in "".join(second)
+    assert not partial.exists()
 
 
 def test_a_ctc_stage_starts_from_a_slots_run_backbone(tmp_path: Path) -> None:
@@ -248,6 +251,10 @@ def test_a_checkpoint_that_would_run_code_is_refused_in_one_line(tmp_path: Path)
         (run / "last.ckpt").write_bytes(damaged)
         result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
         assert result.exit_code == 2 and "last.ckpt: not a readable checkpoint" in result.output, result.output
+    torch.save([torch.zeros(2)], run / "last.ckpt")  # weights alone, but not in a mapping
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2 and "last.ckpt: not a platelab checkpoint (holds a list)" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_a_loss_that_stops_being_a_number_stops_the_run_and_keeps_the_checkpoint(
@@ -323,6 +330,7 @@ def test_the_card_is_of_the_exported_checkpoint_not_of_steps_logged_after_it(
     assert (card["steps"], card["samples_seen"], card["accuracy"], card["hardware"]) == (
         2, 2 * cfg.batch_size, {"synthetic": 0.2}, "hw 2")
     assert card["wall_time_s"] == round(elapsed, 1)
+    assert "accuracy_at_step" not in card  # measured at the checkpoint's own step
 
     # a stage started from it says the same of it
     stage = _config(tmp_path / "stage2").model_copy(update={"init_from": cfg.out_dir / "last.ckpt", "steps": 1})
@@ -330,12 +338,19 @@ def test_the_card_is_of_the_exported_checkpoint_not_of_steps_logged_after_it(
     chained = json.loads(export_run(stage.out_dir, tmp_path / "s.onnx").with_suffix(".card.json").read_text())
     earlier = chained["initialised_from"]
     assert (earlier["steps"], earlier["accuracy"], earlier["wall_time_s"]) == (2, {"synthetic": 0.2}, round(elapsed, 1))
+    assert chained["wall_time_all_stages_s"] == round(chained["wall_time_s"] + earlier["wall_time_s"], 1)
+
+    # validated last at step 1, before the checkpoint at step 2: the card says where its figures were measured
+    log.write_text(json.dumps({**lines[0], "val_synthetic": 0.1}) + "\n")
+    card = json.loads(export_run(cfg.out_dir, tmp_path / "m.onnx").with_suffix(".card.json").read_text())
+    assert (card["steps"], card["accuracy"], card["accuracy_at_step"]) == (2, {"synthetic": 0.1}, 1)
 
     # no line at or before the checkpoint (validated at step 3 only): the run's lines past it still name the machine
     # it trained on, not the one exporting it
     log.write_text("".join(json.dumps({**line, "hardware": "NVIDIA H100 80GB HBM3"}) + "\n" for line in lines[2:3]))
     card = json.loads(export_run(cfg.out_dir, tmp_path / "m.onnx").with_suffix(".card.json").read_text())
     assert (card["steps"], card["accuracy"], card["hardware"]) == (2, {}, "NVIDIA H100 80GB HBM3")
+    assert "accuracy_at_step" not in card
 
 
 @pytest.mark.parametrize(("cpuinfo", "processor", "machine", "named"), [
@@ -366,16 +381,135 @@ def test_the_hardware_names_the_cpu_model(tmp_path: Path, monkeypatch: pytest.Mo
     assert environment.Environment.here().cpu == named  # a benchmark's line names it the same way
 
 
-@pytest.mark.parametrize("backbone", ["plate", "lite"])
-def test_the_8_bit_recognizer_keeps_its_first_convolution_and_classifier_float(tmp_path: Path, backbone: str) -> None:
+@pytest.mark.parametrize(("backbone", "head"), [("plate", "ctc"), ("lite", "ctc"), ("plate", "slots")])
+def test_the_8_bit_recognizer_keeps_its_first_convolution_and_classifier_float(
+    tmp_path: Path, backbone: str, head: str
+) -> None:
     from platelab.models.efficientnet_lite import LiteBackbone
     from platelab.models.recognizer import PlateRecognizer
     from platelab.train.export import export_recognizer
     from platelab.train.quantize import RECOGNIZER_KEPT_FLOAT, quantize
 
-    model = PlateRecognizer(backbone=LiteBackbone() if backbone == "lite" else None, head="ctc")
+    model = PlateRecognizer(backbone=LiteBackbone() if backbone == "lite" else None, head=head)  # slots: a Gemm
     source = export_recognizer(model, tmp_path / "float.onnx")
     batches = [np.random.default_rng(i).standard_normal((2, 1, 64, 128)).astype(np.float32) for i in range(2)]
     kept = quantize(source, tmp_path / "int8.onnx", batches, RECOGNIZER_KEPT_FLOAT)
     assert len(kept) == 2 and "/head/classify/" in kept[1], kept
     assert ("_conv_stem" if backbone == "lite" else "layers.0.0") in kept[0], kept
+    assert _float_weighted_layers(tmp_path / "int8.onnx") == kept
+
+
+def _float_weighted_layers(path: Path) -> list[str]:
+    """The weighted layers of an 8-bit graph whose weights are float tensors of the file, not dequantized ones."""
+    import onnx
+
+    from platelab.train.quantize import WEIGHTED_OPS
+
+    graph = onnx.load(str(path)).graph
+    floats = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    return [node.name for node in graph.node if node.op_type in WEIGHTED_OPS and node.input[1] in floats]
+
+
+def test_the_8_bit_detector_keeps_its_first_convolution_and_heads_float(tmp_path: Path) -> None:
+    from platelab.models.detector import PlateDetector
+    from platelab.train.detector import export_detector
+    from platelab.train.quantize import DETECTOR_KEPT_FLOAT, quantize
+
+    source = export_detector(PlateDetector(), tmp_path / "float.onnx")
+    batches = [np.random.default_rng(i).standard_normal((1, 1, 192, 320)).astype(np.float32) for i in range(2)]
+    kept = quantize(source, tmp_path / "int8.onnx", batches, DETECTOR_KEPT_FLOAT)
+    # the first convolution, the shared head layer and the two output layers (scores, corners)
+    assert len(kept) == 4, kept
+    assert all(any(part in name for name in kept) for part in ("/stem/stem.0/", "/head/", "/heat/", "/corners/")), kept
+    assert _float_weighted_layers(tmp_path / "int8.onnx") == kept
+
+
+def test_a_checkpoint_whose_write_is_cut_short_leaves_the_one_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platelab.train.checkpoint import CheckpointWriteError, load_checkpoint, save_checkpoint
+
+    path = tmp_path / "last.ckpt"
+    save_checkpoint(path, {"step": 1})
+
+    def torn(state: object, target: Path) -> None:  # a kill or a full disk part-way through torch's writer
+        Path(target).write_bytes(b"PK\x03\x04half a zip")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 5312 vs 5208")
+
+    monkeypatch.setattr(torch, "save", torn)
+    with pytest.raises(CheckpointWriteError, match="the one before it is kept"):
+        save_checkpoint(path, {"step": 2})
+    assert load_checkpoint(path) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_a_run_ends_with_a_checkpoint_of_its_last_step_between_checkpoint_steps(tmp_path: Path) -> None:
+    from platelab.train.checkpoint import load_checkpoint
+
+    training.train_recognizer(_config(tmp_path, steps=3, checkpoint_every=2))
+    assert load_checkpoint(tmp_path / "last.ckpt")["step"] == 3
+
+
+def test_a_longer_run_is_refused_on_resume_with_the_way_to_train_further(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    out = tmp_path / "run"
+    runner = CliRunner()
+    started = runner.invoke(app, ["train", "recognizer", "--config", str(_recipe(tmp_path / "a.yaml", out))])
+    assert started.exit_code == 0, started.output
+    longer = runner.invoke(app, ["train", "recognizer", "--config", str(_recipe(tmp_path / "b.yaml", out, steps=4)),
+                                 "--resume"])
+    message = " ".join(longer.output.split())
+    assert longer.exit_code == 2 and "cannot resume with another config (steps 2 -> 4)" in message
+    assert f"start a new folder from it: init_from: {out / 'last.ckpt'})" in message
+
+
+def test_weights_of_another_model_say_how_they_differ(tmp_path: Path) -> None:
+    from platelab.train.checkpoint import CheckpointError, model_weights, save_checkpoint, weights_mismatch
+
+    own = {"a": torch.zeros(2), "b": torch.zeros(3)}
+    assert weights_mismatch(own, {"a": torch.ones(2), "b": torch.ones(3)}) is None
+    assert weights_mismatch(own, {"x": torch.zeros(2)}) == "none of its tensors is this model's; another kind of model?"
+    assert weights_mismatch(own, {"a": torch.zeros(2), "b": torch.zeros(4)}) == (
+        "1 tensor(s) of another shape: b is [4] where this model's is [3]")
+    assert weights_mismatch(own, {"a": torch.zeros(2)}) == "1 of this model's tensors missing: b ..."
+    assert weights_mismatch(own, {**own, "c": torch.zeros(1)}) == "1 tensor(s) this model does not have: c ..."
+    save_checkpoint(tmp_path / "last.ckpt", {"model": {}})
+    with pytest.raises(CheckpointError, match=r"last\.ckpt: not a platelab checkpoint \(it holds no model weights\)"):
+        model_weights(tmp_path / "last.ckpt")
+
+
+def test_a_resumed_run_keeps_the_command_that_started_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from platelab.train.card import record_command
+
+    monkeypatch.setattr(sys, "argv", ["platelab", "train", "recognizer", "--config", "my recipe.yaml"])
+    record_command(tmp_path, resume=False)
+    monkeypatch.setattr(sys, "argv", ["platelab", "train", "recognizer", "--config", "c.yaml", "--resume"])
+    record_command(tmp_path, resume=True)
+    assert (tmp_path / "command.txt").read_text() == "platelab train recognizer --config 'my recipe.yaml'\n"
+    record_command(tmp_path, resume=False)  # a new run in the folder is another run
+    assert (tmp_path / "command.txt").read_text() == "platelab train recognizer --config c.yaml --resume\n"
+
+
+def test_the_synthetic_validation_crops_are_none_of_the_training_crops(tmp_path: Path) -> None:
+    from platelab.synth.dataset import SyntheticCropBatches
+
+    cfg = _config(tmp_path, val_size=8)
+    validation = training.synthetic_eval_set(cfg, Charset())
+    trained_on, _ = SyntheticCropBatches(select_styles(None), Charset(), 8, cfg.seed, cfg.synth).render_batch(0)
+    assert not any(torch.equal(crop, seen) for crop in validation.images for seen in trained_on)
+
+
+def test_a_stage_resumes_without_the_checkpoint_it_started_from(tmp_path: Path) -> None:
+    training.train_recognizer(_config(tmp_path / "first", steps=1))
+    start = tmp_path / "start.ckpt"
+    start.write_bytes((tmp_path / "first" / "last.ckpt").read_bytes())
+    stage = _config(tmp_path / "stage", init_from=start, stop_after=2)
+    training.train_recognizer(stage)
+    start.unlink()  # the checkpoint holds the stage's weights now: what it started from is not read again
+    training.train_recognizer(stage.model_copy(update={"stop_after": None}), resume=True)
+    assert json.loads((stage.out_dir / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 4

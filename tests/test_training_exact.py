@@ -23,7 +23,7 @@ from platelab.train import recognizer as recognizer_training  # noqa: E402
 from platelab.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from platelab.train.config import RecognizerTrainConfig  # noqa: E402
 from platelab.train.export import EXPORT_TOLERANCE, ExportMismatch, publish, require_agreement  # noqa: E402
-from platelab.train.loop import CLIP_NORM, Run, optimizer_step, schedule  # noqa: E402
+from platelab.train.loop import CLIP_NORM, Run, optimizer_step, running_mean, schedule  # noqa: E402
 from tests.test_detector import _config as detector_config  # noqa: E402
 from tests.test_training import _config as recognizer_config  # noqa: E402
 
@@ -143,7 +143,8 @@ def test_a_real_export_records_its_difference_within_the_tolerance(tmp_path: Pat
 
 def test_agreement_is_the_difference_itself_and_nan_is_none() -> None:
     assert require_agreement(1e-6, Path("m.onnx")) == 1e-6  # what the card records
-    for difference in (EXPORT_TOLERANCE * 1.01, float("nan"), float("inf")):
+    # the shipped models measure under 1e-5; a thousandth is a graph that computes something else
+    for difference in (EXPORT_TOLERANCE * 1.01, 1e-3, float("nan"), float("inf")):
         with pytest.raises(ExportMismatch, match=r"m\.onnx: not written"):
             require_agreement(difference, Path("m.onnx"))
 
@@ -152,3 +153,65 @@ def test_a_checked_export_is_published_into_a_new_folder(tmp_path: Path) -> None
     checked = tmp_path / "checked.onnx"
     checked.write_bytes(b"graph")
     assert publish(checked, tmp_path / "new" / "m.onnx").read_bytes() == b"graph"
+
+
+def test_a_publish_cut_short_leaves_the_file_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    checked, out = tmp_path / "checked.onnx", tmp_path / "m.onnx"
+    checked.write_bytes(b"new graph")
+    out.write_bytes(b"old graph")
+
+    def full_disk(source: Path, target: Path) -> None:
+        Path(target).write_bytes(b"new")
+        raise OSError(28, "No space left on device", str(target))
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        publish(checked, out)
+    assert out.read_bytes() == b"old graph"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checked.onnx", "m.onnx"]
+
+
+def test_each_logged_step_runs_at_the_scheduled_rate_with_its_running_figures(tmp_path: Path) -> None:
+    cfg = _recognizer_run(tmp_path)
+    recognizer_training.train_recognizer(cfg)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    factor = schedule(cfg.steps, cfg.warmup_steps)
+    # the rate logged with step s is the one the next step takes: s steps of the schedule taken
+    assert [line["lr"] for line in lines] == pytest.approx([cfg.lr * factor(s) for s in range(1, cfg.steps + 1)])
+    # the running figures start at the first step's value and move 2% towards each later one
+    assert running_mean(None, 3.0) == 3.0 and running_mean(1.0, 2.0) == pytest.approx(1.02)
+
+
+def test_a_detection_finds_a_plate_only_where_they_overlap_by_half() -> None:
+    import numpy as np
+
+    from platelab.predict.detector import Detection
+
+    def box(x: float) -> np.ndarray:
+        return np.array([[x, 0], [x + 100, 0], [x + 100, 20], [x, 20]], np.float32)
+
+    plate = box(0)
+    # shifted by 30 px: IoU 70 / 130 = 0.54, found, its corners 30 px out; by 40 px: IoU 60 / 140 = 0.43, a false one
+    found, false, error = detector_training.match_counts([Detection(0.9, box(30))], [plate])
+    assert (found, false) == (1, 0) and error == pytest.approx(30.0)
+    assert detector_training.match_counts([Detection(0.9, box(40))], [plate]) == (0, 1, 0.0)
+    # a second detection of a plate already found is a false one
+    assert detector_training.match_counts([Detection(0.9, box(0)), Detection(0.8, box(5))], [plate])[:2] == (1, 1)
+
+
+def test_the_export_check_is_the_largest_difference_of_any_probability(tmp_path: Path) -> None:
+    import numpy as np
+
+    from platelab.models.recognizer import PlateRecognizer
+    from platelab.train.export import check_export, export_recognizer
+
+    model = PlateRecognizer()
+    path = export_recognizer(model, tmp_path / "m.onnx")  # leaves the model in eval mode
+    images = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 1, 64, 128)).astype(np.float32))
+    with torch.no_grad():
+        before = torch.softmax(model(images), -1)
+        model.head.classify.bias[0] += 1.0  # one class of one slot: the graph now misses there only
+        largest = (torch.softmax(model(images), -1) - before).abs().max().item()
+    assert check_export(model, path, images.numpy()) == pytest.approx(largest, abs=1e-5)

@@ -558,8 +558,10 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
 
 
 def _fitting_synthetic(cfg: TuneConfig, charset: Charset, seed: int, count: int) -> tuple[list[np.ndarray], list[str]]:
-    """count synthetic crops of the run's styles whose texts the charset can write (images, texts)."""
-    stream = TuneBatches(LabelledCrops((), (), ()), charset, cfg.model_copy(update={"seed": seed}), 0, 0)
+    """count synthetic crops of the run's styles whose texts the charset can write (images, texts); drawn whatever
+    share of the run's batches was synthetic (none, for a run on real crops alone)."""
+    stream = TuneBatches(LabelledCrops((), (), ()), charset, cfg.model_copy(update={"seed": seed, "synth_share": 1.0}),
+                         0, 0)
     crops = [stream.synthetic(i) for i in range(count)]
     return [image for image, _ in crops], [text for _, text in crops]
 
