@@ -428,6 +428,15 @@ def test_a_fine_tuning_on_real_crops_alone_exports_in_8_bits(tmp_path: Path, mon
     assert set(card["accuracy_int8"]) == {"synthetic"}
 
 
+def test_an_8_bit_export_whose_charset_synthetic_plates_do_not_fit_says_to_export_in_float(tmp_path: Path) -> None:
+    # trained with synth_share 0 as the training's error advised; the export draws synthetic plates all the same
+    model = PlateRecognizer(charset=Charset("Ж"))
+    sample = _crops(2).eval_set("sample").images.numpy()
+    with pytest.raises(ValueError, match=r"--int8 calibrates on synthetic plates .* export it in float") as error:
+        tuning.export_tuned(model, tmp_path, _config(tmp_path, synth_share=0), tmp_path / "m.onnx", sample, int8=True)
+    assert "synth_share" not in str(error.value) and not (tmp_path / "m.onnx").exists()
+
+
 def test_a_fine_tuning_to_a_new_charset_is_reproducible_from_its_seed(tmp_path: Path) -> None:
     source = RecognizerTrainConfig(out_dir=tmp_path / "source", steps=1, batch_size=4, workers=0, val_size=4,
                                    warmup_steps=1, threads=1, styles=STYLES)

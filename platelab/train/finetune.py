@@ -75,6 +75,10 @@ class FinetuneSourceError(ValueError):
     """A --from that is not a training run folder."""
 
 
+class UnfittingCharsetError(ValueError):
+    """Synthetic plates of the run's styles rarely hold only characters of its charset."""
+
+
 class TuneConfig(BaseModel):
     """How a recognizer is trained on a mix of real crops and synthetic plates (also from scratch)."""
 
@@ -423,7 +427,7 @@ class TuneBatches(IterableDataset[tuple[torch.Tensor, torch.Tensor]]):
             )
             if set(crop.text) <= allowed:
                 return crop.image, crop.text
-        raise ValueError(
+        raise UnfittingCharsetError(
             "synthetic plates rarely fit this charset; set synth_share to 0 to train without them"
         )
 
@@ -539,10 +543,15 @@ def export_tuned(model: PlateRecognizer, run: Path, cfg: TuneConfig, path: Path,
     drawn = cfg.model_copy(update={"styles": run_styles(run, cfg.styles)})  # cfg stays what the card records
 
     def calibration() -> Int8Data:
-        images, _ = _fitting_synthetic(drawn, model.charset, cfg.seed + 2, INT8_CALIBRATION_CROPS)
+        try:
+            images, _ = _fitting_synthetic(drawn, model.charset, cfg.seed + 2, INT8_CALIBRATION_CROPS)
+            shown, texts = _fitting_synthetic(drawn, model.charset, cfg.seed + 1, INT8_VALIDATION_CROPS)
+        except UnfittingCharsetError:
+            # the training's advice (synth_share 0) does not apply here: the export draws them whatever the share
+            raise ValueError(f"{run}: --int8 calibrates on synthetic plates of the run's styles, and they rarely fit "
+                             "its charset; export it in float (without --int8)") from None
         batches = [preprocess_crops(images[i : i + CALIBRATION_BATCH])
                    for i in range(0, len(images), CALIBRATION_BATCH)]
-        shown, texts = _fitting_synthetic(drawn, model.charset, cfg.seed + 1, INT8_VALIDATION_CROPS)
         validation = EvalSet("synthetic", torch.from_numpy(preprocess_crops(shown)), texts)
         return Int8Data(batches, validation, f"{INT8_CALIBRATION_CROPS} synthetic crops (seed {cfg.seed + 2})")
 
