@@ -143,3 +143,62 @@ def test_each_item_of_a_set_is_read_right_or_not_with_the_options_given(
     _StubRecognizer.texts = {40: "ABC123"}
     assert per_item.hits(tmp_path / per_item.SYNTHETIC, None, None, None, tta=True) == [True]
     assert _StubRecognizer.made_with[1] == {"tta": True}
+
+
+def test_a_card_counts_what_each_prior_reads_over_every_item_of_a_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/cards.py's figures: a share is of all the set's items, found or not; false plates are counted."""
+    from platelab.eval import measured
+
+    monkeypatch.setattr(per_item, "Recognizer", _StubRecognizer)
+    monkeypatch.setattr(per_item, "Reader", _StubReader)
+    monkeypatch.setattr(per_item, "synthetic_set", lambda: ([np.zeros((40, 90, 3), np.uint8)] * 3, ["A1", "B2", "C3"]))
+    _StubRecognizer.texts = {40: "A1", 41: "XY13", 42: "QQ7"}
+    crops = tmp_path / "crops-us"
+    crops.mkdir()
+    for name, height in (("a.png", 40), ("b.png", 41), ("c.png", 42)):
+        cv2.imwrite(str(crops / name), np.full((height, 90, 3), 120, np.uint8))
+    (crops / "labels.tsv").write_text("file\tstate\tplate\na.png\tca\tA-1\nb.png\tca\tXY13\nc.png\tca\tQQ8\n")
+    figures = measured.recognizer_figures(Path("r.onnx"), tmp_path)
+    assert figures["synthetic"] == {"items": 3, NO_PRIOR: {"read": 1, "share": 0.3333}}
+    assert figures["crops-us"] == {"items": 3, **{p: {"read": 2, "share": 0.6667} for p in (NO_PRIOR, "us", "auto")}}
+    assert _StubRecognizer.made_with == ((Path("r.onnx"),), {"prior": "auto", "tta": False})
+    assert [row.split(" | ")[2:4] for row in measured.table_rows("r.onnx", {"crops-us": figures["crops-us"]})] == [
+        [prior, "2 of 3 (66.7%)"] for prior in (NO_PRIOR, "us", "auto")]
+
+    photos = tmp_path / "endtoend-us"
+    photos.mkdir()
+    for name, height in (("car.png", 120), ("van.png", 121)):
+        cv2.imwrite(str(photos / name), np.full((height, 200, 3), 90, np.uint8))
+    (photos / "labels.tsv").write_text("file\tx\ty\tw\th\tplate\ncar.png\t10\t10\t60\t20\tABC123\n"
+                                       "car.png\t100\t60\t60\t20\tXYZ789\nvan.png\t10\t90\t60\t20\tMISS1\n")
+    # of three plates: one read, one found and misread, one missed; and a false plate on the van
+    _StubReader.plates = {120: [_plate("ABC123", (10, 10, 60, 20)), _plate("XYZ788", (100, 60, 60, 20))],
+                          121: [_plate("FALSE1", (120, 10, 40, 15))]}
+    figures = measured.reader_figures(Path("d.onnx"), Path("r.onnx"), tmp_path)
+    read = {"read": 1, "share": 0.3333, "found": 2, "false_plates": 1}
+    assert figures == {"endtoend-us": {"items": 3, "photos": 2, "recognizer": "r.onnx",
+                                       **{p: read for p in (NO_PRIOR, "us", "auto")}}}
+    assert _StubReader.made_with[1] == {"detector": Path("d.onnx"), "recognizer": Path("r.onnx"), "prior": "auto",
+                                        "tta": False}
+
+
+def test_the_synthetic_benchmark_counts_each_style_s_plates_read_as_the_card_does() -> None:
+    """benchmarks/synthetic.py's table: per style, the unseen plates read exactly, of all drawn; each misreading."""
+    from types import SimpleNamespace
+
+    from platelab.eval.synthetic import UNSEEN_SEED, score_styles, unseen_crops
+    from platelab.synth.style import select_styles
+
+    styles = select_styles(["us-delaware", "eu-fr"])
+    truths = [c.text for style in styles for c in unseen_crops(style, 3, UNSEEN_SEED)]
+    readings = iter(["", *truths[1:4], truths[4] + "1", truths[5]])  # one plate of each style misread
+
+    class Predictor:
+        def read(self, images: list[np.ndarray]) -> list[SimpleNamespace]:
+            return [SimpleNamespace(text=next(readings)) for _ in images]
+
+    scores = score_styles(Predictor(), styles, 3, UNSEEN_SEED)  # type: ignore[arg-type]
+    assert [(s.style, s.hits, s.total, s.misreads) for s in scores] == [
+        (styles[0].name, 2, 3, ((truths[0], ""),)), (styles[1].name, 2, 3, ((truths[4], truths[4] + "1"),))]

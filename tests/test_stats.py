@@ -36,3 +36,35 @@ def test_an_interval_stays_within_zero_and_one() -> None:
 
 def test_an_empty_set_says_nothing_of_its_accuracy() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_compare_counts_the_plates_a_change_fixed_and_broke_on_each_set_and_prior(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks/compare.py pairs the two readers item by item: fixed is read by the changed reader only."""
+    import sys
+    from pathlib import Path
+
+    from benchmarks import compare
+
+    baseline = [True, True, True, False, False, False, True, False, True, False]
+    changed = [True, False, True, True, True, True, True, True, False, True]  # 5 fixed, 2 broken, 3 read by both
+    read: list[tuple[str, str | None]] = []
+
+    def hits(folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None, tta: bool) -> list[bool]:
+        assert tta
+        read.append((folder.name, prior))
+        return changed if recognizer == Path("new.onnx") else baseline
+
+    monkeypatch.setattr(compare, "hits", hits)
+    monkeypatch.setattr(compare, "describe_environment", lambda: "here")
+    monkeypatch.setattr(sys, "argv", ["compare.py", "--recognizer", "new.onnx", "--sets", "endtoend-br", "synthetic",
+                                      "--tta"])
+    compare.main()
+    rows = capsys.readouterr().out.splitlines()[4:]
+    shares = "50.0% (23.7-76.3%) | 80.0% (49.0-94.3%)"
+    p = f"{mcnemar_p(5, 2):.2f}"
+    assert rows == [f"| endtoend-br | none | 10 | {shares} | 5 | 2 | {p} |",
+                    f"| endtoend-br | br | 10 | {shares} | 5 | 2 | {p} |",
+                    f"| synthetic | none | 10 | {shares} | 5 | 2 | {p} |"]
+    assert read == [("endtoend-br", None)] * 2 + [("endtoend-br", "br")] * 2 + [("synthetic", None)] * 2
