@@ -169,16 +169,18 @@ def test_a_card_counts_what_each_prior_reads_over_every_item_of_a_set(
 
     photos = tmp_path / "endtoend-us"
     photos.mkdir()
-    for name, height in (("car.png", 120), ("van.png", 121)):
+    for name, height in (("car.png", 120), ("van.png", 121), ("road.png", 122)):
         cv2.imwrite(str(photos / name), np.full((height, 200, 3), 90, np.uint8))
     (photos / "labels.tsv").write_text("file\tx\ty\tw\th\tplate\ncar.png\t10\t10\t60\t20\tABC123\n"
-                                       "car.png\t100\t60\t60\t20\tXYZ789\nvan.png\t10\t90\t60\t20\tMISS1\n")
-    # of three plates: one read, one found and misread, one missed; and a false plate on the van
+                                       "car.png\t100\t60\t60\t20\tXYZ789\nvan.png\t10\t90\t60\t20\tMISS1\n"
+                                       "road.png\t\t\t\t\t\n")
+    # of three plates: one read, one found and misread, one missed; a false plate on the van and one on the road,
+    # a photo said to hold no plate that counts among the photos as `platelab eval` counts it
     _StubReader.plates = {120: [_plate("ABC123", (10, 10, 60, 20)), _plate("XYZ788", (100, 60, 60, 20))],
-                          121: [_plate("FALSE1", (120, 10, 40, 15))]}
+                          121: [_plate("FALSE1", (120, 10, 40, 15))], 122: [_plate("FALSE2", (20, 20, 40, 15))]}
     figures = measured.reader_figures(Path("d.onnx"), Path("r.onnx"), tmp_path)
-    read = {"read": 1, "share": 0.3333, "found": 2, "false_plates": 1}
-    assert figures == {"endtoend-us": {"items": 3, "photos": 2, "recognizer": "r.onnx",
+    read = {"read": 1, "share": 0.3333, "found": 2, "false_plates": 2}
+    assert figures == {"endtoend-us": {"items": 3, "photos": 3, "recognizer": "r.onnx",
                                        **{p: read for p in (NO_PRIOR, "us", "auto")}}}
     assert _StubReader.made_with[1] == {"detector": Path("d.onnx"), "recognizer": Path("r.onnx"), "prior": "auto",
                                         "tta": False}

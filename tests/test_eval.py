@@ -14,6 +14,7 @@ from platelab.eval import (
     score_photos,
 )
 from platelab.eval.metrics import IOU_MIN, overlaps
+from platelab.eval.stats import wilson_interval
 from platelab.io.labels import (
     CropLabel,
     LabelError,
@@ -85,6 +86,13 @@ def test_scores_grouped_by_length_and_region() -> None:
     assert list(scores.by_length) == [4, 6, 7]  # the report's rows, shortest first whatever the crops' order
     with pytest.raises(ValueError, match="2 predictions"):
         score_crops(["A", "B", "C"], ["A", "B"], ["", "", ""])
+
+
+def test_the_crops_read_exactly_are_counted_whole_for_their_interval() -> None:
+    # 187 / 370 * 370 is 186.99999999999997 in floats: cut to an int it would give 186's interval
+    scores = score_crops(["A"] * 370, ["A"] * 187 + ["B"] * 183)
+    assert scores.n_exact == 187 and scores.to_dict()["n_exact"] == 187
+    assert scores.exact_interval == wilson_interval(187, 370)
 
 
 def test_scores_by_confidence_count_what_a_threshold_keeps() -> None:

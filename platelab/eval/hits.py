@@ -12,7 +12,7 @@ from platelab.api import Reader, Recognizer
 from platelab.eval.metrics import PhotoScores, score_photos
 from platelab.eval.synthetic import UNSEEN_SEED, unseen_crops
 from platelab.io.decode import read_image
-from platelab.io.labels import CropLabel, PhotoLabel, labelled_file, normalize_plate, read_labels
+from platelab.io.labels import CropLabel, labelled_file, normalize_plate, read_labels, read_photo_set
 from platelab.synth.style import select_styles
 
 SYNTHETIC = "synthetic"
@@ -40,14 +40,15 @@ def crop_hits(
 
 
 def photo_scores(
-    folder: Path, labels: list[PhotoLabel], recognizer: Path | None, detector: Path | None, prior: str | None,
-    tta: bool = False,
+    folder: Path, recognizer: Path | None, detector: Path | None, prior: str | None, tta: bool = False,
 ) -> PhotoScores:
+    """The reader on every photo of a labelled set, as `platelab eval` scores it: those said to hold no plate
+    too, whose every plate is a false one."""
+    labels, files = read_photo_set(folder)
     reader = Reader(detector=detector, recognizer=recognizer, prior=prior, tta=tta)
-    files = dict.fromkeys(x.file for x in labels)
     predictions = {f: [(p.box, p.text) for p in reader.read(read_image(labelled_file(folder, f), name=f))]
                    for f in files}
-    return score_photos(labels, predictions)
+    return score_photos(labels, predictions, photos=files)
 
 
 def hits(
@@ -59,4 +60,4 @@ def hits(
     labels = read_labels(folder)
     if isinstance(labels[0], CropLabel):
         return crop_hits(folder, labels, recognizer, prior, tta)
-    return photo_scores(folder, labels, recognizer, detector, prior, tta).hits
+    return photo_scores(folder, recognizer, detector, prior, tta).hits

@@ -55,13 +55,13 @@ def reader_figures(detector: Path, recognizer: Path, real: Path | None) -> dict[
     for name, country in PHOTO_SETS.items():
         if real is None or not (real / name).is_dir():
             continue
-        labels = read_labels(real / name, "photos")
-        sets[name] = {"items": len(labels), "photos": len(dict.fromkeys(x.file for x in labels)),
-                      "recognizer": recognizer.name}
-        for prior in _priors(country):
-            scores = photo_scores(real / name, labels, recognizer, detector, prior)
-            sets[name][prior or NO_PRIOR] = {**_share(scores.n_read, scores.n_plates), "found": scores.n_detected,
-                                             "false_plates": scores.n_false}
+        by_prior = {prior or NO_PRIOR: photo_scores(real / name, recognizer, detector, prior)
+                    for prior in _priors(country)}
+        scores = by_prior[NO_PRIOR]
+        sets[name] = {"items": scores.n_plates, "photos": scores.n_photos, "recognizer": recognizer.name}
+        for prior, scores in by_prior.items():
+            sets[name][prior] = {**_share(scores.n_read, scores.n_plates), "found": scores.n_detected,
+                                 "false_plates": scores.n_false}
     return sets
 
 
