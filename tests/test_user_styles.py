@@ -332,7 +332,8 @@ def test_a_format_too_long_for_a_plate_is_refused_with_its_length(tmp_path: Path
     formats = re.search(r"patterns: \[([^\]]+)\]", text)
     assert formats is not None
     path.write_text(text.replace(formats.group(0), "patterns: [LLNNNLLNNNLL]"), encoding="utf-8")
-    with pytest.raises(StyleError, match=r"formats\[0\]: 'LLNNNLLNNNLL' holds 12 characters; a plate holds 1 to 10"):
+    with pytest.raises(StyleError,
+                       match=r"field formats\.0: Value error, 'LLNNNLLNNNLL' holds 12 characters; a plate holds 1"):
         load_user_styles([str(path)])
 
 
@@ -347,7 +348,8 @@ def test_text_on_a_graphic_that_prints_none_is_refused_and_gradient_stops_take_a
         path.write_text(yaml.safe_dump(data), encoding="utf-8")
         return str(path)
 
-    with pytest.raises(StyleError, match=r"background\.graphics\.0: text is printed on overlays only"):
+    with pytest.raises(StyleError,
+                       match=r"field background\.graphics\.0: Value error, text is printed on overlays only"):
         load_user_styles([style("worded", background={"graphics": [{"kind": "rect", "text": "OOPS"}]})])
     (graded,) = load_user_styles([style("graded", background={"gradient": [[1, "#ff0000"], [0, "#0000ff"]]})])
     assert graded.background.gradient == [(0.0, "#0000ff"), (1.0, "#ff0000")]

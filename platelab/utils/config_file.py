@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +49,15 @@ def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
 def first_problem(exc: ValidationError) -> tuple[str, str]:
     """(the field, what is wrong with it) of a validation error's first problem, for a one-line message."""
     first = exc.errors()[0]
-    return ".".join(str(part) for part in first["loc"]) or "(top level)", first["msg"]
+    where = ".".join(str(part) for part in first["loc"])
+    # a check across fields has no location of its own; where it names the one it found wrong first, that is it
+    named = None if where else _NAMED_FIELD.match(first["msg"])
+    if named:
+        return re.sub(r"\[(\d+)\]", r".\1", named["field"]), f"Value error, {named['problem']}"
+    return where or "(top level)", first["msg"]
+
+
+_NAMED_FIELD = re.compile(r"Value error, (?P<field>[a-z_]+(?:\[\d+\]|\.[a-z_0-9]+)*): (?P<problem>.+)", re.DOTALL)
 
 
 def file_fields(path: Path, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
