@@ -19,13 +19,18 @@ plate's truth is among them (what matching against a list of wanted plates finds
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import cv2
 import numpy as np
 
+from benchmarks.real_data import REAL, require_folder
 from platelab.api import Reader
 from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import score_photos
@@ -36,7 +41,6 @@ from platelab.io.labels import read_photo_set
 from platelab.predict.decode import AUTO_PRIOR
 from platelab.utils.boxes import Box
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 Plate = tuple[Box, str, list[str]]  # box, text, the texts listed (the text alone unless candidates are asked for)
 Predict = Callable[[np.ndarray], list[Plate]]
 TIMED_1080P = 20
@@ -101,6 +105,8 @@ def main() -> None:
     parser.add_argument("--opencv-simd-off", action="store_true",
                         help="run OpenCV without its SIMD code paths, to see how much the figures turn on its rounding")
     args = parser.parse_args()
+    for name in args.sets:  # every set before the first is read: a missing one stops the run at once
+        require_folder(args.real / name, "photos of cars and their labels.tsv (file, x, y, w, h, plate)")
     cv2.setUseOptimized(not args.opencv_simd_off)
     priors = {"endtoend-us": "us", "endtoend-br": "br"}
     print(f"{describe_environment()}\n")

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.real_data import REAL, require_folder
 from platelab.api import read_paths
 from platelab.eval.environment import describe_environment
 
-DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "endtoend-us"
+DEFAULT_FOLDER = REAL / "endtoend-us"
 
 
 def main() -> None:
@@ -24,6 +29,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--workers", type=int, nargs="*", default=sorted({1, 2, os.cpu_count() or 1}))
     args = parser.parse_args()
+    require_folder(args.folder, "the photos to read")
     print(f"{describe_environment()}\n")
     print(f"| {args.folder.name}: workers | photos | seconds | photos / s | same plates as 1 process |")
     print("|---|---|---|---|---|")

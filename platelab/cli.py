@@ -692,7 +692,9 @@ def read(
         typer.echo(f"wrote {saved} plate crop(s) to {save_plates} and their texts as read to "
                    f"{save_plates / 'labels.tsv'}; correct the texts that are wrong", err=True)
     if failed:
-        typer.secho(f"{failed} file(s) could not be read", err=True)
+        # a stream's error line above names it; a count of files would not fit it
+        typer.secho("the stream could not be read" if stream is not None else f"{failed} file(s) could not be read",
+                    err=True)
         raise typer.Exit(1)
 
 
@@ -806,7 +808,8 @@ def serve(
     try:
         ServeSettings.from_env(workers=workers)
     except (TypeError, ValueError) as exc:
-        _fail(f"a PLATELAB_ environment variable: {exc}")
+        message = str(exc)  # one that names its variable needs no more
+        _fail(message if message.startswith("PLATELAB_") else f"a PLATELAB_ environment variable: {message}")
     try:  # here, not as a traceback from run_server
         if api_key:
             checked_api_key(api_key)

@@ -184,7 +184,7 @@ def test_serve_takes_its_limits_from_the_environment(monkeypatch: pytest.MonkeyP
     run_server("127.0.0.1", 8000, 1, None)
     assert (os.environ["PLATELAB_TIMEOUT"], os.environ["PLATELAB_MAX_UPLOAD_MB"]) == ("30.0", "50.0")
     monkeypatch.setenv("PLATELAB_READER_THREADS", "x")
-    _usage_error(["serve"], "a PLATELAB_ environment variable")
+    _usage_error(["serve"], "PLATELAB_READER_THREADS='x': expected an integer")
 
 
 def test_serve_refuses_a_model_it_cannot_load_before_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,3 +116,21 @@ def test_whole_photos_count_their_plates_the_plateless_photos_and_the_time_per_p
     scores, ms, ms_1080p = endtoend.run(tmp_path, lambda image: found.get(image.shape[0], []))
     assert (scores.n_photos, scores.n_plates, scores.n_detected, scores.n_read, scores.n_false) == (3, 2, 2, 1, 1)
     assert (scores.n_among, scores.false_per_photo, ms, ms_1080p) == (2, 1 / 3, 250.0, 250.0)
+
+
+@pytest.mark.parametrize(("script", "option"), [("endtoend", "--real"), ("throughput", "--folder")])
+def test_a_benchmark_without_its_real_data_stops_with_one_line_naming_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, option: str
+) -> None:
+    """benchmarks/endtoend.py and throughput.py, where ../shared/data/real is not: a line, not a traceback."""
+    import importlib
+    import sys
+
+    module = importlib.import_module(f"benchmarks.{script}")
+    absent = tmp_path / "real" / "endtoend-us"
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", option, str(absent if script == "throughput" else absent.parent)])
+    with pytest.raises(SystemExit) as stopped:
+        module.main()
+    message = str(stopped.value.code)
+    assert message.startswith(f"{absent}: no such folder; it should hold ") and "photos" in message
+    assert "\n" not in message

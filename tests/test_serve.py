@@ -94,6 +94,15 @@ def test_read_raw_body_is_named_upload(client: TestClient) -> None:
     assert client.post("/v1/read", content=_jpeg(), headers={"Content-Type": "Image/JPEG"}).status_code == 200
 
 
+def test_a_wrong_content_type_is_told_every_type_that_is_accepted(client: TestClient) -> None:
+    refused = client.post("/v1/read", content=_jpeg(), headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 415
+    detail = refused.json()["detail"]
+    assert "multipart/form-data" in detail and "image/*" in detail and "application/octet-stream" in detail
+    octet = client.post("/v1/read", content=_jpeg(), headers={"Content-Type": "application/octet-stream"})
+    assert octet.status_code == 200
+
+
 def test_batch_reads_every_image_in_order_and_reports_bad_ones(client: TestClient) -> None:
     names = {"a.jpg": _jpeg(), "b.txt": b"not a photo", "c.jpg": _jpeg()}
     files = [("images", (name, data)) for name, data in names.items()]

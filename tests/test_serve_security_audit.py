@@ -128,9 +128,13 @@ def test_a_bad_key_stops_the_cli_before_the_server_starts(monkeypatch: pytest.Mo
     result = CliRunner().invoke(cli, ["serve", "--api-key", "clé"])
     assert result.exit_code == 2, (result.output, result.exception)
     assert "--api-key" in result.output and "printable ASCII" in result.output and "clé" not in result.output
+    result = CliRunner().invoke(cli, ["serve", "--api-key", "  "])
+    assert result.exit_code == 2 and "--api-key: the API key is only whitespace" in result.output, result.output
     monkeypatch.setenv("PLATELAB_API_KEY", "  ")
     result = CliRunner().invoke(cli, ["serve"])
-    assert result.exit_code == 2 and "only whitespace" in result.output, (result.output, result.exception)
+    assert result.exit_code == 2, (result.output, result.exception)
+    # the key came from the environment: the message names that variable, not the option nor "a PLATELAB_ variable"
+    assert "PLATELAB_API_KEY: the API key is only whitespace" in result.output, result.output
 
 
 def test_the_key_is_not_taken_from_the_query_string() -> None:

@@ -75,6 +75,17 @@ def test_quick_study_writes_a_report_with_every_route(tmp_path: Path) -> None:
     assert time.perf_counter() - began < 60
 
 
+def test_the_study_without_its_real_crops_stops_with_one_line_naming_the_folder(tmp_path: Path) -> None:
+    from references.study.run_study import main
+
+    absent = tmp_path / "real" / "crops-us"
+    with pytest.raises(SystemExit) as stopped:
+        main(["--quick", "--data", str(absent), "--out", str(tmp_path / "study")])
+    message = str(stopped.value.code)
+    assert message.startswith(f"{absent}: no such folder; it should hold plate crops") and "\n" not in message
+    assert not (tmp_path / "study").exists()
+
+
 def test_parallel_fine_tuning_gives_the_same_results_in_the_same_order(tmp_path: Path) -> None:
     from platelab.synth.crops import CropGenerator
     from platelab.train.finetune import LabelledCrops, work_image

@@ -422,6 +422,12 @@ def test_cli_reads_a_stream_plate_by_plate(passing_clip: Path, clip: tuple[Path,
     assert absent.exit_code == 1 and "absent.mp4: cannot open it as a camera or a stream" in absent.output
 
 
+def test_a_stream_that_does_not_open_is_not_counted_as_files(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["read", "--stream", str(tmp_path / "absent.mp4")])
+    assert result.exit_code == 1, result.output
+    assert "the stream could not be read" in result.stderr and "file(s)" not in result.stderr
+
+
 def test_ctrl_c_ends_a_stream_command_with_the_plates_in_view_printed(
     passing_clip: Path, clip: tuple[Path, set[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -151,6 +151,11 @@ class ServeSettings:
                 except ValueError:
                     expected = "an integer" if convert is int else "a number"
                     raise ValueError(f"{variable}={environ[variable]!r}: expected {expected}") from None
+        if "api_key" in given:  # checked here to name the variable; its message never quotes the key
+            try:
+                checked_api_key(given["api_key"])
+            except ValueError as exc:
+                raise ValueError(f"{ENV_NAMES['api_key']}: {exc}") from None
         return cls(**given)
 
     def to_env(self) -> dict[str, str]:

@@ -112,7 +112,8 @@ async def read_uploads(request: Request, receiver: BodyReceiver, max_images: int
     content_type = request.headers.get("content-type", "")
     kind = content_type.split(";")[0].strip().lower()
     if kind != "multipart/form-data" and not kind.startswith(RAW_TYPES):
-        raise HTTPException(415, "send multipart/form-data or a raw body with Content-Type image/*")
+        raise HTTPException(415, "send multipart/form-data or a raw body with Content-Type image/* or "
+                                 "application/octet-stream")
     async with receiver.receiving(request) as body:
         if kind == "multipart/form-data":
             # off the event loop: a body of many tiny parts takes seconds to parse, and health checks must not wait

@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as a script: make `references.study` import
 import numpy as np
 import torch
 
+from benchmarks.real_data import REAL, require_folder
 from platelab.predict.charset import Charset
 from platelab.train.card import hardware, last_metrics
 from platelab.train.finetune import LabelledCrops, load_labelled_crops, load_run_model
@@ -49,7 +50,7 @@ from references.study.plate_routes import (
 from references.study.report import VARIANT_NAMES, RouteRow, StudyResults, write_report
 
 # The real crops live beside the checkout (AGPL data, never copied into the repository).
-REAL_CROPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "crops-us"
+REAL_CROPS = REAL / "crops-us"
 
 FULL = StudySize(
     crops=None,
@@ -192,6 +193,7 @@ def finetune_rows(tunes: list[TuneResult], k: int) -> list[RouteRow]:
 
 
 def run_study(args: argparse.Namespace, command: str) -> Path:
+    require_folder(args.data, "plate crops and their labels.tsv (file, state, plate)")
     size = QUICK if args.quick else FULL
     out = args.out or (Path(tempfile.mkdtemp(prefix="platelab-study-")) if args.quick else Path("docs/study"))
     work = args.work or (out / "runs" if args.quick else Path("runs/study"))
