@@ -22,6 +22,8 @@ from platelab.predict.watch import WatchList
 ImageInput = np.ndarray | str | Path | bytes | PillowImage
 _NOT_PICKLED = ("a platelab {kind} holds onnxruntime sessions, which cannot be pickled: make one in each process "
                 "(e.g. in a multiprocessing Pool's initializer)")
+# a day: a longer wait is a stream given up on; time.sleep itself fails on inf, NaN and 1e12
+MAX_RECONNECT_S = 86_400.0
 CHUNK = 64  # files decoded and read together: big enough to batch, small enough to stream results
 # crops Recognizer.read decodes before reading them: many network batches (the next is prepared while one runs),
 # yet memory stays bounded however many paths it is given
@@ -35,7 +37,7 @@ class Recognizer:
     model: a recognizer ONNX file (None: the bundled one). prior: a country whose plate formats constrain the reading
     (`platelab models` lists a model's; 'auto': each crop under the country it fits best; None: no prior). threads:
     onnxruntime's threads (0: every core). tta: read each crop at small moves and let the readings vote (five times
-    the time). candidates: each result lists that many of its most likely texts. Raises ModelLoadError for a file
+    the time). candidates: each result lists up to that many of its most likely texts. Raises ModelLoadError for a file
     that is no platelab recognizer, PriorError for a prior the model has no formats for. Not picklable (it holds
     an onnxruntime session): make one in each process.
     """
@@ -137,14 +139,20 @@ class Reader:
         in view, then raises KeyboardInterrupt on to the caller). Raises ImageDecodeError naming the source when it
         cannot be opened or fails, after giving the plates it had in view. With reconnect, a stream that ends,
         fails or cannot be opened is opened again after that many seconds, until interrupted (a camera that drops
-        off the network); frame numbers and seconds count on from where the stream was left."""
+        off the network); frame numbers and seconds count on from where the stream was left. A reconnect that is
+        not 0 to MAX_RECONNECT_S seconds is a ValueError, raised here."""
+        if reconnect is not None and not 0 <= reconnect <= MAX_RECONNECT_S:
+            raise ValueError(f"reconnect must be 0 to {MAX_RECONNECT_S:g} seconds, got {reconnect}")
+        # a camera's index as OpenCV numbers it (0), or a file's Path
+        return self._follow(str(source), every, reconnect)
+
+    def _follow(self, source: str, every: int, reconnect: float | None) -> Iterator[PlateResult]:
         import logging
         import time
 
         from platelab.io.video import stream_frames
         from platelab.predict.track import PlateTracker
 
-        source = str(source)  # a camera's index as OpenCV numbers it (0), or a file's Path
         tracker = PlateTracker(keep_closed=False)
         failure: BaseException | None = None
         left_at = (0, 0.0)  # the frame number and second after the last frame read, where an opening counts on
@@ -174,11 +182,11 @@ class Reader:
 
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None,
-               min_confidence: float | None = None, draw: Path | None = None,
+               min_confidence: float | None = None, draw: str | Path | None = None,
                min_score: float = MIN_SCORE, refine: bool = True,
                min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False,
                candidates: int | None = None, watch: WatchList | None = None, workers: int = 1,
-               save_plates: Path | None = None) -> Iterator[ImageResult]:
+               save_plates: str | Path | None = None) -> Iterator[ImageResult]:
     """One ImageResult per image or video file found in paths, in order; unreadable files give a result with an
     error. A video's plates are those followed through its frames (Reader.read_video).
 
@@ -190,7 +198,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
     every: in videos, read every `every`-th frame.
     progress: a progress bar on stderr, counting files (and a video's frames).
-    candidates: over 1, each plate also lists that many of its most likely texts, its own first (None: 1, or
+    candidates: over 1, each plate also lists up to that many of its most likely texts, its own first (None: 1, or
     WATCH_CANDIDATES with a watch list).
     watch: wanted plates; a plate that may be one (its text or a candidate) has it as PlateResult.wanted.
     workers: photos and videos read by this many processes at once, one onnxruntime thread each (on 2 cores, 2
@@ -204,6 +212,10 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     """
     if isinstance(paths, (str, Path)):  # a string's characters would each be a path (one of them "/")
         raise TypeError(f"read_paths takes a list of paths, not one path: read_paths([{str(paths)!r}])")
+    if watch is not None and not isinstance(watch, WatchList):
+        raise TypeError(f"watch takes a WatchList, not a {type(watch).__name__}: watch=WatchList([...])")
+    draw = None if draw is None else Path(draw)
+    save_plates = None if save_plates is None else Path(save_plates)
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")

@@ -61,7 +61,8 @@ TtaOption = Annotated[
     bool, typer.Option("--tta", help="read each crop at small moves and let the readings vote (5x reading time)")
 ]
 CandidatesOption = Annotated[
-    int, typer.Option(min=1, help="list each plate's N most likely texts (for matching against a list of plates)")
+    int, typer.Option(min=1, help="list up to N of each plate's most likely texts (to match against a list of "
+                                   "plates)")
 ]
 StylesOption = Annotated[
     list[str] | None, typer.Option("--styles", help="style name, region or country globs (us-tex*, ca, us), or a "
@@ -461,7 +462,8 @@ def export(
     class_scale: Annotated[list[str] | None, typer.Option(
         help="recognizers: CHAR=FACTOR, repeatable; decoding multiplies that character's probability by "
              "FACTOR (a class the network under-reads on real plates). A fine-tuning run keeps the scale of the "
-             "ONNX model it started from (bundled: M=4, W=4) unless this is given; M=1 drops it")] = None,
+             "ONNX model it started from (bundled: M=4, W=4) unless this is given, which replaces the whole "
+             "scale (name each character to keep; M=1 alone drops it)")] = None,
 ) -> None:
     """Export a trained run (recognizer or detector) to ONNX, with its model card beside it (train extra)."""
     _require_extra("train")
@@ -540,8 +542,8 @@ def _class_scale(entries: list[str]) -> dict[str, float]:
             value = float(factor)
         except ValueError:
             value = 0.0
-        if len(char) != 1 or not value > 0:
-            _fail(f"--class-scale {entry!r}: expected CHAR=FACTOR with a positive factor, e.g. M=4")
+        if len(char) != 1 or not 0 < value < math.inf:  # inf times a probability of 0 is NaN: a model reading nothing
+            _fail(f"--class-scale {entry!r}: expected CHAR=FACTOR with a positive finite factor, e.g. M=4")
         scale[char.upper()] = value
     return scale
 
@@ -573,7 +575,8 @@ def read(
     every: Annotated[int, typer.Option(min=1, help="videos and streams: read every Nth frame")] = 1,
     candidates: Annotated[
         int | None,
-        typer.Option(min=1, help=f"list each plate's N most likely texts (1; {WATCH_CANDIDATES} with --watch)"),
+        typer.Option(min=1, help=f"list up to N of each plate's most likely texts (1; {WATCH_CANDIDATES} with "
+                                 "--watch)"),
     ] = None,
     watch: Annotated[
         Path | None, typer.Option(help="file of wanted plates, one a line: plates that may be one are marked")
@@ -608,14 +611,14 @@ def read(
     """Read plates; prints one line per plate (or per image with --json). Exit status 1 if any file failed.
 
     A video's plates are followed from frame to frame, one line each, with the seconds they were seen.
-    With --candidates N each plate's line is followed by its N most likely texts and their confidences.
+    With --candidates N each plate's line is followed by up to N of its most likely texts and their confidences.
     With --watch FILE a plate whose text or candidates are on the list (look-alikes counted as one unless
     --exact) ends its line with "wanted: TEXT" ("wanted" in JSON).
     With --stream, plates are followed through a camera's or a stream's frames and each is printed once it has
     passed (Ctrl-C prints those still in view and stops).
     With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
-    from platelab.api import read_paths, read_stream
+    from platelab.api import MAX_RECONNECT_S, read_paths, read_stream
 
     if crops and draw is not None:
         _fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
@@ -624,13 +627,16 @@ def read(
     photo_only = {"--detector": detector is not None, "--min-score": min_score != MIN_SCORE, "--no-refine": not refine,
                   "--every": every != 1, "--min-chars": min_chars != MIN_CHARACTERS}
     if crops and any(photo_only.values()):
-        _fail(f"{', '.join(k for k, given in photo_only.items() if given)}: for photos; --crops skips detection")
+        _fail(f"{', '.join(k for k, given in photo_only.items() if given)}: for photos and videos; --crops skips "
+              "detection")
     if stream is not None and not stream.strip():
         _fail("--stream: empty; give a camera number (0, 1, ...) or a stream URL (rtsp://...)")
     if stream is not None and (paths or crops or draw is not None or workers > 1):
         _fail("--stream reads a camera or a stream alone: no paths, --crops, --draw or --workers with it")
     if reconnect is not None and stream is None:
         _fail("--reconnect is for --stream")
+    if reconnect is not None and not reconnect <= MAX_RECONNECT_S:  # typer's min=0 has refused the negative ones
+        _fail(f"--reconnect: {reconnect:g} s; at most {MAX_RECONNECT_S:g} (a day)")
     if labels_out is not None and stream is not None:
         _fail("--labels-out drafts labels of photo files; a stream's frames are not files a row can name")
     if save_plates is not None and stream is not None:
@@ -779,14 +785,15 @@ def serve(
         envvar="PLATELAB_API_KEY", help="key every /v1 request must carry (X-API-Key: KEY or Authorization: Bearer KEY)"
     )] = None,
     max_upload_mb: Annotated[float | None, typer.Option(
-        min=0.01, envvar="PLATELAB_MAX_UPLOAD_MB", help="largest accepted request body [default: 20]")] = None,
+        min=0.01, envvar="PLATELAB_MAX_UPLOAD_MB", help="largest accepted request body \\[default: 20]")] = None,
     timeout: Annotated[float | None, typer.Option(
-        min=0.1, envvar="PLATELAB_TIMEOUT", help="seconds a reading may take once the upload is in [default: 10]"
+        min=0.1, envvar="PLATELAB_TIMEOUT", help="seconds a reading may take once the upload is in \\[default: 10]"
     )] = None,
     prior: Annotated[str | None, typer.Option(envvar="PLATELAB_PRIOR", help=PRIOR_HELP)] = None,
     candidates: Annotated[
         int | None,
-        typer.Option(min=1, envvar="PLATELAB_CANDIDATES", help="list each plate's N most likely texts [default: 1]"),
+        typer.Option(min=1, envvar="PLATELAB_CANDIDATES",
+                     help="list up to N of each plate's most likely texts \\[default: 1]"),
     ] = None,
     watch: Annotated[
         Path | None, typer.Option(envvar="PLATELAB_WATCH", help="file of wanted plates: plates that may be one say so")

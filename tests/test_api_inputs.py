@@ -146,3 +146,16 @@ def test_a_result_stored_as_a_json_line_comes_back_as_it_was_written() -> None:
     assert stored.plates[0].confidence == 0.8765 and stored.plates[0].quad == plate.quad
     failed = ImageResult("bad.jpg", error="bad.jpg: not an image")
     assert ImageResult.from_dict(json.loads(platelab.to_json_line(failed))) == failed
+
+
+def test_the_output_folders_of_read_paths_may_be_strings_and_a_watch_list_is_one(
+    tmp_path: Path, demo_scene: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "car.jpg").write_bytes(demo_scene.read_bytes())
+    [result] = platelab.read_paths(["in"], draw="drawn", save_plates="plates")
+    assert result.error is None and len(result.plates) == 2
+    assert (tmp_path / "drawn" / "car.jpg").is_file() and (tmp_path / "plates" / "labels.tsv").is_file()
+    with pytest.raises(TypeError, match=r"watch takes a WatchList, not a list: watch=WatchList\(\[\.\.\.\]\)"):
+        next(platelab.read_paths(["in"], watch=["ABC123"]))  # type: ignore[arg-type]

@@ -203,6 +203,14 @@ def _check_photos(report: str, data: dict[str, Any], folder: Path) -> None:
     _check_common(report, data, folder)
 
 
+@pytest.mark.usefixtures("stubs")
+def test_a_labels_file_given_for_its_folder_scores_the_folder(tmp_path: Path) -> None:
+    # its rows name files beside it: read under the file itself, every one was "Not a directory" and scored 0%
+    folder = _crop_folder(tmp_path)
+    data = folders.evaluate(folder / "labels.tsv", prior="us").to_dict()
+    assert (data["n_crops"], data["n_exact"], data["unreadable"]) == (6, 2, [])
+
+
 @pytest.mark.parametrize("candidates", [1, 3])
 @pytest.mark.usefixtures("stubs")
 def test_crop_json_gives_the_figures_of_the_markdown(tmp_path: Path, candidates: int) -> None:

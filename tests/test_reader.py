@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -193,6 +194,26 @@ def test_the_cli_help_shows_every_commands_summary_whole() -> None:
     summaries += [g.typer_instance.info.help for g in app.registered_groups]
     for summary in summaries:
         assert " ".join(summary.split("\n\n")[0].split()) in listing
+
+
+def test_every_options_help_shows_whole() -> None:
+    # the same markup took serve's "[default: 20]" out of three options' help
+    import typer.main
+
+    def leaves(command: Any, path: list[str]) -> list[tuple[list[str], Any]]:  # typer's click, which it may vendor
+        if hasattr(command, "commands"):
+            return [leaf for name, sub in command.commands.items() for leaf in leaves(sub, [*path, name])]
+        return [(path, command)]
+
+    commands = leaves(typer.main.get_command(app), [])
+    assert len(commands) > 10
+    for path, command in commands:
+        page = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).stdout
+        shown = " ".join(page.replace("│", " ").split())
+        for param in command.params:
+            text = getattr(param, "help", None)
+            if text:
+                assert " ".join(text.replace("\\[", "[").split()) in shown, (path, param.name)
 
 
 def test_python_dash_m_platelab_is_the_platelab_command() -> None:

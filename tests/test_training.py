@@ -126,7 +126,8 @@ def test_export_class_scale_tips_a_close_call_and_is_on_the_card(tmp_path: Path)
     card = json.loads((tmp_path / "scaled.card.json").read_text())
     assert card["class_scale"] == {"M": 4.0, "W": 4.0} and "--class-scale M=4" in card["export_command"]
 
-    for bad, message in (("M=0", "positive factor"), ("MW=2", "CHAR=FACTOR"), ("a=x", "CHAR=FACTOR"),
+    for bad, message in (("M=0", "positive finite factor"), ("M=inf", "positive finite factor"),
+                         ("M=1e400", "positive finite factor"), ("MW=2", "CHAR=FACTOR"), ("a=x", "CHAR=FACTOR"),
                          ("#=2", "not in the model's charset")):
         result = CliRunner().invoke(app, ["export", str(cfg.out_dir), "--out", str(tmp_path / "bad.onnx"),
                                           "--class-scale", bad])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -516,6 +517,19 @@ def test_a_stream_that_drops_is_opened_again_and_counts_on(clip: tuple[Path, set
         (text, frames) for text in clip[1] for frames in ((0, 3), (12, 15)))
     assert all(p.seconds is not None for p in plates)
     assert CliRunner().invoke(app, ["read", str(passing_clip), "--reconnect", "1"]).exit_code == 2
+
+
+def test_a_wait_to_reconnect_that_cannot_be_slept_is_refused_before_anything_opens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # time.sleep raised OverflowError or ValueError after the stream had failed once, as a traceback
+    monkeypatch.setattr(video, "stream_frames", lambda *args, **kwargs: pytest.fail("the stream was opened"))
+    for wait in (math.inf, math.nan, -1.0, 1e12):
+        with pytest.raises(ValueError, match="reconnect must be 0 to 86400 seconds"):
+            Reader().follow("rtsp://camera", reconnect=wait)
+    for wait in ("inf", "1e12"):
+        result = CliRunner().invoke(app, ["read", "--stream", "rtsp://camera", "--reconnect", wait])
+        assert result.exit_code == 2 and f"--reconnect: {float(wait):g} s; at most 86400" in result.output
 
 
 def test_a_camera_that_is_not_there_fails_in_one_line_without_opencvs_log(capfd: pytest.CaptureFixture[str]) -> None:

@@ -218,10 +218,13 @@ def evaluate(folder: str | Path, prior: str | None = None, model: str | Path | N
              detector: str | Path | None = None, failures: str | Path | None = None, min_score: float = MIN_SCORE,
              tta: bool = False, progress: bool = False, candidates: int = 1) -> Evaluation:
     """Crops or photos, by the folder's labels.tsv header; progress: a progress bar on stderr. The folder and the
-    failures montage may be given as strings, as the other paths of the Python API may."""
-    from platelab.io.labels import labels_kind
+    failures montage may be given as strings, as the other paths of the Python API may; a labels.tsv given for its
+    folder scores that folder (its rows name files beside it)."""
+    from platelab.io.labels import LABELS_FILE, labels_kind
 
     folder = Path(folder)
+    if folder.name == LABELS_FILE and folder.is_file():
+        folder = folder.parent
     failures = None if failures is None else Path(failures)
     if labels_kind(folder) == "crops":
         return evaluate_crops(folder, prior, model, failures, tta, progress, candidates)

@@ -16,6 +16,7 @@ import numpy as np
 
 from platelab.predict.preprocess import to_gray
 from platelab.predict.session import load_session, metadata_read, size_pair
+from platelab.predict.thresholds import MIN_SCORE
 from platelab.weights import default_model
 
 INPUT_SIZE = (640, 384)  # width, height
@@ -138,7 +139,8 @@ class DetectionPredictor:
         # exported with open height and width, the network also runs on other sizes (zoomed views)
         self.any_size = all(isinstance(d, str) for d in self.session.get_inputs()[0].shape[2:])
 
-    def detect(self, image: np.ndarray, min_score: float = 0.3) -> list[Detection]:
+    def detect(self, image: np.ndarray, min_score: float = MIN_SCORE) -> list[Detection]:
+        """The plates in one BGR image, in its own pixels; min_score as the reader's (MIN_SCORE)."""
         return self.detect_batch([image], self.input_size, min_score)[0]
 
     def detect_batch(
