@@ -136,10 +136,15 @@ def _usage_errors() -> Iterator[None]:
         _fail(str(exc))
 
 
+# more in one set is a slip of the keyboard, and a count past C's integers ended in a traceback after the folder
+# was made
+MAX_SYNTH_COUNT = 10_000_000
+
+
 @synth_app.command("crops")
 def synth_crops(
     out: Annotated[Path, typer.Option(help="output folder")],
-    count: Annotated[int, typer.Option(min=1)] = 64,
+    count: Annotated[int, typer.Option(min=1, max=MAX_SYNTH_COUNT)] = 64,
     styles: StylesOption = None,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     config: Annotated[
@@ -154,7 +159,7 @@ def synth_crops(
 @synth_app.command("scenes")
 def synth_scenes(
     out: Annotated[Path, typer.Option(help="output folder")],
-    count: Annotated[int, typer.Option(min=1)] = 16,
+    count: Annotated[int, typer.Option(min=1, max=MAX_SYNTH_COUNT)] = 16,
     styles: StylesOption = None,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     config: Annotated[Path | None, typer.Option(help="synthesis config YAML")] = None,

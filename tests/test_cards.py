@@ -87,11 +87,19 @@ def test_platelab_models_describes_named_files_and_the_priors_a_recognizer_takes
     shutil.copyfile(default_model("recognizer"), mine)
     not_a_model = tmp_path / "notes.onnx"
     not_a_model.write_text("not a model", encoding="utf-8")
-    result = CliRunner().invoke(app, ["models", str(not_a_model), str(mine), str(default_model("detector"))])
+    onnx = pytest.importorskip("onnx")
+    another = tmp_path / "identity.onnx"  # a network platelab did not export: it was listed as a model of no task
+    value = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g", [value],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    onnx.save(onnx.helper.make_model(graph), str(another))
+    result = CliRunner().invoke(app, ["models", str(not_a_model), str(another), str(mine),
+                                      str(default_model("detector"))])
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith(f"{not_a_model}: not a usable ONNX model")
-    assert lines[1].startswith("mine.onnx  1.1 MB  recognizer")
+    assert lines[1] == f"{another}: not a platelab model: it is not exported by platelab (no platelab_task metadata)"
+    assert lines[2].startswith("mine.onnx  1.1 MB  recognizer")
     assert "no model card beside it (mine.card.json)" in result.output
     priors = [line for line in lines if line.startswith("  --prior: ")]
     assert len(priors) == 1 and priors[0].startswith("  --prior: auto, br, ") and priors[0].endswith(", uk, us")

@@ -145,6 +145,10 @@ def test_cli_reports_unknown_styles_and_bad_configs(tmp_path: Path) -> None:
     bad.write_text("camera: {jpeg_p: 3}\n")
     result = runner.invoke(app, ["synth", "crops", "--out", str(tmp_path), "--config", str(bad)])
     assert result.exit_code == 2 and "camera.jpeg_p" in result.output
+    for kind in ("crops", "scenes"):  # a count past C's integers: a traceback, and the folder left behind
+        result = runner.invoke(app, ["synth", kind, "--out", str(tmp_path / kind), "--count", str(10**20)])
+        assert result.exit_code == 2 and "less than or equal to 10000000" in result.output
+        assert not (tmp_path / kind).exists()
 
 
 def test_config_description_lists_every_parameter() -> None:

@@ -22,14 +22,21 @@ def load_session(path: Path, task: str, threads: int = 0) -> tuple[ort.Inference
     if found != task:
         # platelab's export names each model's task; a detector given as a recognizer (or any other network)
         # would only fail later, on the first image, with an error that names neither
-        what = f"a platelab {found}" if found else "not exported by platelab (no platelab_task metadata)"
+        what = f"a platelab {found}" if found else _NOT_PLATELABS
         raise ModelLoadError(f"{path}: not a {task} model: it is {what}")
     return session, metadata
 
 
+_NOT_PLATELABS = "not exported by platelab (no platelab_task metadata)"
+
+
 def model_metadata(path: Path) -> dict[str, str]:
-    """The metadata an ONNX model carries (platelab's: its platelab_task, charset, formats, ...), whatever its task."""
-    return dict(_open(path, 1).get_modelmeta().custom_metadata_map)
+    """The metadata a platelab model carries (its platelab_task, charset, formats, ...), whatever its task; a
+    ModelLoadError for another network, as load_session gives."""
+    metadata = dict(_open(path, 1).get_modelmeta().custom_metadata_map)
+    if "platelab_task" not in metadata:
+        raise ModelLoadError(f"{path}: not a platelab model: it is {_NOT_PLATELABS}")
+    return metadata
 
 
 def _open(path: Path, threads: int) -> ort.InferenceSession:
