@@ -68,6 +68,13 @@ def test_the_cli_names_a_missing_run(start_and_end: tuple[Path, Path], tmp_path:
     result = CliRunner().invoke(app, ["train", "interpolate", "--from", str(start), "--to", str(tmp_path / "nope"),
                                       "--out", str(tmp_path / "mid")])
     assert result.exit_code == 2 and "nope" in result.output
+    tuned = tmp_path / "tuned"  # a fine-tuning's folder, as `platelab finetune` leaves it
+    tuned.mkdir()
+    (tuned / "config.json").write_text('{"task": "finetune"}')
+    (tuned / "last.ckpt").write_bytes(b"")
+    result = CliRunner().invoke(app, ["train", "interpolate", "--from", str(start), "--to", str(tuned),
+                                      "--out", str(tmp_path / "mid")])
+    assert result.exit_code == 2 and "a finetune run; train interpolate takes a recognizer run" in result.output
 
 
 def test_a_stage_started_from_an_exported_model_carries_that_models_card(

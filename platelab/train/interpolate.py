@@ -33,8 +33,10 @@ from platelab.train.loop import (
     CONFIG,
     METRICS,
     MetricsLog,
+    RunConfigError,
     check_run_folder,
     hold_run_folder,
+    read_run_config,
     record_style_files,
     run_config,
     run_style_files,
@@ -77,7 +79,12 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     """
     began = time.perf_counter()
     check_run_folder(out_dir, {}, resume=False, advice="give another folder")
-    cfg = run_config(end_run, RecognizerTrainConfig)
+    fields = read_run_config(end_run)
+    task = fields.get("task", "recognizer")  # as the recipe's default
+    if task != "recognizer":  # its schema's own complaint would be "field task: Input should be 'recognizer'"
+        raise RunConfigError(f"{end_run}: a {task} run; train interpolate takes a recognizer run (platelab train "
+                             "recognizer) and the weights it started from")
+    cfg = run_config(end_run, RecognizerTrainConfig, fields)
     charset = Charset(cfg.charset)
     model = PlateRecognizer(charset, head=cfg.head)
     end = end_run / CHECKPOINT
