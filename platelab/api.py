@@ -30,6 +30,17 @@ CHUNK = 64  # files decoded and read together: big enough to batch, small enough
 CROPS_AT_ONCE = 16 * CHUNK
 
 
+def _check_counts_and_flags(counts: dict[str, int], flags: dict[str, bool]) -> None:
+    """A count of 0 or more and a flag given as True or False, or an error naming it: a -1 or a "yes" would
+    otherwise reach onnxruntime or the reader unchecked, a string being true whatever it says."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a whole number, 0 or more, got {value!r}")
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+
+
 class Recognizer:
     """Reads cropped plates: `Recognizer().read([crop, ...])` with arrays (BGR or grey), Pillow images, file paths
     or encoded bytes.
@@ -44,6 +55,7 @@ class Recognizer:
 
     def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0,
                  tta: bool = False, candidates: int = 1) -> None:
+        _check_counts_and_flags({"threads": threads}, {"tta": tta})
         self.predictor = RecognitionPredictor(model, prior=prior, threads=threads, tta=tta, candidates=candidates)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -89,6 +101,7 @@ class Reader:
             # a percentage (50) or None would drop every plate, or fail on the first photo
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}")
+        _check_counts_and_flags({"threads": threads, "min_chars": min_chars}, {"tta": tta, "refine": refine})
 
         self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
                                   min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars,

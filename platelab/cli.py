@@ -640,6 +640,8 @@ def read(
         _fail("--stream reads a camera or a stream alone: no paths, --crops, --draw or --workers with it")
     if reconnect is not None and stream is None:
         _fail("--reconnect is for --stream")
+    if exact and watch is None:
+        _fail("--exact is for --watch: it makes the list's O and 0, I and 1, ... different characters")
     if reconnect is not None and not reconnect <= MAX_RECONNECT_S:  # typer's min=0 has refused the negative ones
         _fail(f"--reconnect: {reconnect:g} s; at most {MAX_RECONNECT_S:g} (a day)")
     if labels_out is not None and stream is not None:

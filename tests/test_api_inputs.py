@@ -50,6 +50,10 @@ def test_encoded_bytes_in_any_buffer_read_alike(crop: np.ndarray) -> None:
     (lambda: Reader(detector=""), ValueError, r"an empty detector model path"),
     (lambda: Recognizer(prior=123), TypeError, r"prior must be a country's name"),
     (lambda: Recognizer(candidates=2.5), ValueError, r"candidates must be a whole number, 1 or more, got 2.5"),
+    (lambda: Recognizer(threads=-1), ValueError, r"threads must be a whole number, 0 or more, got -1"),
+    (lambda: Reader(min_chars=-1), ValueError, r"min_chars must be a whole number, 0 or more, got -1"),
+    (lambda: Reader(tta="no"), TypeError, r"tta must be True or False, got 'no'"),  # a string that reads as True
+    (lambda: Reader(refine=None), TypeError, r"refine must be True or False, got None"),
     (lambda: Recognizer().read(None), TypeError, r"got builtins.NoneType"),
     (lambda: pickle.dumps(Recognizer()), TypeError, r"a platelab Recognizer holds onnxruntime sessions"),
 ])

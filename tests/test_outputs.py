@@ -157,6 +157,7 @@ def test_options_a_mode_cannot_use_are_refused(tmp_path: Path) -> None:
     _usage_error(["read", "--crops", str(tmp_path), "--min-score", "0.9", "--no-refine"],
                  "--min-score, --no-refine: for photos")
     _usage_error(["read", "--crops", str(tmp_path), "--min-chars", "0"], "--min-chars: for photos")
+    _usage_error(["read", str(tmp_path), "--exact"], "--exact is for --watch")
     (tmp_path / "empty").mkdir()
     _usage_error(["read", str(tmp_path / "empty")], "no images or videos in")
 

@@ -510,3 +510,15 @@ def test_a_stickers_text_is_printed_in_its_second_colour_and_a_right_aligned_tex
     assert (box.max(axis=2) < 60).mean() > 0.05  # black digits on the red sticker
     columns = np.flatnonzero(_ink(plate.image[round(0.85 * h) :]).any(axis=0))
     assert abs(columns[-1] + 1 - 0.5 * w) <= 2 and columns[0] < 0.5 * w - 20
+
+
+def test_render_plate_names_a_style_given_by_name_a_height_under_a_pixel_and_characters_it_cannot_draw() -> None:
+    # each was a raw AttributeError, an OpenCV assertion, or a plate labelled with characters no model reads
+    style = builtin_styles()["us-texas"]
+    with pytest.raises(TypeError, match=r"style must be a PlateStyle \(builtin_styles\(\)\[name\]"):
+        render_plate("us-texas", np.random.default_rng(0))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="height must be 1 pixel or more, got 0"):
+        render_plate(style, np.random.default_rng(0), height=0)
+    with pytest.raises(ValueError, match="text 'abc123': 'abc' in no alphabet of style us-texas"):
+        render_plate(style, np.random.default_rng(0), text="abc123")
+    assert render_plate(style, np.random.default_rng(0), height=1, text="ABC123").text == "ABC123"

@@ -498,9 +498,16 @@ def render_plate(
     """Render one flat plate of style at height pixels; a random text from the style's formats unless given.
 
     text_scale scales the characters' height around the style's value (plates of one design vary by issue year
-    and maker); glyph_warp > 0 bends the characters (see warp_ink).
+    and maker); glyph_warp > 0 bends the characters (see warp_ink). A style that is not a PlateStyle, a height
+    under a pixel or a text with a character none of the style's alphabets holds is an error naming it.
     """
+    if not isinstance(style, PlateStyle):  # a style's name is the likely slip
+        raise TypeError(f"style must be a PlateStyle (builtin_styles()[name] or load_style(path)), got {style!r}")
+    if height < 1:
+        raise ValueError(f"height must be 1 pixel or more, got {height}")
     alphabets = style.all_alphabets
+    if text is not None and (foreign := sorted(set(text) - set("".join(alphabets.values())))):
+        raise ValueError(f"text {text!r}: {''.join(foreign)!r} in no alphabet of style {style.name}")
     canvas = blank_plate(style, height, rng)
 
     if text is None:
