@@ -8,10 +8,13 @@ thread each do scale: two read the same photos in 2.4 s.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+
+from tqdm import tqdm
 
 from platelab.api import PhotoReaderOptions, Reader, read_photo_file
 from platelab.io.results import ImageResult
@@ -28,6 +31,9 @@ def _start(options: PhotoReaderOptions, inputs: frozenset[Path], save_plates: Pa
     global _reader, _inputs, _save_plates
     _reader, _inputs, _save_plates = options.build(threads=1), inputs, save_plates
     leave_h264_warning_to_parent()  # read_in_workers gives it once for the run; a fresh process would repeat it
+    # tqdm's own lock is a multiprocessing semaphore, made by a video's (hidden) frame bar: a worker ended early
+    # (_stop) leaves it behind, and Python warns of a leaked semaphore at exit; one process needs a thread's lock
+    tqdm.set_lock(threading.RLock())
 
 
 def _read(task: tuple[Path, str, Path | None, int]) -> ImageResult:

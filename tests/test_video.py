@@ -343,6 +343,7 @@ def test_without_pyav_worker_processes_leave_the_hint_to_their_run(clip: tuple[P
         capture.release()
     [hint] = [line for line in run.stderr.splitlines() if "MPEG-4 Part 2" in line]  # once, not once per worker
     assert hint.endswith(f"for H.264: {install_hint('video')}")
+    assert "leaked semaphore" not in run.stderr  # tqdm's process lock, made in each worker that reads a video
 
 
 @pytest.mark.parametrize("codec", ["h264", "mp4v"])
