@@ -193,6 +193,15 @@ class Reader:
             raise failure
 
 
+def photo_options_given(detector: str | Path | None, min_score: float, refine: bool, min_chars: int,
+                        every: int) -> list[str]:
+    """The options of photos and videos given other than as their defaults, by name: a cropped plate is read
+    without detection, so each would be ignored there."""
+    given = {"detector": detector is not None, "min_score": min_score != MIN_SCORE, "refine": not refine,
+             "min_chars": min_chars != MIN_CHARACTERS, "every": every != 1}
+    return [name for name, differs in given.items() if differs]
+
+
 def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | None = None,
                model: str | Path | None = None, detector: str | Path | None = None,
                min_confidence: float | None = None, draw: str | Path | None = None,
@@ -232,6 +241,9 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")
+    ignored = photo_options_given(detector, min_score, refine, min_chars, every) + (["draw"] if draw else [])
+    if crops and ignored:
+        raise ValueError(f"{', '.join(ignored)}: for photos and videos, not cropped plates")
     from tqdm import tqdm
 
     from platelab.io.outputs import DRAWINGS, PLATE_CROPS, claim_folder

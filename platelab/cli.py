@@ -623,17 +623,16 @@ def read(
     passed (Ctrl-C prints those still in view and stops).
     With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
-    from platelab.api import MAX_RECONNECT_S, read_paths, read_stream
+    from platelab.api import MAX_RECONNECT_S, photo_options_given, read_paths, read_stream
 
     if crops and draw is not None:
         _fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
     if crops and save_plates is not None:
         _fail("--save-plates saves the plates found in photos; cropped plates (--crops) are crops already")
-    photo_only = {"--detector": detector is not None, "--min-score": min_score != MIN_SCORE, "--no-refine": not refine,
-                  "--every": every != 1, "--min-chars": min_chars != MIN_CHARACTERS}
-    if crops and any(photo_only.values()):
-        _fail(f"{', '.join(k for k, given in photo_only.items() if given)}: for photos and videos; --crops skips "
-              "detection")
+    ignored = photo_options_given(detector, min_score, refine, min_chars, every)
+    if crops and ignored:
+        flags = ["--no-refine" if name == "refine" else "--" + name.replace("_", "-") for name in ignored]
+        _fail(f"{', '.join(flags)}: for photos and videos; --crops skips detection")
     if stream is not None and not stream.strip():
         _fail("--stream: empty; give a camera number (0, 1, ...) or a stream URL (rtsp://...)")
     if stream is not None and (paths or crops or draw is not None or workers > 1):

@@ -54,6 +54,10 @@ def test_encoded_bytes_in_any_buffer_read_alike(crop: np.ndarray) -> None:
     (lambda: Reader(min_chars=-1), ValueError, r"min_chars must be a whole number, 0 or more, got -1"),
     (lambda: Reader(tta="no"), TypeError, r"tta must be True or False, got 'no'"),  # a string that reads as True
     (lambda: Reader(refine=None), TypeError, r"refine must be True or False, got None"),
+    # options each of which a cropped plate, read without detection, would ignore
+    (lambda: platelab.read_paths(["."], crops=True, min_score=0.5, min_chars=3), ValueError,
+     r"^min_score, min_chars: for photos and videos, not cropped plates$"),
+    (lambda: platelab.read_paths(["."], crops=True, draw="out"), ValueError, r"^draw: for photos and videos"),
     (lambda: Recognizer().read(None), TypeError, r"got builtins.NoneType"),
     (lambda: pickle.dumps(Recognizer()), TypeError, r"a platelab Recognizer holds onnxruntime sessions"),
 ])

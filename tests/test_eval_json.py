@@ -209,6 +209,8 @@ def test_a_labels_file_given_for_its_folder_scores_the_folder(tmp_path: Path) ->
     folder = _crop_folder(tmp_path)
     data = folders.evaluate(folder / "labels.tsv", prior="us").to_dict()
     assert (data["n_crops"], data["n_exact"], data["unreadable"]) == (6, 2, [])
+    with pytest.raises(ValueError, match="cropped plates; detector and min_score are for photos"):
+        folders.evaluate(folder, detector="detector.onnx")  # it would be ignored: crops are read without detection
 
 
 @pytest.mark.parametrize("candidates", [1, 3])

@@ -227,5 +227,7 @@ def evaluate(folder: str | Path, prior: str | None = None, model: str | Path | N
         folder = folder.parent
     failures = None if failures is None else Path(failures)
     if labels_kind(folder) == "crops":
+        if detector is not None or min_score != MIN_SCORE:  # each would be ignored: a crop is read without detection
+            raise ValueError(f"{folder}: cropped plates; detector and min_score are for photos")
         return evaluate_crops(folder, prior, model, failures, tta, progress, candidates)
     return evaluate_photos(folder, prior, model, detector, failures, min_score, tta, progress, candidates)
