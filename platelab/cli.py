@@ -25,7 +25,8 @@ PRIOR_HELP = "plate-format prior: a country, e.g. 'us', or 'auto' (each plate un
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates."
 )
-synth_app = typer.Typer(no_args_is_help=True, help="Render synthetic plates: crops, scenes, style sheets.")
+synth_app = typer.Typer(no_args_is_help=True,
+                        help="Render synthetic plates: crops, scenes, style sheets; config: the engine's settings.")
 train_app = typer.Typer(
     no_args_is_help=True, help="Train models on synthetic data (train extra: PyTorch)."
 )
@@ -65,7 +66,7 @@ CandidatesOption = Annotated[
                                    "plates)")
 ]
 StylesOption = Annotated[
-    list[str] | None, typer.Option("--styles", help="style name, region or country globs (us-tex*, ca, us), or a "
+    list[str] | None, typer.Option("--styles", help="style name, region or country globs (us-tex*, ny, br), or a "
                                    "style file (.yaml) or a folder of them (written with a slash: my-styles/); "
                                    "repeatable")
 ]
@@ -557,7 +558,9 @@ def _class_scale(entries: list[str]) -> dict[str, float]:
 def read(
     paths: Annotated[list[str] | None, typer.Argument(help="image or video files, folders or globs")] = None,
     crops: Annotated[bool, typer.Option("--crops", help="inputs are cropped plates: skip detection")] = False,
-    json_lines: Annotated[bool, typer.Option("--json", help="one JSON object per image or video")] = False,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="one JSON object per image or video (--stream: per plate)")
+    ] = False,
     draw: Annotated[
         Path | None, typer.Option(help="folder for copies of the photos (and MP4s of the videos) with plates outlined")
     ] = None,
@@ -903,7 +906,7 @@ def evaluate(
     prior: Annotated[str | None, typer.Option(help=PRIOR_HELP)] = None,
     model: Annotated[Path | None, typer.Option(help="recognizer ONNX (the bundled one by default)")] = None,
     detector: Annotated[Path | None, typer.Option(help="detector ONNX (the bundled one by default)")] = None,
-    failures: Annotated[Path | None, typer.Option(help="write a montage PNG of the failures here")] = None,
+    failures: Annotated[Path | None, typer.Option(help="write a montage of the failures here (.png or .jpg)")] = None,
     min_score: Annotated[float, typer.Option(min=0, max=1, help="detector score a plate needs (photos)")] = MIN_SCORE,
     tta: TtaOption = False,
     candidates: CandidatesOption = 1,

@@ -330,7 +330,7 @@ def test_the_demo_folder_and_inputs_named_as_outputs_are_refused_in_one_line(tmp
     _usage_error(["finetune", "--from", str(model), "--data", str(crops), "--out", str(tmp_path / "ft"), "--resume"],
                  "no last.ckpt to resume")
     _usage_error(["finetune", "--from", str(model), "--data", str(crops), "--freeze", "bogus"],
-                 "--freeze: String should match pattern")
+                 "--freeze: Value error, 'bogus': expected backbone, none or first-K")  # in words, not a regex
     _usage_error(["train", "interpolate", "--from", str(model), "--to", str(tmp_path), "--out", str(tmp_path / "x")],
                  "not found")
     prepare_output_file(tmp_path / "fails.jpeg", (".png", ".jpg", ".jpeg"), "montage")

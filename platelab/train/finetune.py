@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import onnx
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 from torch.utils.data import IterableDataset, get_worker_info
 from tqdm import tqdm
@@ -61,7 +61,7 @@ from platelab.train.quantize import CALIBRATION_CROPS
 from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
 
-FREEZE_MODES = r"^(backbone|none|first-[0-9]+)$"
+FREEZE_MODES = r"backbone|none|first-[0-9]+"
 # Real crops are kept grey at twice the network input: augmenting them there is cheap, and the final resize
 # to the input size still averages away the interpolation of the warp.
 WORK_SIZE = (256, 128)
@@ -88,9 +88,7 @@ class TuneConfig(BaseModel):
     out_dir: Path = Field(Path("runs/finetune"), description="checkpoints, metrics log and config")
     seed: int = 0
     charset: str | None = Field(None, description="output characters; None keeps the source model's")
-    freeze: str = Field(
-        "none", pattern=FREEZE_MODES, description="backbone, none, or first-K backbone layers"
-    )
+    freeze: str = Field("none", description="backbone, none, or first-K backbone layers")
     epochs: int = Field(10, ge=1)
     steps_per_epoch: int = Field(0, ge=0, description="0 = one pass over the real training crops")
     batch_size: int = Field(32, ge=1)
@@ -105,6 +103,13 @@ class TuneConfig(BaseModel):
     styles: list[str] = Field(default_factory=list, description="synthetic style globs, or paths to style files or "
                               "folders of them; all bundled styles if empty")
     synth: SynthConfig = SynthConfig()
+
+    @field_validator("freeze")
+    @classmethod
+    def _freeze_mode(cls, mode: str) -> str:
+        if not re.fullmatch(FREEZE_MODES, mode):  # said in words: pydantic's pattern error shows the regex
+            raise ValueError(f"{mode!r}: expected backbone, none or first-K (K backbone layers, e.g. first-3)")
+        return mode
 
 
 class FinetuneConfig(TuneConfig):
