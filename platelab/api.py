@@ -241,7 +241,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")
-    ignored = photo_options_given(detector, min_score, refine, min_chars, every) + (["draw"] if draw else [])
+    ignored = photo_options_given(detector, min_score, refine, min_chars, every)
+    ignored += ["draw"] if draw is not None else []
     if crops and ignored:
         raise ValueError(f"{', '.join(ignored)}: for photos and videos, not cropped plates")
     from tqdm import tqdm

@@ -57,8 +57,8 @@ def reader_figures(detector: Path, recognizer: Path, real: Path | None) -> dict[
             continue
         by_prior = {prior or NO_PRIOR: photo_scores(real / name, recognizer, detector, prior)
                     for prior in _priors(country)}
-        scores = by_prior[NO_PRIOR]
-        sets[name] = {"items": scores.n_plates, "photos": scores.n_photos, "recognizer": recognizer.name}
+        every_photo = by_prior[NO_PRIOR]
+        sets[name] = {"items": every_photo.n_plates, "photos": every_photo.n_photos, "recognizer": recognizer.name}
         for prior, scores in by_prior.items():
             sets[name][prior] = {**_share(scores.n_read, scores.n_plates), "found": scores.n_detected,
                                  "false_plates": scores.n_false}
