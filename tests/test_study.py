@@ -329,7 +329,7 @@ def test_a_quick_study_reports_the_largest_k_of_the_first_crops(
     tunes = [_tune("scratch", k, 0, k / 100) for k in size.ks]
     monkeypatch.setattr(run_study, "run_tune_jobs", lambda jobs, crops, *args: seen.update(tuned=crops) or iter(tunes))
     monkeypatch.setattr(run_study, "write_report", lambda out, results: seen.update(results=results) or out)
-    run_study.main(["--quick", "--out", str(tmp_path)])
+    run_study.main(["--quick", "--out", str(tmp_path), "--data", str(tmp_path)])  # its crops are the stub's
     assert [len(seen[step]) for step in ("characters", "tuned")] == [40, 40] and len(seen["sequences"].texts) == 40
     assert seen["results"].tunes == tunes
     assert [(r.real_used, r.plate_acc) for r in seen["results"].routes] == [(30, 0.3)]

@@ -82,8 +82,8 @@ def interpolate_run(start: Path, end_run: Path, weight: float, out_dir: Path, va
     fields = read_run_config(end_run)
     task = fields.get("task", "recognizer")  # as the recipe's default
     if task != "recognizer":  # its schema's own complaint would be "field task: Input should be 'recognizer'"
-        raise RunConfigError(f"{end_run}: a {task} run; train interpolate takes a recognizer run (platelab train "
-                             "recognizer) and the weights it started from")
+        raise RunConfigError(f"{end_run / CONFIG}: a {task} run; train interpolate takes a recognizer run "
+                             "(platelab train recognizer) and the weights it started from")
     cfg = run_config(end_run, RecognizerTrainConfig, fields)
     charset = Charset(cfg.charset)
     model = PlateRecognizer(charset, head=cfg.head)
