@@ -118,9 +118,10 @@ class Reader:
                    draw: Path | None = None) -> list[PlateResult]:
         """Every plate that passes in a video file, read in every `every`-th frame and followed from frame to
         frame; each plate's readings vote on its text (platelab.predict.track). Raises ImageDecodeError naming
-        the file when it is not a video OpenCV can decode. draw: an MP4 file that receives the frames read, each
-        with the plates read in it outlined, at the rate they were read (written whole or not at all; H.264 with
-        the video extra, which browsers play, each frame at its time in the file)."""
+        the file when OpenCV's FFmpeg cannot decode it (a still image it reads as a video of one frame). draw: an
+        MP4 file that receives the frames read, each with the plates read in it outlined, at the rate they were
+        read (written whole or not at all; H.264 with the video extra, which browsers play, each frame at its time
+        in the file)."""
         from contextlib import ExitStack
 
         from tqdm import tqdm
