@@ -824,8 +824,7 @@ def serve(
     try:
         ServeSettings.from_env(workers=workers)
     except (TypeError, ValueError) as exc:
-        message = str(exc)  # one that names its variable needs no more
-        _fail(message if message.startswith("PLATELAB_") else f"a PLATELAB_ environment variable: {message}")
+        _fail(str(exc))  # it names the variable, or says it is one
     try:  # here, not as a traceback from run_server
         if api_key:
             checked_api_key(api_key)

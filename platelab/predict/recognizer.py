@@ -116,26 +116,22 @@ class RecognitionPredictor:
             return None
         name = name.lower()  # country codes are written in lower case (us, br, eu-de); a user may type US
 
-        def weighted(code: str) -> list[tuple[list[str], float]]:
+        def country(code: str) -> FormatPrior | None:
+            """The country's prior over the formats this model can read; None where it can read none."""
             with metadata_read(self.path):
-                return [(f["alphabets"], f["weight"]) for f in formats[code]]
-
-        def country(code: str) -> FormatPrior:
-            with metadata_read(self.path):
-                readable = readable_formats(weighted(code), self.charset)
-            if not readable:  # the model's own limit (a fine-tune to fewer characters), not damage
-                raise PriorError(f"this model can read none of the {code!r} formats it carries: each needs a character "
-                                 f"it does not read, or more than its {self.charset.slots} characters")
-            return FormatPrior(readable, self.charset, written_as.get(code))
+                found = readable_formats([(f["alphabets"], f["weight"]) for f in formats[code]], self.charset)
+                return FormatPrior(found, self.charset, written_as.get(code)) if found else None
 
         if name == AUTO_PRIOR and formats:
             # a country none of whose formats this model can read (a fine-tune to fewer characters) is left out
-            with metadata_read(self.path):
-                readable = [code for code in sorted(formats) if readable_formats(weighted(code), self.charset)]
-                return AutoPrior([country(code) for code in readable])
+            return AutoPrior([prior for code in sorted(formats) if (prior := country(code)) is not None])
         if name not in formats:
             raise PriorError(f"no format prior {name!r} in this model; it has: {', '.join(self.prior_names) or 'none'}")
-        return country(name)
+        prior = country(name)
+        if prior is None:  # the model's own limit (a fine-tune to fewer characters), not damage
+            raise PriorError(f"this model can read none of the {name!r} formats it carries: each needs a character "
+                             f"it does not read, or more than its {self.charset.slots} characters")
+        return prior
 
     def probabilities(self, crops: Sequence[np.ndarray], jitter: Jitter = NO_JITTER) -> np.ndarray:
         """(N, positions, classes) class probabilities for each crop (slots or CTC frames), each moved by jitter."""

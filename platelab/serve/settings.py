@@ -156,7 +156,10 @@ class ServeSettings:
                 checked_api_key(given["api_key"])
             except ValueError as exc:
                 raise ValueError(f"{ENV_NAMES['api_key']}: {exc}") from None
-        return cls(**given)
+        try:
+            return cls(**given)
+        except ValueError as exc:  # a check across the settings, which names fields, not variables
+            raise ValueError(f"a PLATELAB_ environment variable: {exc}") from None
 
     def to_env(self) -> dict[str, str]:
         values = {name: getattr(self, name) for name in ENV_NAMES}
