@@ -17,11 +17,13 @@ import shlex
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.real_data import REAL
 from platelab.eval.environment import describe_environment
 from platelab.eval.measured import reader_figures, recognizer_figures, table_rows, write_measured
 from platelab.weights import default_model
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
 def main() -> None:

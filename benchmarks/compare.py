@@ -14,14 +14,18 @@ With --tta both read with test-time jitter, which steadies the photos' small pla
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.real_data import REAL, require_folder
 from platelab.eval.environment import describe_environment
 from platelab.eval.hits import SYNTHETIC, hits
 from platelab.eval.report import format_share
 from platelab.eval.stats import mcnemar_p
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PRIORS = {"crops-us": "us", "endtoend-us": "us", "endtoend-br": "br"}
 
 
@@ -35,11 +39,12 @@ def main() -> None:
     parser.add_argument("--baseline-detector", type=Path)
     parser.add_argument("--tta", action="store_true", help="both read with test-time jitter")
     args = parser.parse_args()
+    folders = {name: args.real / name if name == SYNTHETIC else require_folder(
+        args.real / name, "crops or photos and their labels.tsv") for name in args.sets}
     print(f"{describe_environment()}{'; both with tta' if args.tta else ''}\n")
     print("| set | prior | items | baseline (95% interval) | changed (95% interval) | fixed | broken | p (McNemar) |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in args.sets:
-        folder = args.real / name
+    for name, folder in folders.items():
         for prior in (None, PRIORS.get(name)) if name in PRIORS else (None,):
             before = hits(folder, args.baseline_recognizer, args.baseline_detector, prior, args.tta)
             after = hits(folder, args.recognizer, args.detector, prior, args.tta)

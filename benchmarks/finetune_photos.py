@@ -16,13 +16,18 @@ region still reads elsewhere. Prints one markdown table. Needs the train extra (
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Collection
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import numpy as np
 
+from benchmarks.real_data import REAL, require_folder
 from platelab.api import Reader
 from platelab.eval.environment import describe_environment
 from platelab.eval.metrics import PhotoScores, score_photos
@@ -35,7 +40,6 @@ from platelab.train.finetune import FinetuneConfig, TuneConfig, export_finetune_
 from platelab.utils.boxes import Box
 from platelab.weights import default_model
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 PRIORS = {"endtoend-us": "us", "endtoend-br": "br"}
 
 
@@ -78,6 +82,8 @@ def main() -> None:
     parser.add_argument("--synth-share", type=float, default=TuneConfig().synth_share,
                         help="share of each batch that is synthetic plates")
     args = parser.parse_args()
+    for name in args.sets:
+        require_folder(args.real / name, "photos of cars and their labels.tsv (file, x, y, w, h, plate)")
 
     print(f"{describe_environment()}\n")
     print("| set | recognizer | prior | photos | read (95% interval) | false plates / photo |")

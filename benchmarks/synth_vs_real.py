@@ -8,8 +8,13 @@ The sheet holds real benchmark crops (AGPL-3.0), so it is written outside the re
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.real_data import REAL, require_folder
 from platelab.io.atomic import atomic_write_image
 from platelab.io.decode import read_image
 from platelab.io.draw import montage
@@ -17,17 +22,15 @@ from platelab.io.labels import read_labels
 from platelab.synth.crops import CropGenerator
 from platelab.synth.style import select_styles
 
-DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "crops-us"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--real", type=Path, default=DEFAULT_REAL)
+    parser.add_argument("--real", type=Path, default=REAL / "crops-us")
     parser.add_argument("--out", type=Path, default=Path("runs/synth_vs_real.png"))
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--styles", nargs="*", default=["us-*"])
     args = parser.parse_args()
-    labels = read_labels(args.real)
+    labels = read_labels(require_folder(args.real, "plate crops and their labels.tsv (file, state, plate)"))
     step = max(1, len(labels) // args.count)
     real = [read_image(args.real / label.file) for label in labels[::step][: args.count]]
     generator = CropGenerator(select_styles(args.styles), seed=99)

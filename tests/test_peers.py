@@ -118,19 +118,31 @@ def test_whole_photos_count_their_plates_the_plateless_photos_and_the_time_per_p
     assert (scores.n_among, scores.false_per_photo, ms, ms_1080p) == (2, 1 / 3, 250.0, 250.0)
 
 
-@pytest.mark.parametrize(("script", "option"), [("endtoend", "--real"), ("throughput", "--folder")])
+@pytest.mark.parametrize(
+    ("script", "options", "holds"),
+    [
+        ("endtoend", ["--real", "{real}"], "photos"),
+        ("throughput", ["--folder", "{real}/endtoend-us"], "photos"),
+        ("compare", ["--real", "{real}", "--sets", "endtoend-us"], "photos"),
+        ("finetune_photos", ["--real", "{real}", "--sets", "endtoend-us"], "photos"),
+        ("synth_vs_real", ["--real", "{real}/endtoend-us"], "plate crops"),
+    ],
+)
 def test_a_benchmark_without_its_real_data_stops_with_one_line_naming_the_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, option: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], script: str,
+    options: list[str], holds: str,
 ) -> None:
-    """benchmarks/endtoend.py and throughput.py, where ../shared/data/real is not: a line, not a traceback."""
+    """A benchmark run where ../shared/data/real is not: a line naming the folder, not a traceback, before any
+    output."""
     import importlib
     import sys
 
     module = importlib.import_module(f"benchmarks.{script}")
-    absent = tmp_path / "real" / "endtoend-us"
-    monkeypatch.setattr(sys, "argv", [f"{script}.py", option, str(absent if script == "throughput" else absent.parent)])
+    real = tmp_path / "real"
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *(o.format(real=real) for o in options)])
     with pytest.raises(SystemExit) as stopped:
         module.main()
     message = str(stopped.value.code)
-    assert message.startswith(f"{absent}: no such folder; it should hold ") and "photos" in message
+    assert message.startswith(f"{real / 'endtoend-us'}: no such folder; it should hold ") and holds in message
+    assert capsys.readouterr().out == ""
     assert "\n" not in message
