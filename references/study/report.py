@@ -52,7 +52,7 @@ def variant_accuracy(tunes: list[TuneResult]) -> dict[tuple[str, str], dict[int,
 
 
 def _mean_sd(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
 
 
 def routes_table(rows: list[RouteRow]) -> list[str]:
@@ -96,7 +96,7 @@ def plot_accuracy_vs_k(tunes: list[TuneResult], path: Path) -> None:
     for variant, by_k in variant_accuracy(tunes).items():
         ks = sorted(by_k)
         means = [np.mean([r.after for r in by_k[k]]) for k in ks]
-        spreads = [np.std([r.after for r in by_k[k]]) for k in ks]
+        spreads = [np.std([r.after for r in by_k[k]], ddof=1) if len(by_k[k]) > 1 else 0.0 for k in ks]
         axes.errorbar(ks, means, yerr=spreads, marker="o", capsize=3, label=VARIANT_NAMES[variant])
     axes.set_xscale("log")
     axes.set_xlabel("real crops used for training (k)")
@@ -160,7 +160,7 @@ def write_report(out: Path, results: StudyResults) -> Path:
         "",
         "## Fine-tuning on k real crops",
         "",
-        f"Exact plate accuracy on the crops not used for training (mean ± sd over seeds {list(size.seeds)});",
+        f"Exact plate accuracy on the crops not used for training (mean ± sample sd over seeds {list(size.seeds)});",
         "in brackets the same model before fine-tuning, on the same test crops. The k crops of a run never",
         "appear in its test split (asserted).",
         "",
