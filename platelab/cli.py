@@ -252,15 +252,30 @@ def synth_config() -> None:
     typer.echo(describe())
 
 
+def _prepare_model_file(path: Path) -> None:
+    """An ONNX file to be written, as prepare_output_file checks one; an existing file only if platelab exported
+    it (a re-export replaces its own model, never another network or a file that is no model)."""
+    from platelab.io.outputs import OutputError, prepare_output_file
+    from platelab.predict.session import ModelLoadError, model_metadata
+
+    prepare_output_file(path, (".onnx",), "model")
+    if path.exists():
+        try:
+            model_metadata(path)
+        except ModelLoadError:
+            raise OutputError(f"{path}: exists and is not a model platelab exported; remove it or give another "
+                              "file") from None
+
+
 def _check_export(export: Path | None, start: Path | None = None) -> None:
     """An --export path that a run could only refuse once trained, refused now: never the model it starts from,
     and only where a file can be written."""
     if export is not None:
-        from platelab.io.outputs import OutputError, prepare_output_file
+        from platelab.io.outputs import OutputError
 
-        prepare_output_file(export, (".onnx",), "model")
         if start is not None and export.resolve() == start.resolve():
             raise OutputError(f"{export}: --export would replace the model the run starts from")
+        _prepare_model_file(export)
 
 
 @contextmanager
@@ -462,7 +477,7 @@ def finetune(
 @app.command("export")
 def export(
     run: Annotated[Path, typer.Argument(help="training run folder (holds last.ckpt and config.json)")],
-    out: Annotated[Path, typer.Option(help="ONNX file to write")],
+    out: Annotated[Path, typer.Option(help="ONNX file to write (replaces a file there only if platelab exported it)")],
     int8: Annotated[bool, typer.Option(help="8-bit weights and activations, calibrated on synthetic scenes or "
                                             "crops (about half the CPU time)")] = False,
     class_scale: Annotated[list[str] | None, typer.Option(
@@ -477,14 +492,13 @@ def export(
     from collections.abc import Callable
     from functools import partial
 
-    from platelab.io.outputs import prepare_output_file
     from platelab.train.loop import RunConfigError, read_run_config
 
     config = run / "config.json"
     if not config.exists() or not (run / "last.ckpt").exists():
         _fail(f"{run}: not a training run (no config.json and last.ckpt)")
     with _usage_errors():
-        prepare_output_file(out, (".onnx",), "model")
+        _prepare_model_file(out)
     try:
         task = read_run_config(run).get("task")
     except RunConfigError as exc:

@@ -250,6 +250,9 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
     _usage_error(["train", "detector", "--config", str(recipe("detector", styles="[nosuch]"))], "nosuch")
     _usage_error(["train", "recognizer", "--config", str(recipe("export")), "--export", str(tmp_path)],
                  "written as .onnx")
+    (tmp_path / "notes.onnx").write_text("someone's notes\n")
+    _usage_error(["train", "recognizer", "--config", str(recipe("export")), "--export", str(tmp_path / "notes.onnx")],
+                 "notes.onnx: exists and is not a model platelab exported")
     _usage_error(["train", "recognizer", "--config", str(recipe("charset", charset="AB"))],
                  "charset 'AB' lacks 0123456789CDEFGHIJKLMNOPQRSTUVWXYZ, which the styles' plates carry")
     _usage_error(["train", "recognizer", "--config", str(recipe("weights", style_weights="{'zz*': 2}"))],

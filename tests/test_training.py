@@ -135,6 +135,38 @@ def test_export_class_scale_tips_a_close_call_and_is_on_the_card(tmp_path: Path)
     assert not (tmp_path / "bad.onnx").exists()
 
 
+def test_export_replaces_its_own_model_and_never_another_file(tmp_path: Path) -> None:
+    """--out naming an existing file: a model platelab exported is replaced (a re-export), anything else is left
+    as it was, with one line naming it."""
+    import onnx
+    from onnx import TensorProto, helper
+    from typer.testing import CliRunner
+
+    from platelab.cli import app
+
+    cfg = _config(tmp_path / "run", "ctc")
+    training.train_recognizer(cfg)
+    out = tmp_path / "model.onnx"
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["export", str(cfg.out_dir), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    assert RecognitionPredictor(out).charset.chars == cfg.charset
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "other",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph), str(tmp_path / "other.onnx"))
+    (tmp_path / "notes.onnx").write_text("someone's notes\n")
+    for name in ("other.onnx", "notes.onnx"):
+        before = (tmp_path / name).read_bytes()
+        result = CliRunner().invoke(app, ["export", str(cfg.out_dir), "--out", str(tmp_path / name)])
+        assert result.exit_code == 2 and result.output.strip().splitlines() == [
+            f"platelab: {tmp_path / name}: exists and is not a model platelab exported; remove it or give another "
+            "file"
+        ], result.output
+        assert (tmp_path / name).read_bytes() == before
+        assert not (tmp_path / name).with_suffix(".card.json").exists()
+
+
 def test_int8_export_records_both_models_on_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
