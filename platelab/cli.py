@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,11 @@ def _options(
 ) -> None:
     """Licence plate recognition trained on synthetic plates."""
     _lenient_stdout()
+    # Pillow warns of metadata it skips as it loads a damaged file's pixels (a TIFF tag longer than the file): the
+    # pixels are read or the file gets its one-line error, and two lines of Python's warning beside it, naming no
+    # file, are noise in a batch's output. (Decoding silences the header's warnings itself, under a lock that
+    # loading every file's pixels should not queue on.)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
 def _lenient_stdout() -> None:

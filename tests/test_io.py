@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import stat
+import struct
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from platelab.io import (
     read_image,
     to_json_line,
 )
-from platelab.io.decode import composite_on_white, first_line
+from platelab.io.decode import composite_on_white, first_line, sixteen_to_eight_bits
 from platelab.io.results import Candidate
 from tests.conftest import DECODED_SIZE, SHOULD_DECODE, SHOULD_FAIL, bomb_png_bytes
 
@@ -520,3 +521,52 @@ def test_a_synthetic_sets_montage_is_no_input_but_a_preview_png_elsewhere_is(tmp
     (tmp_path / "album").mkdir()
     (tmp_path / "album" / "preview.png").write_bytes(b"x")  # someone's photo of that name
     assert [name for _, name in list_images([tmp_path / "album"])] == ["preview.png"]
+
+
+@pytest.mark.parametrize("name", ["a\0b.jpg", "x" * 300 + ".jpg"])
+def test_a_name_that_cannot_be_opened_gives_a_one_line_error(tmp_path: Path, name: str) -> None:
+    path = f"{tmp_path}/{name}"  # a NUL byte, or longer than the file system's limit
+    with pytest.raises(ImageDecodeError, match="cannot read file") as caught:
+        read_image(path)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_a_file_far_bigger_than_its_pixels_need_is_refused_unread(tmp_path: Path) -> None:
+    # a 16-bit colour PNG went to OpenCV whole: gigabytes of (sparse) trailing bytes were all read into memory
+    path = tmp_path / "padded.png"
+    cv2.imwrite(str(path), np.full((10, 10, 3), 40000, np.uint16))
+    os.truncate(path, 8 * 1000 + (16 << 20) + 1)
+    with pytest.raises(ImageDecodeError) as caught:
+        read_image(path, max_pixels=1000)
+    assert str(caught.value) == f"{path}: too large: 17 MB, where no image within the 0.001 MP limit needs over 17 MB"
+    assert read_image(path.read_bytes()[:10_000], max_pixels=1000).shape == (10, 10, 3)
+
+
+def test_a_16_bit_565_bmp_is_decoded_by_pillow(tmp_path: Path) -> None:
+    # its raw mode, BGR;16, once sent it to the 16-bit colour path, where OpenCV gives 8 bits
+    pixels = np.full((2, 4), 0xF800, "<u2").tobytes()  # red, 4 pixels a row: rows need no padding
+    info = struct.pack("<IiiHHIIiiII", 40, 4, 2, 1, 16, 3, len(pixels), 0, 0, 0, 0)
+    masks = struct.pack("<III", 0xF800, 0x07E0, 0x001F)
+    offset = 14 + len(info) + len(masks)
+    path = tmp_path / "565.bmp"
+    path.write_bytes(b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + masks + pixels)
+    assert _close(read_image(path)[0, 0], RED, 0)
+
+
+def test_sixteen_bit_levels_round_to_eight_with_no_wider_temporary() -> None:
+    import tracemalloc
+
+    levels = np.arange(65536, dtype=np.uint16)
+    expected = np.round(levels / 257).astype(np.uint8)  # no level sits at a half: round(v / 257) is exact
+    for given in (levels, levels.astype(">u2"), levels.astype(np.float64)):
+        assert (sixteen_to_eight_bits(given) == expected).all(), given.dtype
+    assert sixteen_to_eight_bits(np.array([70000.0, -3.0])).tolist() == [255, 0]
+    # a 50 MP 16-bit RGBA photo once took about 3 GB here: 32-bit temporaries, each 4 times the output
+    rgba = np.random.default_rng(0).integers(0, 65536, (500, 500, 4), dtype=np.uint16)
+    tracemalloc.start()
+    try:
+        eight = sixteen_to_eight_bits(rgba)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * eight.nbytes

@@ -155,6 +155,32 @@ def test_cli_reads_photos_draws_them_and_survives_bad_files(
     assert (drawn / "photo.jpg").exists()
 
 
+def test_a_damaged_file_s_pillow_warning_stays_out_of_the_cli_s_output(tmp_path: Path) -> None:
+    """A TIFF whose description tag claims more bytes than the file holds: Pillow skips the tag with a warning as
+    it loads the pixels; the command reads the file and prints its line alone."""
+    import io
+    import struct
+    import warnings
+
+    encoded = io.BytesIO()
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(encoded, "TIFF", description="plate")
+    tiff = bytearray(encoded.getvalue())
+    ifd = struct.unpack_from("<I", tiff, 4)[0]
+    for entry in range(ifd + 2, ifd + 2 + 12 * struct.unpack_from("<H", tiff, ifd)[0], 12):
+        if struct.unpack_from("<H", tiff, entry)[0] == 270:  # ImageDescription: its count, far past the file's end
+            struct.pack_into("<I", tiff, entry + 4, 10_000_000)
+    (tmp_path / "tag.tif").write_bytes(tiff)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(app, ["read", "--crops", str(tmp_path / "tag.tif")])
+    assert result.exit_code == 0, result.output
+    assert [str(w.message) for w in shown if "Tag data" in str(w.message)] == []
+    with warnings.catch_warnings(record=True) as shown:  # the file does raise it: the command keeps it out
+        warnings.simplefilter("always")
+        read_image(tmp_path / "tag.tif")
+    assert any("Tag data larger than file" in str(w.message) for w in shown)
+
+
 def test_draw_never_writes_over_a_photo_or_outside_its_folder(demo: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     photos = tmp_path / "photos"

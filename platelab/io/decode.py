@@ -21,13 +21,14 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 from PIL import Image, ImageFile, UnidentifiedImageError, features
 
 from platelab.io.outputs import holds_read_outputs, is_preview
 
 MAX_PIXELS: int = 50_000_000
 MIN_SIDE = 2
+# Room beyond the pixels' own bytes for a file's metadata (EXIF, ICC, thumbnails) in _check_file_size's limit.
+_METADATA_BYTES = 16 << 20
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif",
                             ".avif"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"})
@@ -93,6 +94,7 @@ def image_or_error(path: Path, name: str) -> np.ndarray | str:
 
 def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
     with _open_stream(source) as stream:
+        _check_file_size(stream, max_pixels)
         image = _open_header(stream)
         _check_size(image.size, max_pixels)
         sixteen_bit_colour = _is_sixteen_bit_colour(image)  # asked first: loading empties the tile list
@@ -113,15 +115,43 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
 
 @contextmanager
 def _open_stream(source: str | Path | bytes) -> Iterator[BinaryIO]:
-    if not isinstance(source, bytes) and Path(source).exists() and not _is_regular(Path(source)):
-        # opening a FIFO or a device would wait for a writer that may never come
-        raise _Refused("not a regular file")
-    try:
-        stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
-    except OSError as exc:
-        raise _Refused(f"cannot read file ({exc.strerror or exc})") from exc
+    stream = io.BytesIO(source) if isinstance(source, bytes) else _open_file(source)
     with stream:
         yield stream
+
+
+_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)  # POSIX only; Windows has no FIFOs to wait on
+
+
+def _open_file(path: str | Path) -> BinaryIO:
+    """Open without waiting: opening a FIFO or a device would wait for a writer that may never come. What was opened
+    is checked, not what the name led to a moment before (a file swapped for a FIFO in between)."""
+    try:
+        if Path(path).exists() and not _is_regular(Path(path)):  # some (sockets, folders on Windows) will not open
+            raise _Refused("not a regular file")
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name; OSError: a name too long, among others
+        raise _Refused(f"cannot read file ({getattr(exc, 'strerror', None) or exc})") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _Refused("not a regular file")
+    if _NONBLOCK:
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _check_file_size(stream: BinaryIO, max_pixels: int) -> None:
+    """Refuse a file bigger than any max_pixels image needs (16-bit RGBA, uncompressed: 8 bytes a pixel) before
+    reading it: the 16-bit colour path reads a whole file, and Pillow reads a TIFF tag as long as the file says."""
+    try:
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+    except OSError:  # some files of /proc: their size is not known, and Pillow reads them as it finds them
+        return
+    limit = 8 * max_pixels + _METADATA_BYTES
+    if size > limit:
+        raise _Refused(f"too large: {size / 1e6:,.0f} MB, where no image within the {max_pixels / 1e6:g} MP limit "
+                       f"needs over {limit / 1e6:,.0f} MB")
 
 
 @contextmanager
@@ -223,7 +253,7 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
 
 def _is_sixteen_bit_colour(image: ImageFile.ImageFile) -> bool:
     """A 16-bit colour PNG or TIFF, which Pillow opens as 8-bit RGB(A) by keeping each level's high byte."""
-    if image.mode not in ("RGB", "RGBA") or not image.tile:
+    if image.format not in ("PNG", "TIFF") or image.mode not in ("RGB", "RGBA") or not image.tile:  # BMP's BGR;16: 565
         return False
     args = image.tile[0].args
     raw_mode = args[0] if isinstance(args, tuple) and args else args
@@ -242,10 +272,16 @@ def _sixteen_bit_colour(stream: BinaryIO) -> np.ndarray:
     return composite_on_white(eight) if eight.shape[2] == 4 else eight
 
 
+# round(v / 257) for every 16-bit level v: looked up, a 50 MP 16-bit RGBA image becomes 8-bit with no temporary
+# wider than its output (computed in 32 bits, it took about 3 GB)
+_EIGHT_OF_SIXTEEN = ((np.arange(65536, dtype=np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
 def sixteen_to_eight_bits(values: np.ndarray) -> np.ndarray:
     """Map 0..65535 onto 0..255 as round(v / 257), so a level written as 257 * k reads back as exactly k."""
-    wide: npt.NDArray[np.uint32] = np.clip(values, 0, 65535).astype(np.uint32)
-    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+    levels = values if values.dtype.kind == "u" and values.dtype.itemsize == 2 else np.clip(values, 0, 65535)
+    eight: np.ndarray = _EIGHT_OF_SIXTEEN[levels.astype(np.intp) if levels.dtype.kind == "f" else levels]
+    return eight
 
 
 def wide_to_eight_bits(values: np.ndarray) -> np.ndarray:
