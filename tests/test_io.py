@@ -570,3 +570,22 @@ def test_sixteen_bit_levels_round_to_eight_with_no_wider_temporary() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 2 * eight.nbytes
+
+
+@pytest.mark.parametrize("damage", ["cut", "crc"])
+def test_a_damaged_16_bit_colour_png_fails_in_one_line_and_nothing_else(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], damage: str
+) -> None:
+    """Pillow loads the file first: libpng, inside OpenCV, printed its own line to stderr, naming no file."""
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), np.random.default_rng(1).integers(0, 65536, (60, 120, 3), dtype=np.uint16))
+    encoded = bytearray(path.read_bytes())
+    if damage == "cut":
+        del encoded[len(encoded) // 2 :]
+    else:  # pixel data that no longer matches its chunk's checksum
+        encoded[200:260] = bytes(60)
+    path.write_bytes(encoded)
+    capfd.readouterr()
+    with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
+        read_image(path)
+    assert capfd.readouterr().err == ""

@@ -99,8 +99,9 @@ def _decode(source: str | Path | bytes, max_pixels: int) -> np.ndarray:
         _check_size(image.size, max_pixels)
         sixteen_bit_colour = _is_sixteen_bit_colour(image)  # asked first: loading empties the tile list
         try:
-            if not sixteen_bit_colour:
-                image.load()
+            # loaded by Pillow on the 16-bit colour path too, though OpenCV decodes its pixels: a damaged file fails
+            # here with one line, before libpng or libtiff print lines of their own that name no file
+            image.load()
             # read once loaded: some plugins (TIFF) turn the pixels upright themselves and drop the tag; so does
             # OpenCV's TIFF decoder, whatever it is told, on the 16-bit colour path
             orientation = 1 if sixteen_bit_colour and image.format == "TIFF" else _orientation(image)
