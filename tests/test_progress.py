@@ -52,13 +52,13 @@ def test_a_training_run_into_a_log_file_writes_its_first_and_last_states_only(
 
 
 def test_read_gets_a_bar_only_when_its_lines_do_not_go_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from platelab.cli import _bar_wanted
+    from platelab.cli.common import bar_wanted
 
     monkeypatch.setattr(sys, "stderr", _Terminal())
     monkeypatch.setattr(sys, "stdout", _Terminal())
-    assert not _bar_wanted(prints_as_it_goes=True)  # `platelab read` on a terminal: its lines are its progress
-    assert _bar_wanted(prints_as_it_goes=False)  # eval prints at the end: a bar meanwhile
+    assert not bar_wanted(prints_as_it_goes=True)  # `platelab read` on a terminal: its lines are its progress
+    assert bar_wanted(prints_as_it_goes=False)  # eval prints at the end: a bar meanwhile
     monkeypatch.setattr(sys, "stdout", io.StringIO())
-    assert _bar_wanted(prints_as_it_goes=True)  # `platelab read ... > out.txt`
+    assert bar_wanted(prints_as_it_goes=True)  # `platelab read ... > out.txt`
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert not _bar_wanted(prints_as_it_goes=False)  # no bar into a log file
+    assert not bar_wanted(prints_as_it_goes=False)  # no bar into a log file
