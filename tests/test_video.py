@@ -367,6 +367,44 @@ def test_a_video_of_odd_width_and_height_is_drawn_one_column_and_row_smaller(
         assert np.abs(image.astype(int) - frame[:120, :160]).max() < 8
 
 
+def test_a_phone_video_stored_sideways_is_read_and_drawn_upright(tmp_path: Path) -> None:
+    # A phone held upright records its sensor's landscape pixels and a display matrix in the MP4 saying to turn
+    # them a quarter clockwise, as its player does; OpenCV's FFmpeg backend turns them (CAP_PROP_ORIENTATION_AUTO,
+    # on by default), so the plates are read, and outlined, in the frame as the phone shows it.
+    av = pytest.importorskip("av")
+    photo = cv2.imread(str(write_demo(tmp_path / "demo")))
+    height, width = photo.shape[:2]
+    stored = cv2.rotate(photo, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10, options={"qscale": "2"})
+        stream.width, stream.height, stream.pix_fmt = height, width, "yuv420p"
+        stream.set_display_rotation(-90)  # FFmpeg's angles are counter-clockwise
+        for k in range(3):
+            frame = av.VideoFrame.from_ndarray(stored, format="bgr24")
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:  # the file holds the sideways pixels and the matrix to turn them
+        decoded = next(container.decode(video=0))
+        assert (decoded.width, decoded.height, decoded.rotation) == (height, width, -90)
+    assert [f.image.shape for f in video_frames(path, "phone.mp4")] == [photo.shape] * 3
+    drawn = tmp_path / "drawn"
+    result = CliRunner().invoke(app, ["read", "--json", "--draw", str(drawn), str(path)])
+    assert result.exit_code == 0, result.output
+    plates = json.loads(result.stdout)["plates"]
+    labels = {label.plate: label for label in read_labels(tmp_path / "demo")}
+    assert {p["text"] for p in plates} == set(labels)
+    for plate in plates:  # each box where its plate is in the upright photo
+        x, y, w, h = plate["box"]
+        assert 0 <= x <= x + w <= width and 0 <= y <= y + h <= height
+        assert np.abs(np.subtract(plate["box"], labels[plate["text"]].box)).max() < 15
+    [written] = drawn.rglob("phone*.mp4")
+    with av.open(str(written)) as container:  # drawn upright, with no matrix for a player to turn it by
+        decoded = next(container.decode(video=0))
+        assert (decoded.width, decoded.height, decoded.rotation) == (width, height, 0)
+
+
 def test_a_tracker_gives_each_plate_once_when_its_track_closes() -> None:
     tracker = PlateTracker(max_missed=1)
     tracker.add(0, 0.0, [_plate("ABC123", 0), _plate("XYZ789", 600)])
