@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from platelab.eval.stats import mcnemar_p, wilson_interval
@@ -39,11 +41,10 @@ def test_an_empty_set_says_nothing_of_its_accuracy() -> None:
 
 
 def test_compare_counts_the_plates_a_change_fixed_and_broke_on_each_set_and_prior(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """benchmarks/compare.py pairs the two readers item by item: fixed is read by the changed reader only."""
     import sys
-    from pathlib import Path
 
     from benchmarks import compare
 
@@ -58,8 +59,9 @@ def test_compare_counts_the_plates_a_change_fixed_and_broke_on_each_set_and_prio
 
     monkeypatch.setattr(compare, "hits", hits)
     monkeypatch.setattr(compare, "describe_environment", lambda: "here")
-    monkeypatch.setattr(sys, "argv", ["compare.py", "--recognizer", "new.onnx", "--sets", "endtoend-br", "synthetic",
-                                      "--tta"])
+    (tmp_path / "endtoend-br").mkdir()  # the set's folder, whose items the stand-in hits() reads
+    monkeypatch.setattr(sys, "argv", ["compare.py", "--recognizer", "new.onnx", "--real", str(tmp_path), "--sets",
+                                      "endtoend-br", "synthetic", "--tta"])
     compare.main()
     rows = capsys.readouterr().out.splitlines()[4:]
     shares = "50.0% (23.7-76.3%) | 80.0% (49.0-94.3%)"
