@@ -151,8 +151,12 @@ def _check_file_size(stream: BinaryIO, max_pixels: int) -> None:
         return
     limit = 8 * max_pixels + _METADATA_BYTES
     if size > limit:
-        raise _Refused(f"too large: {size / 1e6:,.0f} MB, where no image within the {max_pixels / 1e6:g} MP limit "
-                       f"needs over {limit / 1e6:,.0f} MB")
+        raise _Refused(f"too large: {_megabytes(size)}, where no image within the {max_pixels / 1e6:g} MP limit "
+                       f"needs over {_megabytes(limit)}")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB" if size >= 100e6 else f"{size / 1e6:.1f} MB"
 
 
 @contextmanager
