@@ -142,3 +142,82 @@ def test_a_detector_window_or_input_it_cannot_take_is_one_line_naming_it(
 def test_a_window_as_large_as_the_scenes_is_the_whole_scene(tmp_path: Path) -> None:
     (tmp_path / "recipe.yaml").write_text("window: [640, 384]\n")
     assert load_detector_config(tmp_path / "recipe.yaml").window == (640, 384)
+
+
+def test_a_file_nested_deeper_than_the_parser_goes_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "recipe.yaml").write_text("styles: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ConfigError, match=r"recipe\.yaml: cannot read") as error:
+        load_train_config(tmp_path / "recipe.yaml")
+    assert len(str(error.value).splitlines()) == 1
+
+
+def test_extends_naming_no_file_a_link_loop_or_a_chain_too_long_is_a_clear_error(tmp_path: Path) -> None:
+    for extends in ("null", "[a.yaml, b.yaml]", '"a\\0b.yaml"', "loop.yaml"):
+        (tmp_path / "recipe.yaml").write_text(f"extends: {extends}\n")
+        (tmp_path / "loop.yaml").unlink(missing_ok=True)
+        (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+        with pytest.raises(ConfigError, match=r"recipe\.yaml: field extends|loop\.yaml"):
+            load_train_config(tmp_path / "recipe.yaml")
+    for i in range(400):  # deeper than Python's recursion reaches
+        (tmp_path / f"s{i}.yaml").write_text(f"extends: s{i + 1}.yaml\n")
+    with pytest.raises(ConfigError, match="files deep"):
+        load_train_config(tmp_path / "s0.yaml")
+
+
+def test_a_fifo_or_device_is_refused_unread(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "base.yaml"
+    os.mkfifo(fifo)
+    (tmp_path / "recipe.yaml").write_text("extends: base.yaml\n")
+    writer = threading.Thread(target=lambda: fifo.write_text("seed: 1\n"), daemon=True)
+    writer.start()  # a reader that opened it would get a recipe, then wait on the next writer for ever
+    try:
+        for path in (tmp_path / "recipe.yaml", fifo):
+            with pytest.raises(ConfigError, match=r"base\.yaml: cannot read: not a regular file"):
+                load_train_config(path)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer finish
+        writer.join(5)
+    (tmp_path / "recipe.yaml").write_text("extends: /dev/zero\n")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_train_config(tmp_path / "recipe.yaml")
+
+
+def test_aliases_in_both_files_of_an_extends_are_merged_once_each(tmp_path: Path) -> None:
+    # each level names the one below nine times: merged afresh at every use, nine levels took 9**9 merges (hours);
+    # three levels show it at once
+    bomb = "x0: &x0 {a: 1}\n" + "".join(
+        f"x{i}: &x{i} {{" + ", ".join(f"k{j}: *x{i - 1}" for j in range(9)) + "}\n" for i in range(1, 4))
+    (tmp_path / "base.yaml").write_text(bomb)
+    (tmp_path / "recipe.yaml").write_text("extends: base.yaml\n" + bomb)
+    from platelab.utils.config_file import file_fields
+
+    fields = file_fields(tmp_path / "recipe.yaml")
+    assert fields["x3"]["k0"] is fields["x3"]["k8"]  # one merge, as one alias
+
+
+def test_a_quoted_key_with_a_line_break_is_named_on_one_line(tmp_path: Path) -> None:
+    (tmp_path / "recipe.yaml").write_text('synth:\n  "noise\\np": 1\n')
+    with pytest.raises(ConfigError) as error:
+        load_train_config(tmp_path / "recipe.yaml")
+    assert str(error.value) == f"{tmp_path / 'recipe.yaml'}: field synth.noise\\np: Extra inputs are not permitted"
+
+
+def test_minus_zero_is_read_as_zero(tmp_path: Path) -> None:
+    """-0.0 passes a minimum of 0, then numpy refuses to draw from (0.0, -0.0) part-way through a run."""
+    import math
+
+    from platelab.synth.config import load_synth_config
+
+    (tmp_path / "synth.yaml").write_text("geometry: {aspect_jitter: -0.0}\n")
+    assert math.copysign(1.0, load_synth_config(tmp_path / "synth.yaml").geometry.aspect_jitter) == 1.0
+
+
+@pytest.mark.parametrize("body", ["seed: -1", "seed: 4294967296", "batch_size: 1000000000000000000000000000000"])
+def test_a_seed_or_batch_a_run_cannot_take_is_refused_when_read(tmp_path: Path, body: str) -> None:
+    for load in (load_train_config, load_detector_config):
+        (tmp_path / "recipe.yaml").write_text(f"{body}\n")
+        with pytest.raises(ConfigError, match=f"field {body.split(':')[0]}: Input should be"):
+            load(tmp_path / "recipe.yaml")

@@ -592,3 +592,15 @@ def test_a_damaged_16_bit_colour_png_fails_in_one_line_and_nothing_else(
     with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
         read_image(path)
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("corner", ["nan", "inf", "-inf"])
+def test_a_photo_label_with_a_corner_that_is_no_number_is_refused_naming_its_line(tmp_path: Path, corner: str) -> None:
+    from platelab.io.labels import LabelError, read_labels
+
+    corners = ["10", "20", "110", "20", "110", "50", "10", "50"]
+    corners[3] = corner
+    (tmp_path / "labels.tsv").write_text("file\tx\ty\tw\th\tplate\tx1\ty1\tx2\ty2\tx3\ty3\tx4\ty4\n"
+                                         "a.jpg\t10\t20\t100\t30\tABC123\t" + "\t".join(corners) + "\n")
+    with pytest.raises(LabelError, match=r"labels\.tsv:2: corners x1\.\.y4 must be finite numbers"):
+        read_labels(tmp_path)

@@ -367,3 +367,21 @@ def test_a_printed_text_without_a_font_needs_the_default_one_installed(monkeypat
     index = {name: path for name, path in fonts._font_index().items() if name != LABEL_FONT}
     monkeypatch.setattr(fonts, "_font_index", lambda: index)
     assert LABEL_FONT in missing_fonts(texas)
+
+
+def test_a_font_that_cannot_draw_the_style_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """A file named .ttf that is no font, or a printed text holding a line break, stopped the first plate drawn with
+    it, after the output folder was made, with a message naming neither the file nor the field."""
+    import yaml
+
+    (tmp_path / "noise.ttf").write_bytes(bytes(range(256)) * 8)
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    printed = [{**example["printed"][0], "text": ["TWO\nLINES"]}]
+    for field, changes in (("fonts.0.file", {"fonts": [{"file": str(tmp_path / "noise.ttf")}]}),
+                           ("printed.0.text", {"printed": printed})):
+        style = tmp_path / f"{field}.yaml"
+        style.write_text(yaml.safe_dump(example | changes), encoding="utf-8")
+        out = tmp_path / field
+        message = _one_line_error(["synth", "crops", "--styles", str(style), "--out", str(out), "--count", "2"])
+        assert f"{style}: field {field}: " in " ".join(message.split())
+        assert not out.exists()

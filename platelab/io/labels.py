@@ -10,6 +10,7 @@ Two kinds, told apart by the header:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import unicodedata
@@ -185,6 +186,8 @@ def _parse_quad(path: Path, line: int, cells: list[str]) -> Quad | None:
         values = [float(cell) for cell in stripped]
     except ValueError:
         raise LabelError(path, line, f"corners x1..y4 must be eight numbers, got {cells}") from None
+    if not all(map(math.isfinite, values)):  # float() reads nan and inf: no corner of a photo
+        raise LabelError(path, line, f"corners x1..y4 must be finite numbers, got {cells}")
     return tuple(zip(values[0::2], values[1::2], strict=True))
 
 

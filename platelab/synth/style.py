@@ -556,15 +556,46 @@ def missing_fonts(style: PlateStyle) -> list[str]:
     return list(dict.fromkeys(font for _, font, _ in _uninstalled(style)))
 
 
+def _undrawable(style: PlateStyle) -> tuple[str, str] | None:
+    """(field, why) of the first character the style draws that its font cannot: a file that is no font, a font with
+    no glyph for a plate character, a printed text holding a line break. Bundled styles are drawn by the tests."""
+    from platelab.synth.fonts import glyph, style_fonts  # fonts reads styles: imported here, once both exist
+
+    alphabets = style.all_alphabets
+    patterns = [p for fmt in style.formats for p in fmt.patterns]
+    if isinstance(style.specialty, Specialty):
+        patterns += style.specialty.code_patterns
+    plate_chars = "".join(sorted({c for p in patterns for name in p if name in alphabets for c in alphabets[name]}))
+    wanted = [(f"fonts.{i}.file" if isinstance(style.fonts, list) else f"fonts (set {style.fonts})", font.file,
+               plate_chars) for i, font in enumerate(style_fonts(style))]
+    wanted += [(f"printed.{i}.text", text.font or LABEL_FONT, "".join(text.text))
+               for i, text in enumerate(style.printed)]
+    wanted += [(f"overlays.{i}.text", LABEL_FONT, "".join(c for c in g.text if c not in alphabets))
+               for i, g in enumerate(style.overlays) if g.text]
+    for field, font, chars in wanted:
+        for char in dict.fromkeys(chars.replace(" ", "")):
+            try:
+                glyph(font, char)
+            except StyleError as exc:
+                return field, str(exc)
+            except (OSError, ValueError) as exc:  # Pillow's "unknown file format": a file named .ttf that is no font
+                return field, f"font {font!r} cannot be drawn: {' '.join(str(exc).split())}"
+    return None
+
+
 def check_drawable(styles: list[PlateStyle]) -> list[PlateStyle]:
-    """styles, each one's fonts installed, or a StyleError naming the first that is not (the style's file, or its
-    name): drawing would stop at the first plate in that font, part-way through a run."""
+    """styles, each one's fonts installed and able to draw its characters, or a StyleError naming the first that is
+    not (the style's file, or its name): drawing would stop at the first plate in that font, part-way through a
+    run."""
     for style in styles:
         uninstalled = _uninstalled(style)
+        where = f"style {style.name}" if style._source is None else str(style._source)
         if uninstalled:
             field, _, exc = uninstalled[0]
-            where = f"style {style.name}" if style._source is None else str(style._source)
             raise StyleError(f"{where}: field {field}: {exc}") from exc
+        undrawable = None if style._source is None else _undrawable(style)
+        if undrawable:
+            raise StyleError(f"{where}: field {undrawable[0]}: {undrawable[1]}")
     return styles
 
 

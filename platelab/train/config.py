@@ -23,6 +23,10 @@ Threads = Annotated[int, Field(ge=0, description="torch threads for the training
 StopAfter = Annotated[int | None, Field(ge=1, description="end the run at this step, schedule unchanged (a budget)")]
 Steps = Annotated[int, Field(ge=1, description="length of the learning-rate schedule")]
 Workers = Annotated[int, Field(ge=0, description="processes rendering synthetic batches")]
+# numpy's legacy seeding (seed_everything) takes 0 to 2**32 - 1: past that a run would stop once its folder is written
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+# far above any batch a GPU holds; a larger one is a typo that would render crops for ever once the run is written
+MAX_BATCH = 65536
 
 
 def resolve_bundled(source: Path | str) -> Path:
@@ -39,7 +43,7 @@ class RecognizerTrainConfig(BaseModel):
 
     task: Literal["recognizer"] = "recognizer"
     out_dir: Path = Field(Path("runs/recognizer"), description="checkpoints, metrics log and exported model")
-    seed: int = 0
+    seed: Seed = 0
     head: Literal["ctc", "slots"] = Field(
         "slots", description="ctc: two lines of per-column predictions; slots: fixed character slots"
     )
@@ -49,7 +53,7 @@ class RecognizerTrainConfig(BaseModel):
     )
     steps: Steps = 20000
     stop_after: StopAfter = None
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(128, ge=1, le=MAX_BATCH)
     lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(500, ge=0)
@@ -115,12 +119,12 @@ class DetectorTrainConfig(BaseModel):
 
     task: Literal["detector"] = "detector"
     out_dir: Path = Field(Path("runs/detector"), description="checkpoints, metrics log and exported model")
-    seed: int = 0
+    seed: Seed = 0
     init_from: Path | None = Field(None, description="start from this detector run checkpoint's weights (a second "
                                    "stage); an exported ONNX detector cannot be trained further")
     steps: Steps = 3000
     stop_after: StopAfter = None
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, le=MAX_BATCH)
     lr: float = Field(2e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(1e-4, ge=0)
     warmup_steps: int = Field(200, ge=0)
