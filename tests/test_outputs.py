@@ -244,6 +244,8 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
     _usage_error(["train", "recognizer", "--config", str(recipe("styles", styles="[nosuch]"))], "nosuch")
     _usage_error(["train", "recognizer", "--config", str(recipe("init", init_from=str(tmp_path / "gone.ckpt")))],
                  "gone.ckpt: init_from not found")
+    _usage_error(["train", "recognizer", "--config", str(recipe("broken", init_from='"gone\\nckpt"'))],
+                 "gone\\nckpt: init_from not found")  # a line break in what it quotes: escaped, one line still
     _usage_error(["train", "recognizer", "--config", str(recipe("resume")), "--resume"], "no last.ckpt to resume")
     _usage_error(["train", "recognizer", "--config", str(recipe("real")), "--val-real", str(tmp_path / "none")],
                  f"{tmp_path / 'none'}: no such folder (--val-real")

@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from platelab.utils.errors import escaped
 from platelab.utils.extras import install_hint
 
 PRIOR_HELP = "plate-format prior: a country, e.g. 'us', or 'auto' (each plate under the country its formats fit best)"
@@ -91,7 +92,8 @@ def require_extra(extra: str) -> None:
 
 
 def fail(message: str) -> None:
-    typer.secho(f"platelab: {message}", err=True, fg=typer.colors.RED)
+    # one line whatever it quotes: a path or a recipe's value may hold a line break
+    typer.secho(f"platelab: {escaped(message)}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
 
 

@@ -15,6 +15,7 @@ import typer
 
 from platelab.cli.common import PRIOR_HELP, TtaOption, bar_wanted, fail, usage_errors
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
+from platelab.utils.errors import escaped
 
 if TYPE_CHECKING:
     from platelab.io.results import ImageResult
@@ -231,7 +232,7 @@ def _write_draft(target: Path, names: list[str], results: list[ImageResult], cro
         noun = ("crop" if crops else "photo") + ("s" if len(nothing) > 1 else "")
         # a photo's row says it holds no plate, which eval scores for false plates; a crop always holds one
         rows_say = "add their rows by hand" if crops else "their rows say they hold none; add any plates by hand"
-        typer.echo(f"{len(nothing)} {noun} with no plate found: {rows_say} ({', '.join(map(_escaped, nothing))})",
+        typer.echo(f"{len(nothing)} {noun} with no plate found: {rows_say} ({', '.join(map(escaped, nothing))})",
                    err=True)
 
 
@@ -253,13 +254,8 @@ def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candid
                 for p in result.plates:
                     seen = f"\t{p.seconds[0]:.2f}-{p.seconds[1]:.2f}s" if p.seconds else ""
                     wanted = f"\twanted: {p.wanted}" if p.wanted else ""
-                    typer.echo(f"{_escaped(result.file)}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}"
+                    typer.echo(f"{escaped(result.file)}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}"
                                f"{seen}{wanted}")
                     for candidate in p.candidates:
                         typer.echo(f"  {candidate.text}\t{candidate.confidence:.3f}")
     return failed
-
-
-def _escaped(name: str) -> str:
-    """A file name as one field of a tab-separated line: tabs, newlines and other control characters escaped."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)

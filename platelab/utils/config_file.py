@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from platelab.utils.errors import ConfigError
+from platelab.utils.errors import ConfigError, escaped
 
 Model = TypeVar("Model", bound=BaseModel)
 # libyaml's parser where PyYAML was built with it (its wheels are): the same data as the pure-Python one in a tenth
@@ -58,12 +58,7 @@ def load_model_file(
         if first["type"] == "extra_forbidden":  # most often a typo of a field the model has
             close = get_close_matches(str(first["loc"][-1]), _fields_at(model, first["loc"][:-1]), n=1)
             message += f"; did you mean {close[0]!r}?" if close else ""
-        raise error(_one_line(f"{path}: field {where}: {message}")) from exc
-
-
-def _one_line(message: str) -> str:
-    """message with what would break its line written as an escape: a quoted key or value may hold a line break."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
+        raise error(escaped(f"{path}: field {where}: {message}")) from exc  # a quoted key may hold a line break
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
