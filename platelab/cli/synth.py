@@ -15,18 +15,21 @@ synth_app = typer.Typer(no_args_is_help=True,
 # more in one set is a slip of the keyboard, and a count past C's integers ended in a traceback after the folder
 # was made
 MAX_SYNTH_COUNT = 10_000_000
+# what crops and scenes both take
+OutFolder = Annotated[Path, typer.Option(help="output folder")]
+SeedOption = Annotated[int, typer.Option(min=0)]
+ConfigOption = Annotated[Path | None, typer.Option(help="synthesis config YAML (see `platelab synth config`)")]
+PreviewOption = Annotated[bool, typer.Option(help="also write preview.png, a montage")]
 
 
 @synth_app.command("crops")
 def synth_crops(
-    out: Annotated[Path, typer.Option(help="output folder")],
+    out: OutFolder,
     count: Annotated[int, typer.Option(min=1, max=MAX_SYNTH_COUNT)] = 64,
     styles: StylesOption = None,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    config: Annotated[
-        Path | None, typer.Option(help="synthesis config YAML (see `platelab synth config`)")
-    ] = None,
-    preview: Annotated[bool, typer.Option(help="also write preview.png, a montage")] = False,
+    seed: SeedOption = 0,
+    config: ConfigOption = None,
+    preview: PreviewOption = False,
 ) -> None:
     """Recognition crops: PNG files and labels.tsv (file, state, plate)."""
     _synth("crops", out, count, styles, seed, config, preview)
@@ -34,12 +37,12 @@ def synth_crops(
 
 @synth_app.command("scenes")
 def synth_scenes(
-    out: Annotated[Path, typer.Option(help="output folder")],
+    out: OutFolder,
     count: Annotated[int, typer.Option(min=1, max=MAX_SYNTH_COUNT)] = 16,
     styles: StylesOption = None,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
-    config: Annotated[Path | None, typer.Option(help="synthesis config YAML")] = None,
-    preview: Annotated[bool, typer.Option(help="also write preview.png, a montage")] = False,
+    seed: SeedOption = 0,
+    config: ConfigOption = None,
+    preview: PreviewOption = False,
     layout: Annotated[Literal["tsv", "yolo", "yolo-pose"], typer.Option(
         "--format", help="tsv: labels.tsv beside the images; yolo: also the Ultralytics YOLO layout (images/, "
         "labels/, data.yaml) with plate boxes; yolo-pose: boxes plus the 4 corners as keypoints")] = "tsv",

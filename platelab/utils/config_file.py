@@ -35,7 +35,6 @@ def _float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
 
 for _loader in (_SafeLoader, _MessageLoader):
     _loader.add_constructor("tag:yaml.org,2002:float", _float)
-_SAFE_LOADER = _SafeLoader
 
 # A style, a synthesis config or a recipe is a few kilobytes: a file over this is not one (a photo, a model, a log),
 # and would be read whole into memory first
@@ -129,7 +128,7 @@ def _read_fields(path: Path, error: type[ConfigError], extended_by: tuple[Path, 
 
 def _parsed(text: str) -> object:
     try:
-        return yaml.load(text, Loader=_SAFE_LOADER)
+        return yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         # parsed again by the pure-Python parser for its message, which quotes the line and names the character or
         # alias at fault (libyaml's gives only the place); a broken file is rare, so its cost does not matter. One
