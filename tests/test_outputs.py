@@ -242,8 +242,11 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
         return path
 
     _usage_error(["train", "recognizer", "--config", str(recipe("styles", styles="[nosuch]"))], "nosuch")
+    # a recipe's mistake names the recipe: a missing init_from alone does not say which of several recipes holds it
     _usage_error(["train", "recognizer", "--config", str(recipe("init", init_from=str(tmp_path / "gone.ckpt")))],
-                 "gone.ckpt: init_from not found")
+                 f"platelab: {tmp_path / 'init.yaml'}: {tmp_path / 'gone.ckpt'}: init_from not found")
+    _usage_error(["train", "detector", "--config", str(recipe("detector-init", init_from="bundled"))],
+                 f"platelab: {tmp_path / 'detector-init.yaml'}: bundled: init_from: a detector run starts from")
     _usage_error(["train", "recognizer", "--config", str(recipe("broken", init_from='"gone\\nckpt"'))],
                  "gone\\nckpt: init_from not found")  # a line break in what it quotes: escaped, one line still
     _usage_error(["train", "recognizer", "--config", str(recipe("resume")), "--resume"], "no last.ckpt to resume")
@@ -254,7 +257,7 @@ def test_a_training_run_that_cannot_go_far_stops_before_it_writes(tmp_path: Path
                  "written as .onnx")
     (tmp_path / "notes.onnx").write_text("someone's notes\n")
     _usage_error(["train", "recognizer", "--config", str(recipe("export")), "--export", str(tmp_path / "notes.onnx")],
-                 "notes.onnx: exists and is not a model platelab exported")
+                 f"platelab: {tmp_path / 'notes.onnx'}: exists and is not a model platelab exported")  # no recipe's
     _usage_error(["train", "recognizer", "--config", str(recipe("charset", charset="AB"))],
                  "charset 'AB' lacks 0123456789CDEFGHIJKLMNOPQRSTUVWXYZ, which the styles' plates carry")
     _usage_error(["train", "recognizer", "--config", str(recipe("weights", style_weights="{'zz*': 2}"))],

@@ -45,12 +45,15 @@ def _check_export(export: Path | None, start: Path | None = None) -> None:
 
 
 @contextmanager
-def _recipe_errors() -> Iterator[None]:
-    """A recipe's mistake, found before its run writes anything, as one line: its message, or the file and cause."""
+def _recipe_errors(recipe: Path | None = None) -> Iterator[None]:
+    """A mistake found before the run writes anything, as one line: its message, after the recipe's name when the
+    mistake is the recipe's (a missing init_from or a held out_dir alone would not say which of several recipes
+    holds it), or an OSError's file and cause."""
     try:
         yield
     except ValueError as exc:
-        fail(str(exc))
+        message = str(exc)
+        fail(message if recipe is None or message.startswith(f"{recipe}: ") else f"{recipe}: {message}")
     except OSError as exc:
         fail(_os_error_line(exc))
 
@@ -99,15 +102,16 @@ def train_recognizer(
     from platelab.train.recipe import check_recognizer_recipe, run_recognizer_recipe
     from platelab.utils.config_file import first_problem
 
-    with _recipe_errors():
-        try:
-            cfg = load_train_config(config)
-            if val_real:
+    with _recipe_errors(config):
+        cfg = load_train_config(config)
+        if val_real:
+            try:
                 cfg = RecognizerTrainConfig.model_validate({**cfg.model_dump(), "val_real": val_real})
-            check_recognizer_recipe(cfg, resume)
-            _check_export(export, cfg.init_from)
-        except ValidationError as exc:
-            fail(f"--val-real: {first_problem(exc)[1]}")
+            except ValidationError as exc:
+                fail(f"--val-real: {first_problem(exc)[1]}")
+        check_recognizer_recipe(cfg, resume)
+    with _recipe_errors():
+        _check_export(export, cfg.init_from)
     with _training_errors():
         run_recognizer_recipe(cfg, resume=resume, export=export)
     typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
@@ -124,9 +128,10 @@ def train_detector(
     from platelab.train.config import load_detector_config
     from platelab.train.detector import check_detector_recipe, run_detector_recipe
 
-    with _recipe_errors():
+    with _recipe_errors(config):
         cfg = load_detector_config(config)
         check_detector_recipe(cfg, resume)
+    with _recipe_errors():
         _check_export(export, cfg.init_from)
     with _training_errors():
         run_detector_recipe(cfg, resume=resume, export=export)
