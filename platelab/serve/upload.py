@@ -13,6 +13,7 @@ own limit. Only bytes that have arrived count, so clients sending slowly take no
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from starlette.requests import ClientDisconnect
 
 if TYPE_CHECKING:  # python-multipart defines its callback types for type checkers only
     from python_multipart.multipart import MultipartCallbacks
+
+# The parser logs each malformed body as it raises on it; parse_multipart answers that as a 400 naming the cause and
+# the access log holds the request, so the parser's own line would be a stray one, naming no request, per bad upload.
+logging.getLogger("python_multipart.multipart").setLevel(logging.ERROR)
 
 MEGABYTE = 1024 * 1024
 DEFAULT_NAME = "upload"
