@@ -282,6 +282,17 @@ def test_32_bit_grey_tiffs_keep_their_levels(tmp_path: Path, values: np.ndarray,
     assert np.array_equal(read_image(path)[0, :, 0], expected.astype(np.uint8))
 
 
+def test_a_floating_point_colour_tiff_is_refused_for_its_pixels_not_called_damaged(tmp_path: Path) -> None:
+    colour = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (8, 1))
+    cv2.imwrite(str(tmp_path / "hdr.tif"), cv2.merge([colour, colour, colour]))
+    with pytest.raises(ImageDecodeError, match=r"hdr\.tif: floating-point colour pixels, which platelab does not "
+                                               r"read; save it with 8 or 16 bits a channel$"):
+        read_image(tmp_path / "hdr.tif")
+    (tmp_path / "cut.tif").write_bytes((tmp_path / "hdr.tif").read_bytes()[:12])  # its tags gone: damaged
+    with pytest.raises(ImageDecodeError, match=r"cut\.tif: corrupt or truncated$"):
+        read_image(tmp_path / "cut.tif")
+
+
 def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(b"x")
     os.mkfifo(tmp_path / "b.jpg")

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError, features
+from PIL import Image, ImageFile, TiffImagePlugin, UnidentifiedImageError, features
 
 from platelab.io.outputs import holds_read_outputs, is_preview
 
@@ -42,6 +42,7 @@ _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 # A file that starts like one of the formats above but will not open is damaged rather than "not an image".
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*", b"GIF87a", b"GIF89a")
 _EXIF_ORIENTATION = 0x0112
+_SAMPLES_PER_PIXEL, _SAMPLE_FORMAT, _FLOATING_POINT = 277, 339, 3  # TIFF tags, and SampleFormat's IEEE float
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _WIDE_MODES = frozenset({"I", "F"})  # 32-bit integer and float grey: range set by the data
 _ORIENTATION_FIXES: dict[int, Callable[[np.ndarray], np.ndarray]] = {
@@ -179,7 +180,9 @@ def _open_header(stream: BinaryIO) -> ImageFile.ImageFile:
     except Image.DecompressionBombError as exc:
         raise _Refused("too large (over Pillow's decompression-bomb limit)") from exc
     except UnidentifiedImageError as exc:
-        raise _Refused("corrupt or truncated" if _looks_like_image(head) else "not an image") from exc
+        if not _looks_like_image(head):
+            raise _Refused("not an image") from exc
+        raise _Refused(_unreadable_tiff_pixels(stream) or "corrupt or truncated") from exc
     except Exception as exc:  # a header that parses half-way fails with whatever type the plugin hit
         raise _Refused(f"corrupt or truncated ({first_line(exc)})") from exc
 
@@ -216,6 +219,25 @@ def _heif_registered() -> bool:
         return False
     pillow_heif.register_heif_opener()
     return True
+
+
+def _unreadable_tiff_pixels(stream: BinaryIO) -> str | None:
+    """Why a TIFF whose tags read is refused by Pillow, when the cause is its pixels' layout rather than damage:
+    floating-point colour (HDR, scientific cameras), which Pillow opens only as grey. None for any other file."""
+    stream.seek(0)
+    head = stream.read(8)
+    if not head.startswith((b"II*\x00", b"MM\x00*")):
+        return None
+    try:
+        tags = TiffImagePlugin.ImageFileDirectory_v2(head)
+        stream.seek(tags.next)
+        tags.load(stream)
+        sample_format, samples = tags.get(_SAMPLE_FORMAT, (1,)), int(tags.get(_SAMPLES_PER_PIXEL, 1))
+    except Exception:  # tags damaged too: a damaged file, said as such
+        return None
+    if _FLOATING_POINT in (sample_format if isinstance(sample_format, tuple) else (sample_format,)) and samples > 1:
+        return "floating-point colour pixels, which platelab does not read; save it with 8 or 16 bits a channel"
+    return None
 
 
 def _looks_like_image(head: bytes) -> bool:
