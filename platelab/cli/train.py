@@ -4,7 +4,7 @@ writes."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
@@ -45,15 +45,17 @@ def _check_export(export: Path | None, start: Path | None = None) -> None:
 
 
 @contextmanager
-def _recipe_errors(recipe: Path | None = None) -> Iterator[None]:
+def _recipe_errors(recipe: Path | None = None, given: Sequence[Path] = ()) -> Iterator[None]:
     """A mistake found before the run writes anything, as one line: its message, after the recipe's name when the
     mistake is the recipe's (a missing init_from or a held out_dir alone would not say which of several recipes
-    holds it), or an OSError's file and cause."""
+    holds it), or an OSError's file and cause. A message that starts with a path given on the command line
+    (--val-real's folders) is that option's, not the recipe's."""
     try:
         yield
     except ValueError as exc:
         message = str(exc)
-        fail(message if recipe is None or message.startswith(f"{recipe}: ") else f"{recipe}: {message}")
+        own = recipe is None or message.startswith(tuple(f"{path}: " for path in (recipe, *given)))
+        fail(message if own else f"{recipe}: {message}")
     except OSError as exc:
         fail(_os_error_line(exc))
 
@@ -102,7 +104,7 @@ def train_recognizer(
     from platelab.train.recipe import check_recognizer_recipe, run_recognizer_recipe
     from platelab.utils.config_file import first_problem
 
-    with _recipe_errors(config):
+    with _recipe_errors(config, given=val_real or []):
         cfg = load_train_config(config)
         if val_real:
             try:
