@@ -21,7 +21,7 @@ import pytest
 from platelab.api import Reader
 from platelab.io.decode import ImageDecodeError
 from platelab.io.labels import read_labels
-from platelab.io.video import stream_frames, video_frames
+from platelab.io.video import MAX_MP4_BOXES, stream_frames, video_frames
 from platelab.synth.demo import write_demo
 
 FPS = 10.0
@@ -279,3 +279,53 @@ def test_a_network_stream_that_does_not_answer_fails_within_the_stream_timeout(
     with pytest.raises(ImageDecodeError, match="cannot open it as a camera or a stream"):
         next(stream_frames(f"http://127.0.0.1:{silent_server}/camera.mjpg"))
     assert time.monotonic() - start < 6
+
+
+def test_an_avi_whose_header_is_damaged_fails_in_one_line_with_nothing_else_on_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    whole = _write(tmp_path / "whole.avi", "MJPG", _noise(2))
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[:200])  # inside its hdrl list: OpenCV's own AVI reader complained of it
+    with pytest.raises(ImageDecodeError, match=r"^cut.avi: not a video OpenCV can decode$"):
+        list(video_frames(cut, "cut.avi"))
+    with pytest.raises(ImageDecodeError, match=r"cut.avi: cannot open it as a camera or a stream$"):
+        next(stream_frames(str(cut)))  # Reader().follow's
+    assert capfd.readouterr().err == ""
+
+
+def test_frames_over_the_pixel_limit_are_refused_before_one_is_decoded(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path / "clip.avi", "MJPG", _noise(2))  # 160x120
+    opened = cv2.VideoCapture
+
+    class Counted:
+        """OpenCV's capture, counting the frames decoded: a 16000x16000 one took 1.9 GB just to be refused."""
+
+        grabbed = 0
+
+        def __init__(self, *args: object) -> None:
+            self._capture = opened(*args)
+
+        def grab(self) -> bool:
+            Counted.grabbed += 1
+            return self._capture.grab()
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._capture, name)
+
+    monkeypatch.setattr(cv2, "VideoCapture", Counted)
+    with pytest.raises(ImageDecodeError, match=r"^clip.avi: frames of 160x120 pixels, over the 19199 limit$"):
+        list(video_frames(path, "clip.avi", max_pixels=160 * 120 - 1))
+    assert Counted.grabbed == 0
+
+
+def test_an_mp4_of_endless_boxes_without_its_index_is_refused_before_ffmpeg_searches_them(tmp_path: Path) -> None:
+    data = _write(tmp_path / "whole.mp4", "mp4v", _noise(2)).read_bytes()
+    ftyp = data[: struct.unpack_from(">I", data)[0]]
+    boxes = tmp_path / "boxes.mp4"
+    # FFmpeg took 29 s over 100 MB of such boxes, and platelab's own search for the index 22 s more
+    boxes.write_bytes(ftyp + struct.pack(">I4s", 8, b"free") * (MAX_MP4_BOXES + 1))
+    with pytest.raises(ImageDecodeError, match=rf"^boxes.mp4: an MP4/MOV whose first {MAX_MP4_BOXES} boxes "
+                                               r"hold no index \(moov\): damaged$"):
+        list(video_frames(boxes, "boxes.mp4"))

@@ -60,10 +60,13 @@ def video_frames(path: Path, name: str, every: int = 1, max_pixels: int = MAX_PI
         raise ImageDecodeError(name, "not a regular file" if path.exists() else "no such file")
     if path.stat().st_size == 0:
         raise ImageDecodeError(name, "empty file")
+    boxes = _mp4_boxes_without_index(path)
+    if boxes is not None and boxes > MAX_MP4_BOXES:
+        raise ImageDecodeError(name, f"an MP4/MOV whose first {MAX_MP4_BOXES} boxes hold no index (moov): damaged")
     with _quiet_opencv():
-        capture = cv2.VideoCapture(opencv_path(path))
+        capture = _file_capture(path)
     unopened = "not a video OpenCV can decode"
-    if not capture.isOpened() and _mp4_without_index(path):
+    if not capture.isOpened() and boxes is not None:
         unopened = "an MP4/MOV without its index (moov): cut short, or its recording never finished"
     try:
         yield from _frames(capture, name, unopened, every, max_pixels)
@@ -88,6 +91,8 @@ def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> 
                 opened.append(cv2.VideoCapture(int(source)))
             elif "://" in source:
                 opened.append(cv2.VideoCapture(opencv_path(source), cv2.CAP_FFMPEG, _network_timeouts()))
+            elif os.path.isfile(source):  # not a device (/dev/video0), which OpenCV's V4L2 backend opens
+                opened.append(_file_capture(source))
             else:
                 opened.append(cv2.VideoCapture(opencv_path(source)))
         return opened[-1]
@@ -106,6 +111,14 @@ def stream_frames(source: str, every: int = 1, max_pixels: int = MAX_PIXELS) -> 
                 capture.release()
 
         worker.close(release)
+
+
+def _file_capture(path: str | Path) -> cv2.VideoCapture:
+    """A video file opened by OpenCV's FFmpeg alone: when FFmpeg fails, OpenCV's fallback backends try the file
+    (its own MJPEG AVI reader prints "Unexpected element" lines on stderr, past its log level), and they open none
+    that FFmpeg does not (of 2,353 videos, damaged and whole). An OpenCV built without FFmpeg keeps its own."""
+    backend = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
+    return cv2.VideoCapture(opencv_path(path), backend)
 
 
 # How long a network stream may keep the reader waiting to open or for its next frame before it counts as down
@@ -155,30 +168,34 @@ class _CallingThread:
             done.result(timeout=wait)
 
 
-def _mp4_without_index(path: Path) -> bool:
-    """An MP4 or MOV whose top-level boxes hold no moov, the index written when recording stops: a phone's or a
-    dashcam's file cut short (the battery died, a copy was interrupted). Its frames are there, but FFmpeg cannot
-    find them without the index."""
+# A whole MP4's top-level boxes are a handful (ftyp, free, mdat, moov), a fragmented one's index comes first: a file
+# of 8-byte boxes with no index kept FFmpeg 29 s and the search below 22 s on 100 MB before it failed.
+MAX_MP4_BOXES = 10_000
+
+
+def _mp4_boxes_without_index(path: Path) -> int | None:
+    """How many top-level boxes an MP4 or MOV holds, none of them moov (counted up to MAX_MP4_BOXES + 1): the
+    index written when recording stops, missing from a phone's or a dashcam's file cut short (the battery died, a
+    copy was interrupted). Its frames are there, but FFmpeg cannot find them without the index. None when the file
+    has its index, or is no MP4 (its first box is no ftyp)."""
     try:
         with path.open("rb") as file:
             size = path.stat().st_size
-            start, first = 0, True
-            while start + 8 <= size:
+            start, count = 0, 0
+            while start + 8 <= size and count <= MAX_MP4_BOXES:
                 file.seek(start)
                 header = file.read(16)
                 length, kind = int.from_bytes(header[:4], "big"), header[4:8]
-                if first and kind != b"ftyp":
-                    return False
-                if kind == b"moov":
-                    return False
+                if (count == 0 and kind != b"ftyp") or kind == b"moov":
+                    return None
                 if length == 1 and len(header) == 16:
                     length = int.from_bytes(header[8:16], "big")
                 if length < 8:  # 0: runs to the end of the file (an mdat being recorded); less: damage
                     break
-                start, first = start + length, False
-            return not first
+                start, count = start + length, count + 1
+            return count or None
     except OSError:
-        return False
+        return None
 
 
 # OpenCV's log level is one for the whole process: two threads opening videos at once would each save the level the
@@ -216,6 +233,11 @@ def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max
         raise ValueError(f"every must be at least 1, got {every}")
     if not call(capture.isOpened):
         raise ImageDecodeError(name, unopened)
+    # the size FFmpeg found on opening, checked before a frame is decoded: a 1.5 MB MJPEG of 16000x16000 frames
+    # took 1.9 GB (its frame decoded, then converted to BGR) to be refused
+    width, height = call(lambda: (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    if width * height > max_pixels:
+        raise _over_limit(name, round(width), round(height), max_pixels)
     fps = call(lambda: capture.get(cv2.CAP_PROP_FPS))
     index, yielded, seconds = -1, 0, 0.0
 
@@ -230,9 +252,8 @@ def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max
         ok, image = call(capture.retrieve)
         if not ok:
             break
-        if image.shape[0] * image.shape[1] > max_pixels:
-            raise ImageDecodeError(name, f"frames of {image.shape[1]}x{image.shape[0]} pixels, over the "
-                                         f"{max_pixels} limit")
+        if image.shape[0] * image.shape[1] > max_pixels:  # a stream's size can be unknown until its first frame
+            raise _over_limit(name, image.shape[1], image.shape[0], max_pixels)
         bgr = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         yield VideoFrame(index, seconds, bgr, fps)
         yielded += 1
@@ -243,6 +264,10 @@ def _frames(capture: cv2.VideoCapture, name: str, unopened: str, every: int, max
         logging.getLogger("platelab").warning(
             "%s: cut short or damaged: %d of its %d frames could be decoded; its plates are those seen up to "
             "%.2f s", name, index + 1, count, seconds)
+
+
+def _over_limit(name: str, width: int, height: int, max_pixels: int) -> ImageDecodeError:
+    return ImageDecodeError(name, f"frames of {width}x{height} pixels, over the {max_pixels} limit")
 
 
 def _frame_seconds(stamp: float, before: float, index: int, fps: float) -> float:
