@@ -120,6 +120,9 @@ def test_a_file_outside_the_labels_folder_a_video_or_a_stream_is_refused_before_
     _refused(["read", str(photos), "--labels-out", str(photos)], "clip.mp4: a video; --labels-out drafts labels")
     _refused(["read", "--stream", "0", "--labels-out", str(photos)], "a stream's frames are not files")
     assert not (photos / "labels.tsv").exists()
+    # a folder not made yet ("new/" as typed) is not taken for a file of the wrong kind
+    _refused(["read", str(photos), "--labels-out", f"{photos / 'new'}/"],
+             f"{photos / 'new'}: no such folder, nor a .tsv file to write; make the folder first or name the draft")
 
 
 def test_a_file_of_the_users_is_never_replaced_and_an_unedited_draft_is(tmp_path: Path, demo_scene: Path) -> None:

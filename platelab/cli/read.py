@@ -204,6 +204,9 @@ def _draft_names(labels_out: Path, paths: list[str], draw: Path | None, save_pla
     from platelab.io.video import is_video
 
     target = labels_path(labels_out)
+    if target.suffix.lower() != ".tsv" and not target.exists():  # the shell's "newdir/" arrives as "newdir"
+        raise OutputError(f"{target}: no such folder, nor a .tsv file to write; make the folder first or name the "
+                          "draft FILE.tsv")
     files = input_files(paths, draw, save_plates)
     video = next((name for path, name in files if is_video(path)), None)
     if video is not None:
