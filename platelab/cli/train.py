@@ -4,7 +4,7 @@ writes."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
@@ -112,11 +112,7 @@ def train_recognizer(
             except ValidationError as exc:
                 fail(f"--val-real: {first_problem(exc)[1]}")
         check_recognizer_recipe(cfg, resume)
-    with _recipe_errors():
-        _check_export(export, cfg.init_from)
-    with _training_errors():
-        run_recognizer_recipe(cfg, resume=resume, export=export)
-    typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
+    _train(cfg.out_dir, cfg.init_from, export, lambda: run_recognizer_recipe(cfg, resume=resume, export=export))
 
 
 @train_app.command("detector")
@@ -133,11 +129,17 @@ def train_detector(
     with _recipe_errors(config):
         cfg = load_detector_config(config)
         check_detector_recipe(cfg, resume)
+    _train(cfg.out_dir, cfg.init_from, export, lambda: run_detector_recipe(cfg, resume=resume, export=export))
+
+
+def _train(out_dir: Path, init_from: Path | None, export: Path | None, run: Callable[[], None]) -> None:
+    """A checked recipe's run: --export refused first if it cannot be written, the run (and its export), then what
+    was written."""
     with _recipe_errors():
-        _check_export(export, cfg.init_from)
+        _check_export(export, init_from)
     with _training_errors():
-        run_detector_recipe(cfg, resume=resume, export=export)
-    typer.echo(f"trained {cfg.out_dir}" + (f" and wrote {export}" if export else ""))
+        run()
+    typer.echo(f"trained {out_dir}" + (f" and wrote {export}" if export else ""))
 
 
 @train_app.command("config")
@@ -260,7 +262,6 @@ def export(
     """Export a trained run (recognizer or detector) to ONNX, with its model card beside it (train extra)."""
     require_extra("train")
     import shlex
-    from collections.abc import Callable
     from functools import partial
 
     from platelab.train.loop import RunConfigError, read_run_config
