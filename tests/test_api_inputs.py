@@ -147,7 +147,8 @@ def test_a_result_stored_as_a_json_line_comes_back_as_it_was_written() -> None:
 
     plate = PlateResult("AB123", 0.876543, tuple(CharResult(c, 0.9) for c in "AB123"), (1, 2, 30, 10),
                         ((1.0, 2.0), (31.0, 2.5), (31.0, 12.0), (1.0, 12.0)), frames=(3, 9), seconds=(0.1, 0.3),
-                        candidates=(Candidate("AB123", 0.876543), Candidate("A8123", 0.1)), wanted="AB123")
+                        candidates=(Candidate("AB123", 0.876543), Candidate("A8123", 0.1)), wanted="AB123",
+                        fits="us")
     result = ImageResult("cam/car.jpg", (plate,))
     assert ImageResult.from_dict(result.to_dict()) == result
     stored = ImageResult.from_dict(json.loads(platelab.to_json_line(result)))

@@ -164,6 +164,23 @@ def test_auto_prior_reads_each_plate_under_the_country_whose_formats_fit_it() ->
     assert decode_with_prior(_probs("0BC123")[None], CHARSET, auto)[0].text == "OBC123"
 
 
+def test_a_reading_names_the_country_whose_formats_it_was_decoded_under() -> None:
+    letters_first = FormatPrior([([LETTERS] * 3 + [DIGITS] * 3, 1.0)], CHARSET, country="aa")
+    digits_first = FormatPrior([([DIGITS] * 3 + [LETTERS] * 3, 1.0)], CHARSET, country="bb")
+    auto = AutoPrior([letters_first, digits_first])
+
+    def ctc(path: str, prior: FormatPrior | AutoPrior | None) -> str | None:
+        return decode_ctc(_frames(path)[None], CHARSET, prior)[0].country
+
+    assert [ctc("_A_B_5_1_2_3_", auto), ctc("_1_2_3_A_B_5_", auto)] == ["aa", "bb"]
+    assert ctc("_1_2_3_A_B_5_", letters_first) == "aa"  # a named country's format is the one decoded under
+    assert ctc("_G_O_0_", auto) is None and ctc("_G_O_0_", letters_first) is None  # no format of three characters
+    assert ctc("_A_B_5_1_2_3_", None) is None and ctc("__", letters_first) is None  # no prior; nothing read
+    assert decode_with_prior(_probs("123AB5")[None], CHARSET, auto)[0].country == "bb"  # a slots head too
+    assert decode_with_prior(_probs("123AB5")[None], CHARSET, letters_first)[0].country == "aa"
+    assert decode_greedy(_probs("123AB5")[None], CHARSET)[0].country is None
+
+
 def test_a_class_scale_changes_which_character_is_read_and_never_makes_one() -> None:
     blank, h, m = CHARSET.pad_index, CHARSET.chars.index("H"), CHARSET.chars.index("M")
     frames = np.zeros((3, CHARSET.classes), np.float32)

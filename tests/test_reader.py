@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from platelab.api import Reader
+from platelab.api import Reader, Recognizer
 from platelab.cli import app
 from platelab.eval.metrics import score_photos
 from platelab.io.decode import read_image
@@ -297,3 +297,14 @@ def test_plain_output_keeps_one_plate_a_line_whatever_the_file_is_called(demo: P
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and len(lines) == len(_truth(demo))
     assert all(line.split("\t")[0] == "car\\tone\\n.jpg" and len(line.split("\t")) == 4 for line in lines)
+
+
+def test_a_plate_read_under_a_prior_names_the_country_whose_formats_it_fits(demo: Path, reader: Reader) -> None:
+    photo = str(demo / "scene_000000.jpg")
+    plain = CliRunner().invoke(app, ["read", "--prior", "us", photo]).stdout.splitlines()
+    assert len(plain) == 2 and all(line.endswith("\tfits: us") for line in plain), plain
+    lines = [CliRunner().invoke(app, ["read", "--json", *prior, photo]).stdout for prior in (["--prior", "us"], [])]
+    assert [[p.get("fits") for p in json.loads(line)["plates"]] for line in lines] == [["us", "us"], [None, None]]
+    assert all(p.fits is None for p in reader.read(photo))
+    auto = Reader(prior="auto", tta=True).read(photo)  # voted readings keep the country of the reading that won
+    assert len(auto) == 2 and all(p.fits in Recognizer().predictor.prior_names[1:] for p in auto), auto

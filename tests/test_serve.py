@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -704,3 +705,14 @@ def test_a_servers_watch_list_marks_plates_by_their_candidates(tmp_path: Path, l
     assert made[0]["candidates"] == (5 if listed == 1 else listed)  # read for matching, shown only when asked
     assert plate["text"] == FIXED_TEXT and plate["wanted"] == "L8TE42"
     assert ("candidates" in plate) == (listed > 1)
+
+
+def test_a_plate_keeps_the_country_whose_formats_it_fits_in_the_response() -> None:
+    class FittingReader(FixedReader):
+        def read(self, image: np.ndarray) -> list[PlateResult]:
+            return [dataclasses.replace(plate, fits="us") for plate in super().read(image)]
+
+    for reader, fits in ((FittingReader(), {"fits": "us"}), (FixedReader(), {})):
+        with _client(reader) as client:
+            [plate] = client.post("/v1/read", files={"image": ("a.jpg", _jpeg(), "image/jpeg")}).json()["plates"]
+        assert {key: plate[key] for key in plate if key == "fits"} == fits

@@ -575,17 +575,28 @@ def test_every_error_names_the_file(browser: sync_api.Browser, photo: Path, stat
         page.close()
 
 
-@pytest.mark.parametrize("watched", [False, True])
-def test_on_a_phone_the_table_fits_and_lists_wanted_plates_only_with_a_watch_list(
-        browser: sync_api.Browser, photo: Path, tmp_path: Path, watched: bool) -> None:
+class _FittingReader(FixedReader):
+    """FixedReader's plate, read under the US formats."""
+
+    def read(self, image: np.ndarray) -> list[PlateResult]:
+        return [dataclasses.replace(plate, fits="us") for plate in super().read(image)]
+
+
+@pytest.mark.parametrize(("watched", "fitting"), [(False, False), (True, False), (True, True)])
+def test_on_a_phone_the_table_fits_and_lists_formats_and_wanted_plates_only_when_the_server_gives_them(
+        browser: sync_api.Browser, photo: Path, tmp_path: Path, watched: bool, fitting: bool) -> None:
     watch = tmp_path / "wanted.txt"
     watch.write_text(f"{FIXED_TEXT}\n")
-    with _serving(ServeSettings(watch=str(watch) if watched else None), FixedReader()) as url:
+    reader = _FittingReader() if fitting else FixedReader()
+    with _serving(ServeSettings(watch=str(watch) if watched else None), reader) as url:
         page = browser.new_page(viewport={"width": 390, "height": 844})
         page.goto(url)
         _read(page, photo)
-        assert page.is_visible("#wanted-header") == watched
-        assert page.locator("#plates tbody tr:first-child td").count() == (5 if watched else 4)
+        assert page.is_visible("#wanted-header") == watched and page.is_visible("#fits-header") == fitting
+        cells = page.locator("#plates tbody tr:first-child td")
+        assert cells.count() == 4 + watched + fitting
+        if fitting:
+            assert cells.nth(4).inner_text() == "us" and cells.nth(5).get_attribute("class") == "plate"
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the page does not scroll sideways
         heights = page.eval_on_selector_all("#plates th:not([hidden])", "cells => cells.map((c) => c.offsetHeight)")
         assert len(set(heights)) == 1, heights  # no header wraps

@@ -255,10 +255,11 @@ def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candid
                 typer.secho(result.error, err=True, fg=typer.colors.RED)
             else:
                 for p in result.plates:
+                    fits = f"\tfits: {p.fits}" if p.fits else ""
                     seen = f"\t{p.seconds[0]:.2f}-{p.seconds[1]:.2f}s" if p.seconds else ""
                     wanted = f"\twanted: {p.wanted}" if p.wanted else ""
                     typer.echo(f"{escaped(result.file)}\t{p.text}\t{p.confidence:.3f}\t{','.join(map(str, p.box))}"
-                               f"{seen}{wanted}")
+                               f"{fits}{seen}{wanted}")
                     for candidate in p.candidates:
                         typer.echo(f"  {candidate.text}\t{candidate.confidence:.3f}")
     return failed

@@ -43,7 +43,10 @@ class PlateResult:
     through a video also has the first and last frame it was read in (frames) and their times (seconds); its box,
     quad and characters are those of its surest reading. candidates, when asked for, are the most likely texts,
     its own text first with its confidence (for matching against a list of plates: a look-alike the network
-    doubted is among them)."""
+    doubted is among them). fits, read under a format prior, names the country whose plate formats the text was
+    decoded under: the prior's, or the one `auto` found the text fits best, which is not where the plate was issued
+    (a Californian ABC1234 fits Brazil's formats as well); None without a prior or where none of the formats has
+    the text's length."""
 
     text: str
     confidence: float
@@ -54,6 +57,7 @@ class PlateResult:
     seconds: tuple[float, float] | None = None
     candidates: tuple[Candidate, ...] = ()
     wanted: str | None = None  # the plate of a watch list this one may be (platelab.predict.watch)
+    fits: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.box) != 4 or len(self.quad) != 4:
@@ -76,6 +80,8 @@ class PlateResult:
             "box": [int(v) for v in self.box],
             "quad": [[float(x), float(y)] for x, y in self.quad],
         }
+        if self.fits is not None:
+            plate["fits"] = self.fits
         if self.frames is not None:
             plate["frames"] = [int(v) for v in self.frames]
         if self.seconds is not None:
@@ -96,7 +102,8 @@ class PlateResult:
         return cls(str(data["text"]), float(data["confidence"]), tuple(CharResult.from_dict(c) for c in data["chars"]),
                    pair(data["box"], int), tuple((float(x), float(y)) for x, y in data["quad"]),
                    pair(data.get("frames"), int), pair(data.get("seconds"), float),
-                   tuple(Candidate.from_dict(c) for c in data.get("candidates", ())), data.get("wanted"))
+                   tuple(Candidate.from_dict(c) for c in data.get("candidates", ())), data.get("wanted"),
+                   data.get("fits"))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class Decoded:
     confidence: float
     char_confidences: tuple[float, ...]
     candidates: tuple[tuple[str, float], ...] = ()  # (text, confidence): the reading's own first, then by confidence
+    country: str | None = None  # the country whose format the text was decoded under (a prior's; None: no format)
 
 
 class RunChoice(NamedTuple):
@@ -32,6 +33,7 @@ class RunChoice(NamedTuple):
     written: np.ndarray  # those classes as the country writes them
     allowed_probs: np.ndarray | None  # the chosen format's allowed probabilities; None when no format fits
     write: Callable[[np.ndarray], np.ndarray]  # any classes read there -> as the country writes them
+    country: str | None  # the country whose format was chosen; None when no format fits
 
 
 def _unchanged(classes: np.ndarray) -> np.ndarray:
@@ -52,7 +54,7 @@ def most_likely(probs: np.ndarray, n: int) -> list[tuple[np.ndarray, float]]:
     return [(path, float(score)) for path, score in zip(paths, scores)]
 
 
-def _decoded(probs: np.ndarray, classes: np.ndarray, charset: Charset) -> Decoded:
+def _decoded(probs: np.ndarray, classes: np.ndarray, country: str | None, charset: Charset) -> Decoded:
     length = (
         int(np.argmax(classes == charset.pad_index)) if (classes == charset.pad_index).any() else len(classes)
     )
@@ -60,7 +62,7 @@ def _decoded(probs: np.ndarray, classes: np.ndarray, charset: Charset) -> Decode
     text = "".join(charset.char(c) for c in classes[:length])
     # The whole reading's probability: its characters and the empty slots that end it.
     confidence = float(np.prod(chosen[:length]) * np.prod(probs[length:, charset.pad_index]))
-    return Decoded(text, confidence, tuple(float(p) for p in chosen[:length]))
+    return Decoded(text, confidence, tuple(float(p) for p in chosen[:length]), country=country)
 
 
 def rescaled(probs: np.ndarray, scale: np.ndarray, keep: int) -> np.ndarray:
@@ -84,11 +86,11 @@ def rescaled(probs: np.ndarray, scale: np.ndarray, keep: int) -> np.ndarray:
 
 def decode_greedy(probs: np.ndarray, charset: Charset) -> list[Decoded]:
     """Most likely class in every slot; the text ends at the first empty slot."""
-    return [_decoded(p, np.argmax(p, axis=1), charset) for p in probs]
+    return [_decoded(p, np.argmax(p, axis=1), None, charset) for p in probs]
 
 
 def decode_with_prior(probs: np.ndarray, charset: Charset, prior: Prior) -> list[Decoded]:
-    return [_decoded(p, prior.best_classes(p), charset) for p in probs]
+    return [_decoded(p, *prior.best_classes(p), charset) for p in probs]
 
 
 def _ctc_runs(probs: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -105,7 +107,7 @@ def _choose(
     """A CTC reading's characters (probabilities (characters, classes), greedy classes) under the prior: its
     choice, and each character's distribution over the classes it may be (characters, classes)."""
     if prior is None:
-        choice = RunChoice(greedy, greedy, None, _unchanged)
+        choice = RunChoice(greedy, greedy, None, _unchanged, None)
     else:
         choice = prior.best_run_classes(char_probs, greedy)
     if choice.allowed_probs is None:
@@ -169,7 +171,7 @@ def _decoded_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None, candi
     if candidates > 1:
         others = _candidates(char_probs, greedy, run_best[is_char, blank], prior, charset, candidates, blank_floor,
                              (choice, char_dist))
-    return Decoded(text, confidence, tuple(float(p) for p in char_conf), others)
+    return Decoded(text, confidence, tuple(float(p) for p in char_conf), others, choice.country)
 
 
 def decode_ctc(probs: np.ndarray, charset: Charset, prior: Prior | None = None, candidates: int = 1) -> list[Decoded]:
@@ -208,16 +210,22 @@ class FormatPrior:
 
     written_as maps a character read to how the country writes it (US: O as 0), applied where the chosen format
     allows the written one: a US vanity place writes the round shape as 0, a letter place of LLLNNN keeps O.
+    country names the formats' country in what is decoded under them (Decoded.country).
     """
 
     def __init__(
-        self, formats: list[tuple[list[str], float]], charset: Charset, written_as: dict[str, str] | None = None
+        self,
+        formats: list[tuple[list[str], float]],
+        charset: Charset,
+        written_as: dict[str, str] | None = None,
+        country: str | None = None,
     ) -> None:
         usable = readable_formats(formats, charset)
         if not usable:
             raise ValueError("a format prior needs at least one format that fits the model's slots and characters")
         total = sum(w for _, w in usable)
         self.charset = charset
+        self.country = country
         by_length: dict[int, list[tuple[np.ndarray, float]]] = {}
         for alphabets, weight in usable:
             allowed = np.zeros((len(alphabets), charset.classes), bool)
@@ -265,8 +273,9 @@ class FormatPrior:
                 best = np.concatenate([self._written(chosen, allowed[k]), np.full(self.charset.slots - length, pad)])
         return best_score, best
 
-    def best_classes(self, probs: np.ndarray) -> np.ndarray:
-        return self.slot_choice(probs)[1]
+    def best_classes(self, probs: np.ndarray) -> tuple[np.ndarray, str | None]:
+        """Slot probabilities -> the most probable format's classes, written, and its country."""
+        return self.slot_choice(probs)[1], self.country
 
     def run_format(self, logp: np.ndarray) -> tuple[float, np.ndarray] | None:
         """A CTC reading's characters as log probabilities (characters, classes) -> the most probable format of the
@@ -284,7 +293,8 @@ class FormatPrior:
         probabilities are _allowed_probs's."""
         pooled = self._allowed_probs(probs, allowed[None])[0]
         read = _allowed_argmax(pooled, allowed)
-        return RunChoice(read, self._written(read, allowed), pooled, partial(self._written, allowed=allowed))
+        return RunChoice(read, self._written(read, allowed), pooled, partial(self._written, allowed=allowed),
+                         self.country)
 
     def best_run_classes(self, probs: np.ndarray, greedy: np.ndarray) -> RunChoice:
         """Classes for a CTC reading's characters, probs (characters, classes), under the most probable format
@@ -293,7 +303,7 @@ class FormatPrior:
         chosen = self.run_format(np.log(np.clip(probs, 1e-9, 1.0)))
         if chosen is None:
             write = partial(self._written, allowed=np.ones_like(probs, bool))
-            return RunChoice(greedy, write(greedy), None, write)
+            return RunChoice(greedy, write(greedy), None, write, None)
         return self.run_classes(probs, chosen[1])
 
 
@@ -324,15 +334,18 @@ class AutoPrior:
             raise ValueError("an automatic prior needs at least one country's formats")
         self.priors = tuple(priors)
 
-    def best_classes(self, probs: np.ndarray) -> np.ndarray:
-        return max((prior.slot_choice(probs) for prior in self.priors), key=lambda choice: choice[0])[1]
+    def best_classes(self, probs: np.ndarray) -> tuple[np.ndarray, str | None]:
+        """As FormatPrior.best_classes, under the best-scoring country's formats."""
+        (_, classes), prior = max(((prior.slot_choice(probs), prior) for prior in self.priors),
+                                  key=lambda choice: choice[0][0])
+        return classes, prior.country
 
     def best_run_classes(self, probs: np.ndarray, greedy: np.ndarray) -> RunChoice:
         """As FormatPrior.best_run_classes, under the best-scoring country's formats."""
         logp = np.log(np.clip(probs, 1e-9, 1.0))
         fits = [(chosen, prior) for prior in self.priors if (chosen := prior.run_format(logp)) is not None]
         if not fits:
-            return RunChoice(greedy, greedy, None, _unchanged)
+            return RunChoice(greedy, greedy, None, _unchanged, None)
         (_, allowed), prior = max(fits, key=lambda fit: fit[0][0])
         return prior.run_classes(probs, allowed)
 

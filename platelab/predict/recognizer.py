@@ -120,7 +120,7 @@ class RecognitionPredictor:
             """The country's prior over the formats this model can read; None where it can read none."""
             with metadata_read(self.path):
                 found = readable_formats([(f["alphabets"], f["weight"]) for f in formats[code]], self.charset)
-                return FormatPrior(found, self.charset, written_as.get(code)) if found else None
+                return FormatPrior(found, self.charset, written_as.get(code), code) if found else None
 
         if name == AUTO_PRIOR and formats:
             # a country none of whose formats this model can read (a fine-tune to fewer characters) is left out
@@ -189,6 +189,7 @@ class RecognitionPredictor:
                     box=(0, 0, w, h),
                     quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
                     candidates=tuple(Candidate(text, p) for text, p in decoded.candidates),
+                    fits=decoded.country,
                 )
             )
         return results

@@ -23,6 +23,10 @@ class PlateOut(BaseModel):
     chars: list[CharOut]
     box: list[int] = Field(description="x, y, width, height in pixels of the upright image")
     quad: list[list[float]] = Field(description="the plate's 4 corners, clockwise from top-left")
+    fits: str | None = Field(
+        None, description="with a prior on the server: the country whose plate formats the text was read under "
+        "(with auto, the formats it fits best, not where the plate was issued); absent where none has its length"
+    )
     candidates: list[CandidateOut] | None = Field(
         None, description="with candidates set on the server: the plate's most likely texts, its own text first"
     )

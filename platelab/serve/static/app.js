@@ -26,6 +26,7 @@ const elements = {
   cancel: document.getElementById("cancel"),
   results: document.getElementById("results"),
   canvas: document.getElementById("preview"),
+  fitsHeader: document.getElementById("fits-header"),
   wantedHeader: document.getElementById("wanted-header"),
   tableBody: document.querySelector("#plates tbody"),
   json: document.getElementById("json"),
@@ -207,18 +208,22 @@ async function showResult(file, data, request, note) {
 }
 
 function fillTable(plates) {
-  // the column is there only when the server has a watch list and marks a plate on it
+  // each column is there only when the server reads under a prior or has a watch list and marks a plate on it
+  const hasFits = plates.some((plate) => "fits" in plate);
   const hasWanted = plates.some((plate) => "wanted" in plate);
+  elements.fitsHeader.hidden = !hasFits;
   elements.wantedHeader.hidden = !hasWanted;
   elements.tableBody.replaceChildren(
     ...plates.map((plate, index) => {
       const row = document.createElement("tr");
       const cells = [String(index + 1), plate.text, percent(plate.confidence), plate.box.join(", ")];
+      if (hasFits) cells.push(plate.fits ?? "");
+      const wantedColumn = cells.length;
       if (hasWanted) cells.push(plate.wanted ?? "");
       cells.forEach((value, column) => {
         const cell = document.createElement("td");
         cell.textContent = value;
-        if (column === 1 || (column === 4 && value)) cell.className = "plate";
+        if (column === 1 || (column === wantedColumn && value)) cell.className = "plate";
         row.append(cell);
       });
       return row;
