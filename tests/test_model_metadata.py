@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,20 @@ def test_auto_leaves_out_a_country_whose_formats_the_model_cannot_read(tmp_path:
     malformed = _edited("recognizer", tmp_path, "formats", '{"us": [{"alphabets": 5, "weight": 1}]}')
     with pytest.raises(ModelLoadError, match="malformed platelab metadata"):
         RecognitionPredictor(malformed, prior="auto")
+
+
+def test_countries_listed_read_each_plate_under_the_one_that_fits_it_among_them_alone(tmp_path: Path) -> None:
+    formats = {"aa": [{"alphabets": ["ABC"] * 3, "weight": 1}], "bb": [{"alphabets": ["123"] * 3, "weight": 1}],
+               "cc": [{"alphabets": ["ABC123"] * 3, "weight": 1}], "xx": [{"alphabets": ["Ж"] * 3, "weight": 1}]}
+    path = _edited("recognizer", tmp_path, "formats", json.dumps(formats))
+    listed = RecognitionPredictor(path, prior=" BB,aa , bb").prior  # any case, spaces, a country named twice
+    assert isinstance(listed, AutoPrior) and [p.country for p in listed.priors] == ["bb", "aa"]
+    for prior, reason in (("aa,dd", r"no format prior 'dd' \(in 'aa,dd'\) in this model; it has: auto, aa, bb, cc"),
+                          ("aa,", r"no format prior '' \(in 'aa,'\)"),
+                          ("aa,xx", "this model can read none of the 'xx' formats it carries"),
+                          ("auto,aa", "'auto' takes every country already; list countries alone")):
+        with pytest.raises(PriorError, match=reason):
+            RecognitionPredictor(path, prior=prior)
 
 
 @pytest.mark.parametrize(("key", "value", "reason"), [

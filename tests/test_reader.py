@@ -308,3 +308,4 @@ def test_a_plate_read_under_a_prior_names_the_country_whose_formats_it_fits(demo
     assert all(p.fits is None for p in reader.read(photo))
     auto = Reader(prior="auto", tta=True).read(photo)  # voted readings keep the country of the reading that won
     assert len(auto) == 2 and all(p.fits in Recognizer().predictor.prior_names[1:] for p in auto), auto
+    assert {p.fits for p in Reader(prior="br,us").read(photo)} <= {"br", "us"}

@@ -15,7 +15,8 @@ import typer
 from platelab.utils.errors import escaped
 from platelab.utils.extras import install_hint
 
-PRIOR_HELP = "plate-format prior: a country, e.g. 'us', or 'auto' (each plate under the country its formats fit best)"
+PRIOR_HELP = ("plate-format prior: a country, e.g. 'us'; countries, e.g. 'us,br' (each plate under the one its formats "
+              "fit best); or 'auto' (the same among every country the model has formats for)")
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Licence plate recognition trained on synthetic plates."

@@ -56,7 +56,8 @@ class RecognitionPredictor:
     prior names a country whose plate formats (shipped in the model's metadata) constrain decoding, e.g. "us",
     and whose way of writing characters applies where its format allows (synth/countries.yaml: the US writes O as
     0 but not in a letter place); "auto" decodes each crop under the country whose formats fit it best
-    (AutoPrior); None reads without a prior. With tta, each crop is read at every move in
+    (AutoPrior), and countries separated by commas ("us,br") likewise among those alone; None reads without a
+    prior. With tta, each crop is read at every move in
     TTA_JITTERS and the readings vote (platelab.predict.vote): a reading that turns on the crop's exact pixels is
     outvoted, at five times the reading time. candidates over 1: each result lists that many of its most likely
     texts (PlateResult.candidates).
@@ -122,16 +123,26 @@ class RecognitionPredictor:
                 found = readable_formats([(f["alphabets"], f["weight"]) for f in formats[code]], self.charset)
                 return FormatPrior(found, self.charset, written_as.get(code), code) if found else None
 
+        def named(code: str) -> FormatPrior:
+            if code not in formats:
+                listed = f" (in {name!r})" if code != name else ""
+                raise PriorError(f"no format prior {code!r}{listed} in this model; it has: "
+                                 f"{', '.join(self.prior_names) or 'none'}")
+            prior = country(code)
+            if prior is None:  # the model's own limit (a fine-tune to fewer characters), not damage
+                raise PriorError(f"this model can read none of the {code!r} formats it carries: each needs a character"
+                                 f" it does not read, or more than its {self.charset.slots} characters")
+            return prior
+
         if name == AUTO_PRIOR and formats:
             # a country none of whose formats this model can read (a fine-tune to fewer characters) is left out
             return AutoPrior([prior for code in sorted(formats) if (prior := country(code)) is not None])
-        if name not in formats:
-            raise PriorError(f"no format prior {name!r} in this model; it has: {', '.join(self.prior_names) or 'none'}")
-        prior = country(name)
-        if prior is None:  # the model's own limit (a fine-tune to fewer characters), not damage
-            raise PriorError(f"this model can read none of the {name!r} formats it carries: each needs a character "
-                             f"it does not read, or more than its {self.charset.slots} characters")
-        return prior
+        if "," in name:
+            codes = [code.strip() for code in name.split(",")]
+            if AUTO_PRIOR in codes:
+                raise PriorError(f"prior {name!r}: {AUTO_PRIOR!r} takes every country already; list countries alone")
+            return AutoPrior([named(code) for code in dict.fromkeys(codes)])
+        return named(name)
 
     def probabilities(self, crops: Sequence[np.ndarray], jitter: Jitter = NO_JITTER) -> np.ndarray:
         """(N, positions, classes) class probabilities for each crop (slots or CTC frames), each moved by jitter."""
