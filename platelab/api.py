@@ -48,9 +48,9 @@ class Recognizer:
     model: a recognizer ONNX file (None: the bundled one). prior: a country whose plate formats constrain the reading
     (`platelab models` lists a model's; 'auto': each crop under the country it fits best; 'us,br': the same among
     those alone; None: no prior). threads: onnxruntime's threads (0: every core). tta: read each crop at small moves
-    and let the readings vote (five times the time). candidates: each result lists up to that many of its most likely texts. Raises ModelLoadError for a file
-    that is no platelab recognizer, PriorError for a prior the model has no formats for. Not picklable (it holds
-    an onnxruntime session): make one in each process.
+    and let the readings vote (five times the time). candidates: each result lists up to that many of its most
+    likely texts. Raises ModelLoadError for a file that is no platelab recognizer, PriorError for a prior the model
+    has no formats for. Not picklable (it holds an onnxruntime session): make one in each process.
     """
 
     def __init__(self, model: str | Path | None = None, prior: str | None = None, threads: int = 0,
