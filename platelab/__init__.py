@@ -4,6 +4,7 @@
     platelab.Reader().read("car.jpg")            # find and read plates in a photo
     platelab.Recognizer().read(["plate.png"])    # read cropped plates
     platelab.plate_crop(photo, plate)            # the crop a plate the Reader found was read from
+    platelab.draw_plates(photo, plates)          # a copy of the photo with the plates outlined and labelled
     platelab.Reader().read_video("clip.mp4")     # plates followed through a video, each read once
     platelab.WatchList(["ABC123"])               # wanted plates, matched against a plate's candidates
     platelab.evaluate("labelled/").to_dict()     # accuracy on a folder with labels.tsv
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from platelab.api import Reader as Reader
     from platelab.api import Recognizer as Recognizer
+    from platelab.api import draw_plates as draw_plates
     from platelab.api import plate_crop as plate_crop
     from platelab.api import read_paths as read_paths
     from platelab.eval.folders import Evaluation as Evaluation
@@ -45,6 +47,7 @@ _PUBLIC = {
     "Recognizer": "platelab.api",
     "read_paths": "platelab.api",
     "plate_crop": "platelab.api",
+    "draw_plates": "platelab.api",
     "evaluate": "platelab.eval.folders",
     "Evaluation": "platelab.eval.folders",
     "DetectionPredictor": "platelab.predict.detector",

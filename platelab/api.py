@@ -314,6 +314,15 @@ def plate_crop(image: ImageInput, plate: PlateResult) -> np.ndarray:
     return rectify(_decoded(image), np.array(plate.quad, np.float32))
 
 
+def draw_plates(image: ImageInput, plates: Sequence[PlateResult]) -> np.ndarray:
+    """A BGR copy of the photo (or video frame) with each plate's corners outlined and its text and confidence above
+    it, as `platelab read --draw` draws it; a file is decoded upright, as the reader read it, so the plates' pixels
+    fall where it found them. The image given is left as it was."""
+    from platelab.io.draw import draw_plates as drawn
+
+    return drawn(_decoded(image), plates)
+
+
 def read_stream(source: str, prior: str | None = None, model: str | Path | None = None,
                 detector: str | Path | None = None, min_confidence: float | None = None,
                 min_score: float = MIN_SCORE, refine: bool = True, min_chars: int = MIN_CHARACTERS,

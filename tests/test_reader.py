@@ -15,12 +15,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+import platelab
 from platelab.api import Reader, Recognizer
 from platelab.cli import app
 from platelab.eval.metrics import score_photos
 from platelab.io.decode import read_image
+from platelab.io.draw import OUTLINE
 from platelab.io.labels import read_labels
 from platelab.io.outputs import OWNED_MARKER
+from platelab.io.results import PlateResult
 from platelab.predict.reader import REFINE_MIN_CONFIDENCE, PlateReader, rectify
 from platelab.predict.refine import ZOOM_VIEWS
 from platelab.synth.backgrounds import photos
@@ -136,7 +139,23 @@ def test_exif_orientation_is_respected(demo: Path, reader: Reader, tmp_path: Pat
     path = tmp_path / "tagged.jpg"
     stored.save(path, exif=exif, quality=95)
     assert read_image(path).shape == upright.shape
-    assert {p.text for p in reader.read(path)} >= set(_truth(demo))
+    plates = reader.read(path)
+    assert {p.text for p in plates} >= set(_truth(demo))
+    # drawn on the file, the outlines fall on the plates as the reader found them in the upright photo
+    drawn = platelab.draw_plates(path, plates)
+    assert drawn.shape == upright.shape
+    for plate in plates:
+        x, y = (round(v) for v in plate.quad[3])  # bottom-left: no label drawn over it
+        assert tuple(drawn[y, x]) == OUTLINE and tuple(read_image(path)[y, x]) != OUTLINE
+
+
+def test_the_api_draws_plates_on_a_copy_of_an_array() -> None:
+    photo = np.full((120, 200, 3), 90, np.uint8)
+    plate = PlateResult("AB123", 0.5, (), (40, 50, 100, 30), ((40.0, 50.0), (140.0, 50.0), (140.0, 80.0), (40.0, 80.0)))
+    drawn = platelab.draw_plates(photo, [plate])
+    blue, green, red = drawn[80, 90]  # on the bottom edge, the line's colour blended with the photo's at most
+    assert (photo == 90).all() and green > 200 and blue < 60 and red < 60 and tuple(drawn[100, 20]) == (90, 90, 90)
+    assert np.array_equal(platelab.draw_plates(photo[:, :, 0], []), photo)  # grey in, BGR out
 
 
 def test_cli_reads_photos_draws_them_and_survives_bad_files(
