@@ -221,3 +221,34 @@ def test_a_seed_or_batch_a_run_cannot_take_is_refused_when_read(tmp_path: Path, 
         (tmp_path / "recipe.yaml").write_text(f"{body}\n")
         with pytest.raises(ConfigError, match=f"field {body.split(':')[0]}: Input should be"):
             load(tmp_path / "recipe.yaml")
+
+
+LONG = "x" * 10_000
+CUT = f"'{'x' * 58}…{'x' * 19}'"  # its quoted start and end
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    # a value a validator quotes, a key nobody knows, a file to extend: each cut, with its length
+    (f"charset: {LONG}\n", f"field charset: Value error, charset must hold distinct characters and not '_': "
+                           f"{CUT} (10000 characters)"),
+    (f"synth: {{surround: {{body_colours: ['{LONG}']}}}}\n",
+     f"field synth.surround.body_colours.0: Value error, colour must look like '#1a2b3c', got {CUT} "
+     "(10000 characters)"),
+    (f"synth:\n  '{'k' * 500}': 1\n",
+     f"field synth.'{'k' * 58}…{'k' * 19}' (500 characters): Extra inputs are not permitted"),
+    (f"extends: {LONG}\n", f"extends {CUT} (10000 characters), which cannot be read: File name too long"),
+])
+def test_a_long_value_is_cut_in_the_one_line_error(tmp_path: Path, body: str, problem: str) -> None:
+    """A 10,000-character string where a number or a colour was expected is echoed in a line a user can read."""
+    (tmp_path / "recipe.yaml").write_text(body)
+    with pytest.raises(ConfigError) as error:
+        load_train_config(tmp_path / "recipe.yaml")
+    assert str(error.value) == f"{tmp_path / 'recipe.yaml'}: {problem}"
+
+
+def test_an_extended_file_not_there_is_said_of_the_file_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "recipe.yaml").write_text("extends: gone.yaml\n")
+    with pytest.raises(ConfigError) as error:
+        load_train_config(tmp_path / "recipe.yaml")
+    problem = "extends gone.yaml, which cannot be read: No such file or directory"
+    assert str(error.value) == f"{tmp_path / 'recipe.yaml'}: {problem}"

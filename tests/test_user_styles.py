@@ -88,6 +88,17 @@ def test_a_bad_user_style_fails_in_one_line_naming_its_file_and_field(tmp_path: 
     assert "without style files" in _one_line_error(["synth", "styles", "--styles", f"{tmp_path / 'empty'}/"])
 
 
+def test_a_long_value_in_a_style_is_cut_in_its_one_line_error(tmp_path: Path) -> None:
+    long_set = _style(tmp_path / "set", fonts="f" * 10_000)
+    message = _one_line_error(["synth", "crops", "--out", str(tmp_path / "out"), "--styles", str(long_set)])
+    assert message.startswith(f"platelab: {long_set}: field fonts: Value error, no font set named "
+                              f"'{'f' * 58}…{'f' * 19}' (10000 characters); known: ")
+    long_file = _style(tmp_path / "file", fonts=f"[{{file: {'f' * 10_000}.ttf}}]")
+    message = _one_line_error(["synth", "crops", "--out", str(tmp_path / "out"), "--styles", str(long_file)])
+    assert f"{long_file}: field fonts.0.file: font '{'f' * 58}…{'f' * 15}.ttf' (10004 characters) is not " in message
+    assert "f" * 60 not in message
+
+
 def test_a_name_taken_by_a_bundled_style_or_another_file_is_refused(tmp_path: Path) -> None:
     clash = _style(tmp_path, "br-mercosur")
     message = _one_line_error(["synth", "styles", "--styles", str(clash)])

@@ -462,10 +462,30 @@ def test_cli_reads_a_stream_plate_by_plate(passing_clip: Path, clip: tuple[Path,
     assert absent.exit_code == 1 and "absent.mp4: cannot open it as a camera or a stream" in absent.output
 
 
-def test_a_stream_that_does_not_open_is_not_counted_as_files(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["read", "--stream", str(tmp_path / "absent.mp4")])
+def test_a_stream_that_does_not_open_is_one_error_line_not_counted_as_files(tmp_path: Path) -> None:
+    absent = tmp_path / "absent.mp4"
+    for json_lines in ([], ["--json"]):
+        result = CliRunner().invoke(app, ["read", "--stream", str(absent), *json_lines])
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"{absent}: cannot open it as a camera or a stream\n"
+        if json_lines:  # the error is the JSON line a program reads too
+            assert json.loads(result.stdout) == {"file": str(absent), "error": result.stderr.strip()}
+        else:
+            assert result.stdout == ""
+
+
+def test_a_stream_that_fails_part_way_prints_its_plates_then_its_one_error_line(
+    clip: tuple[Path, set[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(source: str, every: int = 1):  # six frames of the clip, then the camera's frames grow too big
+        yield from list(video_frames(clip[0], "clip.avi"))[:6]
+        raise ImageDecodeError(source, "frames of 9000x9000 pixels, over the limit")
+
+    monkeypatch.setattr(video, "stream_frames", failing)
+    result = CliRunner().invoke(app, ["read", "--stream", "rtsp://camera"])
     assert result.exit_code == 1, result.output
-    assert "the stream could not be read" in result.stderr and "file(s)" not in result.stderr
+    assert {line.split("\t")[1] for line in result.stdout.splitlines()} == clip[1]
+    assert result.stderr == "rtsp://camera: frames of 9000x9000 pixels, over the limit\n"
 
 
 def test_ctrl_c_ends_a_stream_command_with_the_plates_in_view_printed(

@@ -104,7 +104,8 @@ def read(
     With --watch FILE a plate whose text or candidates are on the list (look-alikes counted as one unless
     --exact) ends its line with "wanted: TEXT" ("wanted" in JSON).
     With --stream, plates are followed through a camera's or a stream's frames and each is printed once it has
-    passed (Ctrl-C prints those still in view and stops).
+    passed (Ctrl-C prints those still in view and stops; one that cannot be opened or fails gives one error line
+    on stderr and exit status 1).
     With no paths it renders a sample photo into ./platelab-demo and reads it.
     """
     from platelab.api import MAX_RECONNECT_S, photo_options_given, read_paths, read_stream
@@ -168,7 +169,8 @@ def read(
             failed = _print_results(results, json_lines, show_candidates=candidates is not None)
         else:
             with _terminate_as_interrupt():
-                failed = _print_results(results, json_lines, show_candidates=candidates is not None)
+                failed = _print_results(results, json_lines, show_candidates=candidates is not None,
+                                        errors_on_stderr=True)
     except KeyboardInterrupt:
         if stream is None:
             raise
@@ -188,9 +190,10 @@ def read(
         typer.echo(f"wrote {saved} plate crop(s) to {save_plates} and their texts as read to "
                    f"{save_plates / 'labels.tsv'}; correct the texts that are wrong", err=True)
     if failed:
-        # a stream's error line above names it; a count of files would not fit it
-        typer.secho("the stream could not be read" if stream is not None else f"{failed} file(s) could not be read",
-                    err=True)
+        # a stream's one error line, on stderr, is all there is to say: it names the source and why; its plates
+        # read before it failed are the lines above, and a count of files would not fit one source
+        if stream is None:
+            typer.secho(f"{failed} file(s) could not be read", err=True)
         raise typer.Exit(1)
 
 
@@ -239,8 +242,10 @@ def _write_draft(target: Path, names: list[str], results: list[ImageResult], cro
                    err=True)
 
 
-def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candidates: bool) -> int:
-    """Each result as it comes, one JSON line or one line a plate (errors on stderr); the number of errors."""
+def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candidates: bool,
+                   errors_on_stderr: bool = False) -> int:
+    """Each result as it comes, one JSON line or one line a plate (errors on stderr; with JSON lines, there too
+    where errors_on_stderr); the number of errors."""
     from platelab.io.results import to_json_line
 
     failed = 0
@@ -251,6 +256,8 @@ def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candid
             failed += result.error is not None
             if json_lines:
                 typer.echo(to_json_line(result))
+                if result.error and errors_on_stderr:  # a stream's failure, seen where a person watches it
+                    typer.secho(result.error, err=True, fg=typer.colors.RED)
             elif result.error:
                 typer.secho(result.error, err=True, fg=typer.colors.RED)
             else:

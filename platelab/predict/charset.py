@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from platelab.utils.errors import shown
+
 DEFAULT_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 PAD = "_"
 MAX_SLOTS = 10
@@ -20,7 +22,7 @@ class Charset:
 
     def __post_init__(self) -> None:
         if len(set(self.chars)) != len(self.chars) or PAD in self.chars:
-            raise ValueError(f"charset must hold distinct characters and not {PAD!r}: {self.chars!r}")
+            raise ValueError(f"charset must hold distinct characters and not {PAD!r}: {shown(self.chars)}")
 
     @property
     def classes(self) -> int:
@@ -32,12 +34,12 @@ class Charset:
 
     def encode(self, text: str) -> np.ndarray:
         if len(text) > self.slots:
-            raise ValueError(f"{text!r} is longer than {self.slots} characters")
+            raise ValueError(f"{shown(text)} is longer than {self.slots} characters")
         index = {c: i for i, c in enumerate(self.chars)}
         try:
             codes = [index[c] for c in text]
         except KeyError as exc:
-            raise ValueError(f"{text!r}: character {exc.args[0]!r} is not in the charset") from None
+            raise ValueError(f"{shown(text)}: character {exc.args[0]!r} is not in the charset") from None
         return np.array(codes + [self.pad_index] * (self.slots - len(codes)), np.int64)
 
     def char(self, index: int) -> str:

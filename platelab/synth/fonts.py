@@ -16,6 +16,7 @@ from pydantic import Field, RootModel
 
 from platelab.synth.style import FontChoice, PlateStyle, StyleError
 from platelab.utils.config_file import load_model_file
+from platelab.utils.errors import shown
 
 FONT_SETS_FILE = Path(__file__).parent / "fonts.yaml"
 GLYPH_PX = 64  # glyphs are rasterised once at this cap height and scaled when drawn
@@ -73,16 +74,16 @@ def find_font(name: str) -> Path:
     """A font by file name, looked for in font_dirs(), or by its absolute path."""
     given = Path(name).expanduser()
     if given.suffix.lower() not in FONT_SUFFIXES:
-        raise FontNotFoundError(f"font {name!r}: platelab draws TrueType and OpenType files "
+        raise FontNotFoundError(f"font {shown(name)}: platelab draws TrueType and OpenType files "
                                 f"({', '.join(FONT_SUFFIXES)}), not {given.suffix or 'a file without a suffix'}")
     if given.is_absolute():
         if given.is_file():
             return given
-        raise FontNotFoundError(f"font {name!r}: no such file")
+        raise FontNotFoundError(f"font {shown(name)}: no such file")
     path = _font_index().get(name)
     if path is None:
         raise FontNotFoundError(
-            f"font {name!r} is not installed; install the package that holds it (the bundled styles' fonts: "
+            f"font {shown(name)} is not installed; install the package that holds it (the bundled styles' fonts: "
             f"{fonts_install_hint()}), give its absolute path, or add its folder to {FONT_DIRS_ENV}"
         )
     return path
@@ -105,7 +106,7 @@ def style_fonts(style: PlateStyle) -> list[FontChoice]:
     try:
         return font_sets()[style.fonts]
     except KeyError:
-        raise StyleError(f"style {style.name}: field fonts: no font set named {style.fonts!r}") from None
+        raise StyleError(f"style {style.name}: field fonts: no font set named {shown(style.fonts)}") from None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from typing import Annotated, TypeAlias, TypeVar
 
 from pydantic import AfterValidator, Field
 
+from platelab.utils.errors import shown
+
 Number = TypeVar("Number", int, float)
 
 
@@ -47,7 +49,7 @@ HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 def check_colour(value: str) -> str:
     """A colour as '#rrggbb' (lower-cased), or ValueError: a name or a short form would be misread as digits."""
     if not HEX_COLOUR.match(value):
-        raise ValueError(f"colour must look like '#1a2b3c', got {value!r}")
+        raise ValueError(f"colour must look like '#1a2b3c', got {shown(value)}")
     return value.lower()
 
 

@@ -15,6 +15,7 @@ from pydantic import RootModel
 
 from platelab.synth.style import Graphic, PlateStyle, Specialty, StyleError, TextRow
 from platelab.utils.config_file import load_model_file
+from platelab.utils.errors import shown
 
 SPECIALTY_SETS_FILE = Path(__file__).parent / "specialty.yaml"
 
@@ -35,7 +36,7 @@ def style_specialty(style: PlateStyle) -> Specialty | None:
     try:
         return specialty_sets()[style.specialty]
     except KeyError:
-        raise StyleError(f"style {style.name}: field specialty: no set named {style.specialty!r}") from None
+        raise StyleError(f"style {style.name}: field specialty: no set named {shown(style.specialty)}") from None
 
 
 def pick_emblem(specialty: Specialty, rng: np.random.Generator) -> Graphic:

@@ -32,7 +32,7 @@ from pydantic import (
 from platelab.predict.decode import AUTO_PRIOR
 from platelab.synth.spans import Span, check_colour
 from platelab.utils.config_file import file_fields, load_model_file
-from platelab.utils.errors import ConfigError
+from platelab.utils.errors import ConfigError, shown
 
 STYLES_DIR = Path(__file__).parent / "styles"
 STYLE_SUFFIXES = (".yaml", ".yml")
@@ -171,7 +171,8 @@ class PlateFormat(Strict):
     def _groups_closed(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
             if not re.fullmatch(r"[^()]*(\([^()]+\)[^()]*)*", pattern):
-                raise ValueError(f"pattern {pattern!r}: a stacked group is one '(' then ')' with characters between")
+                raise ValueError(f"pattern {shown(pattern)}: a stacked group is one '(' then ')' with characters "
+                                 "between")
         return patterns
 
 
@@ -197,7 +198,7 @@ class Graphic(Strict):
         from platelab.synth.graphics import PAINTERS  # graphics draws Graphic: imported here, once both exist
 
         if kind not in PAINTERS:
-            raise ValueError(f"unknown graphic kind {kind!r}; known: {', '.join(sorted(PAINTERS))}")
+            raise ValueError(f"unknown graphic kind {shown(kind)}; known: {', '.join(sorted(PAINTERS))}")
         return kind
 
     @model_validator(mode="after")
@@ -322,10 +323,10 @@ class PlateStyle(Strict):
     @classmethod
     def _code(cls, code: str, info: ValidationInfo) -> str:
         if (code or info.field_name == "region") and not REGION_CODE.fullmatch(code):
-            raise ValueError(f"{code!r}: lower-case letters and digits, groups joined by '-' (e.g. 'ar', 'eu-de'); "
-                             "it names the format prior a model is read with (--prior)")
+            raise ValueError(f"{shown(code)}: lower-case letters and digits, groups joined by '-' (e.g. 'ar', "
+                             "'eu-de'); it names the format prior a model is read with (--prior)")
         if code == AUTO_PRIOR:
-            raise ValueError(f"{code!r} is --prior's name for reading each plate under the country it fits best; "
+            raise ValueError(f"{shown(code)} is --prior's name for reading each plate under the country it fits best; "
                              "name the region otherwise")
         return code
 
@@ -342,10 +343,10 @@ class PlateStyle(Strict):
     def _alphabets(cls, alphabets: dict[str, str]) -> dict[str, str]:
         for name, letters in alphabets.items():
             if len(name) != 1 or name in SEPARATORS or name in "()":
-                raise ValueError(f"alphabet {name!r}: a name is one character, neither a separator "
+                raise ValueError(f"alphabet {shown(name)}: a name is one character, neither a separator "
                                  f"({''.join(SEPARATORS)!r}) nor a parenthesis")
             if not PLATE_CHARACTERS.fullmatch(letters):
-                raise ValueError(f"alphabet {name}: {letters!r} may hold only A-Z and 0-9")
+                raise ValueError(f"alphabet {name}: {shown(letters)} may hold only A-Z and 0-9")
         return alphabets
 
     @field_validator("fonts", mode="wrap")
@@ -359,7 +360,7 @@ class PlateStyle(Strict):
         from platelab.synth.fonts import font_sets  # fonts reads styles: imported here, once both exist
 
         if isinstance(fonts, str) and fonts not in font_sets():
-            raise ValueError(f"no font set named {fonts!r}; known: {', '.join(sorted(font_sets()))}")
+            raise ValueError(f"no font set named {shown(fonts)}; known: {', '.join(sorted(font_sets()))}")
         return fonts
 
     @field_validator("specialty", mode="wrap")
@@ -376,14 +377,15 @@ class PlateStyle(Strict):
             from platelab.synth.specialty import specialty_sets  # specialty reads styles: imported once both exist
 
             if specialty not in specialty_sets():
-                raise ValueError(f"no set named {specialty!r}; known: {', '.join(sorted(specialty_sets()))}")
+                raise ValueError(f"no set named {shown(specialty)}; known: {', '.join(sorted(specialty_sets()))}")
             extras = specialty_sets()[specialty]
         if isinstance(extras, Specialty) and "alphabets" in info.data:  # not when the alphabets are wrong
             names = {**DEFAULT_ALPHABETS, **info.data["alphabets"]}
             for pattern in extras.code_patterns:
                 unknown = _unknown_alphabets(pattern, names)
                 if unknown:
-                    raise ValueError(f"code pattern {pattern!r} uses {', '.join(map(repr, unknown))}, not an alphabet")
+                    raise ValueError(f"code pattern {shown(pattern)} uses {', '.join(map(shown, unknown))}, not an "
+                                     "alphabet")
         return specialty
 
     @field_validator("text_colours")
@@ -446,14 +448,14 @@ class PlateStyle(Strict):
             for pattern in fmt.patterns:
                 for ch in pattern:
                     if ch not in names and ch not in SEPARATORS and ch not in "()":
-                        raise ValueError(f"formats[{i}]: pattern {pattern!r} uses unknown alphabet {ch!r}")
+                        raise ValueError(f"formats[{i}]: pattern {shown(pattern)} uses unknown alphabet {ch!r}")
                 for group in re.findall(r"\(([^()]*)\)", pattern):
                     if _unknown_alphabets(group, names):
-                        raise ValueError(f"formats[{i}]: pattern {pattern!r}: a stacked group holds alphabets only, "
-                                         f"no separators")
+                        raise ValueError(f"formats[{i}]: pattern {shown(pattern)}: a stacked group holds alphabets "
+                                         "only, no separators")
             length = sum(len(text_positions(p, names)) for p in fmt.patterns)
             if not 1 <= length <= 10:
-                raise ValueError(f"formats[{i}]: {' / '.join(fmt.patterns)!r} holds {length} characters; a plate "
+                raise ValueError(f"formats[{i}]: {shown(' / '.join(fmt.patterns))} holds {length} characters; a plate "
                                  "holds 1 to 10")
         return self
 
@@ -519,10 +521,10 @@ def load_user_styles(entries: Sequence[str]) -> list[PlateStyle]:
     for file in user_style_files(entries):
         style = load_style(file)
         if style.name in builtin_styles():
-            raise StyleError(f"{file}: field name: {style.name!r} is a bundled style's name; give the style its own "
-                             "(its name field, or the file's name)")
+            raise StyleError(f"{file}: field name: {shown(style.name)} is a bundled style's name; give the style its "
+                             "own (its name field, or the file's name)")
         if style.name in named:
-            raise StyleError(f"{file}: field name: {style.name!r} is also the name of {named[style.name]}")
+            raise StyleError(f"{file}: field name: {shown(style.name)} is also the name of {named[style.name]}")
         style._source = file
         named[style.name] = file
         styles.append(style)
@@ -579,7 +581,7 @@ def _undrawable(style: PlateStyle) -> tuple[str, str] | None:
             except StyleError as exc:
                 return field, str(exc)
             except (OSError, ValueError) as exc:  # Pillow's "unknown file format": a file named .ttf that is no font
-                return field, f"font {font!r} cannot be drawn: {' '.join(str(exc).split())}"
+                return field, f"font {shown(font)} cannot be drawn: {' '.join(str(exc).split())}"
     return None
 
 

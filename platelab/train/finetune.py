@@ -60,6 +60,7 @@ from platelab.train.progress import progress_bar, show_figures
 from platelab.train.quantize import CALIBRATION_CROPS
 from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
+from platelab.utils.errors import shown
 
 FREEZE_MODES = r"backbone|none|first-[0-9]+"
 # Real crops are kept grey at twice the network input: augmenting them there is cheap, and the final resize
@@ -108,7 +109,7 @@ class TuneConfig(BaseModel):
     @classmethod
     def _freeze_mode(cls, mode: str) -> str:
         if not re.fullmatch(FREEZE_MODES, mode):  # said in words: pydantic's pattern error shows the regex
-            raise ValueError(f"{mode!r}: expected backbone, none or first-K (K backbone layers, e.g. first-3)")
+            raise ValueError(f"{shown(mode)}: expected backbone, none or first-K (K backbone layers, e.g. first-3)")
         return mode
 
 
@@ -284,9 +285,9 @@ def plate_text(plate: str, charset: Charset) -> str:
     text = _SEPARATORS.sub("", plate.upper())
     unknown = sorted(set(text) - set(charset.chars))
     if unknown:
-        raise ValueError(f"plate {plate!r} has characters outside the charset: {''.join(unknown)!r}")
+        raise ValueError(f"plate {shown(plate)} has characters outside the charset: {''.join(unknown)!r}")
     if len(text) > charset.slots:  # else the first batch that draws it stops the run
-        raise ValueError(f"plate {plate!r} has {len(text)} characters; the model reads at most {charset.slots}")
+        raise ValueError(f"plate {shown(plate)} has {len(text)} characters; the model reads at most {charset.slots}")
     return text
 
 

@@ -34,6 +34,7 @@ from platelab.train.recognizer import (
     synthetic_eval_set,
     train_recognizer,
 )
+from platelab.utils.errors import shown
 
 CALIBRATION_BATCH = 64
 
@@ -131,7 +132,7 @@ def check_recognizer_recipe(cfg: RecognizerTrainConfig, resume: bool) -> None:
     missing = sorted(set().union(*(alphabet for s in styles for f in s.formats
                                    for alphabet in format_alphabets(f.patterns, s.all_alphabets))) - set(cfg.charset))
     if missing:
-        raise ValueError(f"charset {cfg.charset!r} lacks {''.join(missing)}, which the styles' plates carry")
+        raise ValueError(f"charset {shown(cfg.charset)} lacks {''.join(missing)}, which the styles' plates carry")
     for folder in cfg.val_real or []:
         real_eval_set(folder)  # decoded once more when the run starts: a few seconds, to refuse what it cannot use
     # last: these read the weights

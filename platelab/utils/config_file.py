@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from platelab.utils.errors import ConfigError, escaped
+from platelab.utils.errors import ConfigError, escaped, shown
 
 Model = TypeVar("Model", bound=BaseModel)
 # libyaml's parser where PyYAML was built with it (its wheels are): the same data as the pure-Python one in a tenth
@@ -74,7 +74,8 @@ def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
 def first_problem(exc: ValidationError) -> tuple[str, str]:
     """(the field, what is wrong with it) of a validation error's first problem, for a one-line message."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
+    # a field's name is the file's, and an unknown one (a quoted key) may be any length
+    where = ".".join(shown(part, quoted=False) for part in first["loc"])
     # a check across fields has no location of its own; where it names the one it found wrong first, that is it
     named = None if where else _NAMED_FIELD.match(first["msg"])
     if named:
@@ -110,14 +111,17 @@ def _read_fields(path: Path, error: type[ConfigError], extended_by: tuple[Path, 
         return data
     extends = data.pop("extends")
     if not isinstance(extends, str) or not extends.strip() or "\0" in extends:
-        raise error(f"{path}: field extends: the file it extends, relative to it; got {extends!r}")
+        raise error(f"{path}: field extends: the file it extends, relative to it; got {shown(extends)}")
     if len(extended_by) >= MAX_EXTENDS:
-        raise error(f"{path}: extends {extends}, more than {MAX_EXTENDS} files deep")
+        raise error(f"{path}: extends {shown(extends, quoted=False)}, more than {MAX_EXTENDS} files deep")
     base = path.parent / extends
     try:
         resolved = base.resolve()
+        base.stat()  # one that is not there is said of the file naming it, where the slip is
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python before 3.13)
-        raise error(f"{path}: extends {extends}, which cannot be read: {' '.join(str(exc).split())}") from exc
+        # an OSError's own text repeats the path, whole
+        problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+        raise error(f"{path}: extends {shown(extends, quoted=False)}, which cannot be read: {problem}") from exc
     if resolved in extended_by:
         raise error(f"{path}: extends {base.name}, which extends it back")
     try:
