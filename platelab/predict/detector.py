@@ -15,7 +15,13 @@ import cv2
 import numpy as np
 
 from platelab.predict.preprocess import to_gray
-from platelab.predict.session import load_session, metadata_read, size_pair
+from platelab.predict.session import (
+    checked_finite,
+    checked_probabilities,
+    load_session,
+    metadata_read,
+    size_pair,
+)
 from platelab.predict.thresholds import MIN_SCORE
 from platelab.weights import default_model
 
@@ -116,9 +122,14 @@ def decode_detections(
 ) -> list[Detection]:
     """One image's outputs, heatmap (H, W) and encoded corners (8, H, W), -> detections in input pixels."""
     found = []
+    # no corner of a plate in view lies farther from its centre than the view is wide: a peak whose corners do (their
+    # exponential decoding overflows to inf, and its crop's size to NaN) holds nothing to read
+    reach = np.log1p(max(heatmap.shape))
     for row, col in find_peaks(heatmap, min_score):
-        offsets = decode_offsets(corners[:, row, col].reshape(4, 2))
-        quad = (offsets + np.array([col + 0.5, row + 0.5], np.float32)) * stride
+        encoded = corners[:, row, col].reshape(4, 2)
+        if not np.abs(encoded).max() <= reach:
+            continue
+        quad = (decode_offsets(encoded) + np.array([col + 0.5, row + 0.5], np.float32)) * stride
         found.append(Detection(float(heatmap[row, col]), quad.astype(np.float32)))
     return suppress_overlaps(found)
 
@@ -152,5 +163,7 @@ class DetectionPredictor:
             return []
         boxed = [letterbox(image, size if self.any_size else self.input_size) for image in images]
         heatmaps, corners = self.session.run(None, {"image": np.stack([b.image for b in boxed])[:, None]})
+        heatmaps = checked_probabilities(self.path, heatmaps, "heatmap scores")
+        checked_finite(self.path, corners, "corners")
         found = [decode_detections(h[0], c, min_score, self.stride) for h, c in zip(heatmaps, corners)]
         return [[Detection(d.score, d.quad / np.float32(b.scale)) for d in f] for b, f in zip(boxed, found)]

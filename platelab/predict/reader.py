@@ -55,7 +55,8 @@ class PlateReader:
     whose plate formats constrain the reading (see RecognitionPredictor). With refine, each plate is also
     re-detected in zoomed views (platelab.predict.refine) and the crops' readings vote. A plate's confidence
     is the detection score times the voted reading confidence; plates below min_confidence, and readings of
-    fewer than min_chars characters, are dropped. tta and candidates: as RecognitionPredictor's.
+    fewer than min_chars characters (or of none, whatever min_chars), are dropped. tta and candidates: as
+    RecognitionPredictor's.
     """
 
     def __init__(
@@ -104,8 +105,9 @@ class PlateReader:
         return found
 
     def read(self, image: np.ndarray) -> list[PlateResult]:
+        # a reading of no characters is a detection nothing was read in, whatever min_chars allows (0: any length)
         kept = [p for _, p in self.readings(image)
-                if p.confidence >= self.min_confidence and len(p.text) >= self.min_chars]
+                if p.confidence >= self.min_confidence and len(p.text) >= max(self.min_chars, 1)]
         return sorted(kept, key=lambda p: -p.confidence)
 
     @staticmethod

@@ -23,7 +23,7 @@ from platelab.predict.decode import (
     rescaled,
 )
 from platelab.predict.preprocess import NO_JITTER, Jitter, preprocess_crops
-from platelab.predict.session import load_session, metadata_read, size_pair
+from platelab.predict.session import checked_probabilities, load_session, metadata_read, size_pair
 from platelab.predict.vote import voted
 from platelab.weights import default_model
 
@@ -159,7 +159,9 @@ class RecognitionPredictor:
             return preprocess_crops(chunk, self.input_size, jitters)
 
         def run(batch: np.ndarray) -> np.ndarray:
-            out: np.ndarray = self.session.run(None, {"image": batch})[0]
+            # a model exported without its softmax, or broken, is named here rather than read as nonsense or nothing
+            out = checked_probabilities(self.path, self.session.run(None, {"image": batch})[0], "probabilities",
+                                        totals=True)
             return out.reshape(len(jitters), -1, *out.shape[1:])
 
         if len(chunks) == 1:

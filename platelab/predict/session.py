@@ -6,11 +6,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 
 class ModelLoadError(RuntimeError):
     pass
+
+
+class ModelOutputError(ModelLoadError):
+    """A model whose outputs platelab cannot read (NaN, or probabilities outside 0..1), found on the first image:
+    a ModelLoadError, as the model is as unusable as one that does not load, and whoever catches that catches it."""
 
 
 def load_session(path: Path, task: str, threads: int = 0) -> tuple[ort.InferenceSession, dict[str, str]]:
@@ -73,3 +79,38 @@ def size_pair(values: object, what: str) -> tuple[int, int]:
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (height, width)):
         raise ValueError(f"{what} is not two positive integers: {values!r}")
     return height, width
+
+
+# Float outputs may round an ulp past 0 or 1, and 8-bit ones are steps of 1/255: within this they are probabilities.
+PROBABILITY_SLACK = 1e-3
+# 8-bit outputs round each class's probability by up to 1/510, and those under it to 0: a softmax's total drifts by
+# up to (classes - 1) / 510 that way (0.07 for the shipped 37 classes), a network giving no distribution by far more.
+TOTAL_SLACK = 0.25
+
+
+def checked_probabilities(path: Path, values: np.ndarray, what: str, totals: bool = False) -> np.ndarray:
+    """values, the probabilities the model at path gave as its `what`, clipped to 0..1; with totals, each along the
+    last axis sums to 1 (a softmax's). A network exported without its final softmax or sigmoid gives logits, whose
+    products are no confidence, and one whose training diverged gives NaN, which every comparison with a threshold
+    passes over: either way the reader would report nonsense or nothing, so a ModelOutputError naming the model."""
+    checked_finite(path, values, what)
+    if not values.size:
+        return values
+    low, high = float(values.min()), float(values.max())
+    if low < -PROBABILITY_SLACK or high > 1 + PROBABILITY_SLACK:
+        raise ModelOutputError(f"{path}: gave {what} from {low:g} to {high:g}, outside 0 to 1 (was it exported "
+                               "without its final softmax or sigmoid?)")
+    if totals:
+        sums = values.sum(-1)
+        if np.abs(sums - 1).max() > TOTAL_SLACK:
+            raise ModelOutputError(f"{path}: gave {what} whose totals at each place run from {float(sums.min()):g} "
+                                   f"to {float(sums.max()):g}, not 1 as a softmax's do")
+    clipped: np.ndarray = np.clip(values, 0, 1)
+    return clipped
+
+
+def checked_finite(path: Path, values: np.ndarray, what: str) -> None:
+    """A ModelOutputError naming the model at path where its `what` holds NaN or infinite values."""
+    if not np.isfinite(values).all():
+        raise ModelOutputError(f"{path}: gave NaN or infinite {what}: the model does not work (did its training "
+                               "diverge, or its export overflow?)")
