@@ -14,6 +14,7 @@ from platelab.io.decode import ImageDecodeError, image_or_error, list_images, re
 from platelab.io.outputs import OutputError
 from platelab.io.results import ImageResult, PlateResult
 from platelab.io.video import is_video
+from platelab.predict.reader import RoiError
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
 from platelab.predict.watch import WatchList
@@ -86,15 +87,18 @@ class Reader:
     min_confidence: plates read less surely are dropped (0 to 1; a plate's confidence is its detection score times
     its reading's). min_score: the detector score a plate needs (0 to 1). threads: onnxruntime's threads (0: every
     core). refine: re-detect each plate in zoomed views and let the crops vote (reads small plates; slower).
-    min_chars: readings with fewer characters are dropped as fragments. Raises ModelLoadError and PriorError as
-    Recognizer does. Not picklable (it holds onnxruntime sessions): make one in each process, e.g. in a Pool's
-    initializer. One Reader may be shared by threads.
+    min_chars: readings with fewer characters are dropped as fragments. roi: (x, y, width, height) in pixels: plates
+    are looked for in that part of each photo alone (a fixed camera's lane), read from the whole photo; a photo it
+    misses raises RoiError (a ValueError). Raises ModelLoadError and PriorError as Recognizer does. Not picklable
+    (it holds onnxruntime sessions): make one in each process, e.g. in a Pool's initializer. One Reader may be
+    shared by threads.
     """
 
     def __init__(self, detector: str | Path | None = None, recognizer: str | Path | None = None,
                  prior: str | None = None, min_confidence: float = PHOTO_MIN_CONFIDENCE,
                  min_score: float = MIN_SCORE, threads: int = 0, refine: bool = True,
-                 min_chars: int = MIN_CHARACTERS, tta: bool = False, candidates: int = 1) -> None:
+                 min_chars: int = MIN_CHARACTERS, tta: bool = False, candidates: int = 1,
+                 roi: tuple[int, int, int, int] | None = None) -> None:
         from platelab.predict.reader import PlateReader
 
         for name, value in (("min_confidence", min_confidence), ("min_score", min_score)):
@@ -102,10 +106,12 @@ class Reader:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}")
         _check_counts_and_flags({"threads": threads, "min_chars": min_chars}, {"tta": tta, "refine": refine})
+        if roi is not None:
+            roi = checked_roi(roi)
 
         self.reader = PlateReader(detector, recognizer, prior=prior, min_score=min_score,
                                   min_confidence=min_confidence, threads=threads, refine=refine, min_chars=min_chars,
-                                  tta=tta, candidates=candidates)
+                                  tta=tta, candidates=candidates, roi=roi)
 
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError(_NOT_PICKLED.format(kind="Reader"))
@@ -194,12 +200,23 @@ class Reader:
             raise failure
 
 
+def checked_roi(roi: object) -> tuple[int, int, int, int]:
+    """roi as (x, y, width, height): four whole numbers, x and y 0 or more, width and height 1 or more."""
+    values = tuple(roi) if isinstance(roi, (tuple, list)) else ()
+    if (len(values) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+            or min(values[:2]) < 0 or min(values[2:]) < 1):
+        raise ValueError(f"roi must be (x, y, width, height): whole numbers, x and y 0 or more, width and height 1 or "
+                         f"more; got {roi!r}")
+    x, y, width, height = values
+    return x, y, width, height
+
+
 def photo_options_given(detector: str | Path | None, min_score: float, refine: bool, min_chars: int,
-                        every: int) -> list[str]:
+                        every: int, roi: tuple[int, int, int, int] | None = None) -> list[str]:
     """The options of photos and videos given other than as their defaults, by name: a cropped plate is read
     without detection, so each would be ignored there."""
     given = {"detector": detector is not None, "min_score": min_score != MIN_SCORE, "refine": not refine,
-             "min_chars": min_chars != MIN_CHARACTERS, "every": every != 1}
+             "min_chars": min_chars != MIN_CHARACTERS, "every": every != 1, "roi": roi is not None}
     return [name for name, differs in given.items() if differs]
 
 
@@ -209,7 +226,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                min_score: float = MIN_SCORE, refine: bool = True,
                min_chars: int = MIN_CHARACTERS, tta: bool = False, every: int = 1, progress: bool = False,
                candidates: int | None = None, watch: WatchList | None = None, workers: int = 1,
-               save_plates: str | Path | None = None) -> Iterator[ImageResult]:
+               save_plates: str | Path | None = None, roi: tuple[int, int, int, int] | None = None
+               ) -> Iterator[ImageResult]:
     """One ImageResult per image or video file found in paths, in order; unreadable files give a result with an
     error. A video's plates are those followed through its frames (Reader.read_video).
 
@@ -220,6 +238,8 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     min_chars: in photos, readings with fewer characters are dropped as fragments, not plates.
     tta: read every crop at small moves and let the readings vote (more accurate, five times the reading time).
     every: in videos, read every `every`-th frame.
+    roi: (x, y, width, height): plates are looked for in that part of each photo or frame alone, as Reader's; a
+    photo it misses gives a result with an error.
     progress: a progress bar on stderr, counting files (and a video's frames).
     candidates: over 1, each plate also lists up to that many of its most likely texts, its own first (None: 1, or
     WATCH_CANDIDATES with a watch list).
@@ -242,7 +262,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")
-    ignored = photo_options_given(detector, min_score, refine, min_chars, every)
+    ignored = photo_options_given(detector, min_score, refine, min_chars, every, roi)
     ignored += ["draw"] if draw is not None else []
     if crops and ignored:
         raise ValueError(f"{', '.join(ignored)}: for photos and videos, not cropped plates")
@@ -273,7 +293,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                                    min_confidence or 0.0)
     else:
         options = PhotoReaderOptions(prior, model, detector, min_confidence, min_score, refine, min_chars, tta,
-                                     candidates)
+                                     candidates, None if roi is None else checked_roi(roi))
         if workers > 1:
             from platelab.parallel import read_in_workers
 
@@ -327,12 +347,13 @@ def read_stream(source: str, prior: str | None = None, model: str | Path | None 
                 detector: str | Path | None = None, min_confidence: float | None = None,
                 min_score: float = MIN_SCORE, refine: bool = True, min_chars: int = MIN_CHARACTERS,
                 tta: bool = False, every: int = 1, candidates: int | None = None, watch: WatchList | None = None,
-                reconnect: float | None = None) -> Iterator[ImageResult]:
+                reconnect: float | None = None, roi: tuple[int, int, int, int] | None = None
+                ) -> Iterator[ImageResult]:
     """One ImageResult per plate passing a camera or stream (Reader.follow, reconnect as there), as it passes, its
     file the source; a source that cannot be opened or fails gives a result with an error and ends. Other options
     as read_paths's."""
     reader = PhotoReaderOptions(prior, model, detector, min_confidence, min_score, refine, min_chars, tta,
-                                candidates or (WATCH_CANDIDATES if watch else 1)).build()
+                                candidates or (WATCH_CANDIDATES if watch else 1), roi).build()
     try:
         for plate in reader.follow(source, every, reconnect):
             result = ImageResult(source, plates=(plate,))
@@ -354,11 +375,12 @@ class PhotoReaderOptions:
     min_chars: int
     tta: bool
     candidates: int
+    roi: tuple[int, int, int, int] | None = None
 
     def build(self, threads: int = 0) -> Reader:
         confidence = PHOTO_MIN_CONFIDENCE if self.min_confidence is None else self.min_confidence
         return Reader(self.detector, self.model, self.prior, confidence, self.min_score, threads, refine=self.refine,
-                      min_chars=self.min_chars, tta=self.tta, candidates=self.candidates)
+                      min_chars=self.min_chars, tta=self.tta, candidates=self.candidates, roi=self.roi)
 
 
 def _one_image(images: object) -> bool:
@@ -424,13 +446,18 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
             return ImageResult(name, plates=tuple(reader.read_video(path, every, progress, drawn)))
         except ImageDecodeError as exc:
             return ImageResult(name, error=str(ImageDecodeError(name, exc.reason)))
+        except RoiError as exc:
+            return ImageResult(name, error=f"{name}: {exc}")
         except OSError as exc:  # without --draw, the file itself could not be read (its permissions, say)
             return ImageResult(name, error=_not_drawn(name, exc) if draw is not None
                                else str(ImageDecodeError(name, exc.strerror or str(exc))))
     image = image_or_error(path, name)
     if isinstance(image, str):
         return ImageResult(name, error=image)
-    plates = tuple(reader.read(image))
+    try:
+        plates = tuple(reader.read(image))
+    except RoiError as exc:
+        return ImageResult(name, error=f"{name}: {exc}")
     if draw is not None:
         from platelab.io.atomic import atomic_write_image
         from platelab.io.draw import draw_plates

@@ -328,3 +328,34 @@ def test_a_plate_read_under_a_prior_names_the_country_whose_formats_it_fits(demo
     auto = Reader(prior="auto", tta=True).read(photo)  # voted readings keep the country of the reading that won
     assert len(auto) == 2 and all(p.fits in Recognizer().predictor.prior_names[1:] for p in auto), auto
     assert {p.fits for p in Reader(prior="br,us").read(photo)} <= {"br", "us"}
+
+
+def test_a_region_of_interest_finds_the_plates_in_it_alone_and_reads_one_its_edge_cuts_whole(demo: Path) -> None:
+    photo = demo / "scene_000000.jpg"
+    for label in read_labels(demo):
+        x, y, w, h = label.box
+        # the region takes 70% of the plate's width: the detector sees it cut, the crop comes from the whole photo
+        [plate] = Reader(roi=(max(0, x - 30), max(0, y - 30), round(0.7 * w) + 30, h + 60)).read(photo)
+        assert plate.text == label.plate, plate
+        assert abs(plate.box[0] - x) <= 3 and abs(plate.box[2] - w) <= 8 and _centre_inside(plate.box, label.box)
+
+
+def test_a_region_of_interest_that_misses_a_photo_fails_that_photo_alone(demo: Path, tmp_path: Path) -> None:
+    from platelab.predict.reader import RoiError
+
+    photo = demo / "scene_000000.jpg"
+    wide = tmp_path / "wide.png"
+    cv2.imwrite(str(wide), np.hstack([read_image(photo)] * 2))  # 2560 pixels wide: the region lies on its right half
+    with pytest.raises(RoiError, match=r"the region of interest 2000,0,400,300 lies outside the photo's 1280x720"):
+        Reader(roi=(2000, 0, 400, 300)).read(photo)
+    results = list(platelab.read_paths([photo, wide], roi=(2000, 0, 400, 300)))
+    outside = "the region of interest 2000,0,400,300 lies outside the photo's 1280x720 pixels"
+    assert results[0].error == f"{photo}: {outside}"
+    assert results[1].error is None
+    for roi in ((0, 0, 0, 5), (-1, 0, 5, 5), (0, 0, 5), (0, 0, 5.0, 5), (True, 0, 5, 5), "0,0,5,5"):
+        with pytest.raises(ValueError, match="roi must be"):
+            Reader(roi=roi)  # type: ignore[arg-type]
+    refused = [CliRunner().invoke(app, ["read", *args, str(photo)]) for args in
+               (["--roi", "0,0,5"], ["--roi", "a,b,c,d"], ["--roi", "0,0,0,5"], ["--crops", "--roi", "0,0,5,5"])]
+    assert [r.exit_code for r in refused] == [2] * 4 and all(len(r.output.splitlines()) == 1 for r in refused)
+    assert "X,Y,W,H" in refused[0].output and "--crops skips detection" in refused[3].output

@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, TextIO
+from typing import Annotated, NoReturn, TextIO
 
 import typer
 
@@ -92,7 +92,7 @@ def require_extra(extra: str) -> None:
               + (" (the README says which PyTorch build)" if extra == "train" else ""))
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     # one line whatever it quotes: a path or a recipe's value may hold a line break
     typer.secho(f"platelab: {escaped(message)}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2)

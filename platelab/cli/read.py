@@ -15,7 +15,7 @@ import typer
 
 from platelab.cli.common import PRIOR_HELP, TtaOption, bar_wanted, fail, usage_errors
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE, PHOTO_MIN_CONFIDENCE, WATCH_CANDIDATES
-from platelab.utils.errors import escaped
+from platelab.utils.errors import escaped, shown
 
 if TYPE_CHECKING:
     from platelab.io.results import ImageResult
@@ -61,6 +61,9 @@ def read(
         bool, typer.Option("--refine/--no-refine", help="re-detect plates in zoomed views (slower, reads small plates)")
     ] = True,
     tta: TtaOption = False,
+    roi: Annotated[str | None, typer.Option(
+        metavar="X,Y,W,H", help="photos, videos and streams: look for plates in this part of each alone (pixels of "
+        "the upright photo: a fixed camera's lane); a plate its edge cuts is read whole")] = None,
     every: Annotated[int, typer.Option(min=1, help="videos and streams: read every Nth frame")] = 1,
     candidates: Annotated[
         int | None,
@@ -114,7 +117,8 @@ def read(
         fail("--draw outlines the plates found in photos; cropped plates (--crops) have none to outline")
     if crops and save_plates is not None:
         fail("--save-plates saves the plates found in photos; cropped plates (--crops) are crops already")
-    ignored = photo_options_given(detector, min_score, refine, min_chars, every)
+    region = None if roi is None else _roi(roi)
+    ignored = photo_options_given(detector, min_score, refine, min_chars, every, region)
     if crops and ignored:
         flags = ["--no-refine" if name == "refine" else "--" + name.replace("_", "-") for name in ignored]
         fail(f"{', '.join(flags)}: for photos and videos; --crops skips detection")
@@ -154,13 +158,13 @@ def read(
     if stream is not None:
         results = read_stream(stream, prior=prior, model=model, detector=detector, min_confidence=min_confidence,
                               min_score=min_score, refine=refine, min_chars=min_chars, tta=tta, every=every,
-                              candidates=candidates, watch=watch_list, reconnect=reconnect)
+                              candidates=candidates, watch=watch_list, reconnect=reconnect, roi=region)
     else:
         results = read_paths(paths or [], crops=crops, prior=prior, model=model, detector=detector,
                              min_confidence=min_confidence, draw=draw, min_score=min_score, refine=refine,
                              min_chars=min_chars, tta=tta, every=every,
                              progress=bar_wanted(prints_as_it_goes=True), candidates=candidates, watch=watch_list,
-                             workers=workers, save_plates=save_plates)
+                             workers=workers, save_plates=save_plates, roi=region)
     drafted: list[ImageResult] = []
     if draft is not None or save_plates is not None:
         results = _kept(results, drafted)
@@ -240,6 +244,17 @@ def _write_draft(target: Path, names: list[str], results: list[ImageResult], cro
         rows_say = "add their rows by hand" if crops else "their rows say they hold none; add any plates by hand"
         typer.echo(f"{len(nothing)} {noun} with no plate found: {rows_say} ({', '.join(map(escaped, nothing))})",
                    err=True)
+
+
+def _roi(text: str) -> tuple[int, int, int, int]:
+    """--roi's X,Y,W,H as four whole numbers, or a usage error saying what it takes."""
+    from platelab.api import checked_roi
+
+    try:
+        return checked_roi([int(part) for part in text.split(",")])
+    except ValueError:
+        fail(f"--roi: {shown(text)}; give X,Y,W,H in pixels: whole numbers, X and Y 0 or more, W and H 1 or more "
+             "(e.g. 0,400,1920,680)")
 
 
 def _print_results(results: Iterable[ImageResult], json_lines: bool, show_candidates: bool,

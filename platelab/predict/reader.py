@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from platelab.io.results import PlateResult
-from platelab.predict.detector import DetectionPredictor, quad_sides
+from platelab.predict.detector import Detection, DetectionPredictor, quad_sides
 from platelab.predict.recognizer import RecognitionPredictor
 from platelab.predict.refine import refined_quads
 from platelab.predict.thresholds import MIN_CHARACTERS, MIN_SCORE
@@ -48,6 +48,24 @@ def quad_box(quad: np.ndarray, image_shape: tuple[int, ...]) -> tuple[int, int, 
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
+Roi = tuple[int, int, int, int]  # x, y, width, height in a photo's pixels
+
+
+class RoiError(ValueError):
+    """A region of interest that holds none of the photo."""
+
+
+def roi_view(image: np.ndarray, roi: Roi) -> tuple[np.ndarray, np.ndarray]:
+    """The part of image inside roi (clipped to the image) and its top-left corner (x, y) in the image's pixels;
+    RoiError where none of the image is inside."""
+    height, width = image.shape[:2]
+    x, y, w, h = roi
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if x1 <= x0 or y1 <= y0:
+        raise RoiError(f"the region of interest {x},{y},{w},{h} lies outside the photo's {width}x{height} pixels")
+    return image[y0:y1, x0:x1], np.array([x0, y0], np.float32)
+
+
 class PlateReader:
     """Photos (BGR or grey arrays) -> PlateResult per plate, best first.
 
@@ -56,7 +74,8 @@ class PlateReader:
     re-detected in zoomed views (platelab.predict.refine) and the crops' readings vote. A plate's confidence
     is the detection score times the voted reading confidence; plates below min_confidence, and readings of
     fewer than min_chars characters (or of none, whatever min_chars), are dropped. tta and candidates: as
-    RecognitionPredictor's.
+    RecognitionPredictor's. roi: plates are looked for in that part of each photo alone (a fixed camera's lane),
+    and read from the whole photo, so a plate the region's edge cuts is read whole; RoiError for a photo it misses.
     """
 
     def __init__(
@@ -71,6 +90,7 @@ class PlateReader:
         min_chars: int = MIN_CHARACTERS,
         tta: bool = False,
         candidates: int = 1,
+        roi: Roi | None = None,
     ) -> None:
         self.detector = (
             detector if isinstance(detector, DetectionPredictor) else DetectionPredictor(detector, threads)
@@ -84,10 +104,11 @@ class PlateReader:
         self.min_confidence = min_confidence
         self.refine = refine
         self.min_chars = min_chars
+        self.roi = roi
 
     def readings(self, image: np.ndarray) -> list[tuple[float, PlateResult]]:
         """(detector score, plate) for every detection above min_score, before the confidence filter."""
-        detections = self.detector.detect(image, self.min_score)
+        detections = self._detections(image)
         first = self.recognizer.read([rectify(image, d.quad) for d in detections])
         chosen = [i for i, r in enumerate(first) if r.confidence >= REFINE_MIN_CONFIDENCE] if self.refine else []
         refined = refined_quads(self.detector, image, [detections[i].quad for i in chosen])
@@ -103,6 +124,12 @@ class PlateReader:
             result = self._result(image, plate_quads[best], plate_views[best], detection.score * confidence)
             found.append((detection.score, result))
         return found
+
+    def _detections(self, image: np.ndarray) -> list[Detection]:
+        if self.roi is None:
+            return self.detector.detect(image, self.min_score)
+        view, corner = roi_view(image, self.roi)
+        return [replace(d, quad=d.quad + corner) for d in self.detector.detect(view, self.min_score)]
 
     def read(self, image: np.ndarray) -> list[PlateResult]:
         # a reading of no characters is a detection nothing was read in, whatever min_chars allows (0: any length)
