@@ -148,7 +148,7 @@ class Reader:
                         height, width = frame.image.shape[:2]
                         fps = frame.fps / every if frame.fps > 0 else 1.0
                         writer = stack.enter_context(video_writer(draw, fps, (width, height)))
-                    writer.write(draw_plates(frame.image, plates), frame.seconds)
+                    writer.write(draw_plates(frame.image, plates, self.reader.roi), frame.seconds)
         return tracker.plates()
 
     def follow(self, source: str | int | Path, every: int = 1,
@@ -334,13 +334,15 @@ def plate_crop(image: ImageInput, plate: PlateResult) -> np.ndarray:
     return rectify(_decoded(image), np.array(plate.quad, np.float32))
 
 
-def draw_plates(image: ImageInput, plates: Sequence[PlateResult]) -> np.ndarray:
+def draw_plates(image: ImageInput, plates: Sequence[PlateResult],
+                roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """A BGR copy of the photo (or video frame) with each plate's corners outlined and its text and confidence above
-    it, as `platelab read --draw` draws it; a file is decoded upright, as the reader read it, so the plates' pixels
-    fall where it found them. The image given is left as it was."""
+    it, and a region of interest (Reader's roi) outlined apart, as `platelab read --draw` draws them; a file is
+    decoded upright, as the reader read it, so the plates' pixels fall where it found them. The image given is left
+    as it was."""
     from platelab.io.draw import draw_plates as drawn
 
-    return drawn(_decoded(image), plates)
+    return drawn(_decoded(image), plates, None if roi is None else checked_roi(roi))
 
 
 def read_stream(source: str, prior: str | None = None, model: str | Path | None = None,
@@ -463,7 +465,8 @@ def read_photo_file(reader: Reader, path: Path, name: str, draw: Path | None, ev
         from platelab.io.draw import draw_plates
 
         try:
-            atomic_write_image(_drawn_path(draw, name, path, ".jpg", inputs), draw_plates(image, plates))
+            atomic_write_image(_drawn_path(draw, name, path, ".jpg", inputs),
+                               draw_plates(image, plates, reader.reader.roi))
         except OSError as exc:
             return ImageResult(name, error=_not_drawn(name, exc))
     if save_plates is not None:

@@ -156,6 +156,11 @@ def test_the_api_draws_plates_on_a_copy_of_an_array() -> None:
     blue, green, red = drawn[80, 90]  # on the bottom edge, the line's colour blended with the photo's at most
     assert (photo == 90).all() and green > 200 and blue < 60 and red < 60 and tuple(drawn[100, 20]) == (90, 90, 90)
     assert np.array_equal(platelab.draw_plates(photo[:, :, 0], []), photo)  # grey in, BGR out
+    framed = platelab.draw_plates(photo, [plate], roi=(10, 20, 180, 90))  # the region outlined apart, in amber
+    blue, green, red = framed[109, 100]
+    assert red > 200 and 120 < green < 200 and blue < 60 and tuple(framed[80, 90]) == tuple(drawn[80, 90])
+    with pytest.raises(ValueError, match="roi must be"):
+        platelab.draw_plates(photo, [plate], roi=(10, 20, 0, 90))
 
 
 def test_cli_reads_photos_draws_them_and_survives_bad_files(
@@ -348,10 +353,13 @@ def test_a_region_of_interest_that_misses_a_photo_fails_that_photo_alone(demo: P
     cv2.imwrite(str(wide), np.hstack([read_image(photo)] * 2))  # 2560 pixels wide: the region lies on its right half
     with pytest.raises(RoiError, match=r"the region of interest 2000,0,400,300 lies outside the photo's 1280x720"):
         Reader(roi=(2000, 0, 400, 300)).read(photo)
-    results = list(platelab.read_paths([photo, wide], roi=(2000, 0, 400, 300)))
+    results = list(platelab.read_paths([photo, wide], roi=(2000, 0, 400, 300), draw=tmp_path / "drawn"))
     outside = "the region of interest 2000,0,400,300 lies outside the photo's 1280x720 pixels"
     assert results[0].error == f"{photo}: {outside}"
     assert results[1].error is None
+    [drawing] = (tmp_path / "drawn").rglob("wide.png.jpg")
+    blue, green, red = cv2.imread(str(drawing))[150, 2000].astype(int)
+    assert red > 180 and blue < 100 and red - green > 40  # the drawing shows the region, amber
     for roi in ((0, 0, 0, 5), (-1, 0, 5, 5), (0, 0, 5), (0, 0, 5.0, 5), (True, 0, 5, 5), "0,0,5,5"):
         with pytest.raises(ValueError, match="roi must be"):
             Reader(roi=roi)  # type: ignore[arg-type]

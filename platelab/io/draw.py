@@ -12,6 +12,7 @@ from platelab.io.results import PlateResult
 
 BGR = tuple[int, int, int]
 OUTLINE: BGR = (40, 220, 40)
+REGION: BGR = (0, 170, 255)  # the region of interest plates were looked for in: amber, apart from the plates' green
 LABEL_TEXT: BGR = (0, 0, 0)
 CAPTION_BACKGROUND: BGR = (32, 32, 32)
 CAPTION_TEXT: BGR = (235, 235, 235)
@@ -22,12 +23,17 @@ JPEG_MAX_SIDE = 65500  # OpenCV's JPEG encoder refuses longer sides
 _DRAWS_UNICODE = int(cv2.__version__.split(".")[0]) >= 5  # OpenCV 4's Hershey fonts have only ASCII glyphs
 
 
-def draw_plates(image: np.ndarray, plates: Sequence[PlateResult]) -> np.ndarray:
-    """A BGR copy of image with each plate's quad outlined and labelled with its text and confidence (shrunk where a
-    side is longer than a JPEG can be)."""
+def draw_plates(image: np.ndarray, plates: Sequence[PlateResult],
+                roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """A BGR copy of image with each plate's quad outlined and labelled with its text and confidence, and the region
+    of interest (x, y, w, h) they were looked for in, if any, outlined apart (shrunk where a side is longer than a
+    JPEG can be)."""
     canvas = _as_bgr(image).copy()
     height, width = canvas.shape[:2]
     line = max(1, round(max(height, width) / 500))
+    if roi is not None:
+        x, y, w, h = roi
+        cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), REGION, line, cv2.LINE_AA)
     scale = max(0.4, max(height, width) / 1200)  # label height follows image size so it reads at any zoom
     for plate in plates:
         corners = np.round(np.array(plate.quad, np.float64)).astype(np.int32)
