@@ -15,7 +15,8 @@ TOP_CONFUSIONS = 15
 NO_FAILURES_SIZE = (96, 192)  # height, width of the blank tile shown when nothing failed
 NOTHING_READ = "(nothing read)"  # a misread crop's caption would otherwise end in a bare arrow
 # What the figures mean, printed under them: where a definition is a choice, the report says which it is.
-COMPARED = "texts compared upper-cased on A-Z and 0-9 only: spaces, dashes, dots dropped, O and 0 differ"
+COMPARED = ("texts compared upper-cased on their letters and digits only: spaces, dashes, dots dropped, full-width "
+            "folded, O and 0 differ")
 CROP_DEFINITIONS = (
     f"exact: the reading is the label ({COMPARED}). CER: edit distance over the labels' characters, all crops "
     "together; a file that cannot be read counts as read as nothing. Length: the label's. Confusions: the edits of "

@@ -30,7 +30,9 @@ CROP_HEADERS = (("file", "state", "plate"), ("file", "region", "plate"))
 PHOTO_HEADER = ("file", "x", "y", "w", "h", "plate")
 CORNER_HEADER = ("x1", "y1", "x2", "y2", "x3", "y3", "x4", "y4")
 DRAFT_STATE = "xx"  # a drafted crop's state: the reader does not know it, and the state only groups eval's figures
-_NOT_PLATE_CHARS = re.compile(r"[^A-Z0-9]")
+# a line ends as in the files people write (Unix, Windows, classic Mac), not at each of the characters str.splitlines
+# also breaks at (U+2028, NEL, form feed), which in a cell would split its row and number each row after it wrongly
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 LabelsKind = Literal["crops", "photos"]
 Quad = tuple[tuple[float, float], ...]
@@ -64,8 +66,11 @@ Label = TypeVar("Label", CropLabel, PhotoLabel)
 
 
 def normalize_plate(text: str) -> str:
-    """Plate text as compared everywhere: upper-case A-Z0-9 only (spaces, dashes and dots dropped)."""
-    return _NOT_PLATE_CHARS.sub("", text.upper())
+    """Plate text as compared everywhere: its letters and digits, upper-case (spaces, dashes, dots and other marks
+    dropped). Compatibility forms are folded first (NFKC), so full-width digits and letters (U+FF10..) are the
+    ASCII ones rather than nothing; a letter of another script stays, so a plate is never scored as a shorter one:
+    a model fine-tuned to read a Ж that misses it is wrong, and a Cyrillic look-alike А in a label is not an A."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).upper() if c.isalnum())
 
 
 def labels_path(location: Path) -> Path:
@@ -110,7 +115,8 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
         text = data.decode("utf-8-sig")  # a spreadsheet's byte-order mark would hide the header's first name
     except UnicodeDecodeError as exc:
         raise LabelError(path, data[: exc.start].count(b"\n") + 1, "not UTF-8 text (is it a labels file?)") from exc
-    return [(number, line.split("\t")) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    lines = _LINE_BREAK.split(text)
+    return [(number, line.split("\t")) for number, line in enumerate(lines, 1) if line.strip()]
 
 
 def labelled_rows(path: Path) -> list[tuple[int, list[str]]]:
@@ -178,7 +184,7 @@ def _parse_box(path: Path, line: int, cells: list[str]) -> tuple[int, int, int, 
     return x, y, w, h
 
 
-def _parse_quad(path: Path, line: int, cells: list[str]) -> Quad | None:
+def _parse_quad(path: Path, line: int, cells: list[str], box: tuple[int, int, int, int]) -> Quad | None:
     stripped = [cell.strip() for cell in cells]
     if not any(stripped):  # rows without corners are allowed in a file that has the corner columns
         return None
@@ -188,16 +194,24 @@ def _parse_quad(path: Path, line: int, cells: list[str]) -> Quad | None:
         raise LabelError(path, line, f"corners x1..y4 must be eight numbers, got {cells}") from None
     if not all(map(math.isfinite, values)):  # float() reads nan and inf: no corner of a photo
         raise LabelError(path, line, f"corners x1..y4 must be finite numbers, got {cells}")
-    return tuple(zip(values[0::2], values[1::2], strict=True))
+    quad = tuple(zip(values[0::2], values[1::2], strict=True))
+    # fine-tuning cuts a plate the detector misses at its corners: corners in another order would teach it a plate
+    # upside down or mirrored, and corners elsewhere than the box another part of the photo, each silently
+    (x1, y1), (x2, y2), (x3, y3), (x4, y4) = quad
+    clockwise = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(quad, quad[1:] + quad[:1])) > 0  # y runs down
+    if not (clockwise and x2 - x1 > abs(y2 - y1) and x3 - x4 > abs(y3 - y4)):
+        raise LabelError(path, line, "corners x1..y4 must go clockwise from the plate's top-left (top edge left to "
+                                     f"right) round a plate of some size, got {cells}")
+    x, y, w, h = box
+    if not (x <= sum(values[0::2]) / 4 <= x + w and y <= sum(values[1::2]) / 4 <= y + h):
+        raise LabelError(path, line, f"corners x1..y4 {cells} are not round the plate's box x={x} y={y} w={w} h={h}")
+    return quad
 
 
 def _parse_photo(path: Path, line: int, cells: list[str]) -> PhotoLabel:
-    return PhotoLabel(
-        file=_required(path, line, "file", cells[0]),
-        plate=_plate(path, line, cells[5]),
-        box=_parse_box(path, line, cells[1:5]),
-        quad=_parse_quad(path, line, cells[6:]) if len(cells) > 6 else None,
-    )
+    file, plate, box = _required(path, line, "file", cells[0]), _plate(path, line, cells[5]), _parse_box(
+        path, line, cells[1:5])
+    return PhotoLabel(file, plate, box, _parse_quad(path, line, cells[6:], box) if len(cells) > 6 else None)
 
 
 def _holds_no_plate(cells: list[str]) -> bool:

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,13 +280,18 @@ class LabelledCrops:
 def plate_text(plate: str, charset: Charset) -> str:
     """A label as the model writes it.
 
-    normalize_plate keeps A-Z0-9 only, which would erase the letters a fine-tuning charset adds (Cyrillic),
-    so here only separators go and any other character outside the charset is an error.
+    normalize_plate drops every mark that is not a letter or digit (a slash, an emoji), which eval may ignore but a
+    label learnt should not hold, so here only separators go and any other character outside the charset is an
+    error.
     """
-    text = _SEPARATORS.sub("", plate.upper())
+    # folded as eval folds it (normalize_plate): a full-width label is the plate it shows
+    text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", plate).upper())
     unknown = sorted(set(text) - set(charset.chars))
     if unknown:
-        raise ValueError(f"plate {shown(plate)} has characters outside the charset: {''.join(unknown)!r}")
+        # named beyond ASCII: a Cyrillic look-alike 'А' in a label looks just like the A the charset has
+        named = ", ".join(repr(c) if c.isascii() else f"{c!r} (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')})"
+                          for c in unknown)
+        raise ValueError(f"plate {shown(plate)} has characters outside the charset: {named}")
     if len(text) > charset.slots:  # else the first batch that draws it stops the run
         raise ValueError(f"plate {shown(plate)} has {len(text)} characters; the model reads at most {charset.slots}")
     return text
@@ -303,10 +309,14 @@ def load_labelled_crops(folder: Path, charset: Charset) -> LabelledCrops:
 
     plates = _photo_plates(folder) if labels_kind(folder) == "photos" else _crop_plates(folder)
     files, images, texts, problems = [], [], [], []
+    first: dict[str, str] = {}  # crop -> the text it was first labelled with
     for name, plate, image in plates:
         why = [image] if isinstance(image, str) else []
         try:
             text = plate_text(plate, charset)
+            # a crop labelled twice is learnt twice; labelled two ways, it would be taught two texts for one picture
+            if first.setdefault(name, text) != text:
+                why.append(f"labelled {shown(first[name])} and {shown(text)}")
         except ValueError as exc:
             why.append(str(exc))
         if why or isinstance(image, str):  # (the second test tells the type checker what image is below)
@@ -317,6 +327,8 @@ def load_labelled_crops(folder: Path, charset: Charset) -> LabelledCrops:
         texts.append(text)
     if problems:
         raise ValueError(f"{folder}: {len(problems)} problem(s) with the plates: {'; '.join(problems)}")
+    if not files:  # every photo said to hold no plate: the run would learn synthetic plates alone and say nothing
+        raise ValueError(f"{folder}: no labelled plate to learn from (every photo its labels name holds none)")
     return LabelledCrops(tuple(files), tuple(images), tuple(texts))
 
 
