@@ -14,6 +14,7 @@ import pytest
 from platelab.eval import failure_montage, folders, format_crop_report, format_photo_report, score_crops, score_photos
 from platelab.io.labels import LabelError, PhotoLabel
 from platelab.io.results import CharResult, PlateResult
+from platelab.predict.charset import Charset
 
 
 def _plate(text: str, box: tuple[int, int, int, int]) -> PlateResult:
@@ -30,7 +31,7 @@ class _StubReader:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _StubReader.made_with = args, kwargs
-        model = SimpleNamespace(path=Path("stub.onnx"))
+        model = SimpleNamespace(path=Path("stub.onnx"), charset=Charset())
         self.reader = SimpleNamespace(detector=model, recognizer=model)
 
     def read(self, image: np.ndarray) -> list[PlateResult]:
@@ -45,7 +46,7 @@ class _StubRecognizer:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         _StubRecognizer.made_with = args, kwargs
-        self.predictor = SimpleNamespace(path=Path("stub.onnx"))
+        self.predictor = SimpleNamespace(path=Path("stub.onnx"), charset=Charset())
 
     def read(self, images: Sequence[np.ndarray]) -> list[PlateResult]:
         return [_plate(self.texts[image.shape[0]], (0, 0, image.shape[1], image.shape[0])) for image in images]
@@ -111,6 +112,27 @@ def test_crops_lower_case_and_dashes_empty_readings_and_missing_files(
     [(tiles, truths, reads)] = tiled
     assert (truths, reads) == (["XY12", "QRS9"], ["", ""])
     assert [tile.shape[0] for tile in tiles] == [41, folders.UNREADABLE_TILE.shape[0]]
+
+
+def test_eval_names_the_labels_characters_the_model_does_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, height in (("a.png", 40), ("b.png", 41), ("c.png", 42)):
+        cv2.imwrite(str(tmp_path / name), np.full((height, 90, 3), 120, np.uint8))
+    # typed on a Cyrillic keyboard: А (U+0410) and В (U+0412) look like the A and B the model reads
+    (tmp_path / "labels.tsv").write_text("file\tstate\tplate\na.png\tru\t\u0410\u0412123\n"
+                                         "b.png\tru\t\u0410XY12\nc.png\tru\tABC123\n", encoding="utf-8")
+    _StubRecognizer.texts = {40: "AB123", 41: "AXY12", 42: "ABC123"}
+    monkeypatch.setattr(folders, "Recognizer", _StubRecognizer)
+    evaluation = folders.evaluate_crops(tmp_path)
+    assert evaluation.unread_characters == (("\u0410", 2), ("\u0412", 1))
+    assert evaluation.to_dict()["unread_characters"] == {"\u0410": 2, "\u0412": 1}
+    assert ("labels hold characters this model does not read, so those plates cannot be read right: "
+            "'\u0410' (U+0410 CYRILLIC CAPITAL LETTER A) in 2; '\u0412' (U+0412 CYRILLIC CAPITAL LETTER VE) in 1"
+            ) in evaluation.report
+    (tmp_path / "labels.tsv").write_text("file\tstate\tplate\na.png\tru\tAB123\n", encoding="utf-8")
+    plain = folders.evaluate_crops(tmp_path)
+    assert plain.unread_characters == () and "does not read" not in plain.report
 
 
 def test_eval_reads_with_the_options_it_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,10 +21,11 @@ from platelab.eval import folders
 from platelab.eval.environment import Environment
 from platelab.eval.report import TOP_CONFUSIONS
 from platelab.io.results import Candidate, PlateResult
+from platelab.predict.charset import Charset
 from tests.test_eval_audit import _plate, _StubReader
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-COMMON_KEYS = {"kind", "set", "folder", "candidates", "options", "environment", "unreadable"}
+COMMON_KEYS = {"kind", "set", "folder", "candidates", "options", "environment", "unreadable", "unread_characters"}
 CROP_KEYS = COMMON_KEYS | {"n_crops", "n_exact", "exact", "exact_interval", "cer", "by_length", "by_region",
                            "confusions", "by_confidence"}
 PHOTO_KEYS = COMMON_KEYS | {"n_photos", "n_plates", "n_detected", "detected", "n_read", "read", "read_interval",
@@ -53,7 +54,7 @@ class _Recognizer:
     readings: ClassVar[dict[int, PlateResult]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.predictor = SimpleNamespace(path=Path("stub-recognizer.onnx"))
+        self.predictor = SimpleNamespace(path=Path("stub-recognizer.onnx"), charset=Charset())
 
     def read(self, images: Sequence[np.ndarray]) -> list[PlateResult]:
         return [self.readings[image.shape[0]] for image in images]

@@ -7,6 +7,8 @@ A labelled file that does not decode is scored as read as nothing and listed; th
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from platelab.eval.metrics import CropScores, PhotoScores
 from platelab.io.decode import image_or_error
 from platelab.io.labels import labelled_file
 from platelab.predict.thresholds import MIN_SCORE
+from platelab.utils.errors import named_characters
 
 UNREADABLE_TILE = np.full((48, 144, 3), 96, np.uint8)  # a failure montage's tile for a file that did not decode
 MONTAGE_TILES = 48  # a photo failure montage shows the first misses, then false plates, up to this many
@@ -44,7 +47,9 @@ class EvalOptions:
 @dataclass(frozen=True)
 class Evaluation:
     """An evaluation's scores, what it ran with and on, and the one-line errors of labelled files that could not be
-    decoded (each scored as read as nothing). `report` (markdown) and `to_dict()` (JSON) are both drawn from these
+    decoded (each scored as read as nothing), and the characters of labels the model cannot output with the number
+    of labels holding each (such a plate cannot be read right: a label typed with a Cyrillic look-alike А, or a
+    region's letter the model was never given). `report` (markdown) and `to_dict()` (JSON) are both drawn from these
     fields, so the two always give the same figures."""
 
     folder: Path
@@ -53,6 +58,7 @@ class Evaluation:
     environment: Environment
     unreadable: tuple[str, ...] = ()
     ms_per_photo: float | None = None  # photos: mean time to read a decoded photo, end to end
+    unread_characters: tuple[tuple[str, int], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -75,7 +81,7 @@ class Evaluation:
         # what the figures were measured on: small plates turn on how OpenCV and onnxruntime round
         # (docs/engine_log.md)
         report += f"\nmeasured on: {self.environment.describe()}\n"
-        return report + _unreadable_note(self.unreadable)
+        return report + _unreadable_note(self.unreadable) + _unread_note(self.unread_characters)
 
     def to_dict(self) -> dict[str, object]:
         """Every figure of the report as JSON-ready numbers (shares 0-1, counts), under the keys the README lists for
@@ -91,6 +97,7 @@ class Evaluation:
             "options": self.options.to_dict(),
             "environment": self.environment.to_dict(),
             "unreadable": list(self.unreadable),
+            "unread_characters": dict(self.unread_characters),
         }
 
 
@@ -130,7 +137,8 @@ def evaluate_crops(
         tiles = [UNREADABLE_TILE if image is None else image for image in (images[i] for i in wrong)]
         atomic_write_image(failures, failure_montage(tiles, [truths[i] for i in wrong], [preds[i] for i in wrong]))
     options = EvalOptions(prior, recognizer.predictor.path.name, tta, candidates)
-    return Evaluation(folder, scores, options, Environment.here(), tuple(unreadable))
+    return Evaluation(folder, scores, options, Environment.here(), tuple(unreadable),
+                      unread_characters=_unread_characters(truths, recognizer.predictor.charset.chars))
 
 
 def evaluate_photos(
@@ -153,7 +161,7 @@ def evaluate_photos(
     from platelab.eval.metrics import score_photos
     from platelab.io.atomic import atomic_write_image
     from platelab.io.draw import around_box, draw_plates, montage
-    from platelab.io.labels import read_photo_set
+    from platelab.io.labels import normalize_plate, read_photo_set
 
     labels, files = read_photo_set(folder)
     reader = Reader(detector, model, prior, min_score=min_score, tta=tta, candidates=candidates)
@@ -190,8 +198,10 @@ def evaluate_photos(
     options = EvalOptions(prior, reader.reader.recognizer.path.name, tta, candidates,
                           reader.reader.detector.path.name, min_score)
     decoded = len(predictions) - len(unreadable)
+    truths = [normalize_plate(label.plate) for label in labels]
     return Evaluation(folder, scores, options, Environment.here(), tuple(unreadable),
-                      ms_per_photo=1000 * seconds / max(decoded, 1))
+                      ms_per_photo=1000 * seconds / max(decoded, 1),
+                      unread_characters=_unread_characters(truths, reader.reader.recognizer.charset.chars))
 
 
 def _refuse_a_crop_twice(folder: Path) -> None:
@@ -212,6 +222,20 @@ def _unreadable_note(errors: tuple[str, ...]) -> str:
     if not errors:
         return ""
     return f"\n{len(errors)} file(s) could not be read and count as misses:\n" + "".join(f"- {e}\n" for e in errors)
+
+
+def _unread_characters(truths: Iterable[str], charset: str) -> tuple[tuple[str, int], ...]:
+    """The labels' characters outside the model's charset, each with the number of labels holding it, commonest
+    first."""
+    counts = Counter(c for truth in truths for c in set(truth) if c not in charset)
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _unread_note(unread: tuple[tuple[str, int], ...]) -> str:
+    if not unread:
+        return ""
+    listed = "; ".join(f"{named_characters(c)} in {n}" for c, n in unread)
+    return f"\nlabels hold characters this model does not read, so those plates cannot be read right: {listed}\n"
 
 
 def evaluate(folder: str | Path, prior: str | None = None, model: str | Path | None = None,

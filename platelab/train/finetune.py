@@ -61,7 +61,7 @@ from platelab.train.progress import progress_bar, show_figures
 from platelab.train.quantize import CALIBRATION_CROPS
 from platelab.train.recipe import CALIBRATION_BATCH, Int8Data, export_with_card
 from platelab.train.recognizer import EvalSet, accuracy
-from platelab.utils.errors import shown
+from platelab.utils.errors import named_characters, shown
 
 FREEZE_MODES = r"backbone|none|first-[0-9]+"
 # Real crops are kept grey at twice the network input: augmenting them there is cheap, and the final resize
@@ -288,10 +288,7 @@ def plate_text(plate: str, charset: Charset) -> str:
     text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", plate).upper())
     unknown = sorted(set(text) - set(charset.chars))
     if unknown:
-        # named beyond ASCII: a Cyrillic look-alike 'А' in a label looks just like the A the charset has
-        named = ", ".join(repr(c) if c.isascii() else f"{c!r} (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')})"
-                          for c in unknown)
-        raise ValueError(f"plate {shown(plate)} has characters outside the charset: {named}")
+        raise ValueError(f"plate {shown(plate)} has characters outside the charset: {named_characters(unknown)}")
     if len(text) > charset.slots:  # else the first batch that draws it stops the run
         raise ValueError(f"plate {shown(plate)} has {len(text)} characters; the model reads at most {charset.slots}")
     return text

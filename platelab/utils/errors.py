@@ -1,6 +1,10 @@
-"""Errors a user can fix, in a module that imports nothing: the reading path catches them without loading YAML."""
+"""Errors a user can fix, in a module that imports only the standard library: the reading path catches them without
+loading YAML."""
 
 from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
 
 
 class ConfigError(ValueError):
@@ -18,6 +22,13 @@ def escaped(text: str) -> str:
 SHOWN_CHARACTERS = 80
 # of those, the value's end: a path's file name, a quoted value's closing quote
 _SHOWN_END = 20
+
+
+def named_characters(characters: Iterable[str]) -> str:
+    """Characters as an error lists them, each beyond ASCII with its code point and Unicode name: a Cyrillic look-alike
+    'А' looks just like the A beside it."""
+    return ", ".join(repr(c) if c.isascii() else f"{c!r} (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')})"
+                     for c in characters)
 
 
 def shown(value: object, quoted: bool = True) -> str:
