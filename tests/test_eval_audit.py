@@ -80,6 +80,19 @@ def test_photo_montage_shows_a_missed_plate_where_it_is_when_two_plates_read_ali
     assert shown == [(10, 10, 60, 20)]
 
 
+def test_a_photo_eval_with_nothing_wrong_writes_its_failures_file_as_crops_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cv2.imwrite(str(tmp_path / "car.png"), np.full((120, 200, 3), 90, np.uint8))
+    (tmp_path / "labels.tsv").write_text("file\tx\ty\tw\th\tplate\ncar.png\t100\t60\t60\t20\tABC123\n")
+    _StubReader.plates = {120: [_plate("ABC123", (100, 60, 60, 20))]}
+    monkeypatch.setattr(folders, "Reader", _StubReader)
+    fails = tmp_path.parent / "fails.png"
+    assert "| 1 | 1 | 100.0% |" in folders.evaluate_photos(tmp_path, failures=fails).report
+    sheet = cv2.imread(str(fails))
+    assert sheet is not None and sheet.shape[1] == 192  # the one "no failures" tile
+
+
 def test_eval_refuses_a_crop_labelled_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "labels.tsv").write_text("file\tstate\tplate\na.png\tca\tABC123\n\nb.png\tca\tXY1\na.png\tca\tABC123\n")
     monkeypatch.setattr(folders, "Recognizer", _StubRecognizer)

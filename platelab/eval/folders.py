@@ -159,6 +159,7 @@ def evaluate_photos(
     from tqdm import tqdm
 
     from platelab.eval.metrics import score_photos
+    from platelab.eval.report import failure_montage
     from platelab.io.atomic import atomic_write_image
     from platelab.io.draw import around_box, draw_plates, montage
     from platelab.io.labels import normalize_plate, read_photo_set
@@ -195,6 +196,8 @@ def evaluate_photos(
         tiles += [around_box(drawn[f], box) for f, box, _ in false_plates]
         captions += [f"false: {text}" for _, _, text in false_plates]
         atomic_write_image(failures, montage(tiles, captions, cols=6, cell=(320, 200)))
+    elif failures is not None:  # as for crops: the file is always written, so a script can always open it
+        atomic_write_image(failures, failure_montage([], [], []))
     options = EvalOptions(prior, reader.reader.recognizer.path.name, tta, candidates,
                           reader.reader.detector.path.name, min_score)
     decoded = len(predictions) - len(unreadable)
