@@ -424,7 +424,9 @@ def _draw_row(
         left += (room - total) / 2
     elif row.align == "right":
         left += room - total
-    y0 = row.y * h - char_h / 2
+    # a row the style puts at the plate's edge, drawn larger (text_scale), is moved inward rather than cut off by
+    # the edge under its label; the style's rows are on the plate at its own height, so those at it stay put
+    y0 = min(max(row.y * h - char_h / 2, 0.0), h - char_h)
     boxes, separators, x = [], [], left
     for p in placed:
         width = p.width * char_h * squeeze

@@ -109,7 +109,9 @@ Colour = str
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # .inf passes a lower bound alone (a weight's gt=0) and .nan a float with no bound (a gradient stop's y): an
+    # infinite weight was never drawn, and a stop at nan painted the plate black under its labelled characters
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FontChoice(Strict):
@@ -153,6 +155,16 @@ class TextRow(Strict):
         return self
 
 
+def _top_down(rows: list[TextRow] | None) -> list[TextRow] | None:
+    """rows, each one's characters below the last one's: a label reads its rows in the order given, top to bottom,
+    and rows that overlap draw their characters over each other."""
+    for upper, lower in zip(rows or [], (rows or [])[1:]):
+        if lower.y - lower.height / 2 < upper.y + upper.height / 2:
+            raise ValueError(f"a row's characters ({lower.height:g} high at y {lower.y:g}) must lie below those of the "
+                             f"row before it ({upper.height:g} high at y {upper.y:g}): rows are given top to bottom")
+    return rows
+
+
 class PlateFormat(Strict):
     """One way of writing the plate's text: one pattern per text row.
 
@@ -165,6 +177,8 @@ class PlateFormat(Strict):
     patterns: list[str] = Field(min_length=1, max_length=2)
     weight: float = Field(1.0, gt=0)
     rows: list[TextRow] | None = Field(None, description="row layout for this format; style's rows otherwise")
+
+    _rows = field_validator("rows")(_top_down)
 
     @field_validator("patterns")
     @classmethod
@@ -318,6 +332,7 @@ class PlateStyle(Strict):
     )
 
     _colours = field_validator("text_colour")(check_colour)
+    _rows = field_validator("rows")(_top_down)
 
     @field_validator("region", "country")
     @classmethod

@@ -33,10 +33,11 @@ def named_characters(characters: Iterable[str]) -> str:
 
 def shown(value: object, quoted: bool = True) -> str:
     """value as an error message quotes it (its repr); where longer than SHOWN_CHARACTERS, its start and end with an
-    ellipsis between and its full length after. quoted=False: a name (a field's, a file's) as it is where short."""
+    ellipsis between and its full length after. quoted=False: a name (a field's, a file's) as it is where short, a
+    line break or another unprintable character in it escaped."""
     text = repr(value)
     if not quoted and len(str(value)) <= SHOWN_CHARACTERS:
-        return str(value)
+        return escaped(str(value))
     if len(text) <= SHOWN_CHARACTERS:
         return text
     size = len(value) if isinstance(value, str) else len(text)  # a string's own length, not its quoted one's
