@@ -209,8 +209,10 @@ def _parse_quad(path: Path, line: int, cells: list[str], box: tuple[int, int, in
 
 
 def _parse_photo(path: Path, line: int, cells: list[str]) -> PhotoLabel:
-    file, plate, box = _required(path, line, "file", cells[0]), _plate(path, line, cells[5]), _parse_box(
-        path, line, cells[1:5])
+    # checked in this order, so a row with several faults is named by its first
+    file = _required(path, line, "file", cells[0])
+    plate = _plate(path, line, cells[5])
+    box = _parse_box(path, line, cells[1:5])
     return PhotoLabel(file, plate, box, _parse_quad(path, line, cells[6:], box) if len(cells) > 6 else None)
 
 

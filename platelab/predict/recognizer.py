@@ -57,10 +57,10 @@ class RecognitionPredictor:
     and whose way of writing characters applies where its format allows (synth/countries.yaml: the US writes O as
     0 but not in a letter place); "auto" decodes each crop under the country whose formats fit it best
     (AutoPrior), and countries separated by commas ("us,br") likewise among those alone; None reads without a
-    prior. With tta, each crop is read at every move in
-    TTA_JITTERS and the readings vote (platelab.predict.vote): a reading that turns on the crop's exact pixels is
-    outvoted, at five times the reading time. candidates over 1: each result lists that many of its most likely
-    texts (PlateResult.candidates).
+    prior. With tta, each crop is read at every move in TTA_JITTERS and the readings vote (platelab.predict.vote): a
+    reading that turns on the crop's exact pixels is outvoted, at five times the reading time. candidates over 1:
+    each result lists that many of its most likely texts (PlateResult.candidates). Each reading names the country
+    whose formats it was decoded under (PlateResult.fits).
     """
 
     def __init__(
@@ -202,7 +202,7 @@ class RecognitionPredictor:
                     box=(0, 0, w, h),
                     quad=((0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))),
                     candidates=tuple(Candidate(text, p) for text, p in decoded.candidates),
-                    fits=decoded.country,
+                    fits=decoded.country,  # the country whose formats the text fits, as the prior chose it
                 )
             )
         return results
