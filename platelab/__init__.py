@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from platelab.io.results import PlateResult as PlateResult
     from platelab.io.results import to_json_line as to_json_line
     from platelab.predict.detector import DetectionPredictor as DetectionPredictor
+    from platelab.predict.reader import RoiError as RoiError
     from platelab.predict.recognizer import PriorError as PriorError
     from platelab.predict.session import ModelLoadError as ModelLoadError
     from platelab.predict.track import PlateTracker as PlateTracker
@@ -59,11 +60,12 @@ _PUBLIC = {
     "to_json_line": "platelab.io.results",  # a result as `platelab read --json` writes it
     "read_image": "platelab.io.decode",
     # what the API raises, to catch by name: an unreadable input; a model file that is none (a RuntimeError); a prior
-    # the model has no formats for; a watch list file that cannot be read
+    # the model has no formats for; a watch list file that cannot be read; a photo a Reader's roi misses (a ValueError)
     "ImageDecodeError": "platelab.io.decode",
     "ModelLoadError": "platelab.predict.session",
     "PriorError": "platelab.predict.recognizer",
     "WatchListError": "platelab.predict.watch",
+    "RoiError": "platelab.predict.reader",
     "render_plate": "platelab.synth.render",
     "builtin_styles": "platelab.synth.style",
 }

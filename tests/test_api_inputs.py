@@ -121,12 +121,14 @@ def test_a_stream_may_be_named_by_a_path(tmp_path: Path) -> None:
 
 def test_the_errors_the_api_raises_are_importable_from_the_package() -> None:
     from platelab.io.decode import ImageDecodeError
+    from platelab.predict.reader import RoiError
     from platelab.predict.recognizer import PriorError
     from platelab.predict.session import ModelLoadError
     from platelab.predict.watch import WatchListError
 
     assert (platelab.ImageDecodeError, platelab.ModelLoadError, platelab.PriorError, platelab.WatchListError) == (
         ImageDecodeError, ModelLoadError, PriorError, WatchListError)
+    assert platelab.RoiError is RoiError  # Reader's docstring names it: a photo its roi misses
     assert {"Reader", "Recognizer", "PriorError"} <= set(dir(platelab))
 
 
