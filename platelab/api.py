@@ -259,6 +259,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
         raise TypeError(f"watch takes a WatchList, not a {type(watch).__name__}: watch=WatchList([...])")
     draw = None if draw is None else Path(draw)
     save_plates = None if save_plates is None else Path(save_plates)
+    roi = None if roi is None else checked_roi(roi)  # before a folder is claimed, and where workers would raise it
     candidates = candidates or (WATCH_CANDIDATES if watch else 1)
     if crops and workers > 1:
         raise ValueError("cropped plates are read in batches, not by worker processes")
@@ -293,7 +294,7 @@ def read_paths(paths: Sequence[str | Path], crops: bool = False, prior: str | No
                                    min_confidence or 0.0)
     else:
         options = PhotoReaderOptions(prior, model, detector, min_confidence, min_score, refine, min_chars, tta,
-                                     candidates, None if roi is None else checked_roi(roi))
+                                     candidates, roi)
         if workers > 1:
             from platelab.parallel import read_in_workers
 
